@@ -1,0 +1,116 @@
+"""The composition root: builds the Application and registers every handler in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from bot import callbacks
+from bot.config import Settings
+from bot.context import BotApplication, BotContext, BotData, Services
+from bot.edge import SessionUpdateProcessor
+from bot.i18n import translator
+from handlers import common, errors, youth
+from storage.db import create_engine, create_session_factory
+
+_log = logging.getLogger(__name__)
+
+# Commands shown in Telegram's menu, per language of the client.
+MENU_COMMANDS = ("start", "help", "language", "region")
+# setMyCommands takes two-letter codes, so zh-Hant clients share the Chinese menu.
+_MENU_LANGUAGES = {None: None, "zh": "zh-Hans", "en": "en"}
+
+
+def build_application(
+    settings: Settings,
+    *,
+    base_url: str | None = None,
+    base_file_url: str | None = None,
+) -> BotApplication:
+    """Build the bot: services, defaults, the per-update unit of work and all handlers.
+
+    Args:
+        settings: the configuration.
+        base_url: the Bot API endpoint (the sandbox's in the demo and tests).
+        base_file_url: the Bot API file endpoint matching ``base_url``.
+    """
+    engine = create_engine(settings.database_url)
+    sessions = create_session_factory(engine)
+    services = Services(settings=settings, engine=engine, sessions=sessions)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.require_token())
+        .context_types(ContextTypes(context=BotContext, bot_data=BotData))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                tzinfo=settings.tz,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        .concurrent_updates(
+            SessionUpdateProcessor(
+                sessions,
+                default_locale=settings.default_locale,
+                max_concurrent_updates=settings.concurrent_updates,
+            )
+        )
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if base_url is not None:
+        builder = builder.base_url(base_url).base_file_url(base_file_url or base_url)
+    if settings.rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
+    application: BotApplication = builder.build()
+    application.bot_data.services = services
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: BotApplication) -> None:
+    """Register every handler; within a group the first match wins, so order matters."""
+    private = filters.ChatType.PRIVATE
+    application.add_handlers(
+        [
+            CommandHandler("start", common.start),
+            CommandHandler("help", common.help_command),
+            CommandHandler("language", common.language_command, filters=private),
+            CommandHandler("region", common.region_command, filters=private),
+            CallbackQueryHandler(common.language_chosen, pattern=callbacks.matches("lang")),
+            CallbackQueryHandler(common.region_navigate, pattern=callbacks.matches("rgn")),
+            CallbackQueryHandler(common.region_chosen, pattern=callbacks.matches("rgs")),
+            # Catch-alls last: anything not matched above.
+            CallbackQueryHandler(errors.stale_callback),
+            MessageHandler(private & filters.COMMAND, youth.unknown_command),
+            MessageHandler(private & filters.TEXT, youth.text_message),
+            MessageHandler(private & ~filters.TEXT, youth.other_message),
+        ]
+    )
+    application.add_error_handler(errors.error_handler)
+
+
+async def _post_init(application: BotApplication) -> None:
+    default = application.bot_data.services.settings.default_locale
+    for language_code, locale in _MENU_LANGUAGES.items():
+        tr = translator(locale or default, default)
+        await application.bot.set_my_commands(
+            [BotCommand(name, tr.plain(f"commands.{name}")) for name in MENU_COMMANDS],
+            language_code=language_code,
+        )
+
+
+async def _post_shutdown(application: BotApplication) -> None:
+    await application.bot_data.services.engine.dispose()

@@ -1,0 +1,175 @@
+"""The ``voy`` command line: run, demo, database and organisation management."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from bot.config import ConfigError, Settings
+from bot.services import org
+from storage import migrate
+from storage.db import create_engine, create_session_factory, unit_of_work
+
+app = typer.Typer(
+    help="Voice of Youth (青年之声) Telegram bot.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+org_app = typer.Typer(help="The organisation: regions, topics, cadres.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(org_app, name="org")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        _fail(f"invalid configuration: {exc}")
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"voy: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request at INFO, which drowns the bot's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@app.command()
+def run() -> None:
+    """Run the bot against Telegram with long polling."""
+    from bot.app import build_application
+
+    settings = _settings()
+    try:
+        settings.require_token()
+    except ConfigError as exc:
+        _fail(str(exc))
+    _setup_logging(settings)
+    if not asyncio.run(_is_current(settings)):
+        _fail("the database is not up to date: run `voy db upgrade` first")
+    application = build_application(settings)
+    application.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
+
+
+async def _is_current(settings: Settings) -> bool:
+    from alembic.script import ScriptDirectory
+
+    engine = create_engine(settings.database_url)
+    try:
+        current = await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
+    script = ScriptDirectory.from_config(migrate.alembic_config(settings.database_url))
+    return current == script.get_current_head()
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the demo keeps its SQLite database.")
+    ] = Path("var/demo"),
+    port: Annotated[int, typer.Option(help="Port of the sandbox and its web chat.")] = 8080,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    browser: Annotated[bool, typer.Option(help="Open the web chat in a browser.")] = True,
+) -> None:
+    """Run the bot against the offline sandbox and print the web chat's URL."""
+    from bot.demo import DemoOptions, run_demo
+
+    settings = _settings()
+    _setup_logging(settings)
+    options = DemoOptions(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        open_browser=browser,
+        database_url=os.environ.get("VOY_DATABASE_URL"),
+    )
+    try:
+        asyncio.run(run_demo(options))
+    except OSError as exc:
+        _fail(f"cannot start the demo on {host}:{port}: {exc.strerror or exc}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    settings = _settings()
+    asyncio.run(_migrate(settings, lambda engine: migrate.upgrade(engine, revision)))
+    typer.echo(f"database upgraded to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' empties the database)."""
+    settings = _settings()
+    asyncio.run(_migrate(settings, lambda engine: migrate.downgrade(engine, revision)))
+    typer.echo(f"database downgraded to {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the revision the database is at."""
+    settings = _settings()
+
+    async def read() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(asyncio.run(read()) or "empty")
+
+
+async def _migrate(settings: Settings, action: object) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await action(engine)  # type: ignore[operator]
+    finally:
+        await engine.dispose()
+
+
+@org_app.command("load")
+def org_load(path: Path) -> None:
+    """Load an org file (regions, topics, cadres, reviewers, committee) into the database."""
+    settings = _settings()
+    try:
+        spec = org.parse_org_file(path)
+    except org.OrgFileError as exc:
+        _fail(str(exc))
+
+    async def load() -> org.LoadReport:
+        engine = create_engine(settings.database_url)
+        try:
+            async with unit_of_work(create_session_factory(engine)) as session:
+                return await org.load_org(session, spec, default_locale=settings.default_locale)
+        finally:
+            await engine.dispose()
+
+    report = asyncio.run(load())
+    typer.echo(
+        f"loaded {report.regions} regions, {report.topics} topics, {report.cadres} cadres"
+        + (
+            f"; deactivated {', '.join(report.deactivated_cadres)}"
+            if report.deactivated_cadres
+            else ""
+        )
+    )
+
+
+def main() -> None:
+    """Entry point of the ``voy`` script."""
+    app()

@@ -1,0 +1,76 @@
+"""Settings, read from ``VOY_*`` environment variables and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_LOCALES = ("zh-Hans", "zh-Hant", "en")
+
+# Tokens that mean "nobody configured this yet": refuse to start on them.
+_PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "token", "xxx", "test"}
+
+
+class ConfigError(Exception):
+    """Raised when the settings cannot run the bot; the message is one line for the user."""
+
+
+def default_database_url() -> str:
+    """Return the default SQLite URL under ``./var/``."""
+    return f"sqlite+aiosqlite:///{Path('var') / 'voy.sqlite3'}"
+
+
+class Settings(BaseSettings):
+    """Everything that can be configured; see the README for the full list."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VOY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    telegram_token: SecretStr = SecretStr("")
+    database_url: str = Field(default_factory=default_database_url)
+    timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh-Hans"
+    # Chat that receives error alerts (a group id is negative); optional.
+    ops_chat_id: int | None = None
+    # Telegram's own limit is 4096; longer questions are kept but asked to be shortened.
+    max_text_length: int = 2000
+    # Respect Telegram's flood limits with PTB's AIORateLimiter.
+    rate_limit: bool = True
+    # Updates handled at once; SQLite serialises writers anyway.
+    concurrent_updates: int = 1
+    quiet_hours_start: time = time(22, 0)
+    quiet_hours_end: time = time(8, 0)
+    log_level: str = "INFO"
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(f"unsupported locale {value!r}; use one of {SUPPORTED_LOCALES}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
+
+    def require_token(self) -> str:
+        """Return the token; raise :class:`ConfigError` if it is missing or a placeholder."""
+        token = self.telegram_token.get_secret_value().strip()
+        if token.lower() in _PLACEHOLDER_TOKENS or ":" not in token:
+            raise ConfigError(
+                "VOY_TELEGRAM_TOKEN is missing or a placeholder: set it to the token "
+                "@BotFather gave you (or run `voy demo` to try the bot offline)."
+            )
+        return token

@@ -1,0 +1,101 @@
+"""The typed callback context: services, the update's DB session, user and translator."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.config import Settings
+from bot.i18n import Translator, translator
+from storage.models import User
+
+
+@dataclass
+class Services:
+    """Long-lived objects built once by the composition root."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+
+
+class BotData:
+    """``application.bot_data``: holds the services (PTB creates it without arguments)."""
+
+    services: Services
+
+
+@dataclass
+class UpdateScope:
+    """What the edge opened for one update: its session and who sent it."""
+
+    session: AsyncSession
+    user: User | None = None
+    is_new_user: bool = False
+    inbound_id: int | None = None
+    locale: str = "zh-Hans"
+    error: str | None = None
+    # Set when Telegram refused to deliver to this user; the edge records it.
+    unreachable_user_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_SCOPE: ContextVar[UpdateScope | None] = ContextVar("voy_update_scope", default=None)
+
+
+def current_scope() -> UpdateScope | None:
+    """Return the scope of the update being handled in this task, if any."""
+    return _SCOPE.get()
+
+
+def scope_var() -> ContextVar[UpdateScope | None]:
+    """Return the context variable the edge sets (for the edge only)."""
+    return _SCOPE
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """Callback context with typed access to what handlers need."""
+
+    @property
+    def services(self) -> Services:
+        """The application's long-lived services."""
+        return self.bot_data.services
+
+    @property
+    def scope(self) -> UpdateScope:
+        """The current update's scope; only valid while handling an update."""
+        scope = current_scope()
+        if scope is None:
+            raise RuntimeError("no update scope: called outside update handling")
+        return scope
+
+    @property
+    def session(self) -> AsyncSession:
+        """The update's DB session (committed by the edge, never by a handler)."""
+        return self.scope.session
+
+    @property
+    def user(self) -> User:
+        """The DB user who sent the update."""
+        user = self.scope.user
+        if user is None:
+            raise RuntimeError("update has no user")
+        return user
+
+    @property
+    def tr(self) -> Translator:
+        """Translator in the sender's locale."""
+        scope = current_scope()
+        locale = (
+            scope.user.locale if scope and scope.user else self.services.settings.default_locale
+        )
+        return translator(locale, self.services.settings.default_locale)
+
+
+BotApplication = Application[
+    ExtBot[None], BotContext, dict[Any, Any], dict[Any, Any], BotData, Any
+]

@@ -1,0 +1,119 @@
+"""Locale catalogs (zh-Hans, zh-Hant, en) and the translator handlers render with.
+
+Catalogs are YAML files in ``bot/locales``; nested keys are joined with dots. Values are
+Telegram HTML templates in ``str.format`` syntax; parameters are HTML-escaped unless they
+are :class:`Html`, so user text can never break a message's markup.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import string
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.config import SUPPORTED_LOCALES
+
+_log = logging.getLogger(__name__)
+LOCALES_DIR = Path(__file__).parent / "locales"
+
+# Telegram clients send IETF-ish codes; map them onto the catalogs we have.
+_ALIASES = {
+    "zh": "zh-Hans",
+    "zh-cn": "zh-Hans",
+    "zh-sg": "zh-Hans",
+    "zh-hans": "zh-Hans",
+    "zh-tw": "zh-Hant",
+    "zh-hk": "zh-Hant",
+    "zh-mo": "zh-Hant",
+    "zh-hant": "zh-Hant",
+    "en": "en",
+}
+
+
+class Html(str):
+    """A string that is already valid Telegram HTML and must not be escaped again."""
+
+    __slots__ = ()
+
+
+def resolve_locale(language_code: str | None, default: str) -> str:
+    """Map a Telegram ``language_code`` to one of our locales, falling back to ``default``."""
+    if not language_code:
+        return default
+    code = language_code.strip().lower().replace("_", "-")
+    if code in _ALIASES:
+        return _ALIASES[code]
+    primary = code.split("-")[0]
+    if primary == "zh" and any(part in ("tw", "hk", "mo", "hant") for part in code.split("-")):
+        return "zh-Hant"
+    return _ALIASES.get(primary, default)
+
+
+def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+@cache
+def load_catalog(locale: str) -> dict[str, str]:
+    """Return the flat catalog of ``locale`` (cached)."""
+    with (LOCALES_DIR / f"{locale}.yaml").open(encoding="utf-8") as handle:
+        return _flatten(yaml.safe_load(handle) or {})
+
+
+def placeholders(template: str) -> set[str]:
+    """Return the names of the ``{placeholders}`` in ``template``."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+class Translator:
+    """Renders catalog entries for one locale, falling back to the default locale."""
+
+    def __init__(self, locale: str, default: str = "zh-Hans") -> None:
+        """Create a translator for ``locale`` (one of SUPPORTED_LOCALES)."""
+        if locale not in SUPPORTED_LOCALES:
+            locale = default
+        self.locale = locale
+        self._catalog = load_catalog(locale)
+        self._fallback = load_catalog(default)
+
+    def __call__(self, key: str, /, **params: object) -> Html:
+        """Render ``key`` with ``params`` escaped for Telegram HTML."""
+        template = self._catalog.get(key)
+        if template is None:
+            _log.warning("catalog %s has no key %s; using the default locale", self.locale, key)
+            template = self._fallback[key]
+        escaped = {
+            name: value if isinstance(value, Html) else html.escape(str(value), quote=False)
+            for name, value in params.items()
+        }
+        return Html(template.format(**escaped))
+
+    def plain(self, key: str, /, **params: object) -> str:
+        """Render ``key`` for places that take plain text (buttons, command descriptions)."""
+        template = self._catalog.get(key) or self._fallback[key]
+        return template.format(**{name: str(value) for name, value in params.items()})
+
+    def name_of(self, names: Mapping[str, str], fallback: str) -> str:
+        """Pick the display name for this locale from an org ``names`` mapping."""
+        return (
+            names.get(self.locale) or names.get("zh-Hans") or next(iter(names.values()), fallback)
+        )
+
+
+@cache
+def translator(locale: str, default: str = "zh-Hans") -> Translator:
+    """Return the shared translator of ``locale``."""
+    return Translator(locale, default)

@@ -1,0 +1,78 @@
+"""People: registration on first contact, locale, region and roles."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import SUPPORTED_LOCALES
+from bot.i18n import resolve_locale
+from storage.base import utcnow
+from storage.models import Region, User
+
+
+class UnknownRegion(LookupError):
+    """Raised when a region code is not in the organisation's grid."""
+
+
+async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
+    """Return the user with this Telegram id, if they have written before."""
+    return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+
+
+async def touch(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    first_name: str,
+    language_code: str | None,
+    default_locale: str,
+) -> tuple[User, bool]:
+    """Register or refresh a user on any update; return the user and whether it is new.
+
+    A user who wrote again after blocking the bot is reachable again.
+    """
+    user = await get_by_telegram_id(session, telegram_id)
+    created = user is None
+    if user is None:
+        user = User(
+            telegram_id=telegram_id,
+            first_name=first_name[:128],
+            language_code=language_code,
+            locale=resolve_locale(language_code, default_locale),
+            roles=[],
+        )
+        session.add(user)
+    else:
+        user.first_name = first_name[:128]
+        user.language_code = language_code
+        user.unreachable_at = None
+    user.last_seen_at = utcnow()
+    await session.flush()
+    return user, created
+
+
+async def set_locale(session: AsyncSession, *, user: User, locale: str) -> None:
+    """Change the user's locale; unknown locales are refused."""
+    if locale not in SUPPORTED_LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}")
+    user.locale = locale
+    await session.flush()
+
+
+async def set_region(session: AsyncSession, *, user: User, region_code: str) -> Region:
+    """Set the user's region; raise :class:`UnknownRegion` if the grid has no such region."""
+    region = await session.get(Region, region_code)
+    if region is None:
+        raise UnknownRegion(region_code)
+    user.region_code = region.code
+    await session.flush()
+    return region
+
+
+async def mark_unreachable(session: AsyncSession, *, telegram_id: int) -> None:
+    """Record that Telegram refused delivery to this user (blocked or deleted)."""
+    user = await get_by_telegram_id(session, telegram_id)
+    if user is not None and user.unreachable_at is None:
+        user.unreachable_at = utcnow()
+        await session.flush()

@@ -1,0 +1,118 @@
+"""Handlers everyone uses: /start, /help, /language, /region and their buttons."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType
+
+from bot import callbacks
+from bot.context import BotContext
+from bot.i18n import Translator, translator
+from bot.keyboards import language_keyboard, region_keyboard
+from bot.services import org, users
+from storage.models import Region
+
+
+async def _send_region_picker(update: Update, context: BotContext, parent: str | None) -> None:
+    view = await org.picker_view(context.session, parent)
+    tr = context.tr
+    if not view.options:
+        await _reply(update, tr("region.none_configured"))
+        return
+    text = (
+        tr("region.prompt")
+        if view.parent is None
+        else tr("region.prompt_under", parent=tr.name_of(view.parent.names, view.parent.code))
+    )
+    markup = region_keyboard(tr, view)
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        await query.edit_message_text(text, reply_markup=markup)
+    else:
+        await _reply(update, text, reply_markup=markup)
+
+
+async def _reply(update: Update, text: str, **kwargs: object) -> None:
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(text, **kwargs)  # type: ignore[arg-type]
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Greet the sender; ask a young person without a region to choose one."""
+    user = context.user
+    tr = context.tr
+    if update.effective_chat and update.effective_chat.type != ChatType.PRIVATE:
+        await _reply(update, tr("message.group_hint"))
+        return
+    name = update.effective_user.first_name if update.effective_user else ""
+    key = "start.greeting" if context.scope.is_new_user else "start.welcome_back"
+    await _reply(update, tr(key, name=name))
+    if user.region_code is None:
+        await _reply(update, tr("start.ask_region"))
+        await _send_region_picker(update, context, None)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """Explain what the bot does and list the commands."""
+    await _reply(update, context.tr("help.text"))
+
+
+async def language_command(update: Update, context: BotContext) -> None:
+    """Offer the three languages."""
+    await _reply(update, context.tr("language.prompt"), reply_markup=language_keyboard())
+
+
+async def language_chosen(update: Update, context: BotContext) -> None:
+    """Switch the sender's locale and confirm in the new language."""
+    query = update.callback_query
+    assert query is not None  # guaranteed by the handler's pattern
+    locale = callbacks.unpack(query.data).arg
+    try:
+        await users.set_locale(context.session, user=context.user, locale=locale)
+    except ValueError:
+        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        return
+    tr: Translator = translator(locale)
+    await query.answer()
+    await query.edit_message_text(tr("language.changed"))
+
+
+async def region_command(update: Update, context: BotContext) -> None:
+    """Show the current region and the picker to change it."""
+    user = context.user
+    if user.region_code:
+        region = await context.session.get(Region, user.region_code)
+        if region is not None:
+            await _reply(
+                update,
+                context.tr("region.current", name=context.tr.name_of(region.names, region.code)),
+            )
+    await _send_region_picker(update, context, None)
+
+
+async def region_navigate(update: Update, context: BotContext) -> None:
+    """Open a level of the region picker."""
+    query = update.callback_query
+    assert query is not None
+    code = callbacks.unpack(query.data).arg
+    await query.answer()
+    try:
+        await _send_region_picker(update, context, None if code == "-" else code)
+    except LookupError:
+        await query.edit_message_text(context.tr("region.unknown"))
+
+
+async def region_chosen(update: Update, context: BotContext) -> None:
+    """Set the sender's region and confirm."""
+    query = update.callback_query
+    assert query is not None
+    code = callbacks.unpack(query.data).arg
+    tr = context.tr
+    try:
+        region = await users.set_region(context.session, user=context.user, region_code=code)
+    except users.UnknownRegion:
+        await query.answer(tr.plain("region.unknown"), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_text(tr("region.set", name=tr.name_of(region.names, region.code)))

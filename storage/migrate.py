@@ -1,0 +1,52 @@
+"""Apply and revert Alembic migrations from code (the CLI, the demo and the tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """Build an Alembic config pointing at our migrations and ``url``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the database behind ``engine`` to ``revision``."""
+    await _run(engine, lambda cfg: command.upgrade(cfg, revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Downgrade the database behind ``engine`` to ``revision``."""
+    await _run(engine, lambda cfg: command.downgrade(cfg, revision))
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """Return the revision the database is at, or None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    def _read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(_read)
+
+
+async def _run(engine: AsyncEngine, action: object) -> None:
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+
+    def _with_connection(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        action(config)  # type: ignore[operator]
+
+    async with engine.begin() as connection:
+        await connection.run_sync(_with_connection)
