@@ -1,0 +1,107 @@
+"""What simulated users do: post messages and press inline buttons.
+
+Raises ``ValueError`` for a malformed request (HTTP 400) and ``LookupError`` for a missing
+chat or message (HTTP 404); the control API maps them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.core import SandboxCore
+from sandbox.render import detect_entities, telegram_message, view_message
+from sandbox.store import Chat, Media
+
+
+def _user_and_chat(core: SandboxCore, payload: dict[str, Any]) -> tuple[dict[str, Any], Chat]:
+    user_payload = payload.get("user")
+    if not isinstance(user_payload, dict):
+        raise ValueError('"user" must be an object with at least "id" and "first_name"')
+    user = core.world.user(user_payload)
+    chat_id = payload.get("chat_id")
+    if chat_id is None or chat_id == user["id"]:
+        # A block stays until /unblock, even if the user writes: tests use this to stage
+        # "the user blocked the bot right after sending".
+        return user, core.world.private_chat(user)
+    if not isinstance(chat_id, int) or chat_id > 0:
+        raise ValueError("chat_id must be the user's id (private chat) or a negative group id")
+    chat = core.world.group(chat_id)
+    chat.members.add(user["id"])
+    return user, chat
+
+
+def _options(value: Any) -> dict[str, Any]:
+    """Media flags may be ``true`` or an options object."""
+    if value is True:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise ValueError("media fields must be true or an object")
+
+
+def _media(core: SandboxCore, payload: dict[str, Any]) -> Media | None:
+    kinds = [k for k in ("photo", "sticker", "voice", "document") if payload.get(k)]
+    if len(kinds) > 1:
+        raise ValueError(f"one media kind per message, got {kinds}")
+    if not kinds:
+        return None
+    kind = kinds[0]
+    opts = _options(payload[kind])
+    if kind == "document" and not opts.get("file_name"):
+        raise ValueError('"document" needs a "file_name"')
+    size = opts.get("size")
+    record = core.files.add(
+        kind, file_name=opts.get("file_name"), size=size if isinstance(size, int) else None
+    )
+    duration = opts.get("duration", 2) if kind == "voice" else None
+    return Media(
+        kind, record, emoji=opts.get("emoji") if kind == "sticker" else None, duration=duration
+    )
+
+
+def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
+    """Simulate a user message; return ``{"update_id", "message_id"}``."""
+    user, chat = _user_and_chat(core, payload)
+    media = _media(core, payload)
+    text = payload.get("text")
+    if text is not None and not isinstance(text, str):
+        raise ValueError('"text" must be a string')
+    if media is None and not text:
+        raise ValueError('a message needs "text" or one of photo/sticker/voice/document')
+    reply_to = payload.get("reply_to_message_id")
+    if reply_to is not None and reply_to not in chat.messages:
+        raise LookupError(f"message {reply_to} not found in chat {chat.id}")
+    fields: dict[str, Any] = {"media": media, "reply_to": reply_to}
+    if media is None:
+        fields.update(text=text, entities=detect_entities(text or ""))
+    else:
+        caption = payload.get("caption") or (text if media.kind in ("photo", "document") else None)
+        if caption:
+            fields.update(caption=caption, caption_entities=detect_entities(caption))
+    msg = chat.add(user, from_bot=False, **fields)
+    update_id = core.updates.put("message", telegram_message(chat, msg))
+    core.events.append(
+        "user_message", chat_id=chat.id, update_id=update_id, message=view_message(msg)
+    )
+    return {"update_id": update_id, "message_id": msg.message_id, "chat_id": chat.id}
+
+
+def press_button(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
+    """Simulate pressing an inline button; ``data`` is sent as is, forged or not."""
+    user_payload = payload.get("user")
+    if not isinstance(user_payload, dict):
+        raise ValueError('"user" must be an object with at least "id" and "first_name"')
+    user = core.world.user(user_payload)
+    chat_id = payload.get("chat_id", user["id"])
+    chat = core.world.chats.get(chat_id)
+    if chat is None:
+        raise LookupError(f"chat {chat_id} not found")
+    message_id = payload.get("message_id")
+    msg = chat.messages.get(message_id) if isinstance(message_id, int) else None
+    if msg is None:
+        raise LookupError(f"message {message_id} not found in chat {chat_id}")
+    data = payload.get("data")
+    if not isinstance(data, str):
+        raise ValueError('"data" must be a string')
+    update_id, query_id = core.new_callback_query(user, chat, msg, data)
+    return {"update_id": update_id, "callback_query_id": query_id}

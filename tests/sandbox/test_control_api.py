@@ -1,0 +1,163 @@
+"""The control API: simulated users, chat history, events long poll, groups, webhook mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from aiohttp import web
+
+from sandbox import SandboxClient, SandboxServer
+from tests.sandbox.conftest import COMMITTEE, YOUTH, BotCall
+
+
+async def _updates(bot_call: BotCall, offset: int = 0) -> list[dict[str, Any]]:
+    status, body = await bot_call("getUpdates", offset=offset, timeout=0)
+    assert status == 200, body
+    return list(body["result"])
+
+
+async def test_user_message_becomes_update_with_command_entity(
+    client: SandboxClient, bot_call: BotCall
+) -> None:
+    sent = await client.send_text(YOUTH, "/ask 团费 怎么交? https://x.cn")
+    (update,) = await _updates(bot_call)
+    assert update["update_id"] == sent["update_id"]
+    message = update["message"]
+    assert message["from"] == {
+        "id": YOUTH.id,
+        "is_bot": False,
+        "first_name": "小明",
+        "language_code": "zh-hans",
+    }
+    assert message["chat"] == {"id": YOUTH.id, "type": "private", "first_name": "小明"}
+    assert message["entities"] == [
+        {"type": "bot_command", "offset": 0, "length": 4},
+        {"type": "url", "offset": 13, "length": 12},
+    ]
+    # Acknowledging by offset drops the update, like Telegram.
+    assert await _updates(bot_call, offset=sent["update_id"] + 1) == []
+
+
+async def test_media_and_replies(client: SandboxClient, bot_call: BotCall) -> None:
+    first = await client.send_text(YOUTH, "看图")
+    await client.send_photo(YOUTH, caption="说明", reply_to=first["message_id"])
+    await client.send_sticker(YOUTH, emoji="👍")
+    await client.send_voice(YOUTH, duration=4)
+    await client.send_document(YOUTH, "报告.pdf", size=2048)
+    updates = [u["message"] for u in await _updates(bot_call)]
+    assert updates[1]["caption"] == "说明" and updates[1]["photo"][-1]["file_size"] > 0
+    assert updates[1]["reply_to_message"]["text"] == "看图"
+    assert updates[2]["sticker"]["emoji"] == "👍"
+    assert updates[3]["voice"]["duration"] == 4
+    assert updates[4]["document"]["file_name"] == "报告.pdf"
+    views = await client.messages(YOUTH.id)
+    assert views[1]["photo"]["file_name"].endswith(".jpg") and views[1]["reply_to_message_id"] == 1
+    assert views[4]["document"] == {"file_name": "报告.pdf", "size": 2048}
+    assert not any(v["from_bot"] for v in views)
+
+
+async def test_events_long_poll_wakes_on_new_event(client: SandboxClient) -> None:
+    seq = await client.last_seq()
+    waiting = asyncio.create_task(client.events(seq, wait=5))
+    await asyncio.sleep(0)
+    await client.send_text(YOUTH, "hi")
+    batch = await asyncio.wait_for(waiting, 2)
+    assert [e["type"] for e in batch["events"]] == ["user_message"]
+    assert batch["events"][0]["message"]["text"] == "hi" and batch["last_seq"] == seq + 1
+
+
+async def test_wait_for_bot_message_times_out_listing_what_arrived(client: SandboxClient) -> None:
+    seq = await client.last_seq()
+    await client.send_text(YOUTH, "nobody answers")
+    with pytest.raises(TimeoutError, match="user_message chat=1001 msg=1: 'nobody answers'"):
+        await client.wait_for_bot_message(YOUTH.id, after_seq=seq, timeout=0.3)
+
+
+async def test_errors_of_the_control_api(server: SandboxServer, client: SandboxClient) -> None:
+    async with httpx.AsyncClient(base_url=f"{server.url}sandbox/api") as http:
+        response = await http.post(
+            "/callbacks", json={"user": YOUTH.user_payload(), "message_id": 5, "data": "x"}
+        )
+        assert response.status_code == 404 and response.json()["ok"] is False
+        response = await http.post("/messages", json={"user": {"id": 5}, "text": "x"})
+        assert response.status_code == 400
+        assert (await http.get("/chats/424242/messages")).status_code == 404
+    personas = await client.personas()
+    assert personas[2]["chat"] == COMMITTEE.chat and personas[0]["kind"] == "youth"
+
+
+async def test_group_chat_and_bot_calls_log(client: SandboxClient, bot_call: BotCall) -> None:
+    await client.send_text(COMMITTEE, "开会")  # a group persona speaks in its group
+    (update,) = await _updates(bot_call)
+    assert update["message"]["chat"] == {"id": -100123, "type": "group", "title": "团委工作群"}
+    await client.set_chat(-1001234567890, title="超级群")
+    status, body = await bot_call("sendMessage", chat_id=-1001234567890, text="hi")
+    assert status == 200 and body["result"]["chat"]["type"] == "supergroup"
+    calls = await client.calls()
+    assert [c["method"] for c in calls][-1] == "sendMessage" and calls[-1]["ok"]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[tuple[str, list[Any], list[int]]]:
+    """A webhook endpoint recording (secret header, update); fails with the queued codes."""
+    received: list[Any] = []
+    failures: list[int] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(
+            (
+                request.headers.get("X-Telegram-Bot-Api-Secret-Token"),
+                json.loads(await request.text()),
+            )
+        )
+        return web.Response(status=failures.pop(0) if failures else 200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}/hook", received, failures
+    await runner.cleanup()
+
+
+async def test_webhook_mode(
+    receiver: tuple[str, list[Any], list[int]], client: SandboxClient, bot_call: BotCall
+) -> None:
+    url, received, failures = receiver
+    status, _ = await bot_call("setWebhook", url=url, secret_token="s3cret")
+    assert status == 200
+    failures.append(500)  # the first attempt fails; the sandbox retries
+    seq = await client.last_seq()
+    sent = await client.send_text(YOUTH, "via webhook")
+    await client.wait_for_event(lambda e: e["type"] == "webhook_delivered", after_seq=seq)
+    assert [(secret, body["update_id"]) for secret, body in received] == [
+        ("s3cret", sent["update_id"]),
+        ("s3cret", sent["update_id"]),
+    ]
+    status, body = await bot_call("getUpdates")
+    assert status == 409 and body["description"].startswith("Conflict: can't use getUpdates")
+    _, info = await bot_call("getWebhookInfo")
+    assert info["result"]["url"] == url and info["result"]["pending_update_count"] == 0
+    assert await bot_call("deleteWebhook") == (200, {"ok": True, "result": True})
+    events = [e["type"] for e in (await client.events(seq))["events"]]
+    assert events == ["user_message", "webhook_delivered", "violation"]  # the 409 above
+
+
+async def test_concurrent_get_updates_conflict(bot_call: BotCall, server: SandboxServer) -> None:
+    first = asyncio.create_task(bot_call("getUpdates", timeout=5))
+    # Yield to the loop until the first long poll is parked (no event announces that).
+    while not server.core.updates.waiting:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    second = asyncio.create_task(bot_call("getUpdates", timeout=0))
+    status, body = await asyncio.wait_for(first, 2)
+    assert status == 409 and body["description"].startswith("Conflict: terminated by other")
+    assert (await second)[0] == 200
+    assert [v["error_code"] for v in server.violations] == [409]
