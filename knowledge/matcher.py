@@ -1,0 +1,204 @@
+"""The FAQ matcher: exact first pass over every phrasing, rerank, calibrate, band."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+from knowledge.calibration import Calibration, self_calibrate
+from knowledge.normalize import normalize, normalize_many
+from knowledge.postings import UnitIndex
+from knowledge.rerank import Candidate, rerank
+from knowledge.synonyms import SynonymMap, default_synonyms
+from knowledge.types import Band, FaqDoc, Hit, MatchResult, Thresholds
+
+__all__ = ["Matcher"]
+
+# Longer messages are not FAQ questions; cutting them keeps latency bounded.
+MAX_QUERY_CHARS = 300
+# Phrasings taken from the exact first pass into the reranker.
+SHORTLIST = 48
+# "Did you mean" choices offered in the suggest band.
+SUGGESTIONS = 3
+
+Sims = npt.NDArray[np.float32]
+
+
+class Matcher:
+    """Matches user questions to knowledge-base entries.
+
+    Build a new instance whenever the knowledge base changes. An instance never
+    changes after construction (apart from caches), so it can be swapped atomically
+    and shared between concurrent handlers.
+    """
+
+    def __init__(
+        self,
+        docs: Iterable[FaqDoc],
+        *,
+        thresholds: Thresholds | None = None,
+        synonyms: SynonymMap | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
+        """Index the entries and calibrate on them.
+
+        Args:
+            docs: The knowledge base. Of entries sharing an id, the last one wins.
+            thresholds: Band cut-offs; defaults to :class:`Thresholds`.
+            synonyms: Synonym map; defaults to the packaged domain synonyms.
+            calibration: Fixed calibration; by default the matcher calibrates itself
+                on its own entries (:func:`knowledge.calibration.self_calibrate`).
+        """
+        self.thresholds = thresholds or Thresholds()
+        self._synonyms = synonyms if synonyms is not None else default_synonyms()
+        self._docs = list({d.entry_id: d for d in docs}.values())
+        raw = [t for d in self._docs for t in (d.question, *d.alt_questions)]
+        owner = [i for i, d in enumerate(self._docs) for _ in range(1 + len(d.alt_questions))]
+        canon = self._synonyms.canonical_many(normalize_many(raw))
+        keep = [k for k, form in enumerate(canon) if form]  # nothing left to match on
+        self._raw = [raw[k] for k in keep]
+        self._canon = [canon[k] for k in keep]
+        entry_of = [owner[k] for k in keep]
+        self._entry_of = np.asarray(entry_of, dtype=np.int32)
+        self._index = UnitIndex(self._canon)
+        regions = sorted({d.region for d in self._docs if d.region is not None})
+        codes = {r: k + 1 for k, r in enumerate(regions)}
+        self._region_code = codes
+        entry_region = np.asarray(
+            [codes.get(d.region, 0) if d.region is not None else 0 for d in self._docs],
+            dtype=np.int32,
+        )
+        self._phrasing_region = entry_region[self._entry_of]
+        self._masks: dict[str, npt.NDArray[np.bool_]] = {}
+        self.calibration = calibration or self_calibrate(self)
+        self.score: Callable[[str], float] = functools.lru_cache(maxsize=4096)(self._score)
+
+    def __len__(self) -> int:
+        """Number of entries."""
+        return len(self._docs)
+
+    def canonical(self, text: str) -> str:
+        """The form in which ``text`` is matched (normalised, synonyms rewritten)."""
+        return self._synonyms.canonical(normalize(text[:MAX_QUERY_CHARS]))
+
+    def match(self, query: str, limit: int = 3, region: str | None = None) -> MatchResult:
+        """Match one user question.
+
+        Args:
+            query: Raw user text, any script or width.
+            limit: Maximum number of hits returned.
+            region: The asker's scope code. Entries scoped to another region are
+                excluded; unscoped entries are always eligible. ``None`` disables
+                scoping.
+
+        Returns:
+            The band and the hits, best first. Route results still carry hits (for
+            logging and topic guesses).
+        """
+        canon = self.canonical(query)
+        cands = self._candidates(self._similarities(canon, region), canon)
+        hits = [self._hit(c, cands) for c in cands[: max(limit, SUGGESTIONS)]]
+        if not hits:
+            return MatchResult(band="route", hits=[], query=canon)
+        return MatchResult(band=self._band(hits), hits=hits[: max(limit, 0)], query=canon)
+
+    def _hit(self, cand: Candidate, cands: list[Candidate]) -> Hit:
+        """Build the public hit; the margin is over the best *other* entry."""
+        if cand is not cands[0]:
+            rival = cands[0].score
+        else:
+            rival = cands[1].score if len(cands) > 1 else 0.0
+        conf = self.calibration.confidence(cand.score, cand.score - rival)
+        doc = self._docs[cand.entry]
+        return Hit(doc.entry_id, round(cand.score * 100, 2), conf, self._raw[cand.phrasing])
+
+    def _band(self, hits: list[Hit]) -> Band:
+        """Answer on a sure top hit; offer choices while one of them is likely right.
+
+        The confidences of different entries are (roughly) probabilities of disjoint
+        events, so their sum over the choices estimates the chance that the user
+        finds the answer among them.
+        """
+        if hits[0].confidence >= self.thresholds.answer:
+            return "answer"
+        offered = sum(h.confidence for h in hits[:SUGGESTIONS])
+        return "suggest" if offered >= self.thresholds.suggest else "route"
+
+    def _score(self, query: str) -> float:
+        """Top score 0..100 of ``query`` (cached per matcher; a rebuild starts empty)."""
+        canon = self.canonical(query)
+        cands = self._candidates(self._similarities(canon, None), canon)
+        return round(cands[0].score * 100, 2) if cands else 0.0
+
+    def _similarities(self, canon: str, region: str | None) -> Sims:
+        """First pass: similarity of every eligible phrasing (0 for the others)."""
+        if not canon or not len(self._index):
+            return np.zeros(len(self._index), dtype=np.float32)
+        sims = self._index.similarities(canon)
+        if region is not None and self._region_code:
+            mask = self._masks.get(region)
+            if mask is None:
+                code = self._region_code.get(region, -1)
+                mask = (self._phrasing_region == 0) | (self._phrasing_region == code)
+                self._masks[region] = mask
+            sims = np.where(mask, sims, np.float32(0.0))
+        return sims
+
+    def _candidates(self, sims: Sims, canon: str) -> list[Candidate]:
+        """Shortlist the best phrasings and rerank them into one candidate per entry."""
+        k = min(SHORTLIST, len(sims))
+        if k == 0:
+            return []
+        top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+        top = top[sims[top] > 0.0]
+        shortlist = [(int(p), int(self._entry_of[p]), self._canon[p], float(sims[p])) for p in top]
+        return rerank(canon, shortlist)
+
+    # --- self-calibration hooks (see knowledge.calibration) -------------------------
+
+    def phrasing_count(self) -> int:
+        """Number of indexed phrasings."""
+        return len(self._canon)
+
+    def phrasings_with_siblings(self) -> list[int]:
+        """Phrasing ids whose entry has at least one other phrasing."""
+        distinct = {(int(e), text) for e, text in zip(self._entry_of, self._canon, strict=True)}
+        counts = np.bincount([e for e, _ in distinct], minlength=len(self._docs))
+        return np.flatnonzero(counts[self._entry_of] >= 2).tolist()
+
+    def loo_pair(
+        self, phrasing: int, *, positive: bool
+    ) -> tuple[tuple[float, float, bool] | None, tuple[float, float]]:
+        """Query with one phrasing, first without it, then without its whole entry.
+
+        Args:
+            phrasing: Phrasing id.
+            positive: Also compute the positive pair (needs a sibling phrasing).
+
+        Returns:
+            ``((score, margin, entry still first) or None, (score, margin))``: the
+            positive and the negative self-supervised pair.
+        """
+        entry = int(self._entry_of[phrasing])
+        canon = self._canon[phrasing]
+        sims = self._index.similarities(canon)
+        siblings = np.flatnonzero(self._entry_of == entry)
+        pos: tuple[float, float, bool] | None = None
+        if positive:
+            # Leave out the phrasing and any sibling that normalises to the same text.
+            sims[[p for p in siblings.tolist() if self._canon[p] == canon]] = 0.0
+            cands = self._candidates(sims, canon)
+            pos = (*_top_features(cands), bool(cands) and cands[0].entry == entry)
+        sims[siblings] = 0.0
+        return pos, _top_features(self._candidates(sims, canon))
+
+
+def _top_features(cands: list[Candidate]) -> tuple[float, float]:
+    """(score, margin) of the top candidate; zeros when there is none."""
+    if not cands:
+        return 0.0, 0.0
+    second = cands[1].score if len(cands) > 1 else 0.0
+    return cands[0].score, cands[0].score - second

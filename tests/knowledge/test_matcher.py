@@ -1,0 +1,158 @@
+"""The matcher: ranking, bands, regions, robustness, caching."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from knowledge import FaqDoc, Hit, Matcher, MatchResult, Thresholds
+from tests.knowledge.conftest import YOUTH_KB
+
+
+def top(result: MatchResult) -> str | None:
+    return result.hits[0].entry_id if result.hits else None
+
+
+@pytest.mark.parametrize(
+    ("query", "entry"),
+    [
+        ("怎么入团", "league-join-steps"),  # exact alternative phrasing
+        ("多大年龄可以申请入团", "league-join-age"),  # exact standard question
+        ("请问几岁可以入团啊", "league-join-age"),  # filler + 可以/能 synonym
+        ("團費怎麼交？", "league-dues"),  # Traditional characters
+        ("ｉｐｈｏｎｅ怎么截屏", "phone-screenshot"),  # full width Latin
+        ("共青团员毕业了团关系转到哪里", "league-transfer"),  # domain synonym
+        ("青少年服務台是干什么的", "hotline-12355"),
+    ],
+)
+def test_confident_matches_are_answered(youth_matcher: Matcher, query: str, entry: str) -> None:
+    result = youth_matcher.match(query)
+    assert top(result) == entry
+    assert result.band == "answer"
+    assert result.confidence >= youth_matcher.thresholds.answer
+
+
+@pytest.mark.parametrize(
+    ("query", "entry"),
+    [
+        ("入团要经过那些步聚", "league-join-steps"),  # two typos
+        ("团费交的方式有哪些", "league-dues"),  # reordered
+        ("在哪里认领别人的心愿", "charity-wish"),
+        ("超龄了怎么办离团", "league-overage"),
+    ],
+)
+def test_paraphrases_and_typos_rank_first(youth_matcher: Matcher, query: str, entry: str) -> None:
+    result = youth_matcher.match(query)
+    assert top(result) == entry
+    assert result.band in {"answer", "suggest"}
+
+
+@pytest.mark.parametrize(
+    ("query", "near_miss"),
+    [
+        ("怎么退团", "league-join-steps"),  # worded like 怎么入团, the opposite intent
+        ("苹果电脑怎么截图", "phone-screenshot"),  # another device
+        ("明天天气怎么样", None),  # unrelated
+    ],
+)
+def test_different_questions_worded_alike_are_not_answered(
+    youth_matcher: Matcher, query: str, near_miss: str | None
+) -> None:
+    result = youth_matcher.match(query)
+    assert result.band != "answer", result
+    if near_miss is None:
+        assert result.band == "route"
+
+
+def test_hits_are_ordered_and_bounded(youth_matcher: Matcher) -> None:
+    result = youth_matcher.match("入团年龄和流程", limit=3)
+    assert 1 <= len(result.hits) <= 3
+    scores = [h.score for h in result.hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= h.score <= 100.0 and 0.0 <= h.confidence <= 1.0 for h in result.hits)
+    assert len({h.entry_id for h in result.hits}) == len(result.hits)  # one hit per entry
+    assert len(youth_matcher.match("入团年龄和流程", limit=1).hits) == 1
+
+
+def test_matched_text_is_the_phrasing_as_written(youth_matcher: Matcher) -> None:
+    hit = youth_matcher.match("怎么入团").hits[0]
+    assert isinstance(hit, Hit)
+    assert hit.matched_text == "怎么入团"
+    assert hit.score == 100.0
+
+
+def test_region_scoping(youth_matcher: Matcher) -> None:
+    in_a = youth_matcher.match("青年之家在哪", region="district-a")
+    assert top(in_a) == "home-a"
+    assert "home-b" not in {h.entry_id for h in in_a.hits}
+    in_b = youth_matcher.match("青年之家在哪", region="district-b")
+    assert top(in_b) == "home-b"
+    # Unscoped entries stay eligible everywhere, also for an unknown region.
+    assert top(youth_matcher.match("团费怎么交", region="district-a")) == "league-dues"
+    elsewhere = youth_matcher.match("青年之家在哪", region="district-z")
+    assert {"home-a", "home-b"}.isdisjoint(h.entry_id for h in elsewhere.hits)
+    # Without a region nothing is filtered.
+    everywhere = {h.entry_id for h in youth_matcher.match("青年之家在哪", region=None).hits}
+    assert {"home-a", "home-b"} <= everywhere
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "   ", "？？？", "😀😀😀", "\x00\ud800\uffff", "a" * 100_000, "入团" * 50_000, "1234567"],
+)
+def test_garbage_and_huge_input_routes_without_crashing(
+    youth_matcher: Matcher, query: str
+) -> None:
+    result = youth_matcher.match(query)
+    assert result.band in {"route", "suggest"}
+    if not youth_matcher.canonical(query):
+        assert result == MatchResult(band="route", hits=[], query="")
+        assert result.confidence == 0.0
+    assert youth_matcher.score(query) >= 0.0
+
+
+def test_empty_knowledge_base() -> None:
+    matcher = Matcher([])
+    assert len(matcher) == 0
+    assert matcher.match("怎么入团").band == "route"
+    assert matcher.score("怎么入团") == 0.0
+
+
+def test_entries_and_duplicate_ids() -> None:
+    docs = [*YOUTH_KB, FaqDoc("league-dues", "团费标准是多少？")]
+    matcher = Matcher(docs)
+    assert len(matcher) == len(YOUTH_KB)  # the later league-dues replaced the first
+    assert top(matcher.match("团费标准是多少")) == "league-dues"
+    assert matcher.match("团费可以微信交吗").hits[0].entry_id != "league-dues"
+
+
+def test_score_is_cached_and_a_rebuild_starts_fresh(youth_matcher: Matcher) -> None:
+    first = Matcher(YOUTH_KB)
+    assert first.score("怎么入团") == 100.0
+    assert first.score("怎么入团") == first.match("怎么入团").hits[0].score
+    info = first.score.cache_info()  # type: ignore[attr-defined]
+    assert info.hits == 1
+    rebuilt = Matcher([FaqDoc("other", "团费怎么交")])
+    assert rebuilt.score.cache_info().currsize == 0  # type: ignore[attr-defined]
+    assert rebuilt.score("怎么入团") < 100.0
+
+
+def test_thresholds_are_respected_and_validated() -> None:
+    strict = Matcher(YOUTH_KB, thresholds=Thresholds(answer=1.0, suggest=1.0))
+    assert strict.match("怎么入团").band == "suggest"  # choices add up to more than 1.0
+    assert strict.match("团委的电话").band == "route"
+    lenient = Matcher(YOUTH_KB, thresholds=Thresholds(answer=0.0, suggest=0.0))
+    assert lenient.match("怎么退团").band == "answer"
+    with pytest.raises(ValueError, match="thresholds"):
+        Thresholds(answer=0.2, suggest=0.5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Thresholds().answer = 0.5  # type: ignore[misc]
+
+
+def test_faqdoc_is_frozen_and_hashable() -> None:
+    doc = FaqDoc("x", "问题")
+    assert doc.alt_questions == () and doc.region is None
+    assert hash(doc) == hash(FaqDoc("x", "问题"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        doc.question = "别的"  # type: ignore[misc]
