@@ -23,6 +23,7 @@ from bot.context import BotApplication, BotContext, BotData, Services
 from bot.edge import SessionUpdateProcessor
 from bot.i18n import translator
 from handlers import common, errors, youth
+from knowledge.index import KnowledgeIndex
 from storage.db import create_engine, create_session_factory
 
 _log = logging.getLogger(__name__)
@@ -48,7 +49,12 @@ def build_application(
     """
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
-    services = Services(settings=settings, engine=engine, sessions=sessions)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        knowledge=KnowledgeIndex(settings.thresholds()),
+    )
     builder = (
         ApplicationBuilder()
         .token(settings.require_token())
@@ -92,6 +98,10 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(common.language_chosen, pattern=callbacks.matches("lang")),
             CallbackQueryHandler(common.region_navigate, pattern=callbacks.matches("rgn")),
             CallbackQueryHandler(common.region_chosen, pattern=callbacks.matches("rgs")),
+            CallbackQueryHandler(youth.solved, pattern=callbacks.matches("ok")),
+            CallbackQueryHandler(youth.ask_person, pattern=callbacks.matches("hum")),
+            CallbackQueryHandler(youth.choose, pattern=callbacks.matches("pick")),
+            CallbackQueryHandler(youth.none_of_these, pattern=callbacks.matches("none")),
             # Catch-alls last: anything not matched above.
             CallbackQueryHandler(errors.stale_callback),
             MessageHandler(private & filters.COMMAND, youth.unknown_command),

@@ -19,6 +19,10 @@ ACTIONS: dict[str, int] = {
     "lang": 1,  # choose a locale
     "rgn": 1,  # open a region's children in the picker ("-" for the top level)
     "rgs": 1,  # set the user's region
+    "ok": 1,  # the automatic answer solved it (match log id)
+    "hum": 1,  # ask a person instead (match log id)
+    "pick": 2,  # choose a suggestion (match log id, entry id)
+    "none": 1,  # none of the suggestions fits (match log id)
 }
 
 

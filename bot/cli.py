@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from bot.cli_kb import kb_app
 from bot.config import ConfigError, Settings
 from bot.services import org
 from storage import migrate
@@ -24,6 +25,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 org_app = typer.Typer(help="The organisation: regions, topics, cadres.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
+app.add_typer(kb_app, name="kb")
 
 
 def _settings() -> Settings:
@@ -173,3 +175,7 @@ def org_load(path: Path) -> None:
 def main() -> None:
     """Entry point of the ``voy`` script."""
     app()
+
+
+if __name__ == "__main__":
+    main()

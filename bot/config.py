@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from knowledge.types import Thresholds
 
 SUPPORTED_LOCALES = ("zh-Hans", "zh-Hant", "en")
 
@@ -46,6 +49,11 @@ class Settings(BaseSettings):
     quiet_hours_start: time = time(22, 0)
     quiet_hours_end: time = time(8, 0)
     log_level: str = "INFO"
+    # Matcher bands (confidence 0..1); unset means the matcher's tuned defaults.
+    match_answer_threshold: float | None = None
+    match_suggest_threshold: float | None = None
+    # The FAQ the demo loads on start; `voy kb import` loads any other.
+    starter_faq: Path | None = None
 
     @field_validator("default_locale")
     @classmethod
@@ -57,13 +65,25 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        ZoneInfo(value)  # raises for an unknown zone
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
     @property
     def tz(self) -> ZoneInfo:
         """The configured time zone."""
         return ZoneInfo(self.timezone)
+
+    def thresholds(self) -> Thresholds:
+        """The matcher thresholds, with configured values over the defaults."""
+        defaults = Thresholds()
+        return replace(
+            defaults,
+            answer=self.match_answer_threshold or defaults.answer,
+            suggest=self.match_suggest_threshold or defaults.suggest,
+        )
 
     def require_token(self) -> str:
         """Return the token; raise :class:`ConfigError` if it is missing or a placeholder."""

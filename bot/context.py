@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot.config import Settings
 from bot.i18n import Translator, translator
+from knowledge.index import KnowledgeIndex
 from storage.models import User
 
 
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    knowledge: KnowledgeIndex
 
 
 class BotData:

@@ -13,8 +13,11 @@ from pydantic import SecretStr
 
 from bot.app import build_application
 from bot.config import Settings
+from bot.data import DEMO_ORG
 from bot.runner import polling
 from bot.services import org
+from knowledge import store
+from knowledge.entries import STARTER_FAQ, read_entries
 from sandbox import Persona, SandboxServer
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
@@ -22,7 +25,7 @@ from storage.db import create_engine, create_session_factory, unit_of_work
 _log = logging.getLogger(__name__)
 
 DEMO_TOKEN = "123456789:SANDBOX-demo-token"
-DEMO_ORG = Path(__file__).parent / "data" / "demo_org.yaml"
+
 YOUTH_PERSONAS = (
     Persona(id=1001, first_name="小明", language_code="zh-hans", kind="youth"),
     Persona(id=1002, first_name="小美", language_code="zh-hant", kind="youth"),
@@ -55,6 +58,11 @@ async def prepare_database(settings: Settings, org_file: Path = DEMO_ORG) -> org
         org_spec = org.parse_org_file(org_file)
         async with unit_of_work(create_session_factory(engine)) as session:
             await org.load_org(session, org_spec, default_locale=settings.default_locale)
+            # Only into an empty store: a restarted demo keeps what it has learned.
+            if not await store.current_version(session):
+                await store.import_entries(
+                    session, read_entries(STARTER_FAQ), changed_by="starter-faq"
+                )
     finally:
         await engine.dispose()
     return org_spec

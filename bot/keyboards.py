@@ -8,6 +8,7 @@ from bot import callbacks
 from bot.config import SUPPORTED_LOCALES
 from bot.i18n import Translator, translator
 from bot.services.org import PickerView
+from knowledge.index import EntryView
 
 
 def _rows(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
@@ -61,3 +62,46 @@ def region_keyboard(tr: Translator, view: PickerView) -> InlineKeyboardMarkup:
             ]
         )
     return InlineKeyboardMarkup(rows)
+
+
+def feedback_keyboard(tr: Translator, log_id: int) -> InlineKeyboardMarkup:
+    """ "Solved" and "ask a person" under an automatic answer."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    tr.plain("ask.solved"), callback_data=callbacks.pack("ok", log_id)
+                ),
+                InlineKeyboardButton(
+                    tr.plain("ask.ask_person"), callback_data=callbacks.pack("hum", log_id)
+                ),
+            ]
+        ]
+    )
+
+
+def suggestions_keyboard(
+    tr: Translator, log_id: int, entries: list[EntryView]
+) -> InlineKeyboardMarkup:
+    """One button per suggested entry, then "none of these"."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                _shorten(entry.question, 60),
+                callback_data=callbacks.pack("pick", log_id, entry.slug),
+            )
+        ]
+        for entry in entries
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                tr.plain("ask.none_of_these"), callback_data=callbacks.pack("none", log_id)
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

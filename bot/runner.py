@@ -16,6 +16,9 @@ async def polling(
 ) -> AsyncIterator[BotApplication]:
     """Run ``application`` with long polling until the block exits, then stop it cleanly."""
     await application.initialize()
+    # PTB calls these hooks only from run_polling/run_webhook; we start by hand.
+    if application.post_init is not None:
+        await application.post_init(application)
     try:
         await application.start()
         assert application.updater is not None
@@ -31,3 +34,5 @@ async def polling(
                 await application.stop()
     finally:
         await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)

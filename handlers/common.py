@@ -13,17 +13,19 @@ from bot.services import org, users
 from storage.models import Region
 
 
-async def _send_region_picker(update: Update, context: BotContext, parent: str | None) -> None:
+async def _send_region_picker(
+    update: Update, context: BotContext, parent: str | None, *, prompt: str | None = None
+) -> None:
     view = await org.picker_view(context.session, parent)
     tr = context.tr
     if not view.options:
         await _reply(update, tr("region.none_configured"))
         return
-    text = (
-        tr("region.prompt")
-        if view.parent is None
-        else tr("region.prompt_under", parent=tr.name_of(view.parent.names, view.parent.code))
-    )
+    text: str
+    if view.parent is not None:
+        text = tr("region.prompt_under", parent=tr.name_of(view.parent.names, view.parent.code))
+    else:
+        text = prompt or tr("region.prompt")
     markup = region_keyboard(tr, view)
     query = update.callback_query
     if query is not None and query.message is not None:
@@ -49,8 +51,7 @@ async def start(update: Update, context: BotContext) -> None:
     key = "start.greeting" if context.scope.is_new_user else "start.welcome_back"
     await _reply(update, tr(key, name=name))
     if user.region_code is None:
-        await _reply(update, tr("start.ask_region"))
-        await _send_region_picker(update, context, None)
+        await _send_region_picker(update, context, None, prompt=tr("start.ask_region"))
 
 
 async def help_command(update: Update, context: BotContext) -> None:

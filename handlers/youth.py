@@ -1,24 +1,133 @@
-"""Catch-all handlers for what young people send in private chat (registered last)."""
+"""What young people send in private chat: questions and their answer buttons.
+
+Registered last among the private-chat handlers: commands are matched before these.
+"""
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import CallbackQuery, Message, Update
 
+from bot import callbacks
 from bot.context import BotContext
+from bot.i18n import Html, Translator
+from bot.keyboards import feedback_keyboard, suggestions_keyboard
+from bot.services import asking
 
 
 async def text_message(update: Update, context: BotContext) -> None:
-    """Acknowledge a plain text message; it is already stored by the edge."""
+    """Answer a question from the FAQ, offer suggestions, or hand it to a person."""
     message = update.effective_message
     assert message is not None
     assert message.text is not None
+    tr = context.tr
     limit = context.services.settings.max_text_length
     if len(message.text) > limit:
-        await message.reply_text(
-            context.tr("message.too_long", length=len(message.text), limit=limit)
-        )
+        await message.reply_text(tr("message.too_long", length=len(message.text), limit=limit))
         return
-    await message.reply_text(context.tr("message.received", ref=context.scope.inbound_id))
+    outcome = await asking.ask(
+        context.session,
+        user=context.user,
+        text=message.text,
+        index=context.services.knowledge,
+        update_id=update.update_id,
+    )
+    await _render(message, tr, outcome)
+
+
+async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> None:
+    if isinstance(outcome, asking.Answered):
+        await message.reply_text(
+            tr("ask.answer", answer=Html(outcome.entry.answer)),
+            reply_markup=feedback_keyboard(tr, outcome.log_id),
+        )
+    elif isinstance(outcome, asking.Suggested):
+        await message.reply_text(
+            tr("ask.did_you_mean"),
+            reply_markup=suggestions_keyboard(tr, outcome.log_id, outcome.entries),
+        )
+    else:
+        await message.reply_text(tr("ask.routed", ref=outcome.question.id))
+
+
+async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> None:
+    key = "ask.already" if isinstance(error, asking.AlreadyAnswered) else "callback.stale"
+    await query.answer(tr.plain(key), show_alert=True)
+
+
+def _query(update: Update) -> tuple[CallbackQuery, Message, callbacks.Callback]:
+    query = update.callback_query
+    assert query is not None  # guaranteed by the handler's pattern
+    message = query.message
+    assert isinstance(message, Message)
+    return query, message, callbacks.unpack(query.data)
+
+
+async def solved(update: Update, context: BotContext) -> None:
+    """Record that the automatic answer solved the question."""
+    query, _, data = _query(update)
+    try:
+        await asking.solved(context.session, user=context.user, log_id=int(data.arg))
+    except (asking.NotYours, asking.AlreadyAnswered) as error:
+        await _refuse(query, context.tr, error)
+        return
+    await query.answer(context.tr.plain("ask.thanks"))
+    await query.edit_message_reply_markup(None)
+
+
+async def ask_person(update: Update, context: BotContext) -> None:
+    """Hand the question to a person after an unhelpful automatic answer."""
+    query, message, data = _query(update)
+    try:
+        outcome = await asking.ask_person(
+            context.session,
+            user=context.user,
+            log_id=int(data.arg),
+            index=context.services.knowledge,
+        )
+    except (asking.NotYours, asking.AlreadyAnswered) as error:
+        await _refuse(query, context.tr, error)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _render(message, context.tr, outcome)
+
+
+async def choose(update: Update, context: BotContext) -> None:
+    """Answer with the suggestion the young person chose."""
+    query, message, data = _query(update)
+    log_id, slug = data.args
+    try:
+        outcome = await asking.choose(
+            context.session,
+            user=context.user,
+            log_id=int(log_id),
+            slug=slug,
+            index=context.services.knowledge,
+        )
+    except (asking.NotYours, asking.AlreadyAnswered) as error:
+        await _refuse(query, context.tr, error)
+        return
+    await query.answer()
+    await query.edit_message_text(context.tr("ask.you_chose", question=outcome.entry.question))
+    await _render(message, context.tr, outcome)
+
+
+async def none_of_these(update: Update, context: BotContext) -> None:
+    """None of the suggestions fits: hand the question to a person."""
+    query, message, data = _query(update)
+    try:
+        outcome = await asking.none_of_these(
+            context.session,
+            user=context.user,
+            log_id=int(data.arg),
+            index=context.services.knowledge,
+        )
+    except (asking.NotYours, asking.AlreadyAnswered) as error:
+        await _refuse(query, context.tr, error)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await _render(message, context.tr, outcome)
 
 
 async def other_message(update: Update, context: BotContext) -> None:

@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from storage import models  # noqa: F401  (registers the tables on Base.metadata)
+from storage import faq, models, questions  # noqa: F401  (registers the tables)
 from storage.base import Base
 from storage.db import create_engine
 

@@ -1,0 +1,175 @@
+"""``voy kb``: import, export, lint, try and evaluate the knowledge base."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.config import Settings
+from knowledge import store
+from knowledge.entries import EntryData, KbFileError, read_entries, write_entries
+from knowledge.lint import lint
+from storage.db import create_engine, create_session_factory, unit_of_work
+
+kb_app = typer.Typer(help="The FAQ knowledge base.", no_args_is_help=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"voy: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _read(path: Path) -> list[EntryData]:
+    try:
+        return read_entries(path)
+    except KbFileError as exc:
+        raise _fail(str(exc)) from None
+
+
+async def _with_store(settings: Settings, action, *, write: bool):  # type: ignore[no-untyped-def]
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = create_session_factory(engine)
+        if write:
+            async with unit_of_work(sessions) as session:
+                return await action(session)
+        async with sessions() as session:
+            return await action(session)
+    finally:
+        await engine.dispose()
+
+
+@kb_app.command("import")
+def kb_import(
+    path: Path,
+    replace: Annotated[
+        bool, typer.Option(help="Deactivate entries that are not in the file.")
+    ] = False,
+    by: Annotated[str, typer.Option(help="Who is making the change (kept in history).")] = "",
+) -> None:
+    """Create or update entries from a YAML, JSONL or CSV file (matched by id)."""
+    entries = _read(path)
+    changed_by = by or f"import:{path.name}"
+    report = asyncio.run(
+        _with_store(
+            Settings(),
+            lambda session: store.import_entries(
+                session, entries, changed_by=changed_by, deactivate_missing=replace
+            ),
+            write=True,
+        )
+    )
+    typer.echo(
+        f"{len(report.created)} created, {len(report.updated)} updated, "
+        f"{report.unchanged} unchanged, {len(report.deactivated)} deactivated"
+    )
+
+
+@kb_app.command("export")
+def kb_export(
+    path: Path,
+    active_only: Annotated[bool, typer.Option(help="Leave out inactive entries.")] = False,
+) -> None:
+    """Write the knowledge base to a YAML, JSONL or CSV file."""
+    entries = asyncio.run(
+        _with_store(
+            Settings(),
+            lambda session: store.export_entries(session, include_inactive=not active_only),
+            write=False,
+        )
+    )
+    try:
+        count = write_entries(path, entries)
+    except KbFileError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"wrote {count} entries to {path}")
+
+
+@kb_app.command("lint")
+def kb_lint(
+    path: Annotated[
+        Path | None, typer.Argument(help="A KB file; without it, the database's KB.")
+    ] = None,
+) -> None:
+    """Report near-duplicates, phrasings closer to another entry, and bad answers."""
+    if path is not None:
+        entries = _read(path)
+    else:
+        entries = asyncio.run(_with_store(Settings(), store.export_entries, write=False))
+    issues = lint(entries)
+    for issue in issues:
+        typer.echo(str(issue))
+    typer.echo(f"{len(entries)} entries, {len(issues)} issues")
+    if issues:
+        raise typer.Exit(1)
+
+
+@kb_app.command("match")
+def kb_match(
+    text: str,
+    region: Annotated[str | None, typer.Option(help="The asker's region code.")] = None,
+    kb: Annotated[Path | None, typer.Option(help="Match against a KB file instead.")] = None,
+    limit: int = 3,
+) -> None:
+    """Print the top hits for TEXT, their scores and the band the bot would choose."""
+    from knowledge.matcher import Matcher
+    from knowledge.types import FaqDoc
+
+    settings = Settings()
+    entries = (
+        _read(kb)
+        if kb
+        else asyncio.run(
+            _with_store(
+                settings,
+                lambda session: store.export_entries(session, include_inactive=False),
+                write=False,
+            )
+        )
+    )
+    docs = [FaqDoc(e.id, e.question, e.alt_questions, e.region) for e in entries if e.active]
+    result = Matcher(docs, thresholds=settings.thresholds()).match(
+        text, limit=limit, region=region
+    )
+    questions = {e.id: e.question for e in entries}
+    typer.echo(f"band: {result.band}  (normalised query: {result.query})")
+    for hit in result.hits:
+        question = questions.get(hit.entry_id, "")
+        typer.echo(
+            f"{hit.confidence:6.3f} {hit.score:6.1f}  {hit.entry_id}  {question}"
+            f"  [matched: {hit.matched_text}]"
+        )
+
+
+@kb_app.command("eval")
+def kb_eval(
+    kb: Annotated[Path, typer.Option(help="FAQ file in faq-bench JSONL format.")],
+    queries: Annotated[Path, typer.Option(help="Labelled queries in faq-bench JSONL format.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of a table.")
+    ] = False,
+    baseline: Annotated[
+        bool, typer.Option(help="Also run plain rapidfuzz extractOne, side by side.")
+    ] = True,
+) -> None:
+    """Evaluate the matcher with the bot's thresholds on any labelled query set."""
+    from knowledge.evaluation import (
+        baseline_evaluate,
+        evaluate,
+        format_report,
+        load_kb_jsonl,
+        load_queries_jsonl,
+    )
+
+    docs = load_kb_jsonl(kb)
+    labelled = load_queries_jsonl(queries)
+    ours = evaluate(docs, labelled, thresholds=Settings().thresholds())
+    theirs = baseline_evaluate(docs, labelled) if baseline else None
+    if as_json:
+        typer.echo(json.dumps({"matcher": ours, "baseline": theirs}, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_report(ours, theirs))

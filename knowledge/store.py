@@ -1,0 +1,175 @@
+"""The FAQ store in the database: import, export, learning new phrasings, history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from knowledge.entries import EntryData
+from storage.faq import SOURCE_IMPORT, FaqEntry, FaqPhrasing, FaqRevision
+from storage.models import OrgSetting
+
+# Bumped on every change, so every process knows to rebuild its matcher.
+KB_VERSION_KEY = "kb_version"
+
+
+@dataclass
+class ImportReport:
+    """What an import changed."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    deactivated: list[str] = field(default_factory=list)
+
+
+def _same_text(a: str, b: str) -> bool:
+    return "".join(a.split()).lower() == "".join(b.split()).lower()
+
+
+async def bump_version(session: AsyncSession) -> int:
+    """Increase the knowledge base version; return the new value."""
+    setting = await session.get(OrgSetting, KB_VERSION_KEY)
+    if setting is None:
+        setting = OrgSetting(key=KB_VERSION_KEY, value=0)
+        session.add(setting)
+    setting.value = int(setting.value or 0) + 1
+    await session.flush()
+    return int(setting.value)
+
+
+async def current_version(session: AsyncSession) -> int:
+    """Return the knowledge base version (0 for an empty store)."""
+    setting = await session.get(OrgSetting, KB_VERSION_KEY)
+    return int(setting.value) if setting is not None else 0
+
+
+async def _record(session: AsyncSession, entry: FaqEntry, *, changed_by: str, note: str) -> None:
+    await session.flush()
+    session.add(
+        FaqRevision(
+            entry_id=entry.id,
+            version=entry.version,
+            snapshot=entry.snapshot(),
+            changed_by=changed_by,
+            note=note[:256],
+        )
+    )
+
+
+async def import_entries(
+    session: AsyncSession,
+    entries: list[EntryData],
+    *,
+    changed_by: str,
+    deactivate_missing: bool = False,
+) -> ImportReport:
+    """Create or update entries by id; each change is a new version with a revision row."""
+    report = ImportReport()
+    existing = {e.slug: e for e in await session.scalars(select(FaqEntry))}
+    for data in entries:
+        entry = existing.get(data.id)
+        if entry is None:
+            entry = FaqEntry(
+                slug=data.id,
+                question=data.question,
+                answer=data.answer,
+                topic=data.topic,
+                tags=list(data.tags),
+                region=data.region,
+                active=data.active,
+                updated_by=changed_by,
+                phrasings=[
+                    FaqPhrasing(text=text, source=SOURCE_IMPORT, created_by=changed_by)
+                    for text in data.alt_questions
+                ],
+            )
+            session.add(entry)
+            await _record(session, entry, changed_by=changed_by, note="created")
+            report.created.append(data.id)
+            continue
+        if _content(entry) == data:
+            report.unchanged += 1
+            continue
+        entry.question, entry.answer, entry.topic = data.question, data.answer, data.topic
+        entry.tags, entry.region, entry.active = list(data.tags), data.region, data.active
+        kept = {p.text: p for p in entry.phrasings}
+        entry.phrasings = [
+            kept.get(text) or FaqPhrasing(text=text, source=SOURCE_IMPORT, created_by=changed_by)
+            for text in dict.fromkeys(data.alt_questions)
+        ]
+        entry.version += 1
+        entry.updated_by = changed_by
+        await _record(session, entry, changed_by=changed_by, note="updated")
+        report.updated.append(data.id)
+    if deactivate_missing:
+        listed = {data.id for data in entries}
+        for slug, entry in existing.items():
+            if slug not in listed and entry.active:
+                entry.active = False
+                entry.version += 1
+                await _record(session, entry, changed_by=changed_by, note="deactivated")
+                report.deactivated.append(slug)
+    if report.created or report.updated or report.deactivated:
+        await bump_version(session)
+    return report
+
+
+def _content(entry: FaqEntry) -> EntryData:
+    return EntryData(
+        id=entry.slug,
+        question=entry.question,
+        answer=entry.answer,
+        alt_questions=tuple(p.text for p in entry.phrasings),
+        topic=entry.topic,
+        tags=tuple(entry.tags or ()),
+        region=entry.region,
+        active=entry.active,
+    )
+
+
+async def export_entries(
+    session: AsyncSession, *, include_inactive: bool = True
+) -> list[EntryData]:
+    """Return every entry (by id order) as plain data."""
+    query = select(FaqEntry).order_by(FaqEntry.slug)
+    if not include_inactive:
+        query = query.where(FaqEntry.active.is_(True))
+    return [_content(entry) for entry in await session.scalars(query)]
+
+
+async def get_entry(session: AsyncSession, slug: str) -> FaqEntry | None:
+    """Return the entry with this id."""
+    return await session.scalar(select(FaqEntry).where(FaqEntry.slug == slug))
+
+
+async def add_phrasing(
+    session: AsyncSession, *, slug: str, text: str, source: str, created_by: str
+) -> bool:
+    """Teach an entry a new way of asking it; return False if it was known or unsuitable."""
+    entry = await get_entry(session, slug)
+    text = text.strip()
+    if entry is None or not text or len(text) > 200:
+        return False
+    if _same_text(text, entry.question) or any(_same_text(text, p.text) for p in entry.phrasings):
+        return False
+    entry.phrasings.append(FaqPhrasing(text=text, source=source, created_by=created_by))
+    entry.version += 1
+    entry.updated_by = created_by
+    await _record(session, entry, changed_by=created_by, note=f"phrasing learned ({source})")
+    await bump_version(session)
+    return True
+
+
+async def history(session: AsyncSession, slug: str) -> list[FaqRevision]:
+    """Return an entry's revisions, oldest first."""
+    entry = await get_entry(session, slug)
+    if entry is None:
+        return []
+    return list(
+        await session.scalars(
+            select(FaqRevision).where(FaqRevision.entry_id == entry.id).order_by(FaqRevision.id)
+        )
+    )

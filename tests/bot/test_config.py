@@ -1,0 +1,41 @@
+"""Settings: defaults, environment variables and the token guard."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from bot.config import ConfigError, Settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("VOY_DATABASE_URL", "VOY_TIMEZONE", "VOY_DEFAULT_LOCALE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.database_url == "sqlite+aiosqlite:///var/voy.sqlite3"
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.default_locale == "zh-Hans"
+
+
+def test_reads_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOY_DATABASE_URL", "postgresql+asyncpg://u@h/db")
+    monkeypatch.setenv("VOY_DEFAULT_LOCALE", "en")
+    monkeypatch.setenv("VOY_TELEGRAM_TOKEN", "123:abc")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+    assert settings.default_locale == "en"
+    assert settings.require_token() == "123:abc"
+    assert "123:abc" not in repr(settings)  # the token is a secret
+
+
+@pytest.mark.parametrize("token", ["", "changeme", "your-token-here", "  ", "nocolon"])
+def test_placeholder_token_refused(token: str) -> None:
+    with pytest.raises(ConfigError, match="VOY_TELEGRAM_TOKEN"):
+        Settings(telegram_token=SecretStr(token), _env_file=None).require_token()  # type: ignore[call-arg]
+
+
+def test_unknown_locale_and_timezone_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings(default_locale="fr", _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        Settings(timezone="Mars/Olympus", _env_file=None)  # type: ignore[call-arg]

@@ -1,0 +1,135 @@
+"""Fixtures shared by the whole suite: databases, the sandbox and the running bot."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.app import build_application
+from bot.config import Settings
+from bot.data import DEMO_ORG
+from bot.runner import polling
+from bot.services import org
+from knowledge import store
+from knowledge.entries import read_entries
+from sandbox import SandboxClient, SandboxServer
+from storage import migrate
+from storage.db import create_engine, create_session_factory, unit_of_work
+from tests.support import TOKEN, BotHarness
+
+POSTGRES_ENV = "VOY_TEST_POSTGRES_URL"
+# A small, fixed knowledge base, so conversation tests do not move with the starter FAQ.
+MINI_FAQ = Path(__file__).parent / "data" / "mini_faq.yaml"
+_POSTGRES_NOTICE = (
+    f"PostgreSQL tests skipped: no server configured. Set {POSTGRES_ENV}="
+    "postgresql+asyncpg://postgres@127.0.0.1:5432/test to run them."
+)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say up front whether the PostgreSQL tests will run."""
+    url = os.environ.get(POSTGRES_ENV)
+    return f"postgres: {url}" if url else f"postgres: {_POSTGRES_NOTICE}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file for one test."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        if os.environ.get("VOY_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"VOY_REQUIRE_POSTGRES=1 but {POSTGRES_ENV} is not set")
+        pytest.skip(_POSTGRES_NOTICE)
+    import asyncpg
+
+    dsn = base.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"voy_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield base.rsplit("/", 1)[0] + f"/{name}"
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for a test bot on the sandbox."""
+    values: dict[str, object] = {
+        "telegram_token": SecretStr(TOKEN),
+        "database_url": database_url,
+        "rate_limit": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+async def prepare(
+    database_url: str, org_file: Path = DEMO_ORG, kb_file: Path | None = MINI_FAQ
+) -> None:
+    """Migrate ``database_url`` and load an org file and a knowledge base into it."""
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine)
+        async with unit_of_work(create_session_factory(engine)) as session:
+            await org.load_org(session, org.parse_org_file(org_file), default_locale="zh-Hans")
+            if kb_file is not None:
+                await store.import_entries(session, read_entries(kb_file), changed_by="test")
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SandboxServer]:
+    """A sandbox Bot API server; the test fails if the bot broke any Bot API rule."""
+    server = SandboxServer(token=TOKEN, port=0)
+    await server.start()
+    yield server
+    await server.stop()
+    assert not server.violations, f"the bot broke Bot API rules: {server.violations}"
+
+
+@pytest.fixture
+async def harness(sandbox: SandboxServer, sqlite_url: str) -> AsyncIterator[BotHarness]:
+    """The real bot, polling the sandbox over HTTP, on a fresh SQLite database."""
+    async for running in run_harness(sandbox, sqlite_url):
+        yield running
+
+
+async def run_harness(
+    server: SandboxServer,
+    database_url: str,
+    kb_file: Path | None = MINI_FAQ,
+    **overrides: object,
+) -> AsyncIterator[BotHarness]:
+    """Prepare the database, start the bot on ``server`` and yield a harness."""
+    await prepare(database_url, kb_file=kb_file)
+    settings = make_settings(database_url, **overrides)
+    application = build_application(
+        settings, base_url=server.base_url, base_file_url=server.base_file_url
+    )
+    client = SandboxClient(server.url.rstrip("/"))
+    async with polling(application, poll_timeout=1):
+        yield BotHarness(
+            app=application,
+            server=server,
+            client=client,
+            sessions=application.bot_data.services.sessions,
+            settings=settings,
+        )
+    await client.aclose()

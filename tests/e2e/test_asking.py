@@ -1,0 +1,146 @@
+"""Questions through the sandbox: answered, suggested, routed; buttons recorded and learned."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from knowledge import store
+from sandbox import SandboxServer
+from storage.faq import MatchLog
+from storage.questions import Question
+from tests.conftest import run_harness
+from tests.support import ALEX, XIAOMEI, XIAOMING, BotHarness, buttons
+
+
+async def _logs(harness: BotHarness) -> list[MatchLog]:
+    async with harness.sessions() as session:
+        return list(await session.scalars(select(MatchLog).order_by(MatchLog.id)))
+
+
+async def _questions(harness: BotHarness) -> list[Question]:
+    async with harness.sessions() as session:
+        return list(await session.scalars(select(Question).order_by(Question.id)))
+
+
+async def test_sure_match_is_answered_with_feedback_buttons(harness: BotHarness) -> None:
+    (reply,) = await harness.send(XIAOMING, "请问几岁能入团啊？")
+    assert "年满十四周岁" in reply["text"]
+    assert [b["text"] for b in buttons(reply)] == ["👍 解决了", "👎 找人工解答"]
+    answer = await harness.press(XIAOMING, reply, "解决了")
+    assert answer["text"] == "谢谢你的反馈！"
+    assert not buttons(await harness.message(XIAOMING["id"], reply["message_id"]))
+    (log,) = await _logs(harness)
+    assert (log.band, log.entry_slug, log.response) == ("answer", "league-join-age", "solved")
+    again = await harness.press_data(XIAOMING, reply["message_id"], f"v1:ok:{log.id}")
+    assert again["show_alert"] and "已经" in again["text"]
+
+
+async def test_traditional_input_is_understood(harness: BotHarness) -> None:
+    (reply,) = await harness.send(XIAOMEI, "請問幾歲可以入團？")
+    assert "年满十四周岁" in reply["text"]  # the answer itself is the KB's
+    assert [b["text"] for b in buttons(reply)] == ["👍 解決了", "👎 找人工解答"]
+
+
+async def test_unhelpful_answer_goes_to_a_person(harness: BotHarness) -> None:
+    (reply,) = await harness.send(XIAOMING, "团费怎么交？")
+    await harness.press(XIAOMING, reply, "找人工")
+    routed = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+    (question,) = await _questions(harness)
+    assert f"问题编号 {question.id}" in routed["text"]
+    assert (question.reason, question.topic, question.text) == (
+        "ask_person",
+        "league",
+        "团费怎么交？",
+    )
+
+
+async def test_unknown_question_is_routed_and_stored_open(harness: BotHarness) -> None:
+    picker = (await harness.send(XIAOMING, "/start"))[-1]
+    await harness.press(XIAOMING, picker, "高新区")
+    (reply,) = await harness.send(XIAOMING, "我们小区的篮球场什么时候修好")
+    (question,) = await _questions(harness)
+    assert f"问题编号 {question.id}" in reply["text"]
+    assert question.status == "open" and question.region_code == "district-c"
+    assert question.reason == "unmatched"
+    assert (await _logs(harness))[-1].band == "route"
+
+
+async def test_english_routing_message(harness: BotHarness) -> None:
+    (reply,) = await harness.send(ALEX, "Where can I park my bike near the school?")
+    assert "league cadre" in reply["text"]
+
+
+@pytest.fixture
+async def cautious(sandbox: SandboxServer, sqlite_url: str) -> AsyncIterator[BotHarness]:
+    """A bot that never answers on its own, so every likely match becomes a suggestion."""
+    async for running in run_harness(sandbox, sqlite_url, match_answer_threshold=1.0):
+        yield running
+
+
+async def test_suggestions_choice_answers_and_is_learned(cautious: BotHarness) -> None:
+    (reply,) = await cautious.send(XIAOMING, "团关系咋转")
+    assert "你是想问" in reply["text"]
+    labels = [b["text"] for b in buttons(reply)]
+    assert labels[0] == "怎么转团组织关系？" and labels[-1] == "以上都不是，找人工解答"
+    await cautious.press(XIAOMING, reply, "怎么转团组织关系")
+    chosen = await cautious.message(XIAOMING["id"], reply["message_id"])
+    assert "你选择了" in chosen["text"] and not buttons(chosen)
+    answer = [m for m in await cautious.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+    assert "智慧团建" in answer["text"] and buttons(answer)
+    async with cautious.sessions() as session:
+        entry = await store.get_entry(session, "league-transfer")
+        assert entry is not None
+        learned = entry.phrasings[-1]
+        assert (learned.text, learned.source) == ("团关系咋转", "suggestion")
+        assert [r.note for r in await store.history(session, "league-transfer")][-1] == (
+            "phrasing learned (suggestion)"
+        )
+    assert [log.response for log in await _logs(cautious)] == ["chose", None]
+
+
+async def test_none_of_these_routes(cautious: BotHarness) -> None:
+    (reply,) = await cautious.send(XIAOMING, "团关系咋转")
+    await cautious.press(XIAOMING, reply, "以上都不是")
+    (question,) = await _questions(cautious)
+    assert question.reason == "none_of_these" and question.text == "团关系咋转"
+    routed = [m for m in await cautious.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+    assert "转给团干部" in routed["text"]
+
+
+async def test_someone_elses_button_is_refused(harness: BotHarness) -> None:
+    (reply,) = await harness.send(XIAOMING, "团费怎么交？")
+    (log,) = await _logs(harness)
+    answer = await harness.press_data(
+        ALEX, reply["message_id"], f"v1:hum:{log.id}", chat_id=XIAOMING["id"]
+    )
+    assert answer["show_alert"]
+    assert await _questions(harness) == []
+
+
+async def test_kb_change_from_another_session_is_picked_up_without_restart(
+    harness: BotHarness,
+) -> None:
+    (before,) = await harness.send(XIAOMING, "青年之家几点开门")
+    assert "转给团干部" in before["text"]
+    from knowledge.entries import EntryData
+    from storage.db import unit_of_work
+
+    async with unit_of_work(harness.sessions) as session:
+        await store.import_entries(
+            session,
+            [
+                EntryData(
+                    id="youth-home-hours",
+                    question="青年之家几点开门？",
+                    alt_questions=("青年之家开放时间",),
+                    answer="青年之家每天 9:00–21:00 开放。",
+                    topic="youth_home",
+                )
+            ],
+            changed_by="test",
+        )
+    (after,) = await harness.send(XIAOMING, "青年之家几点开门")
+    assert "9:00" in after["text"]

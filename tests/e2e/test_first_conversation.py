@@ -1,0 +1,101 @@
+"""First conversation through the sandbox: /start, region picker, languages, help."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import ALEX, XIAOMEI, XIAOMING, BotHarness, button_data, buttons, texts
+
+
+async def test_start_greets_and_region_is_picked_in_two_levels(harness: BotHarness) -> None:
+    replies = await harness.send(XIAOMING, "/start")
+    assert "小明" in texts(replies) and "青年之声" in texts(replies)
+    picker = replies[-1]
+    labels = [b["text"] for b in buttons(picker)]
+    assert labels == ["东城区 ›", "西城区 ›", "高新区"]
+
+    await harness.press(XIAOMING, picker, "东城区")
+    picker = await harness.message(XIAOMING["id"], picker["message_id"])
+    assert "东城区" in picker["text"]
+    assert [b["text"] for b in buttons(picker)] == [
+        "东湖街道",
+        "新华街道",
+        "整个东城区",
+        "« 返回上一级",
+    ]
+
+    answer = await harness.press(XIAOMING, picker, "东湖街道")
+    assert answer["answered"]
+    picker = await harness.message(XIAOMING["id"], picker["message_id"])
+    assert "东湖街道" in picker["text"] and not buttons(picker)
+    user = await harness.user(XIAOMING["id"])
+    assert user is not None and user.region_code == "a-street-1"
+
+    again = await harness.send(XIAOMING, "/start")
+    assert "欢迎回来" in texts(again) and len(again) == 1  # no picker once a region is set
+
+
+async def test_back_and_whole_district(harness: BotHarness) -> None:
+    picker = (await harness.send(XIAOMING, "/start"))[-1]
+    await harness.press(XIAOMING, picker, "西城区")
+    picker = await harness.message(XIAOMING["id"], picker["message_id"])
+    await harness.press(XIAOMING, picker, "返回")
+    picker = await harness.message(XIAOMING["id"], picker["message_id"])
+    assert buttons(picker)[0]["text"] == "东城区 ›"
+    await harness.press(XIAOMING, picker, "西城区")
+    picker = await harness.message(XIAOMING["id"], picker["message_id"])
+    await harness.press(XIAOMING, picker, "整个西城区")
+    user = await harness.user(XIAOMING["id"])
+    assert user is not None and user.region_code == "district-b"
+
+
+@pytest.mark.parametrize(
+    ("persona", "greeting", "picker_label"),
+    [(XIAOMEI, "青年之聲", "東城區 ›"), (ALEX, "Voice of Youth", "East District ›")],
+)
+async def test_start_speaks_the_users_language(
+    harness: BotHarness, persona: dict[str, object], greeting: str, picker_label: str
+) -> None:
+    replies = await harness.send(persona, "/start")
+    assert greeting in texts(replies)
+    assert buttons(replies[-1])[0]["text"] == picker_label
+
+
+async def test_language_switch_changes_every_later_reply(harness: BotHarness) -> None:
+    prompt = (await harness.send(XIAOMING, "/language"))[-1]
+    assert [b["text"] for b in buttons(prompt)] == ["简体中文", "繁體中文", "English"]
+    await harness.press(XIAOMING, prompt, "English")
+    confirmed = await harness.message(XIAOMING["id"], prompt["message_id"])
+    assert "English" in confirmed["text"]
+    help_text = texts(await harness.send(XIAOMING, "/help"))
+    assert "How to use Voice of Youth" in help_text
+    await harness.press(
+        XIAOMING, prompt := (await harness.send(XIAOMING, "/language"))[-1], "繁體"
+    )
+    assert "使用說明" in texts(await harness.send(XIAOMING, "/help"))
+    del prompt
+
+
+async def test_region_command_shows_current_region(harness: BotHarness) -> None:
+    picker = (await harness.send(ALEX, "/start"))[-1]
+    await harness.press(ALEX, picker, "Hi-Tech Zone")
+    replies = await harness.send(ALEX, "/region")
+    assert "Your area: Hi-Tech Zone" in texts(replies)
+    assert buttons(replies[-1])
+
+
+async def test_bot_menu_commands_are_set_per_language(harness: BotHarness) -> None:
+    zh = await harness.app.bot.get_my_commands()
+    en = await harness.app.bot.get_my_commands(language_code="en")
+    assert [c.command for c in zh] == ["start", "help", "language", "region"]
+    assert zh[1].description == "使用说明"
+    assert en[1].description == "How to use the bot"
+
+
+async def test_forged_region_button_is_refused_politely(harness: BotHarness) -> None:
+    picker = (await harness.send(XIAOMING, "/start"))[-1]
+    forged = button_data(picker, "东城区").replace("rgn", "rgs").replace("district-a", "atlantis")
+    answer = await harness.press_data(XIAOMING, picker["message_id"], forged)
+    assert answer["show_alert"] and "区域" in answer["text"]
+    user = await harness.user(XIAOMING["id"])
+    assert user is not None and user.region_code is None

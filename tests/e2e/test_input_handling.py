@@ -1,0 +1,83 @@
+"""Whatever a person sends is stored and answered: text, stickers, long text, bad buttons."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storage.models import INBOUND_FAILED, INBOUND_HANDLED, InboundMessage
+from tests.support import COMMITTEE_CHAT, XIAOMING, BotHarness, texts
+
+
+async def _inbound(harness: BotHarness) -> list[InboundMessage]:
+    async with harness.sessions() as session:
+        return list(await session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+
+
+async def test_text_is_stored_and_acknowledged_with_a_reference(harness: BotHarness) -> None:
+    replies = await harness.send(XIAOMING, "我想问一下暑假有什么志愿活动")
+    rows = await _inbound(harness)
+    assert rows[-1].text == "我想问一下暑假有什么志愿活动"
+    assert rows[-1].status == INBOUND_HANDLED and rows[-1].kind == "text"
+    assert f"编号 {rows[-1].id}" in texts(replies)
+
+
+async def test_too_long_text_is_kept_and_explained(harness: BotHarness) -> None:
+    text = "问" * (harness.settings.max_text_length + 1)
+    replies = await harness.send(XIAOMING, text)
+    assert "超过了" in texts(replies)
+    assert (await _inbound(harness))[-1].text == text
+
+
+async def test_sticker_and_photo_get_a_clear_reply(harness: BotHarness) -> None:
+    sent = await harness.client.send_sticker(XIAOMING)
+    await harness.settled(sent["update_id"])
+    sent = await harness.client.send_photo(XIAOMING, caption="看看这个")
+    await harness.settled(sent["update_id"])
+    replies = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]
+    assert len(replies) == 2 and all("文字" in m["text"] for m in replies)
+    kinds = [(row.kind, row.text) for row in await _inbound(harness)]
+    assert kinds == [("sticker", None), ("photo", "看看这个")]
+
+
+async def test_unknown_command(harness: BotHarness) -> None:
+    replies = await harness.send(XIAOMING, "/frobnicate now")
+    assert "/frobnicate" in texts(replies) and "/help" in texts(replies)
+
+
+async def test_forged_callback_data_gets_a_polite_refusal(harness: BotHarness) -> None:
+    reply = (await harness.send(XIAOMING, "/help"))[-1]
+    for data in ("v1:rgs:../../x", "hello", "v9:lang:en", "v1:lang:klingon"):
+        answer = await harness.press_data(XIAOMING, reply["message_id"], data)
+        assert answer["show_alert"] and "失效" in answer["text"], data
+
+
+async def test_group_chatter_is_stored_but_not_answered(harness: BotHarness) -> None:
+    member = {"id": 5001, "first_name": "群友", "language_code": "zh-hans"}
+    assert await harness.send(member, "大家好", chat_id=COMMITTEE_CHAT) == []
+    replies = await harness.send(member, "/start", chat_id=COMMITTEE_CHAT)
+    assert "私聊" in texts(replies)
+    assert [row.text for row in await _inbound(harness)] == ["大家好", "/start"]
+
+
+async def test_blocked_user_is_marked_unreachable_and_message_kept(harness: BotHarness) -> None:
+    await harness.send(XIAOMING, "/start")
+    await harness.client.block(XIAOMING["id"])
+    sent = await harness.client.send_text(XIAOMING, "还在吗")
+    row = await harness.settled(sent["update_id"])
+    assert row.status == INBOUND_FAILED and "Forbidden" in (row.error or "")
+    assert row.text == "还在吗"
+    user = await harness.user(XIAOMING["id"])
+    assert user is not None and user.unreachable_at is not None
+
+
+async def test_a_crashing_handler_keeps_the_message_and_apologises(harness: BotHarness) -> None:
+    from telegram.ext import MessageHandler, filters
+
+    async def explode(update: object, context: object) -> None:
+        raise RuntimeError("boom")
+
+    harness.app.add_handler(MessageHandler(filters.Regex("^explode$"), explode), group=-1)
+    replies = await harness.send(XIAOMING, "explode")
+    assert "出了点问题" in texts(replies)
+    row = (await _inbound(harness))[-1]
+    assert row.status == INBOUND_FAILED and "boom" in (row.error or "") and row.text == "explode"

@@ -1,0 +1,54 @@
+"""Migrations apply, match the models, and revert, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
+
+from storage import migrate
+from storage.base import Base
+from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.models import User
+
+
+async def _round_trip(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        assert await migrate.current_revision(engine) is not None
+
+        def diff(connection: Connection) -> list[object]:
+            return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+        async with engine.connect() as connection:
+            assert await connection.run_sync(diff) == [], "models and migrations disagree"
+
+        sessions = create_session_factory(engine)
+        async with unit_of_work(sessions) as session:
+            session.add(
+                User(telegram_id=9_000_000_001, first_name="青年", locale="zh-Hans", roles=[])
+            )
+        async with sessions() as session:
+            user = await session.scalar(select(User).where(User.telegram_id == 9_000_000_001))
+            assert user is not None and user.first_name == "青年"
+            assert user.created_at.tzinfo is not None
+
+        await migrate.downgrade(engine, "base")
+
+        def tables(connection: Connection) -> set[str]:
+            return set(inspect(connection).get_table_names())
+
+        async with engine.connect() as connection:
+            assert await connection.run_sync(tables) <= {"alembic_version"}
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_round_trip(sqlite_url: str) -> None:
+    await _round_trip(sqlite_url)
+
+
+async def test_postgres_round_trip(postgres_url: str) -> None:
+    await _round_trip(postgres_url)
