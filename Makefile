@@ -8,7 +8,8 @@ SOURCES := bot handlers knowledge storage sandbox bench tests
 .PHONY: install demo test lint format bench bench-load clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is required (set PYTHON=/path/to/python3.11)")'
+	@$(PYTHON) -c 'import ensurepip' 2>/dev/null || { echo "venv support is missing: on Debian/Ubuntu, apt-get install python3.11-venv"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -99,9 +99,9 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(common.region_navigate, pattern=callbacks.matches("rgn")),
             CallbackQueryHandler(common.region_chosen, pattern=callbacks.matches("rgs")),
             CallbackQueryHandler(youth.solved, pattern=callbacks.matches("ok")),
-            CallbackQueryHandler(youth.ask_person, pattern=callbacks.matches("hum")),
+            CallbackQueryHandler(youth.hand_over, pattern=callbacks.matches("hum")),
+            CallbackQueryHandler(youth.hand_over, pattern=callbacks.matches("none")),
             CallbackQueryHandler(youth.choose, pattern=callbacks.matches("pick")),
-            CallbackQueryHandler(youth.none_of_these, pattern=callbacks.matches("none")),
             # Catch-alls last: anything not matched above.
             CallbackQueryHandler(errors.stale_callback),
             MessageHandler(private & filters.COMMAND, youth.unknown_command),

@@ -12,18 +12,26 @@ from dataclasses import dataclass
 
 VERSION = "v1"
 MAX_BYTES = 64  # Telegram's limit for callback_data
-_ARG = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+_ID = re.compile(r"^[0-9]{1,10}$")
+_MAX_ID = 2**31 - 1  # database ids are 32-bit integers on PostgreSQL
 
-# Actions and how many arguments each takes.
-ACTIONS: dict[str, int] = {
-    "lang": 1,  # choose a locale
-    "rgn": 1,  # open a region's children in the picker ("-" for the top level)
-    "rgs": 1,  # set the user's region
-    "ok": 1,  # the automatic answer solved it (match log id)
-    "hum": 1,  # ask a person instead (match log id)
-    "pick": 2,  # choose a suggestion (match log id, entry id)
-    "none": 1,  # none of the suggestions fits (match log id)
+# Each action's arguments: "code" (a short identifier) or "id" (a database id).
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "lang": ("code",),  # choose a locale
+    "rgn": ("code",),  # open a region's children in the picker ("-" for the top level)
+    "rgs": ("code",),  # set the user's region
+    "ok": ("id",),  # the automatic answer solved it (match log id)
+    "hum": ("id",),  # ask a person instead (match log id)
+    "pick": ("id", "id"),  # choose a suggestion (match log id, entry id)
+    "none": ("id",),  # none of the suggestions fits (match log id)
 }
+
+
+def _valid(kind: str, arg: str) -> bool:
+    if kind == "id":
+        return bool(_ID.match(arg)) and int(arg) <= _MAX_ID
+    return bool(_CODE.match(arg))
 
 
 class InvalidCallback(ValueError):
@@ -39,11 +47,12 @@ class Callback:
 
     def pack(self) -> str:
         """Encode as ``v1:action:args``; raises if it would not fit Telegram's limits."""
-        if ACTIONS.get(self.action) != len(self.args):
+        kinds = ACTIONS.get(self.action)
+        if kinds is None or len(kinds) != len(self.args):
             raise InvalidCallback(f"bad action or arity: {self.action}/{len(self.args)}")
-        for arg in self.args:
-            if not _ARG.match(arg):
-                raise InvalidCallback(f"argument not allowed in callback data: {arg!r}")
+        for kind, arg in zip(kinds, self.args, strict=True):
+            if not _valid(kind, arg):
+                raise InvalidCallback(f"not a valid {kind} in callback data: {arg!r}")
         data = ":".join((VERSION, self.action, *self.args))
         if len(data.encode()) > MAX_BYTES:
             raise InvalidCallback(f"callback data over {MAX_BYTES} bytes: {data!r}")
@@ -53,6 +62,10 @@ class Callback:
     def arg(self) -> str:
         """The first argument."""
         return self.args[0]
+
+    def id(self, position: int = 0) -> int:
+        """The argument at ``position`` as a database id (validated when parsed)."""
+        return int(self.args[position])
 
 
 def pack(action: str, *args: str | int) -> str:

@@ -6,10 +6,12 @@ import asyncio
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
+from telegram import Update
 
+from bot.cli_common import fail, load_settings
 from bot.cli_kb import kb_app
 from bot.config import ConfigError, Settings
 from bot.services import org
@@ -28,18 +30,6 @@ app.add_typer(org_app, name="org")
 app.add_typer(kb_app, name="kb")
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        _fail(f"invalid configuration: {exc}")
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"voy: {message}", err=True)
-    raise typer.Exit(code)
-
-
 def _setup_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
@@ -54,16 +44,16 @@ def run() -> None:
     """Run the bot against Telegram with long polling."""
     from bot.app import build_application
 
-    settings = _settings()
+    settings = load_settings()
     try:
         settings.require_token()
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _setup_logging(settings)
     if not asyncio.run(_is_current(settings)):
-        _fail("the database is not up to date: run `voy db upgrade` first")
+        fail("the database is not up to date: run `voy db upgrade` first")
     application = build_application(settings)
-    application.run_polling(allowed_updates=["message", "callback_query", "my_chat_member"])
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
 
 
 async def _is_current(settings: Settings) -> bool:
@@ -90,7 +80,7 @@ def demo(
     """Run the bot against the offline sandbox and print the web chat's URL."""
     from bot.demo import DemoOptions, run_demo
 
-    settings = _settings()
+    settings = load_settings()
     _setup_logging(settings)
     options = DemoOptions(
         data_dir=data_dir,
@@ -102,13 +92,13 @@ def demo(
     try:
         asyncio.run(run_demo(options))
     except OSError as exc:
-        _fail(f"cannot start the demo on {host}:{port}: {exc.strerror or exc}")
+        fail(f"cannot start the demo on {host}:{port}: {exc.strerror or exc}")
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    settings = _settings()
+    settings = load_settings()
     asyncio.run(_migrate(settings, lambda engine: migrate.upgrade(engine, revision)))
     typer.echo(f"database upgraded to {revision}")
 
@@ -116,7 +106,7 @@ def db_upgrade(revision: str = "head") -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION ('base' empties the database)."""
-    settings = _settings()
+    settings = load_settings()
     asyncio.run(_migrate(settings, lambda engine: migrate.downgrade(engine, revision)))
     typer.echo(f"database downgraded to {revision}")
 
@@ -124,7 +114,7 @@ def db_downgrade(revision: str) -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the revision the database is at."""
-    settings = _settings()
+    settings = load_settings()
 
     async def read() -> str | None:
         engine = create_engine(settings.database_url)
@@ -147,11 +137,11 @@ async def _migrate(settings: Settings, action: object) -> None:
 @org_app.command("load")
 def org_load(path: Path) -> None:
     """Load an org file (regions, topics, cadres, reviewers, committee) into the database."""
-    settings = _settings()
+    settings = load_settings()
     try:
         spec = org.parse_org_file(path)
     except org.OrgFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
     async def load() -> org.LoadReport:
         engine = create_engine(settings.database_url)
@@ -162,8 +152,10 @@ def org_load(path: Path) -> None:
             await engine.dispose()
 
     report = asyncio.run(load())
+    removed = report.removed_regions + report.removed_topics
     typer.echo(
         f"loaded {report.regions} regions, {report.topics} topics, {report.cadres} cadres"
+        + (f"; removed {', '.join(removed)}" if removed else "")
         + (
             f"; deactivated {', '.join(report.deactivated_cadres)}"
             if report.deactivated_cadres

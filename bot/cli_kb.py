@@ -9,38 +9,20 @@ from typing import Annotated
 
 import typer
 
-from bot.config import Settings
+from bot.cli_common import fail, in_session, load_settings
+from bot.services import org
 from knowledge import store
 from knowledge.entries import EntryData, KbFileError, read_entries, write_entries
 from knowledge.lint import lint
-from storage.db import create_engine, create_session_factory, unit_of_work
 
 kb_app = typer.Typer(help="The FAQ knowledge base.", no_args_is_help=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"voy: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _read(path: Path) -> list[EntryData]:
     try:
         return read_entries(path)
     except KbFileError as exc:
-        raise _fail(str(exc)) from None
-
-
-async def _with_store(settings: Settings, action, *, write: bool):  # type: ignore[no-untyped-def]
-    engine = create_engine(settings.database_url)
-    try:
-        sessions = create_session_factory(engine)
-        if write:
-            async with unit_of_work(sessions) as session:
-                return await action(session)
-        async with sessions() as session:
-            return await action(session)
-    finally:
-        await engine.dispose()
+        fail(str(exc))
 
 
 @kb_app.command("import")
@@ -54,15 +36,18 @@ def kb_import(
     """Create or update entries from a YAML, JSONL or CSV file (matched by id)."""
     entries = _read(path)
     changed_by = by or f"import:{path.name}"
-    report = asyncio.run(
-        _with_store(
-            Settings(),
-            lambda session: store.import_entries(
-                session, entries, changed_by=changed_by, deactivate_missing=replace
-            ),
-            write=True,
+    try:
+        report = asyncio.run(
+            in_session(
+                load_settings(),
+                lambda session: store.import_entries(
+                    session, entries, changed_by=changed_by, deactivate_missing=replace
+                ),
+                write=True,
+            )
         )
-    )
+    except store.InvalidEntries as exc:
+        fail(f"{path}: nothing imported; fix these answers first:\n{exc}")
     typer.echo(
         f"{len(report.created)} created, {len(report.updated)} updated, "
         f"{report.unchanged} unchanged, {len(report.deactivated)} deactivated"
@@ -76,8 +61,8 @@ def kb_export(
 ) -> None:
     """Write the knowledge base to a YAML, JSONL or CSV file."""
     entries = asyncio.run(
-        _with_store(
-            Settings(),
+        in_session(
+            load_settings(),
             lambda session: store.export_entries(session, include_inactive=not active_only),
             write=False,
         )
@@ -85,7 +70,7 @@ def kb_export(
     try:
         count = write_entries(path, entries)
     except KbFileError as exc:
-        raise _fail(str(exc)) from None
+        fail(str(exc))
     typer.echo(f"wrote {count} entries to {path}")
 
 
@@ -96,11 +81,15 @@ def kb_lint(
     ] = None,
 ) -> None:
     """Report near-duplicates, phrasings closer to another entry, and bad answers."""
+    known_topics: set[str] | None = None
     if path is not None:
         entries = _read(path)
     else:
-        entries = asyncio.run(_with_store(Settings(), store.export_entries, write=False))
-    issues = lint(entries)
+        settings = load_settings()
+        entries = asyncio.run(in_session(settings, store.export_entries, write=False))
+        topics = asyncio.run(in_session(settings, org.topic_codes, write=False))
+        known_topics = topics or None  # without an org loaded, topics cannot be checked
+    issues = lint(entries, known_topics=known_topics)
     for issue in issues:
         typer.echo(str(issue))
     typer.echo(f"{len(entries)} entries, {len(issues)} issues")
@@ -119,12 +108,12 @@ def kb_match(
     from knowledge.matcher import Matcher
     from knowledge.types import FaqDoc
 
-    settings = Settings()
+    settings = load_settings()
     entries = (
         _read(kb)
         if kb
         else asyncio.run(
-            _with_store(
+            in_session(
                 settings,
                 lambda session: store.export_entries(session, include_inactive=False),
                 write=False,
@@ -164,10 +153,15 @@ def kb_eval(
         load_kb_jsonl,
         load_queries_jsonl,
     )
+    from knowledge.types import FaqDoc
 
-    docs = load_kb_jsonl(kb)
+    # faq-bench JSONL is read leniently (any id); YAML and CSV use the KB file reader.
+    if kb.suffix.lower() in (".yaml", ".yml", ".csv"):
+        docs = [FaqDoc(e.id, e.question, e.alt_questions, e.region) for e in _read(kb)]
+    else:
+        docs = load_kb_jsonl(kb)
     labelled = load_queries_jsonl(queries)
-    ours = evaluate(docs, labelled, thresholds=Settings().thresholds())
+    ours = evaluate(docs, labelled, thresholds=load_settings().thresholds())
     theirs = baseline_evaluate(docs, labelled) if baseline else None
     if as_json:
         typer.echo(json.dumps({"matcher": ours, "baseline": theirs}, ensure_ascii=False, indent=2))

@@ -81,8 +81,12 @@ class Settings(BaseSettings):
         defaults = Thresholds()
         return replace(
             defaults,
-            answer=self.match_answer_threshold or defaults.answer,
-            suggest=self.match_suggest_threshold or defaults.suggest,
+            answer=defaults.answer
+            if self.match_answer_threshold is None
+            else self.match_answer_threshold,
+            suggest=defaults.suggest
+            if self.match_suggest_threshold is None
+            else self.match_suggest_threshold,
         )
 
     def require_token(self) -> str:

@@ -1,12 +1,16 @@
 """The edge of every update: one DB session, the inbound log, and the single commit.
 
 PTB hands each update to an update processor; ours opens the session, stores the update
-(committed before handling, so nothing a user sent is lost even if handling crashes),
+and commits that alone first (so nothing a user sent is lost, whatever happens next),
 registers the sender, runs the handlers, then commits their work or rolls it back.
+
+Nothing may escape from here: with sequential processing PTB awaits this inside its
+update fetcher, and an exception would stop the bot from fetching updates at all.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable
 from typing import Any
@@ -47,25 +51,34 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         if not isinstance(update, Update):
             await coroutine
             return
+        try:
+            await self._process(update, coroutine)
+        except Exception:
+            _log.exception("update %s could not be processed", update.update_id)
+        finally:
+            if inspect.iscoroutine(coroutine) and inspect.getcoroutinestate(coroutine) == (
+                inspect.CORO_CREATED
+            ):
+                coroutine.close()  # never started: avoid "never awaited" warnings
+
+    async def _process(self, update: Update, coroutine: Awaitable[Any]) -> None:
         async with self._sessions() as session:
             inbound = await inbox.record(session, update)
             if inbound is None:
-                _log.info("update %s was already handled; skipping", update.update_id)
-                coroutine.close()  # type: ignore[attr-defined]
+                _log.info("update %s was delivered before; skipping", update.update_id)
                 return
-            scope = UpdateScope(session=session, locale=self._default_locale)
-            sender = update.effective_user
-            if sender is not None and not sender.is_bot:
-                scope.user, scope.is_new_user = await users.touch(
-                    session,
-                    telegram_id=sender.id,
-                    first_name=sender.first_name,
-                    language_code=sender.language_code,
-                    default_locale=self._default_locale,
-                )
-                scope.locale = scope.user.locale
-            inbound_id = scope.inbound_id = inbound.id
+            inbound_id = inbound.id
             await session.commit()
+
+            scope = UpdateScope(session=session, locale=self._default_locale)
+            scope.inbound_id = inbound_id
+            try:
+                await self._register_sender(session, update, scope)
+            except Exception as exc:
+                _log.exception("could not register the sender of update %s", update.update_id)
+                scope.error = f"registering the sender failed: {exc!r}"
+                await self._finish(session, scope, inbound_id)
+                return
 
             token = scope_var().set(scope)
             try:
@@ -73,6 +86,21 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             finally:
                 scope_var().reset(token)
             await self._finish(session, scope, inbound_id)
+
+    async def _register_sender(
+        self, session: AsyncSession, update: Update, scope: UpdateScope
+    ) -> None:
+        sender = update.effective_user
+        if sender is None or sender.is_bot:
+            return
+        scope.user, scope.is_new_user = await users.touch(
+            session,
+            telegram_id=sender.id,
+            first_name=sender.first_name,
+            language_code=sender.language_code,
+            default_locale=self._default_locale,
+        )
+        scope.locale = scope.user.locale
 
     async def _finish(self, session: AsyncSession, scope: UpdateScope, inbound_id: int) -> None:
         if scope.error is None:

@@ -88,7 +88,7 @@ def suggestions_keyboard(
         [
             InlineKeyboardButton(
                 _shorten(entry.question, 60),
-                callback_data=callbacks.pack("pick", log_id, entry.slug),
+                callback_data=callbacks.pack("pick", log_id, entry.id),
             )
         ]
         for entry in entries

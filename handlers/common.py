@@ -10,7 +10,6 @@ from bot.context import BotContext
 from bot.i18n import Translator, translator
 from bot.keyboards import language_keyboard, region_keyboard
 from bot.services import org, users
-from storage.models import Region
 
 
 async def _send_region_picker(
@@ -81,14 +80,12 @@ async def language_chosen(update: Update, context: BotContext) -> None:
 
 async def region_command(update: Update, context: BotContext) -> None:
     """Show the current region and the picker to change it."""
-    user = context.user
-    if user.region_code:
-        region = await context.session.get(Region, user.region_code)
-        if region is not None:
-            await _reply(
-                update,
-                context.tr("region.current", name=context.tr.name_of(region.names, region.code)),
-            )
+    region = await org.get_region(context.session, context.user.region_code)
+    if region is not None:
+        await _reply(
+            update,
+            context.tr("region.current", name=context.tr.name_of(region.names, region.code)),
+        )
     await _send_region_picker(update, context, None)
 
 

@@ -37,6 +37,11 @@ async def error_handler(update: object, context: BotContext) -> None:
             scope.unreachable_user_id = update.effective_user.id
         return
     _log.error("error while handling an update", exc_info=error)
+    if isinstance(update, Update) and update.callback_query is not None:
+        try:  # stop the button's spinner; the message below explains
+            await update.callback_query.answer()
+        except TelegramError:
+            _log.debug("callback query already answered or expired", exc_info=True)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
             await context.bot.send_message(update.effective_chat.id, context.tr("error.generic"))

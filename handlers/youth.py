@@ -19,23 +19,23 @@ async def text_message(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
     assert message.text is not None
-    tr = context.tr
-    limit = context.services.settings.max_text_length
-    if len(message.text) > limit:
-        await message.reply_text(tr("message.too_long", length=len(message.text), limit=limit))
-        return
     outcome = await asking.ask(
         context.session,
         user=context.user,
         text=message.text,
         index=context.services.knowledge,
+        max_length=context.services.settings.max_text_length,
         update_id=update.update_id,
     )
-    await _render(message, tr, outcome)
+    await _render(message, context.tr, outcome)
 
 
 async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> None:
-    if isinstance(outcome, asking.Answered):
+    if isinstance(outcome, asking.TooLong):
+        await message.reply_text(
+            tr("message.too_long", length=outcome.length, limit=outcome.limit)
+        )
+    elif isinstance(outcome, asking.Answered):
         await message.reply_text(
             tr("ask.answer", answer=Html(outcome.entry.answer)),
             reply_markup=feedback_keyboard(tr, outcome.log_id),
@@ -66,7 +66,7 @@ async def solved(update: Update, context: BotContext) -> None:
     """Record that the automatic answer solved the question."""
     query, _, data = _query(update)
     try:
-        await asking.solved(context.session, user=context.user, log_id=int(data.arg))
+        await asking.solved(context.session, user=context.user, log_id=data.id())
     except (asking.NotYours, asking.AlreadyAnswered) as error:
         await _refuse(query, context.tr, error)
         return
@@ -74,14 +74,16 @@ async def solved(update: Update, context: BotContext) -> None:
     await query.edit_message_reply_markup(None)
 
 
-async def ask_person(update: Update, context: BotContext) -> None:
-    """Hand the question to a person after an unhelpful automatic answer."""
+async def hand_over(update: Update, context: BotContext) -> None:
+    """Hand the question to a person: "ask a person" or "none of these" was pressed."""
     query, message, data = _query(update)
+    response = asking.RESPONSE_ASK_PERSON if data.action == "hum" else asking.RESPONSE_NONE
     try:
-        outcome = await asking.ask_person(
+        outcome = await asking.hand_over(
             context.session,
             user=context.user,
-            log_id=int(data.arg),
+            log_id=data.id(),
+            response=response,
             index=context.services.knowledge,
         )
     except (asking.NotYours, asking.AlreadyAnswered) as error:
@@ -95,13 +97,12 @@ async def ask_person(update: Update, context: BotContext) -> None:
 async def choose(update: Update, context: BotContext) -> None:
     """Answer with the suggestion the young person chose."""
     query, message, data = _query(update)
-    log_id, slug = data.args
     try:
         outcome = await asking.choose(
             context.session,
             user=context.user,
-            log_id=int(log_id),
-            slug=slug,
+            log_id=data.id(0),
+            entry_id=data.id(1),
             index=context.services.knowledge,
         )
     except (asking.NotYours, asking.AlreadyAnswered) as error:
@@ -109,24 +110,6 @@ async def choose(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await query.edit_message_text(context.tr("ask.you_chose", question=outcome.entry.question))
-    await _render(message, context.tr, outcome)
-
-
-async def none_of_these(update: Update, context: BotContext) -> None:
-    """None of the suggestions fits: hand the question to a person."""
-    query, message, data = _query(update)
-    try:
-        outcome = await asking.none_of_these(
-            context.session,
-            user=context.user,
-            log_id=int(data.arg),
-            index=context.services.knowledge,
-        )
-    except (asking.NotYours, asking.AlreadyAnswered) as error:
-        await _refuse(query, context.tr, error)
-        return
-    await query.answer()
-    await query.edit_message_reply_markup(None)
     await _render(message, context.tr, outcome)
 
 

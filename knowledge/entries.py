@@ -16,8 +16,8 @@ import yaml
 FORMATS = ("yaml", "jsonl", "csv")
 _CSV_FIELDS = ("id", "question", "alt_questions", "answer", "topic", "tags", "region", "active")
 _LIST_SEPARATOR = "|"
-# Ids travel in button callback data, which Telegram caps at 64 bytes.
-_SLUG = re.compile(r"^[A-Za-z0-9_.\-]{1,40}$")
+# Any printable id fits; buttons carry the entry's numeric database id, not this.
+_SLUG = re.compile(r"^[^\r\n]{1,64}$")
 
 
 class KbFileError(ValueError):
@@ -49,9 +49,10 @@ class EntryData:
         if not question:
             raise KbFileError(f"{where}: question must not be empty")
         if not _SLUG.match(slug):
-            raise KbFileError(
-                f"{where}: id {slug!r} must be 1-40 letters, digits, '-', '_' or '.'"
-            )
+            raise KbFileError(f"{where}: id {slug!r} must be 1-64 characters on one line")
+        for name in ("topic", "region"):
+            if len(str(raw.get(name) or "")) > 32:
+                raise KbFileError(f"{where}: {name} must be at most 32 characters")
         return cls(
             id=slug,
             question=question,

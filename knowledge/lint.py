@@ -34,15 +34,19 @@ class LintIssue:
 
 def lint(entries: list[EntryData], *, known_topics: set[str] | None = None) -> list[LintIssue]:
     """Return every problem found in ``entries`` (active ones only for the matching checks)."""
-    issues: list[LintIssue] = []
+    issues = answer_issues(entries)
     for entry in entries:
-        issues.extend(_answer_issues(entry))
         if known_topics is not None and entry.topic not in known_topics:
             issues.append(LintIssue("unknown_topic", entry.id, f"topic {entry.topic!r}"))
     active = [entry for entry in entries if entry.active]
     issues.extend(_near_duplicate_questions(active))
     issues.extend(_phrasings_closer_elsewhere(active))
     return issues
+
+
+def answer_issues(entries: list[EntryData]) -> list[LintIssue]:
+    """Answers Telegram would refuse or the bot could not send (empty, broken, too long)."""
+    return [issue for entry in entries for issue in _answer_issues(entry)]
 
 
 def _answer_issues(entry: EntryData) -> list[LintIssue]:

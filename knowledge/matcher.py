@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -72,7 +72,7 @@ class Matcher:
             dtype=np.int32,
         )
         self._phrasing_region = entry_region[self._entry_of]
-        self._masks: dict[str, npt.NDArray[np.bool_]] = {}
+        self._masks: dict[tuple[str, ...], npt.NDArray[np.bool_]] = {}
         self.calibration = calibration or self_calibrate(self)
         self.score: Callable[[str], float] = functools.lru_cache(maxsize=4096)(self._score)
 
@@ -84,15 +84,18 @@ class Matcher:
         """The form in which ``text`` is matched (normalised, synonyms rewritten)."""
         return self._synonyms.canonical(normalize(text[:MAX_QUERY_CHARS]))
 
-    def match(self, query: str, limit: int = 3, region: str | None = None) -> MatchResult:
+    def match(
+        self, query: str, limit: int = 3, region: str | Sequence[str] | None = None
+    ) -> MatchResult:
         """Match one user question.
 
         Args:
             query: Raw user text, any script or width.
             limit: Maximum number of hits returned.
-            region: The asker's scope code. Entries scoped to another region are
-                excluded; unscoped entries are always eligible. ``None`` disables
-                scoping.
+            region: The asker's scope: a region code, or several (the asker's region
+                and its ancestors, so a district's entries reach its streets). Entries
+                scoped elsewhere are excluded; unscoped entries are always eligible; an
+                empty sequence leaves only unscoped entries. ``None`` disables scoping.
 
         Returns:
             The band and the hits, best first. Route results still carry hits (for
@@ -133,17 +136,18 @@ class Matcher:
         cands = self._candidates(self._similarities(canon, None), canon)
         return round(cands[0].score * 100, 2) if cands else 0.0
 
-    def _similarities(self, canon: str, region: str | None) -> Sims:
+    def _similarities(self, canon: str, region: str | Sequence[str] | None) -> Sims:
         """First pass: similarity of every eligible phrasing (0 for the others)."""
         if not canon or not len(self._index):
             return np.zeros(len(self._index), dtype=np.float32)
         sims = self._index.similarities(canon)
         if region is not None and self._region_code:
-            mask = self._masks.get(region)
+            key = (region,) if isinstance(region, str) else tuple(region)
+            mask = self._masks.get(key)
             if mask is None:
-                code = self._region_code.get(region, -1)
-                mask = (self._phrasing_region == 0) | (self._phrasing_region == code)
-                self._masks[region] = mask
+                codes = [self._region_code[r] for r in key if r in self._region_code]
+                mask = (self._phrasing_region == 0) | np.isin(self._phrasing_region, codes)
+                self._masks[key] = mask
             sims = np.where(mask, sims, np.float32(0.0))
         return sims
 

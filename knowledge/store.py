@@ -8,11 +8,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.entries import EntryData
+from knowledge.lint import LintIssue, answer_issues
 from storage.faq import SOURCE_IMPORT, FaqEntry, FaqPhrasing, FaqRevision
 from storage.models import OrgSetting
 
 # Bumped on every change, so every process knows to rebuild its matcher.
 KB_VERSION_KEY = "kb_version"
+
+
+class InvalidEntries(ValueError):
+    """Raised when entries would break the bot (their answers cannot be sent)."""
+
+    def __init__(self, issues: list[LintIssue]) -> None:
+        """Keep the issues; the message lists them."""
+        super().__init__("\n".join(map(str, issues)))
+        self.issues = issues
 
 
 @dataclass
@@ -31,7 +41,10 @@ def _same_text(a: str, b: str) -> bool:
 
 async def bump_version(session: AsyncSession) -> int:
     """Increase the knowledge base version; return the new value."""
-    setting = await session.get(OrgSetting, KB_VERSION_KEY)
+    # Locked and re-read, so a concurrent import in another process cannot be lost.
+    setting = await session.get(
+        OrgSetting, KB_VERSION_KEY, with_for_update=True, populate_existing=True
+    )
     if setting is None:
         setting = OrgSetting(key=KB_VERSION_KEY, value=0)
         session.add(setting)
@@ -66,7 +79,16 @@ async def import_entries(
     changed_by: str,
     deactivate_missing: bool = False,
 ) -> ImportReport:
-    """Create or update entries by id; each change is a new version with a revision row."""
+    """Create or update entries by id; each change is a new version with a revision row.
+
+    Raises:
+        InvalidEntries: an answer is empty, not valid Telegram HTML, or too long; nothing
+            is imported then.
+    """
+    issues = answer_issues(entries)
+    if issues:
+        raise InvalidEntries(issues)
+    changed_by = changed_by[:128]
     report = ImportReport()
     existing = {e.slug: e for e in await session.scalars(select(FaqEntry))}
     for data in entries:
@@ -155,6 +177,7 @@ async def add_phrasing(
         return False
     if _same_text(text, entry.question) or any(_same_text(text, p.text) for p in entry.phrasings):
         return False
+    created_by = created_by[:128]
     entry.phrasings.append(FaqPhrasing(text=text, source=source, created_by=created_by))
     entry.version += 1
     entry.updated_by = created_by

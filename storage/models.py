@@ -128,8 +128,10 @@ class InboundMessage(Base):
     __tablename__ = "inbound_messages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # Unique so that an update delivered twice is handled once.
-    update_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    update_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # Unique, so an update delivered twice is handled once. The update id alone is not
+    # enough: Telegram restarts its numbering after a quiet week or for a new token.
+    fingerprint: Mapped[str] = mapped_column(String(96), unique=True)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     chat_id: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)

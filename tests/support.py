@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -33,13 +33,26 @@ class BotHarness:
     sessions: async_sessionmaker[AsyncSession]
     settings: Settings
 
-    async def settled(self, update_id: int, timeout: float = 10.0) -> InboundMessage:
-        """Wait until the bot has finished handling ``update_id`` (the edge marks it)."""
+    async def inbound_mark(self) -> int:
+        """The newest inbound row's id: rows after it belong to what is sent next."""
+        async with self.sessions() as session:
+            return int(await session.scalar(select(func.max(InboundMessage.id))) or 0)
+
+    async def settled(
+        self, update_id: int, timeout: float = 10.0, *, after: int = 0
+    ) -> InboundMessage:
+        """Wait until the bot has handled ``update_id`` (the edge marks it).
+
+        ``after`` skips older rows with the same update id (ids restart, as in Telegram).
+        """
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             async with self.sessions() as session:
                 row = await session.scalar(
-                    select(InboundMessage).where(InboundMessage.update_id == update_id)
+                    select(InboundMessage)
+                    .where(InboundMessage.update_id == update_id, InboundMessage.id > after)
+                    .order_by(InboundMessage.id.desc())
+                    .limit(1)
                 )
             if row is not None and row.status != INBOUND_RECEIVED:
                 return row
@@ -53,8 +66,9 @@ class BotHarness:
         """Send ``text`` as ``user``; return the bot messages that arrived in reply."""
         chat = chat_id if chat_id is not None else user["id"]
         before = await self._last_id(chat)
+        mark = await self.inbound_mark()
         sent = await self.client.send_text(user, text, chat_id=chat_id, **kwargs)
-        await self.settled(sent["update_id"])
+        await self.settled(sent["update_id"], after=mark)
         return [
             m
             for m in await self.client.messages(chat)
@@ -77,8 +91,9 @@ class BotHarness:
         self, user: dict[str, Any], message_id: int, data: str, *, chat_id: int | None = None
     ) -> dict[str, Any]:
         """Press a button with raw callback ``data``; return the bot's callback answer."""
+        mark = await self.inbound_mark()
         sent = await self.client.press(user, message_id, data, chat_id=chat_id)
-        await self.settled(sent["update_id"])
+        await self.settled(sent["update_id"], after=mark)
         return await self.client.callback_answer(sent["callback_query_id"])
 
     async def message(self, chat_id: int, message_id: int) -> dict[str, Any]:

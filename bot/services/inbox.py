@@ -48,17 +48,31 @@ def describe(update: Update) -> tuple[str, str | None]:
     return "other", None
 
 
+def fingerprint(update: Update) -> str:
+    """Identify a delivery of ``update``: the same for a redelivery, new for a new update.
+
+    The message's date (or the callback query's id) tells a redelivered update from a new
+    one that reuses an old update id.
+    """
+    message = update.effective_message
+    chat = update.effective_chat.id if update.effective_chat else ""
+    date = int(message.date.timestamp()) if message is not None and message.date else ""
+    query = update.callback_query.id if update.callback_query else ""
+    message_id = message.message_id if message is not None else ""
+    return f"{update.update_id}:{chat}:{message_id}:{date}:{query}"[:96]
+
+
 async def record(session: AsyncSession, update: Update) -> InboundMessage | None:
-    """Store ``update``; return None if it was stored before (a redelivery)."""
-    if await session.scalar(
-        select(InboundMessage.id).where(InboundMessage.update_id == update.update_id)
-    ):
+    """Store ``update``; return None if this very delivery was stored before."""
+    key = fingerprint(update)
+    if await session.scalar(select(InboundMessage.id).where(InboundMessage.fingerprint == key)):
         return None
     kind, text = describe(update)
     message = update.effective_message
     payload: dict[str, Any] = update.to_dict()
     inbound = InboundMessage(
         update_id=update.update_id,
+        fingerprint=key,
         telegram_user_id=update.effective_user.id if update.effective_user else None,
         chat_id=update.effective_chat.id if update.effective_chat else None,
         message_id=message.message_id if message else None,

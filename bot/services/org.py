@@ -116,6 +116,8 @@ class LoadReport:
     topics: int = 0
     cadres: int = 0
     deactivated_cadres: list[str] = field(default_factory=list)
+    removed_regions: list[str] = field(default_factory=list)
+    removed_topics: list[str] = field(default_factory=list)
 
 
 def parse_org_file(path: Path) -> OrgFile:
@@ -138,8 +140,23 @@ def parse_org_file(path: Path) -> OrgFile:
 
 
 async def load_org(session: AsyncSession, org: OrgFile, *, default_locale: str) -> LoadReport:
-    """Upsert the org file into the database; cadres missing from it are deactivated."""
+    """Upsert the org file into the database.
+
+    Cadres missing from the file are deactivated (their history stays); regions and
+    topics missing from it are removed (people in a removed region choose again).
+    """
     report = LoadReport()
+    region_codes = {spec.code for spec, _, _ in org.walk_regions()}
+    topic_codes = {spec.code for spec in org.topics}
+    for stale_region in await session.scalars(select(Region)):
+        if stale_region.code not in region_codes:
+            report.removed_regions.append(stale_region.code)
+            await session.delete(stale_region)
+    for stale_topic in await session.scalars(select(Topic)):
+        if stale_topic.code not in topic_codes:
+            report.removed_topics.append(stale_topic.code)
+            await session.delete(stale_topic)
+    await session.flush()
     for spec, parent, position in org.walk_regions():
         region = await session.get(Region, spec.code) or Region(code=spec.code)
         region.parent_code, region.names, region.position = parent, spec.names, position
@@ -223,12 +240,34 @@ async def get_setting(session: AsyncSession, key: str, default: Any = None) -> A
     return default if setting is None else setting.value
 
 
+async def topic_codes(session: AsyncSession) -> set[str]:
+    """Return the codes of the organisation's topics."""
+    return set(await session.scalars(select(Topic.code)))
+
+
 async def region_children(session: AsyncSession, parent_code: str | None) -> list[Region]:
     """Return the regions directly under ``parent_code`` (None: the top of the grid)."""
     condition = (
         Region.parent_code.is_(None) if parent_code is None else Region.parent_code == parent_code
     )
     return list(await session.scalars(select(Region).where(condition).order_by(Region.position)))
+
+
+async def region_chain(session: AsyncSession, code: str | None) -> tuple[str, ...]:
+    """Return ``code`` and the codes of every region above it (empty for None)."""
+    chain: list[str] = []
+    while code is not None and code not in chain:  # the guard stops a cyclic grid
+        region = await session.get(Region, code)
+        if region is None:
+            break
+        chain.append(region.code)
+        code = region.parent_code
+    return tuple(chain)
+
+
+async def get_region(session: AsyncSession, code: str | None) -> Region | None:
+    """Return the region with this code, if any."""
+    return await session.get(Region, code) if code else None
 
 
 async def picker_root(session: AsyncSession) -> Region | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
@@ -32,6 +33,7 @@ async def touch(
 
     A user who wrote again after blocking the bot is reachable again.
     """
+    language_code = language_code[:16] if language_code else None
     user = await get_by_telegram_id(session, telegram_id)
     created = user is None
     if user is None:
@@ -42,8 +44,16 @@ async def touch(
             locale=resolve_locale(language_code, default_locale),
             roles=[],
         )
-        session.add(user)
-    else:
+        try:
+            # A savepoint, so losing a race with a concurrent first message is harmless.
+            async with session.begin_nested():
+                session.add(user)
+        except IntegrityError:
+            existing = await get_by_telegram_id(session, telegram_id)
+            if existing is None:
+                raise
+            user, created = existing, False
+    if not created:
         user.first_name = first_name[:128]
         user.language_code = language_code
         user.unreachable_at = None

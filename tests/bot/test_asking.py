@@ -48,10 +48,18 @@ async def test_bands_and_log(sessions: async_sessionmaker[AsyncSession]) -> None
     index = KnowledgeIndex()
     async with unit_of_work(sessions) as session:
         user = await _user(session)
-        answered = await asking.ask(session, user=user, text="团费怎么交", index=index)
+        answered = await asking.ask(
+            session, user=user, text="团费怎么交", index=index, max_length=100
+        )
         assert isinstance(answered, asking.Answered)
         assert answered.entry.slug == "league-dues"
-        routed = await asking.ask(session, user=user, text="明天会下雨吗", index=index)
+        routed = await asking.ask(
+            session, user=user, text="明天会下雨吗", index=index, max_length=100
+        )
+        too_long = await asking.ask(
+            session, user=user, text="长" * 101, index=index, max_length=100
+        )
+        assert too_long == asking.TooLong(101, 100)
         assert isinstance(routed, asking.Routed)
         assert routed.question.reason == "unmatched" and routed.question.topic is None
         logs = list(await session.scalars(select(MatchLog).order_by(MatchLog.id)))
@@ -66,35 +74,105 @@ async def test_suggestion_choice_learns_once_and_is_owned(
     async with unit_of_work(sessions) as session:
         user = await _user(session)
         other = await _user(session, telegram_id=2)
-        outcome = await asking.ask(session, user=user, text="团关系咋转", index=index)
+        outcome = await asking.ask(
+            session, user=user, text="团关系咋转", index=index, max_length=100
+        )
         assert isinstance(outcome, asking.Suggested)
         assert outcome.entries[0].slug == "league-transfer"
         with pytest.raises(asking.NotYours):
             await asking.choose(
-                session, user=other, log_id=outcome.log_id, slug="league-transfer", index=index
+                session,
+                user=other,
+                log_id=outcome.log_id,
+                entry_id=outcome.entries[0].id,
+                index=index,
             )
         chosen = await asking.choose(
-            session, user=user, log_id=outcome.log_id, slug="league-transfer", index=index
+            session, user=user, log_id=outcome.log_id, entry_id=outcome.entries[0].id, index=index
         )
         assert chosen.entry.slug == "league-transfer"
         with pytest.raises(asking.AlreadyAnswered):
-            await asking.none_of_these(session, user=user, log_id=outcome.log_id, index=index)
+            await asking.hand_over(
+                session,
+                user=user,
+                log_id=outcome.log_id,
+                response=asking.RESPONSE_NONE,
+                index=index,
+            )
     async with sessions() as session:
         entry = await store.get_entry(session, "league-transfer")
         assert entry is not None and entry.phrasings[-1].text == "团关系咋转"
-    # The learned phrasing is matched by the rebuilt index at once.
+    # The same index picks the learned phrasing up at once: with default thresholds a
+    # wording that was only suggested before is now answered.
+    learned = "组织关系咋弄到新学校"
+    sure = KnowledgeIndex()
     async with unit_of_work(sessions) as session:
         user = await _user(session)
-        sure = KnowledgeIndex()
-        again = await asking.ask(session, user=user, text="团关系咋转", index=sure)
-        assert isinstance(again, asking.Answered) and again.entry.slug == "league-transfer"
+        before = await asking.ask(session, user=user, text=learned, index=sure, max_length=100)
+        assert not isinstance(before, asking.Answered)
+        assert await store.add_phrasing(
+            session, slug="league-transfer", text=learned, source="test", created_by="t"
+        )
+    async with unit_of_work(sessions) as session:
+        after = await asking.ask(session, user=user, text=learned, index=sure, max_length=100)
+        assert isinstance(after, asking.Answered) and after.entry.slug == "league-transfer"
 
 
 async def test_ask_person_keeps_the_topic(sessions: async_sessionmaker[AsyncSession]) -> None:
     index = KnowledgeIndex()
     async with unit_of_work(sessions) as session:
         user = await _user(session)
-        answered = await asking.ask(session, user=user, text="西部计划怎么报名", index=index)
+        answered = await asking.ask(
+            session, user=user, text="西部计划怎么报名", index=index, max_length=100
+        )
         assert isinstance(answered, asking.Answered)
-        routed = await asking.ask_person(session, user=user, log_id=answered.log_id, index=index)
+        routed = await asking.hand_over(
+            session,
+            user=user,
+            log_id=answered.log_id,
+            response=asking.RESPONSE_ASK_PERSON,
+            index=index,
+        )
         assert routed.question.topic == "volunteer" and routed.question.reason == "ask_person"
+
+
+async def test_region_scoped_entries_reach_the_streets_below(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from bot.data import DEMO_ORG
+    from bot.services import org
+    from knowledge.entries import EntryData
+
+    scoped = EntryData(
+        id="youth-home-east",
+        question="东城区青年之家在哪里？",
+        alt_questions=("东城青年之家地址",),
+        answer="东城区青年之家在东湖路 1 号。",
+        topic="youth_home",
+        region="district-a",
+    )
+    async with unit_of_work(sessions) as session:
+        await org.load_org(session, org.parse_org_file(DEMO_ORG), default_locale="zh-Hans")
+        await store.import_entries(session, [scoped], changed_by="test")
+    index = KnowledgeIndex()
+    for telegram_id, region, expected in (
+        (11, "a-street-1", True),  # a street of district-a
+        (12, "district-a", True),
+        (13, "b-street-1", False),  # another district
+        (14, None, False),  # no region chosen yet: unscoped entries only
+    ):
+        async with unit_of_work(sessions) as session:
+            user = await _user(session, telegram_id)
+            if region:
+                await users.set_region(session, user=user, region_code=region)
+            outcome = await asking.ask(
+                session, user=user, text="东城区青年之家在哪里", index=index, max_length=100
+            )
+            shown = (
+                [outcome.entry]
+                if isinstance(outcome, asking.Answered)
+                else outcome.entries
+                if isinstance(outcome, asking.Suggested)
+                else []
+            )
+            assert ("youth-home-east" in [e.slug for e in shown]) is expected, region

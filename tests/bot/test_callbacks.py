@@ -28,6 +28,9 @@ def test_round_trip() -> None:
         "v1:rgs:a:b",  # extra argument
         "v1:rgs:../../etc",  # characters we never produce
         "v1:rgs:" + "a" * 80,  # over 64 bytes
+        "v1:ok:abc",  # an id that is not a number
+        "v1:ok:99999999999",  # an id beyond 32 bits
+        "v1:pick:1:x",  # the second id malformed
     ],
 )
 def test_forged_data_is_refused(data: str | None) -> None:

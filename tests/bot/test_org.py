@@ -123,3 +123,26 @@ async def test_users_touch_registers_once_and_clears_unreachable(sessions) -> No
         assert len(list(await session.scalars(select(User).where(User.telegram_id == 42)))) == 1
         with pytest.raises(users.UnknownRegion):
             await users.set_region(session, user=again, region_code="nowhere")
+
+
+async def test_regions_and_topics_dropped_from_the_file_are_removed(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await _load(sessions, DEMO_ORG)
+    async with unit_of_work(sessions) as session:
+        user, _ = await users.touch(
+            session, telegram_id=77, first_name="x", language_code="zh", default_locale="zh-Hans"
+        )
+        await users.set_region(session, user=user, region_code="district-c")
+    text = DEMO_ORG.read_text(encoding="utf-8")
+    start = text.index("      - code: district-c")
+    end = text.index("topics:")
+    text = text[:start] + text[end:]
+    text = text.replace(
+        "  - {code: bot, names: {zh-Hans: 使用帮助, zh-Hant: 使用幫助, en: Using the bot}}\n", ""
+    )
+    text = text.replace("district-b, district-c]", "district-b]").replace(", bot]", "]")
+    report = await _load(sessions, _write(tmp_path, text))
+    assert report.removed_regions == ["district-c"] and report.removed_topics == ["bot"]
+    async with sessions() as session:
+        user = await users.get_by_telegram_id(session, 77)
+        assert user is not None and user.region_code is None  # asked to choose again
+        assert "bot" not in await org.topic_codes(session)

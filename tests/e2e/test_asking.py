@@ -110,6 +110,25 @@ async def test_none_of_these_routes(cautious: BotHarness) -> None:
     assert "转给团干部" in routed["text"]
 
 
+async def test_forged_pick_cannot_teach_an_entry_that_was_not_offered(
+    cautious: BotHarness,
+) -> None:
+    (reply,) = await cautious.send(XIAOMING, "团关系咋转")
+    (log,) = await _logs(cautious)
+    async with cautious.sessions() as session:
+        other = await store.get_entry(session, "counselling-12355")
+    assert other is not None and other.id not in log.offered
+    forged = f"v1:pick:{log.id}:{other.id}"
+    answer = await cautious.press_data(XIAOMING, reply["message_id"], forged)
+    assert answer["show_alert"]
+    async with cautious.sessions() as session:
+        entry = await store.get_entry(session, "counselling-12355")
+        assert entry is not None and "团关系咋转" not in [p.text for p in entry.phrasings]
+    # A button of the other band ("solved" on a suggestion) is refused too.
+    answer = await cautious.press_data(XIAOMING, reply["message_id"], f"v1:ok:{log.id}")
+    assert answer["show_alert"]
+
+
 async def test_someone_elses_button_is_refused(harness: BotHarness) -> None:
     (reply,) = await harness.send(XIAOMING, "团费怎么交？")
     (log,) = await _logs(harness)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from storage.models import INBOUND_FAILED, INBOUND_HANDLED, InboundMessage
+from storage.questions import Question
 from tests.support import COMMITTEE_CHAT, XIAOMING, BotHarness, texts
 
 
@@ -13,12 +14,16 @@ async def _inbound(harness: BotHarness) -> list[InboundMessage]:
         return list(await session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
 
 
-async def test_text_is_stored_and_acknowledged_with_a_reference(harness: BotHarness) -> None:
-    replies = await harness.send(XIAOMING, "我想问一下暑假有什么志愿活动")
+async def test_text_is_stored_and_answered(harness: BotHarness) -> None:
+    await harness.send(XIAOMING, "/help")  # inbound ids and question ids now differ
+    replies = await harness.send(XIAOMING, "小区篮球场坏了找谁修")
     rows = await _inbound(harness)
-    assert rows[-1].text == "我想问一下暑假有什么志愿活动"
+    assert rows[-1].text == "小区篮球场坏了找谁修"
     assert rows[-1].status == INBOUND_HANDLED and rows[-1].kind == "text"
-    assert f"编号 {rows[-1].id}" in texts(replies)
+    async with harness.sessions() as session:
+        question = await session.scalar(select(Question))
+    assert question is not None and question.inbound_update_id == rows[-1].update_id
+    assert f"问题编号 {question.id}" in texts(replies)
 
 
 async def test_too_long_text_is_kept_and_explained(harness: BotHarness) -> None:
@@ -46,7 +51,7 @@ async def test_unknown_command(harness: BotHarness) -> None:
 
 async def test_forged_callback_data_gets_a_polite_refusal(harness: BotHarness) -> None:
     reply = (await harness.send(XIAOMING, "/help"))[-1]
-    for data in ("v1:rgs:../../x", "hello", "v9:lang:en", "v1:lang:klingon"):
+    for data in ("v1:rgs:../../x", "hello", "v9:lang:en", "v1:lang:klingon", "v1:ok:abc"):
         answer = await harness.press_data(XIAOMING, reply["message_id"], data)
         assert answer["show_alert"] and "失效" in answer["text"], data
 

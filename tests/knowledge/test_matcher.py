@@ -53,7 +53,9 @@ def test_paraphrases_and_typos_rank_first(youth_matcher: Matcher, query: str, en
     [
         ("怎么退团", "league-join-steps"),  # worded like 怎么入团, the opposite intent
         ("苹果电脑怎么截图", "phone-screenshot"),  # another device
-        ("明天天气怎么样", None),  # unrelated
+        ("明天天气怎么样", "volunteer-hours"),  # unrelated, but shares 怎么样: may suggest
+        ("明天会下雨吗", None),  # unrelated
+        ("周末去哪里吃火锅", None),  # unrelated
     ],
 )
 def test_different_questions_worded_alike_are_not_answered(

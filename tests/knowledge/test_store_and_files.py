@@ -31,7 +31,11 @@ def test_every_format_round_trips(tmp_path: Path, suffix: str) -> None:
     ("name", "text", "message"),
     [
         ("a.yaml", "entries: [{id: x}]", "question"),
-        ("a.jsonl", '{"id": "a b", "question": "q"}', "must be 1-40"),
+        (
+            "a.jsonl",
+            '{"id": "' + "x" * 65 + '", "question": "q"}',
+            "must be 1-64",
+        ),
         ("a.jsonl", '{"id": "a", "question": "q"}\n{"id": "a", "question": "r"}', "duplicate"),
         ("a.jsonl", "{not json", "a.jsonl"),
         ("a.txt", "", "unknown format"),
@@ -122,3 +126,22 @@ def test_kb_cli_import_export_lint_match(tmp_path: Path, monkeypatch: pytest.Mon
     bad.write_text("entries: [{id: x, question: q, answer: '<b>'}]", encoding="utf-8")
     result = runner.invoke(app, ["kb", "lint", str(bad)])
     assert result.exit_code == 1 and "bad_html" in result.output
+
+
+def test_import_refuses_answers_telegram_would_reject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOY_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}")
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        '{"id": "ok", "question": "好问题", "answer": "好答案"}\n'
+        '{"id": "broken", "question": "坏问题", "answer": "<b>未闭合 <x>"}\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["kb", "import", str(bad)])
+    assert result.exit_code == 2 and "bad_html" in result.output and "broken" in result.output
+    exported = tmp_path / "out.jsonl"
+    assert runner.invoke(app, ["kb", "export", str(exported)]).exit_code == 0
+    assert read_entries(exported) == []  # nothing was imported

@@ -40,6 +40,7 @@ def upgrade() -> None:
         "inbound_messages",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("update_id", sa.BigInteger(), nullable=False),
+        sa.Column("fingerprint", sa.String(length=96), nullable=False),
         sa.Column("telegram_user_id", sa.BigInteger(), nullable=True),
         sa.Column("chat_id", sa.BigInteger(), nullable=True),
         sa.Column("message_id", sa.BigInteger(), nullable=True),
@@ -51,11 +52,14 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_messages")),
-        sa.UniqueConstraint("update_id", name=op.f("uq_inbound_messages_update_id")),
+        sa.UniqueConstraint("fingerprint", name=op.f("uq_inbound_messages_fingerprint")),
     )
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_inbound_messages_telegram_user_id"), ["telegram_user_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_inbound_messages_update_id"), ["update_id"], unique=False
         )
 
     op.create_table(
@@ -158,6 +162,7 @@ def downgrade() -> None:
     op.drop_table("regions")
     op.drop_table("org_settings")
     with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_inbound_messages_update_id"))
         batch_op.drop_index(batch_op.f("ix_inbound_messages_telegram_user_id"))
 
     op.drop_table("inbound_messages")

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("band", sa.String(length=16), nullable=False),
         sa.Column("entry_slug", sa.String(length=64), nullable=True),
         sa.Column("confidence", sa.Double(), nullable=False),
+        sa.Column("offered", sa.JSON(), nullable=False),
         sa.Column("response", sa.String(length=16), nullable=True),
         sa.Column("chosen_slug", sa.String(length=64), nullable=True),
         sa.Column("responded_at", sa.DateTime(timezone=True), nullable=True),
