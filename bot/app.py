@@ -17,19 +17,21 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks
+from bot import callbacks, delivery, sweeper
+from bot.clock import Clock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
+from bot.delivery import Deliverer, DeliverySettings
 from bot.edge import SessionUpdateProcessor
 from bot.i18n import translator
-from handlers import common, errors, youth
+from handlers import cadre, common, dialog, errors, youth
 from knowledge.index import KnowledgeIndex
 from storage.db import create_engine, create_session_factory
 
 _log = logging.getLogger(__name__)
 
 # Commands shown in Telegram's menu, per language of the client.
-MENU_COMMANDS = ("start", "help", "language", "region")
+MENU_COMMANDS = ("start", "help", "language", "region", "my", "cancel")
 # setMyCommands takes two-letter codes, so zh-Hant clients share the Chinese menu.
 _MENU_LANGUAGES = {None: None, "zh": "zh-Hans", "en": "en"}
 
@@ -39,6 +41,7 @@ def build_application(
     *,
     base_url: str | None = None,
     base_file_url: str | None = None,
+    clock: Clock | None = None,
 ) -> BotApplication:
     """Build the bot: services, defaults, the per-update unit of work and all handlers.
 
@@ -46,6 +49,7 @@ def build_application(
         settings: the configuration.
         base_url: the Bot API endpoint (the sandbox's in the demo and tests).
         base_file_url: the Bot API file endpoint matching ``base_url``.
+        clock: the clock every due date is measured by (tests move it).
     """
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
@@ -54,6 +58,7 @@ def build_application(
         engine=engine,
         sessions=sessions,
         knowledge=KnowledgeIndex(settings.thresholds()),
+        clock=clock or Clock(),
     )
     builder = (
         ApplicationBuilder()
@@ -95,6 +100,12 @@ def register_handlers(application: BotApplication) -> None:
             CommandHandler("help", common.help_command),
             CommandHandler("language", common.language_command, filters=private),
             CommandHandler("region", common.region_command, filters=private),
+            CommandHandler("my", youth.my_command, filters=private),
+            CommandHandler("cancel", dialog.cancel, filters=private),
+            # Staff commands work in private chat and in the committee's group.
+            CommandHandler("queue", cadre.queue_command),
+            CommandHandler("pool", cadre.pool_command),
+            CommandHandler("overdue", cadre.overdue_command),
             CallbackQueryHandler(common.language_chosen, pattern=callbacks.matches("lang")),
             CallbackQueryHandler(common.region_navigate, pattern=callbacks.matches("rgn")),
             CallbackQueryHandler(common.region_chosen, pattern=callbacks.matches("rgs")),
@@ -102,10 +113,20 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(youth.hand_over, pattern=callbacks.matches("hum")),
             CallbackQueryHandler(youth.hand_over, pattern=callbacks.matches("none")),
             CallbackQueryHandler(youth.choose, pattern=callbacks.matches("pick")),
+            CallbackQueryHandler(youth.resolved_button, pattern=callbacks.matches("qok")),
+            CallbackQueryHandler(youth.follow_up_button, pattern=callbacks.matches("qfu")),
+            CallbackQueryHandler(youth.share_identity_button, pattern=callbacks.matches("idn")),
+            CallbackQueryHandler(cadre.answer_button, pattern=callbacks.matches("qans")),
+            CallbackQueryHandler(cadre.pass_button, pattern=callbacks.matches("qpass")),
+            CallbackQueryHandler(cadre.pass_to, pattern=callbacks.matches("qpto")),
+            CallbackQueryHandler(cadre.forward_button, pattern=callbacks.matches("qfwd")),
+            CallbackQueryHandler(cadre.key_button, pattern=callbacks.matches("qkey")),
+            CallbackQueryHandler(cadre.spam_button, pattern=callbacks.matches("qspam")),
+            CallbackQueryHandler(cadre.claim_button, pattern=callbacks.matches("qclaim")),
             # Catch-alls last: anything not matched above.
             CallbackQueryHandler(errors.stale_callback),
             MessageHandler(private & filters.COMMAND, youth.unknown_command),
-            MessageHandler(private & filters.TEXT, youth.text_message),
+            MessageHandler(private & filters.TEXT, dialog.text),
             MessageHandler(private & ~filters.TEXT, youth.other_message),
         ]
     )
@@ -113,7 +134,22 @@ def register_handlers(application: BotApplication) -> None:
 
 
 async def _post_init(application: BotApplication) -> None:
-    default = application.bot_data.services.settings.default_locale
+    services = application.bot_data.services
+    settings = services.settings
+    delivery_settings = DeliverySettings(
+        interval_s=settings.outbox_interval_s,
+        rate_per_s=settings.outbox_rate_per_s,
+        quiet_start=settings.quiet_hours_start,
+        quiet_end=settings.quiet_hours_end,
+        timezone=settings.timezone,
+    )
+    delivery.register(
+        application,
+        Deliverer(application.bot, services.sessions, services.clock, delivery_settings),
+        delivery_settings,
+    )
+    sweeper.register(application, services)
+    default = settings.default_locale
     for language_code, locale in _MENU_LANGUAGES.items():
         tr = translator(locale or default, default)
         await application.bot.set_my_commands(

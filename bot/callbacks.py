@@ -25,6 +25,18 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "hum": ("id",),  # ask a person instead (match log id)
     "pick": ("id", "id"),  # choose a suggestion (match log id, entry id)
     "none": ("id",),  # none of the suggestions fits (match log id)
+    # Cadre card buttons, each on a question id.
+    "qans": ("id",),  # answer: the next text is the answer
+    "qpass": ("id",),  # show colleagues to pass to
+    "qpto": ("id", "id"),  # pass to (question id, cadre id)
+    "qfwd": ("id",),  # forward to a department: the next text is its name
+    "qkey": ("id",),  # mark as a key suggestion
+    "qspam": ("id",),  # close as spam
+    "qclaim": ("id",),  # take from the pool
+    # The young person's buttons on an answered question.
+    "qok": ("id",),  # resolved
+    "qfu": ("id",),  # follow up: the next text goes to the same cadre
+    "idn": ("id",),  # let cadres see my name on this question
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import time
 from pathlib import Path
@@ -52,8 +53,18 @@ class Settings(BaseSettings):
     # Matcher bands (confidence 0..1); unset means the matcher's tuned defaults.
     match_answer_threshold: float | None = None
     match_suggest_threshold: float | None = None
-    # The FAQ the demo loads on start; `voy kb import` loads any other.
-    starter_faq: Path | None = None
+    # Cadres see young people as 青年#A3F2: a keyed hash of their id. Unset: derived
+    # from the bot token, so it is stable for one deployment.
+    pseudonym_secret: SecretStr = SecretStr("")
+    # The question loop's clocks (hours unless named otherwise).
+    sla_reminder_hours: float = 24
+    sla_escalation_hours: float = 48
+    resolve_check_hours: float = 24
+    auto_resolve_days: float = 7
+    # The outbox deliverer and the sweeper that escalates and auto-resolves.
+    outbox_interval_s: float = 2.0
+    outbox_rate_per_s: float = 20.0
+    sweep_interval_s: float = 60.0
 
     @field_validator("default_locale")
     @classmethod
@@ -88,6 +99,14 @@ class Settings(BaseSettings):
             if self.match_suggest_threshold is None
             else self.match_suggest_threshold,
         )
+
+    def pseudonym_key(self) -> str:
+        """The secret behind pseudonyms."""
+        secret = self.pseudonym_secret.get_secret_value()
+        if secret:
+            return secret
+        token = self.telegram_token.get_secret_value()
+        return hashlib.sha256(f"voy-pseudonym:{token}".encode()).hexdigest()
 
     def require_token(self) -> str:
         """Return the token; raise :class:`ConfigError` if it is missing or a placeholder."""

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator, translator
 from knowledge.index import KnowledgeIndex
@@ -23,6 +24,7 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     knowledge: KnowledgeIndex
+    clock: Clock
 
 
 class BotData:

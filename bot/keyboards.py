@@ -105,3 +105,55 @@ def suggestions_keyboard(
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _button(text: str, action: str, *args: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=callbacks.pack(action, *args))
+
+
+def card_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
+    """The buttons on a cadre's question card."""
+    return InlineKeyboardMarkup(
+        [
+            [_button(tr.plain("card.answer"), "qans", question_id)],
+            [
+                _button(tr.plain("card.pass"), "qpass", question_id),
+                _button(tr.plain("card.forward"), "qfwd", question_id),
+            ],
+            [
+                _button(tr.plain("card.key"), "qkey", question_id),
+                _button(tr.plain("card.spam"), "qspam", question_id),
+            ],
+        ]
+    )
+
+
+def claim_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
+    """The button on a pool card: take the question."""
+    return InlineKeyboardMarkup([[_button(tr.plain("card.claim"), "qclaim", question_id)]])
+
+
+def colleagues_keyboard(
+    question_id: int, colleagues: list[tuple[int, str]]
+) -> InlineKeyboardMarkup:
+    """One button per colleague who could take the question."""
+    return InlineKeyboardMarkup(
+        [[_button(name, "qpto", question_id, cadre_id)] for cadre_id, name in colleagues]
+    )
+
+
+def youth_answer_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
+    """ "Resolved" and "follow up" under a cadre's answer."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(tr.plain("youth.resolved_button"), "qok", question_id),
+                _button(tr.plain("youth.follow_up_button"), "qfu", question_id),
+            ]
+        ]
+    )
+
+
+def share_identity_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
+    """The optional consent to show the young person's name on this ticket."""
+    return InlineKeyboardMarkup([[_button(tr.plain("youth.share_button"), "idn", question_id)]])

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from telegram import CallbackQuery, Message, Update
 
-from bot import callbacks
+from bot import callbacks, notify
 from bot.context import BotContext
 from bot.i18n import Html, Translator
-from bot.keyboards import feedback_keyboard, suggestions_keyboard
-from bot.services import asking
+from bot.keyboards import (
+    feedback_keyboard,
+    share_identity_keyboard,
+    suggestions_keyboard,
+)
+from bot.services import asking, conversations, lifecycle, questions
 
 
 async def text_message(update: Update, context: BotContext) -> None:
@@ -25,13 +29,40 @@ async def text_message(update: Update, context: BotContext) -> None:
         text=message.text,
         index=context.services.knowledge,
         max_length=context.services.settings.max_text_length,
+        now=context.services.clock.now(),
+        tz=context.services.settings.tz,
         update_id=update.update_id,
     )
+    await _after(context, outcome)
     await _render(message, context.tr, outcome)
 
 
+async def _after(context: BotContext, outcome: asking.Outcome) -> None:
+    """A routed question's card goes to its cadre or the committee's pool."""
+    if isinstance(outcome, asking.Urgent):
+        await notify.urgent(
+            context.session,
+            outcome.question,
+            cadre=outcome.cadre,
+            category=outcome.concern.category,
+            settings=context.services.settings,
+            now=context.services.clock.now(),
+        )
+    elif isinstance(outcome, asking.Routed):
+        await notify.card(
+            context.session,
+            outcome.question,
+            cadre=outcome.cadre,
+            settings=context.services.settings,
+            now=context.services.clock.now(),
+            nearest=notify.nearest(context.services.knowledge, outcome.question),
+        )
+
+
 async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> None:
-    if isinstance(outcome, asking.TooLong):
+    if isinstance(outcome, asking.Urgent):
+        await message.reply_text(tr("safeguard.help"))
+    elif isinstance(outcome, asking.TooLong):
         await message.reply_text(
             tr("message.too_long", length=outcome.length, limit=outcome.limit)
         )
@@ -46,7 +77,11 @@ async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> 
             reply_markup=suggestions_keyboard(tr, outcome.log_id, outcome.entries),
         )
     else:
-        await message.reply_text(tr("ask.routed", ref=outcome.question.id))
+        key = "ask.routed" if outcome.cadre is not None else "youth.routed_pool"
+        await message.reply_text(
+            tr(key, ref=outcome.question.id),
+            reply_markup=share_identity_keyboard(tr, outcome.question.id),
+        )
 
 
 async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> None:
@@ -66,7 +101,9 @@ async def solved(update: Update, context: BotContext) -> None:
     """Record that the automatic answer solved the question."""
     query, _, data = _query(update)
     try:
-        await asking.solved(context.session, user=context.user, log_id=data.id())
+        await asking.solved(
+            context.session, user=context.user, log_id=data.id(), now=context.services.clock.now()
+        )
     except (asking.NotYours, asking.AlreadyAnswered) as error:
         await _refuse(query, context.tr, error)
         return
@@ -85,10 +122,13 @@ async def hand_over(update: Update, context: BotContext) -> None:
             log_id=data.id(),
             response=response,
             index=context.services.knowledge,
+            now=context.services.clock.now(),
+            tz=context.services.settings.tz,
         )
     except (asking.NotYours, asking.AlreadyAnswered) as error:
         await _refuse(query, context.tr, error)
         return
+    await _after(context, outcome)
     await query.answer()
     await query.edit_message_reply_markup(None)
     await _render(message, context.tr, outcome)
@@ -104,6 +144,7 @@ async def choose(update: Update, context: BotContext) -> None:
             log_id=data.id(0),
             entry_id=data.id(1),
             index=context.services.knowledge,
+            now=context.services.clock.now(),
         )
     except (asking.NotYours, asking.AlreadyAnswered) as error:
         await _refuse(query, context.tr, error)
@@ -127,3 +168,121 @@ async def unknown_command(update: Update, context: BotContext) -> None:
         return
     command = message.text.split()[0].split("@")[0][:64]
     await message.reply_text(context.tr("command.unknown", command=command))
+
+
+async def resolved_button(update: Update, context: BotContext) -> None:
+    """ "Resolved" under a cadre's answer."""
+    query, _, data = _query(update)
+    try:
+        question = await questions.resolve(
+            context.session,
+            question_id=data.id(),
+            user=context.user,
+            now=context.services.clock.now(),
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition):
+        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        return
+    await notify.resolved(context.session, question)
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await query.message.reply_text(context.tr("youth.resolved", ref=question.id))  # type: ignore[union-attr]
+
+
+async def follow_up_button(update: Update, context: BotContext) -> None:
+    """ "Follow up": the young person's next text goes to the same cadre."""
+    query, _, data = _query(update)
+    try:
+        question = await questions.own(context.session, question_id=data.id(), user=context.user)
+    except questions.NotAllowed:
+        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        return
+    await conversations.expect(
+        context.session,
+        chat_id=context.user.telegram_id,
+        kind=conversations.AWAIT_FOLLOW_UP,
+        now=context.services.clock.now(),
+        question_id=question.id,
+    )
+    await query.answer()
+    await query.message.reply_text(context.tr("youth.ask_follow_up"))  # type: ignore[union-attr]
+
+
+async def submit_follow_up(
+    message: Message, context: BotContext, *, question_id: int, text: str
+) -> None:
+    """Add the follow-up to the ticket and send it to the cadre (or back to routing)."""
+    now = context.services.clock.now()
+    try:
+        assignment = await questions.follow_up(
+            context.session,
+            question_id=question_id,
+            user=context.user,
+            text=text,
+            now=now,
+            tz=context.services.settings.tz,
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition):
+        await message.reply_text(context.tr("callback.stale"))
+        return
+    await notify.resolved(context.session, assignment.question)
+    if assignment.cadre is not None and assignment.question.status == lifecycle.ASSIGNED:
+        await notify.follow_up_card(
+            context.session,
+            assignment.question,
+            cadre=assignment.cadre,
+            text=text,
+            settings=context.services.settings,
+            now=now,
+        )
+    else:
+        await notify.card(
+            context.session,
+            assignment.question,
+            cadre=assignment.cadre,
+            settings=context.services.settings,
+            now=now,
+            nearest=[],
+        )
+    await message.reply_text(context.tr("youth.follow_up_sent", ref=question_id))
+
+
+async def share_identity_button(update: Update, context: BotContext) -> None:
+    """The young person agrees that cadres see their name on this ticket."""
+    query, _, data = _query(update)
+    try:
+        await questions.share_identity(
+            context.session,
+            question_id=data.id(),
+            user=context.user,
+            now=context.services.clock.now(),
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition):
+        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        return
+    await query.answer(context.tr.plain("youth.shared"))
+    await query.edit_message_reply_markup(None)
+
+
+async def my_command(update: Update, context: BotContext) -> None:
+    """/my: everything the young person raised, with its status and date."""
+    message = update.effective_message
+    assert message is not None
+    items = await questions.of_user(context.session, context.user)
+    tr = context.tr
+    if not items:
+        await message.reply_text(tr("my.empty"))
+        return
+    tz = context.services.settings.tz
+    lines = [tr("my.title")]
+    for question in items:
+        lines.append(
+            tr(
+                "my.line",
+                ref=question.id,
+                status=tr.plain(f"status.{question.status}"),
+                date=question.asked_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                text=question.text[:80],
+            )
+        )
+    await message.reply_text("\n\n".join(lines))

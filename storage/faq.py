@@ -100,6 +100,9 @@ class MatchLog(Base):
     band: Mapped[str] = mapped_column(String(16))  # answer, suggest or route
     entry_slug: Mapped[str | None] = mapped_column(String(64))  # the top hit
     confidence: Mapped[float] = mapped_column(default=0.0)
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
     # Database ids of the entries shown (the answer, or the suggestions): only these
     # may be chosen, so forged button data cannot teach an arbitrary entry.
     offered: Mapped[list[int]] = mapped_column(JSON, default=list)

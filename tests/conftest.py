@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
 
 from bot.app import build_application
+from bot.clock import Clock
 from bot.config import Settings
 from bot.data import DEMO_ORG
 from bot.runner import polling
@@ -20,9 +23,12 @@ from knowledge.entries import read_entries
 from sandbox import SandboxClient, SandboxServer
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
-from tests.support import TOKEN, BotHarness
+from tests.support import COMMITTEE_CHAT, TOKEN, BotHarness
 
 POSTGRES_ENV = "VOY_TEST_POSTGRES_URL"
+# Tests start on a Wednesday morning in Shanghai: outside quiet hours, and 王老师
+# (duty days Mon, Wed, Fri) is on duty.
+DAYTIME = datetime(2026, 11, 18, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 # A small, fixed knowledge base, so conversation tests do not move with the starter FAQ.
 MINI_FAQ = Path(__file__).parent / "data" / "mini_faq.yaml"
 _POSTGRES_NOTICE = (
@@ -74,6 +80,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "telegram_token": SecretStr(TOKEN),
         "database_url": database_url,
         "rate_limit": False,
+        "outbox_interval_s": 0.1,
+        "outbox_rate_per_s": 1000.0,
+        "sweep_interval_s": 3600.0,  # tests sweep by hand after moving the clock
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -120,10 +129,14 @@ async def run_harness(
     """Prepare the database, start the bot on ``server`` and yield a harness."""
     await prepare(database_url, kb_file=kb_file)
     settings = make_settings(database_url, **overrides)
+    clock = Clock()
+    clock.set(DAYTIME)
     application = build_application(
-        settings, base_url=server.base_url, base_file_url=server.base_file_url
+        settings, base_url=server.base_url, base_file_url=server.base_file_url, clock=clock
     )
     client = SandboxClient(server.url.rstrip("/"))
+    # The demo org's committee group, with 王老师 as its admin, as in the demo.
+    await client.set_chat(COMMITTEE_CHAT, title="团委", type_="supergroup", admins=[2001])
     async with polling(application, poll_timeout=1):
         yield BotHarness(
             app=application,

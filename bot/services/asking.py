@@ -7,16 +7,20 @@ from the choices young people make, and opens a question for a person when neede
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import lifecycle, questions, safeguarding
 from bot.services.org import region_chain
+from bot.services.safeguarding import Concern
 from knowledge.index import EntryView, KnowledgeIndex
 from knowledge.store import add_phrasing
 from storage.base import utcnow
 from storage.faq import SOURCE_SUGGESTION, MatchLog
-from storage.models import User
+from storage.models import Cadre, User
 from storage.questions import Question
 
 # Below this confidence the nearest entry says nothing reliable about the topic.
@@ -69,12 +73,22 @@ class Suggested:
 
 @dataclass(frozen=True)
 class Routed:
-    """A person will answer."""
+    """A person will answer: ``cadre`` got it, or (None) the committee's pool has it."""
 
     question: Question
+    cadre: Cadre | None = None
 
 
-Outcome = TooLong | Answered | Suggested | Routed
+@dataclass(frozen=True)
+class Urgent:
+    """The message suggests danger: help now, and a person at once (the FAQ is skipped)."""
+
+    question: Question
+    cadre: Cadre | None
+    concern: Concern
+
+
+Outcome = TooLong | Answered | Suggested | Routed | Urgent
 
 
 async def ask(
@@ -84,11 +98,24 @@ async def ask(
     text: str,
     index: KnowledgeIndex,
     max_length: int,
+    now: datetime,
+    tz: ZoneInfo,
     update_id: int | None = None,
 ) -> Outcome:
-    """Match ``text``; entries scoped to the user's region or a region above it apply."""
+    """Match ``text`` and open a ticket for it; scoped entries of the user's region (or a
+    region above it) apply."""
     if len(text) > max_length:
         return TooLong(len(text), max_length)
+    concern = safeguarding.assess(text)
+    if concern is not None:
+        question = await questions.create(
+            session, user=user, text=text, now=now, update_id=update_id
+        )
+        question.urgent = True
+        assignment = await questions.route(
+            session, question, reason="safeguarding", now=now, tz=tz, actor="system"
+        )
+        return Urgent(question, assignment.cadre, concern)
     regions = await region_chain(session, user.region_code)
     result = await index.match(session, text, regions=regions)
     hits = [(hit, entry) for hit in result.hits if (entry := index.entry(hit.entry_id))]
@@ -96,7 +123,18 @@ async def ask(
     answering = result.band == "answer" and top is not None
     suggesting = result.band == "suggest" and bool(hits)
     shown = [top[1]] if answering and top else [e for _, e in hits] if suggesting else []
+    topic = top[1].topic if top and top[0].confidence >= _TOPIC_MIN_CONFIDENCE else None
+    question = await questions.create(
+        session,
+        user=user,
+        text=text,
+        now=now,
+        topic=topic,
+        candidates=[{"slug": e.slug, "confidence": round(h.confidence, 4)} for h, e in hits],
+        update_id=update_id,
+    )
     log = MatchLog(
+        question_id=question.id,
         telegram_user_id=user.telegram_id,
         query=text,
         band="answer" if answering else "suggest" if suggesting else "route",
@@ -106,45 +144,15 @@ async def ask(
     )
     session.add(log)
     await session.flush()
+    actor = questions.actor_of(user)
     if answering:
+        lifecycle.fire(question, "auto_answer", actor=actor, now=now, note=shown[0].slug)
         return Answered(log.id, shown[0])
     if suggesting:
+        lifecycle.fire(question, "suggest", actor=actor, now=now)
         return Suggested(log.id, shown)
-    topic = top[1].topic if top and top[0].confidence >= _TOPIC_MIN_CONFIDENCE else None
-    question = await _open_question(
-        session,
-        user=user,
-        text=text,
-        topic=topic,
-        candidates=[{"slug": e.slug, "confidence": round(h.confidence, 4)} for h, e in hits],
-        reason="unmatched",
-        update_id=update_id,
-    )
-    return Routed(question)
-
-
-async def _open_question(
-    session: AsyncSession,
-    *,
-    user: User,
-    text: str,
-    topic: str | None,
-    candidates: list[dict[str, object]],
-    reason: str,
-    update_id: int | None,
-) -> Question:
-    question = Question(
-        user_id=user.id,
-        text=text,
-        region_code=user.region_code,
-        topic=topic,
-        candidates=candidates,
-        reason=reason,
-        inbound_update_id=update_id,
-    )
-    session.add(question)
-    await session.flush()
-    return question
+    assignment = await questions.route(session, question, reason="unmatched", now=now, tz=tz)
+    return Routed(question, assignment.cadre)
 
 
 async def _claim(
@@ -167,13 +175,22 @@ async def _claim(
     return log
 
 
-async def solved(session: AsyncSession, *, user: User, log_id: int) -> None:
+async def solved(session: AsyncSession, *, user: User, log_id: int, now: datetime) -> None:
     """The young person says the automatic answer solved it."""
-    await _claim(session, user=user, log_id=log_id, response=RESPONSE_SOLVED)
+    log = await _claim(session, user=user, log_id=log_id, response=RESPONSE_SOLVED)
+    if log.question_id is not None:
+        await questions.resolve(session, question_id=log.question_id, user=user, now=now)
 
 
 async def hand_over(
-    session: AsyncSession, *, user: User, log_id: int, response: str, index: KnowledgeIndex
+    session: AsyncSession,
+    *,
+    user: User,
+    log_id: int,
+    response: str,
+    index: KnowledgeIndex,
+    now: datetime,
+    tz: ZoneInfo,
 ) -> Routed:
     """Hand the question to a person: the answer did not help, or no suggestion fits.
 
@@ -183,20 +200,26 @@ async def hand_over(
     """
     log = await _claim(session, user=user, log_id=log_id, response=response)
     entry = index.entry(log.entry_slug) if log.entry_slug else None
-    question = await _open_question(
-        session,
-        user=user,
-        text=log.query,
-        topic=entry.topic if entry else None,
-        candidates=[{"slug": entry.slug, "confidence": log.confidence}] if entry else [],
-        reason=response,
-        update_id=None,
+    if log.question_id is not None:
+        question = await questions.get(session, log.question_id)
+    else:  # pragma: no cover - every log of an answer or suggestion has its question
+        question = await questions.create(session, user=user, text=log.query, now=now)
+    if question.topic is None and entry is not None:
+        question.topic = entry.topic
+    assignment = await questions.route(
+        session, question, reason=response, now=now, tz=tz, actor=questions.actor_of(user)
     )
-    return Routed(question)
+    return Routed(question, assignment.cadre)
 
 
 async def choose(
-    session: AsyncSession, *, user: User, log_id: int, entry_id: int, index: KnowledgeIndex
+    session: AsyncSession,
+    *,
+    user: User,
+    log_id: int,
+    entry_id: int,
+    index: KnowledgeIndex,
+    now: datetime,
 ) -> Answered:
     """The young person chose a suggestion: answer with it and learn the phrasing."""
     log = await session.get(MatchLog, log_id)
@@ -216,7 +239,13 @@ async def choose(
         source=SOURCE_SUGGESTION,
         created_by=f"user:{user.id}",
     )
+    if log.question_id is not None:
+        question = await questions.get(session, log.question_id)
+        lifecycle.fire(
+            question, "auto_answer", actor=questions.actor_of(user), now=now, note=entry.slug
+        )
     follow_up = MatchLog(
+        question_id=log.question_id,
         telegram_user_id=user.telegram_id,
         query=log.query,
         band="answer",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
 from bot.i18n import resolve_locale
 from storage.base import utcnow
+from storage.db import insert_for
 from storage.models import Region, User
 
 
@@ -35,24 +35,24 @@ async def touch(
     """
     language_code = language_code[:16] if language_code else None
     user = await get_by_telegram_id(session, telegram_id)
-    created = user is None
+    created = False
     if user is None:
-        user = User(
-            telegram_id=telegram_id,
-            first_name=first_name[:128],
-            language_code=language_code,
-            locale=resolve_locale(language_code, default_locale),
-            roles=[],
+        # Two first messages at once: the other one's row wins, quietly.
+        new_id = await session.scalar(
+            insert_for(session)(User)
+            .values(
+                telegram_id=telegram_id,
+                first_name=first_name[:128],
+                language_code=language_code,
+                locale=resolve_locale(language_code, default_locale),
+                roles=[],
+            )
+            .on_conflict_do_nothing(index_elements=[User.telegram_id])
+            .returning(User.id)
         )
-        try:
-            # A savepoint, so losing a race with a concurrent first message is harmless.
-            async with session.begin_nested():
-                session.add(user)
-        except IntegrityError:
-            existing = await get_by_telegram_id(session, telegram_id)
-            if existing is None:
-                raise
-            user, created = existing, False
+        created = new_id is not None
+        user = await get_by_telegram_id(session, telegram_id)
+        assert user is not None
     if not created:
         user.first_name = first_name[:128]
         user.language_code = language_code

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -20,6 +22,8 @@ from storage.faq import MatchLog
 from storage.models import User
 
 MINI = Path(__file__).resolve().parents[1] / "data" / "mini_faq.yaml"
+TZ = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 18, 10, 0, tzinfo=TZ)
 
 
 @pytest.fixture
@@ -49,15 +53,15 @@ async def test_bands_and_log(sessions: async_sessionmaker[AsyncSession]) -> None
     async with unit_of_work(sessions) as session:
         user = await _user(session)
         answered = await asking.ask(
-            session, user=user, text="团费怎么交", index=index, max_length=100
+            session, user=user, text="团费怎么交", index=index, max_length=100, now=NOW, tz=TZ
         )
         assert isinstance(answered, asking.Answered)
         assert answered.entry.slug == "league-dues"
         routed = await asking.ask(
-            session, user=user, text="明天会下雨吗", index=index, max_length=100
+            session, user=user, text="明天会下雨吗", index=index, max_length=100, now=NOW, tz=TZ
         )
         too_long = await asking.ask(
-            session, user=user, text="长" * 101, index=index, max_length=100
+            session, user=user, text="长" * 101, index=index, max_length=100, now=NOW, tz=TZ
         )
         assert too_long == asking.TooLong(101, 100)
         assert isinstance(routed, asking.Routed)
@@ -75,7 +79,7 @@ async def test_suggestion_choice_learns_once_and_is_owned(
         user = await _user(session)
         other = await _user(session, telegram_id=2)
         outcome = await asking.ask(
-            session, user=user, text="团关系咋转", index=index, max_length=100
+            session, user=user, text="团关系咋转", index=index, max_length=100, now=NOW, tz=TZ
         )
         assert isinstance(outcome, asking.Suggested)
         assert outcome.entries[0].slug == "league-transfer"
@@ -86,9 +90,15 @@ async def test_suggestion_choice_learns_once_and_is_owned(
                 log_id=outcome.log_id,
                 entry_id=outcome.entries[0].id,
                 index=index,
+                now=NOW,
             )
         chosen = await asking.choose(
-            session, user=user, log_id=outcome.log_id, entry_id=outcome.entries[0].id, index=index
+            session,
+            user=user,
+            log_id=outcome.log_id,
+            entry_id=outcome.entries[0].id,
+            index=index,
+            now=NOW,
         )
         assert chosen.entry.slug == "league-transfer"
         with pytest.raises(asking.AlreadyAnswered):
@@ -98,6 +108,8 @@ async def test_suggestion_choice_learns_once_and_is_owned(
                 log_id=outcome.log_id,
                 response=asking.RESPONSE_NONE,
                 index=index,
+                now=NOW,
+                tz=TZ,
             )
     async with sessions() as session:
         entry = await store.get_entry(session, "league-transfer")
@@ -108,13 +120,17 @@ async def test_suggestion_choice_learns_once_and_is_owned(
     sure = KnowledgeIndex()
     async with unit_of_work(sessions) as session:
         user = await _user(session)
-        before = await asking.ask(session, user=user, text=learned, index=sure, max_length=100)
+        before = await asking.ask(
+            session, user=user, text=learned, index=sure, max_length=100, now=NOW, tz=TZ
+        )
         assert not isinstance(before, asking.Answered)
         assert await store.add_phrasing(
             session, slug="league-transfer", text=learned, source="test", created_by="t"
         )
     async with unit_of_work(sessions) as session:
-        after = await asking.ask(session, user=user, text=learned, index=sure, max_length=100)
+        after = await asking.ask(
+            session, user=user, text=learned, index=sure, max_length=100, now=NOW, tz=TZ
+        )
         assert isinstance(after, asking.Answered) and after.entry.slug == "league-transfer"
 
 
@@ -123,7 +139,13 @@ async def test_ask_person_keeps_the_topic(sessions: async_sessionmaker[AsyncSess
     async with unit_of_work(sessions) as session:
         user = await _user(session)
         answered = await asking.ask(
-            session, user=user, text="西部计划怎么报名", index=index, max_length=100
+            session,
+            user=user,
+            text="西部计划怎么报名",
+            index=index,
+            max_length=100,
+            now=NOW,
+            tz=TZ,
         )
         assert isinstance(answered, asking.Answered)
         routed = await asking.hand_over(
@@ -132,6 +154,8 @@ async def test_ask_person_keeps_the_topic(sessions: async_sessionmaker[AsyncSess
             log_id=answered.log_id,
             response=asking.RESPONSE_ASK_PERSON,
             index=index,
+            now=NOW,
+            tz=TZ,
         )
         assert routed.question.topic == "volunteer" and routed.question.reason == "ask_person"
 
@@ -166,7 +190,13 @@ async def test_region_scoped_entries_reach_the_streets_below(
             if region:
                 await users.set_region(session, user=user, region_code=region)
             outcome = await asking.ask(
-                session, user=user, text="东城区青年之家在哪里", index=index, max_length=100
+                session,
+                user=user,
+                text="东城区青年之家在哪里",
+                index=index,
+                max_length=100,
+                now=NOW,
+                tz=TZ,
             )
             shown = (
                 [outcome.entry]

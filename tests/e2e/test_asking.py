@@ -63,8 +63,8 @@ async def test_unknown_question_is_routed_and_stored_open(harness: BotHarness) -
     (reply,) = await harness.send(XIAOMING, "我们小区的篮球场什么时候修好")
     (question,) = await _questions(harness)
     assert f"问题编号 {question.id}" in reply["text"]
-    assert question.status == "open" and question.region_code == "district-c"
-    assert question.reason == "unmatched"
+    assert question.status == "assigned" and question.region_code == "district-c"
+    assert question.reason == "unmatched" and question.assigned_cadre_id is not None
     assert (await _logs(harness))[-1].band == "route"
 
 
@@ -136,7 +136,8 @@ async def test_someone_elses_button_is_refused(harness: BotHarness) -> None:
         ALEX, reply["message_id"], f"v1:hum:{log.id}", chat_id=XIAOMING["id"]
     )
     assert answer["show_alert"]
-    assert await _questions(harness) == []
+    (question,) = await _questions(harness)
+    assert question.status == "auto_answered"  # not handed on by someone else's press
 
 
 async def test_kb_change_from_another_session_is_picked_up_without_restart(

@@ -1,4 +1,4 @@
-"""faq store, match log and open questions
+"""faq store, match log and questions
 
 Revision ID: 0002
 Revises: 0001
@@ -18,6 +18,14 @@ depends_on = None
 
 def upgrade() -> None:
     """Apply this revision."""
+    op.create_table(
+        "conversations",
+        sa.Column("chat_id", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("chat_id", name=op.f("pk_conversations")),
+    )
     op.create_table(
         "faq_entries",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -39,27 +47,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_faq_entries")),
         sa.UniqueConstraint("slug", name=op.f("uq_faq_entries_slug")),
     )
-    op.create_table(
-        "match_log",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("telegram_user_id", sa.BigInteger(), nullable=False),
-        sa.Column("query", sa.Text(), nullable=False),
-        sa.Column("band", sa.String(length=16), nullable=False),
-        sa.Column("entry_slug", sa.String(length=64), nullable=True),
-        sa.Column("confidence", sa.Double(), nullable=False),
-        sa.Column("offered", sa.JSON(), nullable=False),
-        sa.Column("response", sa.String(length=16), nullable=True),
-        sa.Column("chosen_slug", sa.String(length=64), nullable=True),
-        sa.Column("responded_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_match_log")),
-    )
-    with op.batch_alter_table("match_log", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_match_log_created_at"), ["created_at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_match_log_telegram_user_id"), ["telegram_user_id"], unique=False
-        )
-
     op.create_table(
         "faq_phrasings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -105,14 +92,31 @@ def upgrade() -> None:
         sa.Column("topic", sa.String(length=32), nullable=True),
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("candidates", sa.JSON(), nullable=False),
-        sa.Column("reason", sa.String(length=24), nullable=False),
+        sa.Column("reason", sa.String(length=24), nullable=True),
         sa.Column("inbound_update_id", sa.BigInteger(), nullable=True),
         sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("assigned_cadre_id", sa.Integer(), nullable=True),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("escalations", sa.Integer(), nullable=False),
+        sa.Column("first_answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_activity_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("department", sa.String(length=128), nullable=True),
+        sa.Column("key_suggestion", sa.Boolean(), nullable=False),
+        sa.Column("identity_shared", sa.Boolean(), nullable=False),
+        sa.Column("urgent", sa.Boolean(), nullable=False),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
         sa.Column(
             "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["assigned_cadre_id"],
+            ["cadres.id"],
+            name=op.f("fk_questions_assigned_cadre_id_cadres"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_questions_user_id_users"), ondelete="CASCADE"
@@ -121,15 +125,114 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("questions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_questions_asked_at"), ["asked_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_questions_assigned_cadre_id"), ["assigned_cadre_id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_questions_status"), ["status"], unique=False)
         batch_op.create_index(batch_op.f("ix_questions_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "match_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("telegram_user_id", sa.BigInteger(), nullable=False),
+        sa.Column("query", sa.Text(), nullable=False),
+        sa.Column("band", sa.String(length=16), nullable=False),
+        sa.Column("entry_slug", sa.String(length=64), nullable=True),
+        sa.Column("confidence", sa.Double(), nullable=False),
+        sa.Column("question_id", sa.Integer(), nullable=True),
+        sa.Column("offered", sa.JSON(), nullable=False),
+        sa.Column("response", sa.String(length=16), nullable=True),
+        sa.Column("chosen_slug", sa.String(length=64), nullable=True),
+        sa.Column("responded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["question_id"],
+            ["questions.id"],
+            name=op.f("fk_match_log_question_id_questions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_match_log")),
+    )
+    with op.batch_alter_table("match_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_match_log_created_at"), ["created_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_match_log_question_id"), ["question_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_match_log_telegram_user_id"), ["telegram_user_id"], unique=False
+        )
+
+    op.create_table(
+        "question_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("question_id", sa.Integer(), nullable=False),
+        sa.Column("trigger", sa.String(length=24), nullable=False),
+        sa.Column("from_state", sa.String(length=24), nullable=False),
+        sa.Column("to_state", sa.String(length=24), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["question_id"],
+            ["questions.id"],
+            name=op.f("fk_question_events_question_id_questions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_question_events")),
+    )
+    with op.batch_alter_table("question_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_question_events_question_id"), ["question_id"], unique=False
+        )
+
+    op.create_table(
+        "question_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("question_id", sa.Integer(), nullable=False),
+        sa.Column("author", sa.String(length=8), nullable=False),
+        sa.Column("cadre_id", sa.Integer(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["cadre_id"],
+            ["cadres.id"],
+            name=op.f("fk_question_messages_cadre_id_cadres"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["question_id"],
+            ["questions.id"],
+            name=op.f("fk_question_messages_question_id_questions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_question_messages")),
+    )
+    with op.batch_alter_table("question_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_question_messages_question_id"), ["question_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("question_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_question_messages_question_id"))
+
+    op.drop_table("question_messages")
+    with op.batch_alter_table("question_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_question_events_question_id"))
+
+    op.drop_table("question_events")
+    with op.batch_alter_table("match_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_match_log_telegram_user_id"))
+        batch_op.drop_index(batch_op.f("ix_match_log_question_id"))
+        batch_op.drop_index(batch_op.f("ix_match_log_created_at"))
+
+    op.drop_table("match_log")
     with op.batch_alter_table("questions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_questions_user_id"))
         batch_op.drop_index(batch_op.f("ix_questions_status"))
+        batch_op.drop_index(batch_op.f("ix_questions_assigned_cadre_id"))
         batch_op.drop_index(batch_op.f("ix_questions_asked_at"))
 
     op.drop_table("questions")
@@ -138,9 +241,5 @@ def downgrade() -> None:
 
     op.drop_table("faq_revisions")
     op.drop_table("faq_phrasings")
-    with op.batch_alter_table("match_log", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_match_log_telegram_user_id"))
-        batch_op.drop_index(batch_op.f("ix_match_log_created_at"))
-
-    op.drop_table("match_log")
     op.drop_table("faq_entries")
+    op.drop_table("conversations")

@@ -1,0 +1,297 @@
+"""Telling people what happened to a question, through the outbox.
+
+Services decide; this module renders the catalog texts and keyboards in each recipient's
+language and schedules them, so every push is durable, deduplicated, and respects quiet
+hours for young people.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.i18n import Html, Translator, translator
+from bot.keyboards import card_keyboard, claim_keyboard, youth_answer_keyboard
+from bot.services import org
+from bot.services import outbox as outbox_service
+from bot.services.privacy import MASK_KINDS, mask_personal_data, pseudonym
+from knowledge.index import KnowledgeIndex
+from storage.models import Cadre, Region, Topic, User
+from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH
+from storage.questions import Question
+
+CARD = "card"
+ANSWER = "answer"
+SLA_REMINDER = "sla_reminder"
+RESOLVE_CHECK = "resolve_check"
+NOTICE = "notice"
+URGENT = "urgent"
+
+
+def nearest(index: KnowledgeIndex, question: Question) -> list[str]:
+    """The FAQ questions the matcher found nearest, for the cadre's card."""
+    return [
+        entry.question
+        for item in question.candidates
+        if (entry := index.entry(str(item.get("slug"))))
+    ]
+
+
+def _ref(question: Question) -> tuple[str, int]:
+    return ("question", question.id)
+
+
+async def _translator_for(
+    session: AsyncSession, telegram_id: int, settings: Settings
+) -> Translator:
+    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    return translator(user.locale if user else settings.default_locale, settings.default_locale)
+
+
+def masked(tr: Translator, text: str) -> str:
+    """``text`` with personal data replaced by catalog labels (before staff see it)."""
+    return mask_personal_data(text, {kind: tr.plain(f"mask.{kind}") for kind in MASK_KINDS})
+
+
+def age_text(tr: Translator, since: datetime, now: datetime) -> str:
+    """How long ago, in the reader's language."""
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 60:
+        return tr.plain("time.minutes", n=minutes)
+    if minutes < 60 * 48:
+        return tr.plain("time.hours", n=minutes // 60)
+    return tr.plain("time.days", n=minutes // (60 * 24))
+
+
+async def _card_text(
+    session: AsyncSession,
+    tr: Translator,
+    question: Question,
+    *,
+    settings: Settings,
+    now: datetime,
+    nearest: list[str],
+) -> str:
+    asker = await session.get(User, question.user_id)
+    if question.identity_shared and asker is not None:
+        who = asker.first_name
+    else:
+        who = tr.plain(
+            "card.anonymous", code=pseudonym(question.user_id, settings.pseudonym_key())
+        )
+    region = await session.get(Region, question.region_code) if question.region_code else None
+    topic = await session.get(Topic, question.topic) if question.topic else None
+    text = tr(
+        "card.question",
+        ref=question.id,
+        age=age_text(tr, question.asked_at, now),
+        who=who,
+        region=tr.name_of(region.names, region.code)
+        if region
+        else tr.plain("card.unknown_region"),
+        topic=tr.name_of(topic.names, topic.code) if topic else tr.plain("card.unknown_topic"),
+        text=masked(tr, question.text),
+    )
+    if nearest:
+        separator = tr.plain("card.separator")
+        return Html(text + "\n\n" + tr("card.nearest", entries=separator.join(nearest[:3])))
+    return text
+
+
+async def card(
+    session: AsyncSession,
+    question: Question,
+    *,
+    cadre: Cadre | None,
+    settings: Settings,
+    now: datetime,
+    nearest: list[str],
+    header: str | None = None,
+) -> None:
+    """Send the question's card to ``cadre``, or to the committee's pool (``None``)."""
+    chat_id = cadre.telegram_id if cadre else await org.get_setting(session, "committee_chat_id")
+    if chat_id is None:
+        return  # no committee chat configured: the pool is still visible through /pool
+    tr = await _translator_for(session, chat_id, settings)
+    text = await _card_text(session, tr, question, settings=settings, now=now, nearest=nearest)
+    if header:
+        text = Html(
+            tr(header, ref=question.id, hours=settings.sla_escalation_hours) + "\n\n" + text
+        )
+    if cadre is None:
+        text = Html(text + "\n\n" + tr("card.pool"))
+    markup = card_keyboard(tr, question.id) if cadre else claim_keyboard(tr, question.id)
+    await outbox_service.enqueue(
+        session,
+        kind=CARD,
+        chat_id=chat_id,
+        text=text,
+        due_at=now,
+        dedupe_key=f"card:{question.id}:{len(question.events)}:{chat_id}",
+        audience=AUDIENCE_STAFF,
+        recipient_user_id=cadre.telegram_id if cadre else None,
+        reply_markup=markup.to_dict(),
+        ref=_ref(question),
+    )
+    if cadre is not None:
+        await outbox_service.enqueue(
+            session,
+            kind=SLA_REMINDER,
+            chat_id=cadre.telegram_id,
+            text=tr("card.reminder", ref=question.id, hours=settings.sla_reminder_hours),
+            due_at=now + timedelta(hours=settings.sla_reminder_hours),
+            dedupe_key=f"sla:{question.id}:{len(question.events)}",
+            audience=AUDIENCE_STAFF,
+            recipient_user_id=cadre.telegram_id,
+            ref=_ref(question),
+        )
+
+
+async def follow_up_card(
+    session: AsyncSession,
+    question: Question,
+    *,
+    cadre: Cadre,
+    text: str,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Send a young person's follow-up to the cadre on the ticket."""
+    tr = await _translator_for(session, cadre.telegram_id, settings)
+    await outbox_service.enqueue(
+        session,
+        kind=CARD,
+        chat_id=cadre.telegram_id,
+        text=tr("card.follow_up", ref=question.id, text=masked(tr, text)),
+        due_at=now,
+        dedupe_key=f"followup:{question.id}:{len(question.thread)}",
+        audience=AUDIENCE_STAFF,
+        recipient_user_id=cadre.telegram_id,
+        reply_markup=card_keyboard(tr, question.id).to_dict(),
+        ref=_ref(question),
+    )
+
+
+async def answer_to_youth(
+    session: AsyncSession, question: Question, *, text: str, settings: Settings, now: datetime
+) -> None:
+    """Deliver a cadre's answer, and ask later whether it resolved the question."""
+    asker = await session.get(User, question.user_id)
+    if asker is None:
+        return
+    await outbox_service.cancel(
+        session, ref_type="question", ref_id=question.id, kinds=[SLA_REMINDER]
+    )
+    tr = translator(asker.locale, settings.default_locale)
+    await outbox_service.enqueue(
+        session,
+        kind=ANSWER,
+        chat_id=asker.telegram_id,
+        text=tr("youth.answer", ref=question.id, question=question.text[:500], answer=text),
+        due_at=now,
+        dedupe_key=f"answer:{question.id}:{len(question.thread)}",
+        audience=AUDIENCE_YOUTH,
+        recipient_user_id=asker.telegram_id,
+        reply_markup=youth_answer_keyboard(tr, question.id).to_dict(),
+        ref=_ref(question),
+    )
+    await outbox_service.enqueue(
+        session,
+        kind=RESOLVE_CHECK,
+        chat_id=asker.telegram_id,
+        text=tr("youth.resolve_check", ref=question.id),
+        due_at=now + timedelta(hours=settings.resolve_check_hours),
+        dedupe_key=f"resolve_check:{question.id}:{len(question.thread)}",
+        audience=AUDIENCE_YOUTH,
+        recipient_user_id=asker.telegram_id,
+        reply_markup=youth_answer_keyboard(tr, question.id).to_dict(),
+        ref=_ref(question),
+    )
+
+
+async def youth_notice(
+    session: AsyncSession,
+    question: Question,
+    *,
+    key: str,
+    settings: Settings,
+    now: datetime,
+    **params: object,
+) -> None:
+    """Tell the young person about a step (forwarded, key suggestion, …)."""
+    asker = await session.get(User, question.user_id)
+    if asker is None:
+        return
+    tr = translator(asker.locale, settings.default_locale)
+    await outbox_service.enqueue(
+        session,
+        kind=NOTICE,
+        chat_id=asker.telegram_id,
+        text=tr(key, ref=question.id, **params),
+        due_at=now,
+        dedupe_key=f"notice:{question.id}:{key}:{len(question.events)}",
+        audience=AUDIENCE_YOUTH,
+        recipient_user_id=asker.telegram_id,
+        ref=_ref(question),
+    )
+
+
+async def resolved(session: AsyncSession, question: Question) -> None:
+    """The question is settled: pending reminders and checks about it are dropped."""
+    await outbox_service.cancel(
+        session, ref_type="question", ref_id=question.id, kinds=[SLA_REMINDER, RESOLVE_CHECK]
+    )
+
+
+async def urgent(
+    session: AsyncSession,
+    question: Question,
+    *,
+    cadre: Cadre | None,
+    category: str,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """An urgent card to the on-duty cadre (if any) and to the committee's group."""
+    committee = await org.get_setting(session, "committee_chat_id")
+    recipients: list[tuple[int, int | None]] = (
+        [(cadre.telegram_id, cadre.telegram_id)] if cadre else []
+    )
+    if committee is not None:
+        recipients.append((committee, None))
+    asker = await session.get(User, question.user_id)
+    region = await session.get(Region, question.region_code) if question.region_code else None
+    for chat_id, person in recipients:
+        tr = await _translator_for(session, chat_id, settings)
+        if question.identity_shared and asker is not None:
+            who = asker.first_name
+        else:
+            who = tr.plain(
+                "card.anonymous", code=pseudonym(question.user_id, settings.pseudonym_key())
+            )
+        text = tr(
+            "card.urgent",
+            ref=question.id,
+            category=tr.plain(f"concern.{category}"),
+            who=who,
+            region=tr.name_of(region.names, region.code)
+            if region
+            else tr.plain("card.unknown_region"),
+            text=masked(tr, question.text),
+        )
+        markup = card_keyboard(tr, question.id) if person else claim_keyboard(tr, question.id)
+        await outbox_service.enqueue(
+            session,
+            kind=URGENT,
+            chat_id=chat_id,
+            text=text,
+            due_at=now,
+            dedupe_key=f"urgent:{question.id}:{chat_id}",
+            audience=AUDIENCE_STAFF,
+            recipient_user_id=person,
+            reply_markup=markup.to_dict(),
+            ref=_ref(question),
+        )

@@ -1,0 +1,40 @@
+"""What the bot waits for in a chat (a cadre's answer, a follow-up), kept in the database
+so a restart in the middle of it loses nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.questions import Conversation
+
+AWAIT_ANSWER = "await_answer"
+AWAIT_DEPARTMENT = "await_department"
+AWAIT_FOLLOW_UP = "await_follow_up"
+
+
+async def expect(
+    session: AsyncSession, *, chat_id: int, kind: str, now: datetime, **data: Any
+) -> None:
+    """Wait for the next text in ``chat_id`` to be a ``kind`` (replacing any other wait)."""
+    conversation = await session.get(Conversation, chat_id) or Conversation(chat_id=chat_id)
+    conversation.kind, conversation.data, conversation.updated_at = kind, data, now
+    session.add(conversation)
+    await session.flush()
+
+
+async def pending(session: AsyncSession, chat_id: int) -> Conversation | None:
+    """What the bot waits for in ``chat_id``, if anything."""
+    return await session.get(Conversation, chat_id)
+
+
+async def clear(session: AsyncSession, chat_id: int) -> bool:
+    """Stop waiting; return whether anything was pending."""
+    conversation = await session.get(Conversation, chat_id)
+    if conversation is None:
+        return False
+    await session.delete(conversation)
+    await session.flush()
+    return True

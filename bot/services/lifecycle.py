@@ -1,0 +1,110 @@
+"""The question lifecycle: one ``transitions`` machine, the state kept in the row's column.
+
+The machine is defined once and holds no rows: :func:`fire` asks it which transition a
+trigger takes from the row's current state, refuses an illegal one with
+:class:`IllegalTransition`, and writes the move to the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from transitions import Machine
+
+from storage.questions import Question, QuestionEvent
+
+NEW = "new"
+AUTO_ANSWERED = "auto_answered"
+SUGGESTED = "suggested"
+ROUTED = "routed"  # waiting in a pool for a cadre
+ASSIGNED = "assigned"
+ANSWERED = "answered"
+RESOLVED = "resolved"
+FORWARDED = "forwarded"  # handed to a department, which answers outside the bot
+CLOSED_SPAM = "closed_spam"
+
+STATES = (
+    NEW,
+    AUTO_ANSWERED,
+    SUGGESTED,
+    ROUTED,
+    ASSIGNED,
+    ANSWERED,
+    RESOLVED,
+    FORWARDED,
+    CLOSED_SPAM,
+)
+# Open for a person: these count toward a cadre's load and the overdue list.
+OPEN_FOR_STAFF = (ROUTED, ASSIGNED)
+# States in which the young person is still waiting for something.
+OPEN = (NEW, SUGGESTED, ROUTED, ASSIGNED, ANSWERED, FORWARDED)
+
+_TRANSITIONS: list[Any] = [
+    {"trigger": "auto_answer", "source": [NEW, SUGGESTED], "dest": AUTO_ANSWERED},
+    {"trigger": "suggest", "source": NEW, "dest": SUGGESTED},
+    {"trigger": "route", "source": [NEW, AUTO_ANSWERED, SUGGESTED], "dest": ROUTED},
+    {"trigger": "assign", "source": [ROUTED, ASSIGNED], "dest": ASSIGNED},
+    {"trigger": "unassign", "source": ASSIGNED, "dest": ROUTED},
+    {"trigger": "answer", "source": [ROUTED, ASSIGNED, ANSWERED], "dest": ANSWERED},
+    {"trigger": "follow_up", "source": [ANSWERED, RESOLVED], "dest": ASSIGNED},
+    {"trigger": "resolve", "source": [AUTO_ANSWERED, ANSWERED, FORWARDED], "dest": RESOLVED},
+    {"trigger": "reopen", "source": RESOLVED, "dest": ROUTED},
+    {"trigger": "forward", "source": [ROUTED, ASSIGNED, ANSWERED], "dest": FORWARDED},
+    {"trigger": "close_spam", "source": [NEW, SUGGESTED, ROUTED, ASSIGNED], "dest": CLOSED_SPAM},
+    # Marks that leave the state as it is, but belong in the audit log.
+    {
+        "trigger": "mark_key",
+        "source": [ROUTED, ASSIGNED, ANSWERED, FORWARDED, RESOLVED],
+        "dest": None,
+    },
+    {"trigger": "share_identity", "source": [*OPEN, RESOLVED], "dest": None},
+    {"trigger": "remind", "source": ASSIGNED, "dest": None},
+]
+
+MACHINE = Machine(
+    model=None,
+    states=list(STATES),
+    transitions=_TRANSITIONS,
+    initial=NEW,
+    auto_transitions=False,
+)
+
+
+class IllegalTransition(Exception):
+    """The trigger is not allowed from the question's current state."""
+
+    def __init__(self, question_id: int, state: str, trigger: str) -> None:
+        """Describe the refused move."""
+        super().__init__(f"question {question_id}: cannot {trigger} when {state}")
+        self.question_id, self.state, self.trigger = question_id, state, trigger
+
+
+def allowed(state: str, trigger: str) -> bool:
+    """Return whether ``trigger`` may fire from ``state``."""
+    return bool(MACHINE.get_transitions(trigger=trigger, source=state))
+
+
+def fire(
+    question: Question, trigger: str, *, actor: str, now: datetime, note: str = ""
+) -> QuestionEvent:
+    """Move ``question`` by ``trigger`` and record who did it; refuse an illegal move."""
+    transitions = MACHINE.get_transitions(trigger=trigger, source=question.status)
+    if not transitions:
+        raise IllegalTransition(question.id, question.status, trigger)
+    before = question.status
+    dest = transitions[0].dest
+    if dest is not None:
+        question.status = dest
+    question.last_activity_at = now
+    event = QuestionEvent(
+        question_id=question.id,
+        trigger=trigger,
+        from_state=before,
+        to_state=question.status,
+        actor=actor[:64],
+        note=note[:500],
+        created_at=now,
+    )
+    question.events.append(event)
+    return event

@@ -1,0 +1,181 @@
+"""Scheduling messages: producers put rows in the outbox; the deliverer sends them.
+
+Nothing here talks to Telegram or commits: the caller's unit of work commits the row
+together with whatever made it due, so a message is scheduled exactly when its cause is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_for
+from storage.outbox import (
+    AUDIENCES,
+    MAX_ATTACHMENT_BYTES,
+    METHOD_MESSAGE,
+    METHODS,
+    STATE_CANCELLED,
+    STATE_PENDING,
+    STATE_SENDING,
+    OutboxMessage,
+)
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    kind: str,
+    chat_id: int,
+    text: str = "",
+    due_at: datetime,
+    dedupe_key: str,
+    audience: str,
+    recipient_user_id: int | None = None,
+    reply_markup: dict[str, Any] | None = None,
+    method: str = METHOD_MESSAGE,
+    attachment: bytes | None = None,
+    attachment_name: str | None = None,
+    ref: tuple[str, int] | None = None,
+) -> OutboxMessage | None:
+    """Schedule a message; return the new row, or None if ``dedupe_key`` was used before.
+
+    The key makes producers idempotent: a job that runs twice, or two instances racing,
+    schedule one message. The key stays taken after the row is sent or cancelled.
+
+    Args:
+        session: the caller's session; it is flushed, not committed.
+        kind: what produced the message, e.g. ``"sla_reminder"``.
+        chat_id: where to send it.
+        text: HTML text, or the caption of a photo or document.
+        due_at: the earliest time to send it (aware).
+        dedupe_key: unique per message ever scheduled, e.g. ``"sla:question:12:1"``.
+        audience: ``"youth"`` (quiet hours apply) or ``"staff"``.
+        recipient_user_id: the Telegram id behind ``chat_id``, to mark them unreachable.
+        reply_markup: ``InlineKeyboardMarkup.to_dict()``.
+        method: ``"message"``, ``"photo"`` or ``"document"``.
+        attachment: the photo or document's bytes.
+        attachment_name: the file name shown to the recipient.
+        ref: the item this is about, e.g. ``("question", 12)``, so it can be cancelled.
+
+    Raises:
+        ValueError: if the arguments cannot make a sendable message.
+    """
+    _validate(
+        method=method,
+        audience=audience,
+        due_at=due_at,
+        dedupe_key=dedupe_key,
+        text=text,
+        attachment=attachment,
+    )
+    values: dict[str, Any] = {
+        "kind": kind,
+        "chat_id": chat_id,
+        "recipient_user_id": recipient_user_id,
+        "method": method,
+        "text": text,
+        "reply_markup": reply_markup,
+        "attachment": attachment,
+        "attachment_name": attachment_name,
+        "audience": audience,
+        "due_at": due_at,
+        "dedupe_key": dedupe_key,
+        "state": STATE_PENDING,
+        "attempts": 0,
+        "ref_type": ref[0] if ref else None,
+        "ref_id": ref[1] if ref else None,
+    }
+    # A concurrent producer's row wins quietly (see storage.db.insert_for).
+    insert = insert_for(session)
+    new_id = await session.scalar(
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key])
+        .returning(OutboxMessage.id)
+    )
+    if new_id is None:
+        return None
+    return await session.get(OutboxMessage, new_id)
+
+
+async def cancel(
+    session: AsyncSession,
+    *,
+    ref_type: str,
+    ref_id: int,
+    kinds: list[str] | tuple[str, ...] | None = None,
+) -> int:
+    """Cancel the pending messages about one item; return how many were cancelled.
+
+    A message already being sent is past cancelling and goes out.
+    """
+    statement = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.state == STATE_PENDING,
+            OutboxMessage.ref_type == ref_type,
+            OutboxMessage.ref_id == ref_id,
+        )
+        .values(state=STATE_CANCELLED, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if kinds is not None:
+        statement = statement.where(OutboxMessage.kind.in_(list(kinds)))
+    result = await session.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def pending_count(session: AsyncSession) -> int:
+    """Return how many messages are still to be sent (pending or being sent)."""
+    count = await session.scalar(
+        select(func.count(OutboxMessage.id)).where(
+            OutboxMessage.state.in_((STATE_PENDING, STATE_SENDING))
+        )
+    )
+    return int(count or 0)
+
+
+async def oldest_due_lag(session: AsyncSession, now: datetime) -> timedelta | None:
+    """Return how long the oldest due, unsent message has waited, or None if none waits."""
+    oldest = await session.scalar(
+        select(func.min(OutboxMessage.due_at)).where(
+            OutboxMessage.state.in_((STATE_PENDING, STATE_SENDING)),
+            OutboxMessage.due_at <= now,
+        )
+    )
+    if oldest is None:
+        return None
+    return max(now - oldest, timedelta(0))
+
+
+def _validate(
+    *,
+    method: str,
+    audience: str,
+    due_at: datetime,
+    dedupe_key: str,
+    text: str,
+    attachment: bytes | None,
+) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
+    if audience not in AUDIENCES:
+        raise ValueError(f"unknown audience {audience!r}; use one of {AUDIENCES}")
+    if due_at.tzinfo is None:
+        raise ValueError("due_at must be timezone-aware")
+    if not dedupe_key or len(dedupe_key) > 160:
+        raise ValueError("dedupe_key must be 1-160 characters")
+    if method == METHOD_MESSAGE:
+        if not text.strip():
+            raise ValueError("a text message needs text")
+        if attachment is not None:
+            raise ValueError("a text message takes no attachment")
+    else:
+        if not attachment:
+            raise ValueError(f"a {method} needs an attachment")
+        if len(attachment) > MAX_ATTACHMENT_BYTES:
+            raise ValueError(f"attachment over {MAX_ATTACHMENT_BYTES} bytes")

@@ -1,0 +1,184 @@
+"""Minors' personal data: find it, mask it, and pseudonyms for staff screens.
+
+Many of our users are minors. Whatever they write is masked before other people
+(cadres, reviewers, donors) see it, and cadres see a pseudonym rather than a name unless
+the young person agrees otherwise. Everything here is a pure function on text.
+
+Masking errs towards hiding: an order number that happens to look like a bank card is
+hidden too. It must not hide the numbers a question is about, though: years, amounts,
+ages, dates, ticket numbers and the service lines (12355, 110, 120, 119, 12348, 12333)
+are never long enough or never introduced the way personal data is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping
+
+__all__ = ["MASK_KINDS", "find_personal_data", "mask_personal_data", "pseudonym"]
+
+# Full-width ASCII (what Chinese input methods often type: １３８，＠) and the ideographic
+# space map one to one onto ASCII, so spans found in the folded text fit the original.
+_HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# Stands in for text already claimed by a kind; no pattern matches it.
+_BLANK = "\x00"
+
+_NUM = "[0-9零〇一二两三四五六七八九十百]+"
+# A place name runs back from 路/小区 to the nearest word that cannot be part of it, so
+# 我家住在人民路12号 hides 人民路12号 and 北京市朝阳区建国路1号 keeps the district.
+_PLACE_STOP = r"\s\x00在住是到去于的从往近旁离我你他她家区市县镇乡省,.:;!?()，。：；！？、"
+_PLACE_NAME = rf"[^{_PLACE_STOP}]{{0,10}}"
+_ADDRESS_UNIT = "号楼|号院|号|栋|幢|座|单元|层|楼|室|户|弄"
+# Units after the street number (3栋2单元501室), then a bare room number (…单元501).
+_ADDRESS_TAIL = (
+    rf"(?:\s*[-之]?\s*{_NUM}\s*(?:{_ADDRESS_UNIT}))*(?:-?[0-9]{{2,5}}(?![0-9年月日岁元]))?"
+)
+# Introducers of contact ids, followed by an optional "是" or colon.
+_INTRO_SEP = r"\s*(?:是|为)?\s*:?\s*"
+# WeChat ids: a letter then 5+ letters, digits, _ or -; older ids are QQ numbers.
+_WECHAT_ID = r"(?:[a-z][a-z0-9_-]{5,}|[0-9]{5,11}(?![0-9]))"
+
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    # Order matters: each kind only sees text the kinds before it left. An e-mail may
+    # hold a QQ number (12345678@qq.com); an ID card holds phone-like digit runs.
+    ("email", r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"),
+    (
+        "id_card",
+        # 18 digits: area, birth date, sequence, check character (X); or the old 15.
+        r"(?<![0-9])[1-9][0-9]{5}\s?(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
+        r"(?:0[1-9]|[12][0-9]|3[01])\s?[0-9]{3}[0-9x](?![0-9])"
+        r"|(?<![0-9])[1-9][0-9]{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])",
+    ),
+    # 16 to 19 digits, in groups of four when spaced.
+    ("bank_card", r"(?<![0-9])[0-9]{4}(?:[ -]?[0-9]{4}){3}(?:[ -]?[0-9]{1,3})?(?![0-9])"),
+    (
+        "phone",
+        r"(?<![0-9])(?:(?:\+|00)86[ -]?|\(\+?86\)\s?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?![0-9])",
+    ),
+    (
+        "landline",
+        r"(?<![0-9])(?:\(0[0-9]{2,3}\)|0[0-9]{2,3})[ -]?"
+        r"[2-9](?:[0-9]{6,7}|[0-9]{2,3}[ -][0-9]{4})(?![0-9])",
+    ),
+    (
+        "qq",
+        rf"(?:(?<![a-z])q{{1,2}}(?![a-z])|扣扣|企鹅)(?:号码?|群)?{_INTRO_SEP}"
+        r"(?P<v>[1-9][0-9]{4,10})(?![0-9])",
+    ),
+    ("wechat", rf"(?:微信|威信|薇信|v信)(?:号|id)?{_INTRO_SEP}(?P<v>{_WECHAT_ID})"),
+    # After a Latin introducer an id must hold a digit or _ or -: "WeChat account" is
+    # no id, "wechat: xm_2010" is.
+    (
+        "wechat",
+        rf"(?<![a-z])(?:vx|wx|weixin|wechat)(?![a-z])(?:\s*id)?{_INTRO_SEP}"
+        rf"(?P<v>(?=[a-z0-9_-]*[0-9_-]){_WECHAT_ID})",
+    ),
+    (
+        "address",
+        rf"{_PLACE_NAME}(?:大道|路|街|巷|弄|胡同)\s*{_NUM}\s*(?:号院|号楼|号|弄|栋|幢|座){_ADDRESS_TAIL}"
+        rf"|{_PLACE_NAME}(?:小区|花园|公寓|家园|新村|大厦|苑|院|村)\s*{_NUM}\s*"
+        rf"(?:号楼|栋|幢|座|单元|号){_ADDRESS_TAIL}",
+    ),
+    (
+        "school_class",
+        # 三年级二班, 初二(3)班, 高一3班, 五(2)班: a grade with a class identifies a child.
+        r"(?:(?:小学|初中|高中)?(?:[一二三四五六七八九1-9]年级|[初高][一二三1-3])"
+        r"|[一二三四五六1-6](?=\s*\())"
+        r"\s*(?:\(\s*[0-9一二三四五六七八九十]{1,3}\s*\)|[0-9一二三四五六七八九十]{1,3})\s*班",
+    ),
+)
+_KINDS = tuple(
+    (kind, re.compile(pattern, re.ASCII | re.IGNORECASE)) for kind, pattern in _PATTERNS
+)
+
+MASK_KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _KINDS))
+"""The kinds of personal data, in the order they are looked for; keys of the labels."""
+
+
+def _spans(text: str) -> list[tuple[int, int, str]]:
+    """Find personal data as ``(start, end, kind)``, sorted by position."""
+    work = text.translate(_HALF_WIDTH)
+    spans: list[tuple[int, int, str]] = []
+
+    def blanker(kind: str) -> Callable[[re.Match[str]], str]:
+        def blank(match: re.Match[str]) -> str:
+            # Contact ids keep their introducer ("QQ号：") so the masked text still reads.
+            start, end = match.span("v") if "v" in match.re.groupindex else match.span()
+            spans.append((start, end, kind))
+            whole, offset = match.group(0), match.start()
+            return whole[: start - offset] + _BLANK * (end - start) + whole[end - offset :]
+
+        return blank
+
+    for kind, pattern in _KINDS:
+        work = pattern.sub(blanker(kind), work)
+    return sorted(spans)
+
+
+def find_personal_data(text: str) -> list[tuple[str, str]]:
+    """List the personal data in a text, for a reviewer's "nothing personal" check.
+
+    Args:
+        text: Any text a young person wrote, or a text about to be published.
+
+    Returns:
+        ``(kind, matched text)`` pairs in reading order; kinds are from
+        :data:`MASK_KINDS`. Empty when nothing was found.
+    """
+    return [(kind, text[start:end]) for start, end, kind in _spans(text)]
+
+
+def mask_personal_data(text: str, labels: Mapping[str, str]) -> str:
+    """Replace personal data with a label that says what was hidden.
+
+    Masking a masked text changes nothing, as long as the labels hold no personal data.
+
+    Args:
+        text: The text to show to someone other than its author.
+        labels: The replacement for each kind in :data:`MASK_KINDS`, taken from the
+            locale catalog (e.g. ``{"phone": "[手机号已隐藏]", ...}``).
+
+    Returns:
+        The text with every match replaced by its kind's label.
+
+    Raises:
+        ValueError: A kind has no label.
+    """
+    missing = [kind for kind in MASK_KINDS if kind not in labels]
+    if missing:
+        raise ValueError(f"no mask label for: {', '.join(missing)}")
+    parts: list[str] = []
+    last = 0
+    for start, end, kind in _spans(text):
+        parts += [text[last:start], labels[kind]]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def pseudonym(user_id: int, secret: str) -> str:
+    """A stable four-character code standing for a young person on staff screens.
+
+    The code is the first 16 bits of HMAC-SHA256(secret, user id) in upper-case hex, so
+    it cannot be turned back into the Telegram id without the secret. There are only
+    65,536 codes: with 100 young people in one queue two share a code about 7% of the
+    time, with 300 about half the time. It is a display aid, not an identifier; the
+    ticket number identifies a case.
+
+    Args:
+        user_id: The young person's Telegram id.
+        secret: The deployment's pseudonym secret (from settings, never the bot token).
+
+    Returns:
+        Four upper-case hex characters such as ``"A3F2"``; the caller formats it into a
+        catalog text such as 青年#A3F2.
+
+    Raises:
+        ValueError: The secret is empty (anyone could then compute the codes).
+    """
+    if not secret:
+        raise ValueError("pseudonym secret must not be empty")
+    digest = hmac.new(secret.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()
+    return digest[:4].upper()

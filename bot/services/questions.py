@@ -1,0 +1,383 @@
+"""Tickets after the matcher: routing, answers, follow-ups, hand-offs, and who may do what.
+
+Every change goes through ``lifecycle.fire`` (audit log); every function takes ``now``
+so tests can move the clock. Nothing here knows Telegram: callers render and notify.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import lifecycle, routing
+from bot.services.lifecycle import IllegalTransition
+from storage.models import ROLE_ADMIN, Cadre, User
+from storage.questions import Question, QuestionMessage
+
+__all__ = ["IllegalTransition", "NotAllowed"]
+
+
+class NotAllowed(PermissionError):
+    """The person may not act on this question (not theirs, not their region, gone)."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where a question went: a cadre, or the committee's pool (``cadre`` None)."""
+
+    question: Question
+    cadre: Cadre | None
+
+
+def actor_of(user: User | None = None, cadre: Cadre | None = None) -> str:
+    """The audit log's name for whoever acts."""
+    if cadre is not None:
+        return f"cadre:{cadre.id}"
+    return f"user:{user.id}" if user is not None else "system"
+
+
+async def create(
+    session: AsyncSession,
+    *,
+    user: User,
+    text: str,
+    now: datetime,
+    topic: str | None = None,
+    candidates: list[dict[str, object]] | None = None,
+    update_id: int | None = None,
+) -> Question:
+    """Record a new question (state ``new``) with its first message."""
+    question = Question(
+        user_id=user.id,
+        text=text,
+        region_code=user.region_code,
+        topic=topic,
+        candidates=candidates or [],
+        inbound_update_id=update_id,
+        asked_at=now,
+        last_activity_at=now,
+        thread=[QuestionMessage(author="youth", text=text, created_at=now)],
+        events=[],  # loaded (empty), so the first transition does no lazy load
+    )
+    session.add(question)
+    await session.flush()
+    return question
+
+
+async def route(
+    session: AsyncSession,
+    question: Question,
+    *,
+    reason: str,
+    now: datetime,
+    tz: ZoneInfo,
+    actor: str = "system",
+    exclude: frozenset[int] = frozenset(),
+) -> Assignment:
+    """Hand the question to a person: the best cadre, or the committee's pool."""
+    if question.status != lifecycle.ROUTED:
+        lifecycle.fire(question, "route", actor=actor, now=now, note=reason)
+    question.reason = question.reason or reason
+    cadre = await routing.choose_cadre(
+        session,
+        region_code=question.region_code,
+        topic=question.topic,
+        now=now,
+        tz=tz,
+        exclude=exclude,
+    )
+    if cadre is not None:
+        _assign(question, cadre, actor=actor, now=now)
+    await session.flush()
+    return Assignment(question, cadre)
+
+
+def _assign(
+    question: Question, cadre: Cadre, *, actor: str, now: datetime, note: str = ""
+) -> None:
+    lifecycle.fire(question, "assign", actor=actor, now=now, note=note or f"to cadre:{cadre.id}")
+    question.assigned_cadre_id = cadre.id
+    question.assigned_at = now
+
+
+async def get(session: AsyncSession, question_id: int) -> Question:
+    """Return a question or raise :class:`NotAllowed`."""
+    question = await session.get(Question, question_id)
+    if question is None:
+        raise NotAllowed(question_id)
+    return question
+
+
+async def get_cadre(session: AsyncSession, user: User) -> Cadre | None:
+    """The active cadre record of ``user``, if they are one."""
+    return await session.scalar(
+        select(Cadre).where(Cadre.telegram_id == user.telegram_id, Cadre.active.is_(True))
+    )
+
+
+async def _staff_question(
+    session: AsyncSession, *, question_id: int, user: User, now: datetime
+) -> tuple[Question, Cadre | None]:
+    """The question, if ``user`` may act on it: its cadre, an admin, or (for a question in
+    the pool) a cadre who covers it."""
+    question = await get(session, question_id)
+    cadre = await get_cadre(session, user)
+    if user.has_role(ROLE_ADMIN):
+        return question, cadre
+    if cadre is None:
+        raise NotAllowed(question_id)
+    if question.assigned_cadre_id == cadre.id:
+        return question, cadre
+    if question.assigned_cadre_id is None and question.status == lifecycle.ROUTED:
+        eligible = await routing.eligible_cadres(
+            session, region_code=question.region_code, topic=question.topic, now=now
+        )
+        if any(c.id == cadre.id for c in eligible):
+            return question, cadre
+    raise NotAllowed(question_id)
+
+
+async def claim(session: AsyncSession, *, question_id: int, user: User, now: datetime) -> Question:
+    """A cadre takes a question from the pool."""
+    question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    if cadre is None:
+        raise NotAllowed(question_id)
+    if question.assigned_cadre_id != cadre.id:
+        _assign(question, cadre, actor=actor_of(cadre=cadre), now=now, note="claimed")
+    return question
+
+
+async def answer(
+    session: AsyncSession, *, question_id: int, user: User, text: str, now: datetime
+) -> Question:
+    """A cadre (or admin) answers; a question still in the pool is claimed by answering."""
+    question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    if cadre is not None and question.assigned_cadre_id is None:
+        _assign(question, cadre, actor=actor_of(cadre=cadre), now=now, note="claimed")
+    lifecycle.fire(question, "answer", actor=actor_of(user, cadre), now=now)
+    question.answered_at = now
+    question.first_answered_at = question.first_answered_at or now
+    question.thread.append(
+        QuestionMessage(
+            author="cadre", cadre_id=cadre.id if cadre else None, text=text, created_at=now
+        )
+    )
+    await session.flush()
+    return question
+
+
+async def own(session: AsyncSession, *, question_id: int, user: User) -> Question:
+    """The user's own question, or :class:`NotAllowed`."""
+    question = await get(session, question_id)
+    if question.user_id != user.id:
+        raise NotAllowed(question_id)
+    return question
+
+
+async def resolve(
+    session: AsyncSession, *, question_id: int, user: User | None, now: datetime
+) -> Question:
+    """The young person (or, after the waiting time, the system) closes the question."""
+    question = (
+        await own(session, question_id=question_id, user=user)
+        if user is not None
+        else await get(session, question_id)
+    )
+    lifecycle.fire(question, "resolve", actor=actor_of(user), now=now)
+    question.resolved_at = now
+    return question
+
+
+async def follow_up(
+    session: AsyncSession,
+    *,
+    question_id: int,
+    user: User,
+    text: str,
+    now: datetime,
+    tz: ZoneInfo,
+) -> Assignment:
+    """A follow-up goes back to the same cadre, as part of the same ticket."""
+    question = await own(session, question_id=question_id, user=user)
+    question.thread.append(QuestionMessage(author="youth", text=text, created_at=now))
+    cadre = (
+        await session.get(Cadre, question.assigned_cadre_id)
+        if question.assigned_cadre_id
+        else None
+    )
+    if cadre is not None and routing.available(cadre, now):
+        lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
+        question.assigned_at = now
+        return Assignment(question, cadre)
+    lifecycle.fire(
+        question,
+        "reopen" if question.status == lifecycle.RESOLVED else "follow_up",
+        actor=actor_of(user),
+        now=now,
+    )
+    if question.status == lifecycle.ASSIGNED:
+        lifecycle.fire(question, "unassign", actor="system", now=now, note="cadre unavailable")
+    question.assigned_cadre_id = None
+    return await route(session, question, reason="follow_up", now=now, tz=tz)
+
+
+async def pass_on(
+    session: AsyncSession, *, question_id: int, user: User, to_cadre_id: int, now: datetime
+) -> Assignment:
+    """Hand the question to a colleague who covers it."""
+    question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    colleagues = await colleagues_for(session, question=question, now=now)
+    target = next((c for c in colleagues if c.id == to_cadre_id), None)
+    if target is None or (cadre is not None and target.id == cadre.id):
+        raise NotAllowed(to_cadre_id)
+    _assign(
+        question, target, actor=actor_of(user, cadre), now=now, note=f"passed to cadre:{target.id}"
+    )
+    return Assignment(question, target)
+
+
+async def colleagues_for(
+    session: AsyncSession, *, question: Question, now: datetime
+) -> list[Cadre]:
+    """Other cadres who could take ``question`` (region and topic)."""
+    eligible = await routing.eligible_cadres(
+        session, region_code=question.region_code, topic=question.topic, now=now
+    )
+    return [c for c in eligible if c.id != question.assigned_cadre_id]
+
+
+async def forward(
+    session: AsyncSession, *, question_id: int, user: User, department: str, now: datetime
+) -> Question:
+    """Forward the question to a department (named), which answers outside the bot."""
+    question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    lifecycle.fire(question, "forward", actor=actor_of(user, cadre), now=now, note=department)
+    question.department = department.strip()[:128]
+    return question
+
+
+async def mark_key(
+    session: AsyncSession, *, question_id: int, user: User, now: datetime
+) -> Question:
+    """Mark the question a key suggestion (重点建议) for the committee."""
+    question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    lifecycle.fire(question, "mark_key", actor=actor_of(user, cadre), now=now)
+    question.key_suggestion = True
+    return question
+
+
+async def close_spam(
+    session: AsyncSession, *, question_id: int, user: User, now: datetime
+) -> Question:
+    """Close the question as spam."""
+    question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    lifecycle.fire(question, "close_spam", actor=actor_of(user, cadre), now=now)
+    return question
+
+
+async def share_identity(
+    session: AsyncSession, *, question_id: int, user: User, now: datetime
+) -> Question:
+    """The young person lets cadres see their name on this ticket."""
+    question = await own(session, question_id=question_id, user=user)
+    lifecycle.fire(question, "share_identity", actor=actor_of(user), now=now)
+    question.identity_shared = True
+    return question
+
+
+async def of_user(session: AsyncSession, user: User, limit: int = 20) -> list[Question]:
+    """Everything a young person raised, newest first."""
+    return list(
+        await session.scalars(
+            select(Question)
+            .where(Question.user_id == user.id)
+            .order_by(Question.asked_at.desc(), Question.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+async def queue_of(session: AsyncSession, cadre: Cadre) -> list[Question]:
+    """A cadre's open questions, oldest first."""
+    return list(
+        await session.scalars(
+            select(Question)
+            .where(Question.assigned_cadre_id == cadre.id, Question.status == lifecycle.ASSIGNED)
+            .order_by(Question.assigned_at)
+        )
+    )
+
+
+async def pool_for(session: AsyncSession, cadre: Cadre | None, now: datetime) -> list[Question]:
+    """Unassigned questions a cadre could claim (all of them for the committee)."""
+    waiting = list(
+        await session.scalars(
+            select(Question)
+            .where(Question.status == lifecycle.ROUTED, Question.assigned_cadre_id.is_(None))
+            .order_by(Question.asked_at)
+        )
+    )
+    if cadre is None:
+        return waiting
+    result = []
+    for question in waiting:
+        eligible = await routing.eligible_cadres(
+            session, region_code=question.region_code, topic=question.topic, now=now
+        )
+        if any(c.id == cadre.id for c in eligible):
+            result.append(question)
+    return result
+
+
+async def overdue(
+    session: AsyncSession, *, now: datetime, after: timedelta, cadre: Cadre | None = None
+) -> list[Question]:
+    """Questions waiting for a person longer than ``after``, oldest first."""
+    query = select(Question).where(
+        Question.status.in_(lifecycle.OPEN_FOR_STAFF), Question.last_activity_at <= now - after
+    )
+    if cadre is not None:
+        query = query.where(Question.assigned_cadre_id == cadre.id)
+    return list(await session.scalars(query.order_by(Question.last_activity_at)))
+
+
+def is_admin(user: User) -> bool:
+    """Committee admins may act on every question."""
+    return user.has_role(ROLE_ADMIN)
+
+
+async def claim_or_check(
+    session: AsyncSession, *, question_id: int, user: User, now: datetime
+) -> Question:
+    """Make sure ``user`` may work on the question, taking it from the pool if needed."""
+    question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    if question.status not in (lifecycle.ROUTED, lifecycle.ASSIGNED, lifecycle.ANSWERED):
+        raise IllegalTransition(question.id, question.status, "answer")
+    if cadre is not None and question.assigned_cadre_id is None:
+        _assign(question, cadre, actor=actor_of(cadre=cadre), now=now, note="claimed")
+    return question
+
+
+async def colleagues_of(
+    session: AsyncSession, *, question_id: int, user: User, now: datetime
+) -> list[Cadre]:
+    """The colleagues ``user`` may pass the question to."""
+    question, _ = await _staff_question(session, question_id=question_id, user=user, now=now)
+    return await colleagues_for(session, question=question, now=now)
+
+
+async def question_for_card(session: AsyncSession, *, chat_id: int, message_id: int) -> int | None:
+    """The question a card (a message the bot sent to staff) belongs to."""
+    from storage.outbox import OutboxMessage
+
+    return await session.scalar(
+        select(OutboxMessage.ref_id).where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.sent_message_id == message_id,
+            OutboxMessage.ref_type == "question",
+        )
+    )

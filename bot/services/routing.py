@@ -1,0 +1,97 @@
+"""Who answers a question: the grid (青情地图), topics, duty days, load and rotation.
+
+Cadres who cover the question's region (or a region above it) and its topic are eligible,
+unless away or inactive. Among them: today's duty rotation (接访日) first, then the
+lowest open load under capacity, then whoever was given a question longest ago (round
+robin). Nobody fits: the question waits in the committee's pool.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.lifecycle import OPEN_FOR_STAFF
+from bot.services.org import region_chain
+from storage.models import Cadre
+from storage.questions import Question
+
+
+async def open_loads(session: AsyncSession) -> dict[int, int]:
+    """Return each cadre's number of open assigned questions."""
+    rows = await session.execute(
+        select(Question.assigned_cadre_id, func.count(Question.id))
+        .where(Question.status.in_(OPEN_FOR_STAFF), Question.assigned_cadre_id.is_not(None))
+        .group_by(Question.assigned_cadre_id)
+    )
+    return {cadre_id: int(count) for cadre_id, count in rows.all() if cadre_id is not None}
+
+
+async def last_assigned(session: AsyncSession) -> dict[int, datetime]:
+    """Return when each cadre was last given a question."""
+    rows = await session.execute(
+        select(Question.assigned_cadre_id, func.max(Question.assigned_at))
+        .where(Question.assigned_cadre_id.is_not(None))
+        .group_by(Question.assigned_cadre_id)
+    )
+    return {
+        cadre_id: when
+        for cadre_id, when in rows.all()
+        if cadre_id is not None and when is not None
+    }
+
+
+def covers(cadre: Cadre, *, regions: tuple[str, ...], topic: str | None) -> bool:
+    """Whether ``cadre`` covers a question in ``regions`` (its chain) on ``topic``."""
+    if regions and not {r.code for r in cadre.regions} & set(regions):
+        return False
+    return topic is None or topic in {t.code for t in cadre.topics}
+
+
+def available(cadre: Cadre, now: datetime) -> bool:
+    """Active, and not away now."""
+    return cadre.active and (cadre.away_until is None or cadre.away_until <= now)
+
+
+async def eligible_cadres(
+    session: AsyncSession, *, region_code: str | None, topic: str | None, now: datetime
+) -> list[Cadre]:
+    """Every available cadre covering the region (or a region above it) and topic."""
+    regions = await region_chain(session, region_code)
+    cadres = await session.scalars(select(Cadre).where(Cadre.active.is_(True)).order_by(Cadre.id))
+    return [c for c in cadres if available(c, now) and covers(c, regions=regions, topic=topic)]
+
+
+async def choose_cadre(
+    session: AsyncSession,
+    *,
+    region_code: str | None,
+    topic: str | None,
+    now: datetime,
+    tz: ZoneInfo,
+    exclude: frozenset[int] = frozenset(),
+) -> Cadre | None:
+    """Pick the cadre for a question, or None for the committee's pool."""
+    candidates = [
+        c
+        for c in await eligible_cadres(session, region_code=region_code, topic=topic, now=now)
+        if c.id not in exclude
+    ]
+    if not candidates:
+        return None
+    loads = await open_loads(session)
+    candidates = [c for c in candidates if loads.get(c.id, 0) < c.capacity]
+    if not candidates:
+        return None
+    weekday = now.astimezone(tz).isoweekday()
+    recent = await last_assigned(session)
+    never = datetime.min.replace(tzinfo=now.tzinfo)
+
+    def rank(cadre: Cadre) -> tuple[int, int, datetime, int]:
+        on_duty = 0 if weekday in (cadre.duty_days or []) else 1
+        return (on_duty, loads.get(cadre.id, 0), recent.get(cadre.id, never), cadre.id)
+
+    return min(candidates, key=rank)

@@ -1,0 +1,106 @@
+"""The periodic sweep of the question loop: escalation after the SLA, auto-resolve.
+
+It reads state from the database and moves questions by their lifecycle, so running it
+twice (after a restart, or on two instances) changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import notify
+from bot.context import Services
+from bot.services import lifecycle, questions
+from storage.db import unit_of_work
+from storage.questions import Question
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    escalated: int = 0
+    auto_resolved: int = 0
+
+
+async def sweep(services: Services) -> SweepReport:
+    """Escalate questions past the SLA and auto-resolve long-answered ones (one session)."""
+    report = SweepReport()
+    async with unit_of_work(services.sessions) as session:
+        await _escalate(session, services, report)
+        await _auto_resolve(session, services, report)
+    return report
+
+
+async def _escalate(session: AsyncSession, services: Services, report: SweepReport) -> None:
+    settings, now = services.settings, services.clock.now()
+    limit = now - timedelta(hours=settings.sla_escalation_hours)
+    stale = await session.scalars(
+        select(Question)
+        .where(Question.status == lifecycle.ASSIGNED, Question.assigned_at <= limit)
+        .with_for_update(skip_locked=True)
+    )
+    for question in list(stale):
+        previous = question.assigned_cadre_id
+        lifecycle.fire(question, "unassign", actor="system", now=now, note="SLA escalation")
+        question.assigned_cadre_id = None
+        question.escalations += 1
+        exclude = frozenset({previous}) if previous is not None else frozenset()
+        assignment = await questions.route(
+            session, question, reason="escalation", now=now, tz=settings.tz, exclude=exclude
+        )
+        await notify.resolved(session, question)  # drop the old cadre's reminder
+        await notify.card(
+            session,
+            question,
+            cadre=assignment.cadre,
+            settings=settings,
+            now=now,
+            nearest=notify.nearest(services.knowledge, question),
+            header="card.escalated",
+        )
+        report.escalated += 1
+
+
+async def _auto_resolve(session: AsyncSession, services: Services, report: SweepReport) -> None:
+    now = services.clock.now()
+    limit = now - timedelta(days=services.settings.auto_resolve_days)
+    quiet = await session.scalars(
+        select(Question)
+        .where(Question.status == lifecycle.ANSWERED, Question.answered_at <= limit)
+        .with_for_update(skip_locked=True)
+    )
+    for question in list(quiet):
+        lifecycle.fire(question, "resolve", actor="system", now=now, note="no reply in time")
+        question.resolved_at = now
+        await notify.resolved(session, question)
+        report.auto_resolved += 1
+
+
+def register(application: object, services: Services) -> None:
+    """Run the sweep on the JobQueue (one job id, so a restart never doubles it)."""
+    from telegram.ext import Application
+
+    assert isinstance(application, Application)
+    assert application.job_queue is not None
+
+    async def job(_context: object) -> None:
+        try:
+            await sweep(services)
+        except Exception:
+            _log.exception("the question sweep failed; it runs again next interval")
+
+    application.job_queue.run_repeating(
+        job,
+        interval=services.settings.sweep_interval_s,
+        first=1.0,
+        name="sweeper",
+        job_kwargs={"id": "sweeper", "replace_existing": True, "max_instances": 1},
+    )

@@ -1,0 +1,314 @@
+"""Cadres and the committee: question cards, answering, hand-offs, /queue, /pool, /overdue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from telegram import CallbackQuery, Message, Update
+
+from bot import callbacks, notify
+from bot.context import BotContext
+from bot.i18n import Translator
+from bot.keyboards import colleagues_keyboard
+from bot.services import conversations, lifecycle, questions
+from storage.questions import Question
+
+
+def _query(update: Update) -> tuple[CallbackQuery, callbacks.Callback]:
+    query = update.callback_query
+    assert query is not None  # guaranteed by the handler's pattern
+    return query, callbacks.unpack(query.data)
+
+
+async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> None:
+    if isinstance(error, lifecycle.IllegalTransition):
+        state = tr.plain(f"status.{error.state}")
+        await query.answer(
+            tr.plain("card.illegal", ref=error.question_id, state=state), show_alert=True
+        )
+    else:
+        await query.answer(tr.plain("card.not_allowed"), show_alert=True)
+
+
+async def answer_button(update: Update, context: BotContext) -> None:
+    """ "Answer" on a card: the cadre's next text message is the answer."""
+    query, data = _query(update)
+    now = context.services.clock.now()
+    try:
+        await questions.claim_or_check(
+            context.session, question_id=data.id(), user=context.user, now=now
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
+        await _refuse(query, context.tr, error)
+        return
+    await conversations.expect(
+        context.session,
+        chat_id=context.user.telegram_id,
+        kind=conversations.AWAIT_ANSWER,
+        now=now,
+        question_id=data.id(),
+    )
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.reply_text(context.tr("card.how_to_answer", ref=data.id()))
+
+
+async def submit_answer(
+    message: Message, context: BotContext, *, question_id: int, text: str
+) -> None:
+    """Record a cadre's answer and deliver it to the young person."""
+    now = context.services.clock.now()
+    tr = context.tr
+    try:
+        question = await questions.answer(
+            context.session, question_id=question_id, user=context.user, text=text, now=now
+        )
+    except lifecycle.IllegalTransition as error:
+        state = tr.plain(f"status.{error.state}")
+        await message.reply_text(tr("card.illegal", ref=question_id, state=state))
+        return
+    except questions.NotAllowed:
+        await message.reply_text(tr("card.not_allowed"))
+        return
+    await notify.answer_to_youth(
+        context.session, question, text=text, settings=context.services.settings, now=now
+    )
+    await message.reply_text(tr("card.answered", ref=question.id))
+
+
+async def pass_button(update: Update, context: BotContext) -> None:
+    """ "Pass to colleague": list the colleagues who cover the question."""
+    query, data = _query(update)
+    now = context.services.clock.now()
+    try:
+        colleagues = await questions.colleagues_of(
+            context.session, question_id=data.id(), user=context.user, now=now
+        )
+    except questions.NotAllowed as error:
+        await _refuse(query, context.tr, error)
+        return
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    if not colleagues:
+        await query.message.reply_text(context.tr("card.no_colleague"))
+        return
+    await query.message.reply_text(
+        context.tr("card.choose_colleague"),
+        reply_markup=colleagues_keyboard(data.id(), [(c.id, c.name) for c in colleagues]),
+    )
+
+
+async def pass_to(update: Update, context: BotContext) -> None:
+    """Pass the question to the chosen colleague, who gets the card."""
+    query, data = _query(update)
+    now = context.services.clock.now()
+    try:
+        assignment = await questions.pass_on(
+            context.session,
+            question_id=data.id(0),
+            user=context.user,
+            to_cadre_id=data.id(1),
+            now=now,
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
+        await _refuse(query, context.tr, error)
+        return
+    assert assignment.cadre is not None
+    await notify.card(
+        context.session,
+        assignment.question,
+        cadre=assignment.cadre,
+        settings=context.services.settings,
+        now=now,
+        nearest=notify.nearest(context.services.knowledge, assignment.question),
+    )
+    await query.answer()
+    await query.edit_message_text(
+        context.tr("card.passed", name=assignment.cadre.name, ref=assignment.question.id)
+    )
+
+
+async def forward_button(update: Update, context: BotContext) -> None:
+    """ "Forward to department": the cadre's next text is the department's name."""
+    query, data = _query(update)
+    now = context.services.clock.now()
+    try:
+        await questions.claim_or_check(
+            context.session, question_id=data.id(), user=context.user, now=now
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
+        await _refuse(query, context.tr, error)
+        return
+    await conversations.expect(
+        context.session,
+        chat_id=context.user.telegram_id,
+        kind=conversations.AWAIT_DEPARTMENT,
+        now=now,
+        question_id=data.id(),
+    )
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.reply_text(context.tr("card.ask_department"))
+
+
+async def submit_department(
+    message: Message, context: BotContext, *, question_id: int, department: str
+) -> None:
+    """Forward the question to the named department and tell the young person."""
+    now = context.services.clock.now()
+    try:
+        question = await questions.forward(
+            context.session,
+            question_id=question_id,
+            user=context.user,
+            department=department,
+            now=now,
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition):
+        await message.reply_text(context.tr("card.not_allowed"))
+        return
+    await notify.resolved(context.session, question)
+    await notify.youth_notice(
+        context.session,
+        question,
+        key="youth.forwarded",
+        settings=context.services.settings,
+        now=now,
+        department=question.department or department,
+    )
+    await message.reply_text(
+        context.tr("card.forwarded", department=question.department or department, ref=question.id)
+    )
+
+
+async def key_button(update: Update, context: BotContext) -> None:
+    """Mark a key suggestion (重点建议) and tell the young person."""
+    query, data = _query(update)
+    now = context.services.clock.now()
+    try:
+        question = await questions.mark_key(
+            context.session, question_id=data.id(), user=context.user, now=now
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
+        await _refuse(query, context.tr, error)
+        return
+    await notify.youth_notice(
+        context.session,
+        question,
+        key="youth.key_suggestion",
+        settings=context.services.settings,
+        now=now,
+    )
+    await query.answer(context.tr.plain("card.marked_key", ref=question.id))
+
+
+async def spam_button(update: Update, context: BotContext) -> None:
+    """Close the question as spam (the sender is not told)."""
+    query, data = _query(update)
+    now = context.services.clock.now()
+    try:
+        question = await questions.close_spam(
+            context.session, question_id=data.id(), user=context.user, now=now
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
+        await _refuse(query, context.tr, error)
+        return
+    await notify.resolved(context.session, question)
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    if isinstance(query.message, Message):
+        await query.message.reply_text(context.tr("card.closed_spam", ref=question.id))
+
+
+async def claim_button(update: Update, context: BotContext) -> None:
+    """Take a question from the pool; the cadre then gets its full card."""
+    query, data = _query(update)
+    now = context.services.clock.now()
+    try:
+        question = await questions.claim(
+            context.session, question_id=data.id(), user=context.user, now=now
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
+        await _refuse(query, context.tr, error)
+        return
+    cadre = await questions.get_cadre(context.session, context.user)
+    await notify.card(
+        context.session,
+        question,
+        cadre=cadre,
+        settings=context.services.settings,
+        now=now,
+        nearest=notify.nearest(context.services.knowledge, question),
+    )
+    await query.answer(context.tr.plain("card.claimed", ref=question.id))
+    await query.edit_message_reply_markup(None)
+
+
+async def _listing(
+    message: Message, tr: Translator, items: list[Question], *, title: str, empty: str, now: object
+) -> None:
+    if not items:
+        await message.reply_text(tr(empty))
+        return
+    lines = [tr(title, count=len(items))]
+    for question in items[:30]:
+        lines.append(
+            tr(
+                "queue.line",
+                ref=question.id,
+                age=notify.age_text(tr, question.asked_at, now),  # type: ignore[arg-type]
+                text=notify.masked(tr, question.text[:60]),
+            )
+        )
+    await message.reply_text("\n".join(lines))
+
+
+async def queue_command(update: Update, context: BotContext) -> None:
+    """/queue: the cadre's open questions."""
+    message = update.effective_message
+    assert message is not None
+    cadre = await questions.get_cadre(context.session, context.user)
+    if cadre is None:
+        await message.reply_text(context.tr("queue.not_cadre"))
+        return
+    items = await questions.queue_of(context.session, cadre)
+    now = context.services.clock.now()
+    await _listing(message, context.tr, items, title="queue.title", empty="queue.empty", now=now)
+
+
+async def pool_command(update: Update, context: BotContext) -> None:
+    """/pool: unassigned questions the cadre (or the committee) could take."""
+    message = update.effective_message
+    assert message is not None
+    cadre = await questions.get_cadre(context.session, context.user)
+    if cadre is None and not questions.is_admin(context.user):
+        await message.reply_text(context.tr("queue.not_cadre"))
+        return
+    now = context.services.clock.now()
+    items = await questions.pool_for(context.session, cadre, now)
+    await _listing(
+        message, context.tr, items, title="queue.pool_title", empty="queue.pool_empty", now=now
+    )
+
+
+async def overdue_command(update: Update, context: BotContext) -> None:
+    """/overdue: questions waiting longer than the SLA (all of them for the committee)."""
+    message = update.effective_message
+    assert message is not None
+    cadre = await questions.get_cadre(context.session, context.user)
+    if cadre is None and not questions.is_admin(context.user):
+        await message.reply_text(context.tr("queue.not_cadre"))
+        return
+    now = context.services.clock.now()
+    after = timedelta(hours=context.services.settings.sla_reminder_hours)
+    scope = None if questions.is_admin(context.user) else cadre
+    items = await questions.overdue(context.session, now=now, after=after, cadre=scope)
+    await _listing(
+        message,
+        context.tr,
+        items,
+        title="queue.overdue_title",
+        empty="queue.overdue_empty",
+        now=now,
+    )

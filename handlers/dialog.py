@@ -1,0 +1,60 @@
+"""Plain text in private chat: a pending step first (an answer, a department, a
+follow-up), a reply to a question card, and otherwise a new question."""
+
+from __future__ import annotations
+
+from telegram import Message, Update
+
+from bot.context import BotContext
+from bot.services import conversations, questions
+from handlers import cadre, youth
+
+
+async def text(update: Update, context: BotContext) -> None:
+    """Route a private text message to whatever it is meant for."""
+    message = update.effective_message
+    assert message is not None
+    assert message.text is not None
+    chat_id = message.chat_id
+    waiting = await conversations.pending(context.session, chat_id)
+    if waiting is not None:
+        await conversations.clear(context.session, chat_id)
+        question_id = int(waiting.data.get("question_id", 0))
+        if waiting.kind == conversations.AWAIT_ANSWER:
+            await cadre.submit_answer(message, context, question_id=question_id, text=message.text)
+            return
+        if waiting.kind == conversations.AWAIT_DEPARTMENT:
+            await cadre.submit_department(
+                message, context, question_id=question_id, department=message.text
+            )
+            return
+        if waiting.kind == conversations.AWAIT_FOLLOW_UP:
+            await youth.submit_follow_up(
+                message, context, question_id=question_id, text=message.text
+            )
+            return
+    if await _reply_to_card(message, context):
+        return
+    await youth.text_message(update, context)
+
+
+async def _reply_to_card(message: Message, context: BotContext) -> bool:
+    replied = message.reply_to_message
+    if replied is None or not replied.from_user or not replied.from_user.is_bot:
+        return False
+    question_id = await questions.question_for_card(
+        context.session, chat_id=message.chat_id, message_id=replied.message_id
+    )
+    if question_id is None:
+        return False
+    assert message.text is not None
+    await cadre.submit_answer(message, context, question_id=question_id, text=message.text)
+    return True
+
+
+async def cancel(update: Update, context: BotContext) -> None:
+    """/cancel: stop waiting for an answer, a department or a follow-up."""
+    message = update.effective_message
+    assert message is not None
+    await conversations.clear(context.session, message.chat_id)
+    await message.reply_text(context.tr("card.cancelled"))

@@ -1,0 +1,157 @@
+"""Masking minors' personal data and the pseudonyms cadres see."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.services.privacy import MASK_KINDS, find_personal_data, mask_personal_data, pseudonym
+
+LABELS = {
+    "phone": "[手机]",
+    "landline": "[座机]",
+    "id_card": "[身份证]",
+    "bank_card": "[银行卡]",
+    "email": "[邮箱]",
+    "qq": "[QQ]",
+    "wechat": "[微信]",
+    "address": "[地址]",
+    "school_class": "[班级]",
+}
+
+MASKED = [
+    # phone
+    ("我的手机号是13812345678，麻烦回电", "我的手机号是[手机]，麻烦回电", "phone"),
+    ("电话：138 1234 5678", "电话：[手机]", "phone"),
+    ("打+86 139-0012-3456找我妈妈", "打[手机]找我妈妈", "phone"),
+    ("我用全角打的：１５９１２３４５６７８", "我用全角打的：[手机]", "phone"),
+    # landline
+    ("家里座机 0755-26123456 晚上有人", "家里座机 [座机] 晚上有人", "landline"),
+    ("学校电话（010）62345678", "学校电话[座机]", "landline"),
+    ("打021 6123 4567找老师", "打[座机]找老师", "landline"),
+    # ID card
+    ("身份证号110101200501011234", "身份证号[身份证]", "id_card"),
+    ("我的身份证是11010120080101123X，对吗", "我的身份证是[身份证]，对吗", "id_card"),
+    ("老身份证110101850101123还能用吗", "老身份证[身份证]还能用吗", "id_card"),
+    # bank card
+    ("我的银行卡号6222 0212 3456 7890 123", "我的银行卡号[银行卡]", "bank_card"),
+    ("打到卡号6222021234567890就行", "打到卡号[银行卡]就行", "bank_card"),
+    ("卡号6217-0000-1111-2222", "卡号[银行卡]", "bank_card"),
+    # email
+    ("邮箱 xiaoming2010@163.com 可以收", "邮箱 [邮箱] 可以收", "email"),
+    ("发到12345678@qq.com吧", "发到[邮箱]吧", "email"),
+    ("联系 Li.Hua_2009@school.edu.cn", "联系 [邮箱]", "email"),
+    # QQ
+    ("我的QQ是 12345678", "我的QQ是 [QQ]", "qq"),
+    ("qq号：987654321，加我", "qq号：[QQ]，加我", "qq"),
+    ("扣扣 2345678 有事找我", "扣扣 [QQ] 有事找我", "qq"),
+    # WeChat
+    ("加我微信 xm_2010abc", "加我微信 [微信]", "wechat"),
+    ("vx: abc12345", "vx: [微信]", "wechat"),
+    ("微信号是Zhang-San01，谢谢", "微信号是[微信]，谢谢", "wechat"),
+    # address
+    ("我家住在人民路12号3栋2单元501室", "我家住在[地址]", "address"),
+    ("地址：北京市朝阳区建国路88号", "地址：北京市朝阳区[地址]", "address"),
+    ("住在幸福小区3栋2单元501，你们来吧", "住在[地址]，你们来吧", "address"),
+    ("在和平街5号院门口", "在[地址]门口", "address"),
+    # school class
+    ("我在三年级二班", "我在[班级]", "school_class"),
+    ("我是初二(3)班的", "我是[班级]的", "school_class"),
+    ("高一3班的同学欺负我", "[班级]的同学欺负我", "school_class"),
+    ("我是五（2）班的", "我是[班级]的", "school_class"),
+]
+
+UNTOUCHED = [
+    "2026年5月1日开始报名",
+    "团费每月500元吗",
+    "我今年15岁",
+    "问题编号 123 还没回复",
+    "活动在2026-05-01 10:30",
+    "有事打12355，紧急情况打110、120、119",
+    "法律援助12348，社保12333",
+    "志愿时长48小时",
+    "初二的学生能入团吗",
+    "高三班会什么时候开",
+    "我在团委上班",
+    "人民路",
+    "WeChat account please",
+    "微信号是多少",
+    "第3单元的作业",
+    "地铁1号线",
+    "入团要等到14周岁吗",
+    "排名第1234名",
+]
+
+
+@pytest.mark.parametrize(("text", "masked", "kind"), MASKED)
+def test_each_kind_is_masked(text: str, masked: str, kind: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == [kind]
+
+
+@pytest.mark.parametrize("text", UNTOUCHED)
+def test_ordinary_numbers_are_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+    assert find_personal_data(text) == []
+
+
+def test_mixed_sentence() -> None:
+    text = (
+        "我是初二(3)班的，住在人民路12号，电话13812345678，"
+        "QQ 12345678，邮箱a.b@163.com，身份证110101200901011234。我今年15岁。"
+    )
+    assert mask_personal_data(text, LABELS) == (
+        "我是[班级]的，住在[地址]，电话[手机]，QQ [QQ]，邮箱[邮箱]，身份证[身份证]。我今年15岁。"
+    )
+    assert find_personal_data(text) == [
+        ("school_class", "初二(3)班"),
+        ("address", "人民路12号"),
+        ("phone", "13812345678"),
+        ("qq", "12345678"),
+        ("email", "a.b@163.com"),
+        ("id_card", "110101200901011234"),
+    ]
+
+
+@pytest.mark.parametrize("text", [text for text, _, _ in MASKED] + UNTOUCHED)
+def test_masking_is_idempotent(text: str) -> None:
+    once = mask_personal_data(text, LABELS)
+    assert mask_personal_data(once, LABELS) == once
+    assert find_personal_data(once) == []
+
+
+def test_found_text_is_the_original_spelling() -> None:
+    assert find_personal_data("电话：１３８ １２３４ ５６７８") == [
+        ("phone", "１３８ １２３４ ５６７８")
+    ]
+
+
+def test_every_kind_needs_a_label() -> None:
+    assert set(MASK_KINDS) == set(LABELS)
+    with pytest.raises(ValueError, match="wechat"):
+        mask_personal_data("hi", {k: v for k, v in LABELS.items() if k != "wechat"})
+
+
+def test_pseudonym_is_stable_and_short() -> None:
+    code = pseudonym(123456789, "s3cret")
+    assert re.fullmatch("[0-9A-F]{4}", code)
+    assert pseudonym(123456789, "s3cret") == code
+
+
+def test_pseudonym_depends_on_the_secret() -> None:
+    ids = range(1000, 1100)
+    first = [pseudonym(i, "secret-one") for i in ids]
+    second = [pseudonym(i, "secret-two") for i in ids]
+    # A chance collision per id is 1 in 65,536; most must differ.
+    assert sum(a != b for a, b in zip(first, second, strict=True)) >= 98
+
+
+def test_pseudonyms_spread_over_the_code_space() -> None:
+    codes = {pseudonym(i, "secret") for i in range(1000)}
+    assert len(codes) > 980  # about 7.6 collisions expected among 1000 of 65,536 codes
+
+
+def test_pseudonym_refuses_an_empty_secret() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        pseudonym(1, "")

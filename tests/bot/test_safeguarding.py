@@ -1,0 +1,282 @@
+"""Safeguarding detection: what must reach a person, what must not, and how fast."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.services import safeguarding
+from bot.services.safeguarding import (
+    Concern,
+    SafeguardingConfigError,
+    assess,
+    categories,
+    check_pattern_file,
+)
+
+SELF_HARM = [
+    "我不想活了",
+    "我 不想 活了",
+    "不想活了😭",
+    "我不想活了。。。",
+    "不想😭活了",
+    "活着没意思",
+    "活著真沒意思",  # Traditional; t2s keeps 著, the module folds it
+    "活着，真没意思",  # punctuation inside the phrase
+    "我好想死",
+    "真的想死了",
+    "今晚想割腕",
+    "想从学校的楼上跳楼",
+    "我想自杀",
+    "我想自殺",
+    "最近总有轻生的念头",
+    "我想結束自己的生命",
+    "吃安眠药会怎样",
+    "我已经写好遗书了",
+    "我真的撐不下去了",
+    "偷偷拿刀片划手臂",
+    "想紫砂",
+    "我把药都攒起来了",
+    "永別了，謝謝大家",
+    "i want to die",
+    "I'm going to kill myself tonight",
+    "I cut myself again",
+    "I don't want to live anymore",
+    "thinking about SUICIDE",
+    "self-harm",
+    "我想kill myself",
+]
+ABUSE = [
+    "他打我",
+    "爸爸打我",
+    "我爸昨天又打了我",
+    "繼父經常打我",
+    "我家有家暴",
+    "我被性侵了",
+    "被猥亵了怎么办",
+    "有人摸我",
+    "老师摸了我的腿",
+    "我被强迫",
+    "我被虐待",
+    "他用皮带抽我",
+    "爸爸喝醉了打妈妈",
+    "他们不给我饭吃",
+    "他让我拍裸照",
+    "被性騷擾了",
+    "my dad hits me",
+    "I was abused",
+    "he raped me",
+    "he touched me",
+    "my stepdad beats me every night",
+]
+VIOLENCE = [
+    "我想杀了他",
+    "我想殺了他們",
+    "我要砍人",
+    "明天带刀去学校",
+    "我要报复社会",
+    "真想杀人",
+    "想捅死他",
+    "跟他同归于尽",
+    "他说要杀了我",
+    "I will kill him",
+    "gonna bring a knife to school",
+]
+BULLYING = [
+    "被欺负",
+    "我在学校被欺负",
+    "他們欺負我",
+    "被霸凌了",
+    "同学孤立我",
+    "我被孤立了",
+    "被高年级勒索",
+    "有人敲诈我",
+    "放学被围殴",
+    "我被网暴了",
+    "被人肉了",
+    "我被打。怎么办",
+    "被同学打了",
+    "全班都不理我",
+    "他們給我起難聽的外號",
+    "I'm being bullied",
+    "they make fun of me every day",
+    "cyberbullying",
+]
+POSITIVES = (
+    [(text, "self_harm") for text in SELF_HARM]
+    + [(text, "abuse") for text in ABUSE]
+    + [(text, "violence") for text in VIOLENCE]
+    + [(text, "bullying") for text in BULLYING]
+)
+
+NEGATIVES = [
+    # Hyperbole and words that merely contain a trigger character.
+    "杀毒软件",
+    "笑死我了",
+    "累死了",
+    "热死了",
+    "手机死机了",
+    "想死你了",
+    "我想死磕这道题",
+    "秒杀活动什么时候开始",
+    "怎么砍价",
+    "跳楼价大甩卖",
+    "紫砂壶多少钱",
+    "去死皮怎么弄",
+    # News: 自杀式袭击 is a term of art, not about the writer (a documented choice).
+    "自杀式袭击的新闻",
+    # Sport, games and their slang.
+    "打篮球",
+    "打游戏被虐",
+    "昨天打游戏被虐惨了",
+    "玩农药上分",
+    "我们去玩狼人杀",
+    "斗地主出炸弹",
+    "我打我的游戏",
+    "比赛被打败了",
+    # Everyday phrases built on 打, 踢, 骚扰, 勒索, 笑话.
+    "你们可以打我电话吗",
+    "打我卡里就行",
+    "他把我踢出群了",
+    "一直在划手机",
+    "老是接到骚扰电话",
+    "不要打扰我学习",
+    "讲个笑话我听",
+    "打疫苗被打了一针",
+    "酒精能杀死细菌吗",
+    "勒索病毒怎么办",
+    # English.
+    "killing time",
+    "this game kills me",
+    "bully for you",
+    "he beat me at chess",
+    "this song touched me",
+    "my phone is going to die",
+    "drug abuse prevention week",
+    # Ordinary FAQ questions.
+    "怎么入团",
+    "团费交多少",
+    "志愿时长证明怎么开",
+    "12355是什么电话",
+    "12355能匿名吗",
+    "入团申请书怎么写",
+    "团员证丢了怎么办",
+    "",
+    "   ",
+]
+
+
+@pytest.mark.parametrize(("text", "category"), POSITIVES)
+def test_concerning_messages_are_caught(text: str, category: str) -> None:
+    concern = assess(text)
+    assert concern is not None, text
+    assert concern.category == category, (text, concern)
+    assert concern.matched
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_harmless_messages_pass(text: str) -> None:
+    assert assess(text) is None
+
+
+def test_there_are_enough_examples() -> None:
+    assert len(POSITIVES) >= 40
+    assert len(NEGATIVES) >= 20
+    assert {category for _, category in POSITIVES} == set(categories())
+
+
+def test_categories_in_priority_order() -> None:
+    assert categories() == ("self_harm", "abuse", "violence", "bullying")
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("他们天天欺负我，爸爸还打我，我不想活了", "self_harm"),
+        ("同学欺负我，我想杀了他们", "violence"),
+        ("爸爸打我，我想杀了他", "abuse"),
+        ("I'm bullied at school and I want to die", "self_harm"),
+    ],
+)
+def test_most_serious_category_wins(text: str, category: str) -> None:
+    concern = assess(text)
+    assert concern is not None and concern.category == category
+
+
+def test_matched_phrase_is_reported_for_the_card() -> None:
+    assert assess("我真的不想活了") == Concern(category="self_harm", matched="不想活")
+    assert assess("MY DAD HITS ME") == Concern(category="abuse", matched="hits me")
+
+
+def test_exclusion_blanks_only_its_own_span() -> None:
+    # Gaming slang does not hide a real report in the same message.
+    concern = assess("打游戏被虐，回家爸爸还打我")
+    assert concern is not None and concern.category == "abuse"
+
+
+def test_clause_end_survives_punctuation() -> None:
+    # 被打 needs a clause end (not 被打扰): a full stop gives one, a following word not.
+    assert assess("我被打。怎么办") is not None
+    assert assess("我被打扰了怎么办") is None
+
+
+def test_broken_input_does_not_crash() -> None:
+    assert assess("\ud800想死") is not None
+    assert assess("\x00\n\t") is None
+
+
+def test_long_text_is_fast() -> None:
+    text = ("我想问一下怎么入团，团费交多少？volunteer hours 证明怎么开，谢谢！" * 60)[:2000]
+    assert assess(text) is None  # no hit: every category is scanned in full
+    best = float("inf")
+    for _ in range(20):
+        start = time.perf_counter()
+        assess(text)
+        best = min(best, time.perf_counter() - start)
+    assert best < 0.005, f"assess took {best * 1000:.2f} ms on 2000 characters"
+
+
+def test_a_trigger_at_the_end_of_a_long_text_is_found() -> None:
+    text = "怎么入团？" * 400 + "其实我不想活了"
+    concern = assess(text)
+    assert concern is not None and concern.category == "self_harm"
+
+
+def test_shipped_pattern_file_is_valid() -> None:
+    counts = check_pattern_file()
+    assert list(counts) == list(categories())
+    assert all(count >= 20 for count in counts.values())
+
+
+def _pattern_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "patterns.yaml"
+    path.write_text("version: 1\n" + body, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("categories:\n  a:\n    patterns: ['<nope>x']\n", "unknown macro"),
+        ("categories:\n  a:\n    patterns: ['Kill']\n", "lower case"),
+        ("categories:\n  a:\n    patterns: ['自殺']\n", "Simplified"),
+        ("categories:\n  a:\n    patterns: ['x?']\n", "empty text"),
+        ("categories:\n  a:\n    patterns: ['(x']\n", "bad pattern"),
+        ("categories:\n  a:\n    patterns: []\n", "patterns"),
+        ("categories:\n  a:\n    patterns: ['x']\n    typo: []\n", "typo"),
+    ],
+)
+def test_bad_pattern_files_are_refused(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(SafeguardingConfigError, match=message):
+        check_pattern_file(_pattern_file(tmp_path, body))
+
+
+def test_macros_expand(tmp_path: Path) -> None:
+    body = "macros:\n  who: '他|她'\ncategories:\n  a:\n    patterns: ['<who>打我']\n"
+    assert check_pattern_file(_pattern_file(tmp_path, body)) == {"a": 1}
+
+
+def test_patterns_are_compiled_once() -> None:
+    assert safeguarding._categories() is safeguarding._categories()
