@@ -123,6 +123,9 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(cadre.key_button, pattern=callbacks.matches("qkey")),
             CallbackQueryHandler(cadre.spam_button, pattern=callbacks.matches("qspam")),
             CallbackQueryHandler(cadre.claim_button, pattern=callbacks.matches("qclaim")),
+            CallbackQueryHandler(cadre.faq_answer_button, pattern=callbacks.matches("qfaq")),
+            CallbackQueryHandler(cadre.promote_button, pattern=callbacks.matches("qnew")),
+            CallbackQueryHandler(cadre.promote_button, pattern=callbacks.matches("qalt")),
             # Catch-alls last: anything not matched above.
             CallbackQueryHandler(errors.stale_callback),
             MessageHandler(private & filters.COMMAND, youth.unknown_command),

@@ -111,11 +111,25 @@ def _button(text: str, action: str, *args: int) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=callbacks.pack(action, *args))
 
 
-def card_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
-    """The buttons on a cadre's question card."""
+def card_keyboard(
+    tr: Translator, question_id: int, nearest: list[EntryView] | None = None
+) -> InlineKeyboardMarkup:
+    """The buttons on a cadre's question card (answering with a near FAQ entry too)."""
+    faq = [
+        [
+            _button(
+                tr.plain("card.faq_answer", question=_shorten(entry.question, 40)),
+                "qfaq",
+                question_id,
+                entry.id,
+            )
+        ]
+        for entry in (nearest or [])[:2]
+    ]
     return InlineKeyboardMarkup(
         [
             [_button(tr.plain("card.answer"), "qans", question_id)],
+            *faq,
             [
                 _button(tr.plain("card.pass"), "qpass", question_id),
                 _button(tr.plain("card.forward"), "qfwd", question_id),
@@ -157,3 +171,22 @@ def youth_answer_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMar
 def share_identity_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
     """The optional consent to show the young person's name on this ticket."""
     return InlineKeyboardMarkup([[_button(tr.plain("youth.share_button"), "idn", question_id)]])
+
+
+def promote_keyboard(
+    tr: Translator, question_id: int, nearest: list[EntryView]
+) -> InlineKeyboardMarkup:
+    """After answering: make the question a new FAQ entry, or a phrasing of a near one."""
+    rows = [[_button(tr.plain("card.promote_new"), "qnew", question_id)]]
+    rows += [
+        [
+            _button(
+                tr.plain("card.promote_alt", question=_shorten(entry.question, 40)),
+                "qalt",
+                question_id,
+                entry.id,
+            )
+        ]
+        for entry in nearest[:2]
+    ]
+    return InlineKeyboardMarkup(rows)

@@ -18,7 +18,7 @@ from bot.keyboards import card_keyboard, claim_keyboard, youth_answer_keyboard
 from bot.services import org
 from bot.services import outbox as outbox_service
 from bot.services.privacy import MASK_KINDS, mask_personal_data, pseudonym
-from knowledge.index import KnowledgeIndex
+from knowledge.index import EntryView, KnowledgeIndex
 from storage.models import Cadre, Region, Topic, User
 from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH
 from storage.questions import Question
@@ -31,13 +31,9 @@ NOTICE = "notice"
 URGENT = "urgent"
 
 
-def nearest(index: KnowledgeIndex, question: Question) -> list[str]:
-    """The FAQ questions the matcher found nearest, for the cadre's card."""
-    return [
-        entry.question
-        for item in question.candidates
-        if (entry := index.entry(str(item.get("slug"))))
-    ]
+def nearest(index: KnowledgeIndex, question: Question) -> list[EntryView]:
+    """The FAQ entries the matcher found nearest, for the cadre's card."""
+    return [entry for item in question.candidates if (entry := index.entry(str(item.get("slug"))))]
 
 
 def _ref(question: Question) -> tuple[str, int]:
@@ -73,7 +69,7 @@ async def _card_text(
     *,
     settings: Settings,
     now: datetime,
-    nearest: list[str],
+    nearest: list[EntryView],
 ) -> str:
     asker = await session.get(User, question.user_id)
     if question.identity_shared and asker is not None:
@@ -97,7 +93,8 @@ async def _card_text(
     )
     if nearest:
         separator = tr.plain("card.separator")
-        return Html(text + "\n\n" + tr("card.nearest", entries=separator.join(nearest[:3])))
+        entries = separator.join(entry.question for entry in nearest[:3])
+        return Html(text + "\n\n" + tr("card.nearest", entries=entries))
     return text
 
 
@@ -108,7 +105,7 @@ async def card(
     cadre: Cadre | None,
     settings: Settings,
     now: datetime,
-    nearest: list[str],
+    nearest: list[EntryView],
     header: str | None = None,
 ) -> None:
     """Send the question's card to ``cadre``, or to the committee's pool (``None``)."""
@@ -123,7 +120,7 @@ async def card(
         )
     if cadre is None:
         text = Html(text + "\n\n" + tr("card.pool"))
-    markup = card_keyboard(tr, question.id) if cadre else claim_keyboard(tr, question.id)
+    markup = card_keyboard(tr, question.id, nearest) if cadre else claim_keyboard(tr, question.id)
     await outbox_service.enqueue(
         session,
         kind=CARD,

@@ -8,9 +8,10 @@ from telegram import CallbackQuery, Message, Update
 
 from bot import callbacks, notify
 from bot.context import BotContext
-from bot.i18n import Translator
-from bot.keyboards import colleagues_keyboard
-from bot.services import conversations, lifecycle, questions
+from bot.i18n import Html, Translator
+from bot.keyboards import colleagues_keyboard, promote_keyboard
+from bot.services import conversations, lifecycle, promotion, questions
+from bot.services.privacy import MASK_KINDS
 from storage.questions import Question
 
 
@@ -73,7 +74,60 @@ async def submit_answer(
     await notify.answer_to_youth(
         context.session, question, text=text, settings=context.services.settings, now=now
     )
-    await message.reply_text(tr("card.answered", ref=question.id))
+    await message.reply_text(
+        tr("card.answered", ref=question.id),
+        reply_markup=promote_keyboard(
+            tr, question.id, notify.nearest(context.services.knowledge, question)
+        ),
+    )
+
+
+async def faq_answer_button(update: Update, context: BotContext) -> None:
+    """Answer the question with one of the near FAQ entries shown on the card."""
+    query, data = _query(update)
+    now = context.services.clock.now()
+    try:
+        question, _entry = await promotion.answer_with_entry(
+            context.session,
+            question_id=data.id(0),
+            user=context.user,
+            entry_id=data.id(1),
+            index=context.services.knowledge,
+            now=now,
+        )
+    except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
+        await _refuse(query, context.tr, error)
+        return
+    await notify.answer_to_youth(
+        context.session,
+        question,
+        text=Html(_entry.answer),
+        settings=context.services.settings,
+        now=now,
+    )
+    await query.answer(context.tr.plain("card.answered", ref=question.id))
+    await query.edit_message_reply_markup(None)
+
+
+async def promote_button(update: Update, context: BotContext) -> None:
+    """Turn an answered question into FAQ: a new entry, or a phrasing of an entry."""
+    query, data = _query(update)
+    tr = context.tr
+    try:
+        slug = await promotion.promote(
+            context.session,
+            question_id=data.id(0),
+            user=context.user,
+            entry_id=data.id(1) if data.action == "qalt" else None,
+            index=context.services.knowledge,
+            mask_labels={kind: tr.plain(f"mask.{kind}") for kind in MASK_KINDS},
+            now=context.services.clock.now(),
+        )
+    except questions.NotAllowed as error:
+        await _refuse(query, tr, error)
+        return
+    await query.answer(tr.plain("card.promoted", slug=slug))
+    await query.edit_message_reply_markup(None)
 
 
 async def pass_button(update: Update, context: BotContext) -> None:

@@ -141,6 +141,14 @@ async def _staff_question(
     raise NotAllowed(question_id)
 
 
+async def staff_question(
+    session: AsyncSession, *, question_id: int, user: User, now: datetime
+) -> Question:
+    """The question, if ``user`` may act on it as staff; else :class:`NotAllowed`."""
+    question, _ = await _staff_question(session, question_id=question_id, user=user, now=now)
+    return question
+
+
 async def claim(session: AsyncSession, *, question_id: int, user: User, now: datetime) -> Question:
     """A cadre takes a question from the pool."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)

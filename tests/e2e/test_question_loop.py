@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from bot.services import lifecycle
 from bot.sweeper import sweep
+from knowledge import store
 from storage.db import unit_of_work
 from storage.models import Cadre
 from storage.outbox import OutboxMessage
@@ -192,3 +193,61 @@ async def test_safeguarding_skips_the_faq_and_raises_urgent_cards(harness: BotHa
     assert "自伤" in urgent["text"]
     committee = await _next_card(harness, COMMITTEE, seq, "紧急关注")
     assert f"#{question.id}" in committee["text"]
+
+
+async def test_pass_to_a_colleague(harness: BotHarness) -> None:
+    await _pick_region(harness, XIAOMING, "高新区")
+    for cadre in (LI, {"id": 2003, "first_name": "张老师", "language_code": "zh-hans"}):
+        await harness.client.send_text(cadre, "/start")
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "高新区有没有适合大学生的实习岗位")
+    card = await _next_card(harness, LI["id"], seq, "问题 #")
+    await harness.press(LI, card, "转给同事")
+    choices = [m for m in await harness.client.messages(LI["id"]) if m["from_bot"]][-1]
+    assert [b["text"] for b in buttons(choices)] == ["张老师"]
+    seq = await harness.client.last_seq()
+    await harness.press(LI, choices, "张老师")
+    passed = await _next_card(harness, 2003, seq, "问题 #")
+    question = await _question(harness)
+    assert f"#{question.id}" in passed["text"]
+    async with harness.sessions() as session:
+        zhang = await session.scalar(select(Cadre).where(Cadre.telegram_id == 2003))
+    assert zhang is not None and question.assigned_cadre_id == zhang.id
+    # 李老师 no longer holds it: his old card's buttons are refused.
+    refused = await harness.press(LI, card, "重点建议")
+    assert refused["show_alert"]
+
+
+async def test_answer_with_an_faq_entry_and_promote_answers(harness: BotHarness) -> None:
+    await _pick_region(harness, XIAOMING, "东城区", "东湖街道")
+    await harness.client.send_text(WANG, "/start")
+    seq = await harness.client.last_seq()
+    (routed,) = await harness.send(XIAOMING, "团员转学以后组织关系要自己弄吗")
+    assert "转给团干部" in routed["text"] or "你是想问" in routed["text"]
+    if "你是想问" in routed["text"]:
+        await harness.press(XIAOMING, routed, "以上都不是")
+    card = await _next_card(harness, WANG["id"], seq, "问题 #")
+    faq_buttons = [b["text"] for b in buttons(card) if b["text"].startswith("📚")]
+    assert faq_buttons, "the card offers answering with a near FAQ entry"
+    seq = await harness.client.last_seq()
+    await harness.press(WANG, card, faq_buttons[0])
+    answer = await _next_card(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    assert "<b>" not in answer["text"]  # the entry's HTML arrives rendered, not escaped
+
+    # A second question, answered in the cadre's own words, becomes a new FAQ entry.
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "东湖街道青年之家周末开门吗？我电话13812345678")
+    card = await _next_card(harness, WANG["id"], seq, "青年之家周末")
+    await harness.press(WANG, card, "答复")
+    confirmation = (await harness.send(WANG, "周末 9:00-17:00 开门 & 免费"))[-1]
+    await harness.press(WANG, confirmation, "加入常见问题")
+    question = await _question(harness)
+    async with harness.sessions() as session:
+        entry = await store.get_entry(session, f"cadre-q{question.id}")
+    assert entry is not None
+    assert "13812345678" not in entry.question and "手机号已隐藏" in entry.question
+    assert entry.answer == "周末 9:00-17:00 开门 &amp; 免费"
+    assert entry.updated_by.startswith("cadre:")
+    # The new entry answers the next young person who asks the same.
+    (auto,) = await harness.send(XIAOMING, "东湖街道青年之家周末开门吗")
+    assert "9:00-17:00" in auto["text"]

@@ -1,0 +1,91 @@
+"""Good answers become FAQ: a cadre answers with an entry, or turns an answer into one."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import questions
+from bot.services.privacy import MASK_KINDS, mask_personal_data
+from knowledge import store
+from knowledge.entries import EntryData
+from knowledge.index import EntryView, KnowledgeIndex
+from storage.faq import SOURCE_CADRE
+from storage.models import User
+from storage.questions import Question
+
+
+async def answer_with_entry(
+    session: AsyncSession,
+    *,
+    question_id: int,
+    user: User,
+    entry_id: int,
+    index: KnowledgeIndex,
+    now: datetime,
+) -> tuple[Question, EntryView]:
+    """Answer the question with an FAQ entry's answer."""
+    await index.refresh(session)
+    entry = index.entry_by_id(entry_id)
+    if entry is None:
+        raise questions.NotAllowed(entry_id)
+    question = await questions.answer(
+        session, question_id=question_id, user=user, text=entry.answer, now=now
+    )
+    return question, entry
+
+
+def _latest_answer(question: Question) -> str | None:
+    answers = [m.text for m in question.thread if m.author == "cadre"]
+    return answers[-1] if answers else None
+
+
+async def promote(
+    session: AsyncSession,
+    *,
+    question_id: int,
+    user: User,
+    entry_id: int | None,
+    index: KnowledgeIndex,
+    mask_labels: dict[str, str],
+    now: datetime,
+) -> str:
+    """Teach the FAQ from an answered question; return the entry's id.
+
+    With ``entry_id``, the question becomes another phrasing of that entry; without, a
+    new entry is made from the question and the latest answer. The question's text is
+    masked first: personal data never enters the FAQ.
+    """
+    question = await questions.staff_question(session, question_id=question_id, user=user, now=now)
+    answer = _latest_answer(question)
+    if answer is None:
+        raise questions.NotAllowed(question_id)
+    assert set(mask_labels) >= set(MASK_KINDS)
+    text = mask_personal_data(question.text, mask_labels)[:200]
+    by = questions.actor_of(user, await questions.get_cadre(session, user))
+    if entry_id is not None:
+        await index.refresh(session)
+        entry = index.entry_by_id(entry_id)
+        if entry is None:
+            raise questions.NotAllowed(entry_id)
+        await store.add_phrasing(
+            session, slug=entry.slug, text=text, source=SOURCE_CADRE, created_by=by
+        )
+        return entry.slug
+    slug = f"cadre-q{question.id}"
+    # A cadre's answer is plain text; the FAQ stores Telegram HTML.
+    await store.import_entries(
+        session,
+        [
+            EntryData(
+                id=slug,
+                question=text,
+                answer=html.escape(answer, quote=False),
+                topic=question.topic,
+            )
+        ],
+        changed_by=by,
+    )
+    return slug

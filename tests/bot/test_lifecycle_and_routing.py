@@ -1,0 +1,168 @@
+"""The question lifecycle (legal and illegal moves, audit log) and the routing rules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.data import DEMO_ORG
+from bot.services import lifecycle, org, questions, users
+from storage import migrate
+from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.models import Cadre, User
+from storage.questions import Question
+
+TZ = ZoneInfo("Asia/Shanghai")
+WEDNESDAY = datetime(2026, 11, 18, 10, 0, tzinfo=TZ)  # 王老师 (Mon/Wed/Fri) on duty
+TUESDAY = datetime(2026, 11, 17, 10, 0, tzinfo=TZ)  # 李老师 (Tue/Thu) on duty
+
+
+def test_illegal_moves_are_refused_with_a_clear_message() -> None:
+    question = Question(id=7, status=lifecycle.RESOLVED, events=[])
+    with pytest.raises(
+        lifecycle.IllegalTransition, match="question 7: cannot answer when resolved"
+    ):
+        lifecycle.fire(question, "answer", actor="cadre:1", now=WEDNESDAY)
+    assert question.status == lifecycle.RESOLVED and question.events == []
+
+
+def test_moves_are_logged_and_marks_keep_the_state() -> None:
+    question = Question(id=8, status=lifecycle.NEW, events=[])
+    for trigger in ("route", "assign", "mark_key", "answer", "resolve", "reopen"):
+        lifecycle.fire(question, trigger, actor="system", now=WEDNESDAY)
+    assert [(e.trigger, e.from_state, e.to_state) for e in question.events] == [
+        ("route", "new", "routed"),
+        ("assign", "routed", "assigned"),
+        ("mark_key", "assigned", "assigned"),
+        ("answer", "assigned", "answered"),
+        ("resolve", "answered", "resolved"),
+        ("reopen", "resolved", "routed"),
+    ]
+    assert not lifecycle.allowed(lifecycle.CLOSED_SPAM, "reopen")
+
+
+@pytest.fixture
+async def sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(sqlite_url)
+    await migrate.upgrade(engine)
+    factory = create_session_factory(engine)
+    async with unit_of_work(factory) as session:
+        await org.load_org(session, org.parse_org_file(DEMO_ORG), default_locale="zh-Hans")
+    yield factory
+    await engine.dispose()
+
+
+async def _youth(session: AsyncSession, telegram_id: int, region: str | None) -> User:
+    user, _ = await users.touch(
+        session,
+        telegram_id=telegram_id,
+        first_name="y",
+        language_code="zh",
+        default_locale="zh-Hans",
+    )
+    if region:
+        await users.set_region(session, user=user, region_code=region)
+    return user
+
+
+async def _route(
+    session: AsyncSession, user: User, *, topic: str | None, now: datetime
+) -> questions.Assignment:
+    question = await questions.create(session, user=user, text="问题", now=now, topic=topic)
+    return await questions.route(session, question, reason="unmatched", now=now, tz=TZ)
+
+
+async def _name(assignment: questions.Assignment) -> str | None:
+    return assignment.cadre.name if assignment.cadre else None
+
+
+async def test_region_and_topic_decide_who_answers(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        street_a = await _youth(session, 1, "a-street-1")
+        zone_c = await _youth(session, 2, "district-c")
+        # A street of district-a on League affairs: 王老师 covers district-a.
+        assert (
+            await _name(await _route(session, street_a, topic="league", now=WEDNESDAY)) == "王老师"
+        )
+        # Counselling anywhere: only 张老师 (the whole city) covers it.
+        assert (
+            await _name(await _route(session, zone_c, topic="counselling", now=WEDNESDAY))
+            == "张老师"
+        )
+        # Nobody covers social events in district-a: the committee's pool.
+        assert await _name(await _route(session, street_a, topic="social", now=WEDNESDAY)) is None
+
+
+async def test_duty_day_first_then_load_then_rotation(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        zone_c = await _youth(session, 3, "district-c")
+        # Employment in district-c: 李老师 (district-c) and 张老师 (city) both cover it.
+        # Tuesday is 李老师's duty day, so he gets it although loads are equal.
+        assert (
+            await _name(await _route(session, zone_c, topic="employment", now=TUESDAY)) == "李老师"
+        )
+        # On Wednesday neither is on duty: the lower load wins (李老师 now has one).
+        assert (
+            await _name(await _route(session, zone_c, topic="employment", now=WEDNESDAY))
+            == "张老师"
+        )
+        # Equal loads again (one each): whoever was given a question longest ago.
+        later = WEDNESDAY + timedelta(minutes=5)
+        assert (
+            await _name(await _route(session, zone_c, topic="employment", now=later)) == "李老师"
+        )
+
+
+async def test_away_and_full_cadres_are_skipped(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        street = await _youth(session, 4, "a-street-2")
+        await session.execute(
+            update(Cadre)
+            .where(Cadre.name == "王老师")
+            .values(away_until=WEDNESDAY + timedelta(days=1))
+        )
+        # 王老师 away: League affairs in district-a has nobody else.
+        assert await _name(await _route(session, street, topic="league", now=WEDNESDAY)) is None
+        await session.execute(update(Cadre).values(away_until=None))
+        await session.execute(update(Cadre).where(Cadre.name == "张老师").values(capacity=1))
+        zone = await _youth(session, 5, "district-a")
+        assert await _name(await _route(session, zone, topic="safety", now=WEDNESDAY)) == "张老师"
+        # 张老师 is now at capacity: the next safety question waits in the pool.
+        assert await _name(await _route(session, zone, topic="safety", now=WEDNESDAY)) is None
+
+
+async def test_only_the_assigned_cadre_or_an_admin_may_answer(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        youth = await _youth(session, 6, "district-c")
+        assignment = await _route(session, youth, topic="study", now=WEDNESDAY)
+        assert await _name(assignment) == "李老师"
+        zhang = await users.get_by_telegram_id(session, 2003)
+        wang = await users.get_by_telegram_id(session, 2001)  # a committee admin
+        assert zhang is not None and wang is not None
+        with pytest.raises(questions.NotAllowed):
+            await questions.answer(
+                session, question_id=assignment.question.id, user=zhang, text="x", now=WEDNESDAY
+            )
+        with pytest.raises(questions.NotAllowed):  # the young person is not staff
+            await questions.answer(
+                session, question_id=assignment.question.id, user=youth, text="x", now=WEDNESDAY
+            )
+        answered = await questions.answer(
+            session, question_id=assignment.question.id, user=wang, text="答复", now=WEDNESDAY
+        )
+        assert answered.status == lifecycle.ANSWERED
+        with pytest.raises(questions.NotAllowed):  # someone else's question
+            await questions.resolve(session, question_id=answered.id, user=zhang, now=WEDNESDAY)
