@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from telegram import Update
 
+from bot.cli_cadre import cadre_app
 from bot.cli_common import fail, load_settings
 from bot.cli_kb import kb_app
 from bot.config import ConfigError, Settings
@@ -28,6 +29,7 @@ org_app = typer.Typer(help="The organisation: regions, topics, cadres.", no_args
 app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(kb_app, name="kb")
+app.add_typer(cadre_app, name="cadre")
 
 
 def _setup_logging(settings: Settings) -> None:

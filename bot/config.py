@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # Matcher bands (confidence 0..1); unset means the matcher's tuned defaults.
     match_answer_threshold: float | None = None
     match_suggest_threshold: float | None = None
+    # The bot's @username, for the invite links `voy cadre invite` prints.
+    bot_username: str = ""
     # Cadres see young people as 青年#A3F2: a keyed hash of their id. Unset: derived
     # from the bot token, so it is stable for one deployment.
     pseudonym_secret: SecretStr = SecretStr("")

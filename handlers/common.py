@@ -9,7 +9,7 @@ from bot import callbacks
 from bot.context import BotContext
 from bot.i18n import Translator, translator
 from bot.keyboards import language_keyboard, region_keyboard
-from bot.services import org, users
+from bot.services import cadres, org, users
 
 
 async def _send_region_picker(
@@ -45,6 +45,9 @@ async def start(update: Update, context: BotContext) -> None:
     tr = context.tr
     if update.effective_chat and update.effective_chat.type != ChatType.PRIVATE:
         await _reply(update, tr("message.group_hint"))
+        return
+    if context.args and context.args[0].startswith(cadres.INVITE_PREFIX):
+        await _join_as_cadre(update, context, context.args[0])
         return
     name = update.effective_user.first_name if update.effective_user else ""
     key = "start.greeting" if context.scope.is_new_user else "start.welcome_back"
@@ -114,3 +117,15 @@ async def region_chosen(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await query.edit_message_text(tr("region.set", name=tr.name_of(region.names, region.code)))
+
+
+async def _join_as_cadre(update: Update, context: BotContext, token: str) -> None:
+    """A deep link from ``voy cadre invite``: the sender becomes that cadre."""
+    try:
+        cadre = await cadres.redeem(
+            context.session, token=token, user=context.user, now=context.services.clock.now()
+        )
+    except cadres.CadreError:
+        await _reply(update, context.tr("invite.invalid"))
+        return
+    await _reply(update, context.tr("invite.welcome", name=cadre.name))

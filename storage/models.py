@@ -102,9 +102,30 @@ class Cadre(TimestampMixin, Base):
     capacity: Mapped[int] = mapped_column(Integer, default=10)
     away_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where the cadre came from: "org" (the org file), "cli" or "invite". Loading an org
+    # file deactivates only the cadres it manages.
+    source: Mapped[str] = mapped_column(String(8), default="org", server_default="org")
 
     regions: Mapped[list[Region]] = relationship(secondary=cadre_regions, lazy="selectin")
     topics: Mapped[list[Topic]] = relationship(secondary=cadre_topics, lazy="selectin")
+
+
+class CadreInvite(Base):
+    """A one-time invitation for a cadre to join by pressing a deep link."""
+
+    __tablename__ = "cadre_invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    topics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    duty_days: Mapped[list[int]] = mapped_column(JSON, default=list)
+    capacity: Mapped[int] = mapped_column(Integer, default=10)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class OrgSetting(Base):

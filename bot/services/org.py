@@ -172,7 +172,7 @@ async def load_org(session: AsyncSession, org: OrgFile, *, default_locale: str) 
     listed = {spec.telegram_id for spec in org.cadres}
     existing = {cadre.telegram_id: cadre for cadre in await session.scalars(select(Cadre))}
     for telegram_id, old in existing.items():
-        if old.active and telegram_id not in listed:
+        if old.active and old.source == "org" and telegram_id not in listed:
             old.active = False
             report.deactivated_cadres.append(old.name)
     for cadre_spec in org.cadres:

@@ -251,3 +251,30 @@ async def test_answer_with_an_faq_entry_and_promote_answers(harness: BotHarness)
     # The new entry answers the next young person who asks the same.
     (auto,) = await harness.send(XIAOMING, "东湖街道青年之家周末开门吗")
     assert "9:00-17:00" in auto["text"]
+
+
+async def test_cadre_joins_by_invite_link_and_gets_questions(harness: BotHarness) -> None:
+    from bot.services import cadres
+
+    async with unit_of_work(harness.sessions) as session:
+        token = await cadres.invite(
+            session,
+            name="孙老师",
+            regions=["district-c"],
+            topics=["study"],
+            duty_days=[3],
+            capacity=5,
+            now=harness.app.bot_data.services.clock.now(),
+            valid_for=timedelta(days=7),
+        )
+    sun = {"id": 4100, "first_name": "孙", "language_code": "zh-hans"}
+    (welcome,) = await harness.send(sun, f"/start {token}")
+    assert "孙老师" in welcome["text"] and "团干部" in welcome["text"]
+    (again,) = await harness.send({"id": 4101, "first_name": "别人"}, f"/start {token}")
+    assert "无效" in again["text"]  # one time only
+    await _pick_region(harness, XIAOMING, "高新区")
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "高新区有没有假期托管班")
+    question = await _question(harness)
+    card = await _next_card(harness, sun["id"], seq, f"#{question.id}")
+    assert "托管" in card["text"]
