@@ -116,7 +116,7 @@ async def card(
     text = await _card_text(session, tr, question, settings=settings, now=now, nearest=nearest)
     if header:
         text = Html(
-            tr(header, ref=question.id, hours=settings.sla_escalation_hours) + "\n\n" + text
+            tr(header, ref=question.id, hours=f"{settings.sla_escalation_hours:g}") + "\n\n" + text
         )
     if cadre is None:
         text = Html(text + "\n\n" + tr("card.pool"))
@@ -138,7 +138,7 @@ async def card(
             session,
             kind=SLA_REMINDER,
             chat_id=cadre.telegram_id,
-            text=tr("card.reminder", ref=question.id, hours=settings.sla_reminder_hours),
+            text=tr("card.reminder", ref=question.id, hours=f"{settings.sla_reminder_hours:g}"),
             due_at=now + timedelta(hours=settings.sla_reminder_hours),
             dedupe_key=f"sla:{question.id}:{len(question.events)}",
             audience=AUDIENCE_STAFF,

@@ -72,6 +72,10 @@ class SandboxCore:
         self._call_seq = itertools.count(1)
         for persona in self.personas:
             user = self.world.user(persona.user_payload())
+            if persona.kind != "youth":
+                # Staff have started the bot before: their private chats exist, so
+                # cards reach them before they first type anything in the web chat.
+                self.world.private_chat(user)
             if persona.chat_id is not None and persona.chat_id < 0:
                 group = self.world.group(persona.chat_id, title=persona.chat_title)
                 group.members.add(user["id"])

@@ -112,7 +112,7 @@ async def test_bad_calls_raise_ptb_errors(app: App, client: SandboxClient) -> No
     with pytest.raises(BadRequest, match=r'(?i)unsupported start tag "x"'):
         await bot.send_message(YOUTH.id, "<x>", parse_mode=ParseMode.HTML)
     with pytest.raises(BadRequest, match=r"(?i)chat not found"):
-        await bot.send_message(CADRE.id, "hello")
+        await bot.send_message(987_654_321, "hello")  # a user who never wrote
     with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_text("t", chat_id=YOUTH.id, message_id=999)
     await client.block(YOUTH.id)
