@@ -39,6 +39,8 @@ def _setup_logging(settings: Settings) -> None:
     )
     # httpx logs every request at INFO, which drowns the bot's own log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The outbox job runs every few seconds; its scheduler's INFO lines drown the rest.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @app.command()

@@ -31,8 +31,16 @@ async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> Non
         await query.answer(tr.plain("card.not_allowed"), show_alert=True)
 
 
-async def answer_button(update: Update, context: BotContext) -> None:
-    """ "Answer" on a card: the cadre's next text message is the answer."""
+# What the next text means after each card button, and how the cadre is asked for it.
+_AWAITING = {
+    "qans": (conversations.AWAIT_ANSWER, "card.how_to_answer"),
+    "qfwd": (conversations.AWAIT_DEPARTMENT, "card.ask_department"),
+}
+
+
+async def await_text_button(update: Update, context: BotContext) -> None:
+    """ "Answer" or "forward" on a card: the cadre's next text is the answer or the
+    department's name (the wait is stored, so it survives a restart)."""
     query, data = _query(update)
     now = context.services.clock.now()
     try:
@@ -42,16 +50,17 @@ async def answer_button(update: Update, context: BotContext) -> None:
     except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
         await _refuse(query, context.tr, error)
         return
+    kind, prompt = _AWAITING[data.action]
     await conversations.expect(
         context.session,
         chat_id=context.user.telegram_id,
-        kind=conversations.AWAIT_ANSWER,
+        kind=kind,
         now=now,
         question_id=data.id(),
     )
     await query.answer()
     if isinstance(query.message, Message):
-        await query.message.reply_text(context.tr("card.how_to_answer", ref=data.id()))
+        await query.message.reply_text(context.tr(prompt, ref=data.id()))
 
 
 async def submit_answer(
@@ -181,29 +190,6 @@ async def pass_to(update: Update, context: BotContext) -> None:
     await query.edit_message_text(
         context.tr("card.passed", name=assignment.cadre.name, ref=assignment.question.id)
     )
-
-
-async def forward_button(update: Update, context: BotContext) -> None:
-    """ "Forward to department": the cadre's next text is the department's name."""
-    query, data = _query(update)
-    now = context.services.clock.now()
-    try:
-        await questions.claim_or_check(
-            context.session, question_id=data.id(), user=context.user, now=now
-        )
-    except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
-        await _refuse(query, context.tr, error)
-        return
-    await conversations.expect(
-        context.session,
-        chat_id=context.user.telegram_id,
-        kind=conversations.AWAIT_DEPARTMENT,
-        now=now,
-        question_id=data.id(),
-    )
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.reply_text(context.tr("card.ask_department"))
 
 
 async def submit_department(
