@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     sla_escalation_hours: float = 48
     resolve_check_hours: float = 24
     auto_resolve_days: float = 7
+    # Micro-wishes: the value cap, the "1 cadre ↔ 5 wishes" claim limit, and the clocks
+    # of drafts, claims and confirmations.
+    wish_value_cap: int = 500
+    wish_claim_limit: int = 5
+    wish_draft_reminder_hours: float = 24
+    wish_draft_expiry_hours: float = 72
+    wish_claim_reminder_days: float = 7
+    wish_claim_release_days: float = 10
+    wish_confirm_reminder_days: float = 3
+    wish_confirm_close_days: float = 14
+    wish_unclaimed_days: float = 14
     # The outbox deliverer and the sweeper that escalates and auto-resolves.
     outbox_interval_s: float = 2.0
     outbox_rate_per_s: float = 20.0

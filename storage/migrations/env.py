@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from storage import faq, models, outbox, questions  # noqa: F401  (registers the tables)
+from storage import faq, models, outbox, questions, wishes  # noqa: F401  (registers the tables)
 from storage.base import Base
 from storage.db import create_engine
 

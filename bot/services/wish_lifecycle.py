@@ -1,0 +1,98 @@
+"""The wish lifecycle: one ``transitions`` machine, the state in the row's column.
+
+submitted → approved (published) | returned (the youth edits and resubmits) | rejected;
+approved → claimed → fulfilled (with proof) → confirmed (received) | disputed → closed.
+The youth may withdraw until it is claimed; an idle claim is released back to approved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from transitions import Machine
+
+from storage.wishes import Wish, WishEvent
+
+__all__ = ["MACHINE", "IllegalWishTransition", "WishEvent", "fire"]
+
+SUBMITTED = "submitted"
+APPROVED = "approved"  # published: cadres and donors can claim it
+RETURNED = "returned"
+REJECTED = "rejected"
+WITHDRAWN = "withdrawn"
+CLAIMED = "claimed"
+FULFILLED = "fulfilled"
+CONFIRMED = "confirmed"
+DISPUTED = "disputed"
+CLOSED = "closed"
+
+STATES = (
+    SUBMITTED,
+    APPROVED,
+    RETURNED,
+    REJECTED,
+    WITHDRAWN,
+    CLAIMED,
+    FULFILLED,
+    CONFIRMED,
+    DISPUTED,
+    CLOSED,
+)
+# A claimer's open claims: these count toward the "1 cadre ↔ 5 wishes" cap.
+OPEN_CLAIMS = (CLAIMED,)
+# The same person's wishes that block a duplicate.
+OPEN = (SUBMITTED, RETURNED, APPROVED, CLAIMED, FULFILLED, DISPUTED)
+
+_TRANSITIONS: list[Any] = [
+    {"trigger": "approve", "source": SUBMITTED, "dest": APPROVED},
+    {"trigger": "return_for_edits", "source": SUBMITTED, "dest": RETURNED},
+    {"trigger": "reject", "source": SUBMITTED, "dest": REJECTED},
+    {"trigger": "resubmit", "source": RETURNED, "dest": SUBMITTED},
+    {"trigger": "withdraw", "source": [SUBMITTED, RETURNED, APPROVED], "dest": WITHDRAWN},
+    {"trigger": "claim", "source": APPROVED, "dest": CLAIMED},
+    {"trigger": "release", "source": CLAIMED, "dest": APPROVED},
+    {"trigger": "progress", "source": CLAIMED, "dest": None},
+    {"trigger": "fulfil", "source": CLAIMED, "dest": FULFILLED},
+    {"trigger": "confirm", "source": [FULFILLED, DISPUTED], "dest": CONFIRMED},
+    {"trigger": "dispute", "source": FULFILLED, "dest": DISPUTED},
+    {"trigger": "close", "source": [CONFIRMED, FULFILLED, DISPUTED], "dest": CLOSED},
+]
+
+MACHINE = Machine(
+    model=None,
+    states=list(STATES),
+    transitions=_TRANSITIONS,
+    initial=SUBMITTED,
+    auto_transitions=False,
+)
+
+
+class IllegalWishTransition(Exception):
+    """The trigger is not allowed from the wish's current state."""
+
+    def __init__(self, wish_id: int, state: str, trigger: str) -> None:
+        """Describe the refused move."""
+        super().__init__(f"wish {wish_id}: cannot {trigger} when {state}")
+        self.wish_id, self.state, self.trigger = wish_id, state, trigger
+
+
+def fire(wish: Wish, trigger: str, *, actor: str, now: datetime, note: str = "") -> None:
+    """Move ``wish`` by ``trigger`` and record it; refuse an illegal move."""
+    transitions = MACHINE.get_transitions(trigger=trigger, source=wish.status)
+    if not transitions:
+        raise IllegalWishTransition(wish.id, wish.status, trigger)
+    before = wish.status
+    if transitions[0].dest is not None:
+        wish.status = transitions[0].dest
+    wish.events.append(
+        WishEvent(
+            wish_id=wish.id,
+            trigger=trigger,
+            from_state=before,
+            to_state=wish.status,
+            actor=actor[:64],
+            note=note[:500],
+            created_at=now,
+        )
+    )

@@ -1,0 +1,315 @@
+"""Micro-wishes after submission: review, claims (at most five open per claimer), proof,
+confirmation, and the timed follow-ups. Nothing here knows Telegram."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import wish_lifecycle as life
+from bot.services.privacy import find_personal_data
+from bot.services.wish_drafts import Draft
+from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER, User
+from storage.wishes import Wish
+
+
+class WishNotAllowed(PermissionError):
+    """This person may not do that to this wish."""
+
+
+class ClaimLimitReached(Exception):
+    """The claimer already holds the maximum number of open claims."""
+
+    def __init__(self, limit: int) -> None:
+        """Keep the limit for the message."""
+        super().__init__(limit)
+        self.limit = limit
+
+
+class ConsentMissing(Exception):
+    """A child's wish cannot be submitted without a guardian's consent."""
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """What a reviewer checks, computed for them."""
+
+    eligible: bool  # consent given where needed
+    within_cap: bool
+    personal_data: list[str]  # kinds of personal data found in the public text
+    duplicate_of: int | None  # another open wish of the same person
+
+
+def actor(user: User) -> str:
+    """The audit log's name for ``user``."""
+    return f"user:{user.id}"
+
+
+async def submit(session: AsyncSession, *, user: User, draft: Draft, now: datetime) -> Wish:
+    """Turn a finished draft into a submitted wish (or resubmit a returned one)."""
+    fields = draft.fields
+    if draft.needs_consent and not fields.get("guardian_consent"):
+        raise ConsentMissing()
+    values = {
+        "text": fields["text"],
+        "photo_file_id": fields.get("photo_file_id"),
+        "category": fields["category"],
+        "beneficiary": fields["beneficiary"],
+        "relation": fields.get("relation"),
+        "age_band": fields["age_band"],
+        "guardian_consent": bool(fields.get("guardian_consent")),
+        "region_code": fields.get("region_code"),
+        "place": fields.get("place"),
+        "value_yuan": int(fields["value_yuan"]),
+    }
+    wish_id = fields.get("wish_id")
+    if wish_id is not None:
+        wish = await own(session, wish_id=int(wish_id), user=user)
+        for key, value in values.items():
+            setattr(wish, key, value)
+        life.fire(wish, "resubmit", actor=actor(user), now=now)
+        wish.submitted_at = now
+        return wish
+    wish = Wish(user_id=user.id, status=life.SUBMITTED, submitted_at=now, events=[], **values)
+    session.add(wish)
+    await session.flush()
+    return wish
+
+
+async def own(session: AsyncSession, *, wish_id: int, user: User) -> Wish:
+    """The user's own wish, or :class:`WishNotAllowed`."""
+    wish = await session.get(Wish, wish_id)
+    if wish is None or wish.user_id != user.id:
+        raise WishNotAllowed(wish_id)
+    return wish
+
+
+async def checklist(session: AsyncSession, wish: Wish, *, value_cap: int) -> Checklist:
+    """The reviewer's checklist for ``wish``."""
+    duplicate = await session.scalar(
+        select(Wish.id).where(
+            Wish.user_id == wish.user_id,
+            Wish.id != wish.id,
+            Wish.status.in_(life.OPEN),
+            func.lower(Wish.text) == wish.text.lower(),
+        )
+    )
+    return Checklist(
+        eligible=wish.age_band not in ("u10", "10-13") or wish.guardian_consent,
+        within_cap=wish.value_yuan <= value_cap,
+        personal_data=sorted({kind for kind, _ in find_personal_data(wish.text)}),
+        duplicate_of=duplicate,
+    )
+
+
+def _require(user: User, *roles: str) -> None:
+    if not any(user.has_role(role) for role in (*roles, ROLE_ADMIN)):
+        raise WishNotAllowed(roles)
+
+
+async def review(
+    session: AsyncSession,
+    *,
+    wish_id: int,
+    reviewer: User,
+    decision: str,
+    reason: str | None,
+    now: datetime,
+) -> Wish:
+    """A reviewer approves (publishes), returns for edits, or rejects (with a reason)."""
+    _require(reviewer, ROLE_REVIEWER)
+    wish = await session.get(Wish, wish_id)
+    if wish is None:
+        raise WishNotAllowed(wish_id)
+    trigger = {"approve": "approve", "return": "return_for_edits", "reject": "reject"}[decision]
+    life.fire(wish, trigger, actor=actor(reviewer), now=now, note=reason or "")
+    wish.reason = reason[:500] if reason else None
+    if decision == "approve":
+        wish.published_at = now
+    return wish
+
+
+async def withdraw(session: AsyncSession, *, wish_id: int, user: User, now: datetime) -> Wish:
+    """The young person withdraws the wish (until it is claimed)."""
+    wish = await own(session, wish_id=wish_id, user=user)
+    life.fire(wish, "withdraw", actor=actor(user), now=now)
+    wish.closed_at = now
+    return wish
+
+
+async def open_claims(session: AsyncSession, user: User) -> int:
+    """How many wishes ``user`` has claimed and not yet fulfilled."""
+    return int(
+        await session.scalar(
+            select(func.count(Wish.id)).where(
+                Wish.claimer_user_id == user.id, Wish.status.in_(life.OPEN_CLAIMS)
+            )
+        )
+        or 0
+    )
+
+
+async def claim(
+    session: AsyncSession, *, wish_id: int, user: User, now: datetime, limit: int
+) -> Wish:
+    """Claim a published wish: cadres and donors, at most ``limit`` open claims each.
+
+    One conditional UPDATE decides between two people pressing claim at once.
+    """
+    _require(user, ROLE_CADRE, ROLE_DONOR)
+    if await open_claims(session, user) >= limit:
+        raise ClaimLimitReached(limit)
+    won = await session.execute(
+        update(Wish)
+        .where(Wish.id == wish_id, Wish.status == life.APPROVED)
+        .values(
+            status=life.CLAIMED,
+            claimer_user_id=user.id,
+            claimed_at=now,
+            progress_at=now,
+            claim_reminded=False,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    wish = await session.get(Wish, wish_id, populate_existing=True)
+    if wish is None:
+        raise WishNotAllowed(wish_id)
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        raise life.IllegalWishTransition(wish.id, wish.status, "claim")
+    wish.events.append(
+        life.WishEvent(
+            wish_id=wish.id,
+            trigger="claim",
+            from_state=life.APPROVED,
+            to_state=life.CLAIMED,
+            actor=actor(user),
+            note="",
+            created_at=now,
+        )
+    )
+    return wish
+
+
+async def _claimed_by(session: AsyncSession, *, wish_id: int, user: User) -> Wish:
+    wish = await session.get(Wish, wish_id)
+    if wish is None or (wish.claimer_user_id != user.id and not user.has_role(ROLE_ADMIN)):
+        raise WishNotAllowed(wish_id)
+    return wish
+
+
+async def fulfil(
+    session: AsyncSession,
+    *,
+    wish_id: int,
+    user: User,
+    proof_text: str | None,
+    proof_file_id: str | None,
+    now: datetime,
+) -> Wish:
+    """The claimer reports the wish fulfilled, with a note or a photo as proof."""
+    wish = await _claimed_by(session, wish_id=wish_id, user=user)
+    life.fire(wish, "fulfil", actor=actor(user), now=now)
+    wish.proof_text, wish.proof_file_id = proof_text, proof_file_id
+    wish.fulfilled_at = now
+    return wish
+
+
+async def respond(
+    session: AsyncSession, *, wish_id: int, user: User, received: bool, now: datetime
+) -> Wish:
+    """The recipient confirms receipt (the wish closes) or says it did not arrive."""
+    wish = await own(session, wish_id=wish_id, user=user)
+    if received:
+        life.fire(wish, "confirm", actor=actor(user), now=now)
+        life.fire(wish, "close", actor="system", now=now, note="received")
+        wish.closed_at = now
+    else:
+        life.fire(wish, "dispute", actor=actor(user), now=now)
+    return wish
+
+
+async def published(
+    session: AsyncSession,
+    *,
+    region: str | None = None,
+    category: str | None = None,
+    limit: int = 10,
+) -> list[Wish]:
+    """Published, unclaimed wishes, oldest first, optionally filtered."""
+    query = select(Wish).where(Wish.status == life.APPROVED)
+    if region:
+        query = query.where(Wish.region_code == region)
+    if category:
+        query = query.where(Wish.category == category)
+    return list(await session.scalars(query.order_by(Wish.published_at).limit(limit)))
+
+
+async def of_user(session: AsyncSession, user: User, limit: int = 20) -> list[Wish]:
+    """Everything a young person wished for, newest first."""
+    return list(
+        await session.scalars(
+            select(Wish)
+            .where(Wish.user_id == user.id)
+            .order_by(Wish.submitted_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+@dataclass
+class WishSweep:
+    """What the wish sweep found and did."""
+
+    claim_reminders: list[Wish]
+    released: list[Wish]
+    confirm_reminders: list[Wish]
+    auto_closed: list[Wish]
+
+
+async def sweep(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    claim_reminder_after: timedelta,
+    claim_release_after: timedelta,
+    confirm_reminder_after: timedelta,
+    confirm_close_after: timedelta,
+) -> WishSweep:
+    """Remind idle claimers, release claims idle too long, and chase confirmations."""
+    report = WishSweep([], [], [], [])
+    for wish in list(
+        await session.scalars(
+            select(Wish)
+            .where(Wish.status == life.CLAIMED, Wish.progress_at <= now - claim_reminder_after)
+            .with_for_update(skip_locked=True)
+        )
+    ):
+        assert wish.progress_at is not None
+        if wish.progress_at <= now - claim_release_after:
+            life.fire(wish, "release", actor="system", now=now, note="no progress")
+            wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
+            report.released.append(wish)
+        elif not wish.claim_reminded:
+            wish.claim_reminded = True
+            report.claim_reminders.append(wish)
+    for wish in list(
+        await session.scalars(
+            select(Wish)
+            .where(
+                Wish.status == life.FULFILLED, Wish.fulfilled_at <= now - confirm_reminder_after
+            )
+            .with_for_update(skip_locked=True)
+        )
+    ):
+        assert wish.fulfilled_at is not None
+        if wish.fulfilled_at <= now - confirm_close_after:
+            life.fire(wish, "close", actor="system", now=now, note="unconfirmed")
+            wish.closed_at = now
+            report.auto_closed.append(wish)
+        elif not wish.confirm_reminded:
+            wish.confirm_reminded = True
+            report.confirm_reminders.append(wish)
+    return report

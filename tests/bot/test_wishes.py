@@ -1,0 +1,221 @@
+"""Micro-wishes without Telegram: the submission steps, the lifecycle, review, claims."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.data import DEMO_ORG
+from bot.services import org, users, wishes
+from bot.services import wish_drafts as drafts
+from bot.services import wish_lifecycle as life
+from storage import migrate
+from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.models import User
+
+NOW = datetime(2026, 11, 18, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def _walk(draft: drafts.Draft, *, age: str = "14-17", consent: str | None = None) -> None:
+    drafts.give_text(draft, "想要一辆自行车上学", max_value=500)
+    assert draft.step == drafts.PHOTO
+    drafts.choose(draft, drafts.PHOTO, "skip")
+    drafts.choose(draft, drafts.CATEGORY, "daily")
+    drafts.choose(draft, drafts.FOR_WHOM, "self")
+    drafts.choose(draft, drafts.AGE, age)
+    if consent is not None:
+        assert draft.step == drafts.CONSENT
+        drafts.choose(draft, drafts.CONSENT, consent)
+    drafts.choose(draft, drafts.REGION, "a-street-1")
+    drafts.choose(draft, drafts.PLACE, "skip")
+    drafts.give_text(draft, "300", max_value=500)
+
+
+def test_steps_in_order_and_wrong_input_re_asks() -> None:
+    draft = drafts.Draft(1, drafts.WHAT, {})
+    with pytest.raises(drafts.WrongInput):
+        drafts.give_text(draft, "x", max_value=500)  # too short: same step again
+    assert draft.step == drafts.WHAT
+    drafts.give_text(draft, "想要一套课外书", max_value=500)
+    with pytest.raises(drafts.WrongInput):
+        drafts.choose(draft, drafts.CATEGORY, "books")  # a button of a later step
+    drafts.choose(draft, drafts.PHOTO, "skip")
+    with pytest.raises(drafts.WrongInput):
+        drafts.give_text(draft, "books", max_value=500)  # text where a button is expected
+    drafts.choose(draft, drafts.CATEGORY, "books")
+    drafts.choose(draft, drafts.FOR_WHOM, "other")
+    assert draft.step == drafts.RELATION
+    drafts.give_text(draft, "弟弟", max_value=500)
+    drafts.choose(draft, drafts.AGE, "18+")
+    assert draft.step == drafts.REGION
+    drafts.choose(draft, drafts.REGION, "district-b")
+    drafts.give_text(draft, "西山社区", max_value=500)
+    with pytest.raises(drafts.WrongInput) as wrong:
+        drafts.give_text(draft, "800", max_value=500)
+    assert wrong.value.key == "wish.value_out_of_range" and draft.step == drafts.VALUE
+    drafts.give_text(draft, "120元", max_value=500)
+    assert draft.step == drafts.REVIEW and drafts.ready(draft)
+
+
+def test_a_child_needs_a_guardian_and_editing_returns_to_review() -> None:
+    draft = drafts.Draft(1, drafts.WHAT, {})
+    _walk(draft, age="10-13", consent="no")
+    assert draft.step == drafts.REVIEW and not drafts.ready(draft)
+    drafts.edit(draft, drafts.AGE)
+    drafts.choose(draft, drafts.AGE, "u10")
+    assert draft.step == drafts.CONSENT  # the change opens the consent step again
+    drafts.choose(draft, drafts.CONSENT, "yes")
+    assert draft.step == drafts.REVIEW and drafts.ready(draft)
+    drafts.edit(draft, drafts.VALUE)
+    drafts.give_text(draft, "200", max_value=500)
+    assert draft.step == drafts.REVIEW and draft.fields["value_yuan"] == 200
+
+
+def test_illegal_wish_moves_are_refused() -> None:
+    wish = wishes.Wish(id=3, status=life.REJECTED, events=[])
+    with pytest.raises(life.IllegalWishTransition, match="wish 3: cannot claim when rejected"):
+        life.fire(wish, "claim", actor="x", now=NOW)
+
+
+@pytest.fixture
+async def sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(sqlite_url)
+    await migrate.upgrade(engine)
+    factory = create_session_factory(engine)
+    async with unit_of_work(factory) as session:
+        await org.load_org(session, org.parse_org_file(DEMO_ORG), default_locale="zh-Hans")
+    yield factory
+    await engine.dispose()
+
+
+async def _person(session: AsyncSession, telegram_id: int) -> User:
+    user, _ = await users.touch(
+        session,
+        telegram_id=telegram_id,
+        first_name="p",
+        language_code="zh",
+        default_locale="zh-Hans",
+    )
+    return user
+
+
+async def _submitted(
+    session: AsyncSession, youth: User, *, text: str = "想要一辆自行车上学"
+) -> wishes.Wish:
+    draft = drafts.Draft(youth.telegram_id, drafts.WHAT, {})
+    _walk(draft)
+    draft.fields["text"] = text
+    return await wishes.submit(session, user=youth, draft=draft, now=NOW)
+
+
+async def test_review_claim_fulfil_confirm(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        reviewer = await _person(session, 2003)  # a reviewer in the demo org
+        cadre = await _person(session, 2002)
+        wish = await _submitted(session, youth)
+        check = await wishes.checklist(session, wish, value_cap=500)
+        assert check.eligible and check.within_cap and check.personal_data == []
+        with pytest.raises(wishes.WishNotAllowed):  # a young person cannot review
+            await wishes.review(
+                session, wish_id=wish.id, reviewer=youth, decision="approve", reason=None, now=NOW
+            )
+        await wishes.review(
+            session, wish_id=wish.id, reviewer=reviewer, decision="approve", reason=None, now=NOW
+        )
+        await wishes.claim(session, wish_id=wish.id, user=cadre, now=NOW, limit=5)
+        with pytest.raises(life.IllegalWishTransition):  # withdrawn only before a claim
+            await wishes.withdraw(session, wish_id=wish.id, user=youth, now=NOW)
+        await wishes.fulfil(
+            session, wish_id=wish.id, user=cadre, proof_text="已送到", proof_file_id=None, now=NOW
+        )
+        done = await wishes.respond(session, wish_id=wish.id, user=youth, received=True, now=NOW)
+        assert done.status == life.CLOSED
+        assert [e.trigger for e in done.events] == [
+            "approve",
+            "claim",
+            "fulfil",
+            "confirm",
+            "close",
+        ]
+
+
+async def test_checklist_flags_personal_data_and_duplicates(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        first = await _submitted(session, youth)
+        second = await _submitted(session, youth, text="想要一辆自行车上学，电话13812345678")
+        third = await _submitted(session, youth)
+        assert (await wishes.checklist(session, second, value_cap=500)).personal_data == ["phone"]
+        assert (await wishes.checklist(session, third, value_cap=500)).duplicate_of == first.id
+
+
+async def test_sixth_claim_is_refused_and_two_claims_at_once_have_one_winner(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        reviewer = await _person(session, 2003)
+        cadre = await _person(session, 2002)
+        ids = []
+        for n in range(7):
+            wish = await _submitted(session, youth, text=f"心愿第{n}个")
+            await wishes.review(
+                session,
+                wish_id=wish.id,
+                reviewer=reviewer,
+                decision="approve",
+                reason=None,
+                now=NOW,
+            )
+            ids.append(wish.id)
+        for wish_id in ids[:5]:
+            await wishes.claim(session, wish_id=wish_id, user=cadre, now=NOW, limit=5)
+        with pytest.raises(wishes.ClaimLimitReached):
+            await wishes.claim(session, wish_id=ids[5], user=cadre, now=NOW, limit=5)
+
+    async def attempt(telegram_id: int) -> str:
+        async with unit_of_work(sessions) as session:
+            user = await _person(session, telegram_id)
+            try:
+                await wishes.claim(session, wish_id=ids[6], user=user, now=NOW, limit=5)
+            except life.IllegalWishTransition:
+                return "lost"
+            return "won"
+
+    results = await asyncio.gather(attempt(2001), attempt(3001))  # a cadre and a donor
+    assert sorted(results) == ["lost", "won"]
+
+
+async def test_idle_claim_reminded_then_released(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        reviewer = await _person(session, 2003)
+        cadre = await _person(session, 2002)
+        wish = await _submitted(session, youth)
+        await wishes.review(
+            session, wish_id=wish.id, reviewer=reviewer, decision="approve", reason=None, now=NOW
+        )
+        await wishes.claim(session, wish_id=wish.id, user=cadre, now=NOW, limit=5)
+    kwargs = {
+        "claim_reminder_after": timedelta(days=7),
+        "claim_release_after": timedelta(days=10),
+        "confirm_reminder_after": timedelta(days=3),
+        "confirm_close_after": timedelta(days=14),
+    }
+    async with unit_of_work(sessions) as session:
+        first = await wishes.sweep(session, now=NOW + timedelta(days=8), **kwargs)
+        again = await wishes.sweep(session, now=NOW + timedelta(days=9), **kwargs)
+        assert [w.id for w in first.claim_reminders] == [wish.id] and again.claim_reminders == []
+        released = await wishes.sweep(session, now=NOW + timedelta(days=11), **kwargs)
+        assert [w.id for w in released.released] == [wish.id]
+        assert released.released[0].status == life.APPROVED
