@@ -40,6 +40,21 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "qok": ("id",),  # resolved
     "qfu": ("id",),  # follow up: the next text goes to the same cadre
     "idn": ("id",),  # let cadres see my name on this question
+    # Micro-wishes.
+    "wd": ("code", "code"),  # a button answer in the draft (step, value)
+    "wnew": (),  # start a new wish (the button in /start's menu)
+    "wsub": (),  # submit the draft
+    "wedit": (),  # show what can be changed
+    "wed": ("code",),  # change one field of the draft
+    "wcan": (),  # cancel the draft
+    "wrv": ("id", "code"),  # a reviewer's decision (wish id, approve|return|reject)
+    "wre": ("id",),  # edit a returned wish and resubmit
+    "wwd": ("id",),  # withdraw a wish
+    "wcl": ("id",),  # claim a published wish
+    "wfl": ("id",),  # the claimer fulfilled it: proof follows
+    "wok": ("id",),  # received
+    "wno": ("id",),  # not received
+    "wls": ("code", "code"),  # list published wishes (region or "-", category or "-")
 }
 
 

@@ -143,8 +143,13 @@ def card_keyboard(
 
 
 def claim_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
-    """The button on a pool card: take the question."""
-    return InlineKeyboardMarkup([[_button(tr.plain("card.claim"), "qclaim", question_id)]])
+    """The buttons on a pool card: take the question, or (committee) answer it at once."""
+    return InlineKeyboardMarkup(
+        [
+            [_button(tr.plain("card.claim"), "qclaim", question_id)],
+            [_button(tr.plain("card.answer"), "qans", question_id)],
+        ]
+    )
 
 
 def colleagues_keyboard(

@@ -29,6 +29,11 @@ SLA_REMINDER = "sla_reminder"
 RESOLVE_CHECK = "resolve_check"
 NOTICE = "notice"
 URGENT = "urgent"
+# Pushes to staff about a question: a reply to one of these answers the question.
+STAFF_KINDS = (CARD, URGENT, SLA_REMINDER)
+# Question text shown on a card is cut here, so any card stays within Telegram's 4096.
+CARD_TEXT_LIMIT = 1500
+ANSWER_LIMIT = 3000
 
 
 def nearest(index: KnowledgeIndex, question: Question) -> list[EntryView]:
@@ -89,7 +94,7 @@ async def _card_text(
         if region
         else tr.plain("card.unknown_region"),
         topic=tr.name_of(topic.names, topic.code) if topic else tr.plain("card.unknown_topic"),
-        text=masked(tr, question.text),
+        text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
     )
     if nearest:
         separator = tr.plain("card.separator")
@@ -134,17 +139,7 @@ async def card(
         ref=_ref(question),
     )
     if cadre is not None:
-        await outbox_service.enqueue(
-            session,
-            kind=SLA_REMINDER,
-            chat_id=cadre.telegram_id,
-            text=tr("card.reminder", ref=question.id, hours=f"{settings.sla_reminder_hours:g}"),
-            due_at=now + timedelta(hours=settings.sla_reminder_hours),
-            dedupe_key=f"sla:{question.id}:{len(question.events)}",
-            audience=AUDIENCE_STAFF,
-            recipient_user_id=cadre.telegram_id,
-            ref=_ref(question),
-        )
+        await _sla_reminder(session, question, cadre=cadre, tr=tr, settings=settings, now=now)
 
 
 async def follow_up_card(
@@ -162,13 +157,44 @@ async def follow_up_card(
         session,
         kind=CARD,
         chat_id=cadre.telegram_id,
-        text=tr("card.follow_up", ref=question.id, text=masked(tr, text)),
+        text=tr("card.follow_up", ref=question.id, text=masked(tr, text)[:CARD_TEXT_LIMIT]),
         due_at=now,
         dedupe_key=f"followup:{question.id}:{len(question.thread)}",
         audience=AUDIENCE_STAFF,
         recipient_user_id=cadre.telegram_id,
         reply_markup=card_keyboard(tr, question.id).to_dict(),
         ref=_ref(question),
+    )
+    await _sla_reminder(session, question, cadre=cadre, tr=tr, settings=settings, now=now)
+
+
+async def _sla_reminder(
+    session: AsyncSession,
+    question: Question,
+    *,
+    cadre: Cadre,
+    tr: Translator,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Remind the cadre if the question is still unanswered after the SLA."""
+    await outbox_service.enqueue(
+        session,
+        kind=SLA_REMINDER,
+        chat_id=cadre.telegram_id,
+        text=tr("card.reminder", ref=question.id, hours=f"{settings.sla_reminder_hours:g}"),
+        due_at=now + timedelta(hours=settings.sla_reminder_hours),
+        dedupe_key=f"sla:{question.id}:{len(question.events)}:{len(question.thread)}",
+        audience=AUDIENCE_STAFF,
+        recipient_user_id=cadre.telegram_id,
+        ref=_ref(question),
+    )
+
+
+async def drop_reminders(session: AsyncSession, question: Question) -> None:
+    """The question changed hands or was answered: its pending reminders are obsolete."""
+    await outbox_service.cancel(
+        session, ref_type="question", ref_id=question.id, kinds=[SLA_REMINDER]
     )
 
 
@@ -180,14 +206,14 @@ async def answer_to_youth(
     if asker is None:
         return
     await outbox_service.cancel(
-        session, ref_type="question", ref_id=question.id, kinds=[SLA_REMINDER]
+        session, ref_type="question", ref_id=question.id, kinds=[SLA_REMINDER, RESOLVE_CHECK]
     )
     tr = translator(asker.locale, settings.default_locale)
     await outbox_service.enqueue(
         session,
         kind=ANSWER,
         chat_id=asker.telegram_id,
-        text=tr("youth.answer", ref=question.id, question=question.text[:500], answer=text),
+        text=tr("youth.answer", ref=question.id, question=question.text[:300], answer=text),
         due_at=now,
         dedupe_key=f"answer:{question.id}:{len(question.thread)}",
         audience=AUDIENCE_YOUTH,
@@ -216,9 +242,11 @@ async def youth_notice(
     key: str,
     settings: Settings,
     now: datetime,
+    buttons: bool = False,
     **params: object,
 ) -> None:
-    """Tell the young person about a step (forwarded, key suggestion, …)."""
+    """Tell the young person about a step (forwarded, key suggestion, …); with
+    ``buttons``, they can mark it resolved or follow up from there."""
     asker = await session.get(User, question.user_id)
     if asker is None:
         return
@@ -232,6 +260,7 @@ async def youth_notice(
         dedupe_key=f"notice:{question.id}:{key}:{len(question.events)}",
         audience=AUDIENCE_YOUTH,
         recipient_user_id=asker.telegram_id,
+        reply_markup=youth_answer_keyboard(tr, question.id).to_dict() if buttons else None,
         ref=_ref(question),
     )
 

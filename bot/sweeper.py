@@ -21,6 +21,9 @@ from storage.questions import Question
 
 _log = logging.getLogger(__name__)
 
+# After this many escalations a question goes to the committee's pool, not another cadre.
+MAX_ESCALATIONS = 2
+
 
 @dataclass
 class SweepReport:
@@ -48,14 +51,17 @@ async def _escalate(session: AsyncSession, services: Services, report: SweepRepo
         .with_for_update(skip_locked=True)
     )
     for question in list(stale):
-        previous = question.assigned_cadre_id
+        held = questions.previous_cadres(question)
         lifecycle.fire(question, "unassign", actor="system", now=now, note="SLA escalation")
         question.assigned_cadre_id = None
         question.escalations += 1
-        exclude = frozenset({previous}) if previous is not None else frozenset()
-        assignment = await questions.route(
-            session, question, reason="escalation", now=now, tz=settings.tz, exclude=exclude
-        )
+        if question.escalations >= MAX_ESCALATIONS:
+            # Passed on twice without an answer: the committee decides who takes it.
+            assignment = questions.Assignment(question, None)
+        else:
+            assignment = await questions.route(
+                session, question, reason="escalation", now=now, tz=settings.tz, exclude=held
+            )
         await notify.resolved(session, question)  # drop the old cadre's reminder
         await notify.card(
             session,
@@ -74,7 +80,10 @@ async def _auto_resolve(session: AsyncSession, services: Services, report: Sweep
     limit = now - timedelta(days=services.settings.auto_resolve_days)
     quiet = await session.scalars(
         select(Question)
-        .where(Question.status == lifecycle.ANSWERED, Question.answered_at <= limit)
+        .where(
+            ((Question.status == lifecycle.ANSWERED) & (Question.answered_at <= limit))
+            | ((Question.status == lifecycle.FORWARDED) & (Question.last_activity_at <= limit))
+        )
         .with_for_update(skip_locked=True)
     )
     for question in list(quiet):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from telegram import CallbackQuery, Message, Update
@@ -14,6 +15,8 @@ from bot.services import conversations, lifecycle, promotion, questions
 from bot.services.privacy import MASK_KINDS
 from storage.questions import Question
 
+_log = logging.getLogger(__name__)
+
 
 def _query(update: Update) -> tuple[CallbackQuery, callbacks.Callback]:
     query = update.callback_query
@@ -22,6 +25,12 @@ def _query(update: Update) -> tuple[CallbackQuery, callbacks.Callback]:
 
 
 async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> None:
+    _log.warning(
+        "refused %r from user %s: %r",
+        query.data,
+        query.from_user.id if query.from_user else None,
+        error,
+    )
     if isinstance(error, lifecycle.IllegalTransition):
         state = tr.plain(f"status.{error.state}")
         await query.answer(
@@ -69,6 +78,11 @@ async def submit_answer(
     """Record a cadre's answer and deliver it to the young person."""
     now = context.services.clock.now()
     tr = context.tr
+    if len(text) > notify.ANSWER_LIMIT:
+        await message.reply_text(
+            tr("card.answer_too_long", length=len(text), limit=notify.ANSWER_LIMIT)
+        )
+        return
     try:
         question = await questions.answer(
             context.session, question_id=question_id, user=context.user, text=text, now=now
@@ -178,6 +192,7 @@ async def pass_to(update: Update, context: BotContext) -> None:
         await _refuse(query, context.tr, error)
         return
     assert assignment.cadre is not None
+    await notify.drop_reminders(context.session, assignment.question)
     await notify.card(
         context.session,
         assignment.question,
@@ -215,6 +230,7 @@ async def submit_department(
         key="youth.forwarded",
         settings=context.services.settings,
         now=now,
+        buttons=True,
         department=question.department or department,
     )
     await message.reply_text(
@@ -298,7 +314,7 @@ async def _listing(
                 "queue.line",
                 ref=question.id,
                 age=notify.age_text(tr, question.asked_at, now),  # type: ignore[arg-type]
-                text=notify.masked(tr, question.text[:60]),
+                text=notify.masked(tr, question.text)[:60],
             )
         )
     await message.reply_text("\n".join(lines))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from telegram import Message, Update
 
+from bot import notify
 from bot.context import BotContext
 from bot.services import conversations, questions
 from handlers import cadre, youth
@@ -39,16 +40,21 @@ async def text(update: Update, context: BotContext) -> None:
 
 
 async def _reply_to_card(message: Message, context: BotContext) -> bool:
+    """A reply to a card answers it (staff); a reply to an answer follows it up (youth)."""
     replied = message.reply_to_message
     if replied is None or not replied.from_user or not replied.from_user.is_bot:
         return False
-    question_id = await questions.question_for_card(
+    found = await questions.replied_message(
         context.session, chat_id=message.chat_id, message_id=replied.message_id
     )
-    if question_id is None:
+    if found is None:
         return False
+    question_id, kind = found
     assert message.text is not None
-    await cadre.submit_answer(message, context, question_id=question_id, text=message.text)
+    if kind in notify.STAFF_KINDS:
+        await cadre.submit_answer(message, context, question_id=question_id, text=message.text)
+    else:
+        await youth.submit_follow_up(message, context, question_id=question_id, text=message.text)
     return True
 
 

@@ -5,6 +5,8 @@ Registered last among the private-chat handlers: commands are matched before the
 
 from __future__ import annotations
 
+import logging
+
 from telegram import CallbackQuery, Message, Update
 
 from bot import callbacks, notify
@@ -15,7 +17,9 @@ from bot.keyboards import (
     share_identity_keyboard,
     suggestions_keyboard,
 )
-from bot.services import asking, conversations, lifecycle, questions
+from bot.services import asking, conversations, lifecycle, questions, safeguarding
+
+_log = logging.getLogger(__name__)
 
 
 async def text_message(update: Update, context: BotContext) -> None:
@@ -85,6 +89,12 @@ async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> 
 
 
 async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> None:
+    _log.warning(
+        "refused %r from user %s: %r",
+        query.data,
+        query.from_user.id if query.from_user else None,
+        error,
+    )
     key = "ask.already" if isinstance(error, asking.AlreadyAnswered) else "callback.stale"
     await query.answer(tr.plain(key), show_alert=True)
 
@@ -213,6 +223,10 @@ async def submit_follow_up(
 ) -> None:
     """Add the follow-up to the ticket and send it to the cadre (or back to routing)."""
     now = context.services.clock.now()
+    limit = context.services.settings.max_text_length
+    if len(text) > limit and safeguarding.assess(text) is None:
+        await message.reply_text(context.tr("message.too_long", length=len(text), limit=limit))
+        return
     try:
         assignment = await questions.follow_up(
             context.session,
@@ -226,7 +240,17 @@ async def submit_follow_up(
         await message.reply_text(context.tr("callback.stale"))
         return
     await notify.resolved(context.session, assignment.question)
-    if assignment.cadre is not None and assignment.question.status == lifecycle.ASSIGNED:
+    if assignment.concern is not None:
+        await message.reply_text(context.tr("safeguard.help"))
+        await notify.urgent(
+            context.session,
+            assignment.question,
+            cadre=assignment.cadre,
+            category=assignment.concern.category,
+            settings=context.services.settings,
+            now=now,
+        )
+    if assignment.cadre is not None and not assignment.fresh:
         await notify.follow_up_card(
             context.session,
             assignment.question,

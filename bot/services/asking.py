@@ -18,6 +18,7 @@ from bot.services.org import region_chain
 from bot.services.safeguarding import Concern
 from knowledge.index import EntryView, KnowledgeIndex
 from knowledge.store import add_phrasing
+from knowledge.types import Hit
 from storage.base import utcnow
 from storage.faq import SOURCE_SUGGESTION, MatchLog
 from storage.models import Cadre, User
@@ -25,6 +26,16 @@ from storage.questions import Question
 
 # Below this confidence the nearest entry says nothing reliable about the topic.
 _TOPIC_MIN_CONFIDENCE = 0.25
+
+
+def _topic_of(hits: list[tuple[Hit, EntryView]]) -> str | None:
+    """The question's topic, when the nearest entry is fairly sure. An unsure guess is
+    worse than none: a wrong topic can leave a question with nobody to answer it, while
+    no topic routes it to whoever covers the asker's region."""
+    if hits and hits[0][0].confidence >= _TOPIC_MIN_CONFIDENCE:
+        return hits[0][1].topic
+    return None
+
 
 RESPONSE_SOLVED = "solved"
 RESPONSE_ASK_PERSON = "ask_person"
@@ -104,8 +115,7 @@ async def ask(
 ) -> Outcome:
     """Match ``text`` and open a ticket for it; scoped entries of the user's region (or a
     region above it) apply."""
-    if len(text) > max_length:
-        return TooLong(len(text), max_length)
+    # Safeguarding first: a cry for help is never lost to a length limit.
     concern = safeguarding.assess(text)
     if concern is not None:
         question = await questions.create(
@@ -116,6 +126,8 @@ async def ask(
             session, question, reason="safeguarding", now=now, tz=tz, actor="system"
         )
         return Urgent(question, assignment.cadre, concern)
+    if len(text) > max_length:
+        return TooLong(len(text), max_length)
     regions = await region_chain(session, user.region_code)
     result = await index.match(session, text, regions=regions)
     hits = [(hit, entry) for hit in result.hits if (entry := index.entry(hit.entry_id))]
@@ -123,7 +135,7 @@ async def ask(
     answering = result.band == "answer" and top is not None
     suggesting = result.band == "suggest" and bool(hits)
     shown = [top[1]] if answering and top else [e for _, e in hits] if suggesting else []
-    topic = top[1].topic if top and top[0].confidence >= _TOPIC_MIN_CONFIDENCE else None
+    topic = _topic_of(hits)
     question = await questions.create(
         session,
         user=user,

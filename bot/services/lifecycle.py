@@ -48,6 +48,8 @@ _TRANSITIONS: list[Any] = [
     {"trigger": "unassign", "source": ASSIGNED, "dest": ROUTED},
     {"trigger": "answer", "source": [ROUTED, ASSIGNED, ANSWERED], "dest": ANSWERED},
     {"trigger": "follow_up", "source": [ANSWERED, RESOLVED], "dest": ASSIGNED},
+    # More from the young person while a cadre is already on it: same state.
+    {"trigger": "follow_up", "source": ASSIGNED, "dest": None},
     {"trigger": "resolve", "source": [AUTO_ANSWERED, ANSWERED, FORWARDED], "dest": RESOLVED},
     {"trigger": "reopen", "source": RESOLVED, "dest": ROUTED},
     {"trigger": "forward", "source": [ROUTED, ASSIGNED, ANSWERED], "dest": FORWARDED},

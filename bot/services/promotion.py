@@ -76,13 +76,14 @@ async def promote(
         return entry.slug
     slug = f"cadre-q{question.id}"
     # A cadre's answer is plain text; the FAQ stores Telegram HTML.
+    # The answer is masked too: a cadre may have quoted the young person's details.
     await store.import_entries(
         session,
         [
             EntryData(
                 id=slug,
                 question=text,
-                answer=html.escape(answer, quote=False),
+                answer=html.escape(mask_personal_data(answer, mask_labels), quote=False),
                 topic=question.topic,
             )
         ],

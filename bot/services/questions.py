@@ -6,15 +6,16 @@ so tests can move the clock. Nothing here knows Telegram: callers render and not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import lifecycle, routing
+from bot.services import lifecycle, routing, safeguarding
 from bot.services.lifecycle import IllegalTransition
+from bot.services.safeguarding import Concern
 from storage.models import ROLE_ADMIN, Cadre, User
 from storage.questions import Question, QuestionMessage
 
@@ -31,6 +32,10 @@ class Assignment:
 
     question: Question
     cadre: Cadre | None
+    # True when the question (re)entered routing: the cadre needs the whole card.
+    fresh: bool = False
+    # Set when the text that moved it suggests danger (safeguarding).
+    concern: Concern | None = None
 
 
 def actor_of(user: User | None = None, cadre: Cadre | None = None) -> str:
@@ -93,7 +98,7 @@ async def route(
     if cadre is not None:
         _assign(question, cadre, actor=actor, now=now)
     await session.flush()
-    return Assignment(question, cadre)
+    return Assignment(question, cadre, fresh=True)
 
 
 def _assign(
@@ -155,7 +160,13 @@ async def claim(session: AsyncSession, *, question_id: int, user: User, now: dat
     if cadre is None:
         raise NotAllowed(question_id)
     if question.assigned_cadre_id != cadre.id:
-        _assign(question, cadre, actor=actor_of(cadre=cadre), now=now, note="claimed")
+        _assign(
+            question,
+            cadre,
+            actor=actor_of(cadre=cadre),
+            now=now,
+            note=f"claimed by cadre:{cadre.id}",
+        )
     return question
 
 
@@ -165,7 +176,13 @@ async def answer(
     """A cadre (or admin) answers; a question still in the pool is claimed by answering."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
     if cadre is not None and question.assigned_cadre_id is None:
-        _assign(question, cadre, actor=actor_of(cadre=cadre), now=now, note="claimed")
+        _assign(
+            question,
+            cadre,
+            actor=actor_of(cadre=cadre),
+            now=now,
+            note=f"claimed by cadre:{cadre.id}",
+        )
     lifecycle.fire(question, "answer", actor=actor_of(user, cadre), now=now)
     question.answered_at = now
     question.first_answered_at = question.first_answered_at or now
@@ -209,28 +226,34 @@ async def follow_up(
     now: datetime,
     tz: ZoneInfo,
 ) -> Assignment:
-    """A follow-up goes back to the same cadre, as part of the same ticket."""
+    """A follow-up goes back to the same cadre, as part of the same ticket; if that cadre is
+    away or unreachable, the ticket is routed again (``Assignment.fresh``)."""
     question = await own(session, question_id=question_id, user=user)
+    # Checked first: a refused follow-up must leave the ticket untouched.
+    if not lifecycle.allowed(question.status, "follow_up"):
+        raise IllegalTransition(question.id, question.status, "follow_up")
     question.thread.append(QuestionMessage(author="youth", text=text, created_at=now))
+    concern = safeguarding.assess(text)
+    if concern is not None:
+        question.urgent = True
     cadre = (
         await session.get(Cadre, question.assigned_cadre_id)
         if question.assigned_cadre_id
         else None
     )
-    if cadre is not None and routing.available(cadre, now):
+    reachable = await routing.reachable(session)
+    if cadre is not None and routing.available(cadre, now) and cadre.telegram_id in reachable:
         lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
         question.assigned_at = now
-        return Assignment(question, cadre)
-    lifecycle.fire(
-        question,
-        "reopen" if question.status == lifecycle.RESOLVED else "follow_up",
-        actor=actor_of(user),
-        now=now,
-    )
-    if question.status == lifecycle.ASSIGNED:
+        return Assignment(question, cadre, concern=concern)
+    if question.status == lifecycle.RESOLVED:
+        lifecycle.fire(question, "reopen", actor=actor_of(user), now=now)
+    else:
+        lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
         lifecycle.fire(question, "unassign", actor="system", now=now, note="cadre unavailable")
     question.assigned_cadre_id = None
-    return await route(session, question, reason="follow_up", now=now, tz=tz)
+    assignment = await route(session, question, reason="follow_up", now=now, tz=tz)
+    return replace(assignment, concern=concern)
 
 
 async def pass_on(
@@ -366,7 +389,13 @@ async def claim_or_check(
     if question.status not in (lifecycle.ROUTED, lifecycle.ASSIGNED, lifecycle.ANSWERED):
         raise IllegalTransition(question.id, question.status, "answer")
     if cadre is not None and question.assigned_cadre_id is None:
-        _assign(question, cadre, actor=actor_of(cadre=cadre), now=now, note="claimed")
+        _assign(
+            question,
+            cadre,
+            actor=actor_of(cadre=cadre),
+            now=now,
+            note=f"claimed by cadre:{cadre.id}",
+        )
     return question
 
 
@@ -378,14 +407,31 @@ async def colleagues_of(
     return await colleagues_for(session, question=question, now=now)
 
 
-async def question_for_card(session: AsyncSession, *, chat_id: int, message_id: int) -> int | None:
-    """The question a card (a message the bot sent to staff) belongs to."""
+async def replied_message(
+    session: AsyncSession, *, chat_id: int, message_id: int
+) -> tuple[int, str] | None:
+    """The question and the kind of push (card, answer, …) a replied-to message was."""
     from storage.outbox import OutboxMessage
 
-    return await session.scalar(
-        select(OutboxMessage.ref_id).where(
+    row = await session.execute(
+        select(OutboxMessage.ref_id, OutboxMessage.kind).where(
             OutboxMessage.chat_id == chat_id,
             OutboxMessage.sent_message_id == message_id,
             OutboxMessage.ref_type == "question",
         )
     )
+    found = row.first()
+    return (int(found[0]), str(found[1])) if found is not None and found[0] is not None else None
+
+
+def previous_cadres(question: Question) -> frozenset[int]:
+    """Every cadre who has held the question (from its audit log)."""
+    held = set()
+    for event in question.events:
+        if event.trigger == "assign":
+            _, _, tail = event.note.rpartition("cadre:")
+            if tail.isdigit():
+                held.add(int(tail))
+    if question.assigned_cadre_id is not None:
+        held.add(question.assigned_cadre_id)
+    return frozenset(held)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.lifecycle import OPEN_FOR_STAFF
 from bot.services.org import region_chain
-from storage.models import Cadre
+from storage.models import Cadre, User
 from storage.questions import Question
 
 
@@ -56,13 +56,25 @@ def available(cadre: Cadre, now: datetime) -> bool:
     return cadre.active and (cadre.away_until is None or cadre.away_until <= now)
 
 
+async def reachable(session: AsyncSession) -> set[int]:
+    """Telegram ids of people Telegram still delivers to (not blocked, not gone)."""
+    return set(
+        await session.scalars(select(User.telegram_id).where(User.unreachable_at.is_(None)))
+    )
+
+
 async def eligible_cadres(
     session: AsyncSession, *, region_code: str | None, topic: str | None, now: datetime
 ) -> list[Cadre]:
     """Every available cadre covering the region (or a region above it) and topic."""
     regions = await region_chain(session, region_code)
     cadres = await session.scalars(select(Cadre).where(Cadre.active.is_(True)).order_by(Cadre.id))
-    return [c for c in cadres if available(c, now) and covers(c, regions=regions, topic=topic)]
+    ok = await reachable(session)
+    return [
+        c
+        for c in cadres
+        if available(c, now) and c.telegram_id in ok and covers(c, regions=regions, topic=topic)
+    ]
 
 
 async def choose_cadre(

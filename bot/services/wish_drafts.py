@@ -32,7 +32,7 @@ STEPS = (WHAT, PHOTO, CATEGORY, FOR_WHOM, RELATION, AGE, CONSENT, REGION, PLACE,
 
 CATEGORIES = ("study", "books", "sports", "daily", "other")
 BENEFICIARIES = ("self", "child", "other")
-AGE_BANDS = ("u10", "10-13", "14-17", "18+")
+AGE_BANDS = ("u10", "10-13", "14-17", "18p")
 UNDER_14 = ("u10", "10-13")
 # Fields a young person can go back and change from the review screen.
 EDITABLE = (WHAT, PHOTO, CATEGORY, FOR_WHOM, AGE, REGION, PLACE, VALUE)

@@ -51,7 +51,7 @@ def test_steps_in_order_and_wrong_input_re_asks() -> None:
     drafts.choose(draft, drafts.FOR_WHOM, "other")
     assert draft.step == drafts.RELATION
     drafts.give_text(draft, "弟弟", max_value=500)
-    drafts.choose(draft, drafts.AGE, "18+")
+    drafts.choose(draft, drafts.AGE, "18p")
     assert draft.step == drafts.REGION
     drafts.choose(draft, drafts.REGION, "district-b")
     drafts.give_text(draft, "西山社区", max_value=500)

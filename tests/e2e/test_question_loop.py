@@ -160,7 +160,8 @@ async def test_nobody_fits_goes_to_the_committee_pool_and_is_claimed(harness: Bo
 
 async def test_escalation_after_the_sla_moves_the_question_on(harness: BotHarness) -> None:
     await _pick_region(harness, XIAOMING, "东城区", "东湖街道")
-    await harness.client.send_text(WANG, "/start")
+    for cadre in (WANG, LI, {"id": 2003, "first_name": "张老师"}):
+        await harness.client.send_text(cadre, "/start")
     await harness.send(XIAOMING, QUESTION)
     first = await _question(harness)
     assert first.status == lifecycle.ASSIGNED

@@ -61,7 +61,7 @@ async def test_duty_day_then_load_decide_between_covering_cadres(harness: BotHar
     assert await _assignee(harness) == "张老师"  # 李老师 already has one open
 
 
-async def test_reminder_then_answer_then_resolve_check_then_reopen(harness: BotHarness) -> None:
+async def test_reminder_then_answer_then_resolve_check_then_follow_up(harness: BotHarness) -> None:
     clock = harness.app.bot_data.services.clock
     await _setup(harness, XIAOMING)
     seq = await harness.client.last_seq()
@@ -78,7 +78,7 @@ async def test_reminder_then_answer_then_resolve_check_then_reopen(harness: BotH
     check = await _wait(harness, XIAOMING["id"], seq, "解决了吗")
     assert [b["text"] for b in buttons(check)] == ["✅ 已解决", "❓ 继续追问"]
 
-    # Follow-up from the check reopens the ticket with the same cadre.
+    # A follow-up from the check goes back to the same cadre.
     seq = await harness.client.last_seq()
     await harness.press(XIAOMING, check, "继续追问")
     await harness.send(XIAOMING, "要带什么材料？")

@@ -1,0 +1,208 @@
+"""Edge cases of the question loop found in review, each driven through the sandbox."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.services import lifecycle
+from bot.sweeper import sweep
+from storage.db import unit_of_work
+from storage.models import Cadre, User
+from storage.outbox import OutboxMessage
+from storage.questions import Question
+from tests.support import XIAOMING, BotHarness, buttons
+
+WANG = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}
+LI = {"id": 2002, "first_name": "李老师", "language_code": "zh-hans"}
+ZHANG = {"id": 2003, "first_name": "张老师", "language_code": "zh-hans"}
+COMMITTEE = -1001000000001
+
+
+async def _setup(harness: BotHarness, region: tuple[str, ...] = ("高新区",)) -> None:
+    for cadre in (WANG, LI, ZHANG):
+        await harness.client.send_text(cadre, "/start")
+    picker = (await harness.send(XIAOMING, "/start"))[-1]
+    for label in region:
+        await harness.press(XIAOMING, picker, label)
+        picker = await harness.message(XIAOMING["id"], picker["message_id"])
+
+
+async def _question(harness: BotHarness) -> Question:
+    async with harness.sessions() as session:
+        question = await session.scalar(select(Question).order_by(Question.id.desc()))
+    assert question is not None
+    return question
+
+
+async def _wait(harness: BotHarness, chat: int, seq: int, text: str) -> dict[str, Any]:
+    return await harness.client.wait_for_bot_message(
+        chat, after_seq=seq, timeout=10, predicate=lambda m: text in (m.get("text") or "")
+    )
+
+
+async def _ask(harness: BotHarness, text: str, cadre: dict[str, Any] = LI) -> dict[str, Any]:
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, text)
+    return await _wait(harness, cadre["id"], seq, "问题 #")
+
+
+async def test_an_over_long_answer_is_refused_not_lost(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    (reply,) = await harness.send(LI, "长" * 3500, reply_to=card["message_id"])
+    assert "超过了 3000 字" in reply["text"]
+    assert (await _question(harness)).status == lifecycle.ASSIGNED  # still waiting for an answer
+
+
+async def test_safeguarding_comes_before_the_length_limit(harness: BotHarness) -> None:
+    await _setup(harness)
+    (reply,) = await harness.send(XIAOMING, "我真的不想活了。" + "很难受" * 900)
+    assert "12355" in reply["text"]
+    assert (await _question(harness)).urgent
+
+
+async def test_a_follow_up_that_suggests_danger_raises_an_urgent_card(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    await harness.press(XIAOMING, answer, "继续追问")
+    seq = await harness.client.last_seq()
+    replies = await harness.send(XIAOMING, "报不上名，我不想活了")
+    assert any("12355" in m["text"] for m in replies)
+    await _wait(harness, COMMITTEE, seq, "紧急关注")
+    assert (await _question(harness)).urgent
+
+
+async def test_staff_lists_mask_before_cutting(harness: BotHarness) -> None:
+    await _setup(harness)
+    await _ask(harness, "高新区的实习岗位在哪里报名？我的电话是13812345678")
+    (listing,) = await harness.send(LI, "/queue")
+    assert "138" not in listing["text"] and "手机号已隐藏" in listing["text"]
+
+
+async def test_a_young_persons_reply_to_the_answer_is_a_follow_up(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    seq = await harness.client.last_seq()
+    replies = await harness.send(XIAOMING, "要带身份证吗？", reply_to=answer["message_id"])
+    assert "追问已转给团干部" in replies[-1]["text"]
+    follow = await _wait(harness, LI["id"], seq, "追问")
+    assert "身份证" in follow["text"]
+    # A second follow-up while the cadre is on it is accepted too.
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "几点开始？", reply_to=answer["message_id"])
+    second = await _wait(harness, LI["id"], seq, "几点开始")
+    assert "追问" in second["text"]
+    assert [m.author for m in (await _question(harness)).thread] == [
+        "youth",
+        "cadre",
+        "youth",
+        "youth",
+    ]
+
+
+async def test_passing_on_drops_the_old_cadres_reminder(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区哪里有大学生实习岗位")
+    await harness.press(LI, card, "转给同事")
+    choices = [m for m in await harness.client.messages(LI["id"]) if m["from_bot"]][-1]
+    await harness.press(LI, choices, "张老师")
+    question = await _question(harness)
+    async with harness.sessions() as session:
+        pending = list(
+            await session.scalars(
+                select(OutboxMessage.chat_id).where(
+                    OutboxMessage.ref_id == question.id,
+                    OutboxMessage.kind == "sla_reminder",
+                    OutboxMessage.state == "pending",
+                )
+            )
+        )
+    assert pending == [ZHANG["id"]]
+
+
+async def test_forwarded_questions_can_be_closed_and_auto_resolve(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区哪里有大学生实习岗位")
+    seq = await harness.client.last_seq()
+    await harness.press(LI, card, "转交部门")
+    await harness.send(LI, "区人社局")
+    notice = await _wait(harness, XIAOMING["id"], seq, "转交")
+    assert [b["text"] for b in buttons(notice)] == ["✅ 已解决", "❓ 继续追问"]
+    harness.app.bot_data.services.clock.advance(days=8)
+    assert (await sweep(harness.app.bot_data.services)).auto_resolved == 1
+    assert (await _question(harness)).status == lifecycle.RESOLVED
+
+
+async def test_a_committee_admin_answers_from_the_pool_without_being_a_cadre(
+    harness: BotHarness,
+) -> None:
+    await _setup(harness, ("东城区", "新华街道"))
+    now = harness.app.bot_data.services.clock.now()
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(update(Cadre).values(away_until=now + timedelta(days=7)))
+        await session.execute(update(Cadre).where(Cadre.telegram_id == 2001).values(active=False))
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "我家楼下的路灯坏了好几天了")
+    pool = await _wait(harness, COMMITTEE, seq, "待领取")
+    await harness.press(WANG, pool, "✍️ 答复", chat_id=COMMITTEE)
+    seq = await harness.client.last_seq()
+    await harness.send(WANG, "已经联系街道，这周修好。")
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    assert "这周修好" in answer["text"]
+
+
+async def test_escalation_goes_to_a_new_cadre_then_to_the_pool(harness: BotHarness) -> None:
+    await _setup(harness)
+    await _ask(harness, "高新区哪里有大学生实习岗位")
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    services.clock.advance(hours=49)
+    assert (await sweep(services)).escalated == 1
+    escalated = await _wait(harness, ZHANG["id"], seq, "已转给你")
+    assert "超过 48 小时" in escalated["text"]
+    seq = await harness.client.last_seq()
+    services.clock.advance(hours=49)
+    assert (await sweep(services)).escalated == 1
+    await _wait(harness, COMMITTEE, seq, "待领取")
+    question = await _question(harness)
+    assert question.status == lifecycle.ROUTED and question.assigned_cadre_id is None
+    assert (await sweep(services)).escalated == 0
+
+
+async def test_unreachable_cadres_are_not_routed_to(harness: BotHarness) -> None:
+    await _setup(harness)
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(
+            update(User)
+            .where(User.telegram_id == LI["id"])
+            .values(unreachable_at=harness.app.bot_data.services.clock.now())
+        )
+    await _ask(harness, "高新区哪里有大学生实习岗位", cadre=ZHANG)
+    async with harness.sessions() as session:
+        zhang = await session.scalar(select(Cadre).where(Cadre.telegram_id == ZHANG["id"]))
+    assert zhang is not None and (await _question(harness)).assigned_cadre_id == zhang.id
+
+
+async def test_a_refused_press_is_logged(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区哪里有大学生实习岗位")
+    question = await _question(harness)
+    with caplog.at_level(logging.WARNING):
+        answer = await harness.press_data(
+            ZHANG, card["message_id"], f"v1:qkey:{question.id}", chat_id=LI["id"]
+        )
+    assert answer["show_alert"]
+    assert any("refused" in r.getMessage() and "qkey" in r.getMessage() for r in caplog.records)
