@@ -24,14 +24,14 @@ from bot.context import BotApplication, BotContext, BotData, Services
 from bot.delivery import Deliverer, DeliverySettings
 from bot.edge import SessionUpdateProcessor
 from bot.i18n import translator
-from handlers import cadre, common, dialog, errors, youth
+from handlers import cadre, common, dialog, errors, wishes, youth
 from knowledge.index import KnowledgeIndex
 from storage.db import create_engine, create_session_factory
 
 _log = logging.getLogger(__name__)
 
 # Commands shown in Telegram's menu, per language of the client.
-MENU_COMMANDS = ("start", "help", "language", "region", "my", "cancel")
+MENU_COMMANDS = ("start", "help", "language", "region", "my", "wish", "wishes", "cancel")
 # setMyCommands takes two-letter codes, so zh-Hant clients share the Chinese menu.
 _MENU_LANGUAGES = {None: None, "zh": "zh-Hans", "en": "en"}
 
@@ -101,6 +101,8 @@ def register_handlers(application: BotApplication) -> None:
             CommandHandler("language", common.language_command, filters=private),
             CommandHandler("region", common.region_command, filters=private),
             CommandHandler("my", youth.my_command, filters=private),
+            CommandHandler("wish", wishes.wish_command, filters=private),
+            CommandHandler("wishes", wishes.wishes_command, filters=private),
             CommandHandler("cancel", dialog.cancel, filters=private),
             # Staff commands work in private chat and in the committee's group.
             CommandHandler("queue", cadre.queue_command),
@@ -124,12 +126,26 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(cadre.spam_button, pattern=callbacks.matches("qspam")),
             CallbackQueryHandler(cadre.claim_button, pattern=callbacks.matches("qclaim")),
             CallbackQueryHandler(cadre.faq_answer_button, pattern=callbacks.matches("qfaq")),
+            CallbackQueryHandler(wishes.wish_command, pattern=callbacks.matches("wnew")),
+            *[
+                CallbackQueryHandler(wishes.draft_button, pattern=callbacks.matches(action))
+                for action in ("wd", "wsub", "wedit", "wed", "wcan")
+            ],
+            CallbackQueryHandler(wishes.review_button, pattern=callbacks.matches("wrv")),
+            CallbackQueryHandler(wishes.owner_button, pattern=callbacks.matches("wre")),
+            CallbackQueryHandler(wishes.owner_button, pattern=callbacks.matches("wwd")),
+            CallbackQueryHandler(wishes.claim_button, pattern=callbacks.matches("wcl")),
+            CallbackQueryHandler(wishes.fulfil_button, pattern=callbacks.matches("wfl")),
+            CallbackQueryHandler(wishes.receipt_button, pattern=callbacks.matches("wok")),
+            CallbackQueryHandler(wishes.receipt_button, pattern=callbacks.matches("wno")),
+            CallbackQueryHandler(wishes.listing_button, pattern=callbacks.matches("wls")),
             CallbackQueryHandler(cadre.promote_button, pattern=callbacks.matches("qnew")),
             CallbackQueryHandler(cadre.promote_button, pattern=callbacks.matches("qalt")),
             # Catch-alls last: anything not matched above.
             CallbackQueryHandler(errors.stale_callback),
             MessageHandler(private & filters.COMMAND, youth.unknown_command),
             MessageHandler(private & filters.TEXT, dialog.text),
+            MessageHandler(private & filters.PHOTO, wishes.photo),
             MessageHandler(private & ~filters.TEXT, youth.other_message),
         ]
     )

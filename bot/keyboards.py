@@ -195,3 +195,8 @@ def promote_keyboard(
         for entry in nearest[:2]
     ]
     return InlineKeyboardMarkup(rows)
+
+
+def start_menu(tr: Translator) -> InlineKeyboardMarkup:
+    """The menu under the greeting: make a micro-wish."""
+    return InlineKeyboardMarkup([[_button(tr.plain("wish.menu"), "wnew")]])

@@ -13,10 +13,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import notify
+from bot import notify, wish_notify
 from bot.context import Services
-from bot.services import lifecycle, questions
+from bot.i18n import translator
+from bot.services import lifecycle, outbox, questions, users, wish_drafts, wishes
 from storage.db import unit_of_work
+from storage.outbox import AUDIENCE_YOUTH
 from storage.questions import Question
 
 _log = logging.getLogger(__name__)
@@ -31,6 +33,9 @@ class SweepReport:
 
     escalated: int = 0
     auto_resolved: int = 0
+    wishes_released: int = 0
+    wishes_closed: int = 0
+    drafts_expired: int = 0
 
 
 async def sweep(services: Services) -> SweepReport:
@@ -39,7 +44,75 @@ async def sweep(services: Services) -> SweepReport:
     async with unit_of_work(services.sessions) as session:
         await _escalate(session, services, report)
         await _auto_resolve(session, services, report)
+        await _wishes(session, services, report)
+        await _drafts(session, services, report)
     return report
+
+
+async def _wishes(session: AsyncSession, services: Services, report: SweepReport) -> None:
+    settings, now = services.settings, services.clock.now()
+    found = await wishes.sweep(
+        session,
+        now=now,
+        claim_reminder_after=timedelta(days=settings.wish_claim_reminder_days),
+        claim_release_after=timedelta(days=settings.wish_claim_release_days),
+        confirm_reminder_after=timedelta(days=settings.wish_confirm_reminder_days),
+        confirm_close_after=timedelta(days=settings.wish_confirm_close_days),
+    )
+    left = f"{settings.wish_claim_release_days - settings.wish_claim_reminder_days:g}"
+    for wish in found.claim_reminders:
+        await wish_notify.to_claimer(
+            session, wish, key="wish.claim_reminder", settings=settings, now=now, days=left
+        )
+    for wish in found.released:
+        await wish_notify.to_owner(
+            session, wish, key="wish.released_notice", settings=settings, now=now
+        )
+    for wish in found.confirm_reminders:
+        await wish_notify.to_owner(
+            session,
+            wish,
+            key="wish.confirm_reminder",
+            settings=settings,
+            now=now,
+            markup="receipt",
+        )
+    report.wishes_released += len(found.released)
+    report.wishes_closed += len(found.auto_closed)
+
+
+async def _drafts(session: AsyncSession, services: Services, report: SweepReport) -> None:
+    """Remind the writer of an idle wish draft once, then delete it."""
+    settings, now = services.settings, services.clock.now()
+    remind, expire = await wish_drafts.idle(
+        session,
+        now=now,
+        remind_after=timedelta(hours=settings.wish_draft_reminder_hours),
+        expire_after=timedelta(hours=settings.wish_draft_expiry_hours),
+    )
+    for row in remind:
+        row.data = {**(row.data or {}), "reminded": True}
+        await _draft_notice(session, services, row.chat_id, "wish.draft_reminder")
+    for row in expire:
+        await session.delete(row)
+        await _draft_notice(session, services, row.chat_id, "wish.draft_expired")
+        report.drafts_expired += 1
+
+
+async def _draft_notice(session: AsyncSession, services: Services, chat_id: int, key: str) -> None:
+    settings, now = services.settings, services.clock.now()
+    user = await users.get_by_telegram_id(session, chat_id)
+    tr = translator(user.locale if user else settings.default_locale, settings.default_locale)
+    await outbox.enqueue(
+        session,
+        kind="wish_draft",
+        chat_id=chat_id,
+        text=tr(key, hours=f"{settings.wish_draft_expiry_hours:g}"),
+        due_at=now,
+        dedupe_key=f"wish_draft:{chat_id}:{key}:{now:%Y%m%d%H}",
+        audience=AUDIENCE_YOUTH,
+        recipient_user_id=chat_id,
+    )
 
 
 async def _escalate(session: AsyncSession, services: Services, report: SweepReport) -> None:

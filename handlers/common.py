@@ -8,7 +8,7 @@ from telegram.constants import ChatType
 from bot import callbacks
 from bot.context import BotContext
 from bot.i18n import Translator, translator
-from bot.keyboards import language_keyboard, region_keyboard
+from bot.keyboards import language_keyboard, region_keyboard, start_menu
 from bot.services import cadres, org, users
 
 
@@ -51,7 +51,7 @@ async def start(update: Update, context: BotContext) -> None:
         return
     name = update.effective_user.first_name if update.effective_user else ""
     key = "start.greeting" if context.scope.is_new_user else "start.welcome_back"
-    await _reply(update, tr(key, name=name))
+    await _reply(update, tr(key, name=name), reply_markup=start_menu(tr))
     if user.region_code is None:
         await _send_region_picker(update, context, None, prompt=tr("start.ask_region"))
 

@@ -7,8 +7,8 @@ from telegram import Message, Update
 
 from bot import notify
 from bot.context import BotContext
-from bot.services import conversations, questions
-from handlers import cadre, youth
+from bot.services import conversations, questions, wish_drafts
+from handlers import cadre, wishes, youth
 
 
 async def text(update: Update, context: BotContext) -> None:
@@ -18,6 +18,15 @@ async def text(update: Update, context: BotContext) -> None:
     assert message.text is not None
     chat_id = message.chat_id
     waiting = await conversations.pending(context.session, chat_id)
+    if waiting is not None and waiting.kind == wish_drafts.KIND:
+        draft = await wish_drafts.load(context.session, chat_id)
+        assert draft is not None
+        await wishes.draft_text(message, context, draft)
+        return
+    if waiting is not None and waiting.kind in (wishes.AWAIT_REASON, wishes.AWAIT_PROOF):
+        await conversations.clear(context.session, chat_id)
+        await wishes.pending_text(message, context, waiting.kind, dict(waiting.data))
+        return
     if waiting is not None:
         await conversations.clear(context.session, chat_id)
         question_id = int(waiting.data.get("question_id", 0))

@@ -18,6 +18,7 @@ from bot.keyboards import (
     suggestions_keyboard,
 )
 from bot.services import asking, conversations, lifecycle, questions, safeguarding
+from bot.services import wishes as wish_service
 
 _log = logging.getLogger(__name__)
 
@@ -293,12 +294,13 @@ async def my_command(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
     items = await questions.of_user(context.session, context.user)
+    own_wishes = await wish_service.of_user(context.session, context.user)
     tr = context.tr
-    if not items:
+    if not items and not own_wishes:
         await message.reply_text(tr("my.empty"))
         return
     tz = context.services.settings.tz
-    lines = [tr("my.title")]
+    lines = [tr("my.title")] if items else []
     for question in items:
         lines.append(
             tr(
@@ -309,4 +311,16 @@ async def my_command(update: Update, context: BotContext) -> None:
                 text=question.text[:80],
             )
         )
-    await message.reply_text("\n\n".join(lines))
+    if own_wishes:
+        lines.append(tr("my_wishes.title"))
+    for wish in own_wishes:
+        lines.append(
+            tr(
+                "my_wishes.line",
+                ref=wish.id,
+                status=tr.plain(f"wish_status.{wish.status}"),
+                date=wish.submitted_at.astimezone(tz).strftime("%Y-%m-%d"),
+                text=wish.text[:80],
+            )
+        )
+    await message.reply_text("\n\n".join(lines)[:4000])

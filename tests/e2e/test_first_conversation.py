@@ -87,7 +87,16 @@ async def test_region_command_shows_current_region(harness: BotHarness) -> None:
 async def test_bot_menu_commands_are_set_per_language(harness: BotHarness) -> None:
     zh = await harness.app.bot.get_my_commands()
     en = await harness.app.bot.get_my_commands(language_code="en")
-    assert [c.command for c in zh] == ["start", "help", "language", "region", "my", "cancel"]
+    assert [c.command for c in zh] == [
+        "start",
+        "help",
+        "language",
+        "region",
+        "my",
+        "wish",
+        "wishes",
+        "cancel",
+    ]
     assert zh[1].description == "使用说明"
     assert en[1].description == "How to use the bot"
 

@@ -1,0 +1,113 @@
+"""Inline keyboards of the micro-wish flows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import callbacks
+from bot.i18n import Translator
+from bot.services import wish_drafts as drafts
+from storage.models import Region
+
+
+def _button(text: str, action: str, *args: str | int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=callbacks.pack(action, *args))
+
+
+def step_keyboard(
+    tr: Translator, step: str, regions: Sequence[Region] = ()
+) -> InlineKeyboardMarkup | None:
+    """The buttons of a draft step (None for steps answered by typing)."""
+    choices: list[tuple[str, str]] = []
+    if step == drafts.PHOTO:
+        choices = [("skip", tr.plain("wish.skip"))]
+    elif step == drafts.CATEGORY:
+        choices = [(c, tr.plain(f"wish.category_{c}")) for c in drafts.CATEGORIES]
+    elif step == drafts.FOR_WHOM:
+        choices = [(b, tr.plain(f"wish.whom_{b}")) for b in drafts.BENEFICIARIES]
+    elif step == drafts.AGE:
+        choices = [(a, tr.plain(f"wish.age_{a}")) for a in drafts.AGE_BANDS]
+    elif step == drafts.CONSENT:
+        choices = [("yes", tr.plain("wish.consent_yes")), ("no", tr.plain("wish.consent_no"))]
+    elif step == drafts.REGION:
+        choices = [(r.code, tr.name_of(r.names, r.code)) for r in regions]
+    elif step == drafts.PLACE:
+        choices = [("skip", tr.plain("wish.skip"))]
+    if not choices:
+        return None
+    rows = [[_button(label, "wd", step, value)] for value, label in choices]
+    return InlineKeyboardMarkup(rows)
+
+
+def review_keyboard(tr: Translator) -> InlineKeyboardMarkup:
+    """Submit, change or cancel the draft."""
+    return InlineKeyboardMarkup(
+        [
+            [_button(tr.plain("wish.submit"), "wsub")],
+            [_button(tr.plain("wish.edit"), "wedit"), _button(tr.plain("wish.cancel"), "wcan")],
+        ]
+    )
+
+
+def edit_keyboard(tr: Translator) -> InlineKeyboardMarkup:
+    """Which field to change."""
+    return InlineKeyboardMarkup(
+        [[_button(tr.plain(f"wish.field_{field}"), "wed", field)] for field in drafts.EDITABLE]
+    )
+
+
+def reviewer_keyboard(tr: Translator, wish_id: int) -> InlineKeyboardMarkup:
+    """Approve, return or reject a submitted wish."""
+    return InlineKeyboardMarkup(
+        [
+            [_button(tr.plain("wish.approve"), "wrv", wish_id, "approve")],
+            [
+                _button(tr.plain("wish.return"), "wrv", wish_id, "return"),
+                _button(tr.plain("wish.reject"), "wrv", wish_id, "reject"),
+            ],
+        ]
+    )
+
+
+def owner_keyboard(tr: Translator, wish_id: int, *, returned: bool) -> InlineKeyboardMarkup:
+    """What the young person can do with their wish before it is claimed."""
+    rows = [[_button(tr.plain("wish.edit_resubmit"), "wre", wish_id)]] if returned else []
+    rows.append([_button(tr.plain("wish.withdraw"), "wwd", wish_id)])
+    return InlineKeyboardMarkup(rows)
+
+
+def receipt_keyboard(tr: Translator, wish_id: int) -> InlineKeyboardMarkup:
+    """Received, or not yet."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(tr.plain("wish.received"), "wok", wish_id),
+                _button(tr.plain("wish.not_received"), "wno", wish_id),
+            ]
+        ]
+    )
+
+
+def listing_keyboard(
+    tr: Translator, wish_ids: Sequence[int], regions: Sequence[Region], region: str, category: str
+) -> InlineKeyboardMarkup:
+    """A claim button per wish, then filters by region and by category."""
+    rows = [[_button(tr.plain("wish.claim", ref=wish_id), "wcl", wish_id)] for wish_id in wish_ids]
+    region_row = [_button(tr.plain("wish.filter_all"), "wls", "-", category)] + [
+        _button(tr.name_of(r.names, r.code), "wls", r.code, category) for r in regions
+    ]
+    category_row = [_button(tr.plain("wish.filter_any"), "wls", region, "-")] + [
+        _button(tr.plain(f"wish.category_{c}"), "wls", region, c) for c in drafts.CATEGORIES
+    ]
+    rows += [region_row[i : i + 3] for i in range(0, len(region_row), 3)]
+    rows += [category_row[i : i + 3] for i in range(0, len(category_row), 3)]
+    return InlineKeyboardMarkup(rows)
+
+
+def fulfil_keyboard(tr: Translator, wish_id: int) -> InlineKeyboardMarkup:
+    """The claimer's "fulfilled" button."""
+    return InlineKeyboardMarkup(
+        [[_button(tr.plain("wish.fulfilled_button", ref=wish_id), "wfl", wish_id)]]
+    )

@@ -1,0 +1,148 @@
+"""Telling people what happened to a wish, through the outbox (in their own language)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.i18n import Html, Translator, translator
+from bot.notify import masked
+from bot.services import outbox
+from bot.services.privacy import find_personal_data
+from bot.services.wishes import Checklist
+from bot.wish_keyboards import fulfil_keyboard, owner_keyboard, receipt_keyboard, reviewer_keyboard
+from storage.models import ROLE_ADMIN, ROLE_REVIEWER, Region, User
+from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH
+from storage.wishes import Wish
+
+
+async def region_name(session: AsyncSession, tr: Translator, code: str | None) -> str:
+    """A region's name in the reader's language."""
+    region = await session.get(Region, code) if code else None
+    return tr.name_of(region.names, region.code) if region else tr.plain("wish.none")
+
+
+def _ref(wish: Wish) -> tuple[str, int]:
+    return ("wish", wish.id)
+
+
+async def review_cards(
+    session: AsyncSession, wish: Wish, *, check: Checklist, settings: Settings, now: datetime
+) -> int:
+    """A card with the checklist to every reviewer; return how many were scheduled."""
+    reviewers = [
+        u
+        for u in await session.scalars(select(User))
+        if u.has_role(ROLE_REVIEWER) or u.has_role(ROLE_ADMIN)
+    ]
+    for reviewer in reviewers:
+        tr = translator(reviewer.locale, settings.default_locale)
+        kinds = ", ".join(
+            sorted({tr.plain(f"mask.{k}") for k, _ in find_personal_data(wish.text)})
+        )
+        lines = [
+            tr(
+                "wish.check_ok" if check.eligible else "wish.check_warn",
+                label=tr.plain("wish.check_eligible"),
+            ),
+            tr(
+                "wish.check_ok" if check.within_cap else "wish.check_warn",
+                label=tr.plain("wish.check_cap"),
+            ),
+            tr("wish.check_ok", label=tr.plain("wish.check_private"))
+            if not check.personal_data
+            else tr("wish.check_warn", label=tr.plain("wish.check_private_found", kinds=kinds)),
+            tr("wish.check_ok", label=tr.plain("wish.check_unique"))
+            if check.duplicate_of is None
+            else tr(
+                "wish.check_warn", label=tr.plain("wish.check_duplicate", other=check.duplicate_of)
+            ),
+        ]
+        text = tr(
+            "wish.review_card",
+            ref=wish.id,
+            text=masked(tr, wish.text),
+            category=tr.plain(f"wish.category_{wish.category}"),
+            age=tr.plain(f"wish.age_{wish.age_band}"),
+            region=await region_name(session, tr, wish.region_code),
+            value=wish.value_yuan,
+            checks=Html("\n".join(lines)),
+        )
+        await outbox.enqueue(
+            session,
+            kind="wish_review",
+            chat_id=reviewer.telegram_id,
+            text=text,
+            due_at=now,
+            dedupe_key=f"wish_review:{wish.id}:{len(wish.events)}:{reviewer.telegram_id}",
+            audience=AUDIENCE_STAFF,
+            recipient_user_id=reviewer.telegram_id,
+            reply_markup=reviewer_keyboard(tr, wish.id).to_dict(),
+            ref=_ref(wish),
+        )
+    return len(reviewers)
+
+
+async def to_owner(
+    session: AsyncSession,
+    wish: Wish,
+    *,
+    key: str,
+    settings: Settings,
+    now: datetime,
+    markup: str | None = None,
+    **params: object,
+) -> None:
+    """Tell the young person about a step of their wish (``markup``: which buttons)."""
+    owner = await session.get(User, wish.user_id)
+    if owner is None:
+        return
+    tr = translator(owner.locale, settings.default_locale)
+    keyboard = None
+    if markup == "owner":
+        keyboard = owner_keyboard(tr, wish.id, returned=wish.status == "returned").to_dict()
+    elif markup == "receipt":
+        keyboard = receipt_keyboard(tr, wish.id).to_dict()
+    await outbox.enqueue(
+        session,
+        kind="wish_notice",
+        chat_id=owner.telegram_id,
+        text=tr(key, ref=wish.id, **params),
+        due_at=now,
+        dedupe_key=f"wish_notice:{wish.id}:{key}:{len(wish.events)}",
+        audience=AUDIENCE_YOUTH,
+        recipient_user_id=owner.telegram_id,
+        reply_markup=keyboard,
+        ref=_ref(wish),
+    )
+
+
+async def to_claimer(
+    session: AsyncSession,
+    wish: Wish,
+    *,
+    key: str,
+    settings: Settings,
+    now: datetime,
+    **params: object,
+) -> None:
+    """Tell the claimer about their claim (a reminder), with the "fulfilled" button."""
+    claimer = await session.get(User, wish.claimer_user_id) if wish.claimer_user_id else None
+    if claimer is None:
+        return
+    tr = translator(claimer.locale, settings.default_locale)
+    await outbox.enqueue(
+        session,
+        kind="wish_claimer",
+        chat_id=claimer.telegram_id,
+        text=tr(key, ref=wish.id, **params),
+        due_at=now,
+        dedupe_key=f"wish_claimer:{wish.id}:{key}:{len(wish.events)}:{now:%Y%m%d}",
+        audience=AUDIENCE_STAFF,
+        recipient_user_id=claimer.telegram_id,
+        reply_markup=fulfil_keyboard(tr, wish.id).to_dict(),
+        ref=_ref(wish),
+    )

@@ -1,0 +1,489 @@
+"""Micro-wishes in chat: the submission conversation, review, claiming, proof, receipt."""
+
+from __future__ import annotations
+
+from telegram import CallbackQuery, Message, Update
+
+from bot import callbacks, wish_notify
+from bot.context import BotContext
+from bot.i18n import Translator
+from bot.notify import masked
+from bot.services import conversations, org, wishes
+from bot.services import wish_drafts as drafts
+from bot.services import wish_lifecycle as life
+from bot.wish_keyboards import (
+    edit_keyboard,
+    fulfil_keyboard,
+    listing_keyboard,
+    review_keyboard,
+    step_keyboard,
+)
+from storage.models import Region
+
+AWAIT_REASON = "await_wish_reason"
+AWAIT_PROOF = "await_wish_proof"
+
+
+async def _regions(context: BotContext) -> list[Region]:
+    """The areas offered at the region step: the districts, and the user's own area."""
+    view = await org.picker_view(context.session, None)
+    regions = [option.region for option in view.options]
+    own = await org.get_region(context.session, context.user.region_code)
+    if own is not None and own.code not in {r.code for r in regions}:
+        regions.insert(0, own)
+    return regions
+
+
+async def _prompt(message: Message, context: BotContext, draft: drafts.Draft) -> None:
+    """Ask for the draft's current step (or show the review screen)."""
+    tr = context.tr
+    settings = context.services.settings
+    if draft.step == drafts.REVIEW:
+        fields = draft.fields
+        whom = tr.plain(f"wish.whom_{fields['beneficiary']}")
+        if fields.get("relation"):
+            whom = f"{whom} ({fields['relation']})"
+        await message.reply_text(
+            tr(
+                "wish.review",
+                text=fields["text"],
+                photo=tr.plain(
+                    "wish.photo_yes" if fields.get("photo_file_id") else "wish.photo_no"
+                ),
+                category=tr.plain(f"wish.category_{fields['category']}"),
+                whom=whom,
+                age=tr.plain(f"wish.age_{fields['age_band']}"),
+                region=await wish_notify.region_name(
+                    context.session, tr, fields.get("region_code")
+                ),
+                place=fields.get("place") or tr.plain("wish.none"),
+                value=fields["value_yuan"],
+            ),
+            reply_markup=review_keyboard(tr),
+        )
+        return
+    regions = await _regions(context) if draft.step == drafts.REGION else []
+    await message.reply_text(
+        tr(f"wish.ask_{draft.step}", cap=settings.wish_value_cap),
+        reply_markup=step_keyboard(tr, draft.step, regions),
+    )
+
+
+async def wish_command(update: Update, context: BotContext) -> None:
+    """/wish (or the menu button): start writing a micro-wish."""
+    message = update.effective_message
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        message = update.callback_query.message  # type: ignore[assignment]
+    assert isinstance(message, Message)
+    draft = await drafts.start(
+        context.session,
+        chat_id=context.user.telegram_id,
+        region_code=context.user.region_code,
+        now=context.services.clock.now(),
+    )
+    await _prompt(message, context, draft)
+
+
+async def draft_text(message: Message, context: BotContext, draft: drafts.Draft) -> None:
+    """A typed answer to the current step; a wrong one re-asks the same step."""
+    assert message.text is not None
+    try:
+        drafts.give_text(draft, message.text, max_value=context.services.settings.wish_value_cap)
+    except drafts.WrongInput as wrong:
+        await _reask(message, context, draft, wrong)
+        return
+    await drafts.save(context.session, draft, now=context.services.clock.now())
+    await _prompt(message, context, draft)
+
+
+async def _reask(
+    message: Message, context: BotContext, draft: drafts.Draft, wrong: drafts.WrongInput
+) -> None:
+    tr = context.tr
+    params = {"cap": context.services.settings.wish_value_cap, **wrong.params}
+    regions = await _regions(context) if draft.step == drafts.REGION else []
+    await message.reply_text(
+        tr(wrong.key, **params), reply_markup=step_keyboard(tr, draft.step, regions)
+    )
+
+
+async def photo(update: Update, context: BotContext) -> None:
+    """A photo: part of a wish draft, a claimer's proof, or (otherwise) not understood."""
+    message = update.effective_message
+    assert message is not None and message.photo
+    chat_id = message.chat_id
+    waiting = await conversations.pending(context.session, chat_id)
+    file_id = message.photo[-1].file_id
+    if waiting is not None and waiting.kind == AWAIT_PROOF:
+        await conversations.clear(context.session, chat_id)
+        await _fulfil(message, context, int(waiting.data["wish_id"]), None, file_id)
+        return
+    draft = await drafts.load(context.session, chat_id)
+    if draft is None:
+        await message.reply_text(context.tr("message.non_text"))
+        return
+    try:
+        drafts.give_photo(draft, file_id, message.caption)
+    except drafts.WrongInput as wrong:
+        await _reask(message, context, draft, wrong)
+        return
+    await drafts.save(context.session, draft, now=context.services.clock.now())
+    await _prompt(message, context, draft)
+
+
+def _query(update: Update) -> tuple[CallbackQuery, Message, callbacks.Callback]:
+    query = update.callback_query
+    assert query is not None
+    assert isinstance(query.message, Message)
+    return query, query.message, callbacks.unpack(query.data)
+
+
+async def draft_button(update: Update, context: BotContext) -> None:
+    """A button answer, a change from the review screen, submit or cancel."""
+    query, message, data = _query(update)
+    tr = context.tr
+    draft = await drafts.load(context.session, message.chat_id)
+    if draft is None:
+        await query.answer(tr.plain("callback.stale"), show_alert=True)
+        return
+    await query.answer()
+    now = context.services.clock.now()
+    if data.action == "wcan":
+        await drafts.cancel(context.session, message.chat_id)
+        await message.reply_text(tr("wish.cancelled"))
+        return
+    if data.action == "wedit":
+        await message.reply_text(tr("wish.edit_which"), reply_markup=edit_keyboard(tr))
+        return
+    if data.action == "wsub":
+        await _submit(message, context, draft)
+        return
+    try:
+        if data.action == "wed":
+            drafts.edit(draft, data.arg)
+        else:
+            drafts.choose(draft, data.args[0], data.args[1])
+    except drafts.WrongInput as wrong:
+        await _reask(message, context, draft, wrong)
+        return
+    await drafts.save(context.session, draft, now=now)
+    await _prompt(message, context, draft)
+
+
+async def _submit(message: Message, context: BotContext, draft: drafts.Draft) -> None:
+    tr = context.tr
+    now = context.services.clock.now()
+    if not drafts.ready(draft):
+        await message.reply_text(tr("wish.consent_needed"), reply_markup=review_keyboard(tr))
+        return
+    try:
+        wish = await wishes.submit(context.session, user=context.user, draft=draft, now=now)
+    except (wishes.ConsentMissing, wishes.WishNotAllowed, life.IllegalWishTransition):
+        await message.reply_text(tr("callback.stale"))
+        return
+    await drafts.cancel(context.session, message.chat_id)
+    check = await wishes.checklist(
+        context.session, wish, value_cap=context.services.settings.wish_value_cap
+    )
+    await wish_notify.review_cards(
+        context.session, wish, check=check, settings=context.services.settings, now=now
+    )
+    await message.reply_text(tr("wish.submitted", ref=wish.id))
+
+
+async def review_button(update: Update, context: BotContext) -> None:
+    """A reviewer approves at once, or is asked for the reason to return or reject."""
+    query, message, data = _query(update)
+    tr = context.tr
+    wish_id, decision = data.id(0), data.args[1]
+    now = context.services.clock.now()
+    if decision not in ("approve", "return", "reject"):
+        await query.answer(tr.plain("callback.stale"), show_alert=True)
+        return
+    if decision == "approve":
+        await _decide(query, message, context, wish_id, decision, None)
+        return
+    if not (context.user.has_role("reviewer") or context.user.has_role("admin")):
+        await query.answer(tr.plain("wish.not_allowed"), show_alert=True)
+        return
+    await conversations.expect(
+        context.session,
+        chat_id=message.chat_id,
+        kind=AWAIT_REASON,
+        now=now,
+        wish_id=wish_id,
+        decision=decision,
+    )
+    await query.answer()
+    await message.reply_text(tr("wish.ask_reason"))
+
+
+async def _decide(
+    query: CallbackQuery | None,
+    message: Message,
+    context: BotContext,
+    wish_id: int,
+    decision: str,
+    reason: str | None,
+) -> None:
+    tr = context.tr
+    now = context.services.clock.now()
+    try:
+        wish = await wishes.review(
+            context.session,
+            wish_id=wish_id,
+            reviewer=context.user,
+            decision=decision,
+            reason=reason,
+            now=now,
+        )
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        text = _refusal(tr, error, wish_id)
+        if query is not None:
+            await query.answer(text, show_alert=True)
+        else:
+            await message.reply_text(text)
+        return
+    key = {
+        "approve": "wish.approved_notice",
+        "return": "wish.returned_notice",
+        "reject": "wish.rejected_notice",
+    }[decision]
+    await wish_notify.to_owner(
+        context.session,
+        wish,
+        key=key,
+        settings=context.services.settings,
+        now=now,
+        markup="owner" if decision != "reject" else None,
+        reason=reason or "",
+    )
+    done = tr("wish.reviewed", ref=wish.id, status=tr.plain(f"wish_status.{wish.status}"))
+    if query is not None:
+        await query.answer()
+        await query.edit_message_reply_markup(None)
+    await message.reply_text(done)
+
+
+def _refusal(tr: Translator, error: Exception, wish_id: int) -> str:
+    if isinstance(error, life.IllegalWishTransition):
+        return tr.plain("wish.illegal", ref=wish_id, state=tr.plain(f"wish_status.{error.state}"))
+    return tr.plain("wish.not_allowed")
+
+
+async def owner_button(update: Update, context: BotContext) -> None:
+    """The young person withdraws a wish, or edits a returned one to resubmit it."""
+    query, message, data = _query(update)
+    tr = context.tr
+    now = context.services.clock.now()
+    try:
+        wish = await wishes.own(context.session, wish_id=data.id(), user=context.user)
+        if data.action == "wwd":
+            await wishes.withdraw(context.session, wish_id=wish.id, user=context.user, now=now)
+            await query.answer()
+            await query.edit_message_reply_markup(None)
+            await message.reply_text(tr("wish.withdrawn", ref=wish.id))
+            return
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        await query.answer(_refusal(tr, error, data.id()), show_alert=True)
+        return
+    if wish.status != life.RETURNED:
+        await query.answer(
+            _refusal(tr, life.IllegalWishTransition(wish.id, wish.status, "resubmit"), wish.id),
+            show_alert=True,
+        )
+        return
+    draft = drafts.Draft(
+        message.chat_id,
+        drafts.REVIEW,
+        {
+            "wish_id": wish.id,
+            "text": wish.text,
+            "photo_file_id": wish.photo_file_id,
+            "category": wish.category,
+            "beneficiary": wish.beneficiary,
+            "relation": wish.relation,
+            "age_band": wish.age_band,
+            "guardian_consent": wish.guardian_consent,
+            "region_code": wish.region_code,
+            "place": wish.place,
+            "value_yuan": wish.value_yuan,
+        },
+    )
+    await drafts.save(context.session, draft, now=now)
+    await query.answer()
+    await _prompt(message, context, draft)
+
+
+async def wishes_command(update: Update, context: BotContext) -> None:
+    """/wishes: published wishes for cadres and donors, masked, with claim buttons."""
+    message = update.effective_message
+    assert message is not None
+    await _listing(message, context, region="-", category="-", edit=False)
+
+
+async def listing_button(update: Update, context: BotContext) -> None:
+    """A filter button on the listing."""
+    query, message, data = _query(update)
+    await query.answer()
+    await _listing(message, context, region=data.args[0], category=data.args[1], edit=True)
+
+
+async def _listing(
+    message: Message, context: BotContext, *, region: str, category: str, edit: bool
+) -> None:
+    tr = context.tr
+    if not any(context.user.has_role(r) for r in ("cadre", "donor", "admin")):
+        await message.reply_text(tr("wish.not_claimer"))
+        return
+    found = await wishes.published(
+        context.session,
+        region=None if region == "-" else region,
+        category=None if category == "-" else category,
+    )
+    view = await org.picker_view(context.session, None)
+    regions = [option.region for option in view.options]
+    lines = [tr("wish.list_title", count=len(found)) if found else tr("wish.list_empty")]
+    for wish in found:
+        lines.append(
+            tr(
+                "wish.list_line",
+                ref=wish.id,
+                category=tr.plain(f"wish.category_{wish.category}"),
+                age=tr.plain(f"wish.age_{wish.age_band}"),
+                region=await wish_notify.region_name(context.session, tr, wish.region_code),
+                value=wish.value_yuan,
+                text=masked(tr, wish.text[:120]),
+            )
+        )
+    markup = listing_keyboard(tr, [w.id for w in found], regions, region, category)
+    text = "\n\n".join(lines)
+    if edit and message.text != text:
+        await message.edit_text(text, reply_markup=markup)
+    elif not edit:
+        await message.reply_text(text, reply_markup=markup)
+
+
+async def claim_button(update: Update, context: BotContext) -> None:
+    """Claim a wish: at most the configured number of open claims each."""
+    query, message, data = _query(update)
+    tr = context.tr
+    settings = context.services.settings
+    now = context.services.clock.now()
+    try:
+        wish = await wishes.claim(
+            context.session,
+            wish_id=data.id(),
+            user=context.user,
+            now=now,
+            limit=settings.wish_claim_limit,
+        )
+    except wishes.ClaimLimitReached as full:
+        await query.answer(tr.plain("wish.claim_limit", limit=full.limit), show_alert=True)
+        return
+    except life.IllegalWishTransition:
+        await query.answer(tr.plain("wish.claim_lost"), show_alert=True)
+        return
+    except wishes.WishNotAllowed:
+        await query.answer(tr.plain("wish.not_claimer"), show_alert=True)
+        return
+    await wish_notify.to_owner(
+        context.session, wish, key="wish.claimed_notice", settings=settings, now=now
+    )
+    count = await wishes.open_claims(context.session, context.user)
+    await query.answer()
+    await message.reply_text(
+        tr(
+            "wish.claimed_ok",
+            ref=wish.id,
+            count=count,
+            limit=settings.wish_claim_limit,
+            text=masked(tr, wish.text),
+        ),
+        reply_markup=fulfil_keyboard(tr, wish.id),
+    )
+
+
+async def fulfil_button(update: Update, context: BotContext) -> None:
+    """ "Fulfilled": the claimer's next photo or text is the proof."""
+    query, message, data = _query(update)
+    await query.answer()
+    await conversations.expect(
+        context.session,
+        chat_id=message.chat_id,
+        kind=AWAIT_PROOF,
+        now=context.services.clock.now(),
+        wish_id=data.id(),
+    )
+    await message.reply_text(context.tr("wish.ask_proof", ref=data.id()))
+
+
+async def _fulfil(
+    message: Message, context: BotContext, wish_id: int, text: str | None, file_id: str | None
+) -> None:
+    tr = context.tr
+    now = context.services.clock.now()
+    try:
+        wish = await wishes.fulfil(
+            context.session,
+            wish_id=wish_id,
+            user=context.user,
+            proof_text=text,
+            proof_file_id=file_id,
+            now=now,
+        )
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        await message.reply_text(_refusal(tr, error, wish_id))
+        return
+    await wish_notify.to_owner(
+        context.session,
+        wish,
+        key="wish.fulfilled_notice",
+        settings=context.services.settings,
+        now=now,
+        markup="receipt",
+        proof=text or "",
+    )
+    await message.reply_text(tr("wish.fulfilled_ok", ref=wish.id))
+
+
+async def receipt_button(update: Update, context: BotContext) -> None:
+    """The recipient: received (the wish closes) or not yet (it is checked)."""
+    query, message, data = _query(update)
+    tr = context.tr
+    received = data.action == "wok"
+    try:
+        wish = await wishes.respond(
+            context.session,
+            wish_id=data.id(),
+            user=context.user,
+            received=received,
+            now=context.services.clock.now(),
+        )
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        await query.answer(_refusal(tr, error, data.id()), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await message.reply_text(
+        tr("wish.closed_notice" if received else "wish.disputed_notice", ref=wish.id)
+    )
+
+
+async def pending_text(
+    message: Message, context: BotContext, kind: str, data: dict[str, object]
+) -> None:
+    """A reviewer's reason or a claimer's proof typed after pressing the button."""
+    assert message.text is not None
+    if kind == AWAIT_REASON:
+        await _decide(
+            None,
+            message,
+            context,
+            int(str(data["wish_id"])),
+            str(data["decision"]),
+            message.text[:500],
+        )
+    elif kind == AWAIT_PROOF:
+        await _fulfil(message, context, int(str(data["wish_id"])), message.text[:1000], None)

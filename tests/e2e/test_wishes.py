@@ -1,0 +1,263 @@
+"""Micro-wishes through the sandbox: submit, review, claim, fulfil, confirm, and the ways
+off that path (return and resubmit, reject, withdraw, the claim limit, idle claims, a
+child's wish without consent, a restart in the middle of writing one)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.services import wish_lifecycle as life
+from bot.sweeper import sweep
+from sandbox import SandboxServer
+from storage.wishes import Wish
+from tests.conftest import run_harness
+from tests.support import XIAOMING, BotHarness, buttons
+
+LI = {"id": 2002, "first_name": "李老师", "language_code": "zh-hans"}  # a cadre
+ZHANG = {"id": 2003, "first_name": "张老师", "language_code": "zh-hans"}  # a reviewer
+DONOR = {"id": 3001, "first_name": "爱心人士", "language_code": "zh-hans"}
+
+
+async def _last(harness: BotHarness, user: dict[str, Any]) -> dict[str, Any]:
+    return [m for m in await harness.client.messages(user["id"]) if m["from_bot"]][-1]
+
+
+async def _wait(harness: BotHarness, chat: int, seq: int, text: str) -> dict[str, Any]:
+    return await harness.client.wait_for_bot_message(
+        chat, after_seq=seq, timeout=10, predicate=lambda m: text in (m.get("text") or "")
+    )
+
+
+async def _staff(harness: BotHarness) -> None:
+    for person in (LI, ZHANG, DONOR, {"id": 2001, "first_name": "王老师"}):
+        await harness.client.send_text(person, "/start")
+
+
+async def _write(
+    harness: BotHarness,
+    text: str = "想要一辆自行车上学",
+    *,
+    age: str = "14–17 岁",
+    consent: str | None = None,
+    value: str = "300",
+) -> dict[str, Any]:
+    """Go through the submission conversation up to the review screen."""
+    await _reply(harness, "/wish", "描述你的心愿")
+    photo = await _reply(harness, text, "照片")
+    await harness.press(XIAOMING, photo, "跳过")
+    await harness.press(XIAOMING, await _prompt(harness, "哪一类"), "生活用品")
+    await harness.press(XIAOMING, await _prompt(harness, "为谁许的"), "我自己")
+    await harness.press(XIAOMING, await _prompt(harness, "年龄段"), age)
+    if consent is not None:
+        await harness.press(XIAOMING, await _prompt(harness, "监护人"), consent)
+    await harness.press(XIAOMING, await _prompt(harness, "哪个区域"), "高新区")
+    await _reply(harness, "西山社区", "价值")
+    return await _reply(harness, value, "请确认你的心愿")
+
+
+async def _prompt(harness: BotHarness, containing: str) -> dict[str, Any]:
+    """The young person's newest bot message containing ``containing``."""
+    found = [
+        m
+        for m in await harness.client.messages(XIAOMING["id"])
+        if m["from_bot"] and containing in (m.get("text") or "")
+    ]
+    assert found, f"no message with {containing!r}"
+    return found[-1]
+
+
+async def _reply(harness: BotHarness, text: str, expected: str) -> dict[str, Any]:
+    """Send ``text`` as the young person; return the reply containing ``expected``
+    (pushes about earlier wishes may arrive in between)."""
+    replies = await harness.send(XIAOMING, text)
+    matching = [m for m in replies if expected in (m.get("text") or "")]
+    assert matching, [m.get("text", "")[:60] for m in replies]
+    return matching[-1]
+
+
+async def _submit(harness: BotHarness, **kwargs: Any) -> Wish:
+    review = await _write(harness, **kwargs)
+    await harness.press(XIAOMING, review, "提交")
+    assert "心愿已提交" in (await _last(harness, XIAOMING))["text"]
+    return await _wish(harness)
+
+
+async def _wish(harness: BotHarness) -> Wish:
+    async with harness.sessions() as session:
+        wish = await session.scalar(select(Wish).order_by(Wish.id.desc()))
+    assert wish is not None
+    return wish
+
+
+async def _approve(harness: BotHarness, wish: Wish, seq: int) -> None:
+    card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
+    await harness.press(ZHANG, card, "通过并公开")
+
+
+async def test_from_wish_to_confirmed_receipt(harness: BotHarness) -> None:
+    await _staff(harness)
+    await harness.send(XIAOMING, "/start")
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness)
+    card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
+    assert "✅ 公开内容不含个人信息" in card["text"] and "✅ 在价值上限之内" in card["text"]
+    await harness.press(ZHANG, card, "通过并公开")
+    await _wait(harness, XIAOMING["id"], seq, "已通过审核并公开")
+
+    (listing,) = await harness.send(LI, "/wishes")
+    assert f"W{wish.id}" in listing["text"] and "自行车" in listing["text"]
+    seq = await harness.client.last_seq()
+    await harness.press(LI, listing, f"认领 W{wish.id}")
+    claimed = await _last(harness, LI)
+    assert "1/5" in claimed["text"]
+    await _wait(harness, XIAOMING["id"], seq, "已被认领")
+
+    await harness.press(LI, claimed, "已实现")
+    seq = await harness.client.last_seq()
+    (thanks,) = await harness.send(LI, "自行车已经送到学校了")
+    assert "已通知心愿主人" in thanks["text"]
+    fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    assert "送到学校" in fulfilled["text"]
+    await harness.press(XIAOMING, fulfilled, "收到了")
+    done = await _wish(harness)
+    assert done.status == life.CLOSED
+    assert [e.trigger for e in done.events] == ["approve", "claim", "fulfil", "confirm", "close"]
+    (mine,) = await harness.send(XIAOMING, "/my")
+    assert "我的微心愿" in mine["text"] and "已完成" in mine["text"]
+
+
+async def test_returned_edited_resubmitted_then_rejected_and_withdrawn(
+    harness: BotHarness,
+) -> None:
+    await _staff(harness)
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness)
+    card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
+    await harness.press(ZHANG, card, "退回修改")
+    seq = await harness.client.last_seq()
+    await harness.send(ZHANG, "请写清楚需要哪种自行车")
+    returned = await _wait(harness, XIAOMING["id"], seq, "需要修改后重新提交")
+    assert "哪种自行车" in returned["text"]
+    await harness.press(XIAOMING, returned, "修改并重新提交")
+    review = await _last(harness, XIAOMING)
+    await harness.press(XIAOMING, review, "修改")
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "心愿内容")
+    (again,) = await harness.send(XIAOMING, "想要一辆 24 寸的山地自行车上学")
+    assert "请确认你的心愿" in again["text"] and "24 寸" in again["text"]
+    seq = await harness.client.last_seq()
+    await harness.press(XIAOMING, again, "提交")
+    resubmitted = await _wish(harness)
+    assert resubmitted.id == wish.id and resubmitted.status == life.SUBMITTED
+    card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
+    await harness.press(ZHANG, card, "不予通过")
+    seq = await harness.client.last_seq()
+    await harness.send(ZHANG, "超出本次活动范围")
+    rejected = await _wait(harness, XIAOMING["id"], seq, "未通过审核")
+    assert "超出本次活动范围" in rejected["text"]
+    assert (await _wish(harness)).status == life.REJECTED
+
+    # A second wish is withdrawn before anyone claims it.
+    seq = await harness.client.last_seq()
+    second = await _submit(harness, text="想要一套课外书")
+    await _approve(harness, second, seq)
+    approved = await _wait(harness, XIAOMING["id"], seq, f"W{second.id} 已通过")
+    await harness.press(XIAOMING, approved, "撤回心愿")
+    assert (await _wish(harness)).status == life.WITHDRAWN
+
+
+async def test_a_childs_wish_waits_for_guardian_consent(harness: BotHarness) -> None:
+    await _staff(harness)
+    review = await _write(harness, age="10–13 岁", consent="暂不同意")
+    await harness.press(XIAOMING, review, "提交")
+    assert "监护人同意" in (await _last(harness, XIAOMING))["text"]
+    async with harness.sessions() as session:
+        assert await session.scalar(select(Wish)) is None  # nothing was submitted
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "修改")
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "年龄段")
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "10–13 岁")
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "我是监护人")
+    review = await _last(harness, XIAOMING)
+    await harness.press(XIAOMING, review, "提交")
+    wish = await _wish(harness)
+    assert wish.guardian_consent and wish.status == life.SUBMITTED
+
+
+async def test_wrong_input_re_asks_and_cancel_works(harness: BotHarness) -> None:
+    await harness.send(XIAOMING, "/wish")
+    (again,) = await harness.send(XIAOMING, "x")
+    assert "2 到 300 个字" in again["text"]
+    (photo,) = await harness.send(XIAOMING, "想要一个篮球")
+    (still,) = await harness.send(XIAOMING, "不要照片")  # text where a button is expected
+    assert "照片" in still["text"] and buttons(still)
+    (cancelled,) = await harness.send(XIAOMING, "/cancel")
+    assert "已取消" in cancelled["text"]
+    del photo
+
+
+async def test_the_sixth_claim_is_refused_and_the_pool_is_masked(harness: BotHarness) -> None:
+    await _staff(harness)
+    for n in range(6):
+        seq = await harness.client.last_seq()
+        wish = await _submit(harness, text=f"第{n}个心愿，联系电话13812345678")
+        await _approve(harness, wish, seq)
+    replies = await harness.send(LI, "/wishes")
+    assert len(replies) == 1, [m["text"][:80] for m in replies]
+    listing = replies[0]
+    assert "13812345678" not in listing["text"] and "手机号已隐藏" in listing["text"]
+    ids = [b["text"].split("W")[-1] for b in buttons(listing) if "认领" in b["text"]]
+    for wish_id in ids[:5]:
+        await harness.press(LI, listing, f"认领 W{wish_id}")
+    answer = await harness.press(LI, listing, f"认领 W{ids[5]}")
+    assert answer["show_alert"] and "5 个未完成的认领" in answer["text"]
+
+
+async def test_two_claims_at_once_have_one_winner(harness: BotHarness) -> None:
+    await _staff(harness)
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness)
+    await _approve(harness, wish, seq)
+    (li_list,) = await harness.send(LI, "/wishes")
+    (donor_list,) = await harness.send(DONOR, "/wishes")
+    answers = await asyncio.gather(
+        harness.press(LI, li_list, f"认领 W{wish.id}"),
+        harness.press(DONOR, donor_list, f"认领 W{wish.id}"),
+    )
+    refused = [a for a in answers if a.get("show_alert")]
+    assert len(refused) == 1 and "别人认领" in refused[0]["text"]
+    assert (await _wish(harness)).status == life.CLAIMED
+
+
+async def test_an_idle_claim_is_reminded_then_released(harness: BotHarness) -> None:
+    await _staff(harness)
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness)
+    await _approve(harness, wish, seq)
+    (listing,) = await harness.send(LI, "/wishes")
+    await harness.press(LI, listing, f"认领 W{wish.id}")
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    services.clock.advance(days=8)
+    await sweep(services)
+    await _wait(harness, LI["id"], seq, "还没有进展")
+    services.clock.advance(days=3)
+    assert (await sweep(services)).wishes_released == 1
+    await _wait(harness, XIAOMING["id"], seq, "重新公开")
+    assert (await _wish(harness)).status == life.APPROVED
+
+
+async def test_a_restart_in_the_middle_of_writing_resumes(
+    sandbox: SandboxServer, sqlite_url: str
+) -> None:
+    async for harness in run_harness(sandbox, sqlite_url):
+        await harness.send(XIAOMING, "/wish")
+        (photo,) = await harness.send(XIAOMING, "想要一个足球")
+        await harness.press(XIAOMING, photo, "跳过")
+        category = await _last(harness, XIAOMING)
+        assert "哪一类" in category["text"]
+    # A new Application on the same database: the draft is where it was.
+    async for harness in run_harness(sandbox, sqlite_url):
+        await harness.press(XIAOMING, category, "体育用品")
+        assert "为谁许的" in (await _last(harness, XIAOMING))["text"]
