@@ -75,6 +75,10 @@ def personas_for(org_spec: org.OrgFile) -> list[Persona]:
         Persona(id=c.telegram_id, first_name=c.name, language_code="zh-hans", kind="cadre")
         for c in org_spec.cadres
     ]
+    personas += [
+        Persona(id=donor, first_name=f"爱心人士 {donor}", language_code="zh-hans", kind="cadre")
+        for donor in org_spec.donors
+    ]
     if org_spec.committee.chat_id is not None and org_spec.committee.admins:
         personas.append(
             Persona(

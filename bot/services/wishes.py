@@ -313,3 +313,16 @@ async def sweep(
             wish.confirm_reminded = True
             report.confirm_reminders.append(wish)
     return report
+
+
+async def unclaimed_for_too_long(
+    session: AsyncSession, *, now: datetime, after: timedelta
+) -> list[Wish]:
+    """Published wishes nobody claimed within ``after`` (flagged in the weekly digest)."""
+    return list(
+        await session.scalars(
+            select(Wish)
+            .where(Wish.status == life.APPROVED, Wish.published_at <= now - after)
+            .order_by(Wish.published_at)
+        )
+    )

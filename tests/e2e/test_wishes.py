@@ -5,6 +5,7 @@ child's wish without consent, a restart in the middle of writing one)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -261,3 +262,65 @@ async def test_a_restart_in_the_middle_of_writing_resumes(
     async for harness in run_harness(sandbox, sqlite_url):
         await harness.press(XIAOMING, category, "体育用品")
         assert "为谁许的" in (await _last(harness, XIAOMING))["text"]
+
+
+async def test_receipt_is_chased_once_then_closed_unconfirmed(harness: BotHarness) -> None:
+    await _staff(harness)
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness)
+    await _approve(harness, wish, seq)
+    (listing,) = await harness.send(LI, "/wishes")
+    await harness.press(LI, listing, f"认领 W{wish.id}")
+    await harness.press(LI, await _last(harness, LI), "已实现")
+    await harness.send(LI, "已送到")
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    services.clock.advance(days=4)
+    await sweep(services)
+    reminder = await _wait(harness, XIAOMING["id"], seq, "收到了吗")
+    assert [b["text"] for b in buttons(reminder)] == ["✅ 收到了", "❓ 还没收到"]
+    services.clock.advance(days=11)
+    assert (await sweep(services)).wishes_closed == 1
+    closed = await _wish(harness)
+    assert closed.status == life.CLOSED and closed.events[-1].note == "unconfirmed"
+
+
+async def test_an_abandoned_draft_is_reminded_then_deleted(harness: BotHarness) -> None:
+    await harness.send(XIAOMING, "/wish")
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    services.clock.advance(hours=25)
+    await sweep(services)
+    await _wait(harness, XIAOMING["id"], seq, "还没写完")
+    services.clock.advance(hours=48)
+    assert (await sweep(services)).drafts_expired == 1
+    await _wait(harness, XIAOMING["id"], seq, "草稿因长时间未完成已删除")
+    (answer,) = await harness.send(XIAOMING, "请问几岁可以入团")  # an ordinary question again
+    assert "十四周岁" in answer["text"]
+
+
+async def test_the_pool_filters_by_area_and_kind_and_flags_old_wishes(harness: BotHarness) -> None:
+    from bot.services import wishes as wish_service
+
+    await _staff(harness)
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness)
+    await _approve(harness, wish, seq)
+    (listing,) = await harness.send(LI, "/wishes")
+    await harness.press(LI, listing, "西城区")
+    filtered = await harness.message(LI["id"], listing["message_id"])
+    assert "没有待认领的心愿" in filtered["text"]
+    await harness.press(LI, filtered, "高新区")
+    await harness.press(LI, await harness.message(LI["id"], listing["message_id"]), "生活用品")
+    shown = await harness.message(LI["id"], listing["message_id"])
+    assert f"W{wish.id}" in shown["text"]
+    now = harness.app.bot_data.services.clock.now()
+    async with harness.sessions() as session:
+        old = await wish_service.unclaimed_for_too_long(
+            session, now=now + timedelta(days=15), after=timedelta(days=14)
+        )
+        assert [w.id for w in old] == [wish.id]
+        assert (
+            await wish_service.unclaimed_for_too_long(session, now=now, after=timedelta(days=14))
+            == []
+        )
