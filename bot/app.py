@@ -136,6 +136,7 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(wishes.owner_button, pattern=callbacks.matches("wwd")),
             CallbackQueryHandler(wishes.claim_button, pattern=callbacks.matches("wcl")),
             CallbackQueryHandler(wishes.fulfil_button, pattern=callbacks.matches("wfl")),
+            CallbackQueryHandler(wishes.progress_button, pattern=callbacks.matches("wpr")),
             CallbackQueryHandler(wishes.receipt_button, pattern=callbacks.matches("wok")),
             CallbackQueryHandler(wishes.receipt_button, pattern=callbacks.matches("wno")),
             CallbackQueryHandler(wishes.listing_button, pattern=callbacks.matches("wls")),

@@ -52,6 +52,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "wwd": ("id",),  # withdraw a wish
     "wcl": ("id",),  # claim a published wish
     "wfl": ("id",),  # the claimer fulfilled it: proof follows
+    "wpr": ("id",),  # the claimer is still working on it
     "wok": ("id",),  # received
     "wno": ("id",),  # not received
     "wls": ("code", "code"),  # list published wishes (region or "-", category or "-")

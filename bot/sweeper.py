@@ -68,6 +68,14 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
         await wish_notify.to_owner(
             session, wish, key="wish.released_notice", settings=settings, now=now
         )
+    for wish, claimer in found.released_from:
+        await wish_notify.to_user(
+            session, wish, claimer, key="wish.released_claimer", settings=settings, now=now
+        )
+    for wish in found.auto_closed:
+        await wish_notify.to_owner(
+            session, wish, key="wish.auto_closed_notice", settings=settings, now=now
+        )
     for wish in found.confirm_reminders:
         await wish_notify.to_owner(
             session,

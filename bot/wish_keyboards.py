@@ -33,6 +33,7 @@ def step_keyboard(
         choices = [("yes", tr.plain("wish.consent_yes")), ("no", tr.plain("wish.consent_no"))]
     elif step == drafts.REGION:
         choices = [(r.code, tr.name_of(r.names, r.code)) for r in regions]
+        choices.append((drafts.NO_REGION, tr.plain("wish.region_none")))
     elif step == drafts.PLACE:
         choices = [("skip", tr.plain("wish.skip"))]
     if not choices:
@@ -107,7 +108,10 @@ def listing_keyboard(
 
 
 def fulfil_keyboard(tr: Translator, wish_id: int) -> InlineKeyboardMarkup:
-    """The claimer's "fulfilled" button."""
+    """The claimer's "fulfilled" and "still working on it" buttons."""
     return InlineKeyboardMarkup(
-        [[_button(tr.plain("wish.fulfilled_button", ref=wish_id), "wfl", wish_id)]]
+        [
+            [_button(tr.plain("wish.fulfilled_button", ref=wish_id), "wfl", wish_id)],
+            [_button(tr.plain("wish.progress_button"), "wpr", wish_id)],
+        ]
     )

@@ -146,3 +146,31 @@ async def to_claimer(
         reply_markup=fulfil_keyboard(tr, wish.id).to_dict(),
         ref=_ref(wish),
     )
+
+
+async def to_user(
+    session: AsyncSession,
+    wish: Wish,
+    user_id: int,
+    *,
+    key: str,
+    settings: Settings,
+    now: datetime,
+    **params: object,
+) -> None:
+    """Tell one person (by user id) about a wish, without buttons."""
+    person = await session.get(User, user_id)
+    if person is None:
+        return
+    tr = translator(person.locale, settings.default_locale)
+    await outbox.enqueue(
+        session,
+        kind="wish_notice",
+        chat_id=person.telegram_id,
+        text=tr(key, ref=wish.id, **params),
+        due_at=now,
+        dedupe_key=f"wish_user:{wish.id}:{key}:{user_id}:{len(wish.events)}",
+        audience=AUDIENCE_STAFF,
+        recipient_user_id=person.telegram_id,
+        ref=_ref(wish),
+    )

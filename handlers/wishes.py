@@ -15,6 +15,7 @@ from bot.wish_keyboards import (
     edit_keyboard,
     fulfil_keyboard,
     listing_keyboard,
+    receipt_keyboard,
     review_keyboard,
     step_keyboard,
 )
@@ -117,7 +118,8 @@ async def photo(update: Update, context: BotContext) -> None:
     file_id = message.photo[-1].file_id
     if waiting is not None and waiting.kind == AWAIT_PROOF:
         await conversations.clear(context.session, chat_id)
-        await _fulfil(message, context, int(waiting.data["wish_id"]), None, file_id)
+        caption = message.caption[:1000] if message.caption else None
+        await _fulfil(message, context, int(waiting.data["wish_id"]), caption, file_id)
         return
     draft = await drafts.load(context.session, chat_id)
     if draft is None:
@@ -163,9 +165,10 @@ async def draft_button(update: Update, context: BotContext) -> None:
         if data.action == "wed":
             drafts.edit(draft, data.arg)
         else:
-            drafts.choose(draft, data.args[0], data.args[1])
-    except drafts.WrongInput as wrong:
-        await _reask(message, context, draft, wrong)
+            known = frozenset(await org.all_region_codes(context.session))
+            drafts.choose(draft, data.args[0], data.args[1], known_regions=known)
+    except drafts.WrongInput:
+        await _prompt(message, context, draft)  # ask the current step again, as it is
         return
     await drafts.save(context.session, draft, now=now)
     await _prompt(message, context, draft)
@@ -174,6 +177,9 @@ async def draft_button(update: Update, context: BotContext) -> None:
 async def _submit(message: Message, context: BotContext, draft: drafts.Draft) -> None:
     tr = context.tr
     now = context.services.clock.now()
+    if draft.step != drafts.REVIEW:  # an old review screen's button, mid-edit
+        await _prompt(message, context, draft)
+        return
     if not drafts.ready(draft):
         await message.reply_text(tr("wish.consent_needed"), reply_markup=review_keyboard(tr))
         return
@@ -354,7 +360,7 @@ async def _listing(
                 age=tr.plain(f"wish.age_{wish.age_band}"),
                 region=await wish_notify.region_name(context.session, tr, wish.region_code),
                 value=wish.value_yuan,
-                text=masked(tr, wish.text[:120]),
+                text=masked(tr, wish.text)[:120],
             )
         )
     markup = listing_keyboard(tr, [w.id for w in found], regions, region, category)
@@ -466,9 +472,46 @@ async def receipt_button(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await query.edit_message_reply_markup(None)
+    if received:
+        await message.reply_text(tr("wish.closed_notice", ref=wish.id))
+        return
+    # Not received: the claimer is asked to check; the young person can still confirm.
     await message.reply_text(
-        tr("wish.closed_notice" if received else "wish.disputed_notice", ref=wish.id)
+        tr("wish.disputed_notice", ref=wish.id), reply_markup=receipt_keyboard(tr, wish.id)
     )
+    await wish_notify.to_claimer(
+        context.session,
+        wish,
+        key="wish.disputed_claimer",
+        settings=context.services.settings,
+        now=context.services.clock.now(),
+    )
+
+
+async def progress_button(update: Update, context: BotContext) -> None:
+    """The claimer is still working on the wish: its idle clock starts again."""
+    query, _, data = _query(update)
+    tr = context.tr
+    try:
+        wish = await wishes.progress(
+            context.session, wish_id=data.id(), user=context.user, now=context.services.clock.now()
+        )
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        await query.answer(_refusal(tr, error, data.id()), show_alert=True)
+        return
+    await query.answer(tr.plain("wish.progress_ok", ref=wish.id))
+
+
+async def draft_other(update: Update, context: BotContext) -> bool:
+    """A sticker, voice or file during a draft: ask the current step again."""
+    message = update.effective_message
+    if message is None:
+        return False
+    draft = await drafts.load(context.session, message.chat_id)
+    if draft is None:
+        return False
+    await _prompt(message, context, draft)
+    return True
 
 
 async def pending_text(

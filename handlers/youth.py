@@ -19,6 +19,7 @@ from bot.keyboards import (
 )
 from bot.services import asking, conversations, lifecycle, questions, safeguarding
 from bot.services import wishes as wish_service
+from handlers import wishes
 
 _log = logging.getLogger(__name__)
 
@@ -166,7 +167,9 @@ async def choose(update: Update, context: BotContext) -> None:
 
 
 async def other_message(update: Update, context: BotContext) -> None:
-    """Answer stickers, photos, voice and the like: only text is understood for now."""
+    """Answer stickers, voice and the like: only text (and photos for wishes) is read."""
+    if await wishes.draft_other(update, context):
+        return
     message = update.effective_message
     if message is not None:
         await message.reply_text(context.tr("message.non_text"))
@@ -323,4 +326,10 @@ async def my_command(update: Update, context: BotContext) -> None:
                 text=wish.text[:80],
             )
         )
-    await message.reply_text("\n\n".join(lines)[:4000])
+    # Whole entries only: cutting inside one could split an HTML entity.
+    shown: list[str] = []
+    for line in lines:
+        if sum(len(x) + 2 for x in shown) + len(line) > 3900:
+            break
+        shown.append(line)
+    await message.reply_text("\n\n".join(shown))

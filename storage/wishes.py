@@ -43,6 +43,10 @@ class Wish(TimestampMixin, Base):
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     confirm_reminded: Mapped[bool] = mapped_column(Boolean, default=False)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Optimistic locking: two people changing one wish at once cannot both succeed.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's own dict
 
     events: Mapped[list[WishEvent]] = relationship(
         cascade="all, delete-orphan", order_by="WishEvent.id", lazy="selectin"

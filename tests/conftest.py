@@ -20,12 +20,22 @@ from bot.runner import polling
 from bot.services import org
 from knowledge import store
 from knowledge.entries import read_entries
-from sandbox import SandboxClient, SandboxServer
+from sandbox import Persona, SandboxClient, SandboxServer
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
 from tests.support import COMMITTEE_CHAT, TOKEN, BotHarness
 
 POSTGRES_ENV = "VOY_TEST_POSTGRES_URL"
+# The demo org's staff have started the bot (their chats exist), as in the demo.
+STAFF = [
+    Persona(id=telegram_id, first_name=name, kind="cadre")
+    for telegram_id, name in (
+        (2001, "王老师"),
+        (2002, "李老师"),
+        (2003, "张老师"),
+        (3001, "爱心人士"),
+    )
+]
 # Tests start on a Wednesday morning in Shanghai: outside quiet hours, and 王老师
 # (duty days Mon, Wed, Fri) is on duty.
 DAYTIME = datetime(2026, 11, 18, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -106,7 +116,7 @@ async def prepare(
 @pytest.fixture
 async def sandbox() -> AsyncIterator[SandboxServer]:
     """A sandbox Bot API server; the test fails if the bot broke any Bot API rule."""
-    server = SandboxServer(token=TOKEN, port=0)
+    server = SandboxServer(token=TOKEN, port=0, personas=STAFF)
     await server.start()
     yield server
     await server.stop()

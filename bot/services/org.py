@@ -265,6 +265,23 @@ async def region_chain(session: AsyncSession, code: str | None) -> tuple[str, ..
     return tuple(chain)
 
 
+async def all_region_codes(session: AsyncSession) -> set[str]:
+    """Every region code of the grid."""
+    return set(await session.scalars(select(Region.code)))
+
+
+async def region_subtree(session: AsyncSession, code: str) -> set[str]:
+    """``code`` and every region below it (a district and its streets)."""
+    found, frontier = {code}, [code]
+    while frontier:
+        children = set(
+            await session.scalars(select(Region.code).where(Region.parent_code.in_(frontier)))
+        )
+        frontier = list(children - found)
+        found |= children
+    return found
+
+
 async def get_region(session: AsyncSession, code: str | None) -> Region | None:
     """Return the region with this code, if any."""
     return await session.get(Region, code) if code else None

@@ -82,6 +82,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         rf"(?:号楼|栋|幢|座|单元|号){_ADDRESS_TAIL}",
     ),
     (
+        "name",
+        # A name introduced as one (我叫张小明, 名字是…, 姓名：…); other names cannot be told
+        # from ordinary words, so reviewers still read every wish before it is published.
+        r"(?:我叫|我的名字是|名字叫|名字是|姓名)\s*[:：]?\s*(?P<v>[\u4e00-\u9fff]{2,4})",
+    ),
+    (
         "school_class",
         # 三年级二班, 初二(3)班, 高一3班, 五(2)班: a grade with a class identifies a child.
         r"(?:(?:小学|初中|高中)?(?:[一二三四五六七八九1-9]年级|[初高][一二三1-3])"

@@ -5,6 +5,7 @@ middle resumes where it was. Wrong input re-asks the same step; nothing resets."
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,9 @@ from transitions import Machine
 from storage.questions import Conversation
 
 KIND = "wish_draft"
-_AMOUNT = re.compile(r"\s*(\d{1,6})\s*\D{0,4}\s*")
+_AMOUNT = re.compile(r"\s*(\d{1,6})\s*(\D{0,4})\s*")
+# The "not specified" choice at the area step.
+NO_REGION = "none"
 
 WHAT, PHOTO, CATEGORY, FOR_WHOM, RELATION, AGE, CONSENT = (
     "what",
@@ -162,7 +165,12 @@ def give_text(draft: Draft, text: str, *, max_value: int) -> None:
     elif draft.step == VALUE:
         # A number, optionally followed by a short unit ("300", "300元", "300 yuan").
         amount = _AMOUNT.fullmatch(text)
-        if amount is None or not 1 <= int(amount.group(1)) <= max_value:
+        # A unit may follow the number, but not a multiplier (5千 is not 5).
+        if (
+            amount is None
+            or any(unicodedata.numeric(ch, None) is not None for ch in amount.group(2))
+            or not 1 <= int(amount.group(1)) <= max_value
+        ):
             raise WrongInput("wish.value_out_of_range", cap=max_value)
         draft.fields["value_yuan"] = int(amount.group(1))
         _next(draft, "done")
@@ -185,8 +193,11 @@ def give_photo(draft: Draft, file_id: str, caption: str | None) -> None:
         raise WrongInput(f"wish.ask_{draft.step}")
 
 
-def choose(draft: Draft, step: str, value: str) -> None:
-    """Apply a button choice for ``step``; a button of another step is stale."""
+def choose(
+    draft: Draft, step: str, value: str, *, known_regions: frozenset[str] = frozenset()
+) -> None:
+    """Apply a button choice for ``step``; a button of another step is stale, and an
+    area must be one of ``known_regions`` (or "not specified")."""
     if step != draft.step:
         raise WrongInput(f"wish.ask_{draft.step}")
     if step == PHOTO and value == "skip":
@@ -209,8 +220,8 @@ def choose(draft: Draft, step: str, value: str) -> None:
     elif step == CONSENT and value in ("yes", "no"):
         draft.fields["guardian_consent"] = value == "yes"
         _next(draft, "done")
-    elif step == REGION:
-        draft.fields["region_code"] = value
+    elif step == REGION and (value == NO_REGION or value in known_regions):
+        draft.fields["region_code"] = None if value == NO_REGION else value
         _next(draft, "done")
     elif step == PLACE and value == "skip":
         draft.fields["place"] = None
@@ -222,7 +233,7 @@ def choose(draft: Draft, step: str, value: str) -> None:
 def edit(draft: Draft, field: str) -> None:
     """From the review screen, go back to one field."""
     if draft.step != REVIEW or field not in EDITABLE:
-        raise WrongInput("wish.review")
+        raise WrongInput(f"wish.ask_{draft.step}")
     draft.step, draft.editing = field, True
 
 

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from bot.services import wish_lifecycle as life
+from bot.services.org import region_subtree
 from bot.services.privacy import find_personal_data
 from bot.services.wish_drafts import Draft
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER, User
@@ -76,6 +78,26 @@ async def submit(session: AsyncSession, *, user: User, draft: Draft, now: dateti
     wish = Wish(user_id=user.id, status=life.SUBMITTED, submitted_at=now, events=[], **values)
     session.add(wish)
     await session.flush()
+    wish.events.append(
+        life.WishEvent(
+            wish_id=wish.id,
+            trigger="submit",
+            from_state="",
+            to_state=life.SUBMITTED,
+            actor=actor(user),
+            note="",
+            created_at=now,
+        )
+    )
+    return wish
+
+
+async def _saved(session: AsyncSession, wish: Wish, trigger: str) -> Wish:
+    """Write the change now; if someone changed the wish meanwhile, refuse this one."""
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        raise life.IllegalWishTransition(wish.id, "changed", trigger) from exc
     return wish
 
 
@@ -129,7 +151,7 @@ async def review(
     wish.reason = reason[:500] if reason else None
     if decision == "approve":
         wish.published_at = now
-    return wish
+    return await _saved(session, wish, trigger)
 
 
 async def withdraw(session: AsyncSession, *, wish_id: int, user: User, now: datetime) -> Wish:
@@ -137,7 +159,7 @@ async def withdraw(session: AsyncSession, *, wish_id: int, user: User, now: date
     wish = await own(session, wish_id=wish_id, user=user)
     life.fire(wish, "withdraw", actor=actor(user), now=now)
     wish.closed_at = now
-    return wish
+    return await _saved(session, wish, "withdraw")
 
 
 async def open_claims(session: AsyncSession, user: User) -> int:
@@ -166,6 +188,7 @@ async def claim(
         update(Wish)
         .where(Wish.id == wish_id, Wish.status == life.APPROVED)
         .values(
+            version=Wish.version + 1,
             status=life.CLAIMED,
             claimer_user_id=user.id,
             claimed_at=now,
@@ -214,7 +237,15 @@ async def fulfil(
     life.fire(wish, "fulfil", actor=actor(user), now=now)
     wish.proof_text, wish.proof_file_id = proof_text, proof_file_id
     wish.fulfilled_at = now
-    return wish
+    return await _saved(session, wish, "fulfil")
+
+
+async def progress(session: AsyncSession, *, wish_id: int, user: User, now: datetime) -> Wish:
+    """The claimer says they are still on it: the idle clock starts again."""
+    wish = await _claimed_by(session, wish_id=wish_id, user=user)
+    life.fire(wish, "progress", actor=actor(user), now=now)
+    wish.progress_at, wish.claim_reminded = now, False
+    return await _saved(session, wish, "progress")
 
 
 async def respond(
@@ -228,7 +259,7 @@ async def respond(
         wish.closed_at = now
     else:
         life.fire(wish, "dispute", actor=actor(user), now=now)
-    return wish
+    return await _saved(session, wish, "confirm" if received else "dispute")
 
 
 async def published(
@@ -241,7 +272,7 @@ async def published(
     """Published, unclaimed wishes, oldest first, optionally filtered."""
     query = select(Wish).where(Wish.status == life.APPROVED)
     if region:
-        query = query.where(Wish.region_code == region)
+        query = query.where(Wish.region_code.in_(await region_subtree(session, region)))
     if category:
         query = query.where(Wish.category == category)
     return list(await session.scalars(query.order_by(Wish.published_at).limit(limit)))
@@ -265,6 +296,8 @@ class WishSweep:
 
     claim_reminders: list[Wish]
     released: list[Wish]
+    # (wish, user id of the claimer it was taken from), to tell them.
+    released_from: list[tuple[Wish, int]]
     confirm_reminders: list[Wish]
     auto_closed: list[Wish]
 
@@ -279,7 +312,7 @@ async def sweep(
     confirm_close_after: timedelta,
 ) -> WishSweep:
     """Remind idle claimers, release claims idle too long, and chase confirmations."""
-    report = WishSweep([], [], [], [])
+    report = WishSweep([], [], [], [], [])
     for wish in list(
         await session.scalars(
             select(Wish)
@@ -289,6 +322,8 @@ async def sweep(
     ):
         assert wish.progress_at is not None
         if wish.progress_at <= now - claim_release_after:
+            if wish.claimer_user_id is not None:
+                report.released_from.append((wish, wish.claimer_user_id))
             life.fire(wish, "release", actor="system", now=now, note="no progress")
             wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
             report.released.append(wish)
@@ -299,12 +334,20 @@ async def sweep(
         await session.scalars(
             select(Wish)
             .where(
-                Wish.status == life.FULFILLED, Wish.fulfilled_at <= now - confirm_reminder_after
+                Wish.status.in_((life.FULFILLED, life.DISPUTED)),
+                Wish.fulfilled_at <= now - confirm_reminder_after,
             )
             .with_for_update(skip_locked=True)
         )
     ):
         assert wish.fulfilled_at is not None
+        if wish.status == life.DISPUTED:
+            if wish.fulfilled_at <= now - confirm_close_after:
+                # Nobody settled the dispute in time: close it, and say so to both sides.
+                life.fire(wish, "close", actor="system", now=now, note="dispute not settled")
+                wish.closed_at = now
+                report.auto_closed.append(wish)
+            continue
         if wish.fulfilled_at <= now - confirm_close_after:
             life.fire(wish, "close", actor="system", now=now, note="unconfirmed")
             wish.closed_at = now

@@ -19,6 +19,7 @@ from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import User
 
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+AREAS = frozenset({"a-street-1", "district-b"})
 
 
 def _walk(draft: drafts.Draft, *, age: str = "14-17", consent: str | None = None) -> None:
@@ -31,7 +32,7 @@ def _walk(draft: drafts.Draft, *, age: str = "14-17", consent: str | None = None
     if consent is not None:
         assert draft.step == drafts.CONSENT
         drafts.choose(draft, drafts.CONSENT, consent)
-    drafts.choose(draft, drafts.REGION, "a-street-1")
+    drafts.choose(draft, drafts.REGION, "a-street-1", known_regions=AREAS)
     drafts.choose(draft, drafts.PLACE, "skip")
     drafts.give_text(draft, "300", max_value=500)
 
@@ -53,7 +54,7 @@ def test_steps_in_order_and_wrong_input_re_asks() -> None:
     drafts.give_text(draft, "弟弟", max_value=500)
     drafts.choose(draft, drafts.AGE, "18p")
     assert draft.step == drafts.REGION
-    drafts.choose(draft, drafts.REGION, "district-b")
+    drafts.choose(draft, drafts.REGION, "district-b", known_regions=AREAS)
     drafts.give_text(draft, "西山社区", max_value=500)
     with pytest.raises(drafts.WrongInput) as wrong:
         drafts.give_text(draft, "800", max_value=500)
@@ -137,6 +138,7 @@ async def test_review_claim_fulfil_confirm(sessions: async_sessionmaker[AsyncSes
         done = await wishes.respond(session, wish_id=wish.id, user=youth, received=True, now=NOW)
         assert done.status == life.CLOSED
         assert [e.trigger for e in done.events] == [
+            "submit",
             "approve",
             "claim",
             "fulfil",
@@ -219,3 +221,45 @@ async def test_idle_claim_reminded_then_released(
         released = await wishes.sweep(session, now=NOW + timedelta(days=11), **kwargs)
         assert [w.id for w in released.released] == [wish.id]
         assert released.released[0].status == life.APPROVED
+
+
+async def test_two_reviewers_deciding_at_once_one_wins(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        await _person(session, 2001)
+        await _person(session, 2003)
+        wish = await _submitted(session, youth)
+
+    async def decide(telegram_id: int, decision: str) -> str:
+        try:
+            async with unit_of_work(sessions) as session:
+                reviewer = await _person(session, telegram_id)
+                await wishes.review(
+                    session,
+                    wish_id=wish.id,
+                    reviewer=reviewer,
+                    decision=decision,
+                    reason="r",
+                    now=NOW,
+                )
+        except life.IllegalWishTransition:
+            return "refused"
+        return decision
+
+    results = await asyncio.gather(decide(2001, "approve"), decide(2003, "reject"))
+    assert sorted(results).count("refused") == 1
+    async with sessions() as session:
+        final = await session.get(wishes.Wish, wish.id)
+        assert final is not None and final.status in (life.APPROVED, life.REJECTED)
+        assert len(final.events) == 2  # submit and exactly one decision
+
+
+def test_multipliers_are_not_amounts() -> None:
+    draft = drafts.Draft(1, drafts.VALUE, {})
+    for text in ("5千", "3百元", "2万"):
+        with pytest.raises(drafts.WrongInput):
+            drafts.give_text(draft, text, max_value=500)
+    drafts.give_text(draft, "300 元", max_value=500)
+    assert draft.fields["value_yuan"] == 300

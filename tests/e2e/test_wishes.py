@@ -125,7 +125,8 @@ async def test_from_wish_to_confirmed_receipt(harness: BotHarness) -> None:
     await harness.press(XIAOMING, fulfilled, "收到了")
     done = await _wish(harness)
     assert done.status == life.CLOSED
-    assert [e.trigger for e in done.events] == ["approve", "claim", "fulfil", "confirm", "close"]
+    triggers = [e.trigger for e in done.events]
+    assert triggers == ["submit", "approve", "claim", "fulfil", "confirm", "close"]
     (mine,) = await harness.send(XIAOMING, "/my")
     assert "我的微心愿" in mine["text"] and "已完成" in mine["text"]
 
@@ -324,3 +325,118 @@ async def test_the_pool_filters_by_area_and_kind_and_flags_old_wishes(harness: B
             await wish_service.unclaimed_for_too_long(session, now=now, after=timedelta(days=14))
             == []
         )
+
+
+async def _claimed(
+    harness: BotHarness, text: str = "想要一辆自行车上学"
+) -> tuple[Wish, dict[str, Any]]:
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness, text=text)
+    await _approve(harness, wish, seq)
+    (listing,) = await harness.send(LI, "/wishes")
+    await harness.press(LI, listing, f"认领 W{wish.id}")
+    return wish, await _last(harness, LI)
+
+
+async def test_not_received_tells_the_claimer_and_can_still_be_confirmed(
+    harness: BotHarness,
+) -> None:
+    await _staff(harness)
+    _wish_row, claimed = await _claimed(harness)
+    await harness.press(LI, claimed, "已实现")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "已寄出")
+    fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    seq = await harness.client.last_seq()
+    await harness.press(XIAOMING, fulfilled, "还没收到")
+    await _wait(harness, LI["id"], seq, "说还没收到")
+    disputed = await _prompt(harness, "尽快核实")
+    await harness.press(XIAOMING, disputed, "收到了")  # it arrived after all
+    assert (await _wish(harness)).status == life.CLOSED
+
+
+async def test_an_unsettled_dispute_is_closed_with_notice(harness: BotHarness) -> None:
+    await _staff(harness)
+    _wish_row, claimed = await _claimed(harness)
+    await harness.press(LI, claimed, "已实现")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "已寄出")
+    fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    await harness.press(XIAOMING, fulfilled, "还没收到")
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    services.clock.advance(days=15)
+    assert (await sweep(services)).wishes_closed == 1
+    await _wait(harness, XIAOMING["id"], seq, "已关闭")
+    assert (await _wish(harness)).status == life.CLOSED
+
+
+async def test_progress_keeps_a_claim_and_a_release_tells_the_claimer(harness: BotHarness) -> None:
+    await _staff(harness)
+    _wish_row, claimed = await _claimed(harness)
+    services = harness.app.bot_data.services
+    services.clock.advance(days=8)
+    await harness.press(LI, claimed, "还在准备中")
+    services.clock.advance(days=3)  # 11 days after the claim, 3 after the progress
+    assert (await sweep(services)).wishes_released == 0
+    services.clock.advance(days=5)  # 8 days after the progress: a reminder, no release
+    seq = await harness.client.last_seq()
+    assert (await sweep(services)).wishes_released == 0
+    services.clock.advance(days=3)  # 11 days after the progress
+    assert (await sweep(services)).wishes_released == 1
+    await _wait(harness, LI["id"], seq, "你的认领已取消")
+
+
+async def test_editing_from_an_old_keyboard_and_stray_input_re_ask(harness: BotHarness) -> None:
+    review = await _write(harness)
+    await harness.press(XIAOMING, review, "修改")
+    fields = await _last(harness, XIAOMING)
+    await harness.press(XIAOMING, fields, "年龄段")
+    await harness.press(XIAOMING, fields, "估计价值")  # the same, now stale, keyboard
+    assert "年龄段" in (await _last(harness, XIAOMING))["text"]
+    await harness.press(XIAOMING, review, "提交")  # an old review screen mid-edit
+    assert "年龄段" in (await _last(harness, XIAOMING))["text"]
+    sent = await harness.client.send_sticker(XIAOMING)
+    await harness.settled(sent["update_id"])
+    assert "年龄段" in (await _last(harness, XIAOMING))["text"]
+
+
+async def test_amounts_with_multipliers_and_forged_areas_are_refused(harness: BotHarness) -> None:
+    await harness.send(XIAOMING, "/wish")
+    photo = await _reply(harness, "想要一辆自行车", "照片")
+    await harness.press(XIAOMING, photo, "跳过")
+    await harness.press(XIAOMING, await _prompt(harness, "哪一类"), "生活用品")
+    await harness.press(XIAOMING, await _prompt(harness, "为谁许的"), "我自己")
+    await harness.press(XIAOMING, await _prompt(harness, "年龄段"), "14–17 岁")
+    region = await _prompt(harness, "哪个区域")
+    assert "不指定区域" in [b["text"] for b in buttons(region)]
+    await harness.press_data(XIAOMING, region["message_id"], "v1:wd:region:" + "x" * 40)
+    assert "哪个区域" in (await _last(harness, XIAOMING))["text"]  # asked again
+    await harness.press(XIAOMING, region, "不指定区域")
+    await _reply(harness, "跳过学校", "价值")
+    refused = await _reply(harness, "5千", "1 到 500")
+    assert "价值" not in refused["text"] or "整数" in refused["text"]
+    review = await _reply(harness, "400元", "请确认你的心愿")
+    assert "400 元" in review["text"]
+
+
+async def test_the_pool_masks_names_and_details_before_cutting(harness: BotHarness) -> None:
+    await _staff(harness)
+    text = "我叫张小明，" + "想" * 100 + "电话13812345678"
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness, text=text)
+    card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
+    assert "个人信息" in card["text"] and "⚠️" in card["text"]
+    await harness.press(ZHANG, card, "通过并公开")
+    (listing,) = await harness.send(LI, "/wishes")
+    assert "张小明" not in listing["text"] and "1381234" not in listing["text"]
+    # Filtering by the district finds the wish made in one of its streets.
+    await harness.press(LI, listing, "高新区")
+    assert f"W{wish.id}" in (await harness.message(LI["id"], listing["message_id"]))["text"]
+
+
+async def test_my_with_many_wishes_stays_valid_html(harness: BotHarness) -> None:
+    for n in range(20):
+        await _submit(harness, text=f"第{n}个心愿 & 书包 <b>")
+    (mine,) = await harness.send(XIAOMING, "/my")
+    assert "我的微心愿" in mine["text"]

@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("fulfilled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("confirm_reminded", sa.Boolean(), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), server_default="1", nullable=False),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
