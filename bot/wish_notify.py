@@ -129,23 +129,18 @@ async def to_claimer(
     now: datetime,
     **params: object,
 ) -> None:
-    """Tell the claimer about their claim (a reminder), with the "fulfilled" button."""
-    claimer = await session.get(User, wish.claimer_user_id) if wish.claimer_user_id else None
-    if claimer is None:
-        return
-    tr = translator(claimer.locale, settings.default_locale)
-    await outbox.enqueue(
-        session,
-        kind="wish_claimer",
-        chat_id=claimer.telegram_id,
-        text=tr(key, ref=wish.id, **params),
-        due_at=now,
-        dedupe_key=f"wish_claimer:{wish.id}:{key}:{len(wish.events)}:{now:%Y%m%d}",
-        audience=AUDIENCE_STAFF,
-        recipient_user_id=claimer.telegram_id,
-        reply_markup=fulfil_keyboard(tr, wish.id).to_dict(),
-        ref=_ref(wish),
-    )
+    """Tell the claimer about their claim, with the "fulfilled" and "still working" buttons."""
+    if wish.claimer_user_id is not None:
+        await to_user(
+            session,
+            wish,
+            wish.claimer_user_id,
+            key=key,
+            settings=settings,
+            now=now,
+            claimer_buttons=True,
+            **params,
+        )
 
 
 async def to_user(
@@ -156,21 +151,24 @@ async def to_user(
     key: str,
     settings: Settings,
     now: datetime,
+    claimer_buttons: bool = False,
     **params: object,
 ) -> None:
-    """Tell one person (by user id) about a wish, without buttons."""
+    """Tell one person (by user id) about a wish; ``claimer_buttons`` for its claimer."""
     person = await session.get(User, user_id)
     if person is None:
         return
     tr = translator(person.locale, settings.default_locale)
     await outbox.enqueue(
         session,
-        kind="wish_notice",
+        kind="wish_claimer" if claimer_buttons else "wish_notice",
         chat_id=person.telegram_id,
         text=tr(key, ref=wish.id, **params),
         due_at=now,
-        dedupe_key=f"wish_user:{wish.id}:{key}:{user_id}:{len(wish.events)}",
+        # The day is in the key: a reminder may repeat on another day at the same step.
+        dedupe_key=f"wish_user:{wish.id}:{key}:{user_id}:{len(wish.events)}:{now:%Y%m%d}",
         audience=AUDIENCE_STAFF,
         recipient_user_id=person.telegram_id,
+        reply_markup=fulfil_keyboard(tr, wish.id).to_dict() if claimer_buttons else None,
         ref=_ref(wish),
     )
