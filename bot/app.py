@@ -17,21 +17,53 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks, delivery, sweeper
+from bot import (
+    broadcast_notify,
+    callbacks,
+    delivery,
+    digest_job,
+    intake,
+    leases,
+    logs,
+    retention_job,
+    sweeper,
+)
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
 from bot.delivery import Deliverer, DeliverySettings
 from bot.edge import SessionUpdateProcessor
 from bot.i18n import translator
-from handlers import cadre, common, dialog, errors, wishes, youth
+from handlers import (
+    broadcasts,
+    cadre,
+    common,
+    data_rights,
+    dialog,
+    digest,
+    errors,
+    wishes,
+    youth,
+)
 from knowledge.index import KnowledgeIndex
 from storage.db import create_engine, create_session_factory
 
 _log = logging.getLogger(__name__)
 
 # Commands shown in Telegram's menu, per language of the client.
-MENU_COMMANDS = ("start", "help", "language", "region", "my", "wish", "wishes", "cancel")
+MENU_COMMANDS = (
+    "start",
+    "help",
+    "language",
+    "region",
+    "my",
+    "wish",
+    "wishes",
+    "subscribe",
+    "cancel",
+    "mydata",
+    "forget",
+)
 # setMyCommands takes two-letter codes, so zh-Hant clients share the Chinese menu.
 _MENU_LANGUAGES = {None: None, "zh": "zh-Hans", "en": "en"}
 
@@ -51,6 +83,7 @@ def build_application(
         base_file_url: the Bot API file endpoint matching ``base_url``.
         clock: the clock every due date is measured by (tests move it).
     """
+    logs.set_pseudonym_key(settings.pseudonym_key())  # logs name people by pseudonym
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
     services = Services(
@@ -60,6 +93,7 @@ def build_application(
         knowledge=KnowledgeIndex(settings.thresholds()),
         clock=clock or Clock(),
     )
+    intake_queue = intake.DurableUpdateQueue(sessions)
     builder = (
         ApplicationBuilder()
         .token(settings.require_token())
@@ -76,8 +110,11 @@ def build_application(
                 sessions,
                 default_locale=settings.default_locale,
                 max_concurrent_updates=settings.concurrent_updates,
+                intake=intake_queue,
             )
         )
+        # Stores each update before the updater or webhook acknowledges it.
+        .update_queue(intake_queue)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
@@ -104,10 +141,16 @@ def register_handlers(application: BotApplication) -> None:
             CommandHandler("wish", wishes.wish_command, filters=private),
             CommandHandler("wishes", wishes.wishes_command, filters=private),
             CommandHandler("cancel", dialog.cancel, filters=private),
+            CommandHandler("mydata", data_rights.mydata_command, filters=private),
+            CommandHandler("forget", data_rights.forget_command, filters=private),
+            CommandHandler("subscribe", broadcasts.subscribe_command, filters=private),
+            CommandHandler("broadcast", broadcasts.broadcast_command, filters=private),
+            CommandHandler("broadcasts", broadcasts.broadcasts_command, filters=private),
             # Staff commands work in private chat and in the committee's group.
             CommandHandler("queue", cadre.queue_command),
             CommandHandler("pool", cadre.pool_command),
             CommandHandler("overdue", cadre.overdue_command),
+            CommandHandler("digest", digest.digest_command),
             CallbackQueryHandler(common.language_chosen, pattern=callbacks.matches("lang")),
             CallbackQueryHandler(common.region_navigate, pattern=callbacks.matches("rgn")),
             CallbackQueryHandler(common.region_chosen, pattern=callbacks.matches("rgs")),
@@ -142,6 +185,18 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(wishes.listing_button, pattern=callbacks.matches("wls")),
             CallbackQueryHandler(cadre.promote_button, pattern=callbacks.matches("qnew")),
             CallbackQueryHandler(cadre.promote_button, pattern=callbacks.matches("qalt")),
+            CallbackQueryHandler(data_rights.forget_button, pattern=callbacks.matches("fgy")),
+            CallbackQueryHandler(data_rights.forget_button, pattern=callbacks.matches("fgn")),
+            *[
+                CallbackQueryHandler(broadcasts.subscribe_button, pattern=callbacks.matches(a))
+                for a in ("sbt", "sba")
+            ],
+            CallbackQueryHandler(broadcasts.unsubscribe_button, pattern=callbacks.matches("sbu")),
+            *[
+                CallbackQueryHandler(broadcasts.draft_button, pattern=callbacks.matches(a))
+                for a in ("bcr", "bct", "bcn", "bcok", "bced", "bcx")
+            ],
+            CallbackQueryHandler(broadcasts.refresh_button, pattern=callbacks.matches("bcl")),
             # Catch-alls last: anything not matched above.
             CallbackQueryHandler(errors.stale_callback),
             MessageHandler(private & filters.COMMAND, youth.unknown_command),
@@ -156,9 +211,18 @@ def register_handlers(application: BotApplication) -> None:
 async def _post_init(application: BotApplication) -> None:
     services = application.bot_data.services
     settings = services.settings
+    # Polling: before any new update is fetched, queue what a killed process stored but
+    # never handled. Not with a webhook: it answers Telegram only after handling, so
+    # Telegram itself re-sends what was not handled, and a starting instance must not
+    # take over updates other instances are still handling.
+    if not settings.webhook_url:
+        queue = application.update_queue
+        assert isinstance(queue, intake.DurableUpdateQueue)
+        await intake.recover(queue, services.sessions, application.bot)
     delivery_settings = DeliverySettings(
         interval_s=settings.outbox_interval_s,
         rate_per_s=settings.outbox_rate_per_s,
+        lease_s=settings.outbox_lease_s,
         quiet_start=settings.quiet_hours_start,
         quiet_end=settings.quiet_hours_end,
         timezone=settings.timezone,
@@ -169,6 +233,9 @@ async def _post_init(application: BotApplication) -> None:
         delivery_settings,
     )
     sweeper.register(application, services)
+    retention_job.register(application, services)
+    digest_job.register(application, services)
+    broadcast_notify.register(application, services)
     default = settings.default_locale
     for language_code, locale in _MENU_LANGUAGES.items():
         tr = translator(locale or default, default)
@@ -179,4 +246,9 @@ async def _post_init(application: BotApplication) -> None:
 
 
 async def _post_shutdown(application: BotApplication) -> None:
-    await application.bot_data.services.engine.dispose()
+    services = application.bot_data.services
+    try:  # let another instance take the singleton jobs at once
+        await leases.release_all(services)
+    except Exception:
+        _log.warning("could not release this instance's job leases", exc_info=True)
+    await services.engine.dispose()

@@ -56,6 +56,20 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "wok": ("id",),  # received
     "wno": ("id",),  # not received
     "wls": ("code", "code"),  # list published wishes (region or "-", category or "-")
+    # Data rights: /forget's confirmation, on the asking user's id (stale once forgotten).
+    "fgy": ("id",),  # yes, erase my data
+    "fgn": ("id",),  # no, keep it
+    # Subscriptions and committee broadcasts.
+    "sbt": ("code",),  # follow or unfollow a topic
+    "sba": (),  # turn all announcements off or on
+    "sbu": ("id",),  # the unsubscribe button under a broadcast (broadcast id)
+    "bcr": ("id", "code"),  # toggle a region of a draft broadcast ("all" for every one)
+    "bct": ("id", "code"),  # toggle a topic of a draft broadcast ("all" for any)
+    "bcn": ("id", "code"),  # go on from a step (regions|topics)
+    "bcok": ("id",),  # confirm and send
+    "bced": ("id",),  # change the text
+    "bcx": ("id",),  # cancel the draft
+    "bcl": (),  # refresh /broadcasts
 }
 
 

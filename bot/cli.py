@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from telegram import Update
 
+from bot import logs
 from bot.cli_cadre import cadre_app
 from bot.cli_common import fail, load_settings
+from bot.cli_digest import digest
 from bot.cli_kb import kb_app
+from bot.cli_privacy import privacy_app
 from bot.config import ConfigError, Settings
 from bot.services import org
 from storage import migrate
@@ -30,25 +31,45 @@ app.add_typer(db_app, name="db")
 app.add_typer(org_app, name="org")
 app.add_typer(kb_app, name="kb")
 app.add_typer(cadre_app, name="cadre")
+app.add_typer(privacy_app, name="privacy")
+app.command("digest")(digest)
 
 
 def _setup_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request at INFO, which drowns the bot's own log.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # The outbox job runs every few seconds; its scheduler's INFO lines drown the rest.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logs.setup(settings.log_level, settings.log_format)
 
 
 @app.command()
-def run() -> None:
-    """Run the bot against Telegram with long polling."""
+def run(
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="Public HTTPS URL Telegram posts updates to (default: long polling)."),
+    ] = None,
+    listen: Annotated[
+        str | None, typer.Option(help="Address the webhook and metrics server listen on.")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port of the webhook server.")] = None,
+    bot_api_url: Annotated[
+        str | None,
+        typer.Option(help="Bot API base URL, e.g. http://127.0.0.1:8081/bot (local server)."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Polling mode: serve /metrics and /healthz here.")
+    ] = None,
+) -> None:
+    """Run the bot against Telegram: long polling, or a webhook with --webhook-url."""
     from bot.app import build_application
+    from bot.runner import serve
 
     settings = load_settings()
+    overrides = {
+        "webhook_url": webhook_url,
+        "listen": listen,
+        "port": port,
+        "bot_api_url": bot_api_url,
+        "metrics_port": metrics_port,
+    }
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     try:
         settings.require_token()
     except ConfigError as exc:
@@ -56,8 +77,20 @@ def run() -> None:
     _setup_logging(settings)
     if not asyncio.run(_is_current(settings)):
         fail("the database is not up to date: run `voy db upgrade` first")
-    application = build_application(settings)
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    base_url = settings.bot_api_url.rstrip("/") or None
+    application = build_application(
+        settings, base_url=base_url, base_file_url=_file_url(base_url) if base_url else None
+    )
+    try:
+        asyncio.run(serve(application, settings))
+    except OSError as exc:
+        fail(f"cannot listen on {settings.listen}: {exc.strerror or exc}")
+
+
+def _file_url(base_url: str) -> str:
+    """The file endpoint beside a Bot API base URL: ``…/bot`` → ``…/file/bot``."""
+    head, _, tail = base_url.rpartition("/")
+    return f"{head}/file/{tail}"
 
 
 async def _is_current(settings: Settings) -> bool:

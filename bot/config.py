@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import replace
 from datetime import time
 from pathlib import Path
@@ -17,6 +18,8 @@ SUPPORTED_LOCALES = ("zh-Hans", "zh-Hant", "en")
 
 # Tokens that mean "nobody configured this yet": refuse to start on them.
 _PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "token", "xxx", "test"}
+# What Telegram accepts as a webhook secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ConfigError(Exception):
@@ -77,13 +80,63 @@ class Settings(BaseSettings):
     # The outbox deliverer and the sweeper that escalates and auto-resolves.
     outbox_interval_s: float = 2.0
     outbox_rate_per_s: float = 20.0
+    # A push being sent is re-sent by another run only after this; a crash delays it so long.
+    outbox_lease_s: float = Field(default=60.0, gt=0)
     sweep_interval_s: float = 60.0
+    # Production (issue 7): webhook mode, metrics, logs, several instances.
+    # Set webhook_url to receive updates by webhook instead of long polling.
+    webhook_url: str = ""
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    # Another Bot API server (a local one, or the sandbox): its base, e.g. http://host/bot
+    bot_api_url: str = ""
+    # Polling mode only: serve /metrics and /healthz on this port (0: off).
+    metrics_port: int = 0
+    # "text" (default) or "json": one JSON object per log line.
+    log_format: str = "text"
+    # This instance's name in job leases; unset: host:pid:random.
+    instance_id: str = ""
+    # Error alerts to the ops chat: one per error signature per window.
+    ops_alert_window_minutes: float = 15
+    # Data rights: closed items lose their personal text after this many days (0 keeps
+    # it forever), purged daily in batches of this many items of each kind.
+    retention_days: float = Field(default=365, ge=0)
+    retention_batch: int = Field(default=500, ge=1)
+    # The weekly digest: posted to the committee chat on this ISO weekday (1 = Monday) at
+    # this local time, for the week before; the job checks every few minutes, so a bot
+    # that was down then posts it when it is back.
+    digest_enabled: bool = True
+    digest_weekday: int = Field(default=1, ge=1, le=7)
+    digest_time: time = time(9, 0)
+    digest_check_interval_s: float = Field(default=300.0, gt=0)
+    # How often finished broadcasts are looked for (their authors are told once).
+    broadcast_check_interval_s: float = 30.0
 
     @field_validator("default_locale")
     @classmethod
     def _known_locale(cls, value: str) -> str:
         if value not in SUPPORTED_LOCALES:
             raise ValueError(f"unsupported locale {value!r}; use one of {SUPPORTED_LOCALES}")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in ("text", "json"):
+            raise ValueError(f"unsupported log format {value!r}; use text or json")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_webhook_secret(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        if secret and not _WEBHOOK_SECRET.fullmatch(secret):
+            raise ValueError(
+                "VOY_WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and - "
+                "(Telegram refuses setWebhook otherwise)"
+            )
         return value
 
     @field_validator("timezone")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator, translator
+from bot.metrics import Metrics
 from knowledge.index import KnowledgeIndex
 from storage.models import User
 
@@ -25,6 +27,7 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     knowledge: KnowledgeIndex
     clock: Clock
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class BotData:
@@ -46,6 +49,9 @@ class UpdateScope:
     # Set when Telegram refused to deliver to this user; the edge records it.
     unreachable_user_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Work that must survive the rollback of a failed update (the ops alert): the edge
+    # runs these in the update's session after rolling back, and commits them.
+    after_rollback: list[Callable[[AsyncSession], Awaitable[Any]]] = field(default_factory=list)
 
 
 _SCOPE: ContextVar[UpdateScope | None] = ContextVar("voy_update_scope", default=None)

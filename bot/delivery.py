@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections import deque
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 from telegram.ext import Application, Job
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import logs, metrics
 from bot.clock import Clock
 from bot.services import users
 from storage.db import unit_of_work
@@ -142,6 +144,14 @@ def classify(
     return Outcome(STATE_PENDING, error, attempts, due_at=now + timedelta(seconds=backoff))
 
 
+# Delivery outcomes as the metrics name them.
+_OUTCOME_LABELS = {
+    STATE_PENDING: "retried",
+    STATE_UNREACHABLE: "unreachable",
+    STATE_FAILED: "failed",
+}
+
+
 def _retry_after(exc: RetryAfter) -> timedelta:
     with warnings.catch_warnings():  # PTB 22 warns that this becomes a timedelta
         warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -165,6 +175,8 @@ class Deliverer:
         self._clock = clock
         self._settings = settings
         self._last_send = float("-inf")
+        # When each of the last ``rate_per_s`` sends finished (see ``_pace``).
+        self._finished: deque[float] = deque(maxlen=max(1, int(settings.rate_per_s)))
 
     async def run_once(self) -> DeliveryReport:
         """Claim, send and record one batch of due rows."""
@@ -235,6 +247,12 @@ class Deliverer:
             return
         loop = asyncio.get_running_loop()
         wait = self._last_send + 1 / self._settings.rate_per_s - loop.time()
+        # Even spacing alone lets network jitter squeeze rate+1 messages into one second
+        # at Telegram's end. Starting only a second after the send `rate` places back
+        # *finished* keeps any second at Telegram to at most `rate` messages.
+        finished = self._finished
+        if finished.maxlen is not None and len(finished) == finished.maxlen:
+            wait = max(wait, finished[0] + 1.0 - loop.time())
         if wait > 0:
             await asyncio.sleep(wait)
         self._last_send = loop.time()
@@ -245,11 +263,13 @@ class Deliverer:
         try:
             message = await self._send(row)
         except Exception as exc:
+            self._finished.append(asyncio.get_running_loop().time())
             outcome = classify(
                 exc, attempts=row.attempts, now=self._clock.now(), settings=self._settings
             )
             await self._record_failure(row, outcome, lease_until, report)
         else:
+            self._finished.append(asyncio.get_running_loop().time())
             await self._record_sent(row, message, lease_until, report)
 
     async def _send(self, row: OutboxMessage) -> Message:
@@ -292,6 +312,7 @@ class Deliverer:
                 _log.warning("outbox %s: lease lost while sending; may be sent twice", row.id)
                 await session.execute(_update(row.id, sent))
         report.sent += 1
+        metrics.DELIVERIES.labels("sent").inc()
 
     async def _record_failure(
         self, row: OutboxMessage, outcome: Outcome, lease_until: datetime, report: DeliveryReport
@@ -312,12 +333,15 @@ class Deliverer:
                 return
             if outcome.state == STATE_UNREACHABLE and row.recipient_user_id is not None:
                 await users.mark_unreachable(session, telegram_id=row.recipient_user_id)
+        metrics.DELIVERIES.labels(_OUTCOME_LABELS.get(outcome.state, outcome.state)).inc()
         if outcome.state == STATE_PENDING:
             report.retried += 1
             _log.warning("outbox %s retried at %s: %s", row.id, outcome.due_at, outcome.error)
         elif outcome.state == STATE_UNREACHABLE:
             report.unreachable += 1
-            _log.info("outbox %s: chat %s unreachable: %s", row.id, row.chat_id, outcome.error)
+            _log.info(
+                "outbox %s: chat %s unreachable: %s", row.id, logs.who(row.chat_id), outcome.error
+            )
         else:
             report.failed += 1
             _log.error("outbox %s (%s) failed for good: %s", row.id, row.kind, outcome.error)
@@ -358,20 +382,17 @@ def register(
 ) -> Job[Any]:
     """Wake ``deliverer`` every ``settings.interval_s`` from the application's job queue.
 
-    The job has a fixed id and replaces any earlier one, never overlaps itself, and
-    never lets an exception escape (the next tick retries).
+    The job has a fixed id and replaces any earlier one and never overlaps itself. A run
+    that fails reaches the application's error handler (logged, the ops chat alerted
+    once per error and window); the next tick retries.
     """
     job_queue = application.job_queue
     if job_queue is None:
         raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
 
     async def deliver_due(_context: Any) -> None:
-        """Send what is due; log failures and leave them for the next tick."""
-        try:
-            report = await deliverer.run_once()
-        except Exception:
-            _log.exception("outbox delivery run failed; the next tick retries")
-            return
+        """Send what is due; a failure goes to the error handler, the next tick retries."""
+        report = await deliverer.run_once()
         if report.total:
             _log.info("outbox: %s", report)
 

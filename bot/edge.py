@@ -1,8 +1,15 @@
 """The edge of every update: one DB session, the inbound log, and the single commit.
 
-PTB hands each update to an update processor; ours opens the session, stores the update
-and commits that alone first (so nothing a user sent is lost, whatever happens next),
-registers the sender, runs the handlers, then commits their work or rolls it back.
+PTB hands each update to an update processor; ours opens the session, finds the update in
+the inbound log (the durable intake stored it before it was acknowledged; an update that
+bypassed the intake is stored and committed here first), registers the sender, runs the
+handlers, then commits their work together with the "handled" mark, or rolls it back.
+
+Crash safety: an update is marked handled in the same commit as its work, so a process
+killed while handling leaves it ``received`` and it is handled again after the restart
+(``bot.intake.recover``). Replies the handlers sent before the kill are not undone: a
+kill between Telegram accepting a reply and that commit sends the reply twice. This is
+the same at-least-once window as the outbox's (bot/delivery.py).
 
 Nothing may escape from here: with sequential processing PTB awaits this inside its
 update fetcher, and an exception would stop the bot from fetching updates at all.
@@ -19,10 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot import logs, metrics
 from bot.context import UpdateScope, scope_var
+from bot.intake import DurableUpdateQueue
 from bot.services import inbox, users
 
 _log = logging.getLogger(__name__)
+
+
+def update_type(update: Update) -> str:
+    """The kind of ``update`` as Telegram names it: message, callback_query, …"""
+    return next((kind for kind in Update.ALL_TYPES if getattr(update, kind, None)), "other")
 
 
 class SessionUpdateProcessor(BaseUpdateProcessor):
@@ -34,11 +48,13 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         *,
         default_locale: str,
         max_concurrent_updates: int = 1,
+        intake: DurableUpdateQueue | None = None,
     ) -> None:
-        """Create the processor over ``sessions``."""
+        """Create the processor over ``sessions``; ``intake`` is the application's queue."""
         super().__init__(max_concurrent_updates)
         self._sessions = sessions
         self._default_locale = default_locale
+        self._intake = intake
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -51,9 +67,12 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         if not isinstance(update, Update):
             await coroutine
             return
+        sender = update.effective_user
         try:
-            await self._process(update, coroutine)
+            with logs.update_context(update.update_id, sender.id if sender else None):
+                await self._process(update, coroutine)
         except Exception:
+            metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
         finally:
             if inspect.iscoroutine(coroutine) and inspect.getcoroutinestate(coroutine) == (
@@ -63,20 +82,25 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
 
     async def _process(self, update: Update, coroutine: Awaitable[Any]) -> None:
         async with self._sessions() as session:
-            inbound = await inbox.record(session, update)
-            if inbound is None:
-                _log.info("update %s was delivered before; skipping", update.update_id)
-                return
-            inbound_id = inbound.id
-            await session.commit()
+            # Normally stored already by the durable intake (bot/intake.py), which knows
+            # its row; if another session handles it meanwhile, the final mark fails.
+            inbound_id = self._intake.take_stored(update) if self._intake else None
+            if inbound_id is None:
+                inbound_id = await inbox.to_handle(session, update)
+                if inbound_id is None:
+                    _log.info("update %s was handled before; skipping", update.update_id)
+                    metrics.UPDATES_DUPLICATE.inc()
+                    return
+                await session.commit()
 
             scope = UpdateScope(session=session, locale=self._default_locale)
             scope.inbound_id = inbound_id
+            scope.extra["update_type"] = update_type(update)
             try:
                 await self._register_sender(session, update, scope)
             except Exception as exc:
                 _log.exception("could not register the sender of update %s", update.update_id)
-                scope.error = f"registering the sender failed: {exc!r}"
+                scope.error = f"registering the sender failed: {type(exc).__name__}"
                 await self._finish(session, scope, inbound_id)
                 return
 
@@ -103,16 +127,30 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         scope.locale = scope.user.locale
 
     async def _finish(self, session: AsyncSession, scope: UpdateScope, inbound_id: int) -> None:
+        kind = scope.extra.get("update_type", "other")
+        metrics.UPDATES.labels(kind).inc()
+        _log.debug("update handled: %s%s", kind, f" ({scope.error})" if scope.error else "")
         if scope.error is None:
             try:
-                await inbox.mark_done(session, inbound_id=inbound_id)
-                await session.commit()
+                if await inbox.mark_done(session, inbound_id=inbound_id):
+                    await session.commit()
+                else:
+                    _log.warning("inbound %s was handled elsewhere; rolling back", inbound_id)
+                    await session.rollback()
                 return
             except Exception as exc:
                 _log.exception("committing update work failed")
-                scope.error = f"commit failed: {exc!r}"
+                scope.error = f"commit failed: {type(exc).__name__}"
+        metrics.UPDATE_ERRORS.inc()
         await session.rollback()
-        await inbox.mark_done(session, inbound_id=inbound_id, error=scope.error)
+        if not await inbox.mark_done(session, inbound_id=inbound_id, error=scope.error):
+            await session.rollback()
+            return
+        for work in scope.after_rollback:
+            try:
+                await work(session)
+            except Exception:
+                _log.exception("work kept after a failed update could not be done")
         if scope.unreachable_user_id is not None:
             await users.mark_unreachable(session, telegram_id=scope.unreachable_user_id)
         await session.commit()

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import Html, Translator, translator
 from bot.keyboards import card_keyboard, claim_keyboard, youth_answer_keyboard
-from bot.services import org
+from bot.services import access_log, org
 from bot.services import outbox as outbox_service
 from bot.services.privacy import MASK_KINDS, mask_personal_data, pseudonym
 from knowledge.index import EntryView, KnowledgeIndex
@@ -126,7 +126,7 @@ async def card(
     if cadre is None:
         text = Html(text + "\n\n" + tr("card.pool"))
     markup = card_keyboard(tr, question.id, nearest) if cadre else claim_keyboard(tr, question.id)
-    await outbox_service.enqueue(
+    row = await outbox_service.enqueue(
         session,
         kind=CARD,
         chat_id=chat_id,
@@ -138,6 +138,10 @@ async def card(
         reply_markup=markup.to_dict(),
         ref=_ref(question),
     )
+    if row is not None and question.identity_shared:
+        await _log_name_shown(
+            session, question, chat_id=chat_id, purpose=access_log.IDENTITY_SHARED_CARD, now=now
+        )
     if cadre is not None:
         await _sla_reminder(session, question, cadre=cadre, tr=tr, settings=settings, now=now)
 
@@ -306,10 +310,10 @@ async def urgent(
             region=tr.name_of(region.names, region.code)
             if region
             else tr.plain("card.unknown_region"),
-            text=masked(tr, question.text),
+            text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
         )
         markup = card_keyboard(tr, question.id) if person else claim_keyboard(tr, question.id)
-        await outbox_service.enqueue(
+        row = await outbox_service.enqueue(
             session,
             kind=URGENT,
             chat_id=chat_id,
@@ -321,3 +325,28 @@ async def urgent(
             reply_markup=markup.to_dict(),
             ref=_ref(question),
         )
+        if row is not None and question.identity_shared:
+            await _log_name_shown(
+                session,
+                question,
+                chat_id=chat_id,
+                purpose=access_log.IDENTITY_SHARED_URGENT,
+                now=now,
+            )
+
+
+async def _log_name_shown(
+    session: AsyncSession, question: Question, *, chat_id: int, purpose: str, now: datetime
+) -> None:
+    """The asker's name goes to staff on this card: the access log records it."""
+    viewer = await session.scalar(select(User.id).where(User.telegram_id == chat_id))
+    await access_log.record(
+        session,
+        viewer_chat_id=chat_id,
+        viewer_user_id=viewer,
+        subject_user_id=question.user_id,
+        item=_ref(question),
+        purpose=purpose,
+        fields=["first_name"],
+        now=now,
+    )

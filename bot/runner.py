@@ -1,13 +1,43 @@
-"""Starting and stopping the Application in a running event loop (demo and tests)."""
+"""Starting and stopping the Application in a running event loop: polling or webhook.
+
+``voy run`` uses :func:`serve`; the demo and the tests use the context managers.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from telegram import Update
 
+from bot.config import Settings
 from bot.context import BotApplication
+from bot.webhook import BotWebServer, webhook_path, webhook_secret
+
+_log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def _started(application: BotApplication) -> AsyncIterator[BotApplication]:
+    """Initialize and start ``application``; stop it (jobs too) and shut it down after."""
+    await application.initialize()
+    # PTB calls these hooks only from run_polling/run_webhook; we start by hand.
+    if application.post_init is not None:
+        await application.post_init(application)
+    try:
+        await application.start()
+        try:
+            yield application
+        finally:
+            if application.running:
+                await application.stop()
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
 
 
 @asynccontextmanager
@@ -15,12 +45,7 @@ async def polling(
     application: BotApplication, *, poll_timeout: int = 10
 ) -> AsyncIterator[BotApplication]:
     """Run ``application`` with long polling until the block exits, then stop it cleanly."""
-    await application.initialize()
-    # PTB calls these hooks only from run_polling/run_webhook; we start by hand.
-    if application.post_init is not None:
-        await application.post_init(application)
-    try:
-        await application.start()
+    async with _started(application):
         assert application.updater is not None
         await application.updater.start_polling(
             poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
@@ -30,9 +55,80 @@ async def polling(
         finally:
             if application.updater.running:
                 await application.updater.stop()
-            if application.running:
-                await application.stop()
+
+
+@asynccontextmanager
+async def webhook(
+    application: BotApplication,
+    *,
+    url: str,
+    host: str,
+    port: int,
+    secret: str,
+    max_connections: int = 40,
+) -> AsyncIterator[BotWebServer]:
+    """Serve Telegram's webhook (and health, metrics) until the block exits.
+
+    On exit the server stops accepting, the updates in flight finish, then the jobs and
+    the Application stop. The webhook stays registered with Telegram: other instances
+    behind the same URL keep receiving, and Telegram holds updates while none is up.
+    """
+    async with _started(application):
+        server = BotWebServer(
+            application, host=host, port=port, path=webhook_path(url), secret=secret
+        )
+        await server.start()
+        try:
+            await application.bot.set_webhook(
+                url,
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+                max_connections=max_connections,
+            )
+            yield server
+        finally:
+            await server.stop()
+
+
+@asynccontextmanager
+async def metrics_server(
+    application: BotApplication, *, host: str, port: int
+) -> AsyncIterator[BotWebServer]:
+    """Serve ``/metrics`` and ``/healthz`` (polling mode) until the block exits."""
+    server = BotWebServer(application, host=host, port=port)
+    await server.start()
+    try:
+        yield server
     finally:
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+        await server.stop()
+
+
+async def serve(application: BotApplication, settings: Settings) -> None:
+    """Run the bot until SIGTERM or SIGINT: by webhook if configured, else by polling."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with AsyncExitStack() as stack:
+        if settings.webhook_url:
+            await stack.enter_async_context(
+                webhook(
+                    application,
+                    url=settings.webhook_url,
+                    host=settings.listen,
+                    port=settings.port,
+                    secret=webhook_secret(settings),
+                    max_connections=settings.webhook_max_connections,
+                )
+            )
+            _log.info("receiving updates by webhook at %s", settings.webhook_url)
+        else:
+            await stack.enter_async_context(polling(application))
+            if settings.metrics_port:
+                await stack.enter_async_context(
+                    metrics_server(application, host=settings.listen, port=settings.metrics_port)
+                )
+            _log.info("receiving updates by long polling")
+        await stop.wait()
+        _log.info("stopping: finishing the updates in flight")
+    _log.info("stopped")

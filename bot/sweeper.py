@@ -13,11 +13,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import notify, wish_notify
+from bot import leases, notify, wish_notify
 from bot.context import Services
 from bot.i18n import translator
 from bot.services import lifecycle, outbox, questions, users, wish_drafts, wishes
-from storage.db import unit_of_work
+from storage.db import lock_for_writing, unit_of_work
 from storage.outbox import AUDIENCE_YOUTH
 from storage.questions import Question
 
@@ -25,6 +25,8 @@ _log = logging.getLogger(__name__)
 
 # After this many escalations a question goes to the committee's pool, not another cadre.
 MAX_ESCALATIONS = 2
+# The lease name under which one instance at a time sweeps.
+SWEEPER_LEASE = "sweeper"
 
 
 @dataclass
@@ -42,6 +44,9 @@ async def sweep(services: Services) -> SweepReport:
     """Escalate questions past the SLA and auto-resolve long-answered ones (one session)."""
     report = SweepReport()
     async with unit_of_work(services.sessions) as session:
+        # Read what to move under the write lock, so a concurrent writer (another sweep,
+        # an update on the same question) cannot change it between our read and write.
+        await lock_for_writing(session)
         await _escalate(session, services, report)
         await _auto_resolve(session, services, report)
         await _wishes(session, services, report)
@@ -181,11 +186,14 @@ def register(application: object, services: Services) -> None:
     assert isinstance(application, Application)
     assert application.job_queue is not None
 
+    # With several instances, the lease lets one of them sweep at a time; it outlives a
+    # few intervals so a dead holder is replaced within them.
+    ttl = timedelta(seconds=max(3 * services.settings.sweep_interval_s, 60.0))
+
     async def job(_context: object) -> None:
-        try:
-            await sweep(services)
-        except Exception:
-            _log.exception("the question sweep failed; it runs again next interval")
+        # A failure reaches the error handler (logged, ops chat alerted); the job runs
+        # again next interval all the same.
+        await leases.run_exclusive(services, SWEEPER_LEASE, lambda: sweep(services), ttl=ttl)
 
     application.job_queue.run_repeating(
         job,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import Html, Translator, translator
 from bot.notify import masked
-from bot.services import outbox
+from bot.services import access_log, outbox
 from bot.services.privacy import find_personal_data
 from bot.services.wishes import Checklist
 from bot.wish_keyboards import fulfil_keyboard, owner_keyboard, receipt_keyboard, reviewer_keyboard
@@ -23,6 +23,10 @@ async def region_name(session: AsyncSession, tr: Translator, code: str | None) -
     """A region's name in the reader's language."""
     region = await session.get(Region, code) if code else None
     return tr.name_of(region.names, region.code) if region else tr.plain("wish.none")
+
+
+# What a reviewer's card shows of the young person (the text masked).
+REVIEW_FIELDS = ("wish_text_masked", "age_band", "region", "guardian_consent")
 
 
 def _ref(wish: Wish) -> tuple[str, int]:
@@ -71,7 +75,7 @@ async def review_cards(
             value=wish.value_yuan,
             checks=Html("\n".join(lines)),
         )
-        await outbox.enqueue(
+        row = await outbox.enqueue(
             session,
             kind="wish_review",
             chat_id=reviewer.telegram_id,
@@ -83,6 +87,17 @@ async def review_cards(
             reply_markup=reviewer_keyboard(tr, wish.id).to_dict(),
             ref=_ref(wish),
         )
+        if row is not None:
+            await access_log.record(
+                session,
+                viewer_chat_id=reviewer.telegram_id,
+                viewer_user_id=reviewer.id,
+                subject_user_id=wish.user_id,
+                item=_ref(wish),
+                purpose=access_log.WISH_REVIEW,
+                fields=REVIEW_FIELDS,
+                now=now,
+            )
     return len(reviewers)
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from telegram import CallbackQuery, Message, Update
 
-from bot import callbacks, notify
+from bot import callbacks, logs, notify
 from bot.context import BotContext
 from bot.i18n import Html, Translator
 from bot.keyboards import colleagues_keyboard, promote_keyboard
@@ -26,9 +26,9 @@ def _query(update: Update) -> tuple[CallbackQuery, callbacks.Callback]:
 
 async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> None:
     _log.warning(
-        "refused %r from user %s: %r",
-        query.data,
-        query.from_user.id if query.from_user else None,
+        "refused %s from %s: %r",
+        logs.callback_shape(query.data),
+        logs.who(query.from_user.id if query.from_user else None),
         error,
     )
     if isinstance(error, lifecycle.IllegalTransition):
@@ -146,6 +146,9 @@ async def promote_button(update: Update, context: BotContext) -> None:
             mask_labels={kind: tr.plain(f"mask.{kind}") for kind in MASK_KINDS},
             now=context.services.clock.now(),
         )
+    except promotion.NothingToLearn:
+        await query.answer(tr.plain("privacy_fixes.nothing_to_learn"), show_alert=True)
+        return
     except questions.NotAllowed as error:
         await _refuse(query, tr, error)
         return

@@ -7,8 +7,8 @@ from telegram import Message, Update
 
 from bot import notify
 from bot.context import BotContext
-from bot.services import conversations, questions, wish_drafts
-from handlers import cadre, wishes, youth
+from bot.services import broadcast_drafts, conversations, questions, wish_drafts
+from handlers import broadcasts, cadre, wishes, youth
 
 
 async def text(update: Update, context: BotContext) -> None:
@@ -23,6 +23,11 @@ async def text(update: Update, context: BotContext) -> None:
         assert draft is not None
         await wishes.draft_text(message, context, draft)
         return
+    if waiting is not None and waiting.kind == broadcast_drafts.KIND:
+        broadcast_draft = await broadcast_drafts.load(context.session, chat_id)
+        if broadcast_draft is not None:
+            await broadcasts.draft_text(message, context, broadcast_draft)
+            return
     if waiting is not None and waiting.kind in (wishes.AWAIT_REASON, wishes.AWAIT_PROOF):
         await conversations.clear(context.session, chat_id)
         await wishes.pending_text(message, context, waiting.kind, dict(waiting.data))
@@ -71,5 +76,9 @@ async def cancel(update: Update, context: BotContext) -> None:
     """/cancel: stop waiting for an answer, a department or a follow-up."""
     message = update.effective_message
     assert message is not None
+    waiting = await conversations.pending(context.session, message.chat_id)
+    if waiting is not None and waiting.kind == broadcast_drafts.KIND:
+        await broadcasts.cancel_draft(message, context)
+        return
     await conversations.clear(context.session, message.chat_id)
     await message.reply_text(context.tr("card.cancelled"))

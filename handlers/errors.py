@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
+from bot import logs, metrics, ops_alerts
 from bot.context import BotContext, current_scope
+from bot.edge import update_type
+from bot.i18n import translator
+from storage.db import unit_of_work
 
 _log = logging.getLogger(__name__)
 
@@ -18,9 +24,9 @@ async def stale_callback(update: Update, context: BotContext) -> None:
     if query is None:
         return
     _log.warning(
-        "refused callback data %r from user %s",
-        query.data,
-        query.from_user.id if query.from_user else None,
+        "refused callback data %s from %s",
+        logs.callback_shape(query.data),
+        logs.who(query.from_user.id if query.from_user else None),
     )
     await query.answer(context.tr.plain("callback.stale"), show_alert=True)
 
@@ -30,13 +36,17 @@ async def error_handler(update: object, context: BotContext) -> None:
     error = context.error
     scope = current_scope()
     if scope is not None:
-        scope.error = repr(error)
+        # Type and origin only: a message may quote what the person wrote (the log has the
+        # trace, with statement parameters hidden).
+        scope.error = _describe(error)
     if isinstance(error, Forbidden) and isinstance(update, Update) and update.effective_user:
-        _log.info("user %s blocked the bot", update.effective_user.id)
+        _log.info("%s blocked the bot", logs.who(update.effective_user.id))
         if scope is not None:
             scope.unreachable_user_id = update.effective_user.id
         return
-    _log.error("error while handling an update", exc_info=error)
+    metrics.ERRORS.labels(type(error).__name__).inc()
+    where = f"update {update.update_id}" if isinstance(update, Update) else "a job"
+    _log.error("error while handling %s", where, exc_info=error)
     if isinstance(update, Update) and update.callback_query is not None:
         try:  # stop the button's spinner; the message below explains
             await update.callback_query.answer()
@@ -44,16 +54,52 @@ async def error_handler(update: object, context: BotContext) -> None:
             _log.debug("callback query already answered or expired", exc_info=True)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:
-            await context.bot.send_message(update.effective_chat.id, context.tr("error.generic"))
+            # The scope's locale, not the user's: a failed flush leaves the user unloadable.
+            default = context.services.settings.default_locale
+            tr = translator(scope.locale if scope is not None else default, default)
+            await context.bot.send_message(update.effective_chat.id, tr("error.generic"))
         except TelegramError:
             _log.warning("could not tell the user about the error", exc_info=True)
-    ops_chat = context.services.settings.ops_chat_id
-    if ops_chat is not None:
-        update_id = update.update_id if isinstance(update, Update) else "-"
-        try:
-            await context.bot.send_message(
-                ops_chat,
-                context.tr("error.ops_alert", update_id=update_id, error=repr(error)[:3000]),
-            )
-        except TelegramError:
-            _log.warning("could not alert the ops chat", exc_info=True)
+    if error is not None:
+        await _alert_ops(update, context, error)
+
+
+def _describe(error: Exception | None) -> str:
+    """``Type at file:line function``: nothing a person wrote."""
+    if error is None:
+        return "unknown error"
+    return f"{type(error).__name__} at {ops_alerts.signature(error)[1]}"[:200]
+
+
+async def _alert_ops(update: object, context: BotContext, error: Exception) -> None:
+    """Queue one alert per error signature and window for the ops chat."""
+    services = context.services
+    settings = services.settings
+    chat_id = settings.ops_chat_id
+    if chat_id is None:
+        return
+    now = services.clock.now()
+
+    async def enqueue(session: AsyncSession) -> None:
+        await ops_alerts.enqueue_alert(
+            session,
+            chat_id=chat_id,
+            error=error,
+            update_id=update.update_id if isinstance(update, Update) else None,
+            update_type=update_type(update) if isinstance(update, Update) else "job",
+            now=now,
+            window=timedelta(minutes=settings.ops_alert_window_minutes),
+            locale=settings.default_locale,
+        )
+
+    scope = current_scope()
+    if scope is not None:
+        # The update's work is rolled back; the edge queues the alert after that, in the
+        # same session (a second writer would wait on SQLite's lock held by this one).
+        scope.after_rollback.append(enqueue)
+        return
+    try:
+        async with unit_of_work(services.sessions) as session:
+            await enqueue(session)
+    except Exception:
+        _log.warning("could not queue the ops alert", exc_info=True)

@@ -9,7 +9,7 @@ import logging
 
 from telegram import CallbackQuery, Message, Update
 
-from bot import callbacks, notify
+from bot import callbacks, logs, notify
 from bot.context import BotContext
 from bot.i18n import Html, Translator
 from bot.keyboards import (
@@ -92,9 +92,9 @@ async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> 
 
 async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> None:
     _log.warning(
-        "refused %r from user %s: %r",
-        query.data,
-        query.from_user.id if query.from_user else None,
+        "refused %s from %s: %r",
+        logs.callback_shape(query.data),
+        logs.who(query.from_user.id if query.from_user else None),
         error,
     )
     key = "ask.already" if isinstance(error, asking.AlreadyAnswered) else "callback.stale"

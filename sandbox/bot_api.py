@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -74,6 +75,14 @@ async def handle_method(request: web.Request) -> web.Response:
         checked = core.checker.check(shape, raw, files)
         for note in checked.soft:
             core.record_violation(shape.name, raw, f"sandbox: {note}", code=200, soft=True)
+        delay = core.latency.get(shape.name.lower())
+        if delay:  # the control API slows this method down (a slow Telegram)
+            core.events.append("api_held", chat_id=chat_of(raw), method=shape.name, seconds=delay)
+            await asyncio.sleep(delay)
+        fault = core.faults.get(shape.name.lower())
+        if fault and fault.get("chat_id") in (None, chat_of(raw)):
+            # The control API makes this method fail (a Telegram outage, a flaky network).
+            raise ApiError(fault["error_code"], fault["description"], violation=False)
         result = await handler(core, checked.params)
     except ApiError as exc:
         core.record_call(name, raw, ok=False, code=exc.code, error=exc.description)

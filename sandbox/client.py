@@ -226,3 +226,34 @@ class SandboxClient:
     async def personas(self) -> list[dict[str, Any]]:
         """The personas the server was started with."""
         return list((await self._call("GET", "/personas"))["personas"])
+
+    async def webhook(self) -> dict[str, Any]:
+        """The webhook as getWebhookInfo shows it, plus ``targets``."""
+        result: dict[str, Any] = await self._call("GET", "/webhook")
+        return result
+
+    async def set_webhook_targets(self, urls: list[str]) -> None:
+        """Deliver webhook updates round-robin to ``urls`` (a load balancer)."""
+        await self._call("POST", "/webhook/targets", json={"urls": urls})
+
+    async def set_webhook_timeout(self, seconds: float) -> None:
+        """Count a webhook attempt as failed (and retry it) after ``seconds``."""
+        await self._call("POST", "/webhook/timeout", json={"seconds": seconds})
+
+    async def set_latency(self, method: str, seconds: float) -> None:
+        """Answer the Bot API ``method`` only after ``seconds`` (0 removes the delay)."""
+        await self._call("POST", "/latency", json={"method": method, "seconds": seconds})
+
+    async def set_fault(
+        self,
+        method: str,
+        error_code: int,
+        *,
+        description: str = "Internal Server Error",
+        chat_id: int | None = None,
+    ) -> None:
+        """Make the Bot API ``method`` fail with ``error_code`` (0 removes the fault)."""
+        body = {"method": method, "error_code": error_code, "description": description}
+        if chat_id is not None:
+            body["chat_id"] = chat_id
+        await self._call("POST", "/faults", json=body)

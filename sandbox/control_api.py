@@ -144,6 +144,69 @@ async def calls_get(core: SandboxCore, request: web.Request) -> Any:
     return {"calls": [c for c in core.calls if c["seq"] > after]}
 
 
+async def webhook_get(core: SandboxCore, request: web.Request) -> Any:
+    """The webhook as getWebhookInfo shows it, plus the round-robin targets."""
+    return {**core.updates.info(), "targets": core.updates.targets}
+
+
+async def webhook_targets(core: SandboxCore, request: web.Request) -> Any:
+    """Deliver webhook updates round-robin to these URLs (a load balancer)."""
+    urls = (await _json(request)).get("urls")
+    if not isinstance(urls, list) or not all(
+        isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls
+    ):
+        raise ValueError("urls must be a list of http(s) URLs")
+    core.updates.set_targets(urls)
+    return {"targets": urls}
+
+
+async def webhook_timeout(core: SandboxCore, request: web.Request) -> Any:
+    """How long one webhook attempt may take before it counts as failed (and is retried)."""
+    seconds = (await _json(request)).get("seconds")
+    if not isinstance(seconds, int | float) or not 0 < seconds <= 60:
+        raise ValueError("seconds must be a number above 0, at most 60")
+    core.updates.timeout_s = float(seconds)
+    return {"timeout": core.updates.timeout_s}
+
+
+async def latency_post(core: SandboxCore, request: web.Request) -> Any:
+    """Answer one Bot API method only after a delay (0 removes it)."""
+    body = await _json(request)
+    method, seconds = body.get("method"), body.get("seconds", 0)
+    if not isinstance(method, str) or core.spec.method(method) is None:
+        raise ValueError("method must name a Bot API method")
+    if not isinstance(seconds, int | float) or not 0 <= seconds <= 60:
+        raise ValueError("seconds must be a number from 0 to 60")
+    if seconds:
+        core.latency[method.lower()] = float(seconds)
+    else:
+        core.latency.pop(method.lower(), None)
+    return {"latency": core.latency}
+
+
+async def faults_post(core: SandboxCore, request: web.Request) -> Any:
+    """Make one Bot API method fail (for one chat, or all); error_code 0 removes it."""
+    body = await _json(request)
+    method, code = body.get("method"), body.get("error_code", 0)
+    chat_id = body.get("chat_id")
+    if not isinstance(method, str) or core.spec.method(method) is None:
+        raise ValueError("method must name a Bot API method")
+    if not isinstance(code, int) or not (code == 0 or 400 <= code <= 599):
+        raise ValueError("error_code must be 0 or an HTTP error status")
+    if chat_id is not None and not isinstance(chat_id, int):
+        raise ValueError("chat_id must be an integer")
+    if code:
+        description = str(body.get("description") or "Internal Server Error")
+        core.faults[method.lower()] = {
+            "error_code": code,
+            "description": description,
+            "chat_id": chat_id,
+        }
+    else:
+        core.faults.pop(method.lower(), None)
+    return {"faults": core.faults}
+
+
 async def index(request: web.Request) -> web.StreamResponse:
     """The web chat page."""
     return web.FileResponse(_STATIC / "index.html")
@@ -164,5 +227,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post(f"{api}/users/{{user_id}}/{{action:block|unblock}}", _guarded(block))
     app.router.add_get(f"{api}/personas", _guarded(personas_get))
     app.router.add_get(f"{api}/calls", _guarded(calls_get))
+    app.router.add_get(f"{api}/webhook", _guarded(webhook_get))
+    app.router.add_post(f"{api}/webhook/targets", _guarded(webhook_targets))
+    app.router.add_post(f"{api}/webhook/timeout", _guarded(webhook_timeout))
+    app.router.add_post(f"{api}/latency", _guarded(latency_post))
+    app.router.add_post(f"{api}/faults", _guarded(faults_post))
     app.router.add_get("/", index)
     app.router.add_static("/static/", _STATIC)

@@ -68,6 +68,10 @@ class SandboxCore:
         self.callbacks: dict[str, dict[str, Any]] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.bot_texts: dict[str, str] = {}
+        # Bot API methods answered only after this many seconds (lower-case name → s).
+        self.latency: dict[str, float] = {}
+        # Bot API methods made to fail (lower-case name → error_code, description, chat_id).
+        self.faults: dict[str, dict[str, Any]] = {}
         self.personas = list(personas)
         self._call_seq = itertools.count(1)
         for persona in self.personas:

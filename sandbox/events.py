@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 _KEEP = 20_000  # events kept in memory; sequence numbers keep counting past it
@@ -17,6 +18,8 @@ class EventLog:
         self._events: deque[dict[str, Any]] = deque(maxlen=_KEEP)
         self._seq = 0
         self._changed = asyncio.Event()
+        # Called with each new event, in order (e.g. sandbox.latency.ReplyClock).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     @property
     def last_seq(self) -> int:
@@ -28,6 +31,8 @@ class EventLog:
         self._seq += 1
         event = {"seq": self._seq, "type": type_, "time": time.time(), "chat_id": chat_id, **data}
         self._events.append(event)
+        for listener in self.listeners:
+            listener(event)
         # Swap the Event so that waiters woken now do not see a stale "set" next time.
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from sandbox import rules
 from sandbox.core import SandboxCore
@@ -30,9 +32,21 @@ async def get_updates(core: SandboxCore, params: Params) -> Any:
     )
 
 
+_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
 async def set_webhook(core: SandboxCore, params: Params) -> Any:
     """setWebhook (plain http is allowed: the sandbox only talks to loopback bots)."""
-    if not params["url"]:
+    url = params["url"]
+    if url and urlsplit(url).scheme not in ("http", "https"):
+        raise bad_request("bad webhook: invalid URL")  # Telegram wants https; see README
+    secret = params.get("secret_token")
+    if secret is not None and not _SECRET.fullmatch(secret):
+        raise bad_request("bad webhook: secret token contains unallowed characters")
+    connections = params.get("max_connections")
+    if connections is not None and not 1 <= int(connections) <= 100:
+        raise bad_request("bad webhook: max_connections must be between 1 and 100")
+    if not url:
         core.updates.delete_webhook(bool(params.get("drop_pending_updates")))
     else:
         core.updates.set_webhook(params)

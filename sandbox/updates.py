@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import time
@@ -18,7 +19,21 @@ log = logging.getLogger(__name__)
 
 # Types delivered when allowed_updates is empty, as documented for getUpdates.
 _OPT_IN = {"chat_member", "message_reaction", "message_reaction_count"}
-_RETRY_DELAYS = (0.1, 0.5)  # webhook retries after the first attempt
+# Pauses between webhook attempts for one update; the last repeats until it is accepted.
+_RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+def _chat_key(update: dict[str, Any]) -> object:
+    """The chat an update belongs to (updates of one chat are delivered in order)."""
+    body = next(v for k, v in update.items() if k != "update_id")
+    if isinstance(body, dict):
+        chat = body.get("chat") or (body.get("message") or {}).get("chat")
+        if isinstance(chat, dict) and "id" in chat:
+            return chat["id"]
+        sender = body.get("from") or body.get("user")
+        if isinstance(sender, dict) and "id" in sender:
+            return ("user", sender["id"])
+    return ("update", update["update_id"])
 
 
 class UpdateQueue:
@@ -35,6 +50,13 @@ class UpdateQueue:
         self._pushed = asyncio.Event()
         self._pusher: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        # Webhook delivery: round-robin targets (control API), updates and chats in flight.
+        self.targets: list[str] = []
+        self.timeout_s = 10.0
+        self._turn = itertools.count()
+        self._in_flight: set[int] = set()
+        self._busy_chats: set[object] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def waiting(self) -> bool:
@@ -117,6 +139,12 @@ class UpdateQueue:
         if drop_pending:
             self.pending.clear()
 
+    def set_targets(self, urls: list[str]) -> None:
+        """Post to these URLs in turn instead of the webhook's (a load balancer in front
+        of several instances); an empty list goes back to the webhook's URL."""
+        self.targets = list(urls)
+        self._pushed.set()
+
     def info(self) -> dict[str, Any]:
         """The WebhookInfo object."""
         data: dict[str, Any] = {
@@ -125,56 +153,102 @@ class UpdateQueue:
             "pending_update_count": len(self.pending),
         }
         if self.webhook.get("url"):
-            data["max_connections"] = self.webhook.get("max_connections", 40)
+            data["max_connections"] = self._max_connections()
             if self.allowed:
                 data["allowed_updates"] = self.allowed
         if self.last_error:
             data["last_error_date"], data["last_error_message"] = self.last_error
         return data
 
+    def _max_connections(self) -> int:
+        return int(self.webhook.get("max_connections") or 40)
+
+    def _next_target(self) -> str:
+        if self.targets:
+            return self.targets[next(self._turn) % len(self.targets)]
+        return str(self.webhook["url"])
+
+    def _deliverable(self) -> dict[str, Any] | None:
+        """The oldest pending update not in flight whose chat has nothing in flight."""
+        for update in self._ready(len(self.pending)):
+            if update["update_id"] in self._in_flight:
+                continue
+            if _chat_key(update) not in self._busy_chats:
+                return update
+        return None
+
     async def _push_forever(self) -> None:
-        """Deliver pending updates one by one, in order, while a webhook is set."""
+        """Deliver pending updates while a webhook is set: up to max_connections at once,
+        one at a time per chat so each chat's updates arrive in order."""
         while True:
             await self._pushed.wait()
             self._pushed.clear()
-            while self.webhook.get("url") and self._ready(1):
-                update = self.pending[0]
-                delivered = await self._push(update)
-                if self.pending and self.pending[0] is update:
-                    self.pending.pop(0)
-                if delivered:
-                    self.events.append("webhook_delivered", update_id=update["update_id"])
+            while self.webhook.get("url") and len(self._in_flight) < self._max_connections():
+                update = self._deliverable()
+                if update is None:
+                    break
+                self._in_flight.add(update["update_id"])
+                self._busy_chats.add(_chat_key(update))
+                task = asyncio.create_task(self._deliver(update))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
-    async def _push(self, update: dict[str, Any]) -> bool:
+    async def _deliver(self, update: dict[str, Any]) -> None:
+        """Post one update until an instance accepts it (Telegram keeps retrying too)."""
+        attempt = 0
+        try:
+            while self.webhook.get("url") and update in self.pending:
+                target = self._next_target()
+                error = await self._post(target, update)
+                if error is None:
+                    if update in self.pending:
+                        self.pending.remove(update)
+                    self.events.append(
+                        "webhook_delivered", update_id=update["update_id"], url=target
+                    )
+                    return
+                self.last_error = (int(time.time()), error)
+                self.events.append(
+                    "webhook_error", update_id=update["update_id"], error=error, url=target
+                )
+                log.info("sandbox webhook: update %s: %s", update["update_id"], error)
+                await asyncio.sleep(_RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)])
+                attempt += 1
+        finally:
+            self._in_flight.discard(update["update_id"])
+            self._busy_chats.discard(_chat_key(update))
+            self._pushed.set()
+
+    async def _post(self, url: str, update: dict[str, Any]) -> str | None:
+        """One attempt; return None when accepted, else Telegram's error description."""
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            self._session = aiohttp.ClientSession()
         headers = {"Content-Type": "application/json"}
         if self.webhook.get("secret_token"):
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
-        error = "no attempt"
-        for delay in (0.0, *_RETRY_DELAYS):
-            await asyncio.sleep(delay)
-            try:
-                async with self._session.post(
-                    self.webhook["url"], data=json.dumps(update), headers=headers
-                ) as response:
-                    if 200 <= response.status < 300:
-                        return True
-                    error = f"Wrong response from the webhook: {response.status} {response.reason}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = f"Connection failed: {exc.__class__.__name__}"
-        self.last_error = (int(time.time()), error)
-        self.events.append("webhook_error", update_id=update["update_id"], error=error)
-        log.warning("sandbox webhook gave up on update %s: %s", update["update_id"], error)
-        return False
+        try:
+            async with self._session.post(
+                url,
+                data=json.dumps(update),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            ) as reply:
+                if 200 <= reply.status < 300:
+                    return None
+                return f"Wrong response from the webhook: {reply.status} {reply.reason}"
+        except TimeoutError:
+            return "Read timeout expired"
+        except aiohttp.ClientError as exc:
+            return f"Connection failed: {exc.__class__.__name__}"
 
     async def close(self) -> None:
         """Stop the webhook pusher and release its HTTP session."""
-        if self._pusher is not None:
-            self._pusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pusher
-            self._pusher = None
+        for task in [self._pusher, *self._tasks]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._pusher = None
         if self._session is not None:
             await self._session.close()
             self._session = None

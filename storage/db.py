@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -19,8 +19,14 @@ from sqlalchemy.ext.asyncio import (
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create an async engine; for SQLite, create the folder and enable WAL and foreign keys."""
+    """Create an async engine that hides statement parameters in errors.
+
+    For SQLite, also create the folder and enable WAL and foreign keys.
+    """
     parsed = make_url(url)
+    # Statement parameters (people's messages, names) stay out of exception texts, and so
+    # out of logs and the inbound log.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -30,7 +36,33 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "postgresql":
+        _replace_nul_characters(engine)
+    return engine
+
+
+def _replace_nul_characters(engine: AsyncEngine) -> None:
+    """Store U+0000 as U+FFFD: PostgreSQL text cannot hold it, and a message carrying one
+    would otherwise fail to be stored at all. (JSON columns escape it and keep it.)"""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _on_execute(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> tuple[str, Any]:
+        return statement, _without_nul(parameters)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, tuple):
+        return tuple(_without_nul(item) for item in value)
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -39,6 +71,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         # WAL lets a second shell (`voy org load`) read and write while the demo runs.
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL syncs at checkpoints, not at every commit: a killed process
+        # loses nothing committed (the WAL is in the OS's hands); only a power cut or an
+        # OS crash can lose the last commits. FULL made every update wait for the disk.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
@@ -56,6 +92,21 @@ def insert_for(session: AsyncSession) -> Any:
     if dialect == "sqlite":
         return sqlite.insert
     raise NotImplementedError(f"SQLite and PostgreSQL are supported, not {dialect}")
+
+
+async def lock_for_writing(session: AsyncSession) -> None:
+    """Start ``session``'s write transaction now, before it reads rows it will change.
+
+    On SQLite, FOR UPDATE is ignored and pysqlite opens the transaction only at the
+    first write, so a job that reads rows and then changes them can overwrite what
+    another writer committed in between (two sweeps both escalating one question, the
+    later one writing its stale copy over the other's). A no-op UPDATE takes the
+    database's write lock at once: other writers wait (busy_timeout) until this session
+    commits, and its reads see their latest work. On PostgreSQL this does nothing:
+    ``with_for_update`` row locks do that job there.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("UPDATE job_leases SET name = name WHERE 0"))
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -44,6 +44,9 @@ class User(TimestampMixin, Base):
     # Set when Telegram answers 403: the user blocked the bot or deleted the account.
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Set when the person asked to be forgotten (/forget): the row is an anonymous
+    # placeholder from then on, kept so anonymous counts of their items still add up.
+    forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def has_role(self, role: str) -> bool:
         """Return whether the user holds ``role``."""

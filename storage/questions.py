@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -23,6 +24,22 @@ class Question(TimestampMixin, Base):
     """One question (a ticket); ``status`` is driven by ``bot.services.lifecycle``."""
 
     __tablename__ = "questions"
+    # The overdue list (/overdue, the sweeper, the digest): open states by last activity.
+    __table_args__ = (
+        Index(
+            "ix_questions_status_last_activity_at",
+            "status",
+            "last_activity_at",
+            "assigned_cadre_id",
+        ),
+        # The digest's overdue list: open states by how long they have waited for staff.
+        Index(
+            "ix_questions_status_waiting_since",
+            "status",
+            "waiting_since",
+            "assigned_cadre_id",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -42,10 +59,13 @@ class Question(TimestampMixin, Base):
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # How many times the SLA moved it on to another cadre or the pool.
     escalations: Mapped[int] = mapped_column(Integer, default=0)
-    first_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    first_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Since when it waits for staff: set when routed, (re)assigned, passed on, escalated,
+    # reopened, or followed up after an answer; a nudge while waiting leaves it alone.
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     department: Mapped[str | None] = mapped_column(String(128))
     key_suggestion: Mapped[bool] = mapped_column(Boolean, default=False)
     # The young person agreed that cadres see their name on this ticket.
@@ -64,6 +84,16 @@ class QuestionEvent(Base):
     """The audit log: every transition, who made it, when, from and to."""
 
     __tablename__ = "question_events"
+    # The weekly digest counts a week's events by trigger from this index alone.
+    __table_args__ = (
+        Index(
+            "ix_question_events_created_at_trigger",
+            "created_at",
+            "trigger",
+            "from_state",
+            "question_id",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     question_id: Mapped[int] = mapped_column(

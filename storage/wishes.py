@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, TimestampMixin, UTCDateTime, utcnow
@@ -57,6 +57,8 @@ class WishEvent(Base):
     """The audit log of a wish: every transition, who made it, when, from and to."""
 
     __tablename__ = "wish_events"
+    # The weekly digest counts a week's events by trigger.
+    __table_args__ = (Index("ix_wish_events_created_at_trigger", "created_at", "trigger"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     wish_id: Mapped[int] = mapped_column(ForeignKey("wishes.id", ondelete="CASCADE"), index=True)

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from bot.app import build_application
 from bot.clock import Clock
 from bot.config import Settings
+from bot.context import BotApplication
 from bot.data import DEMO_ORG
 from bot.runner import polling
 from bot.services import org
@@ -26,6 +27,9 @@ from storage.db import create_engine, create_session_factory, unit_of_work
 from tests.support import COMMITTEE_CHAT, TOKEN, BotHarness
 
 POSTGRES_ENV = "VOY_TEST_POSTGRES_URL"
+# Which database the general fixtures (`database_url`, `harness`) use: sqlite or postgres.
+BACKEND_ENV = "VOY_TEST_BACKEND"
+BACKENDS = ("sqlite", "postgres")
 # The demo org's staff have started the bot (their chats exist), as in the demo.
 STAFF = [
     Persona(id=telegram_id, first_name=name, kind="cadre")
@@ -47,16 +51,51 @@ _POSTGRES_NOTICE = (
 )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    """Say up front whether the PostgreSQL tests will run."""
+def run_backend() -> str:
+    """The backend of the general database fixtures, from ``VOY_TEST_BACKEND``."""
+    backend = os.environ.get(BACKEND_ENV, "sqlite") or "sqlite"
+    if backend not in BACKENDS:
+        raise pytest.UsageError(f"{BACKEND_ENV} must be one of {BACKENDS}, not {backend!r}")
+    return backend
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say up front which backend the suite runs on and whether the PostgreSQL tests run."""
     url = os.environ.get(POSTGRES_ENV)
-    return f"postgres: {url}" if url else f"postgres: {_POSTGRES_NOTICE}"
+    return [
+        f"database backend: {run_backend()} (set {BACKEND_ENV}=postgres for PostgreSQL)",
+        f"postgres: {url}" if url else f"postgres: {_POSTGRES_NOTICE}",
+    ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL run, skip the tests marked ``sqlite_only`` (they say why)."""
+    if run_backend() != "postgres":
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+            item.add_marker(pytest.mark.skip(reason=f"SQLite-specific: {reason}"))
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    """A fresh SQLite database file for one test."""
+def sqlite_file_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file for one test, whatever the backend of the run."""
     return f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database for one test, on the backend ``VOY_TEST_BACKEND`` selects."""
+    name = "postgres_url" if run_backend() == "postgres" else "sqlite_file_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def sqlite_url(database_url: str) -> str:
+    """The old name of ``database_url``: the general database, which follows the backend."""
+    return database_url
 
 
 @pytest.fixture
@@ -64,8 +103,8 @@ async def postgres_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        if os.environ.get("VOY_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"VOY_REQUIRE_POSTGRES=1 but {POSTGRES_ENV} is not set")
+        if os.environ.get("VOY_REQUIRE_POSTGRES") == "1" or run_backend() == "postgres":
+            pytest.fail(f"this run needs PostgreSQL but {POSTGRES_ENV} is not set")
         pytest.skip(_POSTGRES_NOTICE)
     import asyncpg
 
@@ -93,6 +132,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "outbox_interval_s": 0.1,
         "outbox_rate_per_s": 1000.0,
         "sweep_interval_s": 3600.0,  # tests sweep by hand after moving the clock
+        "digest_enabled": False,  # tests/e2e/test_digest.py turns the weekly digest on
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -124,9 +164,9 @@ async def sandbox() -> AsyncIterator[SandboxServer]:
 
 
 @pytest.fixture
-async def harness(sandbox: SandboxServer, sqlite_url: str) -> AsyncIterator[BotHarness]:
-    """The real bot, polling the sandbox over HTTP, on a fresh SQLite database."""
-    async for running in run_harness(sandbox, sqlite_url):
+async def harness(sandbox: SandboxServer, database_url: str) -> AsyncIterator[BotHarness]:
+    """The real bot, polling the sandbox over HTTP, on a fresh database of the run's backend."""
+    async for running in run_harness(sandbox, database_url):
         yield running
 
 
@@ -144,10 +184,26 @@ async def run_harness(
     application = build_application(
         settings, base_url=server.base_url, base_file_url=server.base_file_url, clock=clock
     )
+    if settings.sweep_interval_s >= 3600:
+        # Tests that sweep by hand: the job's one run (1 s after start) would otherwise
+        # sweep whenever the test's clock happens to stand then, taking their work.
+        post_init = application.post_init
+        assert post_init is not None
+
+        async def without_sweeper_job(app: BotApplication) -> None:
+            await post_init(app)
+            app.job_queue.scheduler.remove_job("sweeper")  # type: ignore[union-attr]
+
+        application.post_init = without_sweeper_job
     client = SandboxClient(server.url.rstrip("/"))
     # The demo org's committee group, with 王老师 as its admin, as in the demo.
     await client.set_chat(COMMITTEE_CHAT, title="团委", type_="supergroup", admins=[2001])
     async with polling(application, poll_timeout=1):
+        # Tests sweep by hand after moving the clock: the job's first run (a second after
+        # the start) could otherwise sweep the same items at the same time and win.
+        assert application.job_queue is not None
+        for job in application.job_queue.get_jobs_by_name("sweeper"):
+            job.schedule_removal()
         yield BotHarness(
             app=application,
             server=server,

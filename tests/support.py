@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.context import BotApplication
+from knowledge.store import current_version
 from sandbox import SandboxClient, SandboxServer
 from storage.models import INBOUND_RECEIVED, InboundMessage, User
 
@@ -58,6 +59,25 @@ class BotHarness:
                 return row
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"update {update_id} not handled; inbound row: {row}")
+            await asyncio.sleep(0.02)
+
+    async def knowledge_current(self, timeout: float = 10.0) -> int:
+        """Wait until the bot's FAQ index is built from the store's current version.
+
+        A question waits only briefly for a rebuild (``knowledge.index.REBUILD_WAIT_S``)
+        and is otherwise matched against the previous index, so a test that changes the
+        knowledge base waits for this before asking what the change should answer.
+        """
+        index = self.app.bot_data.services.knowledge
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            async with self.sessions() as session:
+                version = await current_version(session)
+                await index.refresh(session)  # starts the rebuild if none is running
+            if index.version == version:
+                return version
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"FAQ index at version {index.version}, store at {version}")
             await asyncio.sleep(0.02)
 
     async def send(

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.services import lifecycle, questions, safeguarding
 from bot.services.org import region_chain
 from bot.services.safeguarding import Concern
@@ -156,6 +157,7 @@ async def ask(
     )
     session.add(log)
     await session.flush()
+    metrics.MATCHES.labels(log.band).inc()
     actor = questions.actor_of(user)
     if answering:
         lifecycle.fire(question, "auto_answer", actor=actor, now=now, note=shown[0].slug)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 
 from storage.base import utcnow
-from storage.models import INBOUND_FAILED, INBOUND_HANDLED, InboundMessage
-
-_log = logging.getLogger(__name__)
+from storage.db import insert_for
+from storage.models import INBOUND_FAILED, INBOUND_HANDLED, INBOUND_RECEIVED, InboundMessage
 
 # Message attributes, most specific first, that name what kind of message arrived.
 _MESSAGE_KINDS = (
@@ -51,51 +48,102 @@ def describe(update: Update) -> tuple[str, str | None]:
 def fingerprint(update: Update) -> str:
     """Identify a delivery of ``update``: the same for a redelivery, new for a new update.
 
-    The message's date (or the callback query's id) tells a redelivered update from a new
-    one that reuses an old update id.
+    Telegram re-sends an update with the same ``update_id`` when a webhook answer was not
+    2xx or came too late, so the id is the heart of the key. The date (of the message, or
+    of a member update) and the id of a query tell a redelivery from a new update that
+    reuses an old id, as Telegram does after a quiet week.
     """
     message = update.effective_message
+    payload = next(
+        (getattr(update, kind) for kind in Update.ALL_TYPES if getattr(update, kind, None)), None
+    )
+    dated = message if message is not None else payload
+    moment = getattr(dated, "date", None)
+    date = int(moment.timestamp()) if moment else ""
+    # Queries (callback, inline, shipping, pre-checkout) and polls carry their own id.
+    ident = "" if payload is None or payload is message else getattr(payload, "id", "")
     chat = update.effective_chat.id if update.effective_chat else ""
-    date = int(message.date.timestamp()) if message is not None and message.date else ""
-    query = update.callback_query.id if update.callback_query else ""
     message_id = message.message_id if message is not None else ""
-    return f"{update.update_id}:{chat}:{message_id}:{date}:{query}"[:96]
+    return f"{update.update_id}:{chat}:{message_id}:{date}:{ident}"[:96]
 
 
-async def record(session: AsyncSession, update: Update) -> InboundMessage | None:
-    """Store ``update``; return None if this very delivery was stored before."""
-    key = fingerprint(update)
-    if await session.scalar(select(InboundMessage.id).where(InboundMessage.fingerprint == key)):
-        return None
+def anonymous_fingerprint(key: str) -> str:
+    """``key`` without its chat id, as /forget leaves it (the rest still spots a redelivery)."""
+    update_id, _chat, rest = [*key.split(":", 2), "", ""][:3]
+    return f"{update_id}:-:{rest}"
+
+
+def _row_values(update: Update) -> dict[str, Any]:
     kind, text = describe(update)
     message = update.effective_message
-    payload: dict[str, Any] = update.to_dict()
-    inbound = InboundMessage(
-        update_id=update.update_id,
-        fingerprint=key,
-        telegram_user_id=update.effective_user.id if update.effective_user else None,
-        chat_id=update.effective_chat.id if update.effective_chat else None,
-        message_id=message.message_id if message else None,
-        kind=kind,
-        text=text,
-        payload=payload,
+    return {
+        "update_id": update.update_id,
+        "fingerprint": fingerprint(update),
+        "telegram_user_id": update.effective_user.id if update.effective_user else None,
+        "chat_id": update.effective_chat.id if update.effective_chat else None,
+        "message_id": message.message_id if message else None,
+        "kind": kind,
+        "text": text,
+        "payload": update.to_dict(),
+        "status": INBOUND_RECEIVED,
+        "received_at": utcnow(),
+    }
+
+
+async def store(session: AsyncSession, update: Update) -> int | None:
+    """Store ``update``; return its new row's id, or None if this delivery was stored before.
+
+    A concurrent insert of the same delivery (another instance) loses quietly, and so
+    does a redelivery of an update stored before its sender used /forget.
+    """
+    key = fingerprint(update)
+    forgotten = select(InboundMessage.id).where(
+        InboundMessage.fingerprint == anonymous_fingerprint(key)
     )
-    session.add(inbound)
-    try:
-        await session.flush()
-    except IntegrityError:
-        # Another instance stored the same update between our check and insert.
-        await session.rollback()
+    if await session.scalar(forgotten.limit(1)) is not None:
         return None
-    return inbound
+    insert = insert_for(session)
+    new_id: int | None = await session.scalar(
+        insert(InboundMessage)
+        .values(**_row_values(update))
+        .on_conflict_do_nothing(index_elements=[InboundMessage.fingerprint])
+        .returning(InboundMessage.id)
+    )
+    return new_id
 
 
-async def mark_done(session: AsyncSession, *, inbound_id: int, error: str | None = None) -> None:
-    """Mark an inbound update handled, or failed with ``error``."""
-    inbound = await session.get(InboundMessage, inbound_id)
-    if inbound is None:  # pragma: no cover - the row was committed before handling
-        _log.error("inbound message %s vanished", inbound_id)
-        return
-    inbound.status = INBOUND_FAILED if error else INBOUND_HANDLED
-    inbound.error = error
-    inbound.handled_at = utcnow()
+async def to_handle(session: AsyncSession, update: Update) -> int | None:
+    """Return the id of ``update``'s row if it still waits to be handled, else None.
+
+    An update that reached the edge without passing the durable intake (tests that call
+    ``process_update``) is stored here.
+    """
+    found = (
+        await session.execute(
+            select(InboundMessage.id, InboundMessage.status).where(
+                InboundMessage.fingerprint == fingerprint(update)
+            )
+        )
+    ).first()
+    if found is None:
+        return await store(session, update)
+    return int(found.id) if found.status == INBOUND_RECEIVED else None
+
+
+async def mark_done(session: AsyncSession, *, inbound_id: int, error: str | None = None) -> bool:
+    """Mark an inbound update handled, or failed with ``error``; False if it was not waiting.
+
+    The mark is conditional, so of two sessions handling the same update only one can
+    commit its work: the caller rolls back when this returns False.
+    """
+    result = await session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.id == inbound_id, InboundMessage.status == INBOUND_RECEIVED)
+        .values(
+            status=INBOUND_FAILED if error else INBOUND_HANDLED,
+            error=error,
+            handled_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -23,6 +23,8 @@ ANSWERED = "answered"
 RESOLVED = "resolved"
 FORWARDED = "forwarded"  # handed to a department, which answers outside the bot
 CLOSED_SPAM = "closed_spam"
+# The young person asked to be forgotten while it was open (see bot.services.data_forget).
+WITHDRAWN = "withdrawn"
 
 STATES = (
     NEW,
@@ -34,6 +36,7 @@ STATES = (
     RESOLVED,
     FORWARDED,
     CLOSED_SPAM,
+    WITHDRAWN,
 )
 # Open for a person: these count toward a cadre's load and the overdue list.
 OPEN_FOR_STAFF = (ROUTED, ASSIGNED)
@@ -62,7 +65,14 @@ _TRANSITIONS: list[Any] = [
     },
     {"trigger": "share_identity", "source": [*OPEN, RESOLVED], "dest": None},
     {"trigger": "remind", "source": ASSIGNED, "dest": None},
+    {"trigger": "withdraw", "source": list(OPEN), "dest": WITHDRAWN},
 ]
+
+# Moves after which the young person waits for staff anew (``Question.waiting_since``):
+# handed to a person, to another one, back to the pool, or reopened.
+WAIT_STARTS = frozenset({"route", "assign", "unassign", "reopen"})
+# A follow-up from these states asks staff again; one while assigned is a nudge.
+ASKS_AGAIN = frozenset({ANSWERED, RESOLVED})
 
 MACHINE = Machine(
     model=None,
@@ -99,6 +109,8 @@ def fire(
     if dest is not None:
         question.status = dest
     question.last_activity_at = now
+    if trigger in WAIT_STARTS or (trigger == "follow_up" and before in ASKS_AGAIN):
+        question.waiting_since = now
     event = QuestionEvent(
         question_id=question.id,
         trigger=trigger,

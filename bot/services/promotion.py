@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import questions
+from bot.services import lifecycle, questions
+from bot.services.data_rights import PURGED
 from bot.services.privacy import MASK_KINDS, mask_personal_data
 from knowledge import store
 from knowledge.entries import EntryData
@@ -15,6 +16,13 @@ from knowledge.index import EntryView, KnowledgeIndex
 from storage.faq import SOURCE_CADRE
 from storage.models import User
 from storage.questions import Question
+
+# An entry made from question N has the slug ``cadre-qN``.
+PROMOTED_PREFIX = "cadre-q"
+
+
+class NothingToLearn(questions.NotAllowed):
+    """The question was withdrawn, or its text or answer erased (/forget, retention)."""
 
 
 async def answer_with_entry(
@@ -57,11 +65,17 @@ async def promote(
     With ``entry_id``, the question becomes another phrasing of that entry; without, a
     new entry is made from the question and the latest answer. The question's text is
     masked first: personal data never enters the FAQ.
+
+    Raises:
+        NothingToLearn: the question was withdrawn, or its text or answer was erased.
+        questions.NotAllowed: the user may not act on it, or it has no answer yet.
     """
     question = await questions.staff_question(session, question_id=question_id, user=user, now=now)
     answer = _latest_answer(question)
     if answer is None:
         raise questions.NotAllowed(question_id)
+    if question.status == lifecycle.WITHDRAWN or PURGED in (question.text, answer):
+        raise NothingToLearn(question_id)
     assert set(mask_labels) >= set(MASK_KINDS)
     text = mask_personal_data(question.text, mask_labels)[:200]
     by = questions.actor_of(user, await questions.get_cadre(session, user))
@@ -70,11 +84,16 @@ async def promote(
         entry = index.entry_by_id(entry_id)
         if entry is None:
             raise questions.NotAllowed(entry_id)
+        # The source question is named so /forget can find its wording here.
         await store.add_phrasing(
-            session, slug=entry.slug, text=text, source=SOURCE_CADRE, created_by=by
+            session,
+            slug=entry.slug,
+            text=text,
+            source=SOURCE_CADRE,
+            created_by=f"{by}:q{question.id}",
         )
         return entry.slug
-    slug = f"cadre-q{question.id}"
+    slug = f"{PROMOTED_PREFIX}{question.id}"
     # A cadre's answer is plain text; the FAQ stores Telegram HTML.
     # The answer is masked too: a cadre may have quoted the young person's details.
     await store.import_entries(

@@ -241,7 +241,7 @@ async def follow_up(
         if question.assigned_cadre_id
         else None
     )
-    reachable = await routing.reachable(session)
+    reachable = await routing.reachable(session, [cadre.telegram_id] if cadre else [])
     if cadre is not None and routing.available(cadre, now) and cadre.telegram_id in reachable:
         lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
         question.assigned_at = now
@@ -367,13 +367,14 @@ async def pool_for(session: AsyncSession, cadre: Cadre | None, now: datetime) ->
 async def overdue(
     session: AsyncSession, *, now: datetime, after: timedelta, cadre: Cadre | None = None
 ) -> list[Question]:
-    """Questions waiting for a person longer than ``after``, oldest first."""
+    """Questions waiting for a person longer than ``after``, oldest first (since they
+    started waiting for staff, as the digest counts them: a nudge does not hide one)."""
     query = select(Question).where(
-        Question.status.in_(lifecycle.OPEN_FOR_STAFF), Question.last_activity_at <= now - after
+        Question.status.in_(lifecycle.OPEN_FOR_STAFF), Question.waiting_since <= now - after
     )
     if cadre is not None:
         query = query.where(Question.assigned_cadre_id == cadre.id)
-    return list(await session.scalars(query.order_by(Question.last_activity_at)))
+    return list(await session.scalars(query.order_by(Question.waiting_since, Question.id)))
 
 
 def is_admin(user: User) -> bool:

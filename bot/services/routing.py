@@ -8,6 +8,7 @@ robin). Nobody fits: the question waits in the committee's pool.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -56,10 +57,21 @@ def available(cadre: Cadre, now: datetime) -> bool:
     return cadre.active and (cadre.away_until is None or cadre.away_until <= now)
 
 
-async def reachable(session: AsyncSession) -> set[int]:
-    """Telegram ids of people Telegram still delivers to (not blocked, not gone)."""
+async def reachable(session: AsyncSession, telegram_ids: Iterable[int]) -> set[int]:
+    """Those of ``telegram_ids`` Telegram still delivers to (not blocked, not gone).
+
+    Asked only about the given people: reading every reachable user cost a row per
+    registered young person on each routed question.
+    """
+    wanted = set(telegram_ids)
+    if not wanted:
+        return set()
     return set(
-        await session.scalars(select(User.telegram_id).where(User.unreachable_at.is_(None)))
+        await session.scalars(
+            select(User.telegram_id).where(
+                User.unreachable_at.is_(None), User.telegram_id.in_(wanted)
+            )
+        )
     )
 
 
@@ -68,8 +80,10 @@ async def eligible_cadres(
 ) -> list[Cadre]:
     """Every available cadre covering the region (or a region above it) and topic."""
     regions = await region_chain(session, region_code)
-    cadres = await session.scalars(select(Cadre).where(Cadre.active.is_(True)).order_by(Cadre.id))
-    ok = await reachable(session)
+    cadres = list(
+        await session.scalars(select(Cadre).where(Cadre.active.is_(True)).order_by(Cadre.id))
+    )
+    ok = await reachable(session, (c.telegram_id for c in cadres))
     return [
         c
         for c in cadres

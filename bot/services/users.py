@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +12,10 @@ from bot.i18n import resolve_locale
 from storage.base import utcnow
 from storage.db import insert_for
 from storage.models import Region, User
+
+# last_seen_at is refreshed at most this often: writing it on every update cost an
+# UPDATE per message (issue 7 load benchmark); a minute is precise enough for "last seen".
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 class UnknownRegion(LookupError):
@@ -57,7 +63,9 @@ async def touch(
         user.first_name = first_name[:128]
         user.language_code = language_code
         user.unreachable_at = None
-    user.last_seen_at = utcnow()
+    now = utcnow()
+    if created or user.last_seen_at is None or now - user.last_seen_at >= LAST_SEEN_RESOLUTION:
+        user.last_seen_at = now
     await session.flush()
     return user, created
 

@@ -57,6 +57,8 @@ _TRANSITIONS: list[Any] = [
     {"trigger": "confirm", "source": [FULFILLED, DISPUTED], "dest": CONFIRMED},
     {"trigger": "dispute", "source": FULFILLED, "dest": DISPUTED},
     {"trigger": "close", "source": [CONFIRMED, FULFILLED, DISPUTED], "dest": CLOSED},
+    # The owner asked to be forgotten after it was claimed (see bot.services.data_forget).
+    {"trigger": "owner_left", "source": CLAIMED, "dest": WITHDRAWN},
 ]
 
 MACHINE = Machine(

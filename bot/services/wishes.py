@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot.services import access_log
 from bot.services import wish_lifecycle as life
 from bot.services.org import region_subtree
 from bot.services.privacy import find_personal_data
@@ -43,6 +44,10 @@ class Checklist:
     within_cap: bool
     personal_data: list[str]  # kinds of personal data found in the public text
     duplicate_of: int | None  # another open wish of the same person
+
+
+# What the claimer is shown of the young person when taking a wish on (the text masked).
+CLAIM_FIELDS = ("wish_text_masked", "age_band", "region")
 
 
 def actor(user: User) -> str:
@@ -94,10 +99,11 @@ async def submit(session: AsyncSession, *, user: User, draft: Draft, now: dateti
 
 async def _saved(session: AsyncSession, wish: Wish, trigger: str) -> Wish:
     """Write the change now; if someone changed the wish meanwhile, refuse this one."""
+    wish_id = wish.id  # read first: after a failed flush the object cannot be loaded
     try:
         await session.flush()
     except StaleDataError as exc:
-        raise life.IllegalWishTransition(wish.id, "changed", trigger) from exc
+        raise life.IllegalWishTransition(wish_id, "changed", trigger) from exc
     return wish
 
 
@@ -212,6 +218,17 @@ async def claim(
             note="",
             created_at=now,
         )
+    )
+    # The claimer is shown the whole (masked) wish to fulfil it: logged.
+    await access_log.record(
+        session,
+        viewer_chat_id=user.telegram_id,
+        viewer_user_id=user.id,
+        subject_user_id=wish.user_id,
+        item=("wish", wish.id),
+        purpose=access_log.WISH_CLAIM,
+        fields=CLAIM_FIELDS,
+        now=now,
     )
     return wish
 

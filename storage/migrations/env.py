@@ -7,7 +7,16 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from storage import faq, models, outbox, questions, wishes  # noqa: F401  (registers the tables)
+from storage import (  # noqa: F401  (registers the tables)
+    broadcasts,
+    faq,
+    leases,
+    models,
+    outbox,
+    privacy,
+    questions,
+    wishes,
+)
 from storage.base import Base
 from storage.db import create_engine
 

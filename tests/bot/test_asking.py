@@ -27,8 +27,8 @@ NOW = datetime(2026, 11, 18, 10, 0, tzinfo=TZ)
 
 
 @pytest.fixture
-async def sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(sqlite_url)
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
     await migrate.upgrade(engine)
     factory = create_session_factory(engine)
     async with unit_of_work(factory) as session:

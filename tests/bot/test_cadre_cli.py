@@ -15,14 +15,13 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cadre.sqlite3"
-    monkeypatch.setenv("VOY_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+def db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("VOY_DATABASE_URL", database_url)
     monkeypatch.setenv("VOY_BOT_USERNAME", "voice_of_youth_bot")
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(app, ["org", "load", str(DEMO_ORG)]).exit_code == 0
-    return path
+    return database_url
 
 
 def _ok(args: list[str]) -> str:
@@ -31,7 +30,7 @@ def _ok(args: list[str]) -> str:
     return result.output
 
 
-def test_add_list_away_remove(db: Path) -> None:
+def test_add_list_away_remove(db: str) -> None:
     _ok(
         [
             "cadre",
@@ -67,7 +66,7 @@ def test_add_list_away_remove(db: Path) -> None:
     assert re.search(r"4002\s+钱老师.*active", _ok(["cadre", "list"]))
 
 
-def test_bad_input_is_explained(db: Path) -> None:
+def test_bad_input_is_explained(db: str) -> None:
     result = runner.invoke(app, ["cadre", "add", "1", "--name", "x", "--region", "atlantis"])
     assert result.exit_code == 2 and "unknown region or topic codes" in result.output
     result = runner.invoke(app, ["cadre", "away", "999", "--back"])
@@ -76,7 +75,7 @@ def test_bad_input_is_explained(db: Path) -> None:
     assert result.exit_code == 2 and "weekday" in result.output
 
 
-def test_invite_prints_a_one_time_deep_link(db: Path) -> None:
+def test_invite_prints_a_one_time_deep_link(db: str) -> None:
     output = _ok(
         ["cadre", "invite", "--name", "孙老师", "--region", "district-c", "--topic", "study"]
     )

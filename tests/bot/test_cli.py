@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -10,20 +10,34 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.data import DEMO_ORG
+from storage.db import create_engine
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cli.sqlite3"
-    monkeypatch.setenv("VOY_DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+def db_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("VOY_DATABASE_URL", database_url)
     monkeypatch.chdir(tmp_path)  # no stray .env is read
-    return path
+    return database_url
+
+
+def _count_cadres(url: str) -> int:
+    async def count() -> int:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return int(
+                    (await connection.exec_driver_sql("select count(*) from cadres")).scalar_one()
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(count())
 
 
 def test_run_without_token_says_so_in_one_line(
-    db_env: Path, monkeypatch: pytest.MonkeyPatch
+    db_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VOY_TELEGRAM_TOKEN", "changeme")
     result = runner.invoke(app, ["run"])
@@ -32,26 +46,25 @@ def test_run_without_token_says_so_in_one_line(
     assert "Traceback" not in result.output
 
 
-def test_run_refuses_an_unmigrated_database(db_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_refuses_an_unmigrated_database(db_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOY_TELEGRAM_TOKEN", "123456:real-looking")
     result = runner.invoke(app, ["run"])
     assert result.exit_code == 2
     assert "voy db upgrade" in result.output
 
 
-def test_db_upgrade_and_org_load_act_on_the_configured_database(db_env: Path) -> None:
+def test_db_upgrade_and_org_load_act_on_the_configured_database(db_env: str) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(app, ["db", "current"]).output.strip() != "empty"
     result = runner.invoke(app, ["org", "load", str(DEMO_ORG)])
     assert result.exit_code == 0, result.output
     assert "loaded 8 regions, 10 topics, 3 cadres" in result.output
-    with sqlite3.connect(db_env) as connection:
-        assert connection.execute("select count(*) from cadres").fetchone() == (3,)
+    assert _count_cadres(db_env) == 3
     assert runner.invoke(app, ["db", "downgrade", "base"]).exit_code == 0
     assert runner.invoke(app, ["db", "current"]).output.strip() == "empty"
 
 
-def test_org_load_reports_a_bad_file(db_env: Path, tmp_path: Path) -> None:
+def test_org_load_reports_a_bad_file(db_env: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("cadres: [{telegram_id: 1, name: x, topics: [nothing]}]", encoding="utf-8")
     result = runner.invoke(app, ["org", "load", str(bad)])

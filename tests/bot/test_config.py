@@ -39,3 +39,19 @@ def test_unknown_locale_and_timezone_refused() -> None:
         Settings(default_locale="fr", _env_file=None)  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         Settings(timezone="Mars/Olympus", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("secret", ["has space", "émoji", "a" * 257, "semi;colon", "CHANGE+ME"])
+def test_a_webhook_secret_telegram_would_refuse_is_refused_at_startup(secret: str) -> None:
+    with pytest.raises(ValidationError, match="VOY_WEBHOOK_SECRET"):
+        Settings(  # type: ignore[call-arg]
+            telegram_token=SecretStr("1:x"), webhook_secret=SecretStr(secret), _env_file=None
+        )
+
+
+@pytest.mark.parametrize("secret", ["", "a", "A-z_0-9", "b" * 256])
+def test_valid_webhook_secrets_are_accepted(secret: str) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        telegram_token=SecretStr("1:x"), webhook_secret=SecretStr(secret), _env_file=None
+    )
+    assert settings.webhook_secret.get_secret_value() == secret

@@ -47,8 +47,8 @@ def test_moves_are_logged_and_marks_keep_the_state() -> None:
 
 
 @pytest.fixture
-async def sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(sqlite_url)
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
     await migrate.upgrade(engine)
     factory = create_session_factory(engine)
     async with unit_of_work(factory) as session:

@@ -16,8 +16,8 @@ from storage.models import Cadre, User
 
 
 @pytest.fixture
-async def sessions(sqlite_url: str):  # type: ignore[no-untyped-def]
-    engine = create_engine(sqlite_url)
+async def sessions(database_url: str):  # type: ignore[no-untyped-def]
+    engine = create_engine(database_url)
     await migrate.upgrade(engine)
     yield create_session_factory(engine)
     await engine.dispose()

@@ -84,8 +84,8 @@ def test_illegal_wish_moves_are_refused() -> None:
 
 
 @pytest.fixture
-async def sessions(sqlite_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(sqlite_url)
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
     await migrate.upgrade(engine)
     factory = create_session_factory(engine)
     async with unit_of_work(factory) as session:

@@ -74,9 +74,9 @@ async def test_english_routing_message(harness: BotHarness) -> None:
 
 
 @pytest.fixture
-async def cautious(sandbox: SandboxServer, sqlite_url: str) -> AsyncIterator[BotHarness]:
+async def cautious(sandbox: SandboxServer, database_url: str) -> AsyncIterator[BotHarness]:
     """A bot that never answers on its own, so every likely match becomes a suggestion."""
-    async for running in run_harness(sandbox, sqlite_url, match_answer_threshold=1.0):
+    async for running in run_harness(sandbox, database_url, match_answer_threshold=1.0):
         yield running
 
 
@@ -162,5 +162,8 @@ async def test_kb_change_from_another_session_is_picked_up_without_restart(
             ],
             changed_by="test",
         )
+    # The running bot's index sees the new version and rebuilds (a question waits for a
+    # rebuild only briefly, so wait for it here rather than race it).
+    await harness.knowledge_current()
     (after,) = await harness.send(XIAOMING, "青年之家几点开门")
     assert "9:00" in after["text"]

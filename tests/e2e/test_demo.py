@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from sandbox import SandboxClient
 
@@ -22,6 +23,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.sqlite_only("the demo keeps its own SQLite file by design")
 async def test_demo_serves_the_web_chat_and_the_bot_answers(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOY_")}

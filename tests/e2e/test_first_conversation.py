@@ -95,10 +95,14 @@ async def test_bot_menu_commands_are_set_per_language(harness: BotHarness) -> No
         "my",
         "wish",
         "wishes",
+        "subscribe",
         "cancel",
+        "mydata",
+        "forget",
     ]
     assert zh[1].description == "使用说明"
     assert en[1].description == "How to use the bot"
+    assert en[7].description == "Announcements and topics I follow"
 
 
 async def test_forged_region_button_is_refused_politely(harness: BotHarness) -> None:

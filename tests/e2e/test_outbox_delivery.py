@@ -88,10 +88,10 @@ async def test_due_message_arrives_once(harness: BotHarness) -> None:
 
 
 async def test_restart_between_scheduling_and_delivery_delivers_once(
-    sandbox: SandboxServer, sqlite_url: str
+    sandbox: SandboxServer, database_url: str
 ) -> None:
     clock = daytime_clock()
-    async for harness in run_harness(sandbox, sqlite_url):
+    async for harness in run_harness(sandbox, database_url):
         await harness.send(XIAOMING, "/start")
         start_delivering(harness, clock)
         await schedule(harness, clock, after=timedelta(hours=1))
@@ -100,7 +100,7 @@ async def test_restart_between_scheduling_and_delivery_delivers_once(
         assert (await stored(harness)).state == "pending"
 
     clock.advance(hours=1)
-    async for harness in run_harness(sandbox, sqlite_url):
+    async for harness in run_harness(sandbox, database_url):
         mark = await harness.client.last_seq()
         start_delivering(harness, clock)
         message = await harness.client.wait_for_bot_message(YOUTH_ID, after_seq=mark)

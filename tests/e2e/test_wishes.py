@@ -251,16 +251,16 @@ async def test_an_idle_claim_is_reminded_then_released(harness: BotHarness) -> N
 
 
 async def test_a_restart_in_the_middle_of_writing_resumes(
-    sandbox: SandboxServer, sqlite_url: str
+    sandbox: SandboxServer, database_url: str
 ) -> None:
-    async for harness in run_harness(sandbox, sqlite_url):
+    async for harness in run_harness(sandbox, database_url):
         await harness.send(XIAOMING, "/wish")
         (photo,) = await harness.send(XIAOMING, "想要一个足球")
         await harness.press(XIAOMING, photo, "跳过")
         category = await _last(harness, XIAOMING)
         assert "哪一类" in category["text"]
     # A new Application on the same database: the draft is where it was.
-    async for harness in run_harness(sandbox, sqlite_url):
+    async for harness in run_harness(sandbox, database_url):
         await harness.press(XIAOMING, category, "体育用品")
         assert "为谁许的" in (await _last(harness, XIAOMING))["text"]
 
@@ -273,12 +273,15 @@ async def test_receipt_is_chased_once_then_closed_unconfirmed(harness: BotHarnes
     (listing,) = await harness.send(LI, "/wishes")
     await harness.press(LI, listing, f"认领 W{wish.id}")
     await harness.press(LI, await _last(harness, LI), "已实现")
+    seq = await harness.client.last_seq()
     await harness.send(LI, "已送到")
+    # The fulfilment push also asks "收到了吗": let it arrive before looking for the reminder.
+    await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
     services = harness.app.bot_data.services
     seq = await harness.client.last_seq()
     services.clock.advance(days=4)
     await sweep(services)
-    reminder = await _wait(harness, XIAOMING["id"], seq, "收到了吗")
+    reminder = await _wait(harness, XIAOMING["id"], seq, f"心愿 W{wish.id} 收到了吗")
     assert [b["text"] for b in buttons(reminder)] == ["✅ 收到了", "❓ 还没收到"]
     services.clock.advance(days=11)
     assert (await sweep(services)).wishes_closed == 1

@@ -69,8 +69,8 @@ def test_starter_faq_is_lint_clean() -> None:
     assert not issues, "\n".join(map(str, issues))
 
 
-async def test_import_versions_history_and_learning(sqlite_url: str) -> None:
-    engine = create_engine(sqlite_url)
+async def test_import_versions_history_and_learning(database_url: str) -> None:
+    engine = create_engine(database_url)
     await migrate.upgrade(engine)
     sessions = create_session_factory(engine)
     entries = read_entries(MINI)
@@ -109,8 +109,10 @@ async def test_import_versions_history_and_learning(sqlite_url: str) -> None:
     await engine.dispose()
 
 
-def test_kb_cli_import_export_lint_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VOY_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}")
+def test_kb_cli_import_export_lint_match(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOY_DATABASE_URL", database_url)
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     result = runner.invoke(app, ["kb", "import", str(MINI)])
@@ -129,9 +131,9 @@ def test_kb_cli_import_export_lint_match(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_import_refuses_answers_telegram_would_reject(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("VOY_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'kb.sqlite3'}")
+    monkeypatch.setenv("VOY_DATABASE_URL", database_url)
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
     bad = tmp_path / "bad.jsonl"

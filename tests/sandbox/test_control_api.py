@@ -148,7 +148,79 @@ async def test_webhook_mode(
     assert info["result"]["url"] == url and info["result"]["pending_update_count"] == 0
     assert await bot_call("deleteWebhook") == (200, {"ok": True, "result": True})
     events = [e["type"] for e in (await client.events(seq))["events"]]
-    assert events == ["user_message", "webhook_delivered", "violation"]  # the 409 above
+    # The failed attempt is reported, then the retry lands; the violation is the 409 above.
+    assert events == ["user_message", "webhook_error", "webhook_delivered", "violation"]
+
+
+async def test_webhook_retries_until_accepted_and_keeps_chat_order(
+    receiver: tuple[str, list[Any], list[int]], client: SandboxClient, bot_call: BotCall
+) -> None:
+    url, received, failures = receiver
+    assert (await bot_call("setWebhook", url=url, secret_token="s3cret"))[0] == 200
+    failures.extend([502, 503, 500, 500])  # more than Telegram's first retries
+    seq = await client.last_seq()
+    first = await client.send_text(YOUTH, "one")
+    second = await client.send_text(YOUTH, "two")
+    for sent in (first, second):
+        await client.wait_for_event(
+            lambda e, sent=sent: (
+                e["type"] == "webhook_delivered" and e["update_id"] == sent["update_id"]
+            ),
+            after_seq=seq,
+        )
+    ids = [body["update_id"] for _, body in received]
+    # The first update was tried five times; the second waited for it (same chat).
+    assert ids == [first["update_id"]] * 5 + [second["update_id"]]
+    _, info = await bot_call("getWebhookInfo")
+    assert info["result"]["pending_update_count"] == 0
+    assert (
+        info["result"]["last_error_message"]
+        == "Wrong response from the webhook: 500 Internal Server Error"
+    )
+
+
+async def test_webhook_round_robin_targets(
+    receiver: tuple[str, list[Any], list[int]], client: SandboxClient, bot_call: BotCall
+) -> None:
+    url, received, _ = receiver
+    other: list[int] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        other.append(json.loads(await request.text())["update_id"])
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/other", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        second = f"http://127.0.0.1:{runner.addresses[0][1]}/other"
+        await client.set_webhook_targets([url, second])
+        assert (await client.webhook())["targets"] == [url, second]
+        assert (await bot_call("setWebhook", url="http://127.0.0.1:9/lb"))[0] == 200
+        seq = await client.last_seq()
+        users = [{"id": 500 + i, "first_name": f"u{i}"} for i in range(4)]
+        sent = [await client.send_text(user, "hi") for user in users]
+        for item in sent:
+            await client.wait_for_event(
+                lambda e, item=item: (
+                    e["type"] == "webhook_delivered" and e["update_id"] == item["update_id"]
+                ),
+                after_seq=seq,
+            )
+        first = [body["update_id"] for _, body in received]
+        assert len(first) == 2 and len(other) == 2
+        assert sorted(first + other) == sorted(item["update_id"] for item in sent)
+    finally:
+        await runner.cleanup()
+
+
+async def test_set_webhook_checks_its_parameters(bot_call: BotCall) -> None:
+    status, body = await bot_call("setWebhook", url="http://127.0.0.1:9/x", secret_token="a b")
+    assert status == 400 and "secret token" in body["description"]
+    status, body = await bot_call("setWebhook", url="ftp://127.0.0.1/x")
+    assert status == 400 and "invalid URL" in body["description"]
 
 
 async def test_concurrent_get_updates_conflict(bot_call: BotCall, server: SandboxServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select
@@ -46,8 +47,9 @@ async def _round_trip(url: str) -> None:
         await engine.dispose()
 
 
-async def test_sqlite_round_trip(sqlite_url: str) -> None:
-    await _round_trip(sqlite_url)
+@pytest.mark.sqlite_only("SQLite's migrations; test_postgres_round_trip does PostgreSQL")
+async def test_sqlite_round_trip(sqlite_file_url: str) -> None:
+    await _round_trip(sqlite_file_url)
 
 
 async def test_postgres_round_trip(postgres_url: str) -> None:

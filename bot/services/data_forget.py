@@ -1,0 +1,336 @@
+"""``/forget``: erase a person's personal data, keeping only anonymous counts.
+
+Rows stay (state, timestamps, region, topic, ticket numbers), so the digest's weekly
+counts do not change; every text the person wrote or was sent, their name, language and
+Telegram id go. Open questions and wishes are withdrawn with a system event, and whoever
+holds them is told (the caller schedules that from :class:`ForgetReport`). Everything
+happens in the caller's session: one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import inbox, lifecycle, org
+from bot.services import wish_lifecycle as wish_life
+from bot.services.data_rights import PURGED, forgotten_telegram_id
+from bot.services.promotion import PROMOTED_PREFIX
+from knowledge import store
+from storage.broadcasts import AnnouncementPreference, Subscription
+from storage.faq import FaqEntry, FaqPhrasing, FaqRevision, MatchLog
+from storage.models import Cadre, InboundMessage, User
+from storage.outbox import STATE_CANCELLED, STATE_PENDING, OutboxMessage
+from storage.questions import Conversation, Question
+from storage.wishes import Wish
+
+NOTE = "owner asked to be forgotten"
+# Wish events whose note is free text someone typed (a reviewer's reason).
+_FREE_TEXT_TRIGGERS = ("return_for_edits", "reject", "approve")
+
+
+class StaffAccount(Exception):
+    """Staff accounts are managed by the committee, not erased from the chat."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Someone holding an item the person withdrew, to be told (no personal data)."""
+
+    chat_id: int
+    recipient_user_id: int | None
+    item_kind: str  # "question" or "wish"
+    item_id: int
+
+
+@dataclass
+class Preview:
+    """What /forget would do, for the confirmation."""
+
+    questions: int
+    open_questions: int
+    wishes: int
+    open_wishes: int
+
+
+@dataclass
+class ForgetReport:
+    """What was erased and whom to tell."""
+
+    questions: int = 0
+    wishes: int = 0
+    holders: list[Holder] = field(default_factory=list)
+
+
+def _check(user: User) -> None:
+    if user.roles:
+        raise StaffAccount(user.id)
+
+
+async def preview(session: AsyncSession, *, user: User) -> Preview:
+    """Count what the person has, for the confirmation text; refuses staff accounts."""
+    _check(user)
+    statuses = list(
+        await session.scalars(select(Question.status).where(Question.user_id == user.id))
+    )
+    wish_statuses = list(await session.scalars(select(Wish.status).where(Wish.user_id == user.id)))
+    return Preview(
+        questions=len(statuses),
+        open_questions=sum(s in lifecycle.OPEN for s in statuses),
+        wishes=len(wish_statuses),
+        open_wishes=sum(s in wish_life.OPEN for s in wish_statuses),
+    )
+
+
+async def forget(
+    session: AsyncSession, *, user: User, now: datetime, default_locale: str
+) -> ForgetReport:
+    """Erase ``user``'s personal data (flushed, committed by the caller).
+
+    Raises:
+        StaffAccount: the user holds a staff role.
+    """
+    _check(user)
+    report = ForgetReport()
+    me, tg, ghost = user.id, user.telegram_id, forgotten_telegram_id(user.id)
+    await _questions(session, user_id=me, now=now, report=report)
+    await _wishes(session, user_id=me, now=now, report=report)
+    await _match_log(session, user_id=me, telegram_id=tg, ghost=ghost)
+    await _phrasings(session, user_id=me)
+    await _outbox(session, user_id=me, telegram_id=tg, ghost=ghost)
+    await _inbound(session, telegram_id=tg, ghost=ghost)
+    await session.execute(delete(Conversation).where(Conversation.chat_id == tg))
+    await session.execute(delete(Subscription).where(Subscription.user_id == me))
+    await session.execute(
+        delete(AnnouncementPreference).where(AnnouncementPreference.user_id == me)
+    )
+    user.first_name, user.language_code, user.locale = "", None, default_locale
+    user.roles, user.unreachable_at = [], None
+    user.telegram_id, user.forgotten_at = ghost, now
+    await session.flush()
+    return report
+
+
+async def _questions(
+    session: AsyncSession, *, user_id: int, now: datetime, report: ForgetReport
+) -> None:
+    committee = await org.get_setting(session, "committee_chat_id")
+    for question in await session.scalars(select(Question).where(Question.user_id == user_id)):
+        report.questions += 1
+        if question.status in lifecycle.OPEN:
+            cadre = (
+                await session.get(Cadre, question.assigned_cadre_id)
+                if question.assigned_cadre_id
+                else None
+            )
+            if cadre is not None:
+                report.holders.append(
+                    Holder(cadre.telegram_id, cadre.telegram_id, "question", question.id)
+                )
+            elif question.status == lifecycle.ROUTED and committee is not None:
+                report.holders.append(Holder(int(committee), None, "question", question.id))
+            lifecycle.fire(question, "withdraw", actor="system", now=now, note=NOTE)
+        question.text, question.identity_shared = PURGED, False
+        for message in question.thread:
+            message.text = PURGED
+
+
+async def _wishes(
+    session: AsyncSession, *, user_id: int, now: datetime, report: ForgetReport
+) -> None:
+    for wish in await session.scalars(select(Wish).where(Wish.user_id == user_id)):
+        report.wishes += 1
+        claimer = wish.claimer_user_id
+        trigger = {
+            wish_life.SUBMITTED: "withdraw",
+            wish_life.RETURNED: "withdraw",
+            wish_life.APPROVED: "withdraw",
+            wish_life.CLAIMED: "owner_left",
+            wish_life.FULFILLED: "close",
+            wish_life.DISPUTED: "close",
+        }.get(wish.status)
+        if trigger is not None:
+            wish_life.fire(wish, trigger, actor="system", now=now, note=NOTE)
+            wish.closed_at = now
+            person = await session.get(User, claimer) if claimer is not None else None
+            if person is not None:
+                report.holders.append(
+                    Holder(person.telegram_id, person.telegram_id, "wish", wish.id)
+                )
+        wish.text, wish.photo_file_id, wish.relation, wish.place = PURGED, None, None, None
+        wish.reason = PURGED if wish.reason else None
+        wish.proof_text = PURGED if wish.proof_text else None
+        wish.proof_file_id = None
+        for event in wish.events:
+            if event.trigger in _FREE_TEXT_TRIGGERS and event.note:
+                event.note = PURGED
+            event.telegram_user_id = None
+    await session.flush()
+
+
+async def _match_log(session: AsyncSession, *, user_id: int, telegram_id: int, ghost: int) -> None:
+    own_questions = select(Question.id).where(Question.user_id == user_id)
+    await session.execute(
+        update(MatchLog)
+        .where(
+            or_(MatchLog.telegram_user_id == telegram_id, MatchLog.question_id.in_(own_questions))
+        )
+        .values(query=PURGED, telegram_user_id=ghost)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _phrasings(session: AsyncSession, *, user_id: int) -> None:
+    """The person's wording leaves the FAQ and its history.
+
+    That is phrasings learned from their own choices (``user:{id}``) and phrasings a cadre
+    added from one of their questions (``…:q{question id}``, see
+    :func:`bot.services.promotion.promote`). An entry a cadre made from their question
+    (``cadre-q{id}``) keeps the cadre's answer, which is the committee's knowledge, but
+    its question (their wording) becomes ``⊘`` and the entry is switched off until the
+    committee words the question anew.
+    """
+    own = set(await session.scalars(select(Question.id).where(Question.user_id == user_id)))
+    learned = list(
+        await session.scalars(
+            select(FaqPhrasing).where(
+                or_(
+                    FaqPhrasing.created_by == f"user:{user_id}",
+                    FaqPhrasing.created_by.contains(":q"),
+                )
+            )
+        )
+    )
+    learned = [p for p in learned if p.created_by == f"user:{user_id}" or _source(p) in own]
+    promoted = list(
+        await session.scalars(
+            select(FaqEntry).where(FaqEntry.slug.in_([f"{PROMOTED_PREFIX}{q}" for q in own]))
+        )
+    )
+    if not learned and not promoted:
+        return
+    texts = {p.text for p in learned}
+    entry_ids = {p.entry_id for p in learned} | {e.id for e in promoted}
+    for phrasing in learned:
+        await session.delete(phrasing)
+    for entry in promoted:
+        first = await session.scalar(
+            select(FaqRevision)
+            .where(FaqRevision.entry_id == entry.id)
+            .order_by(FaqRevision.version, FaqRevision.id)
+            .limit(1)
+        )
+        wording = (first.snapshot or {}).get("question") if first is not None else None
+        texts |= {wording or entry.question}
+        if entry.question in texts:  # not reworded by the committee since
+            entry.question, entry.active = PURGED, False
+    for revision in await session.scalars(
+        select(FaqRevision).where(FaqRevision.entry_id.in_(entry_ids))
+    ):
+        snapshot = dict(revision.snapshot or {})
+        alternatives = list(snapshot.get("alt_questions") or [])
+        if snapshot.get("question") in texts or any(text in texts for text in alternatives):
+            if snapshot.get("question") in texts:
+                snapshot["question"] = PURGED
+            snapshot["alt_questions"] = [PURGED if t in texts else t for t in alternatives]
+            revision.snapshot = snapshot  # a new dict, so the change is seen
+    await store.bump_version(session)  # running indexes drop the phrasings too
+
+
+def _source(phrasing: FaqPhrasing) -> int | None:
+    """The question a promoted phrasing came from (``…:q{id}``), if any."""
+    _, _, tail = phrasing.created_by.rpartition(":q")
+    return int(tail) if tail.isdigit() else None
+
+
+async def _outbox(session: AsyncSession, *, user_id: int, telegram_id: int, ghost: int) -> None:
+    """Cancel what is still to be sent about the person; blank what was."""
+    to_them = or_(
+        OutboxMessage.recipient_user_id == telegram_id, OutboxMessage.chat_id == telegram_id
+    )
+    about_them = or_(
+        (OutboxMessage.ref_type == "question")
+        & OutboxMessage.ref_id.in_(select(Question.id).where(Question.user_id == user_id)),
+        (OutboxMessage.ref_type == "wish")
+        & OutboxMessage.ref_id.in_(select(Wish.id).where(Wish.user_id == user_id)),
+    )
+    quiet = {"synchronize_session": False}
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.state == STATE_PENDING, or_(to_them, about_them))
+        .values(state=STATE_CANCELLED, lease_until=None)
+        .execution_options(**quiet)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(about_them)
+        .values(text=PURGED, reply_markup=None, attachment=None)
+        .execution_options(**quiet)
+    )
+    await session.execute(
+        update(OutboxMessage)
+        .where(to_them)
+        .values(
+            text=PURGED,
+            reply_markup=None,
+            attachment=None,
+            chat_id=ghost,
+            recipient_user_id=ghost,
+        )
+        .execution_options(**quiet)
+    )
+    # Dedupe keys may name their chat (``wish_draft:{chat_id}:…``): the id becomes the
+    # placeholder there too. Only a whole ``:``-separated part is the id.
+    number = str(telegram_id)
+    keyed = await session.execute(
+        select(OutboxMessage.id, OutboxMessage.dedupe_key).where(
+            OutboxMessage.dedupe_key.contains(number)
+        )
+    )
+    for row_id, key in keyed.all():
+        parts = key.split(":")
+        if number in parts:
+            renamed = ":".join(str(ghost) if part == number else part for part in parts)
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
+                .values(dedupe_key=renamed)
+                .execution_options(**quiet)
+            )
+
+
+async def _inbound(session: AsyncSession, *, telegram_id: int, ghost: int) -> None:
+    """Everything they sent loses its text, raw update and ids; the row (a count) stays.
+
+    The fingerprint loses its chat id but keeps the update's id, message id and date, so
+    an update Telegram re-sends after the erasure is still seen as a duplicate (and does
+    not bring the person's name back).
+    """
+    theirs = or_(
+        InboundMessage.telegram_user_id == telegram_id, InboundMessage.chat_id == telegram_id
+    )
+    rows = (
+        await session.execute(select(InboundMessage.id, InboundMessage.fingerprint).where(theirs))
+    ).all()
+    for row_id, key in rows:
+        await session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == row_id)
+            .values(fingerprint=inbox.anonymous_fingerprint(key))
+            .execution_options(synchronize_session=False)
+        )
+    await session.execute(
+        update(InboundMessage)
+        .where(theirs)
+        .values(
+            text=None,
+            payload={},
+            error=case((InboundMessage.error.is_(None), None), else_=literal(PURGED)),
+            telegram_user_id=ghost,
+            chat_id=ghost,
+        )
+        .execution_options(synchronize_session=False)
+    )

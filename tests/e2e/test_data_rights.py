@@ -1,0 +1,260 @@
+"""Data rights through the sandbox: /mydata's document, /forget (cancel, confirm, forged
+buttons), the cadre told of a withdrawn question, and the access log of shared names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from bot import retention_job
+from bot.services import lifecycle
+from bot.services.data_rights import PURGED
+from bot.sweeper import sweep
+from sandbox import SandboxServer
+from storage.privacy import PersonalDataAccess
+from storage.questions import Question
+from storage.wishes import Wish
+from tests.conftest import run_harness
+from tests.e2e.test_wishes import LI, _claimed, _staff
+from tests.support import XIAOMING, BotHarness, buttons
+
+WANG = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}
+QUESTION = "我们东湖街道有没有周末的篮球活动？我电话13812345678"
+STALE = "这个按钮已经失效了"
+
+
+async def _ask(harness: BotHarness) -> tuple[dict[str, Any], dict[str, Any]]:
+    """小明 (in 东湖街道) asks; return the bot's reply and 王老师's card."""
+    picker = (await harness.send(XIAOMING, "/start"))[-1]
+    for label in ("东城区", "东湖街道"):
+        await harness.press(XIAOMING, picker, label)
+        picker = await harness.message(XIAOMING["id"], picker["message_id"])
+    await harness.send(WANG, "/start")
+    seq = await harness.client.last_seq()
+    reply = (await harness.send(XIAOMING, QUESTION))[-1]
+    card = await harness.client.wait_for_bot_message(
+        WANG["id"],
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: "问题 #" in (m.get("text") or ""),
+    )
+    return reply, card
+
+
+async def _reply(
+    harness: BotHarness, user: dict[str, Any], text: str, wanted: str, **kwargs: Any
+) -> dict[str, Any]:
+    """Send ``text``; return the reply whose text, caption or file name has ``wanted``
+    (a push from the outbox may arrive in between)."""
+    replies = await harness.send(user, text, **kwargs)
+    found = [
+        m
+        for m in replies
+        if wanted in (m.get("text") or m.get("caption") or "")
+        or wanted in (m.get("document") or {}).get("file_name", "")
+    ]
+    assert len(found) == 1, [m.get("text") or m.get("caption") for m in replies]
+    return found[0]
+
+
+async def _question(harness: BotHarness) -> Question:
+    async with harness.sessions() as session:
+        question = await session.scalar(select(Question).order_by(Question.id.desc()))
+    assert question is not None
+    return question
+
+
+async def _document(harness: BotHarness, message: dict[str, Any]) -> dict[str, Any]:
+    """Download a document the bot sent, over the Bot API, and parse it."""
+    name = message["document"]["file_name"]
+    assert name.startswith("voy-mydata-") and name.endswith(".json")
+    # The control API's view names the file but not its id; the sandbox's file store does.
+    files = harness.server.core.files
+    found = (files.by_path(f"documents/file_{n}") for n in range(1, 100))
+    record = next(r for r in found if r is not None and r.file_name == name)
+    file = await harness.app.bot.get_file(record.file_id)  # real HTTP, as a client would
+    parsed: dict[str, Any] = json.loads(bytes(await file.download_as_bytearray()))
+    return parsed
+
+
+async def test_mydata_sends_a_json_document_with_the_question(harness: BotHarness) -> None:
+    await _ask(harness)
+    question = await _question(harness)
+    sent = await _reply(harness, XIAOMING, "/mydata", "voy-mydata-")
+    assert "/forget" in sent["caption"]
+    data = await _document(harness, sent)
+    assert data["format"] == "voy-mydata/1"
+    assert data["profile"]["telegram_id"] == XIAOMING["id"]
+    assert data["profile"]["region"] == "a-street-1"
+    (asked,) = data["questions"]
+    assert asked["ticket"] == question.id and asked["text"] == QUESTION
+    assert asked["assigned_to"].startswith("staff-")
+    assert QUESTION in [m["text"] for m in data["messages_you_sent"]]
+    assert "王老师" not in json.dumps(data, ensure_ascii=False)
+
+
+async def test_forget_cancelled_or_forged_changes_nothing(harness: BotHarness) -> None:
+    _asked, card = await _ask(harness)
+    before = await _question(harness)
+    user = await harness.user(XIAOMING["id"])
+    assert user is not None
+    explain = await _reply(harness, XIAOMING, "/forget", "删除我的数据")
+    assert "1 个问题（其中 1 个未结束）" in explain["text"]
+    assert [b["text"] for b in buttons(explain)] == ["🗑 确认删除我的数据", "不删除"]
+
+    for forged in (f"v1:fgy:{user.id + 1}", "v1:fgy:abc", f"v2:fgy:{user.id}"):
+        answer = await harness.press_data(XIAOMING, explain["message_id"], forged)
+        assert STALE in answer["text"] and answer["show_alert"]
+    # Someone else forging 小明's confirmation in their own chat cannot erase 小明.
+    answer = await harness.press_data(WANG, card["message_id"], f"v1:fgy:{user.id}")
+    assert STALE in answer["text"]
+
+    await harness.press(XIAOMING, explain, "不删除")
+    after_cancel = await harness.message(XIAOMING["id"], explain["message_id"])
+    assert buttons(after_cancel) == []
+    messages = await harness.client.messages(XIAOMING["id"])
+    assert any("什么都没有改变" in (m.get("text") or "") for m in messages[-3:])
+    after = await _question(harness)
+    assert (after.text, after.status, after.identity_shared) == (
+        before.text,
+        before.status,
+        before.identity_shared,
+    )
+    same = await harness.user(XIAOMING["id"])
+    assert same is not None and same.id == user.id and same.forgotten_at is None
+    assert same.first_name == "小明"
+
+
+async def test_forget_confirmed_withdraws_tells_the_cadre_and_leaves_nothing(
+    harness: BotHarness,
+) -> None:
+    _asked, card = await _ask(harness)
+    question = await _question(harness)
+    user = await harness.user(XIAOMING["id"])
+    assert user is not None
+    explain = await _reply(harness, XIAOMING, "/forget", "删除我的数据")
+    seq = await harness.client.last_seq()
+    await harness.press(XIAOMING, explain, "确认删除")
+    done = (await harness.client.messages(XIAOMING["id"]))[-1]
+    assert "你的数据已删除" in done["text"] and "1 个问题" in done["text"]
+
+    notice = await harness.client.wait_for_bot_message(
+        WANG["id"],
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: "已撤回" in (m.get("text") or ""),
+    )
+    assert f"问题 #{question.id}" in notice["text"]
+    assert "小明" not in notice["text"] and "篮球" not in notice["text"]
+    withdrawn = await _question(harness)
+    assert withdrawn.status == lifecycle.WITHDRAWN and withdrawn.text == PURGED
+
+    # Writing again starts afresh: a new user, greeted as one, with nothing stored.
+    await _reply(harness, XIAOMING, "/start", "你好，小明")
+    # The old confirmation button is stale now: the person behind it is gone.
+    answer = await harness.press(XIAOMING, explain, "确认删除")
+    assert STALE in answer["text"]
+    fresh = await harness.user(XIAOMING["id"])
+    assert fresh is not None and fresh.id != user.id and fresh.region_code is None
+    empty = await _reply(harness, XIAOMING, "/mydata", "没有保存")
+    assert "没有保存关于你的任何数据" in empty["text"] and "document" not in empty
+
+    # The cadre answering the old card is told it was withdrawn; nothing reaches anyone.
+    refused = await _reply(harness, WANG, "周六有", "已撤回", reply_to=card["message_id"])
+    assert f"#{question.id}" in refused["text"] and "已撤回" in refused["text"]
+    assert (await _question(harness)).status == lifecycle.WITHDRAWN
+
+
+async def test_a_card_showing_a_shared_name_is_logged(harness: BotHarness) -> None:
+    reply, _card = await _ask(harness)
+    question = await _question(harness)
+    await harness.press(XIAOMING, reply, "让团干部看到我的名字")
+    async with harness.sessions() as session:
+        assert list(await session.scalars(select(PersonalDataAccess))) == []  # pseudonym only
+    for other in ({"id": 2002, "first_name": "李老师"}, {"id": 2003, "first_name": "张老师"}):
+        await harness.send(other, "/start")
+    seq = await harness.client.last_seq()
+    services = harness.app.bot_data.services
+    services.clock.advance(hours=49)
+    assert (await sweep(services)).escalated == 1
+    moved = await _question(harness)
+    async with harness.sessions() as session:
+        (row,) = list(await session.scalars(select(PersonalDataAccess)))
+        user = await harness.user(XIAOMING["id"])
+    assert user is not None and row.subject_user_id == user.id
+    assert (row.item_kind, row.item_id, row.purpose) == (
+        "question",
+        question.id,
+        "identity_shared_card",
+    )
+    assert row.fields == ["first_name"] and row.viewer_user_id is not None
+    card = await harness.client.wait_for_bot_message(
+        row.viewer_chat_id,
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: f"#{question.id}" in (m.get("text") or ""),
+    )
+    assert "小明" in card["text"] and moved.assigned_cadre_id is not None
+
+
+async def test_the_daily_retention_job_purges_old_closed_questions(
+    sandbox: SandboxServer, sqlite_url: str
+) -> None:
+    async for harness in run_harness(sandbox, sqlite_url, retention_days=30, retention_batch=1):
+        jobs = harness.app.job_queue.get_jobs_by_name("retention")  # type: ignore[union-attr]
+        assert len(jobs) == 1
+        await harness.send(XIAOMING, "请问几岁可以入团")  # answered from the FAQ
+        await harness.send(XIAOMING, "团员几岁离团")
+        await _ask(harness)  # routed: still open, kept
+        services = harness.app.bot_data.services
+        assert (await retention_job.run(services)).total == 0  # nothing old yet
+        services.clock.advance(days=31)
+        purged = await retention_job.run(services)
+        assert purged.questions == 2  # one per batch, until a batch came back short
+        async with harness.sessions() as session:
+            texts = {q.status: q.text for q in await session.scalars(select(Question))}
+        assert texts[lifecycle.ASSIGNED] == QUESTION
+        assert texts[lifecycle.AUTO_ANSWERED] == PURGED
+
+
+async def test_retention_zero_keeps_everything_and_schedules_nothing(
+    sandbox: SandboxServer, sqlite_url: str
+) -> None:
+    async for harness in run_harness(sandbox, sqlite_url, retention_days=0):
+        assert not harness.app.job_queue.get_jobs_by_name("retention")  # type: ignore[union-attr]
+        await harness.send(XIAOMING, "请问几岁可以入团")
+        services = harness.app.bot_data.services
+        services.clock.advance(days=10_000)
+        assert (await retention_job.run(services)).total == 0
+        async with harness.sessions() as session:
+            (question,) = list(await session.scalars(select(Question)))
+        assert question.text == "请问几岁可以入团"
+
+
+async def test_forget_withdraws_a_claimed_wish_and_tells_the_claimer(harness: BotHarness) -> None:
+    await _staff(harness)
+    wish, claimed = await _claimed(harness, text="想要一套画笔 WISH-SECRET")
+    async with harness.sessions() as session:
+        seen = {
+            (r.purpose, r.viewer_chat_id)
+            for r in await session.scalars(select(PersonalDataAccess))
+        }
+    assert seen == {("wish_review", 2001), ("wish_review", 2003), ("wish_claim", 2002)}
+
+    explain = await _reply(harness, XIAOMING, "/forget", "删除我的数据")
+    assert "1 个微心愿（其中 1 个未结束）" in explain["text"]
+    seq = await harness.client.last_seq()
+    await harness.press(XIAOMING, explain, "确认删除")
+    notice = await harness.client.wait_for_bot_message(
+        LI["id"], after_seq=seq, timeout=10, predicate=lambda m: "已撤回" in (m.get("text") or "")
+    )
+    assert f"W{wish.id}" in notice["text"] and "WISH-SECRET" not in notice["text"]
+    async with harness.sessions() as session:
+        gone = await session.get(Wish, wish.id)
+    assert gone is not None and gone.status == "withdrawn" and gone.text == PURGED
+    # The claimer's old "fulfilled" button leads to a refusal: the wish is withdrawn.
+    await harness.press(LI, claimed, "已实现")
+    refused = await _reply(harness, LI, "已经送到了", "已撤回")
+    assert f"W{wish.id}" in refused["text"] and "已撤回" in refused["text"]

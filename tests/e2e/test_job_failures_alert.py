@@ -1,0 +1,130 @@
+"""Jobs that fail reach the error handler: logged, and the ops chat alerted once per window
+(the outbox deliverer and the retention purge used to swallow every exception)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from bot.services import outbox
+from sandbox import SandboxServer
+from storage.db import unit_of_work
+from storage.outbox import OutboxMessage
+from storage.questions import Conversation
+from tests.conftest import run_harness
+from tests.support import BotHarness
+
+OPS_CHAT = -1009000000002
+FAILED = "error while handling a job"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Both backends."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+async def _fault(harness: BotHarness, table: str, event: str, *, on: bool) -> None:
+    """Make every ``event`` (UPDATE, DELETE) on ``table`` fail in the database."""
+    async with unit_of_work(harness.sessions) as session:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        name = f"boom_{table}"
+        if not on:
+            await session.execute(text(f"DROP TRIGGER {name}" + f" ON {table}" * postgres))
+        elif postgres:
+            await session.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION boom() RETURNS trigger AS "
+                    "$$ BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await session.execute(
+                text(
+                    f"CREATE TRIGGER {name} BEFORE {event} ON {table} "
+                    "FOR EACH ROW EXECUTE FUNCTION boom()"
+                )
+            )
+        else:
+            await session.execute(
+                text(
+                    f"CREATE TRIGGER {name} BEFORE {event} ON {table} "
+                    "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+                )
+            )
+
+
+async def _alert_rows(harness: BotHarness) -> int:
+    async with harness.sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.kind == "ops_alert")
+        )
+    return int(count or 0)
+
+
+def _failures(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(FAILED in record.getMessage() for record in caplog.records)
+
+
+async def test_a_failing_delivery_run_alerts_ops_once_per_window(
+    sandbox: SandboxServer, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async for harness in run_harness(sandbox, db_url, ops_chat_id=OPS_CHAT, outbox_interval_s=0.1):
+        await harness.client.set_chat(OPS_CHAT, title="ops", type_="supergroup")
+        now = harness.app.bot_data.services.clock.now()
+        # Claiming a row is an UPDATE: with it failing, every delivery run raises.
+        await _fault(harness, "outbox", "UPDATE", on=True)
+        async with unit_of_work(harness.sessions) as session:
+            await outbox.enqueue(
+                session,
+                kind="notice",
+                chat_id=OPS_CHAT,
+                text="due",
+                due_at=now,
+                dedupe_key="t:due",
+                audience="staff",
+            )
+        for _ in range(200):
+            if _failures(caplog) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert _failures(caplog) >= 3  # the runs failed, and each reached the handler
+        assert await _alert_rows(harness) == 1  # one alert for the window
+        await _fault(harness, "outbox", "UPDATE", on=False)
+        alerts: list[str] = []
+        for _ in range(200):
+            messages = [m for m in await harness.client.messages(OPS_CHAT) if m["from_bot"]]
+            alerts = [m["text"] for m in messages if m["text"] != "due"]
+            if alerts:
+                break
+            await asyncio.sleep(0.05)
+        assert len(alerts) == 1 and "Error" in alerts[0]  # the exception type is named
+
+
+async def test_a_failing_retention_run_alerts_ops_once_per_window(
+    sandbox: SandboxServer, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async for harness in run_harness(sandbox, db_url, ops_chat_id=OPS_CHAT):
+        await harness.client.set_chat(OPS_CHAT, title="ops", type_="supergroup")
+        services = harness.app.bot_data.services
+        old = services.clock.now() - timedelta(days=services.settings.retention_days + 1)
+        async with unit_of_work(harness.sessions) as session:
+            session.add(Conversation(chat_id=987_654, kind="stale", data={}, updated_at=old))
+        await _fault(harness, "conversations", "DELETE", on=True)
+        (job,) = harness.app.job_queue.get_jobs_by_name("retention")  # type: ignore[union-attr]
+        for _ in range(3):
+            await job.run(harness.app)
+        for _ in range(100):
+            if _failures(caplog) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert _failures(caplog) == 3
+        assert await _alert_rows(harness) == 1
+        await _fault(harness, "conversations", "DELETE", on=False)
