@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     max_text_length: int = 2000
     # Respect Telegram's flood limits with PTB's AIORateLimiter.
     rate_limit: bool = True
-    # Updates handled at once; SQLite serialises writers anyway.
+    # Updates handled at once (one chat's still in order); SQLite serialises writers anyway.
     concurrent_updates: int = 1
     quiet_hours_start: time = time(22, 0)
     quiet_hours_end: time = time(8, 0)

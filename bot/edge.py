@@ -13,13 +13,22 @@ the same at-least-once window as the outbox's (bot/delivery.py).
 
 Nothing may escape from here: with sequential processing PTB awaits this inside its
 update fetcher, and an exception would stop the bot from fetching updates at all.
+
+With ``VOY_CONCURRENT_UPDATES`` above 1, updates from different chats are handled at
+once, but one chat's updates still run one at a time, in the order they arrived: a
+young person's wish steps or a cadre's "answer" button and the answer typed after it
+must not overtake each other. PTB starts each update's task in arrival order and
+``asyncio.Lock`` wakes its waiters first come, first served, so a per-chat lock taken
+before any other ``await`` keeps that order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -55,6 +64,8 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._sessions = sessions
         self._default_locale = default_locale
         self._intake = intake
+        # One lock per chat with an update in hand or waiting; dropped when unused.
+        self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -70,7 +81,11 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         sender = update.effective_user
         try:
             with logs.update_context(update.update_id, sender.id if sender else None):
-                await self._process(update, coroutine)
+                if self.max_concurrent_updates == 1:
+                    await self._process(update, coroutine)
+                else:
+                    async with self._in_order(update):
+                        await self._process(update, coroutine)
         except Exception:
             metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
@@ -79,6 +94,29 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 inspect.CORO_CREATED
             ):
                 coroutine.close()  # never started: avoid "never awaited" warnings
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, update: Update) -> AsyncIterator[None]:
+        """Hold ``update``'s chat (or sender) lock: that chat's updates run one at a time."""
+        chat = update.effective_chat or update.effective_user
+        if chat is None:  # polls and the like: nothing to keep in order with
+            yield
+            return
+        lock, users = self._chat_locks.get(chat.id, (asyncio.Lock(), 0))
+        self._chat_locks[chat.id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._chat_locks[chat.id]
+            if users == 1:
+                del self._chat_locks[chat.id]
+            else:
+                self._chat_locks[chat.id] = (lock, users - 1)
+
+    def chats_in_hand(self) -> int:
+        """How many chats have an update being handled or waiting (for tests)."""
+        return len(self._chat_locks)
 
     async def _process(self, update: Update, coroutine: Awaitable[Any]) -> None:
         async with self._sessions() as session:
