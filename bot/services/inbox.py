@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 
@@ -96,16 +96,20 @@ async def store(session: AsyncSession, update: Update) -> int | None:
     A concurrent insert of the same delivery (another instance) loses quietly, and so
     does a redelivery of an update stored before its sender used /forget.
     """
-    key = fingerprint(update)
-    forgotten = select(InboundMessage.id).where(
-        InboundMessage.fingerprint == anonymous_fingerprint(key)
+    values = _row_values(update)
+    table = InboundMessage.__table__
+    # One statement: insert unless this delivery is stored already, under its own key or
+    # under the anonymous key /forget left it with.
+    forgotten = exists().where(
+        InboundMessage.fingerprint == anonymous_fingerprint(values["fingerprint"])
     )
-    if await session.scalar(forgotten.limit(1)) is not None:
-        return None
+    row = select(
+        *(literal(value, type_=table.c[name].type).label(name) for name, value in values.items())
+    ).where(~forgotten)
     insert = insert_for(session)
     new_id: int | None = await session.scalar(
         insert(InboundMessage)
-        .values(**_row_values(update))
+        .from_select(list(values), row)
         .on_conflict_do_nothing(index_elements=[InboundMessage.fingerprint])
         .returning(InboundMessage.id)
     )
