@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from transitions import Machine
 
 from bot.services import broadcasts, org
+from bot.services.wish_drafts import WrongInput  # a step refuses input as a wish draft does
 from storage.broadcasts import Broadcast
 from storage.models import Region, Topic, User
 from storage.questions import Conversation
@@ -35,15 +36,6 @@ _TRANSITIONS: list[Any] = [
 MACHINE = Machine(
     model=None, states=list(STEPS), transitions=_TRANSITIONS, initial=TEXT, auto_transitions=False
 )
-
-
-class WrongInput(ValueError):
-    """The input does not fit the step; ``key`` names the catalog text to answer with."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        """Keep what to say."""
-        super().__init__(key)
-        self.key, self.params = key, params
 
 
 @dataclass
