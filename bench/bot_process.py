@@ -21,8 +21,9 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+from bot import loop
 from bot.app import build_application
-from bot.config import Settings
+from bot.config import EVENT_LOOPS, Settings
 from bot.runner import polling
 
 
@@ -75,14 +76,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--base-url", required=True, help="the sandbox's Bot API base URL")
     parser.add_argument("--base-file-url", default=None)
     parser.add_argument("--echo", action="store_true", help="run a bare PTB echo bot instead")
+    parser.add_argument(
+        "--loop", choices=EVENT_LOOPS, default=None, help="event loop (default: see main)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=Settings().log_level if not args.echo else "WARNING",
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The echo bot runs on asyncio's own loop unless told otherwise (a bare PTB bot);
+    # the real bot on the loop `voy run` would choose (VOY_EVENT_LOOP).
+    choice = args.loop or ("asyncio" if args.echo else Settings().event_loop)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
+        loop.run(_serve(args), choice=choice)
 
 
 if __name__ == "__main__":

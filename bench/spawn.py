@@ -37,6 +37,7 @@ class BotProcess:
         log_path: Path,
         echo: bool = False,
         webhook_port: int | None = None,
+        loop: str | None = None,
     ) -> None:
         """Describe the process; :meth:`start` runs it."""
         self.base_url = base_url
@@ -44,6 +45,7 @@ class BotProcess:
         self.log_path = log_path
         self.echo = echo
         self.webhook_port = webhook_port
+        self.loop = loop  # bench.bot_process --loop; None: its default
         self._process: asyncio.subprocess.Process | None = None
 
     @property
@@ -66,6 +68,8 @@ class BotProcess:
         args = [sys.executable, "-m", "bench.bot_process", "--base-url", self.base_url]
         if self.echo:
             args.append("--echo")
+        if self.loop:
+            args += ["--loop", self.loop]
         with self.log_path.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
                 *args,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bot import logs
+from bot import logs, loop
 from bot.cli_cadre import cadre_app
 from bot.cli_common import fail, load_settings
 from bot.cli_digest import digest
@@ -82,7 +82,9 @@ def run(
         settings, base_url=base_url, base_file_url=_file_url(base_url) if base_url else None
     )
     try:
-        asyncio.run(serve(application, settings))
+        loop.run(serve(application, settings), choice=settings.event_loop)
+    except ConfigError as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot listen on {settings.listen}: {exc.strerror or exc}")
 
@@ -127,7 +129,9 @@ def demo(
         database_url=os.environ.get("VOY_DATABASE_URL"),
     )
     try:
-        asyncio.run(run_demo(options))
+        loop.run(run_demo(options), choice=settings.event_loop)
+    except ConfigError as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot start the demo on {host}:{port}: {exc.strerror or exc}")
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from knowledge.types import Thresholds
 
 SUPPORTED_LOCALES = ("zh-Hans", "zh-Hant", "en")
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 # Tokens that mean "nobody configured this yet": refuse to start on them.
 _PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "token", "xxx", "test"}
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     rate_limit: bool = True
     # Updates handled at once (one chat's still in order); SQLite serialises writers anyway.
     concurrent_updates: int = 1
+    # The event loop of `voy run` and the demo: "auto" (uvloop where installed, else
+    # asyncio's own), "uvloop" (required) or "asyncio". uvloop cut the bot's CPU per
+    # update by about a sixth in the load benchmark (bench/README.md).
+    event_loop: str = "auto"
     quiet_hours_start: time = time(22, 0)
     quiet_hours_end: time = time(8, 0)
     log_level: str = "INFO"
@@ -119,6 +124,13 @@ class Settings(BaseSettings):
     def _known_locale(cls, value: str) -> str:
         if value not in SUPPORTED_LOCALES:
             raise ValueError(f"unsupported locale {value!r}; use one of {SUPPORTED_LOCALES}")
+        return value
+
+    @field_validator("event_loop")
+    @classmethod
+    def _known_event_loop(cls, value: str) -> str:
+        if value not in EVENT_LOOPS:
+            raise ValueError(f"unsupported event loop {value!r}; use one of {EVENT_LOOPS}")
         return value
 
     @field_validator("log_format")
