@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, TimestampMixin, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from storage.questions import Question
 
 # Where a phrasing came from.
 SOURCE_IMPORT = "import"
@@ -103,6 +106,8 @@ class MatchLog(Base):
     question_id: Mapped[int | None] = mapped_column(
         ForeignKey("questions.id", ondelete="CASCADE"), index=True
     )
+    # Lets a new question and its log be written in one flush (bot/services/asking.py).
+    question: Mapped[Question | None] = relationship(lazy="raise")
     # Database ids of the entries shown (the answer, or the suggestions): only these
     # may be chosen, so forged button data cannot teach an arbitrary entry.
     offered: Mapped[list[int]] = mapped_column(JSON, default=list)

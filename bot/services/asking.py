@@ -137,6 +137,9 @@ async def ask(
     suggesting = result.band == "suggest" and bool(hits)
     shown = [top[1]] if answering and top else [e for _, e in hits] if suggesting else []
     topic = _topic_of(hits)
+    # The question, its first message, its first move and the match log go to the
+    # database in one flush: one statement per row, no UPDATE for the move (the load
+    # benchmark's hot path, bench/README.md).
     question = await questions.create(
         session,
         user=user,
@@ -145,9 +148,10 @@ async def ask(
         topic=topic,
         candidates=[{"slug": e.slug, "confidence": round(h.confidence, 4)} for h, e in hits],
         update_id=update_id,
+        flush=False,
     )
     log = MatchLog(
-        question_id=question.id,
+        question=question,
         telegram_user_id=user.telegram_id,
         query=text,
         band="answer" if answering else "suggest" if suggesting else "route",
@@ -156,14 +160,15 @@ async def ask(
         offered=[entry.id for entry in shown],
     )
     session.add(log)
-    await session.flush()
     metrics.MATCHES.labels(log.band).inc()
     actor = questions.actor_of(user)
     if answering:
         lifecycle.fire(question, "auto_answer", actor=actor, now=now, note=shown[0].slug)
+        await session.flush()
         return Answered(log.id, shown[0])
     if suggesting:
         lifecycle.fire(question, "suggest", actor=actor, now=now)
+        await session.flush()
         return Suggested(log.id, shown)
     assignment = await questions.route(session, question, reason="unmatched", now=now, tz=tz)
     return Routed(question, assignment.cadre)

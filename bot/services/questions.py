@@ -54,13 +54,19 @@ async def create(
     topic: str | None = None,
     candidates: list[dict[str, object]] | None = None,
     update_id: int | None = None,
+    flush: bool = True,
 ) -> Question:
-    """Record a new question (state ``new``) with its first message."""
+    """Record a new question (state ``new``) with its first message.
+
+    ``flush=False`` leaves it pending, for a caller that moves it on and writes it all
+    in one flush (its id is None until then).
+    """
     question = Question(
         user_id=user.id,
         text=text,
         region_code=user.region_code,
         topic=topic,
+        status=lifecycle.NEW,  # set here, not by the column default: a pending one moves
         candidates=candidates or [],
         inbound_update_id=update_id,
         asked_at=now,
@@ -69,7 +75,8 @@ async def create(
         events=[],  # loaded (empty), so the first transition does no lazy load
     )
     session.add(question)
-    await session.flush()
+    if flush:
+        await session.flush()
     return question
 
 

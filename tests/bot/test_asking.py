@@ -8,8 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
 
 from bot.services import asking, users
 from knowledge import store
@@ -20,6 +21,7 @@ from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.faq import MatchLog
 from storage.models import User
+from storage.questions import Question
 
 MINI = Path(__file__).resolve().parents[1] / "data" / "mini_faq.yaml"
 TZ = ZoneInfo("Asia/Shanghai")
@@ -206,3 +208,39 @@ async def test_region_scoped_entries_reach_the_streets_below(
                 else []
             )
             assert ("youth-home-east" in [e.slug for e in shown]) is expected, region
+
+
+async def test_an_answered_question_is_written_in_one_flush_and_recorded_whole(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The hot path's saving (one INSERT per row, no UPDATE) keeps every record."""
+    index = KnowledgeIndex()
+    async with unit_of_work(sessions) as session:
+        user = await _user(session)
+        await index.refresh(session)  # the index is built before counting
+        bind = session.bind
+        statements: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            statements.append(statement.split()[0].upper())
+
+        event.listen(bind.sync_engine, "before_cursor_execute", count)
+        try:
+            answered = await asking.ask(
+                session, user=user, text="团费怎么交", index=index, max_length=100, now=NOW, tz=TZ
+            )
+        finally:
+            event.remove(bind.sync_engine, "before_cursor_execute", count)
+        assert isinstance(answered, asking.Answered)
+        assert statements.count("UPDATE") == 0
+        assert statements.count("INSERT") == 4  # question, message, event, match log
+        question = await session.scalar(
+            select(Question).options(selectinload(Question.events), selectinload(Question.thread))
+        )
+        assert question is not None and question.status == "auto_answered"
+        assert [(e.trigger, e.from_state, e.to_state) for e in question.events] == [
+            ("auto_answer", "new", "auto_answered")
+        ]
+        assert [m.text for m in question.thread] == ["团费怎么交"]
+        log = await session.get(MatchLog, answered.log_id)
+        assert log is not None and log.question_id == question.id
