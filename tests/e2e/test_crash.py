@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bench.spawn import BotProcess
+from bench.spawn import BotProcess, free_port
 from knowledge.entries import read_entries
 from sandbox import SandboxClient, SandboxServer
 from storage.db import create_engine, create_session_factory
@@ -157,32 +157,47 @@ async def _settled(database_url: str) -> bool:
         await engine.dispose()
 
 
-async def _crash_and_check(database_url: str, tmp_path: Path) -> None:
+async def _crash_and_check(database_url: str, tmp_path: Path, *, instances: int = 1) -> None:
+    """One polling bot, or ``instances`` webhook bots (`voy run --webhook-url`) behind the
+    sandbox's round-robin load balancer; the kills take each instance down in turn."""
     started = asyncio.get_running_loop().time()
     await prepare(database_url)
     server = SandboxServer(token=TOKEN, port=0, personas=STAFF)
     await server.start()
     client = SandboxClient(server.url.rstrip("/"))
     await client.set_chat(COMMITTEE_CHAT, title="团委", type_="supergroup", admins=[2001])
-    bot = BotProcess(server.base_url, _bot_env(database_url), log_path=tmp_path / "bot.log")
+    webhook = instances > 1
+    bots = [
+        BotProcess(
+            server.base_url,
+            {**_bot_env(database_url), "VOY_INSTANCE_ID": f"crash-{n}"},
+            log_path=tmp_path / f"bot-{n}.log",
+            webhook_port=free_port() if webhook else None,
+        )
+        for n in range(instances)
+    ]
     burst = Burst()
     try:
-        await bot.start()
+        for bot in bots:
+            await bot.start()
+        if webhook:
+            await client.set_webhook_targets([bot.webhook_url for bot in bots])
         users = [
             asyncio.create_task(_young_person(server, client, 5000 + n, burst, seed=n))
             for n in range(USERS)
         ]
         kills = []
-        for threshold in KILL_AFTER:
+        for turn, threshold in enumerate(KILL_AFTER):
             try:
                 await asyncio.wait_for(burst.reached[threshold].wait(), REPLY_TIMEOUT_S * 2)
             except TimeoutError:
                 pytest.fail(f"the burst stalled at {burst.posted} messages: {burst.errors}")
             kills.append(asyncio.get_running_loop().time() - started)
-            await bot.kill()
+            victim = bots[turn % instances]
+            await victim.kill()
             await _snapshot_in_flight(database_url, burst)
             await asyncio.sleep(0.3)  # messages keep arriving while the bot is down
-            await bot.start()
+            await victim.start()
         await asyncio.gather(*users)
         answered = asyncio.get_running_loop().time()
         loop = asyncio.get_running_loop()
@@ -190,7 +205,8 @@ async def _crash_and_check(database_url: str, tmp_path: Path) -> None:
             if await _settled(database_url):
                 break
             await asyncio.sleep(0.2)
-        await bot.stop()
+        for bot in bots:
+            await bot.stop()
         print(
             f"timing: killed at {', '.join(f'{k:.1f}' for k in kills)} s, all answered at "
             f"{answered - started:.1f} s, settled at {loop.time() - started:.1f} s"
@@ -198,7 +214,8 @@ async def _crash_and_check(database_url: str, tmp_path: Path) -> None:
         assert not burst.errors, burst.errors
         await _check(server, database_url, burst)
     finally:
-        await bot.kill()
+        for bot in bots:
+            await bot.kill()
         await client.aclose()
         await server.stop()
     assert not server.violations, server.violations
@@ -303,3 +320,12 @@ async def test_sigkill_mid_burst_loses_and_duplicates_nothing_postgres(
 ) -> None:
     """The same on PostgreSQL."""
     await _crash_and_check(postgres_url, tmp_path)
+
+
+@pytest.mark.postgres
+async def test_two_webhook_instances_killed_in_turn_lose_and_duplicate_nothing(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Two `voy run --webhook-url` processes on one PostgreSQL behind a round-robin load
+    balancer; each is SIGKILLed mid-burst in turn and restarted, the other working on."""
+    await _crash_and_check(postgres_url, tmp_path, instances=2)
