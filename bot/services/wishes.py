@@ -185,14 +185,24 @@ async def claim(
 ) -> Wish:
     """Claim a published wish: cadres and donors, at most ``limit`` open claims each.
 
-    One conditional UPDATE decides between two people pressing claim at once.
+    One conditional UPDATE decides between two people pressing claim at once, and it
+    counts the claimer's open claims itself: the same person claiming two wishes at once
+    (two chats, two instances) cannot slip past the limit. On PostgreSQL the claimer's
+    row is locked first, so the second claim's count sees the first; SQLite counts under
+    its write lock anyway.
     """
     _require(user, ROLE_CADRE, ROLE_DONOR)
     if await open_claims(session, user) >= limit:
         raise ClaimLimitReached(limit)
+    await session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    held = (
+        select(func.count(Wish.id))
+        .where(Wish.claimer_user_id == user.id, Wish.status.in_(life.OPEN_CLAIMS))
+        .scalar_subquery()
+    )
     won = await session.execute(
         update(Wish)
-        .where(Wish.id == wish_id, Wish.status == life.APPROVED)
+        .where(Wish.id == wish_id, Wish.status == life.APPROVED, held < limit)
         .values(
             version=Wish.version + 1,
             status=life.CLAIMED,
@@ -207,6 +217,8 @@ async def claim(
     if wish is None:
         raise WishNotAllowed(wish_id)
     if won.rowcount != 1:  # type: ignore[attr-defined]
+        if wish.status == life.APPROVED:  # still free: the limit stopped it
+            raise ClaimLimitReached(limit)
         raise life.IllegalWishTransition(wish.id, wish.status, "claim")
     wish.events.append(
         life.WishEvent(

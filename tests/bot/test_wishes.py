@@ -196,6 +196,49 @@ async def test_sixth_claim_is_refused_and_two_claims_at_once_have_one_winner(
     assert sorted(results) == ["lost", "won"]
 
 
+async def test_one_person_claiming_two_wishes_at_once_stays_within_the_limit(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Four claims held, two more pressed at the same moment (two chats or instances)."""
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        reviewer = await _person(session, 2003)
+        cadre = await _person(session, 2002)
+        ids = []
+        for n in range(6):
+            wish = await _submitted(session, youth, text=f"心愿第{n}个")
+            await wishes.review(
+                session,
+                wish_id=wish.id,
+                reviewer=reviewer,
+                decision="approve",
+                reason=None,
+                now=NOW,
+            )
+            ids.append(wish.id)
+        for wish_id in ids[:4]:
+            await wishes.claim(session, wish_id=wish_id, user=cadre, now=NOW, limit=5)
+    both_counted = asyncio.Barrier(2)
+
+    async def attempt(wish_id: int) -> str:
+        async with unit_of_work(sessions) as session:
+            user = await users.get_by_telegram_id(session, 2002)
+            assert user is not None
+            assert await wishes.open_claims(session, user) == 4
+            await both_counted.wait()  # both have seen 4 of 5 before either claims
+            try:
+                await wishes.claim(session, wish_id=wish_id, user=user, now=NOW, limit=5)
+            except wishes.ClaimLimitReached:
+                return "limit"
+            return "won"
+
+    results = await asyncio.gather(attempt(ids[4]), attempt(ids[5]))
+    assert sorted(results) == ["limit", "won"]
+    async with unit_of_work(sessions) as session:
+        user = await users.get_by_telegram_id(session, 2002)
+        assert user is not None and await wishes.open_claims(session, user) == 5
+
+
 async def test_idle_claim_reminded_then_released(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
