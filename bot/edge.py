@@ -19,7 +19,8 @@ once, but one chat's updates still run one at a time, in the order they arrived:
 young person's wish steps or a cadre's "answer" button and the answer typed after it
 must not overtake each other. PTB starts each update's task in arrival order and
 ``asyncio.Lock`` wakes its waiters first come, first served, so a per-chat lock taken
-before any other ``await`` keeps that order.
+before any other ``await`` keeps that order. The chat lock is taken before one of the
+processor's slots (its semaphore), so updates queued behind their chat hold no slot.
 """
 
 from __future__ import annotations
@@ -42,10 +43,21 @@ from bot.services import inbox, users
 
 _log = logging.getLogger(__name__)
 
+# PTB's update processor semaphore size when ours does the limiting (see __init__).
+_ADMIT_ALL = 1 << 20
+
 
 def update_type(update: Update) -> str:
     """The kind of ``update`` as Telegram names it: message, callback_query, …"""
     return next((kind for kind in Update.ALL_TYPES if getattr(update, kind, None)), "other")
+
+
+def _close_if_unstarted(coroutine: Awaitable[Any]) -> None:
+    """Close a handler coroutine that never ran (avoids "never awaited" warnings)."""
+    if inspect.iscoroutine(coroutine) and inspect.getcoroutinestate(coroutine) == (
+        inspect.CORO_CREATED
+    ):
+        coroutine.close()
 
 
 class SessionUpdateProcessor(BaseUpdateProcessor):
@@ -60,7 +72,11 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         intake: DurableUpdateQueue | None = None,
     ) -> None:
         """Create the processor over ``sessions``; ``intake`` is the application's queue."""
-        super().__init__(max_concurrent_updates)
+        # With more than one slot, PTB's semaphore (taken before do_process_update) admits
+        # every update, and ours, taken after the chat lock, limits how many run.
+        super().__init__(1 if max_concurrent_updates == 1 else _ADMIT_ALL)
+        self._limit = max_concurrent_updates
+        self._slots = asyncio.Semaphore(max(1, max_concurrent_updates))
         self._sessions = sessions
         self._default_locale = default_locale
         self._intake = intake
@@ -73,27 +89,40 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         """Nothing to tear down."""
 
+    @property
+    def slots(self) -> int:
+        """How many updates are handled at once (``VOY_CONCURRENT_UPDATES``)."""
+        return self._limit
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Record the update, run the handlers in one session, and commit once."""
+        """Wait for the update's chat, then for a slot; record the update, run the
+        handlers in one session, and commit once.
+
+        In that order: an update waiting for its chat holds no slot, so one person's
+        burst of messages cannot take every slot while other chats wait.
+        """
         if not isinstance(update, Update):
             await coroutine
             return
+        if self._limit == 1:  # PTB's own semaphore lets one update in at a time
+            await self._logged(update, coroutine)
+            return
+        try:
+            async with self._in_order(update), self._slots:
+                await self._logged(update, coroutine)
+        finally:
+            _close_if_unstarted(coroutine)
+
+    async def _logged(self, update: Update, coroutine: Awaitable[Any]) -> None:
         sender = update.effective_user
         try:
             with logs.update_context(update.update_id, sender.id if sender else None):
-                if self.max_concurrent_updates == 1:
-                    await self._process(update, coroutine)
-                else:
-                    async with self._in_order(update):
-                        await self._process(update, coroutine)
+                await self._process(update, coroutine)
         except Exception:
             metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
         finally:
-            if inspect.iscoroutine(coroutine) and inspect.getcoroutinestate(coroutine) == (
-                inspect.CORO_CREATED
-            ):
-                coroutine.close()  # never started: avoid "never awaited" warnings
+            _close_if_unstarted(coroutine)
 
     @contextlib.asynccontextmanager
     async def _in_order(self, update: Update) -> AsyncIterator[None]:

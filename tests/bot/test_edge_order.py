@@ -43,11 +43,13 @@ def _update(update_id: int, chat_id: int, text: str) -> Update:
     )
 
 
+@pytest.mark.parametrize("slots", [4, 2])
 async def test_one_chat_in_order_other_chats_meanwhile(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: async_sessionmaker[AsyncSession], slots: int
 ) -> None:
+    """With 2 slots, the first chat's waiting updates must not hold the second slot."""
     processor = SessionUpdateProcessor(
-        sessions, default_locale="zh-Hans", max_concurrent_updates=4
+        sessions, default_locale="zh-Hans", max_concurrent_updates=slots
     )
     journal: list[str] = []
     release_first = asyncio.Event()
