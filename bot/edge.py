@@ -74,9 +74,9 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         """Create the processor over ``sessions``; ``intake`` is the application's queue."""
         # With more than one slot, PTB's semaphore (taken before do_process_update) admits
         # every update, and ours, taken after the chat lock, limits how many run.
-        super().__init__(1 if max_concurrent_updates == 1 else _ADMIT_ALL)
+        super().__init__(max_concurrent_updates if max_concurrent_updates <= 1 else _ADMIT_ALL)
         self._limit = max_concurrent_updates
-        self._slots = asyncio.Semaphore(max(1, max_concurrent_updates))
+        self._slots = asyncio.Semaphore(max_concurrent_updates)
         self._sessions = sessions
         self._default_locale = default_locale
         self._intake = intake
@@ -89,11 +89,6 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         """Nothing to tear down."""
 
-    @property
-    def slots(self) -> int:
-        """How many updates are handled at once (``VOY_CONCURRENT_UPDATES``)."""
-        return self._limit
-
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the update's chat, then for a slot; record the update, run the
         handlers in one session, and commit once.
@@ -104,12 +99,12 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         if not isinstance(update, Update):
             await coroutine
             return
-        if self._limit == 1:  # PTB's own semaphore lets one update in at a time
-            await self._logged(update, coroutine)
-            return
         try:
-            async with self._in_order(update), self._slots:
+            if self._limit == 1:  # PTB's own semaphore lets one update in at a time
                 await self._logged(update, coroutine)
+            else:
+                async with self._in_order(update), self._slots:
+                    await self._logged(update, coroutine)
         finally:
             _close_if_unstarted(coroutine)
 
@@ -121,8 +116,6 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         except Exception:
             metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
-        finally:
-            _close_if_unstarted(coroutine)
 
     @contextlib.asynccontextmanager
     async def _in_order(self, update: Update) -> AsyncIterator[None]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -168,16 +169,15 @@ async def withdraw(session: AsyncSession, *, wish_id: int, user: User, now: date
     return await _saved(session, wish, "withdraw")
 
 
+def _open_claims_of(user: User) -> Select[Any]:
+    return select(func.count(Wish.id)).where(
+        Wish.claimer_user_id == user.id, Wish.status.in_(life.OPEN_CLAIMS)
+    )
+
+
 async def open_claims(session: AsyncSession, user: User) -> int:
     """How many wishes ``user`` has claimed and not yet fulfilled."""
-    return int(
-        await session.scalar(
-            select(func.count(Wish.id)).where(
-                Wish.claimer_user_id == user.id, Wish.status.in_(life.OPEN_CLAIMS)
-            )
-        )
-        or 0
-    )
+    return int(await session.scalar(_open_claims_of(user)) or 0)
 
 
 async def claim(
@@ -192,14 +192,8 @@ async def claim(
     its write lock anyway.
     """
     _require(user, ROLE_CADRE, ROLE_DONOR)
-    if await open_claims(session, user) >= limit:
-        raise ClaimLimitReached(limit)
     await session.execute(select(User.id).where(User.id == user.id).with_for_update())
-    held = (
-        select(func.count(Wish.id))
-        .where(Wish.claimer_user_id == user.id, Wish.status.in_(life.OPEN_CLAIMS))
-        .scalar_subquery()
-    )
+    held = _open_claims_of(user).scalar_subquery()
     won = await session.execute(
         update(Wish)
         .where(Wish.id == wish_id, Wish.status == life.APPROVED, held < limit)
@@ -213,12 +207,12 @@ async def claim(
         )
         .execution_options(synchronize_session=False)
     )
+    if won.rowcount != 1 and await open_claims(session, user) >= limit:  # type: ignore[attr-defined]
+        raise ClaimLimitReached(limit)
     wish = await session.get(Wish, wish_id, populate_existing=True)
     if wish is None:
         raise WishNotAllowed(wish_id)
     if won.rowcount != 1:  # type: ignore[attr-defined]
-        if wish.status == life.APPROVED:  # still free: the limit stopped it
-            raise ClaimLimitReached(limit)
         raise life.IllegalWishTransition(wish.id, wish.status, "claim")
     wish.events.append(
         life.WishEvent(

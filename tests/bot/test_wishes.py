@@ -114,6 +114,31 @@ async def _submitted(
     return await wishes.submit(session, user=youth, draft=draft, now=NOW)
 
 
+async def _approved_and_claimed(
+    sessions: async_sessionmaker[AsyncSession], *, approved: int, claimed: int
+) -> list[int]:
+    """``approved`` wishes of young person 1001, the first ``claimed`` taken by cadre 2002."""
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        reviewer = await _person(session, 2003)
+        cadre = await _person(session, 2002)
+        ids = []
+        for n in range(approved):
+            wish = await _submitted(session, youth, text=f"心愿第{n}个")
+            await wishes.review(
+                session,
+                wish_id=wish.id,
+                reviewer=reviewer,
+                decision="approve",
+                reason=None,
+                now=NOW,
+            )
+            ids.append(wish.id)
+        for wish_id in ids[:claimed]:
+            await wishes.claim(session, wish_id=wish_id, user=cadre, now=NOW, limit=5)
+    return ids
+
+
 async def test_review_claim_fulfil_confirm(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with unit_of_work(sessions) as session:
         youth = await _person(session, 1001)
@@ -162,24 +187,9 @@ async def test_checklist_flags_personal_data_and_duplicates(
 async def test_sixth_claim_is_refused_and_two_claims_at_once_have_one_winner(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    ids = await _approved_and_claimed(sessions, approved=7, claimed=5)
     async with unit_of_work(sessions) as session:
-        youth = await _person(session, 1001)
-        reviewer = await _person(session, 2003)
         cadre = await _person(session, 2002)
-        ids = []
-        for n in range(7):
-            wish = await _submitted(session, youth, text=f"心愿第{n}个")
-            await wishes.review(
-                session,
-                wish_id=wish.id,
-                reviewer=reviewer,
-                decision="approve",
-                reason=None,
-                now=NOW,
-            )
-            ids.append(wish.id)
-        for wish_id in ids[:5]:
-            await wishes.claim(session, wish_id=wish_id, user=cadre, now=NOW, limit=5)
         with pytest.raises(wishes.ClaimLimitReached):
             await wishes.claim(session, wish_id=ids[5], user=cadre, now=NOW, limit=5)
 
@@ -200,24 +210,7 @@ async def test_one_person_claiming_two_wishes_at_once_stays_within_the_limit(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """Four claims held, two more pressed at the same moment (two chats or instances)."""
-    async with unit_of_work(sessions) as session:
-        youth = await _person(session, 1001)
-        reviewer = await _person(session, 2003)
-        cadre = await _person(session, 2002)
-        ids = []
-        for n in range(6):
-            wish = await _submitted(session, youth, text=f"心愿第{n}个")
-            await wishes.review(
-                session,
-                wish_id=wish.id,
-                reviewer=reviewer,
-                decision="approve",
-                reason=None,
-                now=NOW,
-            )
-            ids.append(wish.id)
-        for wish_id in ids[:4]:
-            await wishes.claim(session, wish_id=wish_id, user=cadre, now=NOW, limit=5)
+    ids = await _approved_and_claimed(sessions, approved=6, claimed=4)
     both_counted = asyncio.Barrier(2)
 
     async def attempt(wish_id: int) -> str:
