@@ -92,6 +92,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(name))
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database on each backend in turn, for code whose SQL differs between them
+    (bulk statements, locks, driver errors); the PostgreSQL case skips without a server."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
 @pytest.fixture
 def sqlite_url(database_url: str) -> str:
     """The old name of ``database_url``: the general database, which follows the backend."""

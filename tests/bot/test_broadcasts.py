@@ -37,12 +37,6 @@ PEOPLE: dict[int, tuple[str | None, list[str], bool | None, bool, list[str]]] = 
 }
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """A fresh database on each backend (PostgreSQL only when configured)."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """The demo org and the people above."""

@@ -58,12 +58,6 @@ A_NAME, A_USERNAME, A_PHONE = "林晓雨测试", "lxy_test", "13811112222"
 A_STRINGS = ("SECRET-A", A_NAME, A_USERNAME, A_PHONE)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """Both backends (PostgreSQL when configured): erasure and retention are bulk SQL."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 @pytest.fixture
 async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_engine(db_url)

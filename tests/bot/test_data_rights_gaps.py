@@ -28,7 +28,6 @@ from tests.bot.test_data_rights import (  # noqa: F401  (fixtures)
     _inbound,
     _question,
     _youth,
-    db_url,
     sessions,
 )
 

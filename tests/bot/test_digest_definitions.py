@@ -143,23 +143,17 @@ async def _fill(world: World) -> None:
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest) -> str:
-    """A fresh database: SQLite, and PostgreSQL (skipped without one)."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 @pytest.fixture
-async def digest(url: str) -> Any:
+async def digest(db_url: str) -> Any:
     """The cases' digest."""
-    await prepare(url, kb_file=None)
-    engine = create_engine(url)
+    await prepare(db_url, kb_file=None)
+    engine = create_engine(db_url)
     sessions = create_session_factory(engine)
     try:
         async with unit_of_work(sessions) as session:
             cadres = {n: i for n, i in await session.execute(select(Cadre.name, Cadre.id))}
             await _fill(World(session, cadres))
-        settings = Settings(database_url=url, timezone="Asia/Shanghai")
+        settings = Settings(database_url=db_url, timezone="Asia/Shanghai")
         async with sessions() as session:
             yield await compute(session, week=WEEK, now=NOW, settings=settings)
     finally:

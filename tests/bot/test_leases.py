@@ -20,21 +20,15 @@ T0 = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 TTL = timedelta(minutes=1)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """The URL of a fresh SQLite or PostgreSQL database (the latter skips without one)."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 @pytest.fixture
-async def database(backend: str) -> str:
+async def database(db_url: str) -> str:
     """The same database, migrated."""
-    engine = create_engine(backend)
+    engine = create_engine(db_url)
     try:
         await migrate.upgrade(engine)
     finally:
         await engine.dispose()
-    return backend
+    return db_url
 
 
 async def _acquire(sessions, holder: str, now: datetime, ttl: timedelta = TTL) -> bool:

@@ -20,15 +20,9 @@ from storage.questions import Question
 from tests.conftest import make_settings, prepare
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    """A fresh database URL of each kind (PostgreSQL only when configured)."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 @pytest.fixture
-async def services(backend: str) -> AsyncIterator[Services]:
-    url = backend
+async def services(db_url: str) -> AsyncIterator[Services]:
+    url = db_url
     await prepare(url)
     settings = make_settings(url)
     engine = create_engine(url)

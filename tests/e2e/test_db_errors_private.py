@@ -37,12 +37,6 @@ _POSTGRES = {
 }
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """Both backends: their drivers word errors differently."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 async def _fail_inserts(harness: BotHarness, table: str, *, on: bool) -> None:
     async with unit_of_work(harness.sessions) as session:
         postgres = session.get_bind().dialect.name == "postgresql"

@@ -22,12 +22,6 @@ OPS_CHAT = -1009000000002
 FAILED = "error while handling a job"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """Both backends."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
 async def _fault(harness: BotHarness, table: str, event: str, *, on: bool) -> None:
     """Make every ``event`` (UPDATE, DELETE) on ``table`` fail in the database."""
     async with unit_of_work(harness.sessions) as session:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import insert, select
 
 from storage import migrate
@@ -90,11 +89,5 @@ async def _backfill(url: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest) -> str:
-    """A fresh database: SQLite, and PostgreSQL (skipped without one)."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
-
-
-async def test_waiting_since_backfilled(url: str) -> None:
-    await _backfill(url)
+async def test_waiting_since_backfilled(db_url: str) -> None:
+    await _backfill(db_url)
