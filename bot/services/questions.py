@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services import lifecycle, routing, safeguarding
 from bot.services.lifecycle import IllegalTransition
 from bot.services.safeguarding import Concern
+from storage.db import lock_for_writing
 from storage.models import ROLE_ADMIN, Cadre, User
 from storage.questions import Question, QuestionMessage
 
@@ -117,8 +118,19 @@ def _assign(
 
 
 async def get(session: AsyncSession, question_id: int) -> Question:
-    """Return a question or raise :class:`NotAllowed`."""
-    question = await session.get(Question, question_id)
+    """Return a question, held for this session's changes, or raise :class:`NotAllowed`.
+
+    Whoever loads a question here goes on to change it (claim, answer, pass, resolve,
+    follow up, …), so it is locked first: the row (``FOR UPDATE``) on PostgreSQL, the
+    database's write lock on SQLite (:func:`storage.db.lock_for_writing`). Two people
+    acting on one question at once (two cadres tapping "claim" on two instances) take
+    turns, and the second sees the first's work (and is refused, or builds on it)
+    instead of writing a stale copy over it while both are told they succeeded.
+    """
+    await lock_for_writing(session)
+    question = await session.get(
+        Question, question_id, with_for_update=True, populate_existing=True
+    )
     if question is None:
         raise NotAllowed(question_id)
     return question
