@@ -1,15 +1,18 @@
 """The edge of every update: one DB session, the inbound log, and the single commit.
 
 PTB hands each update to an update processor; ours opens the session, finds the update in
-the inbound log (the durable intake stored it before it was acknowledged; an update that
-bypassed the intake is stored and committed here first), registers the sender, runs the
-handlers, then commits their work together with the "handled" mark, or rolls it back.
+the inbound log (the durable intake stored it before it was acknowledged; a webhook
+update is stored here, on PostgreSQL in its own transaction), registers the sender, runs
+the handlers, then commits their work together with the "handled" mark, or rolls it back
+(and stores the update again, marked failed).
 
-Crash safety: an update is marked handled in the same commit as its work, so a process
-killed while handling leaves it ``received`` and it is handled again after the restart
-(``bot.intake.recover``). Replies the handlers sent before the kill are not undone: a
-kill between Telegram accepting a reply and that commit sends the reply twice. This is
-the same at-least-once window as the outbox's (bot/delivery.py).
+Crash safety: an update is marked handled in the same commit as its work. A polled
+update killed while handling stays ``received`` and is handled again after the restart
+(``bot.intake.recover``); a webhook update killed while handling was not acknowledged,
+and Telegram sends it again (on PostgreSQL its row went with the killed transaction).
+Replies the handlers sent before the kill are not undone: a kill between Telegram
+accepting a reply and that commit sends the reply twice. This is the same at-least-once
+window as the outbox's (bot/delivery.py).
 
 Nothing may escape from here: with sequential processing PTB awaits this inside its
 update fetcher, and an exception would stop the bot from fetching updates at all.
@@ -142,8 +145,16 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
 
     async def _process(self, update: Update, coroutine: Awaitable[Any]) -> None:
         async with self._sessions() as session:
-            # Normally stored already by the durable intake (bot/intake.py), which knows
-            # its row; if another session handles it meanwhile, the final mark fails.
+            # Polling: the durable intake (bot/intake.py) stored and committed the update
+            # before the updater confirmed it, and knows its row. A webhook update (and
+            # one that bypassed the intake) is stored here. On PostgreSQL that is part of
+            # the update's own transaction: the webhook is answered only after the
+            # commit, so Telegram re-sends it if this process dies first, and a copy
+            # re-sent while this one is being handled (another instance, a slow answer)
+            # waits on the row and is skipped once this commits: handled and answered
+            # once. On SQLite the row is committed first: its one write lock, taken by
+            # the insert, would otherwise hold every other chat's update back for the
+            # whole of this one (VOY_CONCURRENT_UPDATES).
             inbound_id = self._intake.take_stored(update) if self._intake else None
             if inbound_id is None:
                 inbound_id = await inbox.to_handle(session, update)
@@ -151,7 +162,8 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                     _log.info("update %s was handled before; skipping", update.update_id)
                     metrics.UPDATES_DUPLICATE.inc()
                     return
-                await session.commit()
+                if session.get_bind().dialect.name == "sqlite":
+                    await session.commit()
 
             scope = UpdateScope(session=session, locale=self._default_locale)
             scope.inbound_id = inbound_id
@@ -161,7 +173,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             except Exception as exc:
                 _log.exception("could not register the sender of update %s", update.update_id)
                 scope.error = f"registering the sender failed: {type(exc).__name__}"
-                await self._finish(session, scope, inbound_id)
+                await self._finish(session, scope, update)
                 return
 
             token = scope_var().set(scope)
@@ -169,7 +181,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 await coroutine
             finally:
                 scope_var().reset(token)
-            await self._finish(session, scope, inbound_id)
+            await self._finish(session, scope, update)
 
     async def _register_sender(
         self, session: AsyncSession, update: Update, scope: UpdateScope
@@ -186,11 +198,13 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         )
         scope.locale = scope.user.locale
 
-    async def _finish(self, session: AsyncSession, scope: UpdateScope, inbound_id: int) -> None:
+    async def _finish(self, session: AsyncSession, scope: UpdateScope, update: Update) -> None:
         kind = scope.extra.get("update_type", "other")
         metrics.UPDATES.labels(kind).inc()
         _log.debug("update handled: %s%s", kind, f" ({scope.error})" if scope.error else "")
         if scope.error is None:
+            inbound_id = scope.inbound_id
+            assert inbound_id is not None
             try:
                 if await inbox.mark_done(session, inbound_id=inbound_id):
                     await session.commit()
@@ -203,7 +217,12 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 scope.error = f"commit failed: {type(exc).__name__}"
         metrics.UPDATE_ERRORS.inc()
         await session.rollback()
-        if not await inbox.mark_done(session, inbound_id=inbound_id, error=scope.error):
+        # A row stored in this transaction went with the rollback: store it again, so the
+        # update is kept, with its error, whatever failed.
+        inbound_id = await inbox.to_handle(session, update)
+        if inbound_id is None or not await inbox.mark_done(
+            session, inbound_id=inbound_id, error=scope.error
+        ):
             await session.rollback()
             return
         for work in scope.after_rollback:

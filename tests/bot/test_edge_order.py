@@ -111,3 +111,42 @@ async def test_sequential_processing_needs_no_chat_locks(
         await processor.process_update(_update(n, 300, f"问题{n}"), work(n))
     assert seen == [1, 2]
     assert processor.chats_in_hand() == 0
+
+
+async def test_a_webhook_update_resent_while_handled_elsewhere_is_handled_once(
+    postgres_url: str,
+) -> None:
+    """Two instances (PostgreSQL, no intake, as with webhooks): Telegram re-sends an update
+    to the second while the first is still handling it. The copy waits for the first
+    instance's commit and is skipped, so the work and the reply happen once."""
+    engine = create_engine(postgres_url)
+    await migrate.upgrade(engine)
+    sessions = create_session_factory(engine)
+    first, second = (SessionUpdateProcessor(sessions, default_locale="zh-Hans") for _ in range(2))
+    journal: list[str] = []
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def work(name: str, gate: asyncio.Event | None = None) -> None:
+        journal.append(name)
+        if gate is not None:
+            started.set()
+            await gate.wait()
+
+    try:
+        await first.process_update(_update(1, 100, "你好"), work("hello"))
+        update = _update(2, 100, "我的问题")
+        handling = asyncio.create_task(first.process_update(update, work("first", release)))
+        await asyncio.wait_for(started.wait(), timeout=10)
+        resent = asyncio.create_task(second.process_update(update, work("second")))
+        await asyncio.sleep(0.3)
+        # Before, the first instance committed the update's row before handling it, so
+        # the second found it still waiting and handled it as well (two replies).
+        assert "second" not in journal
+        release.set()
+        await asyncio.wait_for(asyncio.gather(handling, resent), timeout=10)
+        assert journal == ["hello", "first"]
+        async with sessions() as session:
+            statuses = list(await session.scalars(select(InboundMessage.status)))
+        assert statuses == [INBOUND_HANDLED] * 2
+    finally:
+        await engine.dispose()
