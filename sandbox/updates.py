@@ -55,6 +55,8 @@ class UpdateQueue:
         self.timeout_s = 10.0
         self._turn = itertools.count()
         self._in_flight: set[int] = set()
+        # The target each update in flight was posted to, until it answers.
+        self._posting: dict[int, tuple[str, dict[str, Any]]] = {}
         self._busy_chats: set[object] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -160,6 +162,11 @@ class UpdateQueue:
             data["last_error_date"], data["last_error_message"] = self.last_error
         return data
 
+    def posted_to(self, url: str) -> list[dict[str, Any]]:
+        """The updates posted to ``url`` that it has not answered yet (what that instance
+        holds, for a test that kills it)."""
+        return [update for target, update in self._posting.values() if target == url]
+
     def _max_connections(self) -> int:
         return int(self.webhook.get("max_connections") or 40)
 
@@ -199,7 +206,11 @@ class UpdateQueue:
         try:
             while self.webhook.get("url") and update in self.pending:
                 target = self._next_target()
-                error = await self._post(target, update)
+                self._posting[update["update_id"]] = (target, update)
+                try:
+                    error = await self._post(target, update)
+                finally:
+                    self._posting.pop(update["update_id"], None)
                 if error is None:
                     if update in self.pending:
                         self.pending.remove(update)

@@ -16,8 +16,10 @@ Exactly once, except in the documented at-least-once window (bot/edge.py,
 bot/delivery.py): a reply or push that Telegram accepted just before the kill, whose
 update or outbox row had not yet been committed as done, is sent again after the
 restart. A duplicate is accepted only for an update or row that was in flight at the
-kill (read from the database before the restart), at most one each; anything else
-fails the test.
+kill, at most one each: for updates, stored but not handled (polling, read from the
+database before the restart) or posted to the killed webhook instance and not yet
+answered (read from the sandbox just before the kill); for pushes, claimed for sending.
+Anything else fails the test.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -125,6 +128,11 @@ async def _young_person(
             seq = max((e["seq"] for e in found), default=seq)
 
 
+def _chat_of(update: dict[str, Any]) -> int:
+    body = update.get("message") or update["callback_query"]["message"]
+    return int(body["chat"]["id"])
+
+
 async def _snapshot_in_flight(database_url: str, burst: Burst) -> None:
     """After the kill: the updates not yet handled and the pushes being sent."""
     engine = create_engine(database_url)
@@ -194,6 +202,9 @@ async def _crash_and_check(database_url: str, tmp_path: Path, *, instances: int 
                 pytest.fail(f"the burst stalled at {burst.posted} messages: {burst.errors}")
             kills.append(asyncio.get_running_loop().time() - started)
             victim = bots[turn % instances]
+            if webhook:  # what it holds unanswered; on PostgreSQL not stored until done
+                for update in server.core.updates.posted_to(victim.webhook_url):
+                    burst.in_flight_updates[_chat_of(update)] += 1
             await victim.kill()
             await _snapshot_in_flight(database_url, burst)
             await asyncio.sleep(0.3)  # messages keep arriving while the bot is down
