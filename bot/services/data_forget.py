@@ -21,6 +21,7 @@ from bot.services.data_rights import PURGED, forgotten_telegram_id
 from bot.services.promotion import PROMOTED_PREFIX
 from knowledge import store
 from storage.broadcasts import AnnouncementPreference, Subscription
+from storage.db import lock_for_writing
 from storage.faq import FaqEntry, FaqPhrasing, FaqRevision, MatchLog
 from storage.models import Cadre, InboundMessage, User
 from storage.outbox import STATE_CANCELLED, STATE_PENDING, OutboxMessage
@@ -118,7 +119,16 @@ async def _questions(
     session: AsyncSession, *, user_id: int, now: datetime, report: ForgetReport
 ) -> None:
     committee = await org.get_setting(session, "committee_chat_id")
-    for question in await session.scalars(select(Question).where(Question.user_id == user_id)):
+    # Locked, as every change to a question is (questions.get): a cadre's answer being
+    # written at this moment is waited for and erased too, not written in after.
+    await lock_for_writing(session)
+    mine = (
+        select(Question)
+        .where(Question.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for question in await session.scalars(mine):
         report.questions += 1
         if question.status in lifecycle.OPEN:
             cadre = (
@@ -141,7 +151,13 @@ async def _questions(
 async def _wishes(
     session: AsyncSession, *, user_id: int, now: datetime, report: ForgetReport
 ) -> None:
-    for wish in await session.scalars(select(Wish).where(Wish.user_id == user_id)):
+    mine = (
+        select(Wish)
+        .where(Wish.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for wish in await session.scalars(mine):
         report.wishes += 1
         claimer = wish.claimer_user_id
         trigger = {

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.services import lifecycle, questions, users
+from bot.services import data_forget, lifecycle, questions, users
+from bot.services.data_rights import PURGED
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import Cadre, User
 from storage.questions import Question
@@ -61,6 +62,7 @@ async def _question(
 
 
 async def _staff(session: AsyncSession, telegram_id: int) -> User:
+    """The user with ``telegram_id`` (staff, or the young person 1001), in ``session``."""
     user = await users.get_by_telegram_id(session, telegram_id)
     assert user is not None
     return user
@@ -164,3 +166,40 @@ async def test_an_answer_after_a_spam_close_at_the_same_moment_is_refused(
         assert question.status == lifecycle.CLOSED_SPAM
         assert question.answered_at is None
     assert await _events(sessions, question_id) == ["close_spam"]
+
+
+async def test_forget_while_a_cadre_answers_erases_the_answer_too(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    now = Clock().now()
+    async with sessions() as session:
+        li = await session.scalar(select(Cadre).where(Cadre.telegram_id == 2002))
+        assert li is not None
+    question_id = await _question(
+        sessions, now, status=lifecycle.ASSIGNED, assigned_cadre_id=li.id, assigned_at=now
+    )
+
+    async def li_answers(session: AsyncSession) -> object:
+        return await questions.answer(
+            session,
+            question_id=question_id,
+            user=await _staff(session, 2002),
+            text="小明同学，你在高新区三中的情况我已了解",
+            now=now,
+        )
+
+    async def youth_forgets(session: AsyncSession) -> object:
+        return await data_forget.forget(
+            session, user=await _staff(session, 1001), now=now, default_locale="zh-Hans"
+        )
+
+    outcome = await _race(sessions, li_answers, youth_forgets)
+
+    # Before, /forget read the ticket without the answer being written, erased what it
+    # saw, and the answer (naming the young person and their school) was kept.
+    assert isinstance(outcome, data_forget.ForgetReport), outcome
+    async with sessions() as session:
+        question = await session.get(Question, question_id)
+        assert question is not None
+        assert question.text == PURGED
+        assert [m.text for m in question.thread] == [PURGED]
