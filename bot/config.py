@@ -9,7 +9,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge.types import Thresholds
@@ -21,6 +21,12 @@ EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 _PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "token", "xxx", "test"}
 # What Telegram accepts as a webhook secret_token.
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# The settings that take one of a few words: what an error calls each, and the words.
+_CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "default_locale": ("locale", SUPPORTED_LOCALES),
+    "event_loop": ("event loop", EVENT_LOOPS),
+    "log_format": ("log format", ("text", "json")),
+}
 
 
 class ConfigError(Exception):
@@ -119,25 +125,12 @@ class Settings(BaseSettings):
     # How often finished broadcasts are looked for (their authors are told once).
     broadcast_check_interval_s: float = 30.0
 
-    @field_validator("default_locale")
+    @field_validator(*_CHOICES)
     @classmethod
-    def _known_locale(cls, value: str) -> str:
-        if value not in SUPPORTED_LOCALES:
-            raise ValueError(f"unsupported locale {value!r}; use one of {SUPPORTED_LOCALES}")
-        return value
-
-    @field_validator("event_loop")
-    @classmethod
-    def _known_event_loop(cls, value: str) -> str:
-        if value not in EVENT_LOOPS:
-            raise ValueError(f"unsupported event loop {value!r}; use one of {EVENT_LOOPS}")
-        return value
-
-    @field_validator("log_format")
-    @classmethod
-    def _known_log_format(cls, value: str) -> str:
-        if value not in ("text", "json"):
-            raise ValueError(f"unsupported log format {value!r}; use text or json")
+    def _one_of(cls, value: str, info: ValidationInfo) -> str:
+        what, allowed = _CHOICES[str(info.field_name)]
+        if value not in allowed:
+            raise ValueError(f"unsupported {what} {value!r}; use one of {allowed}")
         return value
 
     @field_validator("webhook_secret")

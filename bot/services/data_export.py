@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -244,6 +244,21 @@ def _sender(payload: dict[str, Any] | None) -> dict[str, Any] | None:
     return None
 
 
+def _events(events: Iterable[Any], actor: Rename, note: Rename) -> list[dict[str, Any]]:
+    """An audit log (a question's or a wish's moves), with actors and notes renamed."""
+    return [
+        {
+            "what": e.trigger,
+            "from": e.from_state,
+            "to": e.to_state,
+            "by": actor(e.actor),
+            "note": note(e.note),
+            "at": _at(e.created_at),
+        }
+        for e in events
+    ]
+
+
 def _question(q: Question, actor: Rename, note: Rename, secret: str) -> dict[str, Any]:
     """One ticket with its thread and audit log."""
     return {
@@ -276,17 +291,7 @@ def _question(q: Question, actor: Rename, note: Rename, secret: str) -> dict[str
             }
             for m in q.thread
         ],
-        "events": [
-            {
-                "what": e.trigger,
-                "from": e.from_state,
-                "to": e.to_state,
-                "by": actor(e.actor),
-                "note": note(e.note),
-                "at": _at(e.created_at),
-            }
-            for e in q.events
-        ],
+        "events": _events(q.events, actor, note),
     }
 
 
@@ -315,17 +320,7 @@ def _wish(wish: Wish, actor: Rename, note: Rename, secret: str) -> dict[str, Any
         "proof_photo": wish.proof_file_id,
         "fulfilled_at": _at(wish.fulfilled_at),
         "closed_at": _at(wish.closed_at),
-        "events": [
-            {
-                "what": e.trigger,
-                "from": e.from_state,
-                "to": e.to_state,
-                "by": actor(e.actor),
-                "note": note(e.note),
-                "at": _at(e.created_at),
-            }
-            for e in wish.events
-        ],
+        "events": _events(wish.events, actor, note),
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,6 +116,16 @@ async def forget(
     return report
 
 
+def _theirs_locked(model: type[Question] | type[Wish], user_id: int) -> Any:
+    """Select ``user_id``'s rows of ``model`` locked (``FOR UPDATE``) and freshly loaded."""
+    return (
+        select(model)
+        .where(model.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 async def _questions(
     session: AsyncSession, *, user_id: int, now: datetime, report: ForgetReport
 ) -> None:
@@ -122,13 +133,7 @@ async def _questions(
     # Locked, as every change to a question is (questions.get): a cadre's answer being
     # written at this moment is waited for and erased too, not written in after.
     await lock_for_writing(session)
-    mine = (
-        select(Question)
-        .where(Question.user_id == user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    for question in await session.scalars(mine):
+    for question in await session.scalars(_theirs_locked(Question, user_id)):
         report.questions += 1
         if question.status in lifecycle.OPEN:
             cadre = (
@@ -151,13 +156,7 @@ async def _questions(
 async def _wishes(
     session: AsyncSession, *, user_id: int, now: datetime, report: ForgetReport
 ) -> None:
-    mine = (
-        select(Wish)
-        .where(Wish.user_id == user_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    for wish in await session.scalars(mine):
+    for wish in await session.scalars(_theirs_locked(Wish, user_id)):
         report.wishes += 1
         claimer = wish.claimer_user_id
         trigger = {

@@ -61,6 +61,16 @@ async def _question(
         return question.id
 
 
+async def _assigned_to_li(sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    """The question, assigned to 李老师."""
+    async with sessions() as session:
+        li = await session.scalar(select(Cadre).where(Cadre.telegram_id == 2002))
+        assert li is not None
+    return await _question(
+        sessions, now, status=lifecycle.ASSIGNED, assigned_cadre_id=li.id, assigned_at=now
+    )
+
+
 async def _staff(session: AsyncSession, telegram_id: int) -> User:
     """The user with ``telegram_id`` (staff, or the young person 1001), in ``session``."""
     user = await users.get_by_telegram_id(session, telegram_id)
@@ -134,12 +144,7 @@ async def test_an_answer_after_a_spam_close_at_the_same_moment_is_refused(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     now = Clock().now()
-    async with sessions() as session:
-        li = await session.scalar(select(Cadre).where(Cadre.telegram_id == 2002))
-        assert li is not None
-    question_id = await _question(
-        sessions, now, status=lifecycle.ASSIGNED, assigned_cadre_id=li.id, assigned_at=now
-    )
+    question_id = await _assigned_to_li(sessions, now)
 
     async def admin_closes(session: AsyncSession) -> object:
         return await questions.close_spam(
@@ -172,12 +177,7 @@ async def test_forget_while_a_cadre_answers_erases_the_answer_too(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     now = Clock().now()
-    async with sessions() as session:
-        li = await session.scalar(select(Cadre).where(Cadre.telegram_id == 2002))
-        assert li is not None
-    question_id = await _question(
-        sessions, now, status=lifecycle.ASSIGNED, assigned_cadre_id=li.id, assigned_at=now
-    )
+    question_id = await _assigned_to_li(sessions, now)
 
     async def li_answers(session: AsyncSession) -> object:
         return await questions.answer(
