@@ -1,22 +1,26 @@
 """The live FAQ index: the matcher over the active entries, rebuilt when the KB changes.
 
 Every process compares the store's version with the one it built from before matching,
-so an import from another shell (``voy kb import``) is picked up without a restart. A
-rebuild runs in a worker thread while the previous index keeps serving; a query waits
-for it only briefly, so a large KB never stalls the bot.
+so an import from another shell (``voy kb import``) is picked up without a restart. It
+reads the version at most once per :data:`VERSION_RECHECK_S` (one query per message was
+about a tenth of the bot's statements under load): a change made in another process
+applies within that time, one made in this process (an answer promoted to the FAQ, a
+/forget) at once. A rebuild runs in a worker thread while the previous index keeps
+serving; a query waits for it only briefly, so a large KB never stalls the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from knowledge.matcher import Matcher
-from knowledge.store import current_version
+from knowledge.store import current_version, local_bumps
 from knowledge.types import FaqDoc, MatchResult, Thresholds
 from storage.faq import FaqEntry
 
@@ -25,6 +29,8 @@ _log = logging.getLogger(__name__)
 # How long a query waits for a rebuild in progress before using the previous index.
 # Small KBs rebuild well within it, so their changes apply to the very next question.
 REBUILD_WAIT_S = 0.5
+# How long the version read from the store is trusted before it is read again.
+VERSION_RECHECK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,10 @@ class KnowledgeIndex:
         self._built: _Built | None = None
         self._building: asyncio.Task[None] | None = None
         self._building_version = -1
+        # When the store's version was last read and found equal to the built one, and
+        # how many local bumps there had been then.
+        self._checked_at = float("-inf")
+        self._checked_bumps = -1
 
     @property
     def version(self) -> int | None:
@@ -63,9 +73,16 @@ class KnowledgeIndex:
 
     async def refresh(self, session: AsyncSession) -> None:
         """Start a rebuild if the store changed; wait for it only as long as needed."""
-        version = await current_version(session)
-        if self._built is not None and self._built.version == version:
+        now, bumps = time.monotonic(), local_bumps()
+        if bumps == self._checked_bumps and now - self._checked_at < VERSION_RECHECK_S:
             return
+        version = await current_version(session)
+        if self._built is None or self._built.version != version:
+            await self._rebuild(session, version)
+        if self._built is not None and self._built.version == version:
+            self._checked_at, self._checked_bumps = now, bumps
+
+    async def _rebuild(self, session: AsyncSession, version: int) -> None:
         if self._building is None or self._building_version != version:
             rows = list(await session.scalars(select(FaqEntry).where(FaqEntry.active.is_(True))))
             # Plain data only: the task outlives this session.

@@ -15,6 +15,16 @@ from storage.models import OrgSetting
 # Bumped on every change, so every process knows to rebuild its matcher.
 KB_VERSION_KEY = "kb_version"
 
+# How many times this process has bumped the version (committed or not): a live index
+# re-reads the version at once after a change made here, instead of at its next
+# periodic check.
+_local_bumps = 0
+
+
+def local_bumps() -> int:
+    """How many times this process has bumped the KB version so far."""
+    return _local_bumps
+
 
 class InvalidEntries(ValueError):
     """Raised when entries would break the bot (their answers cannot be sent)."""
@@ -41,6 +51,8 @@ def _same_text(a: str, b: str) -> bool:
 
 async def bump_version(session: AsyncSession) -> int:
     """Increase the knowledge base version; return the new value."""
+    global _local_bumps
+    _local_bumps += 1
     # Locked and re-read, so a concurrent import in another process cannot be lost.
     setting = await session.get(
         OrgSetting, KB_VERSION_KEY, with_for_update=True, populate_existing=True
