@@ -113,8 +113,9 @@ def build_application(
                 intake=intake_queue,
             )
         )
-        # Stores each update before the updater or webhook acknowledges it.
+        # Stores each polled update before the updater confirms it.
         .update_queue(intake_queue)
+        .get_updates_request(intake.IntakeRequest(intake_queue, connection_pool_size=1))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )

@@ -1,11 +1,19 @@
 """The durable intake: an update is stored before Telegram is told it arrived.
 
 PTB's updater confirms a batch of updates (the next ``getUpdates`` offset) as soon as it
-has put them into ``application.update_queue``, long before they are handled; the
-webhook answers 200 the same way. An in-memory queue would lose every update waiting
-in it when the process is killed. :class:`DurableUpdateQueue` is that queue with one
-change: ``put`` stores the update in the inbound log and commits before queuing it, so
-the updater (or webhook) acknowledges only what is on disk.
+has put them into ``application.update_queue``, long before they are handled. An
+in-memory queue would lose every update waiting in it when the process is killed.
+:class:`DurableUpdateQueue` is that queue with one change: the updates ``put`` into it
+are stored in the inbound log, and queued for handling only once that is committed.
+
+They are stored as a group: ``put`` collects a fetched batch, and :meth:`flush` stores
+all of it in one transaction. :class:`IntakeRequest`, the request object PTB uses for
+``getUpdates`` alone, flushes before each call, so a batch is on disk before the next
+call's offset confirms it; if the commit fails, the call fails too (PTB retries it) and
+nothing is confirmed. It then waits until the queue is empty (every update taken for
+handling) before fetching more: under load the updates wait with Telegram, not in this
+process, and each fetch brings what arrived meanwhile, one commit for all of it. Polling
+only: a webhook update is stored by the edge (``bot/edge.py``).
 
 After a crash the log holds the updates stored but never handled (still ``received``);
 :func:`recover` queues them again at start-up, before any new update, in arrival order.
@@ -14,26 +22,35 @@ After a crash the log holds the updates stored but never handled (still ``receiv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, Update
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.services import inbox
 from storage.models import INBOUND_RECEIVED, InboundMessage
 
 _log = logging.getLogger(__name__)
 
+# The longest a getUpdates call waits for the updates fetched before to be taken.
+DRAIN_WAIT_S = 30.0
+
 
 class DurableUpdateQueue(asyncio.Queue[object]):
-    """``application.update_queue``: stores each update (and commits) before queuing it."""
+    """``application.update_queue``: queues updates once they are stored and committed."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         """Create the queue over ``sessions``."""
         super().__init__()
         self._sessions = sessions
+        # Updates put but not yet stored, in arrival order.
+        self._unstored: list[Update] = []
+        self._flushing = asyncio.Lock()
+        self._drained = asyncio.Event()
         # Row ids of the updates queued here and not yet taken by the edge, by fingerprint:
         # saves the edge a lookup per update.
         self._stored: dict[str, int] = {}
@@ -47,23 +64,92 @@ class DurableUpdateQueue(asyncio.Queue[object]):
         self._stored[inbox.fingerprint(update)] = inbound_id
         await super().put(update)
 
-    async def put(self, item: object) -> None:
-        """Store ``item`` if it is an update, then queue it unless it was stored before.
+    def get_nowait(self) -> object:
+        """Take the next item (``get`` comes here too); note when the queue is empty."""
+        item = super().get_nowait()
+        if self.empty():
+            self._drained.set()
+        return item
 
-        A redelivered update (the batch was not yet confirmed when the process died) is
-        already in the log: :func:`recover` queued it at start-up, or it was handled.
-        If storing fails the error propagates, so the updater does not confirm it and
-        Telegram delivers it again.
-        """
+    async def drained(self) -> None:
+        """Wait until every queued item has been taken."""
+        while not self.empty():
+            self._drained.clear()
+            await self._drained.wait()
+
+    async def put(self, item: object) -> None:
+        """Collect ``item`` if it is an update (:meth:`flush` stores and queues it);
+        queue anything else (PTB's stop signal) after the updates put before it."""
         if isinstance(item, Update):
-            async with self._sessions() as session:
-                stored = await inbox.store(session, item)
-                await session.commit()
-            if stored is None:
-                _log.info("update %s was delivered before; not queued again", item.update_id)
-                return
-            self._stored[inbox.fingerprint(item)] = stored
+            self._unstored.append(item)
+            return
+        await self.flush()
         await super().put(item)
+
+    async def flush(self) -> int:
+        """Store the collected updates in one transaction, then queue them; return how
+        many were queued.
+
+        A redelivered update (its batch was not confirmed when the process died) is
+        already in the log: :func:`recover` queued it at start-up, or it was handled; it
+        is not queued again. If storing fails the error propagates and the updates stay
+        collected for the next flush: the ``getUpdates`` that would confirm them is not
+        sent, and if the process dies Telegram delivers them again.
+        """
+        async with self._flushing:
+            batch = self._unstored[:]
+            if not batch:
+                return 0
+            async with self._sessions() as session:
+                stored = [await inbox.store(session, update) for update in batch]
+                await session.commit()
+            del self._unstored[: len(batch)]
+            queued = 0
+            for update, inbound_id in zip(batch, stored, strict=True):
+                if inbound_id is None:
+                    _log.info("update %s was delivered before; not queued again", update.update_id)
+                    continue
+                self._stored[inbox.fingerprint(update)] = inbound_id
+                self.put_nowait(update)
+                queued += 1
+            return queued
+
+
+class IntakeRequest(HTTPXRequest):
+    """PTB's request object for ``getUpdates``: stores the updates fetched so far before
+    asking for more, which confirms them."""
+
+    def __init__(self, intake: DurableUpdateQueue, **kwargs: Any) -> None:
+        """Flush ``intake`` before every call; ``kwargs`` go to :class:`HTTPXRequest`."""
+        super().__init__(**kwargs)
+        self._intake = intake
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Flush the intake and wait until it is taken, then make the call (a failed
+        flush fails the call)."""
+        await self._intake.flush()
+        # Bounded, so a fetcher that stopped taking updates cannot hang the updater.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_WAIT_S):
+                await self._intake.drained()
+        return await super().do_request(
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
 
 
 async def recover(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 from telegram import Bot
 
 from bot.intake import DurableUpdateQueue
@@ -28,24 +31,79 @@ async def _acknowledged_update(server: SandboxServer) -> object:
         return updates[0]
 
 
-async def test_put_stores_before_queuing_and_queues_once(
+async def test_a_batch_is_stored_in_one_commit_before_it_is_queued_and_queued_once(
     sandbox: SandboxServer, sqlite_url: str
 ) -> None:
-    """put commits the update first; the same delivery put again is not queued twice."""
+    """put collects; flush stores and commits the batch, then queues it; a delivery
+    stored before is not queued again."""
     await prepare(sqlite_url)
     update = await _acknowledged_update(sandbox)
     engine = create_engine(sqlite_url)
     sessions = create_session_factory(engine)
+    commits: list[object] = []
+    event.listen(engine.sync_engine, "commit", commits.append)
     try:
         queue = DurableUpdateQueue(sessions)
         await queue.put(update)
+        assert queue.qsize() == 0, "queued before it was stored"
+        async with sessions() as session:
+            assert await session.scalar(select(InboundMessage)) is None
+        assert await queue.flush() == 1
+        assert (queue.qsize(), len(commits)) == (1, 1)
         await queue.put(update)  # redelivered: the batch was not confirmed
+        assert await queue.flush() == 0
         assert queue.qsize() == 1
+        assert await queue.flush() == 0  # nothing collected: no transaction at all
+        assert len(commits) == 2
         async with sessions() as session:
             rows = list(await session.scalars(select(InboundMessage)))
         assert [(r.status, r.text) for r in rows] == [(INBOUND_RECEIVED, "多大年龄可以申请入团？")]
     finally:
         await engine.dispose()
+
+
+async def test_a_batch_whose_commit_fails_is_not_confirmed_and_is_handled_later(
+    sandbox: SandboxServer, sqlite_url: str
+) -> None:
+    """While the inbound log cannot be written, the bot confirms nothing it fetched: the
+    update stays with Telegram (here the sandbox) and is handled, once, when it can be."""
+    failing = True
+    refused: list[str] = []
+
+    def refuse_inbound(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if failing and statement.lstrip().upper().startswith("INSERT INTO INBOUND_MESSAGES"):
+            refused.append(statement)
+            raise sqlite3.OperationalError("disk I/O error (injected)")
+
+    event.listen(Engine, "before_cursor_execute", refuse_inbound)
+    try:
+        async for harness in run_harness(sandbox, sqlite_url):
+            await harness.client.send_text(XIAOMING, "多大年龄可以申请入团？")
+            for _ in range(200):  # the bot fetches it and fails to store it, and again
+                if len(refused) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(refused) >= 2
+            assert [u["update_id"] for u in sandbox.core.updates.pending] == [1]
+            assert not [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]
+            failing = False
+            for _ in range(200):
+                replies = [
+                    m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]
+                ]
+                if replies:
+                    break
+                await asyncio.sleep(0.05)
+            await harness.settled(1)
+            assert len(replies) == 1 and "十四周岁" in replies[0]["text"]
+            async with harness.sessions() as session:
+                rows = list(await session.scalars(select(InboundMessage)))
+            assert [(r.status, r.text) for r in rows] == [
+                (INBOUND_HANDLED, "多大年龄可以申请入团？")
+            ]
+            assert not sandbox.core.updates.pending  # confirmed once stored
+    finally:
+        event.remove(Engine, "before_cursor_execute", refuse_inbound)
 
 
 async def test_update_acknowledged_but_not_handled_is_handled_after_restart(
@@ -98,3 +156,63 @@ async def test_mark_done_lets_only_one_handler_commit(sqlite_url: str) -> None:
     finally:
         await server.stop()
         await engine.dispose()
+
+
+async def test_the_next_fetch_waits_until_the_queue_is_taken(
+    sandbox: SandboxServer, sqlite_url: str
+) -> None:
+    """IntakeRequest fetches again only once every queued update was taken for handling:
+    under load the updates wait with Telegram and come in one batch, one commit."""
+    await prepare(sqlite_url)
+    update = await _acknowledged_update(sandbox)
+    engine = create_engine(sqlite_url)
+    try:
+        queue = DurableUpdateQueue(create_session_factory(engine))
+        await queue.put(update)
+        assert await queue.flush() == 1
+        waiting = asyncio.create_task(queue.drained())
+        await asyncio.sleep(0.05)
+        assert not waiting.done(), "fetching while updates wait in memory"
+        assert await queue.get() is update
+        await asyncio.wait_for(waiting, 1)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_busy_bot_leaves_new_updates_with_telegram_and_takes_them_in_one_batch(
+    sandbox: SandboxServer, postgres_url: str
+) -> None:
+    """While the bot is still on one update, updates arriving one by one are not fetched
+    one by one: the next getUpdates waits until the queue is taken, then brings them all.
+
+    On PostgreSQL: on SQLite the update in hand holds the write lock until its commit, so
+    storing the next batch waits for it anyway.
+    """
+
+    def fetches() -> int:
+        return sum(call["method"] == "getUpdates" for call in sandbox.core.calls)
+
+    async for harness in run_harness(sandbox, postgres_url):
+        sandbox.core.latency["sendmessage"] = 1.5  # a slow Telegram holds the first reply
+        await harness.client.send_text(XIAOMING, "多大年龄可以申请入团？")
+        await asyncio.sleep(0.3)
+        before = fetches()
+        people = [
+            {"id": 9100 + n, "first_name": f"青年{n}", "language_code": "zh-hans"}
+            for n in range(4)
+        ]
+        for person in people:
+            await harness.client.send_text(person, "团费怎么交？")
+            await asyncio.sleep(0.15)
+        during = fetches() - before
+        sandbox.core.latency.clear()
+        for chat_id in [XIAOMING["id"], *(p["id"] for p in people)]:
+            for _ in range(200):
+                if any(m["from_bot"] for m in await harness.client.messages(chat_id)):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail(f"chat {chat_id}: no reply")
+        # One fetch brought the second message; the next waited for the queue to be taken.
+        assert during <= 2, f"{during} fetches while the bot was busy"
