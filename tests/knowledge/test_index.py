@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,10 +11,9 @@ import knowledge.index as index_module
 from knowledge import store
 from knowledge.entries import EntryData, read_entries
 from knowledge.index import KnowledgeIndex
-from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
+from tests.conftest import MINI_FAQ, prepare
 
-MINI = Path(__file__).resolve().parents[1] / "data" / "mini_faq.yaml"
 NEW = EntryData(
     id="lost-student-card",
     question="学生证丢了怎么补办？",
@@ -25,12 +23,9 @@ NEW = EntryData(
 
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    await prepare(database_url)
     engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    factory = create_session_factory(engine)
-    async with unit_of_work(factory) as session:
-        await store.import_entries(session, read_entries(MINI), changed_by="test")
-    yield factory
+    yield create_session_factory(engine)
     await engine.dispose()
 
 
@@ -40,10 +35,8 @@ async def _top(sessions: async_sessionmaker[AsyncSession], index: KnowledgeIndex
     return result.hits[0].entry_id if result.band == "answer" else None
 
 
-async def _add_new_entry(sessions: async_sessionmaker[AsyncSession]) -> None:
-    entries = [*read_entries(MINI), NEW]
-    async with unit_of_work(sessions) as session:
-        await store.import_entries(session, entries, changed_by="test")
+async def _add_new_entry(session: AsyncSession) -> None:
+    await store.import_entries(session, [*read_entries(MINI_FAQ), NEW], changed_by="test")
 
 
 async def test_a_change_made_in_this_process_applies_to_the_next_question(
@@ -51,7 +44,8 @@ async def test_a_change_made_in_this_process_applies_to_the_next_question(
 ) -> None:
     index = KnowledgeIndex()
     assert await _top(sessions, index) is None
-    await _add_new_entry(sessions)  # promoted answers and /forget change the KB this way
+    async with unit_of_work(sessions) as session:
+        await _add_new_entry(session)  # promoted answers and /forget change the KB this way
     assert await _top(sessions, index) == NEW.id
 
 
@@ -63,7 +57,8 @@ async def test_a_change_from_another_process_applies_after_the_recheck_time(
     monkeypatch.setattr(index_module, "VERSION_RECHECK_S", 3600.0)
     index = KnowledgeIndex()
     assert await _top(sessions, index) is None
-    await _add_new_entry(sessions)
+    async with unit_of_work(sessions) as session:
+        await _add_new_entry(session)
     assert await _top(sessions, index) is None, "the version was read again too soon"
     monkeypatch.setattr(index_module, "VERSION_RECHECK_S", 0.0)  # the time has passed
     assert await _top(sessions, index) == NEW.id
