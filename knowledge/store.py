@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from knowledge.entries import EntryData
 from knowledge.lint import LintIssue, answer_issues
@@ -15,15 +16,25 @@ from storage.models import OrgSetting
 # Bumped on every change, so every process knows to rebuild its matcher.
 KB_VERSION_KEY = "kb_version"
 
-# How many times this process has bumped the version (committed or not): a live index
-# re-reads the version at once after a change made here, instead of at its next
-# periodic check.
+# Counts this process's bumps of the version, once when made and once when committed:
+# a live index re-reads the version at once after either, instead of at its next
+# periodic check. The second count matters when another session read the old version
+# in between (concurrent updates); the first, when the bump is rolled back after this
+# session's own reads saw it.
 _local_bumps = 0
+_COMMIT_COUNTED = "knowledge.store.bump_counted_on_commit"
 
 
 def local_bumps() -> int:
-    """How many times this process has bumped the KB version so far."""
+    """How many bumps of the KB version this process has made or committed so far."""
     return _local_bumps
+
+
+def _count_bump(session: Session | None = None) -> None:
+    global _local_bumps
+    _local_bumps += 1
+    if session is not None:
+        session.info.pop(_COMMIT_COUNTED, None)
 
 
 class InvalidEntries(ValueError):
@@ -51,8 +62,11 @@ def _same_text(a: str, b: str) -> bool:
 
 async def bump_version(session: AsyncSession) -> int:
     """Increase the knowledge base version; return the new value."""
-    global _local_bumps
-    _local_bumps += 1
+    _count_bump()
+    sync_session = session.sync_session
+    if not sync_session.info.get(_COMMIT_COUNTED):
+        sync_session.info[_COMMIT_COUNTED] = True
+        event.listen(sync_session, "after_commit", _count_bump, once=True)
     # Locked and re-read, so a concurrent import in another process cannot be lost.
     setting = await session.get(
         OrgSetting, KB_VERSION_KEY, with_for_update=True, populate_existing=True

@@ -62,3 +62,16 @@ async def test_a_change_from_another_process_applies_after_the_recheck_time(
     assert await _top(sessions, index) is None, "the version was read again too soon"
     monkeypatch.setattr(index_module, "VERSION_RECHECK_S", 0.0)  # the time has passed
     assert await _top(sessions, index) == NEW.id
+
+
+async def test_a_change_made_here_applies_at_once_even_if_read_before_its_commit(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Another update (concurrent updates) matches while the change is not yet committed:
+    it reads the old version; the next question after the commit still sees the change."""
+    index = KnowledgeIndex()
+    assert await _top(sessions, index) is None
+    async with unit_of_work(sessions) as session:
+        await _add_new_entry(session)
+        assert await _top(sessions, index) is None  # another session: not committed yet
+    assert await _top(sessions, index) == NEW.id
