@@ -78,6 +78,7 @@ async def test_a_batch_whose_commit_fails_is_not_confirmed_and_is_handled_later(
     event.listen(Engine, "before_cursor_execute", refuse_inbound)
     try:
         async for harness in run_harness(sandbox, sqlite_url):
+            seq = await harness.client.last_seq()
             await harness.client.send_text(XIAOMING, "多大年龄可以申请入团？")
             for _ in range(200):  # the bot fetches it and fails to store it, and again
                 if len(refused) >= 2:
@@ -87,14 +88,9 @@ async def test_a_batch_whose_commit_fails_is_not_confirmed_and_is_handled_later(
             assert [u["update_id"] for u in sandbox.core.updates.pending] == [1]
             assert not [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]
             failing = False
-            for _ in range(200):
-                replies = [
-                    m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]
-                ]
-                if replies:
-                    break
-                await asyncio.sleep(0.05)
+            await harness.client.wait_for_bot_message(XIAOMING["id"], after_seq=seq, timeout=10)
             await harness.settled(1)
+            replies = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]
             assert len(replies) == 1 and "十四周岁" in replies[0]["text"]
             async with harness.sessions() as session:
                 rows = list(await session.scalars(select(InboundMessage)))
@@ -195,6 +191,7 @@ async def test_a_busy_bot_leaves_new_updates_with_telegram_and_takes_them_in_one
 
     async for harness in run_harness(sandbox, postgres_url):
         sandbox.core.latency["sendmessage"] = 1.5  # a slow Telegram holds the first reply
+        seq = await harness.client.last_seq()
         await harness.client.send_text(XIAOMING, "多大年龄可以申请入团？")
         await asyncio.sleep(0.3)
         before = fetches()
@@ -208,11 +205,6 @@ async def test_a_busy_bot_leaves_new_updates_with_telegram_and_takes_them_in_one
         during = fetches() - before
         sandbox.core.latency.clear()
         for chat_id in [XIAOMING["id"], *(p["id"] for p in people)]:
-            for _ in range(200):
-                if any(m["from_bot"] for m in await harness.client.messages(chat_id)):
-                    break
-                await asyncio.sleep(0.05)
-            else:
-                pytest.fail(f"chat {chat_id}: no reply")
+            await harness.client.wait_for_bot_message(chat_id, after_seq=seq, timeout=10)
         # One fetch brought the second message; the next waited for the queue to be taken.
         assert during <= 2, f"{during} fetches while the bot was busy"
