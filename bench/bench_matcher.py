@@ -26,10 +26,16 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.synthetic_kb import make_kb, make_queries
+from bot.services.safeguarding import assess
 from knowledge.matcher import Matcher
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WARM_UP = 20
+# Safeguarding scans every message before the matcher; a long message with no hit is
+# its worst case (every category scanned in full).
+SAFEGUARDING_LINE = "我想问一下怎么入团，团费交多少？volunteer hours 证明怎么开，谢谢！"
+SAFEGUARDING_TEXT = (SAFEGUARDING_LINE * 60)[:2000]
+SAFEGUARDING_TARGET_MS = 5.0
 
 
 def _latencies(run: Callable[[str], object], queries: list[str]) -> list[float]:
@@ -135,6 +141,11 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def safeguarding_ms() -> float:
+    """Best of 20 safeguarding scans of a 2,000-character message with no hit, in ms."""
+    return min(_latencies(assess, [SAFEGUARDING_TEXT] * 20)) * 1000.0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -154,10 +165,18 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(f"size {size}: done", file=sys.stderr)
     print(format_table(rows))
+    guard_ms = safeguarding_ms()
+    print(
+        f"safeguarding scan of 2,000 characters: {guard_ms:.2f} ms "
+        f"(target < {SAFEGUARDING_TARGET_MS:.0f} ms)"
+    )
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"bench_matcher-{stamp}.json"
-    path.write_text(json.dumps({"runs": rows}, indent=2), encoding="utf-8")
+    path.write_text(
+        json.dumps({"runs": rows, "safeguarding_2000_chars_ms": round(guard_ms, 3)}, indent=2),
+        encoding="utf-8",
+    )
     print(f"written {path}")
     return 0
 

@@ -227,15 +227,23 @@ def test_broken_input_does_not_crash() -> None:
     assert assess("\x00\n\t") is None
 
 
-def test_long_text_is_fast() -> None:
-    text = ("我想问一下怎么入团，团费交多少？volunteer hours 证明怎么开，谢谢！" * 60)[:2000]
-    assert assess(text) is None  # no hit: every category is scanned in full
-    best = float("inf")
-    for _ in range(20):
-        start = time.perf_counter()
-        assess(text)
-        best = min(best, time.perf_counter() - start)
-    assert best < 0.005, f"assess took {best * 1000:.2f} ms on 2000 characters"
+def test_long_text_costs_in_proportion_to_its_length() -> None:
+    """No pattern backtracks badly: ten times the text costs about ten times the time,
+    not orders of magnitude more. (The time itself is a benchmark figure:
+    ``python -m bench.bench_matcher`` prints it against its 5 ms target.)"""
+    long = ("我想问一下怎么入团，团费交多少？volunteer hours 证明怎么开，谢谢！" * 60)[:2000]
+    assert assess(long) is None  # no hit: every category is scanned in full
+
+    def best(text: str) -> float:
+        timings = []
+        for _ in range(20):
+            start = time.perf_counter()
+            assess(text)
+            timings.append(time.perf_counter() - start)
+        return min(timings)
+
+    ratio = best(long) / best(long[:200])
+    assert ratio < 40, f"2,000 characters took {ratio:.0f} times as long as 200"
 
 
 def test_a_trigger_at_the_end_of_a_long_text_is_found() -> None:
