@@ -280,7 +280,7 @@ class Deliverer:
         if row.method == METHOD_PHOTO:
             return await self._bot.send_photo(
                 row.chat_id,
-                InputFile(row.attachment or b"", filename=row.attachment_name),
+                row.file_id or InputFile(row.attachment or b"", filename=row.attachment_name),
                 caption=caption,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
@@ -288,7 +288,7 @@ class Deliverer:
         if row.method == METHOD_DOCUMENT:
             return await self._bot.send_document(
                 row.chat_id,
-                InputFile(row.attachment or b"", filename=row.attachment_name),
+                row.file_id or InputFile(row.attachment or b"", filename=row.attachment_name),
                 caption=caption,
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,

@@ -15,7 +15,7 @@ from bot.services.privacy import find_personal_data
 from bot.services.wishes import Checklist
 from bot.wish_keyboards import fulfil_keyboard, owner_keyboard, receipt_keyboard, reviewer_keyboard
 from storage.models import ROLE_ADMIN, ROLE_REVIEWER, Region, User
-from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH
+from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH, METHOD_PHOTO
 from storage.wishes import Wish
 
 
@@ -109,13 +109,33 @@ async def to_owner(
     settings: Settings,
     now: datetime,
     markup: str | None = None,
+    photo_file_id: str | None = None,
     **params: object,
 ) -> None:
-    """Tell the young person about a step of their wish (``markup``: which buttons)."""
+    """Tell the young person about a step of their wish (``markup``: which buttons).
+
+    ``photo_file_id``: a photo to show them first (the claimer's proof); it goes as its
+    own message, so a long note never has to fit a caption.
+    """
     owner = await session.get(User, wish.user_id)
     if owner is None:
         return
     tr = translator(owner.locale, settings.default_locale)
+    dedupe_key = f"wish_notice:{wish.id}:{key}:{len(wish.events)}"
+    if photo_file_id is not None:
+        await outbox.enqueue(
+            session,
+            kind="wish_notice",
+            chat_id=owner.telegram_id,
+            method=METHOD_PHOTO,
+            file_id=photo_file_id,
+            text=tr("wish.proof_photo_caption", ref=wish.id),
+            due_at=now,
+            dedupe_key=f"{dedupe_key}:photo",
+            audience=AUDIENCE_YOUTH,
+            recipient_user_id=owner.telegram_id,
+            ref=_ref(wish),
+        )
     keyboard = None
     if markup == "owner":
         keyboard = owner_keyboard(tr, wish.id, returned=wish.status == "returned").to_dict()
@@ -127,7 +147,7 @@ async def to_owner(
         chat_id=owner.telegram_id,
         text=tr(key, ref=wish.id, **params),
         due_at=now,
-        dedupe_key=f"wish_notice:{wish.id}:{key}:{len(wish.events)}",
+        dedupe_key=dedupe_key,
         audience=AUDIENCE_YOUTH,
         recipient_user_id=owner.telegram_id,
         reply_markup=keyboard,

@@ -449,6 +449,7 @@ async def _fulfil(
         settings=context.services.settings,
         now=now,
         markup="receipt",
+        photo_file_id=file_id,
         proof=text or "",
     )
     await message.reply_text(tr("wish.fulfilled_ok", ref=wish.id))

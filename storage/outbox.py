@@ -65,6 +65,8 @@ class OutboxMessage(Base):
     reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
     attachment_name: Mapped[str | None] = mapped_column(String(128))
+    # Or, instead of the bytes, a file Telegram already holds (a claimer's proof photo).
+    file_id: Mapped[str | None] = mapped_column(String(255))
     audience: Mapped[str] = mapped_column(String(8))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Unique: enqueuing the same key twice is a no-op, so producers may retry freely.

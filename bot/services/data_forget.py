@@ -282,7 +282,7 @@ async def _outbox(session: AsyncSession, *, user_id: int, telegram_id: int, ghos
     await session.execute(
         update(OutboxMessage)
         .where(about_them)
-        .values(text=PURGED, reply_markup=None, attachment=None)
+        .values(text=PURGED, reply_markup=None, attachment=None, file_id=None)
         .execution_options(**quiet)
     )
     await session.execute(
@@ -292,6 +292,7 @@ async def _outbox(session: AsyncSession, *, user_id: int, telegram_id: int, ghos
             text=PURGED,
             reply_markup=None,
             attachment=None,
+            file_id=None,
             chat_id=ghost,
             recipient_user_id=ghost,
         )

@@ -40,6 +40,7 @@ async def enqueue(
     method: str = METHOD_MESSAGE,
     attachment: bytes | None = None,
     attachment_name: str | None = None,
+    file_id: str | None = None,
     ref: tuple[str, int] | None = None,
 ) -> OutboxMessage | None:
     """Schedule a message; return the new row, or None if ``dedupe_key`` was used before.
@@ -60,6 +61,7 @@ async def enqueue(
         method: ``"message"``, ``"photo"`` or ``"document"``.
         attachment: the photo or document's bytes.
         attachment_name: the file name shown to the recipient.
+        file_id: instead of ``attachment``, a file Telegram already holds.
         ref: the item this is about, e.g. ``("question", 12)``, so it can be cancelled.
 
     Raises:
@@ -72,6 +74,7 @@ async def enqueue(
         dedupe_key=dedupe_key,
         text=text,
         attachment=attachment,
+        file_id=file_id,
     )
     values: dict[str, Any] = {
         "kind": kind,
@@ -82,6 +85,7 @@ async def enqueue(
         "reply_markup": reply_markup,
         "attachment": attachment,
         "attachment_name": attachment_name,
+        "file_id": file_id,
         "audience": audience,
         "due_at": due_at,
         "dedupe_key": dedupe_key,
@@ -119,6 +123,7 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[dict[str, Any]]
             dedupe_key=message["dedupe_key"],
             text=message.get("text", ""),
             attachment=message.get("attachment"),
+            file_id=message.get("file_id"),
         )
         ref = message.get("ref")
         rows.append(
@@ -131,6 +136,7 @@ async def enqueue_many(session: AsyncSession, messages: Sequence[dict[str, Any]]
                 "reply_markup": message.get("reply_markup"),
                 "attachment": message.get("attachment"),
                 "attachment_name": message.get("attachment_name"),
+                "file_id": message.get("file_id"),
                 "audience": message["audience"],
                 "due_at": message["due_at"],
                 "dedupe_key": message["dedupe_key"],
@@ -207,6 +213,7 @@ def _validate(
     dedupe_key: str,
     text: str,
     attachment: bytes | None,
+    file_id: str | None = None,
 ) -> None:
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {METHODS}")
@@ -219,10 +226,12 @@ def _validate(
     if method == METHOD_MESSAGE:
         if not text.strip():
             raise ValueError("a text message needs text")
-        if attachment is not None:
+        if attachment is not None or file_id is not None:
             raise ValueError("a text message takes no attachment")
     else:
-        if not attachment:
-            raise ValueError(f"a {method} needs an attachment")
-        if len(attachment) > MAX_ATTACHMENT_BYTES:
+        if bool(attachment) == bool(file_id):
+            raise ValueError(f"a {method} needs an attachment or a file_id, not both")
+        if file_id is not None and not 0 < len(file_id) <= 255:
+            raise ValueError("file_id must be 1-255 characters")
+        if attachment and len(attachment) > MAX_ATTACHMENT_BYTES:
             raise ValueError(f"attachment over {MAX_ATTACHMENT_BYTES} bytes")

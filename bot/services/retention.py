@@ -199,7 +199,7 @@ async def _outbox(session: AsyncSession, cutoff: datetime, batch: int) -> int:
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids))
-            .values(text=PURGED, reply_markup=None, attachment=None)
+            .values(text=PURGED, reply_markup=None, attachment=None, file_id=None)
             .execution_options(**_QUIET)
         )
     return len(ids)

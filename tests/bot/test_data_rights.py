@@ -288,6 +288,8 @@ async def _world(session: AsyncSession) -> World:
         due_at=NOW,
         dedupe_key="t:sent",
         audience="youth",
+        method="photo",  # a proof photo Telegram holds: its file id goes too
+        file_id="PHOTO SECRET-A",
     )
     assert answer is not None and sent is not None
     sent.state, sent.sent_at = STATE_SENT, NOW
@@ -601,6 +603,8 @@ async def test_retention_purges_only_closed_items_at_or_past_the_age(
                 due_at=at,
                 dedupe_key=key,
                 audience="youth",
+                # One is a photo Telegram holds (a wish's proof): its file goes too.
+                **({"method": "photo", "file_id": "ph"} if key == "o_sent_old" else {}),
             )
             assert row is not None
             if state == STATE_SENT:
@@ -633,13 +637,16 @@ async def test_retention_purges_only_closed_items_at_or_past_the_age(
         }
         assert inbound[1] == (None, {}) and inbound[3] == (None, {})
         assert inbound[2][0] == "in young"
-        outbox = dict(
-            (await session.execute(select(OutboxMessage.dedupe_key, OutboxMessage.text))).all()
-        )
+        outbox = {
+            key: (text, file_id)
+            for key, text, file_id in await session.execute(
+                select(OutboxMessage.dedupe_key, OutboxMessage.text, OutboxMessage.file_id)
+            )
+        }
         assert outbox == {
-            "o_sent_old": PURGED,
-            "o_sent_young": "o_sent_young",
-            "o_pending_old": "o_pending_old",
+            "o_sent_old": (PURGED, None),
+            "o_sent_young": ("o_sent_young", None),
+            "o_pending_old": ("o_pending_old", None),
         }
 
 

@@ -200,6 +200,9 @@ async def test_racing_producers_schedule_once(db_url: str) -> None:
     [
         ({"due_at": datetime(2026, 3, 2, 10)}, "aware"),
         ({"method": "photo"}, "attachment"),
+        ({"method": "photo", "attachment": b"x", "file_id": "AgAD"}, "not both"),
+        ({"method": "photo", "file_id": "x" * 256}, "file_id"),
+        ({"file_id": "AgAD"}, "no attachment"),
         ({"audience": "everyone"}, "audience"),
         ({"text": " "}, "needs text"),
         ({"method": "document", "attachment": b"x" * (5 * 1024 * 1024 + 1)}, "bytes"),

@@ -131,6 +131,35 @@ async def test_from_wish_to_confirmed_receipt(harness: BotHarness) -> None:
     assert "我的微心愿" in mine["text"] and "已完成" in mine["text"]
 
 
+async def test_a_proof_photo_reaches_the_young_person_before_the_receipt_question(
+    harness: BotHarness,
+) -> None:
+    await _staff(harness)
+    await harness.send(XIAOMING, "/start")
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness)
+    await _approve(harness, wish, seq)
+    (listing,) = await harness.send(LI, "/wishes")
+    await harness.press(LI, listing, f"认领 W{wish.id}")
+    await harness.press(LI, await _last(harness, LI), "已实现")
+    seq = await harness.client.last_seq()
+    await harness.client.send_photo(LI, caption="车已送到", file_name="bike-delivered.jpg")
+
+    fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    assert "车已送到" in fulfilled["text"]
+    photos = [
+        m
+        for m in await harness.client.messages(XIAOMING["id"])
+        if m["from_bot"] and "photo" in m and m["message_id"] < fulfilled["message_id"]
+    ]
+    assert [p["photo"]["file_name"] for p in photos] == ["bike-delivered.jpg"]
+    assert f"W{wish.id}" in photos[0]["caption"] and "完成照片" in photos[0]["caption"]
+    assert "已通知心愿主人" in (await _last(harness, LI))["text"]
+    await harness.press(XIAOMING, fulfilled, "收到了")
+    done = await _wish(harness)
+    assert done.status == life.CLOSED and done.proof_file_id is not None
+
+
 async def test_returned_edited_resubmitted_then_rejected_and_withdrawn(
     harness: BotHarness,
 ) -> None:
