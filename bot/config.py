@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     wish_confirm_reminder_days: float = 3
     wish_confirm_close_days: float = 14
     wish_unclaimed_days: float = 14
+    # A submitted wish no reviewer decided on: the reviewers get its card again once,
+    # and the weekly digest counts it as waiting too long.
+    wish_review_reminder_hours: float = 48
     # The outbox deliverer and the sweeper that escalates and auto-resolves.
     outbox_interval_s: float = 2.0
     outbox_rate_per_s: float = 20.0

@@ -207,7 +207,12 @@ def _summary(d: Digest, tr: Translator, tz: ZoneInfo, limit: int) -> list[str]:
         tr("digest.wishes"),
         tr("digest.wish_line", **this.wishes),
         tr("digest.wish_prev", **last.wishes),
-        tr("digest.wish_stuck", stalled=d.wishes_stalled, unclaimed=d.wishes_unclaimed),
+        tr(
+            "digest.wish_stuck",
+            stalled=d.wishes_stalled,
+            unclaimed=d.wishes_unclaimed,
+            review=d.wishes_review_overdue,
+        ),
     ]
     return lines
 

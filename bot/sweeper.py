@@ -37,6 +37,7 @@ class SweepReport:
     auto_resolved: int = 0
     wishes_released: int = 0
     wishes_closed: int = 0
+    wishes_review_reminded: int = 0
     drafts_expired: int = 0
 
 
@@ -63,6 +64,7 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
         claim_release_after=timedelta(days=settings.wish_claim_release_days),
         confirm_reminder_after=timedelta(days=settings.wish_confirm_reminder_days),
         confirm_close_after=timedelta(days=settings.wish_confirm_close_days),
+        review_reminder_after=timedelta(hours=settings.wish_review_reminder_hours),
     )
     left = f"{settings.wish_claim_release_days - settings.wish_claim_reminder_days:g}"
     for wish in found.claim_reminders:
@@ -90,8 +92,18 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
             now=now,
             markup="receipt",
         )
+    for wish in found.review_reminders:
+        check = await wishes.checklist(session, wish, value_cap=settings.wish_value_cap)
+        told = await wish_notify.review_cards(
+            session, wish, check=check, settings=settings, now=now, reminder=True
+        )
+        if told == 0 and not await wish_notify.review_unstaffed(
+            session, wish, settings=settings, now=now
+        ):
+            _log.warning("wish %s waits for review and nobody can review it", wish.id)
     report.wishes_released += len(found.released)
     report.wishes_closed += len(found.auto_closed)
+    report.wishes_review_reminded += len(found.review_reminders)
 
 
 async def _drafts(session: AsyncSession, services: Services, report: SweepReport) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import Html, Translator, translator
 from bot.notify import masked
-from bot.services import access_log, outbox
+from bot.services import access_log, org, outbox, users
 from bot.services.privacy import find_personal_data
 from bot.services.wishes import Checklist
 from bot.wish_keyboards import fulfil_keyboard, owner_keyboard, receipt_keyboard, reviewer_keyboard
@@ -34,14 +33,20 @@ def _ref(wish: Wish) -> tuple[str, int]:
 
 
 async def review_cards(
-    session: AsyncSession, wish: Wish, *, check: Checklist, settings: Settings, now: datetime
+    session: AsyncSession,
+    wish: Wish,
+    *,
+    check: Checklist,
+    settings: Settings,
+    now: datetime,
+    reminder: bool = False,
 ) -> int:
-    """A card with the checklist to every reviewer; return how many were scheduled."""
-    reviewers = [
-        u
-        for u in await session.scalars(select(User))
-        if u.has_role(ROLE_REVIEWER) or u.has_role(ROLE_ADMIN)
-    ]
+    """A card with the checklist to every reviewer; return how many were scheduled.
+
+    ``reminder``: the wish has waited too long; the card says since when, and goes once
+    per submission (a resubmitted wish can be reminded of again).
+    """
+    reviewers = await users.with_role(session, ROLE_REVIEWER, ROLE_ADMIN)
     for reviewer in reviewers:
         tr = translator(reviewer.locale, settings.default_locale)
         kinds = ", ".join(
@@ -65,7 +70,7 @@ async def review_cards(
                 "wish.check_warn", label=tr.plain("wish.check_duplicate", other=check.duplicate_of)
             ),
         ]
-        text = tr(
+        card = tr(
             "wish.review_card",
             ref=wish.id,
             text=masked(tr, wish.text),
@@ -75,13 +80,16 @@ async def review_cards(
             value=wish.value_yuan,
             checks=Html("\n".join(lines)),
         )
+        waited = max(int((now - wish.submitted_at).total_seconds() // 3600), 0)
+        text = tr("wish.review_reminder", hours=waited, card=card) if reminder else card
+        prefix = "wish_review_reminder" if reminder else "wish_review"
         row = await outbox.enqueue(
             session,
             kind="wish_review",
             chat_id=reviewer.telegram_id,
             text=text,
             due_at=now,
-            dedupe_key=f"wish_review:{wish.id}:{len(wish.events)}:{reviewer.telegram_id}",
+            dedupe_key=f"{prefix}:{wish.id}:{len(wish.events)}:{reviewer.telegram_id}",
             audience=AUDIENCE_STAFF,
             recipient_user_id=reviewer.telegram_id,
             reply_markup=reviewer_keyboard(tr, wish.id).to_dict(),
@@ -99,6 +107,29 @@ async def review_cards(
                 now=now,
             )
     return len(reviewers)
+
+
+async def review_unstaffed(
+    session: AsyncSession, wish: Wish, *, settings: Settings, now: datetime
+) -> bool:
+    """Tell the committee's chat that nobody can review ``wish`` (no reviewer or admin);
+    return whether there is a chat to tell. The notice names the wish only."""
+    committee = await org.get_setting(session, "committee_chat_id")
+    if committee is None:
+        return False
+    tr = translator(settings.default_locale, settings.default_locale)
+    waited = max(int((now - wish.submitted_at).total_seconds() // 3600), 0)
+    await outbox.enqueue(
+        session,
+        kind="wish_review",
+        chat_id=int(committee),
+        text=tr("wish.review_unstaffed", ref=wish.id, hours=waited),
+        due_at=now,
+        dedupe_key=f"wish_review_unstaffed:{wish.id}:{len(wish.events)}",
+        audience=AUDIENCE_STAFF,
+        ref=_ref(wish),
+    )
+    return True
 
 
 async def to_owner(

@@ -31,6 +31,8 @@ class Wish(TimestampMixin, Base):
     reason: Mapped[str | None] = mapped_column(String(500))  # why returned or rejected
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The reviewers were reminded of this submission (reset when it is resubmitted).
+    review_reminded: Mapped[bool] = mapped_column(Boolean, default=False)
     claimer_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )

@@ -31,7 +31,9 @@ a sample of texts for keywords, the routed texts for FAQ gaps). Definitions:
 - wishes: distinct wishes with a ``submit`` / ``approve`` / ``claim`` / ``fulfil`` /
   ``confirm`` event in the week; *stalled*: claimed, no progress for
   ``wish_claim_reminder_days``; *unclaimed too long*: published for
-  ``wish_unclaimed_days`` without a claim (as ``wishes.unclaimed_for_too_long``), now.
+  ``wish_unclaimed_days`` without a claim (as ``wishes.unclaimed_for_too_long``), now;
+  *waiting for review too long*: submitted ``wish_review_reminder_hours`` ago or more
+  and not yet decided on, now.
 """
 
 from __future__ import annotations
@@ -218,6 +220,7 @@ class Digest:
     wishes_stalled: int
     wishes_unclaimed: int
     wishes_unclaimed_oldest: list[int]
+    wishes_review_overdue: int
     sla_hours: float
     region_names: dict[str, dict[str, str]]
 
@@ -279,6 +282,11 @@ async def compute(
             ),
         ),
         wishes_unclaimed=await _count(session, _unclaimed(now, settings)),
+        wishes_review_overdue=await _count(
+            session,
+            (Wish.status == wl.SUBMITTED)
+            & (Wish.submitted_at <= now - timedelta(hours=settings.wish_review_reminder_hours)),
+        ),
         sla_hours=settings.sla_reminder_hours,
         region_names=region_names,
         wishes_unclaimed_oldest=list(

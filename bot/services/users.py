@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
@@ -25,6 +25,16 @@ class UnknownRegion(LookupError):
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
     """Return the user with this Telegram id, if they have written before."""
     return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+
+
+async def with_role(session: AsyncSession, *roles: str) -> list[User]:
+    """The people holding any of ``roles`` (staff: a few among many young people)."""
+    # Roles are a JSON list; its text narrows the scan on both backends, has_role decides.
+    text = cast(User.roles, Text)
+    found = await session.scalars(
+        select(User).where(or_(*(text.like(f'%"{role}"%') for role in roles))).order_by(User.id)
+    )
+    return [user for user in found if any(user.has_role(role) for role in roles)]
 
 
 async def touch(

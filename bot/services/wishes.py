@@ -79,7 +79,7 @@ async def submit(session: AsyncSession, *, user: User, draft: Draft, now: dateti
         for key, value in values.items():
             setattr(wish, key, value)
         life.fire(wish, "resubmit", actor=actor(user), now=now)
-        wish.submitted_at = now
+        wish.submitted_at, wish.review_reminded = now, False
         return wish
     wish = Wish(user_id=user.id, status=life.SUBMITTED, submitted_at=now, events=[], **values)
     session.add(wish)
@@ -323,6 +323,8 @@ class WishSweep:
     released_from: list[tuple[Wish, int]]
     confirm_reminders: list[Wish]
     auto_closed: list[Wish]
+    # Submitted and still not reviewed after the reminder time: the reviewers are told.
+    review_reminders: list[Wish]
 
 
 async def sweep(
@@ -333,9 +335,26 @@ async def sweep(
     claim_release_after: timedelta,
     confirm_reminder_after: timedelta,
     confirm_close_after: timedelta,
+    review_reminder_after: timedelta | None = None,
 ) -> WishSweep:
-    """Remind idle claimers, release claims idle too long, and chase confirmations."""
-    report = WishSweep([], [], [], [], [])
+    """Remind idle claimers, release claims idle too long, chase confirmations, and
+    remind the reviewers of submissions waiting longer than ``review_reminder_after``."""
+    report = WishSweep([], [], [], [], [], [])
+    if review_reminder_after is not None:
+        for wish in list(
+            await session.scalars(
+                select(Wish)
+                .where(
+                    Wish.status == life.SUBMITTED,
+                    Wish.submitted_at <= now - review_reminder_after,
+                    Wish.review_reminded.is_(False),
+                )
+                .order_by(Wish.submitted_at)
+                .with_for_update(skip_locked=True)
+            )
+        ):
+            wish.review_reminded = True
+            report.review_reminders.append(wish)
     for wish in list(
         await session.scalars(
             select(Wish)

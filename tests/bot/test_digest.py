@@ -317,7 +317,8 @@ async def fill(session: AsyncSession) -> dict[str, int]:
         status="routed",
         assigned_cadre_id=None,
     )
-    # Wishes: W1 and W4 move this week; W3's claim (last week) has stalled; W2 waits.
+    # Wishes: W1 and W4 move this week; W3's claim (last week) has stalled; W2 waits;
+    # W5, submitted two weeks ago, still waits for a reviewer.
     await w.wish(
         "claimed",
         [("submit", at(16, 9)), ("approve", at(17, 9)), ("claim", at(18, 9))],
@@ -344,6 +345,7 @@ async def fill(session: AsyncSession) -> dict[str, int]:
         ],
         published_at=at(19, 10),
     )
+    await w.wish("submitted", [("submit", at(4, 9))])
     await session.flush()
     return cadres
 
@@ -440,6 +442,7 @@ async def test_keywords_gaps_items_and_wishes(
     assert d.this.wishes == {"submit": 2, "approve": 2, "claim": 2, "fulfil": 1, "confirm": 1}
     assert d.last.wishes == {"submit": 1, "approve": 1, "claim": 1, "fulfil": 0, "confirm": 0}
     assert (d.wishes_stalled, d.wishes_unclaimed) == (1, 1)  # W3; W2
+    assert d.wishes_review_overdue == 1  # W5
 
 
 @pytest.mark.parametrize("locale", ["zh-Hans", "zh-Hant", "en"])

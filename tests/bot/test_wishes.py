@@ -259,6 +259,67 @@ async def test_idle_claim_reminded_then_released(
         assert released.released[0].status == life.APPROVED
 
 
+async def test_a_submission_waiting_for_review_is_reminded_once_per_submission(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    kwargs = {
+        "claim_reminder_after": timedelta(days=7),
+        "claim_release_after": timedelta(days=10),
+        "confirm_reminder_after": timedelta(days=3),
+        "confirm_close_after": timedelta(days=14),
+        "review_reminder_after": timedelta(hours=48),
+    }
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        reviewer = await _person(session, 2003)
+        wish = await _submitted(session, youth)
+        decided = await _submitted(session, youth, text="想要一套课外书")
+        await wishes.review(
+            session,
+            wish_id=decided.id,
+            reviewer=reviewer,
+            decision="approve",
+            reason=None,
+            now=NOW,
+        )
+    async with unit_of_work(sessions) as session:
+        early = await wishes.sweep(session, now=NOW + timedelta(hours=47), **kwargs)
+        due = await wishes.sweep(session, now=NOW + timedelta(hours=48), **kwargs)
+        again = await wishes.sweep(session, now=NOW + timedelta(hours=96), **kwargs)
+        assert early.review_reminders == [] and again.review_reminders == []
+        assert [w.id for w in due.review_reminders] == [wish.id]  # not the decided one
+        await wishes.review(
+            session,
+            wish_id=wish.id,
+            reviewer=reviewer,
+            decision="return",
+            reason="请补充学校",
+            now=NOW + timedelta(hours=97),
+        )
+        draft = drafts.Draft(youth.telegram_id, drafts.WHAT, {})
+        _walk(draft)
+        draft.fields["wish_id"] = wish.id
+        later = NOW + timedelta(hours=98)
+        await wishes.submit(session, user=youth, draft=draft, now=later)
+        # The resubmission waits anew, and is reminded of again.
+        assert (
+            await wishes.sweep(session, now=later + timedelta(hours=47), **kwargs)
+        ).review_reminders == []
+        resubmitted = await wishes.sweep(session, now=later + timedelta(hours=48), **kwargs)
+        assert [w.id for w in resubmitted.review_reminders] == [wish.id]
+
+
+async def test_with_role_finds_staff_only(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with unit_of_work(sessions) as session:
+        await _person(session, 1001)  # a young person
+        found = await users.with_role(session, "reviewer", "admin")
+        # The demo org: 王老师 (2001) is the committee's admin and reviews, as 张老师 (2003).
+        assert sorted(u.telegram_id for u in found) == [2001, 2003]
+        assert [u.telegram_id for u in await users.with_role(session, "admin")] == [2001]
+        assert [u.telegram_id for u in await users.with_role(session, "donor")] == [3001]
+        assert await users.with_role(session, "nobody") == []
+
+
 async def test_two_reviewers_deciding_at_once_one_wins(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from bot.services import wish_lifecycle as life
 from bot.sweeper import sweep
 from sandbox import SandboxServer
+from storage.models import User
 from storage.wishes import Wish
 from tests.conftest import run_harness
-from tests.support import XIAOMING, BotHarness, buttons
+from tests.support import COMMITTEE_CHAT, XIAOMING, BotHarness, buttons
 
 LI = {"id": 2002, "first_name": "李老师", "language_code": "zh-hans"}  # a cadre
 ZHANG = {"id": 2003, "first_name": "张老师", "language_code": "zh-hans"}  # a reviewer
@@ -277,6 +278,46 @@ async def test_an_idle_claim_is_reminded_then_released(harness: BotHarness) -> N
     assert (await sweep(services)).wishes_released == 1
     await _wait(harness, XIAOMING["id"], seq, "重新公开")
     assert (await _wish(harness)).status == life.APPROVED
+
+
+async def test_a_wish_nobody_reviewed_comes_back_to_the_reviewers_once(
+    harness: BotHarness,
+) -> None:
+    await _staff(harness)
+    wish = await _submit(harness)
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    services.clock.advance(hours=47)
+    assert (await sweep(services)).wishes_review_reminded == 0
+    services.clock.advance(hours=2)
+    assert (await sweep(services)).wishes_review_reminded == 1
+    reminder = await _wait(harness, ZHANG["id"], seq, "已等待审核 49 小时")
+    assert f"W{wish.id}" in reminder["text"] and "✅ 在价值上限之内" in reminder["text"]
+    assert "自行车" in reminder["text"]
+    await _wait(harness, 2001, seq, "已等待审核 49 小时")  # the admin reviews too
+    services.clock.advance(hours=48)
+    assert (await sweep(services)).wishes_review_reminded == 0
+    # The reminder's buttons decide, as the first card's do.
+    await harness.press(ZHANG, reminder, "通过并公开")
+    await _wait(harness, XIAOMING["id"], seq, "已通过审核并公开")
+    assert (await _wish(harness)).status == life.APPROVED
+
+
+async def test_with_nobody_to_review_the_committee_is_told(harness: BotHarness) -> None:
+    await _staff(harness)
+    wish = await _submit(harness)
+    async with harness.sessions() as session:
+        staff = select(User).where(User.telegram_id.in_([2001, 2003]))
+        for person in await session.scalars(staff):
+            person.roles = [r for r in person.roles if r not in ("reviewer", "admin")]
+        await session.commit()
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    services.clock.advance(hours=49)
+    await sweep(services)
+    notice = await _wait(harness, COMMITTEE_CHAT, seq, f"W{wish.id}")
+    assert "没有人担任审核员" in notice["text"]
+    assert "自行车" not in notice["text"]  # the wish is named, not shown
 
 
 async def test_a_restart_in_the_middle_of_writing_resumes(
