@@ -136,13 +136,8 @@ async def test_a_proof_photo_reaches_the_young_person_before_the_receipt_questio
     harness: BotHarness,
 ) -> None:
     await _staff(harness)
-    await harness.send(XIAOMING, "/start")
-    seq = await harness.client.last_seq()
-    wish = await _submit(harness)
-    await _approve(harness, wish, seq)
-    (listing,) = await harness.send(LI, "/wishes")
-    await harness.press(LI, listing, f"认领 W{wish.id}")
-    await harness.press(LI, await _last(harness, LI), "已实现")
+    wish, claimed = await _claimed(harness)
+    await harness.press(LI, claimed, "已实现")
     seq = await harness.client.last_seq()
     await harness.client.send_photo(LI, caption="车已送到", file_name="bike-delivered.jpg")
 
