@@ -32,6 +32,11 @@ def _ref(wish: Wish) -> tuple[str, int]:
     return ("wish", wish.id)
 
 
+def _hours_waiting(wish: Wish, now: datetime) -> int:
+    """Whole hours since the wish was (last) submitted."""
+    return max(int((now - wish.submitted_at).total_seconds() // 3600), 0)
+
+
 async def review_cards(
     session: AsyncSession,
     wish: Wish,
@@ -47,6 +52,7 @@ async def review_cards(
     per submission (a resubmitted wish can be reminded of again).
     """
     reviewers = await users.with_role(session, ROLE_REVIEWER, ROLE_ADMIN)
+    prefix = "wish_review_reminder" if reminder else "wish_review"
     for reviewer in reviewers:
         tr = translator(reviewer.locale, settings.default_locale)
         kinds = ", ".join(
@@ -80,9 +86,8 @@ async def review_cards(
             value=wish.value_yuan,
             checks=Html("\n".join(lines)),
         )
-        waited = max(int((now - wish.submitted_at).total_seconds() // 3600), 0)
-        text = tr("wish.review_reminder", hours=waited, card=card) if reminder else card
-        prefix = "wish_review_reminder" if reminder else "wish_review"
+        hours = _hours_waiting(wish, now)
+        text = tr("wish.review_reminder", hours=hours, card=card) if reminder else card
         row = await outbox.enqueue(
             session,
             kind="wish_review",
@@ -118,12 +123,11 @@ async def review_unstaffed(
     if committee is None:
         return False
     tr = translator(settings.default_locale, settings.default_locale)
-    waited = max(int((now - wish.submitted_at).total_seconds() // 3600), 0)
     await outbox.enqueue(
         session,
         kind="wish_review",
         chat_id=int(committee),
-        text=tr("wish.review_unstaffed", ref=wish.id, hours=waited),
+        text=tr("wish.review_unstaffed", ref=wish.id, hours=_hours_waiting(wish, now)),
         due_at=now,
         dedupe_key=f"wish_review_unstaffed:{wish.id}:{len(wish.events)}",
         audience=AUDIENCE_STAFF,

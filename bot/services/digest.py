@@ -33,7 +33,7 @@ a sample of texts for keywords, the routed texts for FAQ gaps). Definitions:
   ``wish_claim_reminder_days``; *unclaimed too long*: published for
   ``wish_unclaimed_days`` without a claim (as ``wishes.unclaimed_for_too_long``), now;
   *waiting for review too long*: submitted ``wish_review_reminder_hours`` ago or more
-  and not yet decided on, now.
+  and not yet decided on (as ``wishes.review_overdue``), now.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.i18n import Translator
-from bot.services import lifecycle
+from bot.services import lifecycle, wishes
 from bot.services import wish_lifecycle as wl
 from bot.services.digest_text import Keyword, blank_personal, gap_groups, keywords
 from bot.services.digest_week import Week
@@ -284,8 +284,7 @@ async def compute(
         wishes_unclaimed=await _count(session, _unclaimed(now, settings)),
         wishes_review_overdue=await _count(
             session,
-            (Wish.status == wl.SUBMITTED)
-            & (Wish.submitted_at <= now - timedelta(hours=settings.wish_review_reminder_hours)),
+            wishes.review_overdue(now, timedelta(hours=settings.wish_review_reminder_hours)),
         ),
         sla_hours=settings.sla_reminder_hours,
         region_names=region_names,

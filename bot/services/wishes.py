@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -335,26 +335,21 @@ async def sweep(
     claim_release_after: timedelta,
     confirm_reminder_after: timedelta,
     confirm_close_after: timedelta,
-    review_reminder_after: timedelta | None = None,
+    review_reminder_after: timedelta,
 ) -> WishSweep:
     """Remind idle claimers, release claims idle too long, chase confirmations, and
     remind the reviewers of submissions waiting longer than ``review_reminder_after``."""
     report = WishSweep([], [], [], [], [], [])
-    if review_reminder_after is not None:
-        for wish in list(
-            await session.scalars(
-                select(Wish)
-                .where(
-                    Wish.status == life.SUBMITTED,
-                    Wish.submitted_at <= now - review_reminder_after,
-                    Wish.review_reminded.is_(False),
-                )
-                .order_by(Wish.submitted_at)
-                .with_for_update(skip_locked=True)
-            )
-        ):
-            wish.review_reminded = True
-            report.review_reminders.append(wish)
+    for wish in list(
+        await session.scalars(
+            select(Wish)
+            .where(review_overdue(now, review_reminder_after), Wish.review_reminded.is_(False))
+            .order_by(Wish.submitted_at)
+            .with_for_update(skip_locked=True)
+        )
+    ):
+        wish.review_reminded = True
+        report.review_reminders.append(wish)
     for wish in list(
         await session.scalars(
             select(Wish)
@@ -398,6 +393,11 @@ async def sweep(
             wish.confirm_reminded = True
             report.confirm_reminders.append(wish)
     return report
+
+
+def review_overdue(now: datetime, after: timedelta) -> ColumnElement[bool]:
+    """Submitted ``after`` ago or more and not decided on (the sweep and the digest)."""
+    return (Wish.status == life.SUBMITTED) & (Wish.submitted_at <= now - after)
 
 
 async def unclaimed_for_too_long(

@@ -20,6 +20,14 @@ from storage.models import User
 
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 AREAS = frozenset({"a-street-1", "district-b"})
+# The sweep's waiting times (the defaults of the settings).
+SWEEP_AFTER = {
+    "claim_reminder_after": timedelta(days=7),
+    "claim_release_after": timedelta(days=10),
+    "confirm_reminder_after": timedelta(days=3),
+    "confirm_close_after": timedelta(days=14),
+    "review_reminder_after": timedelta(hours=48),
+}
 
 
 def _walk(draft: drafts.Draft, *, age: str = "14-17", consent: str | None = None) -> None:
@@ -244,17 +252,11 @@ async def test_idle_claim_reminded_then_released(
             session, wish_id=wish.id, reviewer=reviewer, decision="approve", reason=None, now=NOW
         )
         await wishes.claim(session, wish_id=wish.id, user=cadre, now=NOW, limit=5)
-    kwargs = {
-        "claim_reminder_after": timedelta(days=7),
-        "claim_release_after": timedelta(days=10),
-        "confirm_reminder_after": timedelta(days=3),
-        "confirm_close_after": timedelta(days=14),
-    }
     async with unit_of_work(sessions) as session:
-        first = await wishes.sweep(session, now=NOW + timedelta(days=8), **kwargs)
-        again = await wishes.sweep(session, now=NOW + timedelta(days=9), **kwargs)
+        first = await wishes.sweep(session, now=NOW + timedelta(days=8), **SWEEP_AFTER)
+        again = await wishes.sweep(session, now=NOW + timedelta(days=9), **SWEEP_AFTER)
         assert [w.id for w in first.claim_reminders] == [wish.id] and again.claim_reminders == []
-        released = await wishes.sweep(session, now=NOW + timedelta(days=11), **kwargs)
+        released = await wishes.sweep(session, now=NOW + timedelta(days=11), **SWEEP_AFTER)
         assert [w.id for w in released.released] == [wish.id]
         assert released.released[0].status == life.APPROVED
 
@@ -262,13 +264,6 @@ async def test_idle_claim_reminded_then_released(
 async def test_a_submission_waiting_for_review_is_reminded_once_per_submission(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    kwargs = {
-        "claim_reminder_after": timedelta(days=7),
-        "claim_release_after": timedelta(days=10),
-        "confirm_reminder_after": timedelta(days=3),
-        "confirm_close_after": timedelta(days=14),
-        "review_reminder_after": timedelta(hours=48),
-    }
     async with unit_of_work(sessions) as session:
         youth = await _person(session, 1001)
         reviewer = await _person(session, 2003)
@@ -283,9 +278,9 @@ async def test_a_submission_waiting_for_review_is_reminded_once_per_submission(
             now=NOW,
         )
     async with unit_of_work(sessions) as session:
-        early = await wishes.sweep(session, now=NOW + timedelta(hours=47), **kwargs)
-        due = await wishes.sweep(session, now=NOW + timedelta(hours=48), **kwargs)
-        again = await wishes.sweep(session, now=NOW + timedelta(hours=96), **kwargs)
+        early = await wishes.sweep(session, now=NOW + timedelta(hours=47), **SWEEP_AFTER)
+        due = await wishes.sweep(session, now=NOW + timedelta(hours=48), **SWEEP_AFTER)
+        again = await wishes.sweep(session, now=NOW + timedelta(hours=96), **SWEEP_AFTER)
         assert early.review_reminders == [] and again.review_reminders == []
         assert [w.id for w in due.review_reminders] == [wish.id]  # not the decided one
         await wishes.review(
@@ -303,9 +298,9 @@ async def test_a_submission_waiting_for_review_is_reminded_once_per_submission(
         await wishes.submit(session, user=youth, draft=draft, now=later)
         # The resubmission waits anew, and is reminded of again.
         assert (
-            await wishes.sweep(session, now=later + timedelta(hours=47), **kwargs)
+            await wishes.sweep(session, now=later + timedelta(hours=47), **SWEEP_AFTER)
         ).review_reminders == []
-        resubmitted = await wishes.sweep(session, now=later + timedelta(hours=48), **kwargs)
+        resubmitted = await wishes.sweep(session, now=later + timedelta(hours=48), **SWEEP_AFTER)
         assert [w.id for w in resubmitted.review_reminders] == [wish.id]
 
 

@@ -292,6 +292,9 @@ async def test_a_wish_nobody_reviewed_comes_back_to_the_reviewers_once(
     await _wait(harness, 2001, seq, "已等待审核 49 小时")  # the admin reviews too
     services.clock.advance(hours=48)
     assert (await sweep(services)).wishes_review_reminded == 0
+    # The committee's digest counts it while it waits.
+    summary = (await harness.send({"id": 2001, "first_name": "王老师"}, "/digest"))[0]
+    assert "超时待审核 1" in summary["text"]
     # The reminder's buttons decide, as the first card's do.
     await harness.press(ZHANG, reminder, "通过并公开")
     await _wait(harness, XIAOMING["id"], seq, "已通过审核并公开")
