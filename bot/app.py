@@ -141,6 +141,7 @@ def register_handlers(application: BotApplication) -> None:
             CommandHandler("my", youth.my_command, filters=private),
             CommandHandler("wish", wishes.wish_command, filters=private),
             CommandHandler("wishes", wishes.wishes_command, filters=private),
+            CommandHandler("review", wishes.review_command, filters=private),
             CommandHandler("cancel", dialog.cancel, filters=private),
             CommandHandler("mydata", data_rights.mydata_command, filters=private),
             CommandHandler("forget", data_rights.forget_command, filters=private),
@@ -176,6 +177,7 @@ def register_handlers(application: BotApplication) -> None:
                 for action in ("wd", "wsub", "wedit", "wed", "wcan")
             ],
             CallbackQueryHandler(wishes.review_button, pattern=callbacks.matches("wrv")),
+            CallbackQueryHandler(wishes.review_open_button, pattern=callbacks.matches("wro")),
             CallbackQueryHandler(wishes.owner_button, pattern=callbacks.matches("wre")),
             CallbackQueryHandler(wishes.owner_button, pattern=callbacks.matches("wwd")),
             CallbackQueryHandler(wishes.claim_button, pattern=callbacks.matches("wcl")),

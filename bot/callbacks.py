@@ -48,6 +48,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "wed": ("code",),  # change one field of the draft
     "wcan": (),  # cancel the draft
     "wrv": ("id", "code"),  # a reviewer's decision (wish id, approve|return|reject)
+    "wro": ("id",),  # open a waiting wish's review card (from /review)
     "wre": ("id",),  # edit a returned wish and resubmit
     "wwd": ("id",),  # withdraw a wish
     "wcl": ("id",),  # claim a published wish

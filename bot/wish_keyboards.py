@@ -72,6 +72,13 @@ def reviewer_keyboard(tr: Translator, wish_id: int) -> InlineKeyboardMarkup:
     )
 
 
+def review_list_keyboard(tr: Translator, wish_ids: Sequence[int]) -> InlineKeyboardMarkup:
+    """One button per waiting wish on /review, opening its card."""
+    return InlineKeyboardMarkup(
+        [[_button(tr.plain("wish.review_open", ref=ref), "wro", ref)] for ref in wish_ids]
+    )
+
+
 def owner_keyboard(tr: Translator, wish_id: int, *, returned: bool) -> InlineKeyboardMarkup:
     """What the young person can do with their wish before it is claimed."""
     rows = [[_button(tr.plain("wish.edit_resubmit"), "wre", wish_id)]] if returned else []

@@ -9,9 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import Html, Translator, translator
 from bot.notify import masked
-from bot.services import access_log, org, outbox, users
+from bot.services import access_log, org, outbox, users, wishes
 from bot.services.privacy import find_personal_data
-from bot.services.wishes import Checklist
 from bot.wish_keyboards import fulfil_keyboard, owner_keyboard, receipt_keyboard, reviewer_keyboard
 from storage.models import ROLE_ADMIN, ROLE_REVIEWER, Region, User
 from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH, METHOD_PHOTO
@@ -24,24 +23,55 @@ async def region_name(session: AsyncSession, tr: Translator, code: str | None) -
     return tr.name_of(region.names, region.code) if region else tr.plain("wish.none")
 
 
-# What a reviewer's card shows of the young person (the text masked).
-REVIEW_FIELDS = ("wish_text_masked", "age_band", "region", "guardian_consent")
-
-
 def _ref(wish: Wish) -> tuple[str, int]:
     return ("wish", wish.id)
 
 
-def _hours_waiting(wish: Wish, now: datetime) -> int:
+def hours_waiting(wish: Wish, now: datetime) -> int:
     """Whole hours since the wish was (last) submitted."""
     return max(int((now - wish.submitted_at).total_seconds() // 3600), 0)
+
+
+async def review_card(
+    session: AsyncSession, tr: Translator, wish: Wish, check: wishes.Checklist
+) -> str:
+    """A reviewer's card of ``wish``: the masked text, its facts and the checklist."""
+    kinds = ", ".join(sorted({tr.plain(f"mask.{k}") for k, _ in find_personal_data(wish.text)}))
+    lines = [
+        tr(
+            "wish.check_ok" if check.eligible else "wish.check_warn",
+            label=tr.plain("wish.check_eligible"),
+        ),
+        tr(
+            "wish.check_ok" if check.within_cap else "wish.check_warn",
+            label=tr.plain("wish.check_cap"),
+        ),
+        tr("wish.check_ok", label=tr.plain("wish.check_private"))
+        if not check.personal_data
+        else tr("wish.check_warn", label=tr.plain("wish.check_private_found", kinds=kinds)),
+        tr("wish.check_ok", label=tr.plain("wish.check_unique"))
+        if check.duplicate_of is None
+        else tr(
+            "wish.check_warn", label=tr.plain("wish.check_duplicate", other=check.duplicate_of)
+        ),
+    ]
+    return tr(
+        "wish.review_card",
+        ref=wish.id,
+        text=masked(tr, wish.text),
+        category=tr.plain(f"wish.category_{wish.category}"),
+        age=tr.plain(f"wish.age_{wish.age_band}"),
+        region=await region_name(session, tr, wish.region_code),
+        value=wish.value_yuan,
+        checks=Html("\n".join(lines)),
+    )
 
 
 async def review_cards(
     session: AsyncSession,
     wish: Wish,
     *,
-    check: Checklist,
+    check: wishes.Checklist,
     settings: Settings,
     now: datetime,
     reminder: bool = False,
@@ -55,38 +85,8 @@ async def review_cards(
     prefix = "wish_review_reminder" if reminder else "wish_review"
     for reviewer in reviewers:
         tr = translator(reviewer.locale, settings.default_locale)
-        kinds = ", ".join(
-            sorted({tr.plain(f"mask.{k}") for k, _ in find_personal_data(wish.text)})
-        )
-        lines = [
-            tr(
-                "wish.check_ok" if check.eligible else "wish.check_warn",
-                label=tr.plain("wish.check_eligible"),
-            ),
-            tr(
-                "wish.check_ok" if check.within_cap else "wish.check_warn",
-                label=tr.plain("wish.check_cap"),
-            ),
-            tr("wish.check_ok", label=tr.plain("wish.check_private"))
-            if not check.personal_data
-            else tr("wish.check_warn", label=tr.plain("wish.check_private_found", kinds=kinds)),
-            tr("wish.check_ok", label=tr.plain("wish.check_unique"))
-            if check.duplicate_of is None
-            else tr(
-                "wish.check_warn", label=tr.plain("wish.check_duplicate", other=check.duplicate_of)
-            ),
-        ]
-        card = tr(
-            "wish.review_card",
-            ref=wish.id,
-            text=masked(tr, wish.text),
-            category=tr.plain(f"wish.category_{wish.category}"),
-            age=tr.plain(f"wish.age_{wish.age_band}"),
-            region=await region_name(session, tr, wish.region_code),
-            value=wish.value_yuan,
-            checks=Html("\n".join(lines)),
-        )
-        hours = _hours_waiting(wish, now)
+        card = await review_card(session, tr, wish, check)
+        hours = hours_waiting(wish, now)
         text = tr("wish.review_reminder", hours=hours, card=card) if reminder else card
         row = await outbox.enqueue(
             session,
@@ -108,7 +108,7 @@ async def review_cards(
                 subject_user_id=wish.user_id,
                 item=_ref(wish),
                 purpose=access_log.WISH_REVIEW,
-                fields=REVIEW_FIELDS,
+                fields=wishes.REVIEW_FIELDS,
                 now=now,
             )
     return len(reviewers)
@@ -127,7 +127,7 @@ async def review_unstaffed(
         session,
         kind="wish_review",
         chat_id=int(committee),
-        text=tr("wish.review_unstaffed", ref=wish.id, hours=_hours_waiting(wish, now)),
+        text=tr("wish.review_unstaffed", ref=wish.id, hours=hours_waiting(wish, now)),
         due_at=now,
         dedupe_key=f"wish_review_unstaffed:{wish.id}:{len(wish.events)}",
         audience=AUDIENCE_STAFF,

@@ -10,6 +10,7 @@ from bot.context import BotContext
 from bot.i18n import Translator, translator
 from bot.keyboards import language_keyboard, region_keyboard, start_menu
 from bot.services import cadres, org, users
+from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER
 
 
 async def _send_region_picker(
@@ -56,9 +57,25 @@ async def start(update: Update, context: BotContext) -> None:
         await _send_region_picker(update, context, None, prompt=tr("start.ask_region"))
 
 
+# The staff sections of /help, each shown to the holders of any of its roles.
+_HELP_SECTIONS = (
+    ("help.cadre", (ROLE_CADRE,)),
+    ("help.wishes", (ROLE_CADRE, ROLE_DONOR, ROLE_ADMIN)),
+    ("help.reviewer", (ROLE_REVIEWER, ROLE_ADMIN)),
+    ("help.admin", (ROLE_ADMIN,)),
+)
+
+
 async def help_command(update: Update, context: BotContext) -> None:
-    """Explain what the bot does and list the commands."""
-    await _reply(update, context.tr("help.text"))
+    """Explain what the bot does and list the commands, with the staff commands of the
+    sender's roles."""
+    tr, user = context.tr, context.user
+    limit = context.services.settings.wish_claim_limit
+    sections = [tr("help.text")]
+    for key, roles in _HELP_SECTIONS:
+        if any(user.has_role(role) for role in roles):
+            sections.append(tr(key, limit=limit))
+    await _reply(update, "\n\n".join(sections))
 
 
 async def language_command(update: Update, context: BotContext) -> None:

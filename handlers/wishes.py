@@ -17,12 +17,16 @@ from bot.wish_keyboards import (
     listing_keyboard,
     receipt_keyboard,
     review_keyboard,
+    review_list_keyboard,
+    reviewer_keyboard,
     step_keyboard,
 )
 from storage.models import Region
 
 AWAIT_REASON = "await_wish_reason"
 AWAIT_PROOF = "await_wish_proof"
+# How many waiting wishes /review lists (the longest-waiting first).
+REVIEW_LIST_LIMIT = 10
 
 
 async def _regions(context: BotContext) -> list[Region]:
@@ -223,6 +227,64 @@ async def review_button(update: Update, context: BotContext) -> None:
     )
     await query.answer()
     await message.reply_text(tr("wish.ask_reason"))
+
+
+async def review_command(update: Update, context: BotContext) -> None:
+    """/review: the wishes waiting for review, longest-waiting first, each with a button
+    that opens its card."""
+    message = update.effective_message
+    assert message is not None
+    tr = context.tr
+    try:
+        found, total = await wishes.awaiting_review(
+            context.session, reviewer=context.user, limit=REVIEW_LIST_LIMIT
+        )
+    except wishes.WishNotAllowed:
+        await message.reply_text(tr("wish.not_reviewer"))
+        return
+    if not found:
+        await message.reply_text(tr("wish.review_list_empty"))
+        return
+    now = context.services.clock.now()
+    lines = [tr("wish.review_list_title", total=total)]
+    lines += [
+        tr(
+            "wish.review_list_line",
+            ref=wish.id,
+            category=tr.plain(f"wish.category_{wish.category}"),
+            value=wish.value_yuan,
+            hours=wish_notify.hours_waiting(wish, now),
+        )
+        for wish in found
+    ]
+    if total > len(found):
+        lines.append(tr("wish.review_list_more", shown=len(found)))
+    await message.reply_text(
+        "\n".join(lines), reply_markup=review_list_keyboard(tr, [w.id for w in found])
+    )
+
+
+async def review_open_button(update: Update, context: BotContext) -> None:
+    """A wish's button on /review: its full card, with the decision buttons."""
+    query, message, data = _query(update)
+    tr = context.tr
+    try:
+        wish, check = await wishes.open_for_review(
+            context.session,
+            wish_id=data.id(),
+            reviewer=context.user,
+            chat_id=message.chat_id,
+            value_cap=context.services.settings.wish_value_cap,
+            now=context.services.clock.now(),
+        )
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        await query.answer(_refusal(tr, error, data.id()), show_alert=True)
+        return
+    await query.answer()
+    await message.reply_text(
+        await wish_notify.review_card(context.session, tr, wish, check),
+        reply_markup=reviewer_keyboard(tr, wish.id),
+    )
 
 
 async def _decide(

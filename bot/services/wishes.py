@@ -47,6 +47,8 @@ class Checklist:
     duplicate_of: int | None  # another open wish of the same person
 
 
+# What a reviewer's card shows of the young person (the text masked).
+REVIEW_FIELDS = ("wish_text_masked", "age_band", "region", "guardian_consent")
 # What the claimer is shown of the young person when taking a wish on (the text masked).
 CLAIM_FIELDS = ("wish_text_masked", "age_band", "region")
 
@@ -159,6 +161,50 @@ async def review(
     if decision == "approve":
         wish.published_at = now
     return await _saved(session, wish, trigger)
+
+
+async def awaiting_review(
+    session: AsyncSession, *, reviewer: User, limit: int
+) -> tuple[list[Wish], int]:
+    """The ``limit`` submitted wishes that have waited longest, and how many wait in all
+    (a reviewer's /review)."""
+    _require(reviewer, ROLE_REVIEWER)
+    waiting = Wish.status == life.SUBMITTED
+    total = await session.scalar(select(func.count(Wish.id)).where(waiting))
+    found = await session.scalars(
+        select(Wish).where(waiting).order_by(Wish.submitted_at, Wish.id).limit(limit)
+    )
+    return list(found), int(total or 0)
+
+
+async def open_for_review(
+    session: AsyncSession,
+    *,
+    wish_id: int,
+    reviewer: User,
+    chat_id: int,
+    value_cap: int,
+    now: datetime,
+) -> tuple[Wish, Checklist]:
+    """A submitted wish and its checklist, for a reviewer who asked to see its card
+    there and then; the showing is logged as a review card sent by the bot is."""
+    _require(reviewer, ROLE_REVIEWER)
+    wish = await session.get(Wish, wish_id)
+    if wish is None:
+        raise WishNotAllowed(wish_id)
+    if wish.status != life.SUBMITTED:
+        raise life.IllegalWishTransition(wish_id, wish.status, "review")
+    await access_log.record(
+        session,
+        viewer_chat_id=chat_id,
+        viewer_user_id=reviewer.id,
+        subject_user_id=wish.user_id,
+        item=("wish", wish.id),
+        purpose=access_log.WISH_REVIEW,
+        fields=REVIEW_FIELDS,
+        now=now,
+    )
+    return wish, await checklist(session, wish, value_cap=value_cap)
 
 
 async def withdraw(session: AsyncSession, *, wish_id: int, user: User, now: datetime) -> Wish:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.data import DEMO_ORG
@@ -17,6 +18,7 @@ from bot.services import wish_lifecycle as life
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import User
+from storage.privacy import PersonalDataAccess
 
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 AREAS = frozenset({"a-street-1", "district-b"})
@@ -313,6 +315,53 @@ async def test_with_role_finds_staff_only(sessions: async_sessionmaker[AsyncSess
         assert [u.telegram_id for u in await users.with_role(session, "admin")] == [2001]
         assert [u.telegram_id for u in await users.with_role(session, "donor")] == [3001]
         assert await users.with_role(session, "nobody") == []
+
+
+async def test_review_lists_the_longest_waiting_and_logs_each_card_opened(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        reviewer = await _person(session, 2003)
+        cadre = await _person(session, 2002)
+        ids = [(await _submitted(session, youth, text=f"心愿第{n}个")).id for n in range(12)]
+        await wishes.review(
+            session, wish_id=ids[0], reviewer=reviewer, decision="approve", reason=None, now=NOW
+        )
+        found, total = await wishes.awaiting_review(session, reviewer=reviewer, limit=10)
+        assert ([w.id for w in found], total) == (ids[1:11], 11)
+        with pytest.raises(wishes.WishNotAllowed):
+            await wishes.awaiting_review(session, reviewer=cadre, limit=10)
+
+        before = await session.scalar(select(func.count(PersonalDataAccess.id)))
+        wish, check = await wishes.open_for_review(
+            session, wish_id=ids[1], reviewer=reviewer, chat_id=2003, value_cap=500, now=NOW
+        )
+        assert (wish.id, check.within_cap) == (ids[1], True)
+        logged = await session.scalar(
+            select(PersonalDataAccess).order_by(PersonalDataAccess.id.desc()).limit(1)
+        )
+        assert logged is not None
+        assert (logged.viewer_user_id, logged.subject_user_id, logged.purpose) == (
+            reviewer.id,
+            youth.id,
+            "wish_review",
+        )
+        assert await session.scalar(select(func.count(PersonalDataAccess.id))) == before + 1
+        with pytest.raises(life.IllegalWishTransition):  # decided already
+            await wishes.open_for_review(
+                session, wish_id=ids[0], reviewer=reviewer, chat_id=2003, value_cap=500, now=NOW
+            )
+        with pytest.raises(wishes.WishNotAllowed):
+            await wishes.open_for_review(
+                session, wish_id=ids[1], reviewer=cadre, chat_id=2002, value_cap=500, now=NOW
+            )
+        with pytest.raises(wishes.WishNotAllowed):
+            await wishes.open_for_review(
+                session, wish_id=10**6, reviewer=reviewer, chat_id=2003, value_cap=500, now=NOW
+            )
+        # Nothing more was logged by the refusals.
+        assert await session.scalar(select(func.count(PersonalDataAccess.id))) == before + 1
 
 
 async def test_two_reviewers_deciding_at_once_one_wins(

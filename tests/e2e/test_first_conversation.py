@@ -112,3 +112,25 @@ async def test_forged_region_button_is_refused_politely(harness: BotHarness) -> 
     assert answer["show_alert"] and "区域" in answer["text"]
     user = await harness.user(XIAOMING["id"])
     assert user is not None and user.region_code is None
+
+
+async def test_help_lists_every_command_of_the_senders_roles(harness: BotHarness) -> None:
+    youth = texts(await harness.send(XIAOMING, "/help"))
+    for command in ("/my", "/wish", "/cancel", "/region", "/mydata", "/forget", "/subscribe"):
+        assert command in youth, command
+    for staff_command in ("/queue", "/wishes", "/review", "/digest", "/broadcast"):
+        assert staff_command not in youth, staff_command
+    # 李老师 is a cadre only; 张老师 a cadre who reviews; 王老师 the committee's admin; 3001 a
+    # donor (the demo org).
+    cadre = texts(await harness.send({"id": 2002, "first_name": "李老师"}, "/help"))
+    assert "/queue" in cadre and "/pool" in cadre and "/overdue" in cadre
+    assert "同时最多认领 5 个" in cadre and "/review" not in cadre and "/digest" not in cadre
+    reviewer = texts(await harness.send({"id": 2003, "first_name": "张老师"}, "/help"))
+    assert "/review" in reviewer and "/digest" not in reviewer
+    admin = texts(await harness.send({"id": 2001, "first_name": "王老师"}, "/help"))
+    assert all(c in admin for c in ("/queue", "/wishes", "/review", "/digest", "/broadcasts"))
+    donor = texts(await harness.send({"id": 3001, "first_name": "爱心人士"}, "/help"))
+    assert "/wishes" in donor and "/queue" not in donor and "/review" not in donor
+    assert "/my shows what became of your questions and wishes" in texts(
+        await harness.send(ALEX, "/help")
+    )

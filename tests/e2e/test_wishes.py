@@ -8,12 +8,13 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.services import wish_lifecycle as life
 from bot.sweeper import sweep
 from sandbox import SandboxServer
 from storage.models import User
+from storage.privacy import PersonalDataAccess
 from storage.wishes import Wish
 from tests.conftest import run_harness
 from tests.support import COMMITTEE_CHAT, XIAOMING, BotHarness, buttons
@@ -78,6 +79,17 @@ async def _reply(harness: BotHarness, text: str, expected: str) -> dict[str, Any
     matching = [m for m in replies if expected in (m.get("text") or "")]
     assert matching, [m.get("text", "")[:60] for m in replies]
     return matching[-1]
+
+
+async def _command(
+    harness: BotHarness, person: dict[str, Any], command: str, expected: str
+) -> dict[str, Any]:
+    """Send a staff member's command; return the reply containing ``expected`` (review
+    cards and other pushes may arrive in between)."""
+    replies = await harness.send(person, command)
+    matching = [m for m in replies if expected in (m.get("text") or "")]
+    assert len(matching) == 1, [m.get("text", "")[:60] for m in replies]
+    return matching[0]
 
 
 async def _submit(harness: BotHarness, **kwargs: Any) -> Wish:
@@ -299,6 +311,51 @@ async def test_a_wish_nobody_reviewed_comes_back_to_the_reviewers_once(
     await harness.press(ZHANG, reminder, "通过并公开")
     await _wait(harness, XIAOMING["id"], seq, "已通过审核并公开")
     assert (await _wish(harness)).status == life.APPROVED
+
+
+async def test_review_lists_waiting_wishes_and_opens_their_cards(harness: BotHarness) -> None:
+    await _staff(harness)
+    bicycle = await _submit(harness)
+    books = await _submit(harness, text="想要一套课外书")
+    harness.app.bot_data.services.clock.advance(hours=5)
+    listing = await _command(harness, ZHANG, "/review", "待审核的心愿")
+    assert "待审核的心愿：共 2 个" in listing["text"]
+    lines = listing["text"].splitlines()
+    first, second = (
+        next(n for n, line in enumerate(lines) if line.startswith(f"W{w.id} "))
+        for w in (bicycle, books)
+    )
+    assert first < second and "已等待 5 小时" in lines[first]  # longest-waiting first
+    assert "自行车" not in listing["text"]  # the list names wishes; the card shows them
+    labels = [b["text"] for b in buttons(listing)]
+    assert labels == [f"📝 审核 W{bicycle.id}", f"📝 审核 W{books.id}"]
+    # A cadre who is not a reviewer is refused.
+    await _command(harness, LI, "/review", "只有心愿审核员和管理员")
+
+    async with harness.sessions() as session:
+        logged = await session.scalar(select(func.count(PersonalDataAccess.id)))
+    seq = await harness.client.last_seq()
+    await harness.press(ZHANG, listing, f"审核 W{bicycle.id}")
+    card = await _wait(harness, ZHANG["id"], seq, f"待审核心愿 W{bicycle.id}")
+    assert "自行车" in card["text"] and "✅ 在价值上限之内" in card["text"]
+    async with harness.sessions() as session:  # the showing is logged
+        assert await session.scalar(select(func.count(PersonalDataAccess.id))) == logged + 1
+    await harness.press(ZHANG, card, "通过并公开")
+    await _wait(harness, XIAOMING["id"], seq, "已通过审核并公开")
+
+    listing_after = await _command(harness, ZHANG, "/review", "待审核的心愿")
+    assert "共 1 个" in listing_after["text"] and f"W{bicycle.id} " not in listing_after["text"]
+    # The old list's button for the decided wish, and a forged one, are refused.
+    stale = await harness.press(ZHANG, listing, f"审核 W{bicycle.id}")
+    assert stale["show_alert"] and "已公开" in stale["text"]
+    forged = await harness.press_data(ZHANG, listing["message_id"], "v1:wro:999999")
+    assert forged["show_alert"] and "不能处理" in forged["text"]
+    # Once every wish is decided the list says so.
+    await harness.press(ZHANG, listing_after, f"审核 W{books.id}")
+    books_card = await _wait(harness, ZHANG["id"], seq, f"待审核心愿 W{books.id}")
+    await harness.press(ZHANG, books_card, "通过并公开")
+    await _wait(harness, XIAOMING["id"], seq, f"W{books.id} 已通过审核")
+    await _command(harness, ZHANG, "/review", "现在没有待审核的心愿")
 
 
 async def test_with_nobody_to_review_the_committee_is_told(harness: BotHarness) -> None:
