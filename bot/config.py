@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # A submitted wish no reviewer decided on: the reviewers get its card again once,
     # and the weekly digest counts it as waiting too long.
     wish_review_reminder_hours: float = 48
+    # After "answer", "forward", "follow up", a review reason or a proof button, the next
+    # text is taken as that only within this time; later, it is not sent anywhere and
+    # the sender is told (a young person's lapsed follow-up is taken as a new message).
+    pending_step_minutes: float = Field(default=60, gt=0)
     # The outbox deliverer and the sweeper that escalates and auto-resolves.
     outbox_interval_s: float = 2.0
     outbox_rate_per_s: float = 20.0

@@ -6,6 +6,8 @@ import logging
 from datetime import timedelta
 
 from telegram import CallbackQuery, Message, Update
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden
 
 from bot import callbacks, logs, notify
 from bot.context import BotContext
@@ -67,9 +69,22 @@ async def await_text_button(update: Update, context: BotContext) -> None:
         now=now,
         question_id=data.id(),
     )
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.reply_text(context.tr(prompt, ref=data.id()))
+    text = context.tr(prompt, ref=data.id())
+    message = query.message
+    if isinstance(message, Message) and message.chat.type == ChatType.PRIVATE:
+        await query.answer()
+        await message.reply_text(text)
+        return
+    # Pressed in the committee's group, where plain text is not read: the bot waits in
+    # the presser's private chat, so it asks there.
+    try:
+        await context.bot.send_message(context.user.telegram_id, text)
+    except (Forbidden, BadRequest) as error:  # never started a private chat, or blocked
+        _log.info("cannot ask %s in private: %s", logs.who(context.user.telegram_id), error)
+        await conversations.clear(context.session, context.user.telegram_id)
+        await query.answer(context.tr.plain("card.start_private_first"), show_alert=True)
+        return
+    await query.answer(context.tr.plain("card.asked_in_private"), show_alert=True)
 
 
 async def submit_answer(
@@ -79,6 +94,14 @@ async def submit_answer(
     now = context.services.clock.now()
     tr = context.tr
     if len(text) > notify.ANSWER_LIMIT:
+        # The shortened text that comes next is still this question's answer.
+        await conversations.expect(
+            context.session,
+            chat_id=message.chat_id,
+            kind=conversations.AWAIT_ANSWER,
+            now=now,
+            question_id=question_id,
+        )
         await message.reply_text(
             tr("card.answer_too_long", length=len(text), limit=notify.ANSWER_LIMIT)
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from typing import Any
+
+from telegram import Message, Update
 from telegram.constants import ChatType
 
 from bot import callbacks
@@ -146,3 +148,19 @@ async def _join_as_cadre(update: Update, context: BotContext, token: str) -> Non
         await _reply(update, context.tr("invite.invalid"))
         return
     await _reply(update, context.tr("invite.welcome", name=cadre.name))
+
+
+async def lapsed_notice(
+    message: Message, context: BotContext, kind: str, data: dict[str, Any]
+) -> None:
+    """Tell a staff member that the step they started lapsed and this message went
+    nowhere (it is kept in the inbound log)."""
+    tr = context.tr
+    ref = data.get("question_id") or data.get("wish_id") or 0
+    await message.reply_text(
+        tr(
+            "dialog.lapsed",
+            what=tr.plain(f"dialog.what_{kind}", ref=ref),
+            minutes=round(context.services.settings.pending_step_minutes),
+        )
+    )

@@ -1,14 +1,17 @@
-"""Plain text in private chat: a pending step first (an answer, a department, a
-follow-up), a reply to a question card, and otherwise a new question."""
+"""Plain text in private chat: a reply to a question card first, then a pending step
+(an answer, a department, a follow-up, a draft) unless it lapsed, and otherwise a new
+question."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from telegram import Message, Update
 
 from bot import notify
 from bot.context import BotContext
 from bot.services import broadcast_drafts, conversations, questions, wish_drafts
-from handlers import broadcasts, cadre, wishes, youth
+from handlers import broadcasts, cadre, common, wishes, youth
 
 
 async def text(update: Update, context: BotContext) -> None:
@@ -18,6 +21,20 @@ async def text(update: Update, context: BotContext) -> None:
     assert message.text is not None
     chat_id = message.chat_id
     waiting = await conversations.pending(context.session, chat_id)
+    # A reply to a card says which question it is about, whatever was pressed before.
+    if await _reply_to_card(message, context):
+        if waiting is not None and waiting.kind in conversations.ONE_STEP:
+            await conversations.clear(context.session, chat_id)
+        return
+    settings = context.services.settings
+    after = timedelta(minutes=settings.pending_step_minutes)
+    now = context.services.clock.now()
+    if waiting is not None and conversations.lapsed(waiting, now=now, after=after):
+        await conversations.clear(context.session, chat_id)
+        if waiting.kind != conversations.AWAIT_FOLLOW_UP:
+            await common.lapsed_notice(message, context, waiting.kind, dict(waiting.data))
+            return
+        waiting = None  # a young person's late text is a new message, as any other
     if waiting is not None and waiting.kind == wish_drafts.KIND:
         draft = await wish_drafts.load(context.session, chat_id)
         assert draft is not None
@@ -48,8 +65,6 @@ async def text(update: Update, context: BotContext) -> None:
                 message, context, question_id=question_id, text=message.text
             )
             return
-    if await _reply_to_card(message, context):
-        return
     await youth.text_message(update, context)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from telegram import CallbackQuery, Message, Update
 
 from bot import callbacks, wish_notify
@@ -21,10 +23,11 @@ from bot.wish_keyboards import (
     reviewer_keyboard,
     step_keyboard,
 )
+from handlers import common
 from storage.models import Region
 
-AWAIT_REASON = "await_wish_reason"
-AWAIT_PROOF = "await_wish_proof"
+AWAIT_REASON = conversations.AWAIT_WISH_REASON
+AWAIT_PROOF = conversations.AWAIT_WISH_PROOF
 # How many waiting wishes /review lists (the longest-waiting first).
 REVIEW_LIST_LIMIT = 10
 
@@ -122,6 +125,10 @@ async def photo(update: Update, context: BotContext) -> None:
     file_id = message.photo[-1].file_id
     if waiting is not None and waiting.kind == AWAIT_PROOF:
         await conversations.clear(context.session, chat_id)
+        after = timedelta(minutes=context.services.settings.pending_step_minutes)
+        if conversations.lapsed(waiting, now=context.services.clock.now(), after=after):
+            await common.lapsed_notice(message, context, waiting.kind, dict(waiting.data))
+            return
         caption = message.caption[:1000] if message.caption else None
         await _fulfil(message, context, int(waiting.data["wish_id"]), caption, file_id)
         return

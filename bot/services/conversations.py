@@ -3,7 +3,7 @@ so a restart in the middle of it loses nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,13 @@ from storage.questions import Conversation
 AWAIT_ANSWER = "await_answer"
 AWAIT_DEPARTMENT = "await_department"
 AWAIT_FOLLOW_UP = "await_follow_up"
+AWAIT_WISH_REASON = "await_wish_reason"
+AWAIT_WISH_PROOF = "await_wish_proof"
+# Waits for the one text that follows a button. They lapse (see ``lapsed``); the wish
+# and broadcast drafts are conversations of their own, with their own clocks.
+ONE_STEP = frozenset(
+    {AWAIT_ANSWER, AWAIT_DEPARTMENT, AWAIT_FOLLOW_UP, AWAIT_WISH_REASON, AWAIT_WISH_PROOF}
+)
 
 
 async def expect(
@@ -38,3 +45,10 @@ async def clear(session: AsyncSession, chat_id: int) -> bool:
     await session.delete(conversation)
     await session.flush()
     return True
+
+
+def lapsed(conversation: Conversation, *, now: datetime, after: timedelta) -> bool:
+    """Whether a one-step wait was started ``after`` ago or more: the text that comes so
+    much later is likely meant for something else, so it must not be taken as the answer
+    to the old button (a cadre's answer sent to the wrong young person)."""
+    return conversation.kind in ONE_STEP and conversation.updated_at <= now - after

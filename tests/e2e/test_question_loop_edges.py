@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -12,9 +14,9 @@ from sqlalchemy import select, update
 from bot.services import lifecycle
 from bot.sweeper import sweep
 from storage.db import unit_of_work
-from storage.models import Cadre, User
+from storage.models import Cadre, InboundMessage, User
 from storage.outbox import OutboxMessage
-from storage.questions import Question
+from storage.questions import Conversation, Question
 from tests.support import XIAOMING, BotHarness, buttons
 
 WANG = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}
@@ -43,6 +45,17 @@ async def _wait(harness: BotHarness, chat: int, seq: int, text: str) -> dict[str
     return await harness.client.wait_for_bot_message(
         chat, after_seq=seq, timeout=10, predicate=lambda m: text in (m.get("text") or "")
     )
+
+
+def card_ref(card: dict[str, Any]) -> int:
+    """The question id a card is about (its "问题 #N")."""
+    found = re.search(r"问题 #(\d+)", card["text"])
+    assert found is not None, card["text"]
+    return int(found.group(1))
+
+
+async def _bot_messages(harness: BotHarness, chat_id: int) -> int:
+    return len([m for m in await harness.client.messages(chat_id) if m["from_bot"]])
 
 
 async def _ask(harness: BotHarness, text: str, cadre: dict[str, Any] = LI) -> dict[str, Any]:
@@ -155,11 +168,35 @@ async def test_a_committee_admin_answers_from_the_pool_without_being_a_cadre(
     seq = await harness.client.last_seq()
     await harness.send(XIAOMING, "我家楼下的路灯坏了好几天了")
     pool = await _wait(harness, COMMITTEE, seq, "待领取")
-    await harness.press(WANG, pool, "✍️ 答复", chat_id=COMMITTEE)
+    # Pressed in the group: the bot asks in the admin's private chat, where it reads text.
+    seq = await harness.client.last_seq()
+    pressed = await harness.press(WANG, pool, "✍️ 答复", chat_id=COMMITTEE)
+    assert pressed["show_alert"] and "私聊" in pressed["text"]
+    prompt = await _wait(harness, WANG["id"], seq, "请直接写下对问题")
+    assert f"#{card_ref(pool)}" in prompt["text"]
+    group_texts = [m.get("text") or "" for m in await harness.client.messages(COMMITTEE)]
+    assert not any("请直接写下" in text for text in group_texts)
     seq = await harness.client.last_seq()
     await harness.send(WANG, "已经联系街道，这周修好。")
     answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
     assert "这周修好" in answer["text"]
+
+
+async def test_answer_pressed_in_the_group_by_someone_the_bot_cannot_reach(
+    harness: BotHarness,
+) -> None:
+    await _setup(harness, ("东城区", "新华街道"))
+    now = harness.app.bot_data.services.clock.now()
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(update(Cadre).values(away_until=now + timedelta(days=7)))
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "我家楼下的路灯坏了好几天了")
+    pool = await _wait(harness, COMMITTEE, seq, "待领取")
+    await harness.client.block(WANG["id"])
+    pressed = await harness.press(WANG, pool, "✍️ 答复", chat_id=COMMITTEE)
+    assert pressed["show_alert"] and "/start" in pressed["text"]
+    async with harness.sessions() as session:  # nothing is left waiting in private
+        assert await session.get(Conversation, WANG["id"]) is None
 
 
 async def test_escalation_goes_to_a_new_cadre_then_to_the_pool(harness: BotHarness) -> None:
@@ -206,3 +243,84 @@ async def test_a_refused_press_is_logged(
         )
     assert answer["show_alert"]
     assert any("refused" in r.getMessage() and "qkey" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_answer_started_long_ago_is_not_sent_to_anyone(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    await harness.press(LI, card, "✍️ 答复")
+    harness.app.bot_data.services.clock.advance(minutes=61)
+    seq = await harness.client.last_seq()
+    before = await _bot_messages(harness, XIAOMING["id"])
+    (notice,) = await harness.send(LI, "下周三截止，带上学生证。")
+    assert f"答复问题 #{card_ref(card)}" in notice["text"] and "没有发出" in notice["text"]
+    assert (await _question(harness)).status == lifecycle.ASSIGNED  # not answered
+    await asyncio.sleep(0.5)  # the outbox runs every 0.1 s in tests
+    assert await _bot_messages(harness, XIAOMING["id"]) == before
+    async with harness.sessions() as session:  # the text itself is kept
+        assert await session.scalar(
+            select(InboundMessage.id).where(InboundMessage.text == "下周三截止，带上学生证。")
+        )
+    # Within the time, the button works as before.
+    await harness.press(LI, card, "✍️ 答复")
+    harness.app.bot_data.services.clock.advance(minutes=59)
+    await harness.send(LI, "下周三截止，带上学生证。")
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    assert "学生证" in answer["text"]
+
+
+async def test_a_reply_to_a_card_beats_the_answer_button_pressed_before(
+    harness: BotHarness,
+) -> None:
+    await _setup(harness)
+    now = harness.app.bot_data.services.clock.now()
+    async with unit_of_work(harness.sessions) as session:  # both questions go to 李老师
+        await session.execute(
+            update(Cadre)
+            .where(Cadre.telegram_id.in_([WANG["id"], ZHANG["id"]]))
+            .values(away_until=now + timedelta(days=7))
+        )
+    first = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    first_id = (await _question(harness)).id
+    second = await _ask(harness, "高新区的青年创业补贴怎么申请")
+    second_id = (await _question(harness)).id
+    await harness.press(LI, first, "✍️ 答复")  # pressed, then the cadre turns to the other
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "创业补贴在区人社局网站申请。", reply_to=second["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    assert f"#{second_id}" in answer["text"] and "人社局" in answer["text"]
+    async with harness.sessions() as session:
+        statuses = {
+            row.id: row.status
+            for row in await session.execute(select(Question.id, Question.status))
+        }
+    assert statuses[first_id] == lifecycle.ASSIGNED and statuses[second_id] == lifecycle.ANSWERED
+    # The first question's wait is gone: the cadre's next text is not its answer.
+    async with harness.sessions() as session:
+        assert await session.get(Conversation, LI["id"]) is None
+
+
+async def test_a_shortened_answer_after_a_too_long_one_still_answers(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    await harness.press(LI, card, "✍️ 答复")
+    (refused,) = await harness.send(LI, "长" * 3500)
+    assert "超过了 3000 字" in refused["text"]
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名，下周三截止。")
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    assert "下周三截止" in answer["text"]
+
+
+async def test_a_late_follow_up_is_taken_as_a_new_message(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    await harness.press(XIAOMING, answer, "继续追问")
+    harness.app.bot_data.services.clock.advance(hours=3)
+    replies = await harness.send(XIAOMING, "我们小区篮球场的灯坏了好几天，能不能帮忙反映一下？")
+    assert "问题编号" in replies[-1]["text"]  # a new question, routed as any other
+    newest = await _question(harness)
+    assert newest.text.startswith("我们小区篮球场") and newest.id != card_ref(card)

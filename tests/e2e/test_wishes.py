@@ -168,6 +168,23 @@ async def test_a_proof_photo_reaches_the_young_person_before_the_receipt_questio
     assert done.status == life.CLOSED and done.proof_file_id is not None
 
 
+async def test_a_proof_sent_long_after_the_button_is_not_taken(harness: BotHarness) -> None:
+    await _staff(harness)
+    wish, claimed = await _claimed(harness)
+    await harness.press(LI, claimed, "已实现")
+    harness.app.bot_data.services.clock.advance(minutes=61)
+    seq = await harness.client.last_seq()
+    await harness.client.send_photo(LI, caption="车已送到", file_name="bike-delivered.jpg")
+    notice = await _wait(harness, LI["id"], seq, "没有发出")
+    assert f"提交心愿 W{wish.id} 的完成凭证" in notice["text"]
+    assert (await _wish(harness)).status == life.CLAIMED
+    # Pressed again, the proof is taken.
+    await harness.press(LI, claimed, "已实现")
+    await harness.client.send_photo(LI, caption="车已送到", file_name="bike-delivered.jpg")
+    await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    assert (await _wish(harness)).status == life.FULFILLED
+
+
 async def test_returned_edited_resubmitted_then_rejected_and_withdrawn(
     harness: BotHarness,
 ) -> None:
