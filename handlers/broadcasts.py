@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 
 from telegram import CallbackQuery, Message, Update
 
@@ -23,10 +21,10 @@ from bot.context import BotContext
 from bot.i18n import Html, Translator
 from bot.services import broadcast_drafts as drafts
 from bot.services import broadcasts, subscriptions
+from handlers import common
 from storage.broadcasts import Broadcast
 
 _log = logging.getLogger(__name__)
-_TAGS = re.compile(r"<[^>]+>")
 # How much of each announcement /broadcasts shows.
 _SNIPPET = 60
 
@@ -308,10 +306,9 @@ async def refresh_button(update: Update, context: BotContext) -> None:
     if not broadcasts.is_admin(context.user):
         await query.answer(tr.plain("broadcast.not_allowed"), show_alert=True)
         return
-    text = await _listing(context)
-    # Telegram refuses an edit that changes nothing.
-    if html.unescape(_TAGS.sub("", text)) == (message.text or ""):
+    text, markup = await _listing(context), list_keyboard(tr)
+    if common.unchanged(message, text, markup):
         await query.answer(tr.plain("broadcast.up_to_date"))
         return
     await query.answer()
-    await query.edit_message_text(text, reply_markup=list_keyboard(tr))
+    await query.edit_message_text(text, reply_markup=markup)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
-from telegram import Message, Update
+from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
 from bot import callbacks
@@ -163,4 +165,16 @@ async def lapsed_notice(
             what=tr.plain(f"dialog.what_{kind}", ref=ref),
             minutes=round(context.services.settings.pending_step_minutes),
         )
+    )
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def unchanged(message: Message, html_text: str, markup: InlineKeyboardMarkup | None) -> bool:
+    """Whether ``message`` already shows ``html_text`` with ``markup``: Telegram refuses
+    an edit that changes nothing ("message is not modified")."""
+    return (
+        html.unescape(_TAGS.sub("", html_text)) == (message.text or "")
+        and markup == message.reply_markup
     )

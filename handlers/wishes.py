@@ -434,10 +434,11 @@ async def _listing(
         )
     markup = listing_keyboard(tr, [w.id for w in found], regions, region, category)
     text = "\n\n".join(lines)
-    if edit and message.text != text:
-        await message.edit_text(text, reply_markup=markup)
-    elif not edit:
+    if not edit:
         await message.reply_text(text, reply_markup=markup)
+        return
+    if not common.unchanged(message, text, markup):  # else the filter shown, pressed again
+        await message.edit_text(text, reply_markup=markup)
 
 
 async def claim_button(update: Update, context: BotContext) -> None:

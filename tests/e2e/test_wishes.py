@@ -460,6 +460,11 @@ async def test_the_pool_filters_by_area_and_kind_and_flags_old_wishes(harness: B
     await harness.press(LI, await harness.message(LI["id"], listing["message_id"]), "生活用品")
     shown = await harness.message(LI["id"], listing["message_id"])
     assert f"W{wish.id}" in shown["text"]
+    # The filter already shown, pressed again: nothing changes, and nothing goes wrong.
+    await harness.press(LI, shown, "生活用品")
+    assert await harness.message(LI["id"], listing["message_id"]) == shown
+    texts_now = [m.get("text") or "" for m in await harness.client.messages(LI["id"])]
+    assert not any("出了点问题" in text for text in texts_now)
     now = harness.app.bot_data.services.clock.now()
     async with harness.sessions() as session:
         old = await wish_service.unclaimed_for_too_long(
