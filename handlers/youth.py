@@ -211,6 +211,9 @@ async def follow_up_button(update: Update, context: BotContext) -> None:
     except questions.NotAllowed:
         await query.answer(context.tr.plain("callback.stale"), show_alert=True)
         return
+    if not lifecycle.allowed(question.status, "follow_up"):  # say so now, not after typing
+        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        return
     await conversations.expect(
         context.session,
         chat_id=context.user.telegram_id,

@@ -50,7 +50,9 @@ _TRANSITIONS: list[Any] = [
     {"trigger": "assign", "source": [ROUTED, ASSIGNED], "dest": ASSIGNED},
     {"trigger": "unassign", "source": ASSIGNED, "dest": ROUTED},
     {"trigger": "answer", "source": [ROUTED, ASSIGNED, ANSWERED], "dest": ANSWERED},
-    {"trigger": "follow_up", "source": [ANSWERED, RESOLVED], "dest": ASSIGNED},
+    # Also after a forward: the department did not answer, or the young person has more;
+    # it goes back to the cadre who forwarded it (or is routed again).
+    {"trigger": "follow_up", "source": [ANSWERED, RESOLVED, FORWARDED], "dest": ASSIGNED},
     # More from the young person while a cadre is already on it: same state.
     {"trigger": "follow_up", "source": ASSIGNED, "dest": None},
     {"trigger": "resolve", "source": [AUTO_ANSWERED, ANSWERED, FORWARDED], "dest": RESOLVED},
@@ -72,7 +74,7 @@ _TRANSITIONS: list[Any] = [
 # handed to a person, to another one, back to the pool, or reopened.
 WAIT_STARTS = frozenset({"route", "assign", "unassign", "reopen"})
 # A follow-up from these states asks staff again; one while assigned is a nudge.
-ASKS_AGAIN = frozenset({ANSWERED, RESOLVED})
+ASKS_AGAIN = frozenset({ANSWERED, RESOLVED, FORWARDED})
 
 MACHINE = Machine(
     model=None,

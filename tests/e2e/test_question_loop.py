@@ -135,6 +135,17 @@ async def test_pass_forward_key_spam_and_authorization(harness: BotHarness) -> N
     assert refused["show_alert"] and "已转交部门" in refused["text"]
     triggers = [e.trigger for e in forwarded.events]
     assert triggers == ["route", "assign", "mark_key", "forward"]
+    # The department does not answer: the young person follows up from the notice, and
+    # it comes back to the cadre who forwarded it.
+    await harness.press(XIAOMING, notice, "继续追问")
+    seq = await harness.client.last_seq()
+    replies = await harness.send(XIAOMING, "人社局一直没有回复我")
+    assert "追问已转给团干部" in replies[-1]["text"]
+    follow = await _next_card(harness, LI["id"], seq, "一直没有回复")
+    assert f"#{question.id}" in follow["text"]
+    back = await _question(harness)
+    assert back.status == lifecycle.ASSIGNED
+    assert back.assigned_cadre_id == question.assigned_cadre_id
 
 
 async def test_nobody_fits_goes_to_the_committee_pool_and_is_claimed(harness: BotHarness) -> None:
