@@ -83,6 +83,22 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
         await wish_notify.to_owner(
             session, wish, key="wish.auto_closed_notice", settings=settings, now=now
         )
+    for wish in found.disputes_closed:
+        await wish_notify.to_owner(
+            session, wish, key="wish.dispute_closed_notice", settings=settings, now=now
+        )
+        if wish.claimer_user_id is not None:
+            await wish_notify.to_user(
+                session,
+                wish,
+                wish.claimer_user_id,
+                key="wish.dispute_closed_claimer",
+                settings=settings,
+                now=now,
+            )
+        await wish_notify.to_committee(
+            session, wish, key="wish.dispute_closed_committee", settings=settings, now=now
+        )
     for wish in found.confirm_reminders:
         await wish_notify.to_owner(
             session,
@@ -102,7 +118,7 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
         ):
             _log.warning("wish %s waits for review and nobody can review it", wish.id)
     report.wishes_released += len(found.released)
-    report.wishes_closed += len(found.auto_closed)
+    report.wishes_closed += len(found.auto_closed) + len(found.disputes_closed)
     report.wishes_review_reminded += len(found.review_reminders)
 
 

@@ -119,17 +119,40 @@ async def review_unstaffed(
 ) -> bool:
     """Tell the committee's chat that nobody can review ``wish`` (no reviewer or admin);
     return whether there is a chat to tell. The notice names the wish only."""
+    return await to_committee(
+        session,
+        wish,
+        key="wish.review_unstaffed",
+        settings=settings,
+        now=now,
+        kind="wish_review",
+        hours=hours_waiting(wish, now),
+    )
+
+
+async def to_committee(
+    session: AsyncSession,
+    wish: Wish,
+    *,
+    key: str,
+    settings: Settings,
+    now: datetime,
+    kind: str = "wish_notice",
+    **params: object,
+) -> bool:
+    """Tell the committee's chat about ``wish`` (named by its number only, never its
+    text); return whether there is such a chat."""
     committee = await org.get_setting(session, "committee_chat_id")
     if committee is None:
         return False
     tr = translator(settings.default_locale, settings.default_locale)
     await outbox.enqueue(
         session,
-        kind="wish_review",
+        kind=kind,
         chat_id=int(committee),
-        text=tr("wish.review_unstaffed", ref=wish.id, hours=hours_waiting(wish, now)),
+        text=tr(key, ref=wish.id, **params),
         due_at=now,
-        dedupe_key=f"wish_review_unstaffed:{wish.id}:{len(wish.events)}",
+        dedupe_key=f"wish_committee:{wish.id}:{key}:{len(wish.events)}",
         audience=AUDIENCE_STAFF,
         ref=_ref(wish),
     )

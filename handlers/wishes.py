@@ -550,12 +550,17 @@ async def receipt_button(update: Update, context: BotContext) -> None:
     await message.reply_text(
         tr("wish.disputed_notice", ref=wish.id), reply_markup=receipt_keyboard(tr, wish.id)
     )
+    settings, now = context.services.settings, context.services.clock.now()
     await wish_notify.to_claimer(
+        context.session, wish, key="wish.disputed_claimer", settings=settings, now=now
+    )
+    await wish_notify.to_committee(
         context.session,
         wish,
-        key="wish.disputed_claimer",
-        settings=context.services.settings,
-        now=context.services.clock.now(),
+        key="wish.disputed_committee",
+        settings=settings,
+        now=now,
+        days=f"{settings.wish_confirm_close_days:g}",
     )
 
 

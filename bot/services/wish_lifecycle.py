@@ -52,8 +52,10 @@ _TRANSITIONS: list[Any] = [
     {"trigger": "withdraw", "source": [SUBMITTED, RETURNED, APPROVED], "dest": WITHDRAWN},
     {"trigger": "claim", "source": APPROVED, "dest": CLAIMED},
     {"trigger": "release", "source": CLAIMED, "dest": APPROVED},
-    {"trigger": "progress", "source": CLAIMED, "dest": None},
-    {"trigger": "fulfil", "source": CLAIMED, "dest": FULFILLED},
+    # After "not received" the claimer is still on it, and can deliver again with new
+    # proof: the young person is asked to confirm again.
+    {"trigger": "progress", "source": [CLAIMED, DISPUTED], "dest": None},
+    {"trigger": "fulfil", "source": [CLAIMED, DISPUTED], "dest": FULFILLED},
     {"trigger": "confirm", "source": [FULFILLED, DISPUTED], "dest": CONFIRMED},
     {"trigger": "dispute", "source": FULFILLED, "dest": DISPUTED},
     {"trigger": "close", "source": [CONFIRMED, FULFILLED, DISPUTED], "dest": CLOSED},

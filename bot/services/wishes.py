@@ -305,7 +305,7 @@ async def fulfil(
     wish = await _claimed_by(session, wish_id=wish_id, user=user)
     life.fire(wish, "fulfil", actor=actor(user), now=now)
     wish.proof_text, wish.proof_file_id = proof_text, proof_file_id
-    wish.fulfilled_at = now
+    wish.fulfilled_at, wish.confirm_reminded = now, False  # delivered again after a dispute
     return await _saved(session, wish, "fulfil")
 
 
@@ -368,7 +368,9 @@ class WishSweep:
     # (wish, user id of the claimer it was taken from), to tell them.
     released_from: list[tuple[Wish, int]]
     confirm_reminders: list[Wish]
-    auto_closed: list[Wish]
+    auto_closed: list[Wish]  # fulfilled, receipt never confirmed
+    # "Not received" and not settled in time (no new delivery): closed, everyone told.
+    disputes_closed: list[Wish]
     # Submitted and still not reviewed after the reminder time: the reviewers are told.
     review_reminders: list[Wish]
 
@@ -385,7 +387,7 @@ async def sweep(
 ) -> WishSweep:
     """Remind idle claimers, release claims idle too long, chase confirmations, and
     remind the reviewers of submissions waiting longer than ``review_reminder_after``."""
-    report = WishSweep([], [], [], [], [], [])
+    report = WishSweep([], [], [], [], [], [], [])
     for wish in list(
         await session.scalars(
             select(Wish)
@@ -429,7 +431,7 @@ async def sweep(
                 # Nobody settled the dispute in time: close it, and say so to both sides.
                 life.fire(wish, "close", actor="system", now=now, note="dispute not settled")
                 wish.closed_at = now
-                report.auto_closed.append(wish)
+                report.disputes_closed.append(wish)
             continue
         if wish.fulfilled_at <= now - confirm_close_after:
             life.fire(wish, "close", actor="system", now=now, note="unconfirmed")

@@ -505,9 +505,36 @@ async def test_not_received_tells_the_claimer_and_can_still_be_confirmed(
     assert (await _wish(harness)).status == life.CLOSED
 
 
+async def test_not_received_then_delivered_again_asks_for_receipt_again(
+    harness: BotHarness,
+) -> None:
+    await _staff(harness)
+    wish, claimed = await _claimed(harness)
+    await harness.press(LI, claimed, "已实现")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "已寄出")
+    fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    seq = await harness.client.last_seq()
+    await harness.press(XIAOMING, fulfilled, "还没收到")
+    # The claimer is asked to check, with buttons that work now; the committee is told,
+    # by the wish's number only.
+    asked = await _wait(harness, LI["id"], seq, "说还没收到")
+    committee = await _wait(harness, COMMITTEE_CHAT, seq, f"W{wish.id} 的主人说还没收到")
+    assert "自行车" not in committee["text"]
+    await harness.press(LI, asked, "还在准备中")
+    assert (await _wish(harness)).status == life.DISPUTED
+    await harness.press(LI, asked, "已实现")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "重新寄出了，快递单号已发团委")
+    again = await _wait(harness, XIAOMING["id"], seq, "重新寄出了")
+    assert (await _wish(harness)).status == life.FULFILLED
+    await harness.press(XIAOMING, again, "收到了")
+    assert (await _wish(harness)).status == life.CLOSED
+
+
 async def test_an_unsettled_dispute_is_closed_with_notice(harness: BotHarness) -> None:
     await _staff(harness)
-    _wish_row, claimed = await _claimed(harness)
+    wish, claimed = await _claimed(harness)
     await harness.press(LI, claimed, "已实现")
     seq = await harness.client.last_seq()
     await harness.send(LI, "已寄出")
@@ -517,7 +544,10 @@ async def test_an_unsettled_dispute_is_closed_with_notice(harness: BotHarness) -
     seq = await harness.client.last_seq()
     services.clock.advance(days=15)
     assert (await sweep(services)).wishes_closed == 1
-    await _wait(harness, XIAOMING["id"], seq, "已关闭")
+    owner = await _wait(harness, XIAOMING["id"], seq, "已关闭")
+    assert "核实没有在期限内完成" in owner["text"]  # not "receipt was not confirmed"
+    await _wait(harness, LI["id"], seq, f"W{wish.id} 的主人没有确认收到")
+    await _wait(harness, COMMITTEE_CHAT, seq, "期限内没有解决，已自动关闭")
     assert (await _wish(harness)).status == life.CLOSED
 
 
