@@ -163,6 +163,8 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(youth.resolved_button, pattern=callbacks.matches("qok")),
             CallbackQueryHandler(youth.follow_up_button, pattern=callbacks.matches("qfu")),
             CallbackQueryHandler(youth.share_identity_button, pattern=callbacks.matches("idn")),
+            CallbackQueryHandler(youth.my_item_button, pattern=callbacks.matches("myq")),
+            CallbackQueryHandler(youth.my_item_button, pattern=callbacks.matches("myw")),
             CallbackQueryHandler(cadre.await_text_button, pattern=callbacks.matches("qans")),
             CallbackQueryHandler(cadre.pass_button, pattern=callbacks.matches("qpass")),
             CallbackQueryHandler(cadre.pass_to, pattern=callbacks.matches("qpto")),

@@ -40,6 +40,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "qok": ("id",),  # resolved
     "qfu": ("id",),  # follow up: the next text goes to the same cadre
     "idn": ("id",),  # let cadres see my name on this question
+    "myq": ("id",),  # /my: what became of this question
+    "myw": ("id",),  # /my: what became of this wish
     # Micro-wishes.
     "wd": ("code", "code"),  # a button answer in the draft (step, value)
     "wnew": (),  # start a new wish (the button in /start's menu)

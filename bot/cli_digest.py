@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +14,7 @@ from bot.cli_common import fail, in_session, load_settings
 from bot.clock import Clock
 from bot.config import Settings
 from bot.digest_job import Report, build_report, due_week, enqueue_report
-from bot.i18n import translator
+from bot.i18n import html_to_plain, translator
 from bot.services import org
 from bot.services.digest_week import Week
 
@@ -28,15 +27,6 @@ SendOpt = Annotated[
     bool, typer.Option("--send", help="Post it to the committee chat through the outbox.")
 ]
 LocaleOpt = Annotated[str | None, typer.Option("--locale", help="zh-Hans, zh-Hant or en.")]
-
-
-def _plain(html: str) -> str:
-    return (
-        re.sub(r"<[^>]+>", "", html)
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-    )
 
 
 def latest_due(now: datetime, settings: Settings) -> Week:
@@ -82,7 +72,7 @@ def digest(
         out.mkdir(parents=True, exist_ok=True)
         stem = f"digest-{chosen.label}"
         (out / f"{stem}.html").write_text(report.summary + "\n", encoding="utf-8")
-        (out / f"{stem}.txt").write_text(_plain(report.summary) + "\n", encoding="utf-8")
+        (out / f"{stem}.txt").write_text(html_to_plain(report.summary) + "\n", encoding="utf-8")
         (out / report.chart_name).write_bytes(report.chart)
         (out / report.csv_name).write_bytes(report.csv)
         typer.echo(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import string
 from collections.abc import Mapping
 from functools import cache
@@ -34,6 +35,14 @@ _ALIASES = {
     "zh-hant": "zh-Hant",
     "en": "en",
 }
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def html_to_plain(text: str) -> str:
+    """Telegram HTML as the reader sees it: tags dropped, entities decoded."""
+    return html.unescape(_TAGS.sub("", text))
 
 
 class Html(str):

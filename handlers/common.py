@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
@@ -11,7 +9,7 @@ from telegram.constants import ChatType
 
 from bot import callbacks
 from bot.context import BotContext
-from bot.i18n import Translator, translator
+from bot.i18n import Translator, html_to_plain, translator
 from bot.keyboards import language_keyboard, region_keyboard, start_menu
 from bot.services import cadres, org, users
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER
@@ -168,13 +166,7 @@ async def lapsed_notice(
     )
 
 
-_TAGS = re.compile(r"<[^>]+>")
-
-
 def unchanged(message: Message, html_text: str, markup: InlineKeyboardMarkup | None) -> bool:
     """Whether ``message`` already shows ``html_text`` with ``markup``: Telegram refuses
     an edit that changes nothing ("message is not modified")."""
-    return (
-        html.unescape(_TAGS.sub("", html_text)) == (message.text or "")
-        and markup == message.reply_markup
-    )
+    return html_to_plain(html_text) == (message.text or "") and markup == message.reply_markup

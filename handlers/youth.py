@@ -9,7 +9,7 @@ import logging
 
 from telegram import CallbackQuery, Message, Update
 
-from bot import callbacks, logs, notify
+from bot import callbacks, logs, my_views, notify
 from bot.context import BotContext
 from bot.i18n import Html, Translator
 from bot.keyboards import (
@@ -22,6 +22,8 @@ from bot.services import wishes as wish_service
 from handlers import wishes
 
 _log = logging.getLogger(__name__)
+# /my lists the newest this many questions, and as many wishes.
+MY_LIMIT = 10
 
 
 async def text_message(update: Update, context: BotContext) -> None:
@@ -304,43 +306,42 @@ async def share_identity_button(update: Update, context: BotContext) -> None:
 
 
 async def my_command(update: Update, context: BotContext) -> None:
-    """/my: everything the young person raised, with its status and date."""
+    """/my: everything the young person raised, with its status, date and a button that
+    shows what became of it."""
     message = update.effective_message
     assert message is not None
-    items = await questions.of_user(context.session, context.user)
-    own_wishes = await wish_service.of_user(context.session, context.user)
-    tr = context.tr
+    items = await questions.of_user(context.session, context.user, limit=MY_LIMIT + 1)
+    own_wishes = await wish_service.of_user(context.session, context.user, limit=MY_LIMIT + 1)
     if not items and not own_wishes:
-        await message.reply_text(tr("my.empty"))
+        await message.reply_text(context.tr("my.empty"))
         return
+    more = len(items) > MY_LIMIT or len(own_wishes) > MY_LIMIT
+    text, markup = my_views.listing(
+        context.tr,
+        items[:MY_LIMIT],
+        own_wishes[:MY_LIMIT],
+        tz=context.services.settings.tz,
+        more=more,
+    )
+    await message.reply_text(text, reply_markup=markup)
+
+
+async def my_item_button(update: Update, context: BotContext) -> None:
+    """A /my entry's button: that question's conversation or that wish's story, with the
+    buttons the young person can use on it now."""
+    query, message, data = _query(update)
     tz = context.services.settings.tz
-    lines = [tr("my.title")] if items else []
-    for question in items:
-        lines.append(
-            tr(
-                "my.line",
-                ref=question.id,
-                status=tr.plain(f"status.{question.status}"),
-                date=question.asked_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                text=question.text[:80],
+    try:
+        if data.action == "myq":
+            question = await questions.own(
+                context.session, question_id=data.id(), user=context.user
             )
-        )
-    if own_wishes:
-        lines.append(tr("my_wishes.title"))
-    for wish in own_wishes:
-        lines.append(
-            tr(
-                "my_wishes.line",
-                ref=wish.id,
-                status=tr.plain(f"wish_status.{wish.status}"),
-                date=wish.submitted_at.astimezone(tz).strftime("%Y-%m-%d"),
-                text=wish.text[:80],
-            )
-        )
-    # Whole entries only: cutting inside one could split an HTML entity.
-    shown: list[str] = []
-    for line in lines:
-        if sum(len(x) + 2 for x in shown) + len(line) > 3900:
-            break
-        shown.append(line)
-    await message.reply_text("\n\n".join(shown))
+            text, markup = my_views.question_detail(context.tr, question, tz=tz)
+        else:
+            wish = await wish_service.own(context.session, wish_id=data.id(), user=context.user)
+            text, markup = my_views.wish_detail(context.tr, wish, tz=tz)
+    except (questions.NotAllowed, wish_service.WishNotAllowed):
+        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        return
+    await query.answer()
+    await message.reply_text(text, reply_markup=markup)

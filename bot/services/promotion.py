@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import html_to_plain
 from bot.services import lifecycle, questions
 from bot.services.data_rights import PURGED
 from bot.services.privacy import MASK_KINDS, mask_personal_data
@@ -39,8 +40,10 @@ async def answer_with_entry(
     entry = index.entry_by_id(entry_id)
     if entry is None:
         raise questions.NotAllowed(entry_id)
+    # The thread keeps plain text, as typed answers are (the young person gets the
+    # entry's HTML itself).
     question = await questions.answer(
-        session, question_id=question_id, user=user, text=entry.answer, now=now
+        session, question_id=question_id, user=user, text=html_to_plain(entry.answer), now=now
     )
     return question, entry
 

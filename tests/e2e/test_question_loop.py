@@ -245,6 +245,13 @@ async def test_answer_with_an_faq_entry_and_promote_answers(harness: BotHarness)
     await harness.press(WANG, card, faq_buttons[0])
     answer = await _next_card(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
     assert "<b>" not in answer["text"]  # the entry's HTML arrives rendered, not escaped
+    # The ticket keeps it as plain text, as a typed answer, so /my shows it as it read.
+    thread = (await _question(harness)).thread
+    assert thread[-1].author == "cadre" and "<" not in thread[-1].text
+    mine = (await harness.send(XIAOMING, "/my"))[-1]
+    await harness.press(XIAOMING, mine, f"#{thread[-1].question_id}")
+    detail = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+    assert thread[-1].text[:40] in detail["text"] and "<b>" not in detail["text"]
 
     # A second question, answered in the cadre's own words, becomes a new FAQ entry.
     seq = await harness.client.last_seq()
@@ -297,3 +304,32 @@ async def test_cadre_joins_by_invite_link_and_gets_questions(harness: BotHarness
     question = await _question(harness)
     card = await _next_card(harness, sun["id"], seq, f"#{question.id}")
     assert "托管" in card["text"]
+
+
+async def test_my_shows_what_became_of_a_question_and_acts_on_it(harness: BotHarness) -> None:
+    await _pick_region(harness, XIAOMING, "东城区", "东湖街道")
+    await harness.client.send_text(WANG, "/start")
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, QUESTION)
+    question = await _question(harness)
+    card = await _next_card(harness, WANG["id"], seq, f"#{question.id}")
+    answer = "周六下午在青年之家，<b>带球鞋</b> & 水。"  # typed, not markup
+    await harness.send(WANG, answer, reply_to=card["message_id"])
+    await _next_card(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+
+    mine = (await harness.send(XIAOMING, "/my"))[-1]
+    assert [b["text"] for b in buttons(mine)] == [f"🔎 #{question.id}"]
+    await harness.press(XIAOMING, mine, f"#{question.id}")
+    detail = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+    assert f"问题 #{question.id}" in detail["text"] and "💬 已答复" in detail["text"]
+    assert "东湖街道有没有周末的篮球活动" in detail["text"]  # their own words, unmasked
+    assert "团干部" in detail["text"] and "<b>带球鞋</b> & 水" in detail["text"]
+    assert "王老师" not in detail["text"]
+    # From the detail they can settle it, as under the answer itself.
+    await harness.press(XIAOMING, detail, "已解决")
+    assert (await _question(harness)).status == lifecycle.RESOLVED
+    # Another young person's question cannot be opened with forged data.
+    other = {"id": 1009, "first_name": "小刚", "language_code": "zh-hans"}
+    greeting = (await harness.send(other, "/start"))[0]
+    forged = await harness.press_data(other, greeting["message_id"], f"v1:myq:{question.id}")
+    assert forged["show_alert"]

@@ -197,7 +197,13 @@ async def test_returned_edited_resubmitted_then_rejected_and_withdrawn(
     await harness.send(ZHANG, "请写清楚需要哪种自行车")
     returned = await _wait(harness, XIAOMING["id"], seq, "需要修改后重新提交")
     assert "哪种自行车" in returned["text"]
-    await harness.press(XIAOMING, returned, "修改并重新提交")
+    # /my shows the reason too, with the same buttons.
+    mine = await _reply(harness, "/my", "我的微心愿")
+    await harness.press(XIAOMING, mine, f"W{wish.id}")
+    detail = await _prompt(harness, f"心愿 W{wish.id}")
+    assert "需要修改" in detail["text"] and "原因：请写清楚需要哪种自行车" in detail["text"]
+    assert [b["text"] for b in buttons(detail)] == ["✏️ 修改并重新提交", "🗑 撤回心愿"]
+    await harness.press(XIAOMING, detail, "修改并重新提交")
     review = await _last(harness, XIAOMING)
     await harness.press(XIAOMING, review, "修改")
     await harness.press(XIAOMING, await _last(harness, XIAOMING), "心愿内容")
@@ -620,3 +626,7 @@ async def test_my_with_many_wishes_stays_valid_html(harness: BotHarness) -> None
         await _submit(harness, text=f"第{n}个心愿 & 书包 <b>")
     (mine,) = await harness.send(XIAOMING, "/my")
     assert "我的微心愿" in mine["text"]
+    # The newest ten, each with its button, and where to find the rest.
+    assert len(buttons(mine)) == 10 and "只列出了最近的 10 项" in mine["text"]
+    # The newest ten, each with its button, and where to find the rest.
+    assert len(buttons(mine)) == 10 and "只列出了最近的 10 项" in mine["text"]
