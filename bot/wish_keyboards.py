@@ -99,10 +99,18 @@ def receipt_keyboard(tr: Translator, wish_id: int) -> InlineKeyboardMarkup:
 
 
 def listing_keyboard(
-    tr: Translator, wish_ids: Sequence[int], regions: Sequence[Region], region: str, category: str
+    tr: Translator,
+    wish_ids: Sequence[int],
+    regions: Sequence[Region],
+    region: str,
+    category: str,
+    *,
+    mine: Sequence[int] = (),
 ) -> InlineKeyboardMarkup:
-    """A claim button per wish, then filters by region and by category."""
-    rows = [[_button(tr.plain("wish.claim", ref=wish_id), "wcl", wish_id)] for wish_id in wish_ids]
+    """A "fulfilled" button per wish the reader took on, a claim button per published
+    wish, then filters by region and by category."""
+    rows = [[_button(tr.plain("wish.fulfilled_button", ref=ref), "wfl", ref)] for ref in mine]
+    rows += [[_button(tr.plain("wish.claim", ref=ref), "wcl", ref)] for ref in wish_ids]
     region_row = [_button(tr.plain("wish.filter_all"), "wls", "-", category)] + [
         _button(tr.name_of(r.names, r.code), "wls", r.code, category) for r in regions
     ]

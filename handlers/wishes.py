@@ -412,14 +412,30 @@ async def _listing(
     if not any(context.user.has_role(r) for r in ("cadre", "donor", "admin")):
         await message.reply_text(tr("wish.not_claimer"))
         return
-    found = await wishes.published(
+    found, total = await wishes.published(
         context.session,
         region=None if region == "-" else region,
         category=None if category == "-" else category,
     )
+    mine = await wishes.claims_of(context.session, context.user)
     view = await org.picker_view(context.session, None)
     regions = [option.region for option in view.options]
-    lines = [tr("wish.list_title", count=len(found)) if found else tr("wish.list_empty")]
+    lines = []
+    if mine:  # what this person already took on comes first, with "fulfilled" buttons
+        limit = context.services.settings.wish_claim_limit
+        lines.append(tr("wish.mine_title", count=len(mine), limit=limit))
+        lines += [
+            tr(
+                "wish.mine_line",
+                ref=wish.id,
+                status=tr.plain(f"wish_status.{wish.status}"),
+                text=masked(tr, wish.text)[:60],
+            )
+            for wish in mine
+        ]
+    lines.append(
+        tr("wish.list_title", count=total, shown=len(found)) if found else tr("wish.list_empty")
+    )
     for wish in found:
         lines.append(
             tr(
@@ -432,7 +448,9 @@ async def _listing(
                 text=masked(tr, wish.text)[:120],
             )
         )
-    markup = listing_keyboard(tr, [w.id for w in found], regions, region, category)
+    markup = listing_keyboard(
+        tr, [w.id for w in found], regions, region, category, mine=[w.id for w in mine]
+    )
     text = "\n\n".join(lines)
     if not edit:
         await message.reply_text(text, reply_markup=markup)

@@ -337,14 +337,34 @@ async def published(
     region: str | None = None,
     category: str | None = None,
     limit: int = 10,
-) -> list[Wish]:
-    """Published, unclaimed wishes, oldest first, optionally filtered."""
-    query = select(Wish).where(Wish.status == life.APPROVED)
+) -> tuple[list[Wish], int]:
+    """Published, unclaimed wishes, oldest first, optionally filtered: the first
+    ``limit``, and how many there are in all."""
+    condition = Wish.status == life.APPROVED
     if region:
-        query = query.where(Wish.region_code.in_(await region_subtree(session, region)))
+        condition &= Wish.region_code.in_(await region_subtree(session, region))
     if category:
-        query = query.where(Wish.category == category)
-    return list(await session.scalars(query.order_by(Wish.published_at).limit(limit)))
+        condition &= Wish.category == category
+    total = await session.scalar(select(func.count(Wish.id)).where(condition))
+    found = await session.scalars(
+        select(Wish).where(condition).order_by(Wish.published_at, Wish.id).limit(limit)
+    )
+    return list(found), int(total or 0)
+
+
+async def claims_of(session: AsyncSession, user: User) -> list[Wish]:
+    """The wishes ``user`` has taken on and not yet delivered (or whose delivery the
+    young person disputes), oldest claim first."""
+    return list(
+        await session.scalars(
+            select(Wish)
+            .where(
+                Wish.claimer_user_id == user.id,
+                Wish.status.in_((life.CLAIMED, life.DISPUTED)),
+            )
+            .order_by(Wish.claimed_at, Wish.id)
+        )
+    )
 
 
 async def of_user(session: AsyncSession, user: User, limit: int = 20) -> list[Wish]:

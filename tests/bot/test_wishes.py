@@ -364,6 +364,23 @@ async def test_review_lists_the_longest_waiting_and_logs_each_card_opened(
         assert await session.scalar(select(func.count(PersonalDataAccess.id))) == before + 1
 
 
+async def test_published_counts_all_and_claims_of_lists_open_claims_only(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    ids = await _approved_and_claimed(sessions, approved=13, claimed=2)
+    async with unit_of_work(sessions) as session:
+        found, total = await wishes.published(session, limit=10)
+        assert ([w.id for w in found], total) == (ids[2:12], 11)
+        assert (await wishes.published(session, category="books"))[1] == 0
+        cadre = await _person(session, 2002)
+        assert [w.id for w in await wishes.claims_of(session, cadre)] == ids[:2]
+        await wishes.fulfil(
+            session, wish_id=ids[0], user=cadre, proof_text="ok", proof_file_id=None, now=NOW
+        )
+        assert [w.id for w in await wishes.claims_of(session, cadre)] == ids[1:2]
+        assert await wishes.claims_of(session, await _person(session, 3001)) == []
+
+
 async def test_two_reviewers_deciding_at_once_one_wins(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -494,6 +494,34 @@ async def _claimed(
     return wish, await _last(harness, LI)
 
 
+async def test_wishes_lists_my_claims_first_with_their_fulfilled_buttons(
+    harness: BotHarness,
+) -> None:
+    await _staff(harness)
+    bicycle, _claimed_message = await _claimed(harness)
+    seq = await harness.client.last_seq()
+    books = await _submit(harness, text="想要一套课外书")
+    await _approve(harness, books, seq)
+    (listing,) = await harness.send(LI, "/wishes")
+    assert "你正在认领的心愿（1/5）" in listing["text"]
+    assert f"W{bicycle.id} 🙋 已被认领" in listing["text"]
+    assert "待认领的心愿：共 1 个" in listing["text"]
+    labels = [b["text"] for b in buttons(listing)]
+    assert labels[:2] == [f"🎉 W{bicycle.id} 已实现", f"🙋 认领 W{books.id}"]
+    # Another claimer does not see 李老师's claims.
+    (theirs,) = await harness.send(DONOR, "/wishes")
+    assert "你正在认领" not in theirs["text"]
+    # The button starts the proof, as under the claim confirmation.
+    await harness.press(LI, listing, f"W{bicycle.id} 已实现")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "已送到学校")
+    await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    assert (await _wish(harness)).status == life.APPROVED  # the newest, books, still open
+    async with harness.sessions() as session:
+        done = await session.get(Wish, bicycle.id)
+        assert done is not None and done.status == life.FULFILLED
+
+
 async def test_not_received_tells_the_claimer_and_can_still_be_confirmed(
     harness: BotHarness,
 ) -> None:
