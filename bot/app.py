@@ -172,6 +172,7 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(cadre.key_button, pattern=callbacks.matches("qkey")),
             CallbackQueryHandler(cadre.spam_button, pattern=callbacks.matches("qspam")),
             CallbackQueryHandler(cadre.claim_button, pattern=callbacks.matches("qclaim")),
+            CallbackQueryHandler(cadre.open_button, pattern=callbacks.matches("qopen")),
             CallbackQueryHandler(cadre.faq_answer_button, pattern=callbacks.matches("qfaq")),
             CallbackQueryHandler(wishes.wish_command, pattern=callbacks.matches("wnew")),
             *[

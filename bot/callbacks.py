@@ -33,6 +33,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "qkey": ("id",),  # mark as a key suggestion
     "qspam": ("id",),  # close as spam
     "qclaim": ("id",),  # take from the pool
+    "qopen": ("id",),  # the card again (from /queue or /overdue)
     "qfaq": ("id", "id"),  # answer with an FAQ entry (question id, entry id)
     "qnew": ("id",),  # make the answered question a new FAQ entry
     "qalt": ("id", "id"),  # add the question as a phrasing of an entry

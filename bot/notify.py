@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import Html, Translator, translator
 from bot.keyboards import card_keyboard, claim_keyboard, youth_answer_keyboard
-from bot.services import access_log, org
+from bot.services import access_log, lifecycle, org
 from bot.services import outbox as outbox_service
 from bot.services.privacy import MASK_KINDS, mask_personal_data, pseudonym
 from knowledge.index import EntryView, KnowledgeIndex
@@ -144,6 +144,40 @@ async def card(
         )
     if cadre is not None:
         await _sla_reminder(session, question, cadre=cadre, tr=tr, settings=settings, now=now)
+
+
+async def card_again(
+    session: AsyncSession,
+    question: Question,
+    *,
+    viewer: User,
+    settings: Settings,
+    now: datetime,
+    nearest: list[EntryView],
+) -> None:
+    """The question's card once more, to a staff member who opened it from a listing
+    (through the outbox like every card, so a reply to it answers the question)."""
+    chat_id = viewer.telegram_id
+    tr = await _translator_for(session, chat_id, settings)
+    text = await _card_text(session, tr, question, settings=settings, now=now, nearest=nearest)
+    pool = question.status == lifecycle.ROUTED and question.assigned_cadre_id is None
+    markup = claim_keyboard(tr, question.id) if pool else card_keyboard(tr, question.id, nearest)
+    row = await outbox_service.enqueue(
+        session,
+        kind=CARD,
+        chat_id=chat_id,
+        text=text,
+        due_at=now,
+        dedupe_key=f"card_again:{question.id}:{len(question.events)}:{chat_id}:{now:%Y%m%d%H%M%S}",
+        audience=AUDIENCE_STAFF,
+        recipient_user_id=chat_id,
+        reply_markup=markup.to_dict(),
+        ref=_ref(question),
+    )
+    if row is not None and question.identity_shared:
+        await _log_name_shown(
+            session, question, chat_id=chat_id, purpose=access_log.IDENTITY_SHARED_CARD, now=now
+        )
 
 
 async def follow_up_card(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 
@@ -18,6 +18,8 @@ from bot.services.privacy import MASK_KINDS
 from storage.questions import Question
 
 _log = logging.getLogger(__name__)
+# /queue, /pool and /overdue list at most this many questions, each with a button.
+LISTING_LIMIT = 30
 
 
 def _query(update: Update) -> tuple[CallbackQuery, callbacks.Callback]:
@@ -324,26 +326,8 @@ async def claim_button(update: Update, context: BotContext) -> None:
         nearest=notify.nearest(context.services.knowledge, question),
     )
     await query.answer(context.tr.plain("card.claimed", ref=question.id))
-    await query.edit_message_reply_markup(None)
-
-
-async def _listing(
-    message: Message, tr: Translator, items: list[Question], *, title: str, empty: str, now: object
-) -> None:
-    if not items:
-        await message.reply_text(tr(empty))
-        return
-    lines = [tr(title, count=len(items))]
-    for question in items[:30]:
-        lines.append(
-            tr(
-                "queue.line",
-                ref=question.id,
-                age=notify.age_text(tr, question.asked_at, now),  # type: ignore[arg-type]
-                text=notify.masked(tr, question.text)[:60],
-            )
-        )
-    await message.reply_text("\n".join(lines))
+    # A pool card loses its buttons; /pool's list loses only the one pressed.
+    await query.edit_message_reply_markup(_without(query, data.action))
 
 
 async def queue_command(update: Update, context: BotContext) -> None:
@@ -356,7 +340,15 @@ async def queue_command(update: Update, context: BotContext) -> None:
         return
     items = await questions.queue_of(context.session, cadre)
     now = context.services.clock.now()
-    await _listing(message, context.tr, items, title="queue.title", empty="queue.empty", now=now)
+    await _listing(
+        message,
+        context.tr,
+        items,
+        title="queue.title",
+        empty="queue.empty",
+        now=now,
+        action="qopen",
+    )
 
 
 async def pool_command(update: Update, context: BotContext) -> None:
@@ -370,7 +362,13 @@ async def pool_command(update: Update, context: BotContext) -> None:
     now = context.services.clock.now()
     items = await questions.pool_for(context.session, cadre, now)
     await _listing(
-        message, context.tr, items, title="queue.pool_title", empty="queue.pool_empty", now=now
+        message,
+        context.tr,
+        items,
+        title="queue.pool_title",
+        empty="queue.pool_empty",
+        now=now,
+        action="qclaim",
     )
 
 
@@ -393,4 +391,84 @@ async def overdue_command(update: Update, context: BotContext) -> None:
         title="queue.overdue_title",
         empty="queue.overdue_empty",
         now=now,
+        action="qopen",
     )
+
+
+def _without(query: CallbackQuery, action: str) -> InlineKeyboardMarkup | None:
+    """What keyboard the pressed message keeps: on a list of ``action`` buttons (/pool),
+    the others; on a card, none."""
+    markup = query.message.reply_markup if isinstance(query.message, Message) else None
+    if markup is None:
+        return None
+    buttons = [button for row in markup.inline_keyboard for button in row]
+    prefix = f"{callbacks.VERSION}:{action}:"
+    if not all(str(b.callback_data or "").startswith(prefix) for b in buttons):
+        return None
+    rows = [[b for b in row if b.callback_data != query.data] for row in markup.inline_keyboard]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def _listing(
+    message: Message,
+    tr: Translator,
+    items: list[Question],
+    *,
+    title: str,
+    empty: str,
+    now: object,
+    action: str,
+) -> None:
+    """A list of questions, one line each, with a button per question: ``qclaim`` to take
+    it from the pool, ``qopen`` to get its card again."""
+    if not items:
+        await message.reply_text(tr(empty))
+        return
+    shown = items[:LISTING_LIMIT]
+    lines = [tr(title, count=len(items))]
+    for question in shown:
+        lines.append(
+            tr(
+                "queue.line",
+                ref=question.id,
+                age=notify.age_text(tr, question.asked_at, now),  # type: ignore[arg-type]
+                text=notify.masked(tr, question.text)[:60],
+            )
+        )
+    label = "queue.claim_button" if action == "qclaim" else "queue.open_button"
+    buttons = [
+        InlineKeyboardButton(
+            tr.plain(label, ref=question.id), callback_data=callbacks.pack(action, question.id)
+        )
+        for question in shown
+    ]
+    rows = [buttons[i : i + 5] for i in range(0, len(buttons), 5)]
+    await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup(rows))
+
+
+async def open_button(update: Update, context: BotContext) -> None:
+    """A question's button on /queue or /overdue: its card again, with its buttons."""
+    query, data = _query(update)
+    now = context.services.clock.now()
+    try:
+        question = await questions.staff_question(
+            context.session, question_id=data.id(), user=context.user, now=now
+        )
+    except questions.NotAllowed as error:
+        await _refuse(query, context.tr, error)
+        return
+    if question.status not in (*lifecycle.OPEN_FOR_STAFF, lifecycle.ANSWERED):
+        await _refuse(
+            query, context.tr, lifecycle.IllegalTransition(question.id, question.status, "open")
+        )
+        return
+    await notify.card_again(
+        context.session,
+        question,
+        viewer=context.user,
+        settings=context.services.settings,
+        now=now,
+        nearest=notify.nearest(context.services.knowledge, question),
+    )
+    await query.answer(context.tr.plain("queue.card_coming", ref=question.id))

@@ -324,3 +324,51 @@ async def test_a_late_follow_up_is_taken_as_a_new_message(harness: BotHarness) -
     assert "问题编号" in replies[-1]["text"]  # a new question, routed as any other
     newest = await _question(harness)
     assert newest.text.startswith("我们小区篮球场") and newest.id != card_ref(card)
+
+
+async def test_pool_and_queue_lists_have_buttons_that_act(harness: BotHarness) -> None:
+    await _setup(harness)
+    now = harness.app.bot_data.services.clock.now()
+    async with unit_of_work(harness.sessions) as session:  # nobody there: it goes to the pool
+        await session.execute(update(Cadre).values(away_until=now + timedelta(days=7)))
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
+    await _wait(harness, COMMITTEE, seq, "待领取")
+    question = await _question(harness)
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "高新区的创业补贴怎么申请")
+    await _wait(harness, COMMITTEE, seq, "创业补贴")
+    other = await _question(harness)
+    async with unit_of_work(harness.sessions) as session:  # 李老师 is back
+        await session.execute(
+            update(Cadre).where(Cadre.telegram_id == LI["id"]).values(away_until=None)
+        )
+    (pool,) = await harness.send(LI, "/pool")
+    assert [b["text"] for b in buttons(pool)] == [f"🙋 #{question.id}", f"🙋 #{other.id}"]
+    seq = await harness.client.last_seq()
+    claimed = await harness.press(LI, pool, f"#{question.id}")
+    assert "领取" in claimed["text"]
+    card = await _wait(harness, LI["id"], seq, f"问题 #{question.id}")
+    async with harness.sessions() as session:
+        taken = await session.get(Question, question.id)
+        assert taken is not None and taken.status == lifecycle.ASSIGNED
+    # The list keeps the other question's button; a card would lose all of its own.
+    left = await harness.message(LI["id"], pool["message_id"])
+    assert [b["text"] for b in buttons(left)] == [f"🙋 #{other.id}"]
+
+    # /queue: the card again, through the outbox, so replying to it answers.
+    (queue,) = await harness.send(LI, "/queue")
+    assert [b["text"] for b in buttons(queue)] == [f"📨 #{question.id}"]  # not the other
+    seq = await harness.client.last_seq()
+    coming = await harness.press(LI, queue, f"#{question.id}")
+    assert "马上发给你" in coming["text"]
+    again = await _wait(harness, LI["id"], seq, f"问题 #{question.id}")
+    assert again["message_id"] != card["message_id"] and buttons(again)[0]["text"] == "✍️ 答复"
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名。", reply_to=again["message_id"])
+    await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    # Someone who may not act on it is refused.
+    (zhang_queue,) = await harness.send(ZHANG, "/queue")
+    forged = f"v1:qopen:{question.id}"
+    refused = await harness.press_data(ZHANG, zhang_queue["message_id"], forged)
+    assert refused["show_alert"]
