@@ -25,6 +25,7 @@ from bot import (
     intake,
     leases,
     logs,
+    menus,
     retention_job,
     sweeper,
 )
@@ -50,20 +51,6 @@ from storage.db import create_engine, create_session_factory
 
 _log = logging.getLogger(__name__)
 
-# Commands shown in Telegram's menu, per language of the client.
-MENU_COMMANDS = (
-    "start",
-    "help",
-    "language",
-    "region",
-    "my",
-    "wish",
-    "wishes",
-    "subscribe",
-    "cancel",
-    "mydata",
-    "forget",
-)
 # setMyCommands takes two-letter codes, so zh-Hant clients share the Chinese menu.
 _MENU_LANGUAGES = {None: None, "zh": "zh-Hans", "en": "en"}
 
@@ -246,9 +233,11 @@ async def _post_init(application: BotApplication) -> None:
     for language_code, locale in _MENU_LANGUAGES.items():
         tr = translator(locale or default, default)
         await application.bot.set_my_commands(
-            [BotCommand(name, tr.plain(f"commands.{name}")) for name in MENU_COMMANDS],
+            [BotCommand(name, tr.plain(f"commands.{name}")) for name in menus.YOUTH_COMMANDS],
             language_code=language_code,
         )
+    async with services.sessions() as session:  # staff menus add their roles' commands
+        await menus.set_all(application.bot, session, settings)
 
 
 async def _post_shutdown(application: BotApplication) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
-from bot import callbacks
+from bot import callbacks, menus
 from bot.context import BotContext
 from bot.i18n import Translator, html_to_plain, translator
 from bot.keyboards import language_keyboard, region_keyboard, start_menu
@@ -147,6 +147,7 @@ async def _join_as_cadre(update: Update, context: BotContext, token: str) -> Non
     except cadres.CadreError:
         await _reply(update, context.tr("invite.invalid"))
         return
+    await menus.set_for(context.bot, context.user, context.services.settings)
     await _reply(update, context.tr("invite.welcome", name=cadre.name))
 
 

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from telegram import BotCommandScopeChat
 
-from tests.support import ALEX, XIAOMEI, XIAOMING, BotHarness, button_data, buttons, texts
+from tests.support import (
+    ALEX,
+    COMMITTEE_CHAT,
+    XIAOMEI,
+    XIAOMING,
+    BotHarness,
+    button_data,
+    buttons,
+    texts,
+)
 
 
 async def test_start_greets_and_region_is_picked_in_two_levels(harness: BotHarness) -> None:
@@ -94,7 +104,6 @@ async def test_bot_menu_commands_are_set_per_language(harness: BotHarness) -> No
         "region",
         "my",
         "wish",
-        "wishes",
         "subscribe",
         "cancel",
         "mydata",
@@ -102,7 +111,26 @@ async def test_bot_menu_commands_are_set_per_language(harness: BotHarness) -> No
     ]
     assert zh[1].description == "使用说明"
     assert en[1].description == "How to use the bot"
-    assert en[7].description == "Announcements and topics I follow"
+    assert en[6].description == "Announcements and topics I follow"
+
+
+async def test_staff_menus_add_the_commands_of_their_roles(harness: BotHarness) -> None:
+    async def menu(chat_id: int) -> list[str]:
+        found = await harness.app.bot.get_my_commands(scope=BotCommandScopeChat(chat_id))
+        return [c.command for c in found]
+
+    youth = ["start", "help", "language", "region", "my", "wish", "subscribe", "cancel"]
+    cadre = await menu(2002)  # 李老师: a cadre
+    assert cadre[: len(youth)] == youth and cadre[-4:] == ["queue", "pool", "overdue", "wishes"]
+    assert "review" not in cadre and "digest" not in cadre
+    assert (await menu(2003))[-1] == "review"  # 张老师 also reviews
+    admin = await menu(2001)
+    assert {"review", "digest", "broadcast", "broadcasts"} <= set(admin)
+    assert len(admin) == len(set(admin))  # each command once
+    donor = await menu(3001)
+    assert donor[-1] == "wishes" and "queue" not in donor
+    assert await menu(COMMITTEE_CHAT) == ["pool", "overdue", "digest", "help"]
+    assert await menu(XIAOMING["id"]) == []  # young people have the default menu
 
 
 async def test_forged_region_button_is_refused_politely(harness: BotHarness) -> None:

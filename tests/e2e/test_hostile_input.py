@@ -39,7 +39,7 @@ from sqlalchemy import delete, func, select
 from telegram.ext import CommandHandler
 
 from bot import callbacks
-from bot.app import MENU_COMMANDS
+from bot.menus import ROLE_COMMANDS, YOUTH_COMMANDS
 from storage.models import INBOUND_HANDLED, InboundMessage
 from storage.outbox import STATE_PENDING, STATE_SENDING, OutboxMessage
 from storage.questions import Conversation, Question, QuestionEvent
@@ -137,7 +137,7 @@ def _printable(text: str) -> str:
 
 def _commands(harness: BotHarness) -> list[str]:
     """The menu's commands and every command a handler is registered for."""
-    names = set(MENU_COMMANDS)
+    names = set(YOUTH_COMMANDS).union(*(extra for _, extra in ROLE_COMMANDS))
     for handlers in harness.app.handlers.values():
         for handler in handlers:
             if isinstance(handler, CommandHandler):

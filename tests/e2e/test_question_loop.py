@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from telegram import BotCommandScopeChat
 
 from bot.services import lifecycle
 from bot.sweeper import sweep
@@ -296,6 +297,8 @@ async def test_cadre_joins_by_invite_link_and_gets_questions(harness: BotHarness
     sun = {"id": 4100, "first_name": "孙", "language_code": "zh-hans"}
     (welcome,) = await harness.send(sun, f"/start {token}")
     assert "孙老师" in welcome["text"] and "团干部" in welcome["text"]
+    menu = await harness.app.bot.get_my_commands(scope=BotCommandScopeChat(sun["id"]))
+    assert "queue" in [c.command for c in menu]  # the cadre's menu, at once
     (again,) = await harness.send({"id": 4101, "first_name": "别人"}, f"/start {token}")
     assert "无效" in again["text"]  # one time only
     await _pick_region(harness, XIAOMING, "高新区")
