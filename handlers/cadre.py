@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from bot.i18n import Html, Translator
 from bot.keyboards import colleagues_keyboard, promote_keyboard
 from bot.services import conversations, lifecycle, promotion, questions
 from bot.services.privacy import MASK_KINDS
+from handlers import common
 from storage.questions import Question
 
 _log = logging.getLogger(__name__)
@@ -64,13 +66,10 @@ async def await_text_button(update: Update, context: BotContext) -> None:
         await _refuse(query, context.tr, error)
         return
     kind, prompt = _AWAITING[data.action]
-    await conversations.expect(
-        context.session,
-        chat_id=context.user.telegram_id,
-        kind=kind,
-        now=now,
-        question_id=data.id(),
-    )
+    if not await common.expect_or_explain(
+        query, context, chat_id=context.user.telegram_id, kind=kind, question_id=data.id()
+    ):
+        return
     text = context.tr(prompt, ref=data.id())
     message = query.message
     if isinstance(message, Message) and message.chat.type == ChatType.PRIVATE:
@@ -96,14 +95,16 @@ async def submit_answer(
     now = context.services.clock.now()
     tr = context.tr
     if len(text) > notify.ANSWER_LIMIT:
-        # The shortened text that comes next is still this question's answer.
-        await conversations.expect(
-            context.session,
-            chat_id=message.chat_id,
-            kind=conversations.AWAIT_ANSWER,
-            now=now,
-            question_id=question_id,
-        )
+        # The shortened text that comes next is still this question's answer (unless a
+        # draft is in progress: replying to the card again still works).
+        with contextlib.suppress(conversations.DraftPending):
+            await conversations.expect(
+                context.session,
+                chat_id=message.chat_id,
+                kind=conversations.AWAIT_ANSWER,
+                now=now,
+                question_id=question_id,
+            )
         await message.reply_text(
             tr("card.answer_too_long", length=len(text), limit=notify.ANSWER_LIMIT)
         )

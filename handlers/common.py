@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
 from bot import callbacks, menus
 from bot.context import BotContext
 from bot.i18n import Translator, html_to_plain, translator
 from bot.keyboards import language_keyboard, region_keyboard, start_menu
-from bot.services import cadres, org, users
+from bot.services import cadres, conversations, org, users
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER
 
 
@@ -171,3 +171,20 @@ def unchanged(message: Message, html_text: str, markup: InlineKeyboardMarkup | N
     """Whether ``message`` already shows ``html_text`` with ``markup``: Telegram refuses
     an edit that changes nothing ("message is not modified")."""
     return html_to_plain(html_text) == (message.text or "") and markup == message.reply_markup
+
+
+async def expect_or_explain(
+    query: CallbackQuery, context: BotContext, *, chat_id: int, kind: str, **data: Any
+) -> bool:
+    """Wait for the text a button asks for; if a draft is in progress in the chat, keep
+    it, tell the presser why nothing happened (an alert) and return False."""
+    try:
+        await conversations.expect(
+            context.session, chat_id=chat_id, kind=kind, now=context.services.clock.now(), **data
+        )
+    except conversations.DraftPending as pending:
+        tr = context.tr
+        what = tr.plain(f"dialog.draft_{pending.kind}")
+        await query.answer(tr.plain("dialog.draft_pending", what=what), show_alert=True)
+        return False
+    return True

@@ -214,7 +214,6 @@ async def review_button(update: Update, context: BotContext) -> None:
     query, message, data = _query(update)
     tr = context.tr
     wish_id, decision = data.id(0), data.args[1]
-    now = context.services.clock.now()
     if decision not in ("approve", "return", "reject"):
         await query.answer(tr.plain("callback.stale"), show_alert=True)
         return
@@ -224,14 +223,15 @@ async def review_button(update: Update, context: BotContext) -> None:
     if not (context.user.has_role("reviewer") or context.user.has_role("admin")):
         await query.answer(tr.plain("wish.not_allowed"), show_alert=True)
         return
-    await conversations.expect(
-        context.session,
+    if not await common.expect_or_explain(
+        query,
+        context,
         chat_id=message.chat_id,
         kind=AWAIT_REASON,
-        now=now,
         wish_id=wish_id,
         decision=decision,
-    )
+    ):
+        return
     await query.answer()
     await message.reply_text(tr("wish.ask_reason"))
 
@@ -502,14 +502,11 @@ async def claim_button(update: Update, context: BotContext) -> None:
 async def fulfil_button(update: Update, context: BotContext) -> None:
     """ "Fulfilled": the claimer's next photo or text is the proof."""
     query, message, data = _query(update)
+    if not await common.expect_or_explain(
+        query, context, chat_id=message.chat_id, kind=AWAIT_PROOF, wish_id=data.id()
+    ):
+        return
     await query.answer()
-    await conversations.expect(
-        context.session,
-        chat_id=message.chat_id,
-        kind=AWAIT_PROOF,
-        now=context.services.clock.now(),
-        wish_id=data.id(),
-    )
     await message.reply_text(context.tr("wish.ask_proof", ref=data.id()))
 
 

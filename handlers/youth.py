@@ -5,6 +5,7 @@ Registered last among the private-chat handlers: commands are matched before the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import CallbackQuery, Message, Update
@@ -19,7 +20,7 @@ from bot.keyboards import (
 )
 from bot.services import asking, conversations, lifecycle, questions, safeguarding
 from bot.services import wishes as wish_service
-from handlers import wishes
+from handlers import common, wishes
 
 _log = logging.getLogger(__name__)
 # /my lists the newest this many questions, and as many wishes.
@@ -216,13 +217,14 @@ async def follow_up_button(update: Update, context: BotContext) -> None:
     if not lifecycle.allowed(question.status, "follow_up"):  # say so now, not after typing
         await query.answer(context.tr.plain("callback.stale"), show_alert=True)
         return
-    await conversations.expect(
-        context.session,
+    if not await common.expect_or_explain(
+        query,
+        context,
         chat_id=context.user.telegram_id,
         kind=conversations.AWAIT_FOLLOW_UP,
-        now=context.services.clock.now(),
         question_id=question.id,
-    )
+    ):
+        return
     await query.answer()
     await query.message.reply_text(context.tr("youth.ask_follow_up"))  # type: ignore[union-attr]
 
@@ -234,14 +236,16 @@ async def submit_follow_up(
     now = context.services.clock.now()
     limit = context.services.settings.max_text_length
     if len(text) > limit and safeguarding.assess(text) is None:
-        # The shortened text that comes next is still this question's follow-up.
-        await conversations.expect(
-            context.session,
-            chat_id=message.chat_id,
-            kind=conversations.AWAIT_FOLLOW_UP,
-            now=now,
-            question_id=question_id,
-        )
+        # The shortened text that comes next is still this question's follow-up (unless
+        # a draft is in progress: replying to the answer again still works).
+        with contextlib.suppress(conversations.DraftPending):
+            await conversations.expect(
+                context.session,
+                chat_id=message.chat_id,
+                kind=conversations.AWAIT_FOLLOW_UP,
+                now=now,
+                question_id=question_id,
+            )
         await message.reply_text(context.tr("message.too_long", length=len(text), limit=limit))
         return
     try:

@@ -22,11 +22,28 @@ ONE_STEP = frozenset(
 )
 
 
+# The drafts kept in the same row (bot.services.wish_drafts, broadcast_drafts): a
+# one-step wait must not replace one, or what was written so far is lost.
+DRAFTS = frozenset({"wish_draft", "broadcast_draft"})
+
+
+class DraftPending(Exception):
+    """The chat has a draft in progress; a one-step wait would throw it away."""
+
+    def __init__(self, kind: str) -> None:
+        """Keep the draft's kind for the message."""
+        super().__init__(kind)
+        self.kind = kind
+
+
 async def expect(
     session: AsyncSession, *, chat_id: int, kind: str, now: datetime, **data: Any
 ) -> None:
-    """Wait for the next text in ``chat_id`` to be a ``kind`` (replacing any other wait)."""
+    """Wait for the next text in ``chat_id`` to be a ``kind`` (replacing any other wait,
+    but never a draft: :class:`DraftPending`)."""
     conversation = await session.get(Conversation, chat_id) or Conversation(chat_id=chat_id)
+    if conversation.kind in DRAFTS and kind in ONE_STEP:
+        raise DraftPending(conversation.kind)
     conversation.kind, conversation.data, conversation.updated_at = kind, data, now
     session.add(conversation)
     await session.flush()

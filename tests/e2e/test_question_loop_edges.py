@@ -372,3 +372,18 @@ async def test_pool_and_queue_lists_have_buttons_that_act(harness: BotHarness) -
     forged = f"v1:qopen:{question.id}"
     refused = await harness.press_data(ZHANG, zhang_queue["message_id"], forged)
     assert refused["show_alert"]
+
+
+async def test_a_button_does_not_throw_away_a_wish_being_written(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    await harness.send(XIAOMING, "/wish")
+    refused = await harness.press(XIAOMING, answer, "继续追问")
+    assert refused["show_alert"] and "没写完的心愿" in refused["text"]
+    # The draft goes on where it was: the next text is the wish, not a follow-up.
+    replies = await harness.send(XIAOMING, "想要一个新书包")
+    assert any("照片" in (m.get("text") or "") for m in replies)
+    assert [m.author for m in (await _question(harness)).thread] == ["youth", "cadre"]
