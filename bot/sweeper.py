@@ -34,6 +34,8 @@ class SweepReport:
     """What one sweep did."""
 
     escalated: int = 0
+    # Waited in the pool past the escalation time: offered again (routed, or reminded).
+    pool_reoffered: int = 0
     auto_resolved: int = 0
     wishes_released: int = 0
     wishes_closed: int = 0
@@ -49,6 +51,7 @@ async def sweep(services: Services) -> SweepReport:
         # an update on the same question) cannot change it between our read and write.
         await lock_for_writing(session)
         await _escalate(session, services, report)
+        await _pool(session, services, report)
         await _auto_resolve(session, services, report)
         await _wishes(session, services, report)
         await _drafts(session, services, report)
@@ -187,6 +190,44 @@ async def _escalate(session: AsyncSession, services: Services, report: SweepRepo
             header="card.escalated",
         )
         report.escalated += 1
+
+
+async def _pool(session: AsyncSession, services: Services, report: SweepReport) -> None:
+    """A question nobody took from the pool within the escalation time is offered again,
+    every escalation time: to a cadre if one fits now (back from leave, newly joined),
+    else to the committee's group once more. One the SLA already moved on twice stays
+    with the committee, which decides."""
+    settings, now = services.settings, services.clock.now()
+    limit = now - timedelta(hours=settings.sla_escalation_hours)
+    waiting = await session.scalars(
+        select(Question)
+        .where(
+            Question.status == lifecycle.ROUTED,
+            Question.assigned_cadre_id.is_(None),
+            Question.last_activity_at <= limit,
+        )
+        .with_for_update(skip_locked=True)
+    )
+    for question in list(waiting):
+        question.last_activity_at = now  # the next offer is one escalation time away
+        cadre = None
+        if question.escalations < MAX_ESCALATIONS:
+            assignment = await questions.route(
+                session, question, reason="pool", now=now, tz=settings.tz
+            )
+            cadre = assignment.cadre
+        if cadre is None:
+            lifecycle.fire(question, "remind", actor="system", now=now, note="still in the pool")
+        await notify.card(
+            session,
+            question,
+            cadre=cadre,
+            settings=settings,
+            now=now,
+            nearest=notify.nearest(services.knowledge, question),
+            header="card.escalated" if cadre is not None else "card.pool_again",
+        )
+        report.pool_reoffered += 1
 
 
 async def _auto_resolve(session: AsyncSession, services: Services, report: SweepReport) -> None:

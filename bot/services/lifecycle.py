@@ -66,7 +66,8 @@ _TRANSITIONS: list[Any] = [
         "dest": None,
     },
     {"trigger": "share_identity", "source": [*OPEN, RESOLVED], "dest": None},
-    {"trigger": "remind", "source": ASSIGNED, "dest": None},
+    # Staff reminded of a question still waiting (in the pool: see bot.sweeper).
+    {"trigger": "remind", "source": [ASSIGNED, ROUTED], "dest": None},
     {"trigger": "withdraw", "source": list(OPEN), "dest": WITHDRAWN},
 ]
 

@@ -387,3 +387,33 @@ async def test_a_button_does_not_throw_away_a_wish_being_written(harness: BotHar
     replies = await harness.send(XIAOMING, "想要一个新书包")
     assert any("照片" in (m.get("text") or "") for m in replies)
     assert [m.author for m in (await _question(harness)).thread] == ["youth", "cadre"]
+
+
+async def test_a_question_left_in_the_pool_is_offered_again(harness: BotHarness) -> None:
+    await _setup(harness)
+    services = harness.app.bot_data.services
+    now = services.clock.now()
+    async with unit_of_work(harness.sessions) as session:  # nobody there: it goes to the pool
+        await session.execute(update(Cadre).values(away_until=now + timedelta(days=3)))
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
+    await _wait(harness, COMMITTEE, seq, "待领取")
+    question = await _question(harness)
+    services.clock.advance(hours=47)
+    assert (await sweep(services)).pool_reoffered == 0
+    seq = await harness.client.last_seq()
+    services.clock.advance(hours=2)
+    assert (await sweep(services)).pool_reoffered == 1
+    again = await _wait(harness, COMMITTEE, seq, "在待领取池里已超过 48 小时")
+    assert f"#{question.id}" in again["text"] and buttons(again)
+    assert (await sweep(services)).pool_reoffered == 0  # once per escalation time
+    # The cadres are back (their leave ended): the next offer goes to one of them.
+    seq = await harness.client.last_seq()
+    services.clock.advance(hours=49)
+    assert (await sweep(services)).pool_reoffered == 1
+    moved = await _question(harness)
+    assert moved.status == lifecycle.ASSIGNED and moved.assigned_cadre_id is not None
+    async with harness.sessions() as session:
+        cadre = await session.get(Cadre, moved.assigned_cadre_id)
+    assert cadre is not None
+    await _wait(harness, cadre.telegram_id, seq, "已转给你")
