@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import shutil
+import sqlite3
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -11,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
 from bot.app import build_application
 from bot.clock import Clock
@@ -145,10 +151,46 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+# Prepared SQLite databases, one per (org file, knowledge base): a test's database is a
+# copy (migrating and loading takes most of a second; copying, milliseconds).
+_TEMPLATES: dict[tuple[str, str], Path] = {}
+
+
 async def prepare(
     database_url: str, org_file: Path = DEMO_ORG, kb_file: Path | None = MINI_FAQ
 ) -> None:
-    """Migrate ``database_url`` and load an org file and a knowledge base into it."""
+    """Migrate ``database_url`` and load an org file and a knowledge base into it.
+
+    A new SQLite file is a copy of a database prepared once per run for the same files.
+    """
+    target = _new_sqlite_file(database_url)
+    if target is None:  # PostgreSQL, or a restart on the same database: keep what is in it
+        await _prepare(database_url, org_file, kb_file)
+        return
+    key = (str(org_file), str(kb_file))
+    template = _TEMPLATES.get(key)
+    if template is None:
+        folder = Path(tempfile.mkdtemp(prefix="voy-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        template = folder / "template.sqlite3"
+        await _prepare(f"sqlite+aiosqlite:///{template}", org_file, kb_file)
+        with contextlib.closing(sqlite3.connect(template)) as db:  # all in the main file
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _TEMPLATES[key] = template
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, target)
+
+
+def _new_sqlite_file(database_url: str) -> str | None:
+    """The file of a SQLite URL whose database does not exist yet; else None."""
+    url = make_url(database_url)
+    target = url.database
+    if url.get_backend_name() != "sqlite" or not target or target == ":memory:":
+        return None
+    return None if os.path.exists(target) else target
+
+
+async def _prepare(database_url: str, org_file: Path, kb_file: Path | None) -> None:
     engine = create_engine(database_url)
     try:
         await migrate.upgrade(engine)
