@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.i18n import Html, Translator, translator
+from bot.i18n import Html, Translator, html_to_plain, translator
 from bot.notify import masked
 from bot.services import access_log, org, outbox, users, wishes
 from bot.services.privacy import find_personal_data
@@ -15,6 +16,9 @@ from bot.wish_keyboards import fulfil_keyboard, owner_keyboard, receipt_keyboard
 from storage.models import ROLE_ADMIN, ROLE_REVIEWER, Region, User
 from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH, METHOD_PHOTO
 from storage.wishes import Wish
+
+# Telegram's limit for a photo's caption (characters after the HTML is parsed).
+CAPTION_LIMIT = 1024
 
 
 async def region_name(session: AsyncSession, tr: Translator, code: str | None) -> str:
@@ -172,45 +176,51 @@ async def to_owner(
 ) -> None:
     """Tell the young person about a step of their wish (``markup``: which buttons).
 
-    ``photo_file_id``: a photo to show them first (the claimer's proof); it goes as its
-    own message, so a long note never has to fit a caption.
+    ``photo_file_id``: a photo to show with it (the claimer's proof). The note is its
+    caption, with the buttons, so the two cannot arrive apart; a note too long for a
+    caption goes as its own message after the photo.
     """
     owner = await session.get(User, wish.user_id)
     if owner is None:
         return
     tr = translator(owner.locale, settings.default_locale)
     dedupe_key = f"wish_notice:{wish.id}:{key}:{len(wish.events)}"
-    if photo_file_id is not None:
-        await outbox.enqueue(
-            session,
-            kind="wish_notice",
-            chat_id=owner.telegram_id,
-            method=METHOD_PHOTO,
-            file_id=photo_file_id,
-            text=tr("wish.proof_photo_caption", ref=wish.id),
-            due_at=now,
-            dedupe_key=f"{dedupe_key}:photo",
-            audience=AUDIENCE_YOUTH,
-            recipient_user_id=owner.telegram_id,
-            ref=_ref(wish),
-        )
     keyboard = None
     if markup == "owner":
         keyboard = owner_keyboard(tr, wish.id, returned=wish.status == "returned").to_dict()
     elif markup == "receipt":
         keyboard = receipt_keyboard(tr, wish.id).to_dict()
-    await outbox.enqueue(
-        session,
-        kind="wish_notice",
-        chat_id=owner.telegram_id,
-        text=tr(key, ref=wish.id, **params),
-        due_at=now,
-        dedupe_key=dedupe_key,
-        audience=AUDIENCE_YOUTH,
-        recipient_user_id=owner.telegram_id,
-        reply_markup=keyboard,
-        ref=_ref(wish),
-    )
+    text = tr(key, ref=wish.id, **params)
+
+    async def send(**details: Any) -> None:
+        await outbox.enqueue(
+            session,
+            kind="wish_notice",
+            chat_id=owner.telegram_id,
+            due_at=now,
+            audience=AUDIENCE_YOUTH,
+            recipient_user_id=owner.telegram_id,
+            ref=_ref(wish),
+            **details,
+        )
+
+    if photo_file_id is not None and len(html_to_plain(text)) <= CAPTION_LIMIT:
+        await send(
+            method=METHOD_PHOTO,
+            file_id=photo_file_id,
+            text=text,
+            dedupe_key=dedupe_key,
+            reply_markup=keyboard,
+        )
+        return
+    if photo_file_id is not None:
+        await send(
+            method=METHOD_PHOTO,
+            file_id=photo_file_id,
+            text=tr("wish.proof_photo_caption", ref=wish.id),
+            dedupe_key=f"{dedupe_key}:photo",
+        )
+    await send(text=text, dedupe_key=dedupe_key, reply_markup=keyboard)
 
 
 async def to_claimer(

@@ -144,7 +144,13 @@ async def test_from_wish_to_confirmed_receipt(harness: BotHarness) -> None:
     assert "我的微心愿" in mine["text"] and "已完成" in mine["text"]
 
 
-async def test_a_proof_photo_reaches_the_young_person_before_the_receipt_question(
+async def _caption(harness: BotHarness, chat: int, seq: int, text: str) -> dict[str, Any]:
+    return await harness.client.wait_for_bot_message(
+        chat, after_seq=seq, timeout=10, predicate=lambda m: text in (m.get("caption") or "")
+    )
+
+
+async def test_the_proof_photo_reaches_the_young_person_with_the_receipt_question(
     harness: BotHarness,
 ) -> None:
     await _staff(harness)
@@ -153,8 +159,27 @@ async def test_a_proof_photo_reaches_the_young_person_before_the_receipt_questio
     seq = await harness.client.last_seq()
     await harness.client.send_photo(LI, caption="车已送到", file_name="bike-delivered.jpg")
 
+    # One message: that very photo, the note as its caption, and the buttons.
+    fulfilled = await _caption(harness, XIAOMING["id"], seq, "已经实现啦")
+    assert fulfilled["photo"]["file_name"] == "bike-delivered.jpg"
+    assert f"W{wish.id}" in fulfilled["caption"] and "车已送到" in fulfilled["caption"]
+    assert [b["text"] for b in buttons(fulfilled)] == ["✅ 收到了", "❓ 还没收到"]
+    assert "已通知心愿主人" in (await _last(harness, LI))["text"]
+    await harness.press(XIAOMING, fulfilled, "收到了")
+    done = await _wish(harness)
+    assert done.status == life.CLOSED and done.proof_file_id is not None
+
+
+async def test_a_proof_photo_with_a_long_note_comes_first_then_the_note(
+    harness: BotHarness,
+) -> None:
+    await _staff(harness)
+    wish, claimed = await _claimed(harness)
+    await harness.press(LI, claimed, "已实现")
+    seq = await harness.client.last_seq()
+    note = "车已送到学校门卫处，" + "请留意。" * 250  # too long for a caption with the rest
+    await harness.client.send_photo(LI, caption=note, file_name="bike-delivered.jpg")
     fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
-    assert "车已送到" in fulfilled["text"]
     photos = [
         m
         for m in await harness.client.messages(XIAOMING["id"])
@@ -162,10 +187,7 @@ async def test_a_proof_photo_reaches_the_young_person_before_the_receipt_questio
     ]
     assert [p["photo"]["file_name"] for p in photos] == ["bike-delivered.jpg"]
     assert f"W{wish.id}" in photos[0]["caption"] and "完成照片" in photos[0]["caption"]
-    assert "已通知心愿主人" in (await _last(harness, LI))["text"]
-    await harness.press(XIAOMING, fulfilled, "收到了")
-    done = await _wish(harness)
-    assert done.status == life.CLOSED and done.proof_file_id is not None
+    assert buttons(fulfilled) and "请留意" in fulfilled["text"]
 
 
 async def test_a_proof_sent_long_after_the_button_is_not_taken(harness: BotHarness) -> None:
@@ -181,7 +203,7 @@ async def test_a_proof_sent_long_after_the_button_is_not_taken(harness: BotHarne
     # Pressed again, the proof is taken.
     await harness.press(LI, claimed, "已实现")
     await harness.client.send_photo(LI, caption="车已送到", file_name="bike-delivered.jpg")
-    await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    await _caption(harness, XIAOMING["id"], seq, "已经实现啦")
     assert (await _wish(harness)).status == life.FULFILLED
 
 
