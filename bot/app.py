@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import BotCommand, LinkPreviewOptions
@@ -236,8 +237,24 @@ async def _post_init(application: BotApplication) -> None:
             [BotCommand(name, tr.plain(f"commands.{name}")) for name in menus.YOUTH_COMMANDS],
             language_code=language_code,
         )
-    async with services.sessions() as session:  # staff menus add their roles' commands
-        await menus.set_all(application.bot, session, settings)
+    # Staff menus add their roles' commands: one call per staff member, in the background
+    # so that a large org does not delay the first update.
+    _background.add(asyncio.create_task(_set_menus(application), name="staff menus"))
+
+
+# Start-up tasks that run beside the bot (a reference keeps each alive until it ends).
+_background: set[asyncio.Task[None]] = set()
+
+
+async def _set_menus(application: BotApplication) -> None:
+    services = application.bot_data.services
+    try:
+        async with services.sessions() as session:
+            await menus.set_all(application.bot, session, services.settings)
+    except Exception:
+        _log.warning("could not set the staff menus", exc_info=True)
+    finally:
+        _background.discard(asyncio.current_task())
 
 
 async def _post_shutdown(application: BotApplication) -> None:

@@ -40,8 +40,17 @@ _ALIASES = {
 _TAGS = re.compile(r"<[^>]+>")
 
 
-def html_to_plain(text: str) -> str:
-    """Telegram HTML as the reader sees it: tags dropped, entities decoded."""
+_LINK = re.compile(r'<a\s+href="([^"]*)"[^>]*>(.*?)</a>', re.DOTALL)
+
+
+def html_to_plain(text: str, *, keep_links: bool = False) -> str:
+    """Telegram HTML as the reader sees it: tags dropped, entities decoded.
+
+    ``keep_links``: a link's address follows its text in brackets, so a copy kept as
+    plain text still leads where the original did.
+    """
+    if keep_links:
+        text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     return html.unescape(_TAGS.sub("", text))
 
 

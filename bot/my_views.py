@@ -72,7 +72,7 @@ def listing(
     size = 0
     cut = False
     for title, group in ((tr("my.title"), entries), (tr("my_wishes.title"), wish_entries)):
-        if not group:
+        if not group or cut:  # no heading without entries under it
             continue
         parts.append(title)
         size += len(title) + 2

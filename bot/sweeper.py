@@ -213,7 +213,12 @@ async def _pool(session: AsyncSession, services: Services, report: SweepReport) 
         cadre = None
         if question.escalations < MAX_ESCALATIONS:
             assignment = await questions.route(
-                session, question, reason="pool", now=now, tz=settings.tz
+                session,
+                question,
+                reason="pool",
+                now=now,
+                tz=settings.tz,
+                exclude=questions.previous_cadres(question),  # not back to who let it go
             )
             cadre = assignment.cadre
         if cadre is None:

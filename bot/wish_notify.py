@@ -17,8 +17,13 @@ from storage.models import ROLE_ADMIN, ROLE_REVIEWER, Region, User
 from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH, METHOD_PHOTO
 from storage.wishes import Wish
 
-# Telegram's limit for a photo's caption (characters after the HTML is parsed).
+# Telegram's limit for a photo's caption (after the HTML is parsed), counted here in
+# UTF-16 code units, as Telegram counts entity offsets: an emoji counts twice.
 CAPTION_LIMIT = 1024
+
+
+def _caption_length(html_text: str) -> int:
+    return len(html_to_plain(html_text).encode("utf-16-le")) // 2
 
 
 async def region_name(session: AsyncSession, tr: Translator, code: str | None) -> str:
@@ -204,7 +209,7 @@ async def to_owner(
             **details,
         )
 
-    if photo_file_id is not None and len(html_to_plain(text)) <= CAPTION_LIMIT:
+    if photo_file_id is not None and _caption_length(text) <= CAPTION_LIMIT:
         await send(
             method=METHOD_PHOTO,
             file_id=photo_file_id,

@@ -369,7 +369,8 @@ async def pool_command(update: Update, context: BotContext) -> None:
         title="queue.pool_title",
         empty="queue.pool_empty",
         now=now,
-        action="qclaim",
+        # A cadre takes one; an admin who is not a cadre gets its card, to answer it.
+        action="qclaim" if cadre is not None else "qopen",
     )
 
 
@@ -472,4 +473,6 @@ async def open_button(update: Update, context: BotContext) -> None:
         now=now,
         nearest=notify.nearest(context.services.knowledge, question),
     )
-    await query.answer(context.tr.plain("queue.card_coming", ref=question.id))
+    private = isinstance(query.message, Message) and query.message.chat.type == ChatType.PRIVATE
+    key = "queue.card_coming" if private else "queue.card_coming_private"
+    await query.answer(context.tr.plain(key, ref=question.id), show_alert=not private)

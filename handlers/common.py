@@ -9,7 +9,7 @@ from telegram.constants import ChatType
 
 from bot import callbacks, menus
 from bot.context import BotContext
-from bot.i18n import Translator, html_to_plain, translator
+from bot.i18n import Html, Translator, html_to_plain, translator
 from bot.keyboards import language_keyboard, region_keyboard, start_menu
 from bot.services import cadres, conversations, org, users
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER
@@ -98,6 +98,7 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     tr: Translator = translator(locale)
     await query.answer()
     await query.edit_message_text(tr("language.changed"))
+    await menus.set_for(context.bot, context.user, context.services.settings)  # staff only
 
 
 async def region_command(update: Update, context: BotContext) -> None:
@@ -158,13 +159,14 @@ async def lapsed_notice(
     nowhere (it is kept in the inbound log)."""
     tr = context.tr
     ref = data.get("question_id") or data.get("wish_id") or 0
-    await message.reply_text(
-        tr(
-            "dialog.lapsed",
-            what=tr.plain(f"dialog.what_{kind}", ref=ref),
-            minutes=round(context.services.settings.pending_step_minutes),
-        )
+    text = tr(
+        "dialog.lapsed",
+        what=tr.plain(f"dialog.what_{kind}", ref=ref),
+        minutes=round(context.services.settings.pending_step_minutes),
     )
+    if kind == conversations.AWAIT_ANSWER:  # only an answer can be given by replying
+        text = Html(text + " " + tr("dialog.reply_instead"))
+    await message.reply_text(text)
 
 
 def unchanged(message: Message, html_text: str, markup: InlineKeyboardMarkup | None) -> bool:
@@ -184,7 +186,9 @@ async def expect_or_explain(
         )
     except conversations.DraftPending as pending:
         tr = context.tr
-        what = tr.plain(f"dialog.draft_{pending.kind}")
-        await query.answer(tr.plain("dialog.draft_pending", what=what), show_alert=True)
+        text = tr.plain("dialog.draft_pending", what=tr.plain(f"dialog.draft_{pending.kind}"))
+        if kind == conversations.AWAIT_ANSWER:  # only an answer can be given by replying
+            text += " " + tr.plain("dialog.reply_instead")
+        await query.answer(text, show_alert=True)
         return False
     return True

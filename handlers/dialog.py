@@ -12,6 +12,7 @@ from bot import notify
 from bot.context import BotContext
 from bot.services import broadcast_drafts, conversations, questions, wish_drafts
 from handlers import broadcasts, cadre, common, wishes, youth
+from storage.questions import Conversation
 
 
 async def text(update: Update, context: BotContext) -> None:
@@ -22,9 +23,7 @@ async def text(update: Update, context: BotContext) -> None:
     chat_id = message.chat_id
     waiting = await conversations.pending(context.session, chat_id)
     # A reply to a card says which question it is about, whatever was pressed before.
-    if await _reply_to_card(message, context):
-        if waiting is not None and waiting.kind in conversations.ONE_STEP:
-            await conversations.clear(context.session, chat_id)
+    if await _reply_to_card(message, context, waiting):
         return
     settings = context.services.settings
     after = timedelta(minutes=settings.pending_step_minutes)
@@ -68,8 +67,12 @@ async def text(update: Update, context: BotContext) -> None:
     await youth.text_message(update, context)
 
 
-async def _reply_to_card(message: Message, context: BotContext) -> bool:
-    """A reply to a card answers it (staff); a reply to an answer follows it up (youth)."""
+async def _reply_to_card(
+    message: Message, context: BotContext, waiting: Conversation | None
+) -> bool:
+    """A reply to a card answers it (staff) or, right after "forward" on that card,
+    names the department; a reply to an answer follows it up (youth). A one-step wait
+    pressed before is dropped first (what is sent now may set a new one)."""
     replied = message.reply_to_message
     if replied is None or not replied.from_user or not replied.from_user.is_bot:
         return False
@@ -80,7 +83,18 @@ async def _reply_to_card(message: Message, context: BotContext) -> bool:
         return False
     question_id, kind = found
     assert message.text is not None
-    if kind in notify.STAFF_KINDS:
+    naming_department = (
+        waiting is not None
+        and waiting.kind == conversations.AWAIT_DEPARTMENT
+        and int(waiting.data.get("question_id", 0)) == question_id
+    )
+    if waiting is not None and waiting.kind in conversations.ONE_STEP:
+        await conversations.clear(context.session, message.chat_id)
+    if kind in notify.STAFF_KINDS and naming_department:
+        await cadre.submit_department(
+            message, context, question_id=question_id, department=message.text
+        )
+    elif kind in notify.STAFF_KINDS:
         await cadre.submit_answer(message, context, question_id=question_id, text=message.text)
     else:
         await youth.submit_follow_up(message, context, question_id=question_id, text=message.text)

@@ -423,7 +423,9 @@ async def _listing(
     lines = []
     if mine:  # what this person already took on comes first, with "fulfilled" buttons
         limit = context.services.settings.wish_claim_limit
-        lines.append(tr("wish.mine_title", count=len(mine), limit=limit))
+        # The limit counts claims not yet delivered; a disputed one is listed, not counted.
+        count = await wishes.open_claims(context.session, context.user)
+        lines.append(tr("wish.mine_title", count=count, limit=limit))
         lines += [
             tr(
                 "wish.mine_line",

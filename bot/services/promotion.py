@@ -42,8 +42,9 @@ async def answer_with_entry(
         raise questions.NotAllowed(entry_id)
     # The thread keeps plain text, as typed answers are (the young person gets the
     # entry's HTML itself).
+    text = html_to_plain(entry.answer, keep_links=True)
     question = await questions.answer(
-        session, question_id=question_id, user=user, text=html_to_plain(entry.answer), now=now
+        session, question_id=question_id, user=user, text=text, now=now
     )
     return question, entry
 

@@ -447,8 +447,9 @@ async def sweep(
     ):
         assert wish.fulfilled_at is not None
         if wish.status == life.DISPUTED:
-            if wish.fulfilled_at <= now - confirm_close_after:
-                # Nobody settled the dispute in time: close it, and say so to both sides.
+            if _dispute_clock(wish) <= now - confirm_close_after:
+                # Nobody settled the dispute in time (counted from "not received", or the
+                # claimer's last "still working on it"): close it, and tell everyone.
                 life.fire(wish, "close", actor="system", now=now, note="dispute not settled")
                 wish.closed_at = now
                 report.disputes_closed.append(wish)
@@ -461,6 +462,14 @@ async def sweep(
             wish.confirm_reminded = True
             report.confirm_reminders.append(wish)
     return report
+
+
+def _dispute_clock(wish: Wish) -> datetime:
+    """Since when a disputed wish has waited to be settled: the young person's "not
+    received", or the claimer's latest "still working on it" after it."""
+    moments = [e.created_at for e in wish.events if e.trigger in ("dispute", "progress")]
+    assert wish.fulfilled_at is not None
+    return max([wish.fulfilled_at, *moments])
 
 
 def review_overdue(now: datetime, after: timedelta) -> ColumnElement[bool]:

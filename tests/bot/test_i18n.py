@@ -95,3 +95,11 @@ def test_no_chinese_literals_in_handlers_or_services() -> None:
                 ):
                     offenders.append(f"{file.relative_to(ROOT)}:{node.lineno}: {node.value[:40]}")
     assert not offenders, "user-facing text belongs in bot/locales:\n" + "\n".join(offenders)
+
+
+def test_html_to_plain_drops_tags_and_can_keep_link_addresses() -> None:
+    from bot.i18n import html_to_plain
+
+    html_text = '<b>团费</b> &amp; <a href="https://example.org/x">说明</a>'
+    assert html_to_plain(html_text) == "团费 & 说明"
+    assert html_to_plain(html_text, keep_links=True) == "团费 & 说明 (https://example.org/x)"

@@ -168,6 +168,13 @@ async def test_a_committee_admin_answers_from_the_pool_without_being_a_cadre(
     seq = await harness.client.last_seq()
     await harness.send(XIAOMING, "我家楼下的路灯坏了好几天了")
     pool = await _wait(harness, COMMITTEE, seq, "待领取")
+    # /pool gives the admin (not a cadre, so not one to take it) the card to answer.
+    (listing,) = await harness.send(WANG, "/pool")
+    assert [b["text"] for b in buttons(listing)] == [f"📨 #{card_ref(pool)}"]
+    seq = await harness.client.last_seq()
+    await harness.press(WANG, listing, f"#{card_ref(pool)}")
+    private_card = await _wait(harness, WANG["id"], seq, f"问题 #{card_ref(pool)}")
+    assert "✍️ 答复" in [b["text"] for b in buttons(private_card)]
     # Pressed in the group: the bot asks in the admin's private chat, where it reads text.
     seq = await harness.client.last_seq()
     pressed = await harness.press(WANG, pool, "✍️ 答复", chat_id=COMMITTEE)
@@ -254,6 +261,7 @@ async def test_an_answer_started_long_ago_is_not_sent_to_anyone(harness: BotHarn
     before = await _bot_messages(harness, XIAOMING["id"])
     (notice,) = await harness.send(LI, "下周三截止，带上学生证。")
     assert f"答复问题 #{card_ref(card)}" in notice["text"] and "没有发出" in notice["text"]
+    assert "直接回复问题卡片" in notice["text"]  # an answer can be given that way
     assert (await _question(harness)).status == lifecycle.ASSIGNED  # not answered
     await asyncio.sleep(0.5)  # the outbox runs every 0.1 s in tests
     assert await _bot_messages(harness, XIAOMING["id"]) == before
@@ -417,3 +425,18 @@ async def test_a_question_left_in_the_pool_is_offered_again(harness: BotHarness)
         cadre = await session.get(Cadre, moved.assigned_cadre_id)
     assert cadre is not None
     await _wait(harness, cadre.telegram_id, seq, "已转给你")
+
+
+async def test_a_reply_to_the_card_just_forwarded_names_the_department(
+    harness: BotHarness,
+) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    await harness.press(LI, card, "转交部门")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "区人社局", reply_to=card["message_id"])
+    notice = await _wait(harness, XIAOMING["id"], seq, "转交给")
+    assert "区人社局" in notice["text"]
+    question = await _question(harness)
+    assert question.status == lifecycle.FORWARDED and question.department == "区人社局"
+    assert [m.author for m in question.thread] == ["youth"]  # not sent as an answer

@@ -199,6 +199,7 @@ async def test_a_proof_sent_long_after_the_button_is_not_taken(harness: BotHarne
     await harness.client.send_photo(LI, caption="车已送到", file_name="bike-delivered.jpg")
     notice = await _wait(harness, LI["id"], seq, "没有发出")
     assert f"提交心愿 W{wish.id} 的完成凭证" in notice["text"]
+    assert "卡片" not in notice["text"]  # a proof cannot be given by replying to anything
     assert (await _wish(harness)).status == life.CLAIMED
     # Pressed again, the proof is taken.
     await harness.press(LI, claimed, "已实现")
@@ -595,10 +596,13 @@ async def test_an_unsettled_dispute_is_closed_with_notice(harness: BotHarness) -
     seq = await harness.client.last_seq()
     await harness.send(LI, "已寄出")
     fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
-    await harness.press(XIAOMING, fulfilled, "还没收到")
     services = harness.app.bot_data.services
+    services.clock.advance(days=13)  # "not received" late: the 14 days count from then
+    await harness.press(XIAOMING, fulfilled, "还没收到")
+    services.clock.advance(days=2)
+    assert (await sweep(services)).wishes_closed == 0
     seq = await harness.client.last_seq()
-    services.clock.advance(days=15)
+    services.clock.advance(days=13)
     assert (await sweep(services)).wishes_closed == 1
     owner = await _wait(harness, XIAOMING["id"], seq, "已关闭")
     assert "核实没有在期限内完成" in owner["text"]  # not "receipt was not confirmed"
