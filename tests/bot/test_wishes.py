@@ -381,6 +381,27 @@ async def test_published_counts_all_and_claims_of_lists_open_claims_only(
         assert await wishes.claims_of(session, await _person(session, 3001)) == []
 
 
+async def test_a_dispute_closes_counted_from_the_dispute_or_the_claimers_last_progress(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    (wish_id,) = await _approved_and_claimed(sessions, approved=1, claimed=1)
+    day = timedelta(days=1)
+    async with unit_of_work(sessions) as session:
+        youth, cadre = await _person(session, 1001), await _person(session, 2002)
+        await wishes.fulfil(
+            session, wish_id=wish_id, user=cadre, proof_text="ok", proof_file_id=None, now=NOW
+        )
+        await wishes.respond(
+            session, wish_id=wish_id, user=youth, received=False, now=NOW + 10 * day
+        )
+        await wishes.progress(session, wish_id=wish_id, user=cadre, now=NOW + 20 * day)
+        # 14 days after the dispute, but only 10 after "still working on it": open.
+        found = await wishes.sweep(session, now=NOW + 30 * day, **SWEEP_AFTER)
+        assert found.disputes_closed == []
+        found = await wishes.sweep(session, now=NOW + 34 * day, **SWEEP_AFTER)
+        assert [w.id for w in found.disputes_closed] == [wish_id]
+
+
 async def test_two_reviewers_deciding_at_once_one_wins(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
