@@ -16,9 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import leases, notify, wish_notify
 from bot.context import Services
 from bot.i18n import translator
-from bot.services import lifecycle, outbox, questions, users, wish_drafts, wishes
+from bot.services import (
+    broadcast_drafts,
+    lifecycle,
+    outbox,
+    questions,
+    users,
+    wish_drafts,
+    wishes,
+)
 from storage.db import lock_for_writing, unit_of_work
-from storage.outbox import AUDIENCE_YOUTH
+from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH
 from storage.questions import Question
 
 _log = logging.getLogger(__name__)
@@ -126,7 +134,8 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
 
 
 async def _drafts(session: AsyncSession, services: Services, report: SweepReport) -> None:
-    """Remind the writer of an idle wish draft once, then delete it."""
+    """Remind the writer of an idle wish draft once, then delete it; cancel an idle
+    broadcast draft."""
     settings, now = services.settings, services.clock.now()
     remind, expire = await wish_drafts.idle(
         session,
@@ -141,9 +150,24 @@ async def _drafts(session: AsyncSession, services: Services, report: SweepReport
         await session.delete(row)
         await _draft_notice(session, services, row.chat_id, "wish.draft_expired")
         report.drafts_expired += 1
+    # A broadcast draft left as long is cancelled too: it would otherwise hold the
+    # admin's chat (a button that waits for a text refuses to replace a draft).
+    expire_after = timedelta(hours=settings.wish_draft_expiry_hours)
+    for chat_id in await broadcast_drafts.idle(session, now=now, after=expire_after):
+        if await broadcast_drafts.cancel(session, chat_id):
+            await _draft_notice(
+                session, services, chat_id, "broadcast.draft_expired", AUDIENCE_STAFF
+            )
+            report.drafts_expired += 1
 
 
-async def _draft_notice(session: AsyncSession, services: Services, chat_id: int, key: str) -> None:
+async def _draft_notice(
+    session: AsyncSession,
+    services: Services,
+    chat_id: int,
+    key: str,
+    audience: str = AUDIENCE_YOUTH,
+) -> None:
     settings, now = services.settings, services.clock.now()
     user = await users.get_by_telegram_id(session, chat_id)
     tr = translator(user.locale if user else settings.default_locale, settings.default_locale)
@@ -154,7 +178,7 @@ async def _draft_notice(session: AsyncSession, services: Services, chat_id: int,
         text=tr(key, hours=f"{settings.wish_draft_expiry_hours:g}"),
         due_at=now,
         dedupe_key=f"wish_draft:{chat_id}:{key}:{now:%Y%m%d%H}",
-        audience=AUDIENCE_YOUTH,
+        audience=audience,
         recipient_user_id=chat_id,
     )
 

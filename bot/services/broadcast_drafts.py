@@ -5,7 +5,7 @@ its ``broadcasts`` row, so a restart in the middle resumes where it was."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -124,6 +124,17 @@ async def cancel(session: AsyncSession, chat_id: int) -> bool:
         broadcasts.fire(draft.broadcast, "cancel")
     await end(session, chat_id)
     return True
+
+
+async def idle(session: AsyncSession, *, now: datetime, after: timedelta) -> list[int]:
+    """The chats whose broadcast draft nobody touched for ``after``."""
+    return list(
+        await session.scalars(
+            select(Conversation.chat_id).where(
+                Conversation.kind == KIND, Conversation.updated_at <= now - after
+            )
+        )
+    )
 
 
 def give_text(draft: Draft, text: str) -> None:

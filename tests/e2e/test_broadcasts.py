@@ -17,6 +17,7 @@ from bot.services import broadcasts
 from sandbox import SandboxServer
 from storage.broadcasts import Broadcast, Subscription
 from storage.outbox import OutboxMessage
+from storage.questions import Conversation
 from tests.conftest import run_harness
 from tests.support import ALEX, XIAOMEI, XIAOMING, BotHarness, button_data, buttons
 
@@ -353,3 +354,27 @@ async def test_longest_announcement_fits_with_its_footer(harness: BotHarness) ->
         ALEX["id"], after_seq=seq, predicate=lambda m: longest in (m.get("text") or "")
     )
     assert got["text"].endswith("— League committee announcement · /subscribe to choose topics")
+
+
+async def test_an_abandoned_draft_is_cancelled_and_frees_the_chat(harness: BotHarness) -> None:
+    from bot.sweeper import sweep
+
+    await harness.send(WANG, "/broadcast")
+    await harness.send(WANG, "周六青年之家开放日，欢迎参加")  # the text step, then left
+    services = harness.app.bot_data.services
+    services.clock.advance(hours=71)
+    assert (await sweep(services)).drafts_expired == 0
+    seq = await harness.client.last_seq()
+    services.clock.advance(hours=2)
+    assert (await sweep(services)).drafts_expired == 1
+    notice = await harness.client.wait_for_bot_message(
+        WANG["id"], after_seq=seq, timeout=10, predicate=lambda m: "通知草稿" in m["text"]
+    )
+    assert "已取消" in notice["text"] and "没有发出" in notice["text"]
+    async with harness.sessions() as session:
+        (draft,) = await session.scalars(select(Broadcast))
+    assert draft.state == "cancelled"
+    # The chat is free again: nothing waits there, and nothing is cancelled twice.
+    async with harness.sessions() as session:
+        assert await session.get(Conversation, WANG["id"]) is None
+    assert (await sweep(services)).drafts_expired == 0
