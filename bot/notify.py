@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup
 
 from bot.config import Settings
 from bot.i18n import Html, Translator, translator
@@ -126,22 +127,18 @@ async def card(
     if cadre is None:
         text = Html(text + "\n\n" + tr("card.pool"))
     markup = card_keyboard(tr, question.id, nearest) if cadre else claim_keyboard(tr, question.id)
-    row = await outbox_service.enqueue(
+    await _staff_card(
         session,
+        question,
         kind=CARD,
         chat_id=chat_id,
+        person=cadre.telegram_id if cadre else None,
         text=text,
-        due_at=now,
+        markup=markup,
         dedupe_key=f"card:{question.id}:{len(question.events)}:{chat_id}",
-        audience=AUDIENCE_STAFF,
-        recipient_user_id=cadre.telegram_id if cadre else None,
-        reply_markup=markup.to_dict(),
-        ref=_ref(question),
+        purpose=access_log.IDENTITY_SHARED_CARD,
+        now=now,
     )
-    if row is not None and question.identity_shared:
-        await _log_name_shown(
-            session, question, chat_id=chat_id, purpose=access_log.IDENTITY_SHARED_CARD, now=now
-        )
     if cadre is not None:
         await _sla_reminder(session, question, cadre=cadre, tr=tr, settings=settings, now=now)
 
@@ -162,22 +159,18 @@ async def card_again(
     text = await _card_text(session, tr, question, settings=settings, now=now, nearest=nearest)
     pool = question.status == lifecycle.ROUTED and question.assigned_cadre_id is None
     markup = claim_keyboard(tr, question.id) if pool else card_keyboard(tr, question.id, nearest)
-    row = await outbox_service.enqueue(
+    await _staff_card(
         session,
+        question,
         kind=CARD,
         chat_id=chat_id,
+        person=chat_id,
         text=text,
-        due_at=now,
+        markup=markup,
         dedupe_key=f"card_again:{question.id}:{len(question.events)}:{chat_id}:{now:%Y%m%d%H%M%S}",
-        audience=AUDIENCE_STAFF,
-        recipient_user_id=chat_id,
-        reply_markup=markup.to_dict(),
-        ref=_ref(question),
+        purpose=access_log.IDENTITY_SHARED_CARD,
+        now=now,
     )
-    if row is not None and question.identity_shared:
-        await _log_name_shown(
-            session, question, chat_id=chat_id, purpose=access_log.IDENTITY_SHARED_CARD, now=now
-        )
 
 
 async def follow_up_card(
@@ -347,26 +340,48 @@ async def urgent(
             text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
         )
         markup = card_keyboard(tr, question.id) if person else claim_keyboard(tr, question.id)
-        row = await outbox_service.enqueue(
+        await _staff_card(
             session,
+            question,
             kind=URGENT,
             chat_id=chat_id,
+            person=person,
             text=text,
-            due_at=now,
+            markup=markup,
             dedupe_key=f"urgent:{question.id}:{chat_id}",
-            audience=AUDIENCE_STAFF,
-            recipient_user_id=person,
-            reply_markup=markup.to_dict(),
-            ref=_ref(question),
+            purpose=access_log.IDENTITY_SHARED_URGENT,
+            now=now,
         )
-        if row is not None and question.identity_shared:
-            await _log_name_shown(
-                session,
-                question,
-                chat_id=chat_id,
-                purpose=access_log.IDENTITY_SHARED_URGENT,
-                now=now,
-            )
+
+
+async def _staff_card(
+    session: AsyncSession,
+    question: Question,
+    *,
+    kind: str,
+    chat_id: int,
+    person: int | None,
+    text: str,
+    markup: InlineKeyboardMarkup,
+    dedupe_key: str,
+    purpose: str,
+    now: datetime,
+) -> None:
+    """Queue a card about ``question`` for staff; log the asker's name if it shows."""
+    row = await outbox_service.enqueue(
+        session,
+        kind=kind,
+        chat_id=chat_id,
+        text=text,
+        due_at=now,
+        dedupe_key=dedupe_key,
+        audience=AUDIENCE_STAFF,
+        recipient_user_id=person,
+        reply_markup=markup.to_dict(),
+        ref=_ref(question),
+    )
+    if row is not None and question.identity_shared:
+        await _log_name_shown(session, question, chat_id=chat_id, purpose=purpose, now=now)
 
 
 async def _log_name_shown(

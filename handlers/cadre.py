@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -95,16 +94,14 @@ async def submit_answer(
     now = context.services.clock.now()
     tr = context.tr
     if len(text) > notify.ANSWER_LIMIT:
-        # The shortened text that comes next is still this question's answer (unless a
-        # draft is in progress: replying to the card again still works).
-        with contextlib.suppress(conversations.DraftPending):
-            await conversations.expect(
-                context.session,
-                chat_id=message.chat_id,
-                kind=conversations.AWAIT_ANSWER,
-                now=now,
-                question_id=question_id,
-            )
+        # The shortened text that comes next is still this question's answer.
+        await conversations.expect_again(
+            context.session,
+            chat_id=message.chat_id,
+            kind=conversations.AWAIT_ANSWER,
+            now=now,
+            question_id=question_id,
+        )
         await message.reply_text(
             tr("card.answer_too_long", length=len(text), limit=notify.ANSWER_LIMIT)
         )

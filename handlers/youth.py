@@ -5,7 +5,6 @@ Registered last among the private-chat handlers: commands are matched before the
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 from telegram import CallbackQuery, Message, Update
@@ -236,16 +235,14 @@ async def submit_follow_up(
     now = context.services.clock.now()
     limit = context.services.settings.max_text_length
     if len(text) > limit and safeguarding.assess(text) is None:
-        # The shortened text that comes next is still this question's follow-up (unless
-        # a draft is in progress: replying to the answer again still works).
-        with contextlib.suppress(conversations.DraftPending):
-            await conversations.expect(
-                context.session,
-                chat_id=message.chat_id,
-                kind=conversations.AWAIT_FOLLOW_UP,
-                now=now,
-                question_id=question_id,
-            )
+        # The shortened text that comes next is still this question's follow-up.
+        await conversations.expect_again(
+            context.session,
+            chat_id=message.chat_id,
+            kind=conversations.AWAIT_FOLLOW_UP,
+            now=now,
+            question_id=question_id,
+        )
         await message.reply_text(context.tr("message.too_long", length=len(text), limit=limit))
         return
     try:

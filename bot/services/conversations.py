@@ -3,6 +3,7 @@ so a restart in the middle of it loses nothing."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +48,15 @@ async def expect(
     conversation.kind, conversation.data, conversation.updated_at = kind, data, now
     session.add(conversation)
     await session.flush()
+
+
+async def expect_again(
+    session: AsyncSession, *, chat_id: int, kind: str, now: datetime, **data: Any
+) -> None:
+    """Wait again for a text that was refused (too long): like :func:`expect`, but a
+    draft in progress is kept without complaint (a reply to the card still works)."""
+    with contextlib.suppress(DraftPending):
+        await expect(session, chat_id=chat_id, kind=kind, now=now, **data)
 
 
 async def pending(session: AsyncSession, chat_id: int) -> Conversation | None:
