@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import inline_sqlite
+
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an async engine that hides statement parameters in errors.
@@ -31,7 +33,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        connect_args = {"timeout": 30, **kwargs.pop("connect_args", {})}
+        if database and database != ":memory:" and "async_creator" not in kwargs:
+            # Calls run on the event loop's thread, not aiosqlite's (storage/inline_sqlite).
+            kwargs["async_creator"] = inline_sqlite.creator(database, **connect_args)
+        else:
+            kwargs["connect_args"] = connect_args
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine

@@ -1,0 +1,236 @@
+"""SQLite without a thread hop per call: an aiosqlite-shaped connection that runs inline.
+
+SQLAlchemy's ``sqlite+aiosqlite`` dialect talks to an :mod:`aiosqlite` connection, which
+runs every call (cursor, execute, fetch, close, commit) on its own thread and hands the
+result back through the event loop. Our statements take microseconds in SQLite itself;
+the four hand-offs per statement cost more than that, and under load they were the
+largest single cost in the bot (issue 7's load benchmark). :class:`InlineConnection`
+offers the same interface, through ``create_async_engine(async_creator=...)``, and runs
+each call on the event loop's thread at once.
+
+What the thread gave for free, this module has to provide itself:
+
+- **Waiting for the write lock.** SQLite has one writer at a time. A connection that
+  wanted to write while another held the lock used to wait (busy_timeout) on its own
+  thread; inline, that wait would stop the event loop, and with it the holder, which
+  may be awaiting a Telegram reply before it commits: a deadlock until the timeout.
+  So writers in this process queue on an :class:`asyncio.Lock` per database file
+  (shared by every engine of the process on the same event loop), taken before a
+  connection's first write and released when its transaction ends. Other processes
+  (``voy`` commands beside the bot) still meet SQLite's own busy_timeout, which then
+  holds this loop for as long as their write takes.
+- **Long statements.** A statement runs on the loop's thread, so a heavy one (the
+  weekly digest over a large database) holds every other update meanwhile. Ours are
+  indexed and short; PostgreSQL is the backend for large deployments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# Statements that only read. Any other statement may make pysqlite open a transaction
+# (its legacy isolation mode opens one before every statement that is not read-only), so
+# it first takes the process's write lock for the database file; if it opened none, the
+# lock is given back at once.
+_READS = ("SELECT", "PRAGMA", "EXPLAIN")
+
+
+# The write locks, by event loop and database file: every engine of this process on the
+# same file and loop shares one (tests run several loops, one after another).
+_write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _write_lock(database: str) -> asyncio.Lock:
+    """The lock this process's writers of ``database`` queue on."""
+    locks = _write_locks.setdefault(asyncio.get_running_loop(), {})
+    lock = locks.get(database)
+    if lock is None:
+        lock = locks[database] = asyncio.Lock()
+    return lock
+
+
+class _Queue:
+    """aiosqlite's job queue, as SQLAlchemy's adapter uses it (``_tx.put_nowait``)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as exc:  # handed to the awaiting caller, as aiosqlite does
+            if future is not None and not future.done():
+                future.set_exception(exc)
+            return
+        if future is not None and not future.done():
+            future.set_result(result)
+
+
+class InlineCursor:
+    """An aiosqlite-shaped cursor whose calls run at once."""
+
+    def __init__(self, connection: InlineConnection, cursor: sqlite3.Cursor) -> None:
+        self._connection = connection
+        self._cursor = cursor
+
+    async def __aenter__(self) -> InlineCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._cursor.close()
+
+    def __await__(self) -> Any:
+        async def itself() -> InlineCursor:
+            return self
+
+        return itself().__await__()
+
+    async def execute(self, sql: str, parameters: Any = None) -> InlineCursor:
+        await self._connection.before(sql)
+        try:
+            self._cursor.execute(sql, () if parameters is None else parameters)
+        finally:
+            self._connection.release_if_idle()
+        return self
+
+    async def executemany(self, sql: str, parameters: Any) -> InlineCursor:
+        await self._connection.before(sql)
+        try:
+            self._cursor.executemany(sql, parameters)
+        finally:
+            self._connection.release_if_idle()
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._cursor.fetchmany(size) if size is not None else self._cursor.fetchmany()
+
+    async def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    async def close(self) -> None:
+        self._cursor.close()
+
+    @property
+    def description(self) -> Any:
+        return self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        return self._cursor.arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._cursor.arraysize = value
+
+
+class InlineConnection:
+    """The parts of :class:`aiosqlite.Connection` SQLAlchemy's dialect uses, inline."""
+
+    def __init__(self, connection: sqlite3.Connection, database: str, wait_s: float) -> None:
+        self._conn = connection
+        self._connection: sqlite3.Connection | None = connection
+        self._tx = _Queue(connection)
+        self._database = database
+        self._holding: asyncio.Lock | None = None
+        self._wait_s = wait_s
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._conn.isolation_level
+
+    async def before(self, sql: str) -> None:
+        """Take the write lock before the statement that opens a write transaction."""
+        if self._holding is not None or self._conn.in_transaction:
+            return
+        if not sql.lstrip()[:7].upper().startswith(_READS):
+            lock = _write_lock(self._database)
+            try:
+                async with asyncio.timeout(self._wait_s):
+                    await lock.acquire()
+            except TimeoutError:
+                raise sqlite3.OperationalError("database is locked") from None
+            self._holding = lock
+
+    def release_if_idle(self) -> None:
+        """Give the write lock back if no transaction is open (after a statement, a
+        commit or a rollback)."""
+        if self._holding is not None and not self._conn.in_transaction:
+            self._holding.release()
+            self._holding = None
+
+    def cursor(self) -> InlineCursor:
+        return InlineCursor(self, self._conn.cursor())
+
+    async def execute(self, sql: str, parameters: Any = None) -> InlineCursor:
+        cursor = self.cursor()
+        return await cursor.execute(sql, parameters)
+
+    async def commit(self) -> None:
+        try:
+            self._conn.commit()
+        finally:
+            self.release_if_idle()
+
+    async def rollback(self) -> None:
+        try:
+            self._conn.rollback()
+        finally:
+            self.release_if_idle()
+
+    async def create_function(self, *args: Any, **kwargs: Any) -> None:
+        self._conn.create_function(*args, **kwargs)
+
+    async def close(self) -> None:
+        if self._connection is None:
+            return
+        try:
+            self._conn.close()
+        finally:
+            self._connection = None
+            if self._holding is not None:
+                self._holding.release()
+                self._holding = None
+
+    def stop(self) -> None:
+        """Close at once (SQLAlchemy's forced termination)."""
+        if self._connection is not None:
+            self._conn.close()
+            self._connection = None
+        if self._holding is not None:
+            self._holding.release()
+            self._holding = None
+
+
+def creator(database: str, **connect_args: Any) -> Callable[[], Any]:
+    """An ``async_creator`` for ``create_async_engine`` over the SQLite file ``database``.
+
+    ``connect_args`` go to :func:`sqlite3.connect`; its ``timeout`` (how long to wait for
+    another process's write lock) also bounds the wait for this process's writers.
+    """
+    key = str(Path(database).resolve())
+    wait_s = float(connect_args.get("timeout", 5.0))
+
+    async def connect() -> InlineConnection:
+        connection = sqlite3.connect(database, check_same_thread=False, **connect_args)
+        return InlineConnection(connection, key, wait_s)
+
+    return connect

@@ -1,0 +1,158 @@
+"""SQLite run on the event loop's thread (storage/inline_sqlite): writers queue, nobody hangs."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.db import create_engine, create_session_factory
+from storage.inline_sqlite import InlineConnection
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    # A short busy timeout: a writer blocked on SQLite's own lock fails in a second,
+    # instead of holding the loop (and the test) for 30.
+    engine = create_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}", connect_args={"timeout": 1}
+    )
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE items (n INTEGER NOT NULL)"))
+    yield engine
+    await engine.dispose()
+
+
+async def _count(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(text("items"))) or 0)
+
+
+async def test_the_engine_runs_sqlite_inline(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        assert isinstance(raw.driver_connection, InlineConnection)
+
+
+async def test_a_writer_waits_for_another_that_awaits_before_committing(
+    engine: AsyncEngine,
+) -> None:
+    """The first writer awaits (a Telegram call, say) while holding the write lock; the
+    second queues on the loop instead of blocking it in SQLite's busy handler, so the
+    first can finish, and then the second writes."""
+    sessions = create_session_factory(engine)
+    order: list[str] = []
+    first_wrote = asyncio.Event()
+
+    async def first() -> None:
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO items VALUES (1)"))
+            first_wrote.set()
+            await asyncio.sleep(0.5)  # the second writer is waiting meanwhile
+            order.append("first commits")
+            await session.commit()
+
+    async def second() -> None:
+        await first_wrote.wait()
+        async with sessions() as session:
+            await session.execute(text("INSERT INTO items VALUES (2)"))
+            order.append("second wrote")
+            await session.commit()
+
+    await asyncio.wait_for(asyncio.gather(first(), second()), timeout=10)
+    assert order == ["first commits", "second wrote"]
+    assert await _count(engine) == 2
+
+
+async def test_reading_does_not_wait_for_a_writer(engine: AsyncEngine) -> None:
+    sessions = create_session_factory(engine)
+    async with sessions() as writer, sessions() as reader:
+        await writer.execute(text("INSERT INTO items VALUES (1)"))
+        # WAL: the reader sees the last commit at once, without the uncommitted row.
+        assert await reader.scalar(select(func.count()).select_from(text("items"))) == 0
+        await writer.commit()
+    assert await _count(engine) == 1
+
+
+async def test_a_session_closed_without_commit_lets_the_next_writer_in(
+    engine: AsyncEngine,
+) -> None:
+    sessions = create_session_factory(engine)
+    async with sessions() as session:
+        await session.execute(text("INSERT INTO items VALUES (1)"))
+        # closed here without a commit: the pool rolls back, the lock is given back
+    async with sessions() as session:
+        await asyncio.wait_for(session.execute(text("INSERT INTO items VALUES (2)")), 2)
+        await session.commit()
+    assert await _count(engine) == 1
+
+
+async def test_a_failed_statement_that_opened_nothing_gives_the_lock_back(
+    engine: AsyncEngine,
+) -> None:
+    sessions = create_session_factory(engine)
+    async with sessions() as session:
+        with pytest.raises(Exception, match="no such table"):
+            await session.execute(text("INSERT INTO missing VALUES (1)"))
+    async with sessions() as session:
+        await asyncio.wait_for(session.execute(text("INSERT INTO items VALUES (1)")), 2)
+        await session.commit()
+    assert await _count(engine) == 1
+
+
+async def test_another_process_holding_the_lock_is_waited_for(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Another process (here a thread with its own connection: `voy org load`, say)
+    holds SQLite's write lock for a moment: the write waits for it and succeeds."""
+    held = threading.Event()
+
+    def other() -> None:
+        connection = sqlite3.connect(tmp_path / "inline.db")
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO items VALUES (9)")
+        held.set()
+        threading.Event().wait(0.3)
+        connection.commit()
+        connection.close()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    await asyncio.to_thread(held.wait)
+    async with create_session_factory(engine)() as session:
+        await session.execute(text("INSERT INTO items VALUES (1)"))
+        await session.commit()
+    thread.join()
+    assert await _count(engine) == 2
+
+
+async def test_two_engines_on_one_file_share_the_queue(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Tests and `voy` commands in the bot's process open engines of their own on the
+    same file: their writers queue with the bot's instead of deadlocking against it."""
+    other = create_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}", connect_args={"timeout": 1}
+    )
+    try:
+        async with create_session_factory(engine)() as holder:
+            await holder.execute(text("INSERT INTO items VALUES (1)"))
+            waiting = asyncio.create_task(_insert(other, 2))
+            await asyncio.sleep(0.5)
+            assert not waiting.done()
+            await holder.commit()
+        await asyncio.wait_for(waiting, 2)
+    finally:
+        await other.dispose()
+    assert await _count(engine) == 2
+
+
+async def _insert(engine: AsyncEngine, n: int) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text(f"INSERT INTO items VALUES ({n})"))
