@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, literal, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 
@@ -73,6 +73,35 @@ def anonymous_fingerprint(key: str) -> str:
     return f"{update_id}:-:{rest}"
 
 
+_ROW_COLUMNS = (
+    "update_id",
+    "fingerprint",
+    "telegram_user_id",
+    "chat_id",
+    "message_id",
+    "kind",
+    "text",
+    "payload",
+    "status",
+    "received_at",
+)
+
+_BY_FINGERPRINT = select(InboundMessage.id, InboundMessage.status).where(
+    InboundMessage.fingerprint == bindparam("fingerprint")
+)
+_MARK_DONE = (
+    update(InboundMessage)
+    .where(
+        InboundMessage.id == bindparam("inbound_id"),
+        InboundMessage.status == INBOUND_RECEIVED,
+    )
+    .values(
+        status=bindparam("new_status"), error=bindparam("new_error"), handled_at=bindparam("at")
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
 def _row_values(update: Update) -> dict[str, Any]:
     kind, text = describe(update)
     message = update.effective_message
@@ -90,6 +119,35 @@ def _row_values(update: Update) -> dict[str, Any]:
     }
 
 
+# The hot statements are built once (per dialect), not per update: building and keying
+# a statement cost more than running it (issue 7's load benchmark).
+_STORE_STATEMENTS: dict[Any, Any] = {}
+
+
+def _store_statement(insert: Any) -> Any:
+    """Insert the row unless this delivery is stored already, under its own key or under
+    the anonymous key /forget left it with: one statement."""
+    statement = _STORE_STATEMENTS.get(insert)
+    if statement is None:
+        table = InboundMessage.__table__
+        forgotten = exists().where(table.c.fingerprint == bindparam("anonymous"))
+        row = select(
+            *(
+                bindparam(f"v_{name}", type_=table.c[name].type).label(name)
+                for name in _ROW_COLUMNS
+            )
+        ).where(~forgotten)
+        # On the table, not the entity: an ORM insert given parameters is a bulk insert.
+        statement = (
+            insert(table)
+            .from_select(list(_ROW_COLUMNS), row)
+            .on_conflict_do_nothing(index_elements=[table.c.fingerprint])
+            .returning(table.c.id)
+        )
+        _STORE_STATEMENTS[insert] = statement
+    return statement
+
+
 async def store(session: AsyncSession, update: Update) -> int | None:
     """Store ``update``; return its new row's id, or None if this delivery was stored before.
 
@@ -97,22 +155,9 @@ async def store(session: AsyncSession, update: Update) -> int | None:
     does a redelivery of an update stored before its sender used /forget.
     """
     values = _row_values(update)
-    table = InboundMessage.__table__
-    # One statement: insert unless this delivery is stored already, under its own key or
-    # under the anonymous key /forget left it with.
-    forgotten = exists().where(
-        InboundMessage.fingerprint == anonymous_fingerprint(values["fingerprint"])
-    )
-    row = select(
-        *(literal(value, type_=table.c[name].type).label(name) for name, value in values.items())
-    ).where(~forgotten)
-    insert = insert_for(session)
-    new_id: int | None = await session.scalar(
-        insert(InboundMessage)
-        .from_select(list(values), row)
-        .on_conflict_do_nothing(index_elements=[InboundMessage.fingerprint])
-        .returning(InboundMessage.id)
-    )
+    parameters = {f"v_{name}": value for name, value in values.items()}
+    parameters["anonymous"] = anonymous_fingerprint(values["fingerprint"])
+    new_id: int | None = await session.scalar(_store_statement(insert_for(session)), parameters)
     return new_id
 
 
@@ -122,13 +167,7 @@ async def to_handle(session: AsyncSession, update: Update) -> int | None:
     An update that reached the edge without passing the durable intake (tests that call
     ``process_update``) is stored here.
     """
-    found = (
-        await session.execute(
-            select(InboundMessage.id, InboundMessage.status).where(
-                InboundMessage.fingerprint == fingerprint(update)
-            )
-        )
-    ).first()
+    found = (await session.execute(_BY_FINGERPRINT, {"fingerprint": fingerprint(update)})).first()
     if found is None:
         return await store(session, update)
     return int(found.id) if found.status == INBOUND_RECEIVED else None
@@ -141,13 +180,12 @@ async def mark_done(session: AsyncSession, *, inbound_id: int, error: str | None
     commit its work: the caller rolls back when this returns False.
     """
     result = await session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == inbound_id, InboundMessage.status == INBOUND_RECEIVED)
-        .values(
-            status=INBOUND_FAILED if error else INBOUND_HANDLED,
-            error=error,
-            handled_at=utcnow(),
-        )
-        .execution_options(synchronize_session=False)
+        _MARK_DONE,
+        {
+            "inbound_id": inbound_id,
+            "new_status": INBOUND_FAILED if error else INBOUND_HANDLED,
+            "new_error": error,
+            "at": utcnow(),
+        },
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import Text, bindparam, cast, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
@@ -22,9 +22,14 @@ class UnknownRegion(LookupError):
     """Raised when a region code is not in the organisation's grid."""
 
 
+# Built once: every update looks its sender up (building a statement costs more than
+# running this one).
+_BY_TELEGRAM_ID = select(User).where(User.telegram_id == bindparam("telegram_id"))
+
+
 async def get_by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
     """Return the user with this Telegram id, if they have written before."""
-    return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    return await session.scalar(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})
 
 
 async def with_role(session: AsyncSession, *roles: str) -> list[User]:
