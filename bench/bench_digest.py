@@ -195,6 +195,7 @@ def generate(
             "submitted_at": submitted,
             "claim_reminded": False,
             "confirm_reminded": False,
+            "review_reminded": False,
             "version": 1,
             "created_at": submitted,
             "updated_at": submitted,
