@@ -7,6 +7,7 @@ import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.questions import Conversation
@@ -59,9 +60,14 @@ async def expect_again(
         await expect(session, chat_id=chat_id, kind=kind, now=now, **data)
 
 
+# Built once: every text message asks (``session.get`` builds its statement each time,
+# which costs more than running it).
+_IN_CHAT = select(Conversation).where(Conversation.chat_id == bindparam("chat_id"))
+
+
 async def pending(session: AsyncSession, chat_id: int) -> Conversation | None:
     """What the bot waits for in ``chat_id``, if anything."""
-    return await session.get(Conversation, chat_id)
+    return await session.scalar(_IN_CHAT, {"chat_id": chat_id})
 
 
 async def clear(session: AsyncSession, chat_id: int) -> bool:
