@@ -151,6 +151,7 @@ class InlineConnection:
         self._tx = _Queue(connection)
         self._database = database
         self._holding: asyncio.Lock | None = None
+        self._holding_loop: asyncio.AbstractEventLoop | None = None
         self._wait_s = wait_s
 
     @property
@@ -168,14 +169,33 @@ class InlineConnection:
                     await lock.acquire()
             except TimeoutError:
                 raise sqlite3.OperationalError("database is locked") from None
-            self._holding = lock
+            self._holding, self._holding_loop = lock, asyncio.get_running_loop()
 
     def release_if_idle(self) -> None:
         """Give the write lock back if no transaction is open (after a statement, a
         commit or a rollback)."""
         if self._holding is not None and not self._conn.in_transaction:
-            self._holding.release()
-            self._holding = None
+            self._give_back()
+
+    def _give_back(self) -> None:
+        """Release the write lock, on its loop's thread (a forced close or the garbage
+        collector may come from elsewhere)."""
+        lock, loop = self._holding, self._holding_loop
+        self._holding = self._holding_loop = None
+        if lock is None or loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            lock.release()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(lock.release)
+
+    def __del__(self) -> None:
+        # A connection dropped without a rollback must not keep every writer waiting.
+        self._give_back()
 
     def cursor(self) -> InlineCursor:
         return InlineCursor(self, self._conn.cursor())
@@ -206,18 +226,16 @@ class InlineConnection:
             self._conn.close()
         finally:
             self._connection = None
-            if self._holding is not None:
-                self._holding.release()
-                self._holding = None
+            self._give_back()
 
     def stop(self) -> None:
         """Close at once (SQLAlchemy's forced termination)."""
-        if self._connection is not None:
-            self._conn.close()
+        try:
+            if self._connection is not None:
+                self._conn.close()
+        finally:
             self._connection = None
-        if self._holding is not None:
-            self._holding.release()
-            self._holding = None
+            self._give_back()
 
 
 def creator(database: str, **connect_args: Any) -> Callable[[], Any]:

@@ -156,3 +156,19 @@ async def test_two_engines_on_one_file_share_the_queue(
 async def _insert(engine: AsyncEngine, n: int) -> None:
     async with engine.begin() as connection:
         await connection.execute(text(f"INSERT INTO items VALUES ({n})"))
+
+
+async def test_a_connection_dropped_while_writing_lets_the_next_writer_in(
+    engine: AsyncEngine,
+) -> None:
+    """A connection closed by force (SQLAlchemy's terminate, or the garbage collector)
+    in the middle of a write gives the lock back instead of keeping every writer out."""
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        await connection.execute(text("INSERT INTO items VALUES (1)"))
+        raw.driver_connection.stop()
+        await connection.invalidate()
+    async with create_session_factory(engine)() as session:
+        await asyncio.wait_for(session.execute(text("INSERT INTO items VALUES (2)")), 2)
+        await session.commit()
+    assert await _count(engine) == 1
