@@ -230,6 +230,7 @@ async def _post_init(application: BotApplication) -> None:
     retention_job.register(application, services)
     digest_job.register(application, services)
     broadcast_notify.register(application, services)
+    menus.register(application, services)
     default = settings.default_locale
     for language_code, locale in _MENU_LANGUAGES.items():
         tr = translator(locale or default, default)
@@ -249,8 +250,7 @@ _background: set[asyncio.Task[None]] = set()
 async def _set_menus(application: BotApplication) -> None:
     services = application.bot_data.services
     try:
-        async with services.sessions() as session:
-            await menus.set_all(application.bot, session, services.settings)
+        await menus.set_all(application.bot, services.sessions, services.settings)
     except Exception:
         _log.warning("could not set the staff menus", exc_info=True)
     finally:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from telegram import BotCommandScopeChat
 
+from bot import menus
+from bot.data import DEMO_ORG
+from bot.services import org
+from storage.db import unit_of_work
 from tests.support import (
     ALEX,
     COMMITTEE_CHAT,
@@ -175,3 +180,78 @@ async def test_help_lists_every_command_of_the_senders_roles(harness: BotHarness
     assert "/my shows what became of your questions and wishes" in texts(
         await harness.send(ALEX, "/help")
     )
+
+
+async def test_staff_menus_follow_roles_changed_outside_the_bot(
+    harness: BotHarness, tmp_path: Path
+) -> None:
+    """`voy org load` changes roles from another process: the menu sync job gives new
+    staff their menu, adds a new role's commands, and gives former staff the young
+    person's menu back; run again with nothing changed, it calls Telegram for nothing."""
+
+    async def menu(chat_id: int) -> list[str]:
+        found = await harness.app.bot.get_my_commands(scope=BotCommandScopeChat(chat_id))
+        return [c.command for c in found]
+
+    for _ in range(100):  # the start-up menus, set in the background
+        if await menu(COMMITTEE_CHAT):
+            break
+        await asyncio.sleep(0.05)
+    assert (await menu(3001))[-1] == "wishes"  # the donor's
+    newcomer = {"id": 5001, "first_name": "赵老师", "language_code": "zh-hans"}
+    await harness.send(newcomer, "/start")
+    assert await menu(5001) == []  # a young person so far
+
+    # The committee edits its org file: 5001 and 2002 review, 3001 no longer donates.
+    await _load_org(harness, tmp_path, reviewers=[2001, 2002, 2003, 5001], donors=[])
+    assert (await menu(2002))[-1] == "wishes"  # nothing changed yet
+
+    (job,) = harness.app.job_queue.get_jobs_by_name("staff menus")  # type: ignore[union-attr]
+    await job.run(harness.app)  # the job itself, as its interval would run it
+    assert (await menu(5001))[-1] == "review"
+    assert (await menu(2002))[-1] == "review"
+    assert await menu(3001) == []  # back to the young person's menu
+    assert (await menu(2003))[-1] == "review"  # unchanged
+    services = harness.app.bot_data.services
+    again = await menus.sync(harness.app.bot, harness.sessions, services.settings)
+    assert again == menus.Synced(set=0, removed=0)
+
+
+async def test_a_staff_menu_that_failed_for_now_is_set_at_the_next_sync(
+    harness: BotHarness, tmp_path: Path
+) -> None:
+    """A Telegram outage leaves the menu to the next run; a chat Telegram refuses for good
+    (never opened) is not asked again: /start sets that menu when the person comes."""
+    bot, sessions, settings = harness.app.bot, harness.sessions, harness.settings
+    for _ in range(100):  # the start-up menus, set in the background
+        if await bot.get_my_commands(scope=BotCommandScopeChat(COMMITTEE_CHAT)):
+            break
+        await asyncio.sleep(0.05)
+    await harness.send({"id": 5001, "first_name": "赵老师"}, "/start")
+
+    await harness.client.set_fault("setMyCommands", 502, description="Bad Gateway")
+    await _load_org(harness, tmp_path, reviewers=[2001, 2003, 5001], donors=[3001])
+    assert await menus.sync(bot, sessions, settings) == menus.Synced(set=0, removed=0)
+    await harness.client.set_fault("setMyCommands", 0)
+    assert await menus.sync(bot, sessions, settings) == menus.Synced(set=1, removed=0)
+    found = await bot.get_my_commands(scope=BotCommandScopeChat(5001))
+    assert found[-1].command == "review"
+
+    await harness.client.set_fault("setMyCommands", 400, description="Bad Request: chat not found")
+    await _load_org(harness, tmp_path, reviewers=[2001, 2003, 5001, 5002], donors=[3001])
+    assert await menus.sync(bot, sessions, settings) == menus.Synced(set=1, removed=0)
+    await harness.client.set_fault("setMyCommands", 0)
+    assert await menus.sync(bot, sessions, settings) == menus.Synced(set=0, removed=0)
+
+
+async def _load_org(
+    harness: BotHarness, tmp_path: Path, *, reviewers: list[int], donors: list[int]
+) -> None:
+    """What `voy org load` does with the demo org file edited: new reviewers and donors."""
+    text = DEMO_ORG.read_text(encoding="utf-8")
+    text = text.replace("reviewers: [2001, 2003]", f"reviewers: {reviewers}")
+    text = text.replace("donors: [3001]", f"donors: {donors}")
+    edited = tmp_path / "org.yaml"
+    edited.write_text(text, encoding="utf-8")
+    async with unit_of_work(harness.sessions) as session:
+        await org.load_org(session, org.parse_org_file(edited), default_locale="zh-Hans")
