@@ -165,7 +165,7 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(wishes.wish_command, pattern=callbacks.matches("wnew")),
             *[
                 CallbackQueryHandler(wishes.draft_button, pattern=callbacks.matches(action))
-                for action in ("wd", "wsub", "wedit", "wed", "wcan")
+                for action in ("wd", "wsub", "wedit", "wed", "wcan", "wask")
             ],
             CallbackQueryHandler(wishes.review_button, pattern=callbacks.matches("wrv")),
             CallbackQueryHandler(wishes.review_open_button, pattern=callbacks.matches("wro")),

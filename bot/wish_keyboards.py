@@ -17,9 +17,10 @@ def _button(text: str, action: str, *args: str | int) -> InlineKeyboardButton:
 
 
 def step_keyboard(
-    tr: Translator, step: str, regions: Sequence[Region] = ()
+    tr: Translator, step: str, regions: Sequence[Region] = (), *, offer_question: bool = False
 ) -> InlineKeyboardMarkup | None:
-    """The buttons of a draft step (None for steps answered by typing)."""
+    """The buttons of a draft step (None for steps answered by typing); with
+    ``offer_question``, the photo step also offers to ask the text as a question."""
     choices: list[tuple[str, str]] = []
     if step == drafts.PHOTO:
         choices = [("skip", tr.plain("wish.skip"))]
@@ -39,6 +40,10 @@ def step_keyboard(
     if not choices:
         return None
     rows = [[_button(label, "wd", step, value)] for value, label in choices]
+    if step == drafts.PHOTO and offer_question:
+        # Right after the text: someone who tapped "make a wish" by mistake and typed a
+        # question sees it here, and has it answered without typing it again.
+        rows.append([_button(tr.plain("wish.meant_to_ask"), "wask")])
     return InlineKeyboardMarkup(rows)
 
 

@@ -23,7 +23,7 @@ from bot.wish_keyboards import (
     reviewer_keyboard,
     step_keyboard,
 )
-from handlers import common
+from handlers import common, youth
 from storage.models import Region
 
 AWAIT_REASON = conversations.AWAIT_WISH_REASON
@@ -73,7 +73,7 @@ async def _prompt(message: Message, context: BotContext, draft: drafts.Draft) ->
     regions = await _regions(context) if draft.step == drafts.REGION else []
     await message.reply_text(
         tr(f"wish.ask_{draft.step}", cap=settings.wish_value_cap),
-        reply_markup=step_keyboard(tr, draft.step, regions),
+        reply_markup=step_keyboard(tr, draft.step, regions, offer_question=not draft.editing),
     )
 
 
@@ -112,7 +112,8 @@ async def _reask(
     params = {"cap": context.services.settings.wish_value_cap, **wrong.params}
     regions = await _regions(context) if draft.step == drafts.REGION else []
     await message.reply_text(
-        tr(wrong.key, **params), reply_markup=step_keyboard(tr, draft.step, regions)
+        tr(wrong.key, **params),
+        reply_markup=step_keyboard(tr, draft.step, regions, offer_question=not draft.editing),
     )
 
 
@@ -165,6 +166,13 @@ async def draft_button(update: Update, context: BotContext) -> None:
     if data.action == "wcan":
         await drafts.cancel(context.session, message.chat_id)
         await message.reply_text(tr("wish.cancelled"))
+        return
+    if data.action == "wask":  # the text was a question: ask it, drop the draft
+        text = await drafts.withdraw_text(context.session, message.chat_id)
+        if text is None:  # an old button: the draft has gone on since
+            await _prompt(message, context, draft)
+            return
+        await youth.ask(message, context, text, update_id=update.update_id)
         return
     if data.action == "wedit":
         await message.reply_text(tr("wish.edit_which"), reply_markup=edit_keyboard(tr))

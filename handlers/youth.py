@@ -31,15 +31,20 @@ async def text_message(update: Update, context: BotContext) -> None:
     message = update.effective_message
     assert message is not None
     assert message.text is not None
+    await ask(message, context, message.text, update_id=update.update_id)
+
+
+async def ask(message: Message, context: BotContext, text: str, *, update_id: int) -> None:
+    """Ask ``text`` as the sender's question and answer in reply to ``message``."""
     outcome = await asking.ask(
         context.session,
         user=context.user,
-        text=message.text,
+        text=text,
         index=context.services.knowledge,
         max_length=context.services.settings.max_text_length,
         now=context.services.clock.now(),
         tz=context.services.settings.tz,
-        update_id=update.update_id,
+        update_id=update_id,
     )
     await _after(context, outcome)
     await _render(message, context.tr, outcome)

@@ -244,6 +244,16 @@ def ready(draft: Draft) -> bool:
     )
 
 
+async def withdraw_text(session: AsyncSession, chat_id: int) -> str | None:
+    """Drop a draft whose text was meant as a question (it is at the step right after the
+    text); return that text, or None if there is no such draft."""
+    draft = await load(session, chat_id)
+    if draft is None or draft.step != PHOTO or draft.editing or not draft.fields.get("text"):
+        return None
+    await cancel(session, chat_id)
+    return str(draft.fields["text"])
+
+
 async def cancel(session: AsyncSession, chat_id: int) -> bool:
     """Drop the draft; return whether there was one."""
     row = await session.get(Conversation, chat_id)

@@ -15,6 +15,7 @@ from bot.sweeper import sweep
 from sandbox import SandboxServer
 from storage.models import User
 from storage.privacy import PersonalDataAccess
+from storage.questions import Question
 from storage.wishes import Wish
 from tests.conftest import run_harness
 from tests.support import COMMITTEE_CHAT, XIAOMING, BotHarness, buttons
@@ -685,3 +686,33 @@ async def test_my_with_many_wishes_stays_valid_html(harness: BotHarness) -> None
     shown = len(buttons(mine))
     assert 5 < shown < 10 and f"只列出了最近的 {shown} 项" in mine["text"]
     assert mine["text"].count("心愿") == shown + 1
+
+
+async def test_a_question_typed_into_a_wish_by_mistake_is_answered_from_the_photo_step(
+    harness: BotHarness,
+) -> None:
+    """Someone taps "make a wish" by mistake and types a question: the next step offers
+    to ask it instead. The FAQ answers it, the draft is gone, and the next text is a
+    question again, not part of a wish."""
+    await _reply(harness, "/wish", "描述你的心愿")
+    photo = await _reply(harness, "团费怎么交？", "照片")
+    assert [b["text"] for b in buttons(photo)] == ["跳过", "↩️ 其实我是想提问"]
+    await harness.press(XIAOMING, photo, "其实我是想提问")
+    await _prompt(harness, "团费按月缴纳")  # the FAQ's answer
+    async with harness.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Wish)) == 0
+        asked = await session.scalar(select(Question.text).order_by(Question.id.desc()))
+    assert asked == "团费怎么交？"
+    await _reply(harness, "多大年龄可以申请入团？", "年满十四周岁")
+    # The button of a draft that has gone on (or of one being edited) does nothing new.
+    await _reply(harness, "/wish", "描述你的心愿")
+    photo = await _reply(harness, "想要一辆自行车上学", "照片")
+    await harness.press(XIAOMING, photo, "跳过")
+    before = len(await harness.client.messages(XIAOMING["id"]))
+    await harness.press(XIAOMING, photo, "其实我是想提问")
+    latest = (await harness.client.messages(XIAOMING["id"]))[before:]
+    assert [m["text"] for m in latest if m["from_bot"]] == [
+        (await _prompt(harness, "哪一类"))["text"]
+    ]  # the current step again, and nothing asked
+    async with harness.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Question)) == 2
