@@ -95,16 +95,15 @@ async def submit_answer(
     tr = context.tr
     if len(text) > notify.ANSWER_LIMIT:
         # The shortened text that comes next is still this question's answer.
-        await conversations.expect_again(
+        armed = await conversations.expect_again(
             context.session,
             chat_id=message.chat_id,
             kind=conversations.AWAIT_ANSWER,
             now=now,
             question_id=question_id,
         )
-        await message.reply_text(
-            tr("card.answer_too_long", length=len(text), limit=notify.ANSWER_LIMIT)
-        )
+        key = "card.answer_too_long" if armed else "card.answer_too_long_reply"
+        await message.reply_text(tr(key, length=len(text), limit=notify.ANSWER_LIMIT))
         return
     try:
         question = await questions.answer(

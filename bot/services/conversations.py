@@ -3,7 +3,6 @@ so a restart in the middle of it loses nothing."""
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,11 +52,15 @@ async def expect(
 
 async def expect_again(
     session: AsyncSession, *, chat_id: int, kind: str, now: datetime, **data: Any
-) -> None:
+) -> bool:
     """Wait again for a text that was refused (too long): like :func:`expect`, but a
-    draft in progress is kept without complaint (a reply to the card still works)."""
-    with contextlib.suppress(DraftPending):
+    draft in progress is kept without complaint; return whether the wait was set (if not,
+    only a reply to the card reaches the item: the sender must be told so)."""
+    try:
         await expect(session, chat_id=chat_id, kind=kind, now=now, **data)
+    except DraftPending:
+        return False
+    return True
 
 
 # Built once: every text message asks (``session.get`` builds its statement each time,

@@ -382,6 +382,45 @@ async def test_pool_and_queue_lists_have_buttons_that_act(harness: BotHarness) -
     assert refused["show_alert"]
 
 
+async def test_a_too_long_answer_with_a_draft_open_asks_for_a_reply_to_the_card(
+    harness: BotHarness,
+) -> None:
+    """A cadre writing a wish of their own replies to a card too long: the wait cannot be
+    set without throwing the draft away, so they are told to reply to the card again,
+    and that reply answers; the draft is untouched."""
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    await harness.send(LI, "/wish")
+    (refused,) = await harness.send(LI, "长" * 3500, reply_to=card["message_id"])
+    assert "超过了 3000 字" in refused["text"] and "回复这张问题卡片" in refused["text"]
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名，下周三截止。", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    assert "下周三截止" in answer["text"]
+    async with harness.sessions() as session:
+        draft = await session.get(Conversation, LI["id"])
+    assert draft is not None and draft.kind == "wish_draft"
+
+
+async def test_a_too_long_follow_up_with_a_wish_open_asks_for_a_reply_again(
+    harness: BotHarness,
+) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    await harness.send(XIAOMING, "/wish")
+    limit = harness.settings.max_text_length
+    replies = await harness.send(XIAOMING, "问" * (limit + 1), reply_to=answer["message_id"])
+    assert "回复那条问题消息" in replies[-1]["text"]
+    replies = await harness.send(XIAOMING, "要带身份证吗？", reply_to=answer["message_id"])
+    assert "追问已转给团干部" in replies[-1]["text"]
+    async with harness.sessions() as session:
+        draft = await session.get(Conversation, XIAOMING["id"])
+    assert draft is not None and draft.kind == "wish_draft"
+
+
 async def test_a_button_does_not_throw_away_a_wish_being_written(harness: BotHarness) -> None:
     await _setup(harness)
     card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
