@@ -34,13 +34,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"timeout": 30, **kwargs.pop("connect_args", {})}
-        if database and database != ":memory:" and "async_creator" not in kwargs:
-            # Calls run on the event loop's thread, not aiosqlite's (storage/inline_sqlite).
-            kwargs["async_creator"] = inline_sqlite.creator(database, **connect_args)
+        # Calls run on the event loop's thread, not aiosqlite's (storage/inline_sqlite),
+        # for a plain file; a URL with options (uri=true, …) keeps aiosqlite, which reads
+        # them.
+        if database and database != ":memory:" and not parsed.query:
+            kwargs.setdefault("async_creator", inline_sqlite.creator(database, **connect_args))
         else:
             kwargs["connect_args"] = connect_args
         engine = create_async_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_ms=int(float(connect_args["timeout"]) * 1000))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **kwargs)
@@ -72,7 +74,7 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
@@ -83,7 +85,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # OS crash can lose the last commits. FULL made every update wait for the disk.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # How long to wait for another process's write lock: the connection's timeout.
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
 

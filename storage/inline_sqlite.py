@@ -27,17 +27,38 @@ What the thread gave for free, this module has to provide itself:
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# Statements that only read. Any other statement may make pysqlite open a transaction
-# (its legacy isolation mode opens one before every statement that is not read-only), so
-# it first takes the process's write lock for the database file; if it opened none, the
-# lock is given back at once.
-_READS = ("SELECT", "PRAGMA", "EXPLAIN")
+# Any statement that is not a plain read may write or make pysqlite open a transaction,
+# so it first takes the process's write lock for the database file; if it opened none,
+# the lock is given back at once. A read waiting for writers would be harmless but slow;
+# a write that skipped the lock would hold the loop in SQLite's busy handler.
+_WRITE_WORDS = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+# PRAGMAs that change the database file (the others read or set this connection only).
+_WRITING_PRAGMAS = re.compile(
+    r"^PRAGMA\s+(\w+\.)?(user_version|application_id|schema_version|wal_checkpoint|"
+    r"incremental_vacuum|optimize)\b",
+    re.IGNORECASE,
+)
+
+
+def is_read(sql: str) -> bool:
+    """Whether ``sql`` only reads (no write lock needed): SELECT and EXPLAIN, a CTE that
+    does not insert, update or delete, and PRAGMAs other than those that write."""
+    head = sql.lstrip()
+    word = head[:7].upper()
+    if word.startswith(("SELECT", "EXPLAIN")):
+        return True
+    if word.startswith("WITH"):
+        return _WRITE_WORDS.search(head) is None
+    if word.startswith("PRAGMA"):
+        return _WRITING_PRAGMAS.match(head) is None
+    return False
 
 
 # The write locks, by event loop and database file: every engine of this process on the
@@ -162,7 +183,7 @@ class InlineConnection:
         """Take the write lock before the statement that opens a write transaction."""
         if self._holding is not None or self._conn.in_transaction:
             return
-        if not sql.lstrip()[:7].upper().startswith(_READS):
+        if not is_read(sql):
             lock = _write_lock(self._database)
             try:
                 async with asyncio.timeout(self._wait_s):
@@ -246,9 +267,10 @@ def creator(database: str, **connect_args: Any) -> Callable[[], Any]:
     """
     key = str(Path(database).resolve())
     wait_s = float(connect_args.get("timeout", 5.0))
+    arguments = {"check_same_thread": False, **connect_args}
 
     async def connect() -> InlineConnection:
-        connection = sqlite3.connect(database, check_same_thread=False, **connect_args)
+        connection = sqlite3.connect(database, **arguments)
         return InlineConnection(connection, key, wait_s)
 
     return connect

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,13 +16,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, create_session_factory
-from storage.inline_sqlite import InlineConnection
+from storage.inline_sqlite import InlineConnection, is_read
 
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    # A short busy timeout: a writer blocked on SQLite's own lock fails in a second,
-    # instead of holding the loop (and the test) for 30.
+    # A short timeout: a writer blocked on SQLite's own lock (busy_timeout) or on this
+    # process's writers fails in a second, instead of holding the test for 30.
     engine = create_engine(
         f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}", connect_args={"timeout": 1}
     )
@@ -169,3 +170,62 @@ async def test_a_connection_dropped_while_writing_lets_the_next_writer_in(
         await connection.invalidate()
     await _write_soon(engine, 2)
     assert await _count(engine) == 1
+
+
+@pytest.mark.parametrize(
+    ("sql", "read"),
+    [
+        ("SELECT 1", True),
+        ("  select * from items", True),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", True),
+        ("WITH x AS (SELECT 1) INSERT INTO items SELECT * FROM x", False),
+        ("EXPLAIN QUERY PLAN SELECT 1", True),
+        ("PRAGMA table_info(items)", True),
+        ("PRAGMA foreign_keys=ON", True),  # this connection only
+        ("PRAGMA user_version=7", False),
+        ("PRAGMA main.wal_checkpoint(TRUNCATE)", False),
+        ("INSERT INTO items VALUES (1)", False),
+        ("CREATE TABLE t (n INTEGER)", False),
+        ("SAVEPOINT sa_savepoint_1", False),
+    ],
+)
+def test_which_statements_need_the_write_lock(sql: str, read: bool) -> None:
+    assert is_read(sql) is read
+
+
+async def test_a_cte_read_does_not_wait_for_a_writer(engine: AsyncEngine) -> None:
+    sessions = create_session_factory(engine)
+    async with sessions() as writer, sessions() as reader:
+        await writer.execute(text("INSERT INTO items VALUES (1)"))
+        query = text("WITH x AS (SELECT count(*) AS n FROM items) SELECT n FROM x")
+        assert await asyncio.wait_for(reader.scalar(query), 0.5) == 0
+        await writer.commit()
+
+
+async def test_another_process_holding_the_lock_too_long_fails_the_write_in_time(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The connection's timeout (here 1 s) is SQLite's busy timeout too: a write blocked
+    by another process fails after it, instead of holding the loop for 30 s."""
+    held, done = threading.Event(), threading.Event()
+
+    def other() -> None:
+        connection = sqlite3.connect(tmp_path / "inline.db")
+        connection.execute("BEGIN IMMEDIATE")
+        held.set()
+        done.wait(10)
+        connection.rollback()
+        connection.close()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        await asyncio.to_thread(held.wait)
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="locked"):
+            async with create_session_factory(engine)() as session:
+                await session.execute(text("INSERT INTO items VALUES (1)"))
+        assert time.monotonic() - started < 5
+    finally:
+        done.set()
+        thread.join()
