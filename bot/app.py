@@ -250,7 +250,13 @@ _background: set[asyncio.Task[None]] = set()
 async def _set_menus(application: BotApplication) -> None:
     services = application.bot_data.services
     try:
-        await menus.set_all(application.bot, services.sessions, services.settings)
+        # Under the sync job's lease: two instances starting together, or one starting
+        # while another syncs, would otherwise both write the menus' record.
+        await leases.run_exclusive(
+            services,
+            menus.MENUS_LEASE,
+            lambda: menus.set_all(application.bot, services.sessions, services.settings),
+        )
     except Exception:
         _log.warning("could not set the staff menus", exc_info=True)
     finally:

@@ -50,7 +50,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "wedit": (),  # show what can be changed
     "wed": ("code",),  # change one field of the draft
     "wcan": (),  # cancel the draft
-    "wask": (),  # the draft's text was a question: ask it instead
+    "wask": ("code",),  # the draft's text was a question: ask it (the text's checksum)
     "wrv": ("id", "code"),  # a reviewer's decision (wish id, approve|return|reject)
     "wro": ("id",),  # open a waiting wish's review card (from /review)
     "wre": ("id",),  # edit a returned wish and resubmit

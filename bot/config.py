@@ -132,7 +132,7 @@ class Settings(BaseSettings):
     # How often finished broadcasts are looked for (their authors are told once).
     broadcast_check_interval_s: float = 30.0
     # How often the staff menus are brought in line with roles changed outside the bot.
-    menu_sync_interval_s: float = 300.0
+    menu_sync_interval_s: float = Field(default=300.0, gt=0)
 
     @field_validator(*_CHOICES)
     @classmethod

@@ -23,7 +23,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.config import Settings
 from bot.i18n import translator
 from bot.services import org, users
-from storage.db import unit_of_work
+from storage.db import lock_for_writing, unit_of_work
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER, User
 
 if TYPE_CHECKING:
@@ -126,14 +126,13 @@ async def sync(
         staff = await users.with_role(session, *STAFF_ROLES)
         recorded: dict[str, str] = dict(await org.get_setting(session, MENUS_SETTING) or {})
     wanted = {str(user.telegram_id): (user, _signature(user, settings)) for user in staff}
-    done = dict(recorded)
-    changed = removed = 0
+    set_now: dict[str, str] = {}
+    removed_now: set[str] = set()
     for key, (user, signature) in wanted.items():
         if not force and recorded.get(key) == signature:
             continue
         if await set_for(bot, user, settings, permanent_failure_ok=True):
-            done[key] = signature
-            changed += 1
+            set_now[key] = signature
     for key in set(recorded) - set(wanted):
         try:
             await bot.delete_my_commands(scope=BotCommandScopeChat(int(key)))
@@ -142,12 +141,18 @@ async def sync(
         except TelegramError as error:
             _log.warning("could not remove the staff menu in chat %s: %s", key, error)
             continue
-        del done[key]
-        removed += 1
-    if done != recorded:
+        removed_now.add(key)
+    if set_now or removed_now:
+        # Applied to the record as it is now, not as read above: another instance's
+        # start-up may have written it meanwhile.
         async with unit_of_work(sessions) as session:
-            await org.set_setting(session, MENUS_SETTING, done)
-    return Synced(set=changed, removed=removed)
+            await lock_for_writing(session)
+            current = dict(await org.get_setting(session, MENUS_SETTING) or {})
+            current.update(set_now)
+            for key in removed_now:
+                current.pop(key, None)
+            await org.set_setting(session, MENUS_SETTING, current)
+    return Synced(set=len(set_now), removed=len(removed_now))
 
 
 async def set_all(

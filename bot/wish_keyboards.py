@@ -17,10 +17,11 @@ def _button(text: str, action: str, *args: str | int) -> InlineKeyboardButton:
 
 
 def step_keyboard(
-    tr: Translator, step: str, regions: Sequence[Region] = (), *, offer_question: bool = False
+    tr: Translator, step: str, regions: Sequence[Region] = (), *, question_mark: str = ""
 ) -> InlineKeyboardMarkup | None:
     """The buttons of a draft step (None for steps answered by typing); with
-    ``offer_question``, the photo step also offers to ask the text as a question."""
+    ``question_mark`` (the text's checksum), the photo step also offers to ask the text
+    as a question."""
     choices: list[tuple[str, str]] = []
     if step == drafts.PHOTO:
         choices = [("skip", tr.plain("wish.skip"))]
@@ -40,10 +41,10 @@ def step_keyboard(
     if not choices:
         return None
     rows = [[_button(label, "wd", step, value)] for value, label in choices]
-    if step == drafts.PHOTO and offer_question:
+    if step == drafts.PHOTO and question_mark:
         # Right after the text: someone who tapped "make a wish" by mistake and typed a
         # question sees it here, and has it answered without typing it again.
-        rows.append([_button(tr.plain("wish.meant_to_ask"), "wask")])
+        rows.append([_button(tr.plain("wish.meant_to_ask"), "wask", question_mark)])
     return InlineKeyboardMarkup(rows)
 
 

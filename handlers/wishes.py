@@ -42,6 +42,11 @@ async def _regions(context: BotContext) -> list[Region]:
     return regions
 
 
+def _question_mark(draft: drafts.Draft) -> str:
+    """The "I meant to ask" button's mark: only on the first pass, not while editing."""
+    return "" if draft.editing else drafts.text_mark(draft)
+
+
 async def _prompt(message: Message, context: BotContext, draft: drafts.Draft) -> None:
     """Ask for the draft's current step (or show the review screen)."""
     tr = context.tr
@@ -73,7 +78,7 @@ async def _prompt(message: Message, context: BotContext, draft: drafts.Draft) ->
     regions = await _regions(context) if draft.step == drafts.REGION else []
     await message.reply_text(
         tr(f"wish.ask_{draft.step}", cap=settings.wish_value_cap),
-        reply_markup=step_keyboard(tr, draft.step, regions, offer_question=not draft.editing),
+        reply_markup=step_keyboard(tr, draft.step, regions, question_mark=_question_mark(draft)),
     )
 
 
@@ -113,7 +118,7 @@ async def _reask(
     regions = await _regions(context) if draft.step == drafts.REGION else []
     await message.reply_text(
         tr(wrong.key, **params),
-        reply_markup=step_keyboard(tr, draft.step, regions, offer_question=not draft.editing),
+        reply_markup=step_keyboard(tr, draft.step, regions, question_mark=_question_mark(draft)),
     )
 
 
@@ -168,7 +173,7 @@ async def draft_button(update: Update, context: BotContext) -> None:
         await message.reply_text(tr("wish.cancelled"))
         return
     if data.action == "wask":  # the text was a question: ask it, drop the draft
-        text = await drafts.withdraw_text(context.session, message.chat_id)
+        text = await drafts.withdraw_text(context.session, message.chat_id, data.arg)
         if text is None:  # an old button: the draft has gone on since
             await _prompt(message, context, draft)
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -244,11 +245,20 @@ def ready(draft: Draft) -> bool:
     )
 
 
-async def withdraw_text(session: AsyncSession, chat_id: int) -> str | None:
+def text_mark(draft: Draft) -> str:
+    """A short checksum of the draft's text, carried by the "I meant to ask" button so an
+    old button cannot take a newer draft's text."""
+    return format(zlib.crc32(str(draft.fields.get("text", "")).encode()), "08x")
+
+
+async def withdraw_text(session: AsyncSession, chat_id: int, mark: str) -> str | None:
     """Drop a draft whose text was meant as a question (it is at the step right after the
-    text); return that text, or None if there is no such draft."""
+    text, and its text is the one the button was shown for); return that text, or None
+    if there is no such draft."""
     draft = await load(session, chat_id)
     if draft is None or draft.step != PHOTO or draft.editing or not draft.fields.get("text"):
+        return None
+    if text_mark(draft) != mark:
         return None
     await cancel(session, chat_id)
     return str(draft.fields["text"])

@@ -15,10 +15,10 @@ from bot.sweeper import sweep
 from sandbox import SandboxServer
 from storage.models import User
 from storage.privacy import PersonalDataAccess
-from storage.questions import Question
+from storage.questions import Conversation, Question
 from storage.wishes import Wish
 from tests.conftest import run_harness
-from tests.support import COMMITTEE_CHAT, XIAOMING, BotHarness, buttons
+from tests.support import COMMITTEE_CHAT, XIAOMING, BotHarness, button_data, buttons
 
 LI = {"id": 2002, "first_name": "李老师", "language_code": "zh-hans"}  # a cadre
 ZHANG = {"id": 2003, "first_name": "张老师", "language_code": "zh-hans"}  # a reviewer
@@ -695,18 +695,24 @@ async def test_a_question_typed_into_a_wish_by_mistake_is_answered_from_the_phot
     to ask it instead. The FAQ answers it, the draft is gone, and the next text is a
     question again, not part of a wish."""
     await _reply(harness, "/wish", "描述你的心愿")
-    photo = await _reply(harness, "团费怎么交？", "照片")
-    assert [b["text"] for b in buttons(photo)] == ["跳过", "↩️ 其实我是想提问"]
-    await harness.press(XIAOMING, photo, "其实我是想提问")
+    first_photo = await _reply(harness, "团费怎么交？", "照片")
+    assert [b["text"] for b in buttons(first_photo)] == ["跳过", "↩️ 其实我是想提问"]
+    await harness.press(XIAOMING, first_photo, "其实我是想提问")
     await _prompt(harness, "团费按月缴纳")  # the FAQ's answer
     async with harness.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Wish)) == 0
         asked = await session.scalar(select(Question.text).order_by(Question.id.desc()))
     assert asked == "团费怎么交？"
     await _reply(harness, "多大年龄可以申请入团？", "年满十四周岁")
-    # The button of a draft that has gone on (or of one being edited) does nothing new.
+    # The button of a draft that has gone on (or of an older draft) does nothing new.
     await _reply(harness, "/wish", "描述你的心愿")
     photo = await _reply(harness, "想要一辆自行车上学", "照片")
+    old_button = button_data(first_photo, "其实我是想提问")
+    await harness.press_data(XIAOMING, first_photo["message_id"], old_button)
+    async with harness.sessions() as session:  # shown for another text: nothing asked
+        assert await session.scalar(select(func.count()).select_from(Question)) == 2
+        draft = await session.get(Conversation, XIAOMING["id"])
+    assert draft is not None and draft.data["fields"]["text"] == "想要一辆自行车上学"
     await harness.press(XIAOMING, photo, "跳过")
     before = len(await harness.client.messages(XIAOMING["id"]))
     await harness.press(XIAOMING, photo, "其实我是想提问")
