@@ -405,12 +405,7 @@ async def test_a_too_long_answer_with_a_draft_open_asks_for_a_reply_to_the_card(
 async def test_a_too_long_follow_up_with_a_wish_open_asks_for_a_reply_again(
     harness: BotHarness,
 ) -> None:
-    await _setup(harness)
-    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
-    seq = await harness.client.last_seq()
-    await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
-    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
-    await harness.send(XIAOMING, "/wish")
+    answer = await _answered_then_a_wish_started(harness)
     limit = harness.settings.max_text_length
     replies = await harness.send(XIAOMING, "问" * (limit + 1), reply_to=answer["message_id"])
     assert "回复那条问题消息" in replies[-1]["text"]
@@ -421,13 +416,19 @@ async def test_a_too_long_follow_up_with_a_wish_open_asks_for_a_reply_again(
     assert draft is not None and draft.kind == "wish_draft"
 
 
-async def test_a_button_does_not_throw_away_a_wish_being_written(harness: BotHarness) -> None:
+async def _answered_then_a_wish_started(harness: BotHarness) -> dict[str, Any]:
+    """李老师 answers 小明's question, then 小明 starts a wish; return the answer."""
     await _setup(harness)
     card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
     seq = await harness.client.last_seq()
     await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
     answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
     await harness.send(XIAOMING, "/wish")
+    return answer
+
+
+async def test_a_button_does_not_throw_away_a_wish_being_written(harness: BotHarness) -> None:
+    answer = await _answered_then_a_wish_started(harness)
     refused = await harness.press(XIAOMING, answer, "继续追问")
     assert refused["show_alert"] and "没写完的心愿" in refused["text"]
     # The draft goes on where it was: the next text is the wish, not a follow-up.
