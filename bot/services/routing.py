@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.lifecycle import OPEN_FOR_STAFF
@@ -20,24 +20,33 @@ from bot.services.org import region_chain
 from storage.models import Cadre, User
 from storage.questions import Question
 
+# The directory reads of every routed question, built once (building a statement cost
+# more than running it; issue 7's load benchmark).
+_OPEN_LOADS = (
+    select(Question.assigned_cadre_id, func.count(Question.id))
+    .where(Question.status.in_(OPEN_FOR_STAFF), Question.assigned_cadre_id.is_not(None))
+    .group_by(Question.assigned_cadre_id)
+)
+_LAST_ASSIGNED = (
+    select(Question.assigned_cadre_id, func.max(Question.assigned_at))
+    .where(Question.assigned_cadre_id.is_not(None))
+    .group_by(Question.assigned_cadre_id)
+)
+_REACHABLE = select(User.telegram_id).where(
+    User.unreachable_at.is_(None), User.telegram_id.in_(bindparam("ids", expanding=True))
+)
+_ACTIVE_CADRES = select(Cadre).where(Cadre.active.is_(True)).order_by(Cadre.id)
+
 
 async def open_loads(session: AsyncSession) -> dict[int, int]:
     """Return each cadre's number of open assigned questions."""
-    rows = await session.execute(
-        select(Question.assigned_cadre_id, func.count(Question.id))
-        .where(Question.status.in_(OPEN_FOR_STAFF), Question.assigned_cadre_id.is_not(None))
-        .group_by(Question.assigned_cadre_id)
-    )
+    rows = await session.execute(_OPEN_LOADS)
     return {cadre_id: int(count) for cadre_id, count in rows.all() if cadre_id is not None}
 
 
 async def last_assigned(session: AsyncSession) -> dict[int, datetime]:
     """Return when each cadre was last given a question."""
-    rows = await session.execute(
-        select(Question.assigned_cadre_id, func.max(Question.assigned_at))
-        .where(Question.assigned_cadre_id.is_not(None))
-        .group_by(Question.assigned_cadre_id)
-    )
+    rows = await session.execute(_LAST_ASSIGNED)
     return {
         cadre_id: when
         for cadre_id, when in rows.all()
@@ -66,13 +75,7 @@ async def reachable(session: AsyncSession, telegram_ids: Iterable[int]) -> set[i
     wanted = set(telegram_ids)
     if not wanted:
         return set()
-    return set(
-        await session.scalars(
-            select(User.telegram_id).where(
-                User.unreachable_at.is_(None), User.telegram_id.in_(wanted)
-            )
-        )
-    )
+    return set(await session.scalars(_REACHABLE, {"ids": sorted(wanted)}))
 
 
 async def eligible_cadres(
@@ -80,9 +83,7 @@ async def eligible_cadres(
 ) -> list[Cadre]:
     """Every available cadre covering the region (or a region above it) and topic."""
     regions = await region_chain(session, region_code)
-    cadres = list(
-        await session.scalars(select(Cadre).where(Cadre.active.is_(True)).order_by(Cadre.id))
-    )
+    cadres = list(await session.scalars(_ACTIVE_CADRES))
     ok = await reachable(session, (c.telegram_id for c in cadres))
     return [
         c
