@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import (
@@ -80,6 +81,7 @@ def build_application(
         sessions=sessions,
         knowledge=KnowledgeIndex(settings.thresholds()),
         clock=clock or Clock(),
+        report_engine=_report_engine(settings, engine),
     )
     intake_queue = intake.DurableUpdateQueue(sessions)
     builder = (
@@ -115,6 +117,16 @@ def build_application(
     application.bot_data.services = services
     register_handlers(application)
     return application
+
+
+def _report_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine | None:
+    """On SQLite, an engine on aiosqlite's thread for the digest's long reads: the bot's
+    own engine runs statements on the event loop's thread, where a second-long read would
+    hold every update. PostgreSQL's driver does not block the loop: None."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return create_engine(settings.database_url, inline=False)
 
 
 def register_handlers(application: BotApplication) -> None:
@@ -270,3 +282,5 @@ async def _post_shutdown(application: BotApplication) -> None:
     except Exception:
         _log.warning("could not release this instance's job leases", exc_info=True)
     await services.engine.dispose()
+    if services.report_engine is not None:
+        await services.report_engine.dispose()

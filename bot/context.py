@@ -28,6 +28,15 @@ class Services:
     knowledge: KnowledgeIndex
     clock: Clock
     metrics: Metrics = field(default_factory=Metrics)
+    # For long reads (the digest): on SQLite an engine on aiosqlite's thread, so they do
+    # not hold the event loop (storage/inline_sqlite); None: ``engine``.
+    report_engine: AsyncEngine | None = None
+
+    def report_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory for long, read-only work."""
+        if self.report_engine is None:
+            return self.sessions
+        return async_sessionmaker(self.report_engine, expire_on_commit=False)
 
 
 class BotData:

@@ -151,17 +151,20 @@ async def post_if_due(services: Services) -> int:
     week = due_week(now, settings)
     if week is None:
         return 0
-    async with unit_of_work(services.sessions) as session:
-        if await scheduled(session, week) or not await has_activity(
-            session, week=week, tz=settings.tz
+    async with services.report_sessions()() as reading:
+        if await scheduled(reading, week) or not await has_activity(
+            reading, week=week, tz=settings.tz
         ):
             return 0
-        chat_id = await org.get_setting(session, "committee_chat_id")
+        chat_id = await org.get_setting(reading, "committee_chat_id")
         if chat_id is None:
             _log.warning("no committee chat configured: the %s digest is not posted", week.label)
             return 0
         tr = translator(settings.default_locale, settings.default_locale)
-        report = await build_report(session, week=week, now=now, settings=settings, tr=tr)
+        # The long read, apart from the write: on SQLite it runs off the event loop.
+        report = await build_report(reading, week=week, now=now, settings=settings, tr=tr)
+    async with unit_of_work(services.sessions) as session:
+        # Idempotent by the rows' dedupe keys, should another run have been quicker.
         created = await enqueue_report(session, report, chat_id=int(chat_id), now=now)
     _log.info("weekly digest %s scheduled for chat %s (%d new rows)", week.label, chat_id, created)
     return created

@@ -36,7 +36,9 @@ async def digest_command(update: Update, context: BotContext) -> None:
     if week.bounds(settings.tz)[0] > now:
         await message.reply_text(tr("digest.future_week", week=week.label))
         return
-    report = await build_report(context.session, week=week, now=now, settings=settings, tr=tr)
+    # A long read: in a session of its own, which on SQLite runs off the event loop.
+    async with context.services.report_sessions()() as reading:
+        report = await build_report(reading, week=week, now=now, settings=settings, tr=tr)
     await message.reply_text(report.summary)
     await message.reply_photo(
         InputFile(report.chart, filename=report.chart_name), caption=report.chart_caption

@@ -20,10 +20,12 @@ from sqlalchemy.ext.asyncio import (
 from storage import inline_sqlite
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngine:
     """Create an async engine that hides statement parameters in errors.
 
-    For SQLite, also create the folder and enable WAL and foreign keys.
+    For SQLite, also create the folder and enable WAL and foreign keys; statements run on
+    the event loop's thread (``storage.inline_sqlite``) unless ``inline`` is False, when
+    they run on aiosqlite's thread (long reads that must not hold the loop).
     """
     parsed = make_url(url)
     # Statement parameters (people's messages, names) stay out of exception texts, and so
@@ -37,7 +39,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # Calls run on the event loop's thread, not aiosqlite's (storage/inline_sqlite),
         # for a plain file; a URL with options (uri=true, …) keeps aiosqlite, which reads
         # them.
-        if database and database != ":memory:" and not parsed.query:
+        if inline and database and database != ":memory:" and not parsed.query:
             kwargs.setdefault("async_creator", inline_sqlite.creator(database, **connect_args))
         else:
             kwargs["connect_args"] = connect_args

@@ -170,3 +170,19 @@ async def test_digest_command_only_in_private_or_the_committee_chat(harness: Bot
     # A year past the supported range is a bad week, not an OverflowError.
     far = await harness.send(WANG, "/digest 9999-W52")
     assert texts(far) == "周次格式不对：9999-W52。请写成 2026-W47 这样。"
+
+
+async def test_the_digest_reads_off_the_event_loop_on_sqlite(harness: BotHarness) -> None:
+    """On SQLite the bot's statements run on the loop's thread; the digest's long reads go
+    through an engine on aiosqlite's thread instead, so they do not hold every update.
+    PostgreSQL's driver never blocks the loop: the digest uses the bot's sessions there."""
+    services = harness.app.bot_data.services
+    async with services.report_sessions()() as session:
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        driver = type(raw.driver_connection).__module__
+    if services.engine.dialect.name == "sqlite":
+        assert driver.startswith("aiosqlite")
+        assert services.report_engine is not None
+    else:
+        assert services.report_engine is None and driver.startswith("asyncpg")
