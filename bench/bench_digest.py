@@ -316,12 +316,45 @@ async def measure(url: str, repeats: int) -> dict[str, float]:
         f"summary {len(report.summary)} chars, chart {len(report.chart)} B, "
         f"csv {len(report.csv)} B"
     )
-    return {
+    figures: dict[str, float] = {
         "compute_best_s": min(compute_s),
         "compute_worst_s": max(compute_s),
         "report_best_s": min(report_s),
         "report_worst_s": max(report_s),
     }
+    if url.startswith("sqlite"):
+        # How long the whole report holds the event loop at a time: the bot's own engine
+        # runs SQLite on the loop's thread; the digest's report engine on aiosqlite's.
+        for name, inline in (("inline", True), ("report_engine", False)):
+            figures[f"loop_stall_{name}_s"] = await _loop_stall(url, settings, inline=inline)
+    return figures
+
+
+async def _loop_stall(url: str, settings: Settings, *, inline: bool) -> float:
+    """The longest the event loop went without running a 5 ms ticker during a report."""
+    engine = create_engine(url, inline=inline)
+    tr = translator("zh-Hans")
+    longest = 0.0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal longest
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            longest, last = max(longest, now - last), now
+
+    try:
+        async with create_session_factory(engine)() as session:
+            await build_report(session, week=WEEK, now=NOW, settings=settings, tr=tr)  # warm
+            ticking = asyncio.create_task(ticker())
+            await build_report(session, week=WEEK, now=NOW, settings=settings, tr=tr)
+            done.set()
+            await ticking
+    finally:
+        await engine.dispose()
+    return longest
 
 
 def _fresh_file(name: str) -> Path:
