@@ -95,15 +95,15 @@ async def submit_answer(
     tr = context.tr
     if len(text) > notify.ANSWER_LIMIT:
         # The shortened text that comes next is still this question's answer.
-        armed = await conversations.expect_again(
-            context.session,
-            chat_id=message.chat_id,
+        await common.too_long_again(
+            message,
+            context,
             kind=conversations.AWAIT_ANSWER,
-            now=now,
             question_id=question_id,
+            key="card.answer_too_long",
+            length=len(text),
+            limit=notify.ANSWER_LIMIT,
         )
-        key = "card.answer_too_long" if armed else "card.answer_too_long_reply"
-        await message.reply_text(tr(key, length=len(text), limit=notify.ANSWER_LIMIT))
         return
     try:
         question = await questions.answer(

@@ -192,3 +192,28 @@ async def expect_or_explain(
         await query.answer(text, show_alert=True)
         return False
     return True
+
+
+async def too_long_again(
+    message: Message,
+    context: BotContext,
+    *,
+    kind: str,
+    question_id: int,
+    key: str,
+    length: int,
+    limit: int,
+) -> None:
+    """Refuse a too-long answer or follow-up and wait for the shortened text again; if a
+    draft keeps the wait from being set, say to reply to the card instead (``key`` +
+    ``_reply``)."""
+    armed = await conversations.expect_again(
+        context.session,
+        chat_id=message.chat_id,
+        kind=kind,
+        now=context.services.clock.now(),
+        question_id=question_id,
+    )
+    await message.reply_text(
+        context.tr(key if armed else f"{key}_reply", length=length, limit=limit)
+    )

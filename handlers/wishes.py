@@ -173,7 +173,7 @@ async def draft_button(update: Update, context: BotContext) -> None:
         await message.reply_text(tr("wish.cancelled"))
         return
     if data.action == "wask":  # the text was a question: ask it, drop the draft
-        text = await drafts.withdraw_text(context.session, message.chat_id, data.arg)
+        text = await drafts.withdraw_text(context.session, draft, data.arg)
         if text is None:  # an old button: the draft has gone on since
             await _prompt(message, context, draft)
             return

@@ -241,15 +241,15 @@ async def submit_follow_up(
     limit = context.services.settings.max_text_length
     if len(text) > limit and safeguarding.assess(text) is None:
         # The shortened text that comes next is still this question's follow-up.
-        armed = await conversations.expect_again(
-            context.session,
-            chat_id=message.chat_id,
+        await common.too_long_again(
+            message,
+            context,
             kind=conversations.AWAIT_FOLLOW_UP,
-            now=now,
             question_id=question_id,
+            key="message.too_long",
+            length=len(text),
+            limit=limit,
         )
-        key = "message.too_long" if armed else "message.too_long_reply"
-        await message.reply_text(context.tr(key, length=len(text), limit=limit))
         return
     try:
         assignment = await questions.follow_up(

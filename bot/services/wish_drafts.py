@@ -251,17 +251,15 @@ def text_mark(draft: Draft) -> str:
     return format(zlib.crc32(str(draft.fields.get("text", "")).encode()), "08x")
 
 
-async def withdraw_text(session: AsyncSession, chat_id: int, mark: str) -> str | None:
-    """Drop a draft whose text was meant as a question (it is at the step right after the
-    text, and its text is the one the button was shown for); return that text, or None
-    if there is no such draft."""
-    draft = await load(session, chat_id)
-    if draft is None or draft.step != PHOTO or draft.editing or not draft.fields.get("text"):
+async def withdraw_text(session: AsyncSession, draft: Draft, mark: str) -> str | None:
+    """Drop ``draft`` if its text was meant as a question (it is at the step right after
+    the text, and its text is the one the button was shown for); return that text, or
+    None if the draft has gone on since."""
+    text = draft.fields.get("text")
+    if draft.step != PHOTO or draft.editing or not text or text_mark(draft) != mark:
         return None
-    if text_mark(draft) != mark:
-        return None
-    await cancel(session, chat_id)
-    return str(draft.fields["text"])
+    await cancel(session, draft.chat_id)
+    return str(text)
 
 
 async def cancel(session: AsyncSession, chat_id: int) -> bool:
