@@ -151,14 +151,21 @@ async def _caption(harness: BotHarness, chat: int, seq: int, text: str) -> dict[
     )
 
 
-async def test_the_proof_photo_reaches_the_young_person_with_the_receipt_question(
-    harness: BotHarness,
-) -> None:
+async def _proof_sent(harness: BotHarness, caption: str) -> tuple[Wish, int]:
+    """李老师 claims the wish, presses "已实现" and sends the proof photo with ``caption``;
+    return the wish and the sandbox's sequence number before the photo."""
     await _staff(harness)
     wish, claimed = await _claimed(harness)
     await harness.press(LI, claimed, "已实现")
     seq = await harness.client.last_seq()
-    await harness.client.send_photo(LI, caption="车已送到", file_name="bike-delivered.jpg")
+    await harness.client.send_photo(LI, caption=caption, file_name="bike-delivered.jpg")
+    return wish, seq
+
+
+async def test_the_proof_photo_reaches_the_young_person_with_the_receipt_question(
+    harness: BotHarness,
+) -> None:
+    wish, seq = await _proof_sent(harness, "车已送到")
 
     # One message: that very photo, the note as its caption, and the buttons.
     fulfilled = await _caption(harness, XIAOMING["id"], seq, "已经实现啦")
@@ -174,12 +181,8 @@ async def test_the_proof_photo_reaches_the_young_person_with_the_receipt_questio
 async def test_a_proof_photo_with_a_long_note_comes_first_then_the_note(
     harness: BotHarness,
 ) -> None:
-    await _staff(harness)
-    wish, claimed = await _claimed(harness)
-    await harness.press(LI, claimed, "已实现")
-    seq = await harness.client.last_seq()
     note = "车已送到学校门卫处，" + "请留意。" * 250  # too long for a caption with the rest
-    await harness.client.send_photo(LI, caption=note, file_name="bike-delivered.jpg")
+    wish, seq = await _proof_sent(harness, note)
     fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
     photos = [
         m
