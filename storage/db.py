@@ -39,12 +39,16 @@ def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngin
         # Calls run on the event loop's thread, not aiosqlite's (storage/inline_sqlite),
         # for a plain file; a URL with options (uri=true, …) keeps aiosqlite, which reads
         # them.
-        if inline and database and database != ":memory:" and not parsed.query:
-            kwargs.setdefault("async_creator", inline_sqlite.creator(database, **connect_args))
+        busy_ms = int(float(connect_args["timeout"]) * 1000)
+        inline = inline and bool(database) and database != ":memory:" and not parsed.query
+        if inline and "async_creator" not in kwargs:
+            kwargs["async_creator"] = inline_sqlite.creator(str(database), **connect_args)
+            # The wait for another process's lock happens on the loop (inline_sqlite).
+            busy_ms = inline_sqlite.BUSY_TIMEOUT_MS
         else:
             kwargs["connect_args"] = connect_args
         engine = create_async_engine(url, **kwargs)
-        _configure_sqlite(engine, busy_ms=int(float(connect_args["timeout"]) * 1000))
+        _configure_sqlite(engine, busy_ms=busy_ms)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(url, **kwargs)
@@ -87,7 +91,8 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int) -> None:
         # OS crash can lose the last commits. FULL made every update wait for the disk.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # How long to wait for another process's write lock: the connection's timeout.
+        # How long SQLite waits for another process's write lock: the connection's
+        # timeout, or 0 on an inline connection, which waits on the event loop instead.
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 

@@ -16,9 +16,11 @@ What the thread gave for free, this module has to provide itself:
   may be awaiting a Telegram reply before it commits: a deadlock until the timeout.
   So writers in this process queue on an :class:`asyncio.Lock` per database file
   (shared by every engine of the process on the same event loop), taken before a
-  connection's first write and released when its transaction ends. Other processes
-  (``voy`` commands beside the bot) still meet SQLite's own busy_timeout, which then
-  holds this loop for as long as their write takes.
+  connection's first write and released when its transaction ends. Another process
+  (a ``voy`` command beside the bot) holding the lock makes SQLite answer "busy" at
+  once (busy_timeout 0 here): the statement is tried again after an ``asyncio.sleep``
+  that grows from 1 ms to 50 ms, until the connection's timeout, so the loop goes on
+  with other updates meanwhile instead of sleeping in SQLite's busy handler.
 - **Long statements.** A statement runs on the loop's thread, so a heavy one (the
   weekly digest over a large database) holds every other update meanwhile. Ours are
   indexed and short; PostgreSQL is the backend for large deployments.
@@ -59,6 +61,20 @@ def is_read(sql: str) -> bool:
     if word.startswith("PRAGMA"):
         return _WRITING_PRAGMAS.match(head) is None
     return False
+
+
+# SQLite's "busy" result codes that waiting can cure (SQLITE_BUSY, _RECOVERY, _TIMEOUT);
+# not SQLITE_BUSY_SNAPSHOT, a read transaction that fell behind a write: only a new
+# transaction helps there.
+_BUSY_CODES = frozenset({5, 261, 773})
+# SQLite's busy handler on inline connections: none (it would sleep on the loop's thread).
+BUSY_TIMEOUT_MS = 0
+_FIRST_RETRY_S = 0.001
+_LONGEST_RETRY_S = 0.05
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES
 
 
 # The write locks, by event loop and database file: every engine of this process on the
@@ -117,7 +133,9 @@ class InlineCursor:
     async def execute(self, sql: str, parameters: Any = None) -> InlineCursor:
         await self._connection.before(sql)
         try:
-            self._cursor.execute(sql, () if parameters is None else parameters)
+            await self._connection.patiently(
+                self._cursor.execute, sql, () if parameters is None else parameters
+            )
         finally:
             self._connection.release_if_idle()
         return self
@@ -125,7 +143,7 @@ class InlineCursor:
     async def executemany(self, sql: str, parameters: Any) -> InlineCursor:
         await self._connection.before(sql)
         try:
-            self._cursor.executemany(sql, parameters)
+            await self._connection.patiently(self._cursor.executemany, sql, parameters)
         finally:
             self._connection.release_if_idle()
         return self
@@ -192,6 +210,29 @@ class InlineConnection:
                 raise sqlite3.OperationalError("database is locked") from None
             self._holding, self._holding_loop = lock, asyncio.get_running_loop()
 
+    async def patiently(self, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(*args)``, tried again while another process holds the database's lock,
+        sleeping on the loop between tries, for up to the connection's timeout."""
+        try:
+            return call(*args)
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._wait_s
+        pause = _FIRST_RETRY_S
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise sqlite3.OperationalError("database is locked")
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, _LONGEST_RETRY_S)
+            try:
+                return call(*args)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+
     def release_if_idle(self) -> None:
         """Give the write lock back if no transaction is open (after a statement, a
         commit or a rollback)."""
@@ -227,7 +268,7 @@ class InlineConnection:
 
     async def commit(self) -> None:
         try:
-            self._conn.commit()
+            await self.patiently(self._conn.commit)
         finally:
             self.release_if_idle()
 
@@ -262,8 +303,9 @@ class InlineConnection:
 def creator(database: str, **connect_args: Any) -> Callable[[], Any]:
     """An ``async_creator`` for ``create_async_engine`` over the SQLite file ``database``.
 
-    ``connect_args`` go to :func:`sqlite3.connect`; its ``timeout`` (how long to wait for
-    another process's write lock) also bounds the wait for this process's writers.
+    ``connect_args`` go to :func:`sqlite3.connect`; its ``timeout`` bounds the wait for
+    another process's write lock and for this process's writers. SQLite's own busy
+    handler is off on these connections (see :meth:`InlineConnection.patiently`).
     """
     key = str(Path(database).resolve())
     wait_s = float(connect_args.get("timeout", 5.0))
@@ -271,6 +313,7 @@ def creator(database: str, **connect_args: Any) -> Callable[[], Any]:
 
     async def connect() -> InlineConnection:
         connection = sqlite3.connect(database, **arguments)
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return InlineConnection(connection, key, wait_s)
 
     return connect

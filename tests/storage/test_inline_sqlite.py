@@ -205,8 +205,8 @@ async def test_a_cte_read_does_not_wait_for_a_writer(engine: AsyncEngine) -> Non
 async def test_another_process_holding_the_lock_too_long_fails_the_write_in_time(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    """The connection's timeout (here 1 s) is SQLite's busy timeout too: a write blocked
-    by another process fails after it, instead of holding the loop for 30 s."""
+    """The connection's timeout (here 1 s) bounds the wait for another process's lock
+    too: a write it blocks fails after that, instead of waiting 30 s."""
     held, done = threading.Event(), threading.Event()
 
     def other() -> None:
@@ -229,3 +229,83 @@ async def test_another_process_holding_the_lock_too_long_fails_the_write_in_time
     finally:
         done.set()
         thread.join()
+
+
+async def test_a_write_waits_for_another_process_on_the_loop_not_in_sqlite(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Another process (a `voy` command) holding the write lock for a while: our write
+    waits for it and then succeeds, and meanwhile the loop goes on (SQLite's busy handler
+    would have slept on the loop's thread for the whole wait)."""
+    held, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        connection = sqlite3.connect(tmp_path / "inline.db")
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO items VALUES (1)")
+        held.set()
+        release.wait(10)
+        connection.commit()
+        connection.close()
+
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    ticking = asyncio.create_task(ticker())
+    try:
+        await asyncio.to_thread(held.wait)
+        threading.Timer(0.4, release.set).start()
+        started = time.monotonic()
+        async with create_session_factory(engine)() as session:
+            await session.execute(text("INSERT INTO items VALUES (2)"))
+            await session.commit()
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        thread.join()
+        ticking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticking
+    assert 0.3 < waited < 1.0
+    assert await _count(engine) == 2
+    assert max(gaps) < 0.15, f"the loop stood still for {max(gaps):.2f} s"
+
+
+async def test_a_busy_database_is_tried_again_and_other_errors_are_not(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(raw, InlineConnection)
+        calls: list[int] = []
+
+        def busy_twice() -> str:
+            calls.append(1)
+            if len(calls) < 3:
+                error = sqlite3.OperationalError("database is locked")
+                error.sqlite_errorcode = 5  # type: ignore[attr-defined]
+                raise error
+            return "done"
+
+        assert await raw.patiently(busy_twice) == "done"
+        assert len(calls) == 3
+
+        def snapshot() -> None:
+            calls.append(1)
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = 517  # type: ignore[attr-defined]  # BUSY_SNAPSHOT
+            raise error
+
+        calls.clear()
+        with pytest.raises(sqlite3.OperationalError):
+            await raw.patiently(snapshot)
+        assert len(calls) == 1  # waiting cannot cure a stale snapshot
