@@ -21,6 +21,11 @@ What the thread gave for free, this module has to provide itself:
   once (busy_timeout 0 here): the statement is tried again after an ``asyncio.sleep``
   that grows from 1 ms to 50 ms, until the connection's timeout, so the loop goes on
   with other updates meanwhile instead of sleeping in SQLite's busy handler.
+- **Turns on the loop.** A call here finishes without suspending, so a transaction of
+  many statements (an export, an erasure) would hold every other update until it ends
+  (taking a connection from the pool does give the loop a turn). Each connection lets
+  the loop run other tasks after every ``YIELD_EVERY`` statements, as aiosqlite's
+  hand-offs did after each call.
 - **Long statements.** A statement runs on the loop's thread, so a heavy one (the
   weekly digest over a large database) holds every other update meanwhile. Ours are
   indexed and short; PostgreSQL is the backend for large deployments.
@@ -67,6 +72,9 @@ def is_read(sql: str) -> bool:
 # not SQLITE_BUSY_SNAPSHOT, a read transaction that fell behind a write: only a new
 # transaction helps there.
 _BUSY_CODES = frozenset({5, 261, 773})
+# A connection lets other tasks run after this many statements: a statement takes
+# microseconds, a turn of the loop a few more.
+YIELD_EVERY = 16
 # SQLite's busy handler on inline connections: none (it would sleep on the loop's thread).
 BUSY_TIMEOUT_MS = 0
 _FIRST_RETRY_S = 0.001
@@ -138,6 +146,7 @@ class InlineCursor:
             )
         finally:
             self._connection.release_if_idle()
+        await self._connection.counted()
         return self
 
     async def executemany(self, sql: str, parameters: Any) -> InlineCursor:
@@ -146,6 +155,7 @@ class InlineCursor:
             await self._connection.patiently(self._cursor.executemany, sql, parameters)
         finally:
             self._connection.release_if_idle()
+        await self._connection.counted()
         return self
 
     async def fetchone(self) -> Any:
@@ -192,6 +202,7 @@ class InlineConnection:
         self._holding: asyncio.Lock | None = None
         self._holding_loop: asyncio.AbstractEventLoop | None = None
         self._wait_s = wait_s
+        self._statements = 0
 
     @property
     def isolation_level(self) -> str | None:
@@ -232,6 +243,13 @@ class InlineConnection:
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc):
                     raise
+
+    async def counted(self) -> None:
+        """Count a statement; every ``YIELD_EVERY``-th lets the loop run other tasks."""
+        self._statements += 1
+        if self._statements >= YIELD_EVERY:
+            self._statements = 0
+            await asyncio.sleep(0)
 
     def release_if_idle(self) -> None:
         """Give the write lock back if no transaction is open (after a statement, a

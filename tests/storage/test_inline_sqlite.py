@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -16,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, create_session_factory
-from storage.inline_sqlite import InlineConnection, is_read
+from storage.inline_sqlite import YIELD_EVERY, InlineConnection, is_read
 
 
 @pytest.fixture
@@ -309,3 +310,39 @@ async def test_a_busy_database_is_tried_again_and_other_errors_are_not(
         with pytest.raises(sqlite3.OperationalError):
             await raw.patiently(snapshot)
         assert len(calls) == 1  # waiting cannot cure a stale snapshot
+
+
+async def _turns_while(work: Any) -> tuple[int, Any]:
+    """How many times a ticker task ran while ``work`` was awaited, and its result."""
+    turns = 0
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    ticking = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    turns = 0
+    try:
+        result = await work
+    finally:
+        ticking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticking
+    return turns, result
+
+
+async def test_a_long_transaction_lets_other_tasks_run(engine: AsyncEngine) -> None:
+    """Many statements in one transaction (an export): the loop gets a turn every
+    YIELD_EVERY statements (3 turns in all without them, from the pool's checkout)."""
+    sessions = create_session_factory(engine)
+
+    async def reads() -> None:
+        async with sessions() as session:
+            for _ in range(YIELD_EVERY * 10):
+                await session.execute(text("SELECT count(*) FROM items"))
+
+    turns, _ = await _turns_while(reads())
+    assert turns >= 10
