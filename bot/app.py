@@ -36,6 +36,7 @@ from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
 from bot.delivery import Deliverer, DeliverySettings
 from bot.edge import SessionUpdateProcessor
+from bot.http import new_request
 from bot.i18n import translator
 from handlers import (
     broadcasts,
@@ -105,7 +106,12 @@ def build_application(
         )
         # Stores each polled update before the updater confirms it.
         .update_queue(intake_queue)
-        .get_updates_request(intake.IntakeRequest(intake_queue, connection_pool_size=1))
+        .request(new_request(settings.http_client))
+        .get_updates_request(
+            intake.IntakeRequest(
+                intake_queue, new_request(settings.http_client, connection_pool_size=1)
+            )
+        )
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )

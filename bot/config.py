@@ -16,6 +16,7 @@ from knowledge.types import Thresholds
 
 SUPPORTED_LOCALES = ("zh-Hans", "zh-Hant", "en")
 EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+HTTP_CLIENTS = ("aiohttp", "httpx")
 
 # Tokens that mean "nobody configured this yet": refuse to start on them.
 _PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "token", "xxx", "test"}
@@ -25,6 +26,7 @@ _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
     "default_locale": ("locale", SUPPORTED_LOCALES),
     "event_loop": ("event loop", EVENT_LOOPS),
+    "http_client": ("HTTP client", HTTP_CLIENTS),
     "log_format": ("log format", ("text", "json")),
 }
 
@@ -61,6 +63,8 @@ class Settings(BaseSettings):
     # asyncio's own), "uvloop" (required) or "asyncio". uvloop cut the bot's CPU per
     # update by about a sixth in the load benchmark (bench/README.md).
     event_loop: str = "auto"
+    # The client for Bot API calls: "aiohttp" (bot/http.py) or "httpx", PTB's own.
+    http_client: str = "aiohttp"
     quiet_hours_start: time = time(22, 0)
     quiet_hours_end: time = time(8, 0)
     log_level: str = "INFO"

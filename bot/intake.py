@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, Update
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request import BaseRequest, RequestData
 
 from bot.services import inbox
 from storage.models import INBOUND_RECEIVED, InboundMessage
@@ -115,14 +115,27 @@ class DurableUpdateQueue(asyncio.Queue[object]):
             return queued
 
 
-class IntakeRequest(HTTPXRequest):
+class IntakeRequest(BaseRequest):
     """PTB's request object for ``getUpdates``: stores the updates fetched so far before
-    asking for more, which confirms them."""
+    asking for more, which confirms them. The calls themselves go through ``inner``."""
 
-    def __init__(self, intake: DurableUpdateQueue, **kwargs: Any) -> None:
-        """Flush ``intake`` before every call; ``kwargs`` go to :class:`HTTPXRequest`."""
-        super().__init__(**kwargs)
+    def __init__(self, intake: DurableUpdateQueue, inner: BaseRequest) -> None:
+        """Flush ``intake`` before every call made through ``inner``."""
         self._intake = intake
+        self._inner = inner
+
+    @property
+    def read_timeout(self) -> float | None:
+        """``inner``'s read timeout."""
+        return self._inner.read_timeout
+
+    async def initialize(self) -> None:
+        """Initialise ``inner``."""
+        await self._inner.initialize()
+
+    async def shutdown(self) -> None:
+        """Shut ``inner`` down."""
+        await self._inner.shutdown()
 
     async def do_request(
         self,
@@ -141,7 +154,7 @@ class IntakeRequest(HTTPXRequest):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_WAIT_S):
                 await self._intake.drained()
-        return await super().do_request(
+        return await self._inner.do_request(
             url,
             method,
             request_data,

@@ -258,3 +258,16 @@ async def test_forget_withdraws_a_claimed_wish_and_tells_the_claimer(harness: Bo
     await harness.press(LI, claimed, "已实现")
     refused = await _reply(harness, LI, "已经送到了", "已撤回")
     assert f"W{wish.id}" in refused["text"] and "已撤回" in refused["text"]
+
+
+async def test_the_same_on_ptbs_own_http_client(sandbox: SandboxServer, database_url: str) -> None:
+    """VOY_HTTP_CLIENT=httpx (PTB's HTTPXRequest instead of bot/http.py): a question, its
+    card through the outbox, and an upload all go through."""
+    async for harness in run_harness(sandbox, database_url, http_client="httpx"):
+        _reply_to_question, card = await _ask(harness)
+        assert "问题 #" in card["text"]
+        sent = await _reply(harness, XIAOMING, "/mydata", "voy-mydata-")
+        data = await _document(harness, sent)
+        assert data["questions"][0]["text"] == QUESTION
+        bot = harness.app.bot
+        assert type(bot.request).__name__ == "HTTPXRequest"

@@ -1,0 +1,169 @@
+"""How the bot talks to the Bot API: PTB's networking interface over aiohttp's client.
+
+PTB sends every Bot API call through a :class:`telegram.request.BaseRequest`; its own,
+``HTTPXRequest``, is built on httpx. aiohttp is already a dependency (the webhook's
+health server, the sandbox). PTB documents ``BaseRequest`` as the place for another
+networking backend; this is one, and ``VOY_HTTP_CLIENT=httpx`` goes back to PTB's own.
+
+What it keeps of ``HTTPXRequest``: the default timeouts (5 s; 20 s to write an upload;
+1 s to wait for a free connection), the pool size, an HTTP proxy from the environment
+(``HTTPS_PROXY``, ``HTTP_PROXY`` and ``NO_PROXY``, read once per host: aiohttp's own
+``trust_env`` reads the environment on every call, which cost more than it saved; no
+SOCKS), and the errors PTB expects: a timeout raises
+:class:`telegram.error.TimedOut`, any other failure to talk to the server
+:class:`telegram.error.NetworkError`. What differs: aiohttp has no separate write
+timeout, so a call as a whole is bounded by the sum of its timeouts; and a call that
+waited too long for a free connection is a plain ``TimedOut`` (httpx says it was never
+sent).
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+# HTTPXRequest's defaults (PTB 22).
+DEFAULT_POOL_SIZE = 256
+DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_POOL_TIMEOUT_S = 1.0
+DEFAULT_MEDIA_WRITE_TIMEOUT_S = 20.0
+
+# The class of PTB's "not given" markers (DEFAULT_NONE, DEFAULT_20...), from its public face.
+_DefaultValue = type(BaseRequest.DEFAULT_NONE)
+
+
+def _given(value: Any, default: float | None) -> float | None:
+    """``value`` unless it is one of PTB's "not given" markers."""
+    return default if isinstance(value, _DefaultValue) else value
+
+
+class AiohttpRequest(BaseRequest):
+    """A :class:`~telegram.request.BaseRequest` on one :class:`aiohttp.ClientSession`."""
+
+    def __init__(
+        self,
+        *,
+        connection_pool_size: int = DEFAULT_POOL_SIZE,
+        read_timeout: float | None = DEFAULT_TIMEOUT_S,
+        write_timeout: float | None = DEFAULT_TIMEOUT_S,
+        connect_timeout: float | None = DEFAULT_TIMEOUT_S,
+        pool_timeout: float | None = DEFAULT_POOL_TIMEOUT_S,
+        media_write_timeout: float | None = DEFAULT_MEDIA_WRITE_TIMEOUT_S,
+    ) -> None:
+        """Keep the settings; the session is opened by :meth:`initialize`, on the loop."""
+        self._pool_size = connection_pool_size
+        self._read_timeout = read_timeout
+        self._write_timeout = write_timeout
+        self._connect_timeout = connect_timeout
+        self._pool_timeout = pool_timeout
+        self._media_write_timeout = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
+        # The proxy for each (scheme, host) called so far: None means straight there.
+        self._proxies: dict[tuple[str, str], str | None] = {}
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The read timeout of calls that do not set their own (PTB reads it)."""
+        return self._read_timeout
+
+    async def initialize(self) -> None:
+        """Open the client session (once)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                headers={"User-Agent": self.USER_AGENT},
+            )
+
+    async def shutdown(self) -> None:
+        """Close the client session and its connections (again is harmless)."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Make one call; return the HTTP status and the body (PTB parses it)."""
+        session = self._session
+        if session is None or session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        has_files = request_data is not None and request_data.contains_files
+        files = request_data.multipart_data if request_data and has_files else None
+        fields = request_data.json_parameters if request_data else None
+        read = _given(read_timeout, self._read_timeout)
+        connect = _given(connect_timeout, self._connect_timeout)
+        pool = _given(pool_timeout, self._pool_timeout)
+        write = _given(write_timeout, self._media_write_timeout if files else self._write_timeout)
+        timeout = aiohttp.ClientTimeout(
+            total=_total(read, write, connect, pool),
+            connect=None if connect is None or pool is None else connect + pool,
+            sock_connect=connect,
+            sock_read=read,
+        )
+        data: Any = fields
+        if files:
+            data = aiohttp.FormData(quote_fields=False)
+            for name, value in (fields or {}).items():
+                data.add_field(name, value)
+            for name, part in files.items():
+                filename, content, mimetype = _unpack(part)
+                data.add_field(name, content, filename=filename, content_type=mimetype)
+        try:
+            async with session.request(
+                method, url, data=data, timeout=timeout, proxy=self._proxy_for(url)
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as err:  # aiohttp's timeouts are TimeoutErrors too
+            raise TimedOut from err
+        except aiohttp.ClientError as err:
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+
+    def _proxy_for(self, url: str) -> str | None:
+        """The environment's proxy for ``url``'s scheme and host, looked up once."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            proxy = urllib.request.getproxies().get(parts.scheme)
+            if proxy and urllib.request.proxy_bypass(key[1]):
+                proxy = None
+            self._proxies[key] = proxy or None
+        return self._proxies[key]
+
+
+def _total(*parts: float | None) -> float | None:
+    """The whole call's bound: the sum of its timeouts, or none if any is unbounded."""
+    if any(part is None for part in parts):
+        return None
+    return sum(part for part in parts if part is not None)
+
+
+def _unpack(part: Any) -> tuple[str | None, Any, str | None]:
+    """A multipart entry as (file name, content, MIME type); PTB gives a tuple of two or
+    three, or the bare content."""
+    if isinstance(part, tuple):
+        if len(part) == 3:
+            return part[0], part[1], part[2]
+        if len(part) == 2:
+            return part[0], part[1], None
+    return None, part, None
+
+
+def new_request(client: str, **kwargs: Any) -> BaseRequest:
+    """The request object for ``client`` ("aiohttp" or "httpx"), with ``kwargs``."""
+    if client == "httpx":
+        from telegram.request import HTTPXRequest
+
+        return HTTPXRequest(**kwargs)
+    return AiohttpRequest(**kwargs)
