@@ -5,20 +5,23 @@ PTB sends every Bot API call through a :class:`telegram.request.BaseRequest`; it
 health server, the sandbox). PTB documents ``BaseRequest`` as the place for another
 networking backend; this is one, and ``VOY_HTTP_CLIENT=httpx`` goes back to PTB's own.
 
-What it keeps of ``HTTPXRequest``: the default timeouts (5 s; 20 s to write an upload;
-1 s to wait for a free connection), the pool size, an HTTP proxy from the environment
-(``HTTPS_PROXY``, ``HTTP_PROXY`` and ``NO_PROXY``, read once per host: aiohttp's own
-``trust_env`` reads the environment on every call, which cost more than it saved; no
-SOCKS), and the errors PTB expects: a timeout raises
+What it keeps of ``HTTPXRequest``: the default timeouts (5 s to connect, read or write;
+20 s to write an upload), the pool size, no redirects followed, an HTTP proxy from the
+environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``, read once
+per host: aiohttp's own ``trust_env`` reads the environment on every call, which cost
+more than the client saved; no SOCKS), and the errors PTB expects: a timeout raises
 :class:`telegram.error.TimedOut`, any other failure to talk to the server
-:class:`telegram.error.NetworkError`. What differs: aiohttp has no separate write
-timeout, so a call as a whole is bounded by the sum of its timeouts; and a call that
-waited too long for a free connection is a plain ``TimedOut`` (httpx says it was never
-sent).
+:class:`telegram.error.NetworkError`, neither carrying the URL (it holds the token).
+What differs: aiohttp has no separate write timeout, so a call as a whole is bounded by
+the sum of its timeouts; the wait for a free connection and the connect share one
+bound (pool + connect timeout, 6 s), and a call that ran out of it is a plain
+``TimedOut`` (httpx says it was never sent); TLS is checked against the system's
+certificates, not certifi's.
 """
 
 from __future__ import annotations
 
+import re
 import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +35,9 @@ DEFAULT_POOL_SIZE = 256
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_POOL_TIMEOUT_S = 1.0
 DEFAULT_MEDIA_WRITE_TIMEOUT_S = 20.0
+
+# The token's place in a Bot API URL, for error texts.
+_TOKEN_IN_URL = re.compile(r"/(file/)?bot[^/\s]+")
 
 # The class of PTB's "not given" markers (DEFAULT_NONE, DEFAULT_20...), from its public face.
 _DefaultValue = type(BaseRequest.DEFAULT_NONE)
@@ -119,25 +125,36 @@ class AiohttpRequest(BaseRequest):
                 data.add_field(name, value)
             for name, part in files.items():
                 filename, content, mimetype = _unpack(part)
-                data.add_field(name, content, filename=filename, content_type=mimetype)
+                data.add_field(name, _content(content), filename=filename, content_type=mimetype)
+        # The errors leave aiohttp's exception behind (`from None`): its text and its
+        # request info hold the URL, and the URL holds the token; logs would show it.
         try:
             async with session.request(
-                method, url, data=data, timeout=timeout, proxy=self._proxy_for(url)
+                method,
+                url,
+                data=data,
+                timeout=timeout,
+                proxy=self._proxy_for(url),
+                allow_redirects=False,
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as err:  # aiohttp's timeouts are TimeoutErrors too
-            raise TimedOut from err
+            raise TimedOut(f"Timed out: aiohttp.{type(err).__name__}") from None
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            text = _TOKEN_IN_URL.sub(r"/\1bot<token>", str(err))
+            raise NetworkError(f"aiohttp.{type(err).__name__}: {text}") from None
 
     def _proxy_for(self, url: str) -> str | None:
         """The environment's proxy for ``url``'s scheme and host, looked up once."""
         parts = urlsplit(url)
         key = (parts.scheme, parts.hostname or "")
         if key not in self._proxies:
-            proxy = urllib.request.getproxies().get(parts.scheme)
+            found = urllib.request.getproxies()
+            proxy = found.get(parts.scheme) or found.get("all")
             if proxy and urllib.request.proxy_bypass(key[1]):
                 proxy = None
+            if proxy and "://" not in proxy:
+                proxy = f"http://{proxy}"  # as httpx reads "proxy:3128"
             self._proxies[key] = proxy or None
         return self._proxies[key]
 
@@ -158,6 +175,18 @@ def _unpack(part: Any) -> tuple[str | None, Any, str | None]:
         if len(part) == 2:
             return part[0], part[1], None
     return None, part, None
+
+
+def _content(content: Any) -> Any:
+    """Bytes for aiohttp: a file handle is read (aiohttp would close it after the call,
+    and a retry of the same call could not read it again) and put back where it was."""
+    if isinstance(content, bytes | bytearray | str) or not hasattr(content, "read"):
+        return content
+    start = content.tell() if content.seekable() else None
+    data = content.read()
+    if start is not None:
+        content.seek(start)
+    return data
 
 
 def new_request(client: str, **kwargs: Any) -> BaseRequest:

@@ -118,8 +118,9 @@ async def lock_for_writing(session: AsyncSession) -> None:
     first write, so a job that reads rows and then changes them can overwrite what
     another writer committed in between (two sweeps both escalating one question, the
     later one writing its stale copy over the other's). A no-op UPDATE takes the
-    database's write lock at once: other writers wait (busy_timeout) until this session
-    commits, and its reads see their latest work. On PostgreSQL this does nothing:
+    database's write lock at once: other writers wait until this session commits (this
+    process's on the event loop, see ``storage.inline_sqlite``; other processes in their
+    busy handler), and its reads see their latest work. On PostgreSQL this does nothing:
     ``with_for_update`` row locks do that job there.
     """
     if session.get_bind().dialect.name == "sqlite":

@@ -68,10 +68,12 @@ def is_read(sql: str) -> bool:
     return False
 
 
-# SQLite's "busy" result codes that waiting can cure (SQLITE_BUSY, _RECOVERY, _TIMEOUT);
-# not SQLITE_BUSY_SNAPSHOT, a read transaction that fell behind a write: only a new
-# transaction helps there.
+# SQLite's "busy" result codes that waiting can cure (SQLITE_BUSY, _RECOVERY, _TIMEOUT).
 _BUSY_CODES = frozenset({5, 261, 773})
+# SQLITE_BUSY_SNAPSHOT: a transaction that read and fell behind another's write; waiting
+# helps only if it had done nothing yet (the statement that opened it was the first),
+# when SQLite has dropped the stale snapshot already (its own busy handler retries then).
+_BUSY_SNAPSHOT = 517
 # A connection lets other tasks run after this many statements: a statement takes
 # microseconds, a turn of the loop a few more.
 YIELD_EVERY = 16
@@ -81,8 +83,9 @@ _FIRST_RETRY_S = 0.001
 _LONGEST_RETRY_S = 0.05
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES
+def _is_busy(exc: sqlite3.OperationalError, *, fresh: bool) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in _BUSY_CODES or (fresh and code == _BUSY_SNAPSHOT)
 
 
 # The write locks, by event loop and database file: every engine of this process on the
@@ -152,7 +155,9 @@ class InlineCursor:
     async def executemany(self, sql: str, parameters: Any) -> InlineCursor:
         await self._connection.before(sql)
         try:
-            await self._connection.patiently(self._cursor.executemany, sql, parameters)
+            # A retry needs the rows again: an iterator would be half used up.
+            rows = parameters if isinstance(parameters, list | tuple) else list(parameters)
+            await self._connection.patiently(self._cursor.executemany, sql, rows)
         finally:
             self._connection.release_if_idle()
         await self._connection.counted()
@@ -224,10 +229,11 @@ class InlineConnection:
     async def patiently(self, call: Callable[..., Any], *args: Any) -> Any:
         """``call(*args)``, tried again while another process holds the database's lock,
         sleeping on the loop between tries, for up to the connection's timeout."""
+        fresh = not self._conn.in_transaction  # this call opens the transaction
         try:
             return call(*args)
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc):
+            if not _is_busy(exc, fresh=fresh):
                 raise
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait_s
@@ -241,7 +247,7 @@ class InlineConnection:
             try:
                 return call(*args)
             except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
+                if not _is_busy(exc, fresh=fresh):
                     raise
 
     async def counted(self) -> None:

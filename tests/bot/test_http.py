@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from bot.config import Settings
 from bot.http import AiohttpRequest, new_request
 
 TOKEN = "123:http-test"
+# Built here so that no source line a traceback quotes holds it.
+SECRET = "".join(("tok", "en", "-", "s3cr3t"))
 BOT_USER = {"id": 123, "is_bot": True, "first_name": "bot", "username": "voy_bot"}
 
 
@@ -46,6 +49,8 @@ async def server() -> AsyncIterator[tuple[str, Seen]]:
     async def call(request: web.Request) -> web.Response:
         await asyncio.sleep(seen.delay_s)
         method = request.path.rsplit("/", 1)[-1]
+        if method == "moved":
+            raise web.HTTPFound("/elsewhere")
         fields: dict[str, Any] = {}
         files: dict[str, tuple[str | None, bytes, str | None]] = {}
         if request.content_type == "multipart/form-data":
@@ -64,7 +69,14 @@ async def server() -> AsyncIterator[tuple[str, Seen]]:
         else:
             fields = dict(await request.post())  # type: ignore[arg-type]
         seen.calls.append(
-            {"host": request.host, "method": method, "fields": fields, "files": files}
+            {
+                "host": request.host,
+                # A call through a proxy names the whole URL in its request line.
+                "target": request.raw_path,
+                "method": method,
+                "fields": fields,
+                "files": files,
+            }
         )
         chat_id = int(fields.get("chat_id", 0))
         result: Any = BOT_USER if method == "getMe" else _message(chat_id, text="ok")
@@ -73,7 +85,7 @@ async def server() -> AsyncIterator[tuple[str, Seen]]:
         return web.json_response({"ok": True, "result": result})
 
     app = web.Application()
-    app.router.add_post("/{tail:.*}", call)
+    app.router.add_route("*", "/{tail:.*}", call)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -137,15 +149,74 @@ async def test_a_slow_server_times_out_as_ptb_expects(server: tuple[str, Seen]) 
         await bot.shutdown()
 
 
-async def test_no_server_is_a_network_error() -> None:
+async def test_no_server_is_a_network_error_without_the_token() -> None:
     request = AiohttpRequest()
     await request.initialize()
     try:
-        with pytest.raises(NetworkError, match="aiohttp"):
-            await request.do_request("http://127.0.0.1:9/bot1:x/getMe", "POST")
+        with pytest.raises(NetworkError, match="aiohttp") as raised:
+            await request.do_request(f"http://127.0.0.1:9/bot1:{SECRET}/getMe", "POST")
     finally:
         await request.shutdown()
         await request.shutdown()  # twice is harmless
+    _without_token(raised.value)
+
+
+async def test_waiting_too_long_for_a_connection_times_out_without_the_token(
+    server: tuple[str, Seen],
+) -> None:
+    """aiohttp's own timeout error names the URL, and so the token: a log of the error
+    (with its cause) must not show it."""
+    url, seen = server
+    seen.delay_s = 1.0
+    request = AiohttpRequest(connection_pool_size=1, connect_timeout=0.1, pool_timeout=0.1)
+    await request.initialize()
+    target = f"{url}/bot1:{SECRET}/getMe"
+    try:
+        first = asyncio.create_task(request.do_request(target, "POST"))
+        await asyncio.sleep(0.1)  # the one connection is taken
+        with pytest.raises(TimedOut) as raised:
+            await request.do_request(target, "POST")
+        await first
+    finally:
+        await request.shutdown()
+    _without_token(raised.value)
+
+
+def _without_token(error: BaseException) -> None:
+    import traceback
+
+    shown = "".join(traceback.format_exception(error))
+    assert SECRET not in shown, shown
+
+
+async def test_redirects_are_not_followed(server: tuple[str, Seen]) -> None:
+    """As with httpx: a redirect is the server's answer, not a second call (aiohttp
+    would turn a POST into a GET without its body)."""
+    url, seen = server
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        status, _ = await request.do_request(f"{url}/bot{TOKEN}/moved", "POST")
+    finally:
+        await request.shutdown()
+    assert status == 302
+    assert [call["method"] for call in seen.calls] == []
+
+
+async def test_a_file_handle_can_be_sent_twice(server: tuple[str, Seen]) -> None:
+    """A handle PTB passes unread (read_file_handle=False) is read, not closed: a retry
+    of the call sends the same bytes."""
+    url, seen = server
+    handle = io.BytesIO(b"chart")
+    upload = InputFile(handle, filename="chart.png", read_file_handle=False)
+    bot = await _bot(url, AiohttpRequest())
+    try:
+        await bot.send_document(42, upload)
+        await bot.send_document(42, upload)
+    finally:
+        await bot.shutdown()
+    assert [call["files"]["document"][1] for call in seen.calls[-2:]] == [b"chart", b"chart"]
+    assert not handle.closed
 
 
 async def test_calls_before_initialize_are_refused() -> None:
@@ -167,8 +238,9 @@ async def test_the_environment_s_proxy_is_used_and_no_proxy_is_respected(
         status, _ = await request.do_request(f"http://api.telegram.test/bot{TOKEN}/getMe", "POST")
         assert status == 200
         assert seen.calls[-1]["host"] == "api.telegram.test"
+        assert seen.calls[-1]["target"] == f"http://api.telegram.test/bot{TOKEN}/getMe"
         status, _ = await request.do_request(f"{url}/bot{TOKEN}/getMe", "POST")
-        assert status == 200 and seen.calls[-1]["host"] == url.removeprefix("http://")
+        assert status == 200 and seen.calls[-1]["target"] == f"/bot{TOKEN}/getMe"
     finally:
         await request.shutdown()
 

@@ -300,16 +300,60 @@ async def test_a_busy_database_is_tried_again_and_other_errors_are_not(
         assert await raw.patiently(busy_twice) == "done"
         assert len(calls) == 3
 
-        def snapshot() -> None:
+        def snapshot_once() -> str:
             calls.append(1)
-            error = sqlite3.OperationalError("database is locked")
-            error.sqlite_errorcode = 517  # type: ignore[attr-defined]  # BUSY_SNAPSHOT
-            raise error
+            if len(calls) < 2:
+                error = sqlite3.OperationalError("database is locked")
+                error.sqlite_errorcode = 517  # type: ignore[attr-defined]  # BUSY_SNAPSHOT
+                raise error
+            return "done"
 
+        # The statement opening the transaction: SQLite dropped the snapshot, try again.
+        calls.clear()
+        assert await raw.patiently(snapshot_once) == "done"
+        assert len(calls) == 2
+        # A transaction that read before: waiting cannot cure its stale snapshot.
+        cursor = raw.cursor()
+        await cursor.execute("INSERT INTO items VALUES (1)")
         calls.clear()
         with pytest.raises(sqlite3.OperationalError):
-            await raw.patiently(snapshot)
-        assert len(calls) == 1  # waiting cannot cure a stale snapshot
+            await raw.patiently(snapshot_once)
+        assert len(calls) == 1
+        await raw.rollback()
+
+
+async def test_rows_given_as_an_iterator_are_all_written_after_a_wait(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """executemany tried again after another process's lock: the retry has every row
+    (an iterator would have lost the one the failed try took)."""
+    held, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        connection = sqlite3.connect(tmp_path / "inline.db")
+        connection.execute("BEGIN IMMEDIATE")
+        held.set()
+        release.wait(10)
+        connection.rollback()
+        connection.close()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    try:
+        await asyncio.to_thread(held.wait)
+        threading.Timer(0.2, release.set).start()
+        async with engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            await raw.cursor().executemany(
+                "INSERT INTO items VALUES (?)", ((n,) for n in range(10, 15))
+            )
+            await raw.commit()
+    finally:
+        release.set()
+        thread.join()
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT n FROM items ORDER BY n"))
+        assert [n for (n,) in rows] == [10, 11, 12, 13, 14]
 
 
 async def _turns_while(work: Any) -> tuple[int, Any]:
