@@ -203,33 +203,48 @@ async def test_a_cte_read_does_not_wait_for_a_writer(engine: AsyncEngine) -> Non
         await writer.commit()
 
 
-async def test_another_process_holding_the_lock_too_long_fails_the_write_in_time(
-    engine: AsyncEngine, tmp_path: Path
-) -> None:
-    """The connection's timeout (here 1 s) bounds the wait for another process's lock
-    too: a write it blocks fails after that, instead of waiting 30 s."""
-    held, done = threading.Event(), threading.Event()
+@contextlib.asynccontextmanager
+async def _held_by_another_process(
+    path: Path, *, writes: bool = False
+) -> AsyncIterator[threading.Event]:
+    """Another connection (as a `voy` command would) holds ``path``'s write lock until
+    the yielded event is set; with ``writes``, it inserts 1 and commits then."""
+    held, release = threading.Event(), threading.Event()
 
     def other() -> None:
-        connection = sqlite3.connect(tmp_path / "inline.db")
+        connection = sqlite3.connect(path)
         connection.execute("BEGIN IMMEDIATE")
+        if writes:
+            connection.execute("INSERT INTO items VALUES (1)")
         held.set()
-        done.wait(10)
-        connection.rollback()
+        release.wait(10)
+        if writes:
+            connection.commit()
+        else:
+            connection.rollback()
         connection.close()
 
     thread = threading.Thread(target=other)
     thread.start()
     try:
         await asyncio.to_thread(held.wait)
+        yield release
+    finally:
+        release.set()
+        thread.join()
+
+
+async def test_another_process_holding_the_lock_too_long_fails_the_write_in_time(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """The connection's timeout (here 1 s) bounds the wait for another process's lock
+    too: a write it blocks fails after that, instead of waiting 30 s."""
+    async with _held_by_another_process(tmp_path / "inline.db"):
         started = time.monotonic()
         with pytest.raises(OperationalError, match="locked"):
             async with create_session_factory(engine)() as session:
                 await session.execute(text("INSERT INTO items VALUES (1)"))
         assert time.monotonic() - started < 5
-    finally:
-        done.set()
-        thread.join()
 
 
 async def test_a_write_waits_for_another_process_on_the_loop_not_in_sqlite(
@@ -238,17 +253,6 @@ async def test_a_write_waits_for_another_process_on_the_loop_not_in_sqlite(
     """Another process (a `voy` command) holding the write lock for a while: our write
     waits for it and then succeeds, and meanwhile the loop goes on (SQLite's busy handler
     would have slept on the loop's thread for the whole wait)."""
-    held, release = threading.Event(), threading.Event()
-
-    def other() -> None:
-        connection = sqlite3.connect(tmp_path / "inline.db")
-        connection.execute("BEGIN IMMEDIATE")
-        connection.execute("INSERT INTO items VALUES (1)")
-        held.set()
-        release.wait(10)
-        connection.commit()
-        connection.close()
-
     gaps: list[float] = []
 
     async def ticker() -> None:
@@ -259,20 +263,16 @@ async def test_a_write_waits_for_another_process_on_the_loop_not_in_sqlite(
             gaps.append(now - last)
             last = now
 
-    thread = threading.Thread(target=other)
-    thread.start()
     ticking = asyncio.create_task(ticker())
     try:
-        await asyncio.to_thread(held.wait)
-        threading.Timer(0.4, release.set).start()
-        started = time.monotonic()
-        async with create_session_factory(engine)() as session:
-            await session.execute(text("INSERT INTO items VALUES (2)"))
-            await session.commit()
-        waited = time.monotonic() - started
+        async with _held_by_another_process(tmp_path / "inline.db", writes=True) as release:
+            threading.Timer(0.4, release.set).start()
+            started = time.monotonic()
+            async with create_session_factory(engine)() as session:
+                await session.execute(text("INSERT INTO items VALUES (2)"))
+                await session.commit()
+            waited = time.monotonic() - started
     finally:
-        release.set()
-        thread.join()
         ticking.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticking
@@ -327,20 +327,7 @@ async def test_rows_given_as_an_iterator_are_all_written_after_a_wait(
 ) -> None:
     """executemany tried again after another process's lock: the retry has every row
     (an iterator would have lost the one the failed try took)."""
-    held, release = threading.Event(), threading.Event()
-
-    def other() -> None:
-        connection = sqlite3.connect(tmp_path / "inline.db")
-        connection.execute("BEGIN IMMEDIATE")
-        held.set()
-        release.wait(10)
-        connection.rollback()
-        connection.close()
-
-    thread = threading.Thread(target=other)
-    thread.start()
-    try:
-        await asyncio.to_thread(held.wait)
+    async with _held_by_another_process(tmp_path / "inline.db") as release:
         threading.Timer(0.2, release.set).start()
         async with engine.connect() as connection:
             raw = (await connection.get_raw_connection()).driver_connection
@@ -348,9 +335,6 @@ async def test_rows_given_as_an_iterator_are_all_written_after_a_wait(
                 "INSERT INTO items VALUES (?)", ((n,) for n in range(10, 15))
             )
             await raw.commit()
-    finally:
-        release.set()
-        thread.join()
     async with engine.connect() as connection:
         rows = await connection.execute(text("SELECT n FROM items ORDER BY n"))
         assert [n for (n,) in rows] == [10, 11, 12, 13, 14]
