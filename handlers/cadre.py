@@ -119,9 +119,12 @@ async def submit_answer(
     await notify.answer_to_youth(
         context.session, question, text=text, settings=context.services.settings, now=now
     )
+    # A call for help is never offered to the FAQ (promotion.UrgentNotLearned).
     await message.reply_text(
         tr("card.answered", ref=question.id),
-        reply_markup=promote_keyboard(
+        reply_markup=None
+        if question.urgent
+        else promote_keyboard(
             tr, question.id, notify.nearest(context.services.knowledge, question)
         ),
     )
@@ -168,6 +171,9 @@ async def promote_button(update: Update, context: BotContext) -> None:
             mask_labels={kind: tr.plain(f"mask.{kind}") for kind in MASK_KINDS},
             now=context.services.clock.now(),
         )
+    except promotion.UrgentNotLearned:
+        await query.answer(tr.plain("privacy_fixes.urgent_not_faq"), show_alert=True)
+        return
     except promotion.NothingToLearn:
         await query.answer(tr.plain("privacy_fixes.nothing_to_learn"), show_alert=True)
         return

@@ -22,6 +22,10 @@ from storage.questions import Question
 PROMOTED_PREFIX = "cadre-q"
 
 
+class UrgentNotLearned(questions.NotAllowed):
+    """An urgent question (a call for help): its words never become FAQ."""
+
+
 class NothingToLearn(questions.NotAllowed):
     """The question was withdrawn, or its text or answer erased (/forget, retention)."""
 
@@ -71,10 +75,13 @@ async def promote(
     masked first: personal data never enters the FAQ.
 
     Raises:
+        UrgentNotLearned: the question was a call for help (safeguarding).
         NothingToLearn: the question was withdrawn, or its text or answer was erased.
         questions.NotAllowed: the user may not act on it, or it has no answer yet.
     """
     question = await questions.staff_question(session, question_id=question_id, user=user, now=now)
+    if question.urgent:
+        raise UrgentNotLearned(question_id)
     answer = _latest_answer(question)
     if answer is None:
         raise questions.NotAllowed(question_id)

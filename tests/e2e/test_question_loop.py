@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from telegram import BotCommandScopeChat
 
+from bot.callbacks import pack
 from bot.services import lifecycle
 from bot.sweeper import sweep
 from knowledge import store
@@ -206,6 +207,25 @@ async def test_safeguarding_skips_the_faq_and_raises_urgent_cards(harness: BotHa
     assert "自伤" in urgent["text"]
     committee = await _next_card(harness, COMMITTEE, seq, "紧急关注")
     assert f"#{question.id}" in committee["text"]
+
+
+async def test_a_call_for_help_is_never_offered_to_the_faq(harness: BotHarness) -> None:
+    """An urgent question, answered: no "add to FAQ" button, and a forged one is
+    refused; its words stay out of the knowledge base."""
+    await _pick_region(harness, XIAOMING, "东城区", "东湖街道")
+    await harness.client.send_text(WANG, "/start")
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "我叫张伟，在实验中学，我爸爸天天打我，我真的不想活了")
+    card = await _next_card(harness, WANG["id"], seq, "紧急关注")
+    question = await _question(harness)
+    await harness.press(WANG, card, "答复")
+    confirmation = (await harness.send(WANG, "我们马上联系你，请先拨打 12355"))[-1]
+    assert f"#{question.id}" in confirmation["text"]
+    assert not [b for b in buttons(confirmation) if "常见问题" in b["text"]]
+    forged = await harness.press_data(WANG, confirmation["message_id"], pack("qnew", question.id))
+    assert forged["show_alert"] and "不能加入常见问题" in forged["text"]
+    async with harness.sessions() as session:
+        assert await store.get_entry(session, f"cadre-q{question.id}") is None
 
 
 async def test_pass_to_a_colleague(harness: BotHarness) -> None:
