@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.services import lifecycle, questions, safeguarding
 from bot.services.org import region_chain
+from bot.services.privacy import find_personal_data
 from bot.services.safeguarding import Concern
 from knowledge.index import EntryView, KnowledgeIndex
 from knowledge.store import add_phrasing
@@ -240,7 +241,8 @@ async def choose(
     index: KnowledgeIndex,
     now: datetime,
 ) -> Answered:
-    """The young person chose a suggestion: answer with it and learn the phrasing."""
+    """The young person chose a suggestion: answer with it and learn the phrasing (not
+    when it holds personal data: the knowledge base keeps no young person's details)."""
     log = await session.get(MatchLog, log_id)
     if log is None or entry_id not in (log.offered or []):
         raise NotYours(log_id)
@@ -251,13 +253,14 @@ async def choose(
     log = await _claim(
         session, user=user, log_id=log_id, response=RESPONSE_CHOSE, chosen=entry.slug
     )
-    await add_phrasing(
-        session,
-        slug=entry.slug,
-        text=log.query,
-        source=SOURCE_SUGGESTION,
-        created_by=f"user:{user.id}",
-    )
+    if not find_personal_data(log.query):
+        await add_phrasing(
+            session,
+            slug=entry.slug,
+            text=log.query,
+            source=SOURCE_SUGGESTION,
+            created_by=f"user:{user.id}",
+        )
     if log.question_id is not None:
         question = await questions.get(session, log.question_id)
         lifecycle.fire(

@@ -101,6 +101,23 @@ async def test_suggestions_choice_answers_and_is_learned(cautious: BotHarness) -
     assert [log.response for log in await _logs(cautious)] == ["chose", None]
 
 
+async def test_a_chosen_suggestion_with_personal_data_is_answered_not_learned(
+    cautious: BotHarness,
+) -> None:
+    """The knowledge base keeps no young person's details: a wording with a phone
+    number is answered but not learned as a phrasing."""
+    (reply,) = await cautious.send(XIAOMING, "团关系咋转 13812345678")
+    assert "你是想问" in reply["text"]
+    await cautious.press(XIAOMING, reply, "怎么转团组织关系")
+    answer = [m for m in await cautious.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+    assert "智慧团建" in answer["text"]
+    async with cautious.sessions() as session:
+        entry = await store.get_entry(session, "league-transfer")
+        assert entry is not None
+        assert not [p for p in entry.phrasings if "13812345678" in p.text]
+        assert not [p for p in entry.phrasings if p.source == "suggestion"]
+
+
 async def test_none_of_these_routes(cautious: BotHarness) -> None:
     (reply,) = await cautious.send(XIAOMING, "团关系咋转")
     await cautious.press(XIAOMING, reply, "以上都不是")
