@@ -35,6 +35,33 @@ _ADDRESS_UNIT = "号楼|号院|号|栋|幢|座|单元|层|楼|室|户|弄"
 _ADDRESS_TAIL = (
     rf"(?:\s*[-之]?\s*{_NUM}\s*(?:{_ADDRESS_UNIT}))*(?:-?[0-9]{{2,5}}(?![0-9年月日岁元]))?"
 )
+# The most common surnames, for a name said without an introducer's 叫 (我是张伟).
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余"
+    "杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙"
+    "史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+_SCHOOL_WORDS = "小学|中学|初中|高中|大学|学院|学校|职高|中专|技校|幼儿园"
+# What cannot be part of a school's name: the place stops, and verbs and words that come
+# before one (上中学, 考大学, 哪所学校, 什么大学, 他们学校).
+_SCHOOL_STOP = (
+    r"\s\x00在住是到去于的从往近旁离我你他她家,.:;!?()，。：；！？、"
+    "上读考念进转这那哪个也都还就很要能会与及或和跟回所们想么"
+)
+# School words that name a kind of school, not one school: 重点中学, 普通高中, 小学初中.
+_GENERIC_SCHOOL = re.compile(
+    "(?:重点|名牌|普通|职业|民办|公办|私立|公立|国际|寄宿|示范|一般|好|本地|外地|附近|全日制|"
+    "双一流|其他|别的|所有|一些|很多|不少|哪些|任何|新|同一|不同|两所|一所|省级|市级|区级|县级)的?"
+)
+_SCHOOL_LEVEL = re.compile(rf"(?:{_SCHOOL_WORDS})$")
+
+
+def _keep_school(match: re.Match[str]) -> bool:
+    """A school word after a word naming a kind of school, or another school word."""
+    prefix = match.group("p")
+    return bool(_GENERIC_SCHOOL.fullmatch(prefix) or _SCHOOL_LEVEL.search(prefix))
+
+
 # Introducers of contact ids, followed by an optional "是" or colon.
 _INTRO_SEP = r"\s*(?:是|为)?\s*:?\s*"
 # WeChat ids: a letter then 5+ letters, digits, _ or -; older ids are QQ numbers.
@@ -88,6 +115,19 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?:我叫|我的名字是|名字叫|名字是|姓名)\s*[:：]?\s*(?P<v>[\u4e00-\u9fff]{2,4})",
     ),
     (
+        "name",
+        # 我是张伟: a common surname and one or two characters, then a pause or what
+        # follows a name (今年, 在); not 我是高中生, 我是高一的, 我是江西人, 我是江苏的.
+        rf"我是\s*(?P<v>[{_SURNAMES}](?![中一二三四五六七八九十])[\u4e00-\u9fff]{{1,2}})"
+        r"(?<![人的])(?=[\s,.!?;:，。！？、；：]|$|今年|在)",
+    ),
+    (
+        "school",
+        # 实验中学, 育才小学, 北京大学: a name run back from the school word to the nearest
+        # word that cannot be part of it (我在实验中学 hides 实验中学; 上中学 keeps all).
+        rf"(?P<p>[^{_SCHOOL_STOP}]{{2,10}})(?:{_SCHOOL_WORDS})",
+    ),
+    (
         "school_class",
         # 三年级二班, 初二(3)班, 高一3班, 五(2)班: a grade with a class identifies a child.
         r"(?:(?:小学|初中|高中)?(?:[一二三四五六七八九1-9]年级|[初高][一二三1-3])"
@@ -110,6 +150,8 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
 
     def blanker(kind: str) -> Callable[[re.Match[str]], str]:
         def blank(match: re.Match[str]) -> str:
+            if kind == "school" and _keep_school(match):
+                return match.group(0)
             # Contact ids keep their introducer ("QQ号：") so the masked text still reads.
             start, end = match.span("v") if "v" in match.re.groupindex else match.span()
             spans.append((start, end, kind))
