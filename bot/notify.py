@@ -76,9 +76,10 @@ async def _card_text(
     settings: Settings,
     now: datetime,
     nearest: list[EntryView],
+    name_shown: bool,
 ) -> str:
-    asker = await session.get(User, question.user_id)
-    if question.identity_shared and asker is not None:
+    asker = await session.get(User, question.user_id) if name_shown else None
+    if asker is not None:
         who = asker.first_name
     else:
         who = tr.plain(
@@ -119,7 +120,11 @@ async def card(
     if chat_id is None:
         return  # no committee chat configured: the pool is still visible through /pool
     tr = await _translator_for(session, chat_id, settings)
-    text = await _card_text(session, tr, question, settings=settings, now=now, nearest=nearest)
+    # A shared name is for the cadre handling the question, never the committee's group.
+    name_shown = question.identity_shared and cadre is not None
+    text = await _card_text(
+        session, tr, question, settings=settings, now=now, nearest=nearest, name_shown=name_shown
+    )
     if header:
         text = Html(
             tr(header, ref=question.id, hours=f"{settings.sla_escalation_hours:g}") + "\n\n" + text
@@ -137,6 +142,7 @@ async def card(
         markup=markup,
         dedupe_key=f"card:{question.id}:{len(question.events)}:{chat_id}",
         purpose=access_log.IDENTITY_SHARED_CARD,
+        name_shown=name_shown,
         now=now,
     )
     if cadre is not None:
@@ -156,8 +162,17 @@ async def card_again(
     (through the outbox like every card, so a reply to it answers the question)."""
     chat_id = viewer.telegram_id
     tr = await _translator_for(session, chat_id, settings)
-    text = await _card_text(session, tr, question, settings=settings, now=now, nearest=nearest)
     pool = question.status == lifecycle.ROUTED and question.assigned_cadre_id is None
+    # A shared name only for the cadre who holds the question, not others who look.
+    holder = (
+        await session.get(Cadre, question.assigned_cadre_id)
+        if question.assigned_cadre_id is not None
+        else None
+    )
+    name_shown = question.identity_shared and holder is not None and holder.telegram_id == chat_id
+    text = await _card_text(
+        session, tr, question, settings=settings, now=now, nearest=nearest, name_shown=name_shown
+    )
     markup = claim_keyboard(tr, question.id) if pool else card_keyboard(tr, question.id, nearest)
     await _staff_card(
         session,
@@ -169,6 +184,7 @@ async def card_again(
         markup=markup,
         dedupe_key=f"card_again:{question.id}:{len(question.events)}:{chat_id}:{now:%Y%m%d%H%M%S}",
         purpose=access_log.IDENTITY_SHARED_CARD,
+        name_shown=name_shown,
         now=now,
     )
 
@@ -323,7 +339,9 @@ async def urgent(
     region = await session.get(Region, question.region_code) if question.region_code else None
     for chat_id, person in recipients:
         tr = await _translator_for(session, chat_id, settings)
-        if question.identity_shared and asker is not None:
+        # The on-duty cadre may see a shared name; the committee's group never does.
+        name_shown = question.identity_shared and asker is not None and person is not None
+        if name_shown and asker is not None:
             who = asker.first_name
         else:
             who = tr.plain(
@@ -350,6 +368,7 @@ async def urgent(
             markup=markup,
             dedupe_key=f"urgent:{question.id}:{chat_id}",
             purpose=access_log.IDENTITY_SHARED_URGENT,
+            name_shown=name_shown,
             now=now,
         )
 
@@ -365,6 +384,7 @@ async def _staff_card(
     markup: InlineKeyboardMarkup,
     dedupe_key: str,
     purpose: str,
+    name_shown: bool,
     now: datetime,
 ) -> None:
     """Queue a card about ``question`` for staff; log the asker's name if it shows."""
@@ -380,7 +400,7 @@ async def _staff_card(
         reply_markup=markup.to_dict(),
         ref=_ref(question),
     )
-    if row is not None and question.identity_shared:
+    if row is not None and name_shown:
         await _log_name_shown(session, question, chat_id=chat_id, purpose=purpose, now=now)
 
 

@@ -16,6 +16,7 @@ from bot.sweeper import sweep
 from storage.db import unit_of_work
 from storage.models import Cadre, InboundMessage, User
 from storage.outbox import OutboxMessage
+from storage.privacy import PersonalDataAccess
 from storage.questions import Conversation, Question
 from tests.support import XIAOMING, BotHarness, buttons
 
@@ -465,6 +466,28 @@ async def test_a_question_left_in_the_pool_is_offered_again(harness: BotHarness)
         cadre = await session.get(Cadre, moved.assigned_cadre_id)
     assert cadre is not None
     await _wait(harness, cadre.telegram_id, seq, "已转给你")
+
+
+async def test_a_shared_name_never_reaches_the_committee_group(harness: BotHarness) -> None:
+    """Sharing one's name is for the cadre who handles the question: a pool card offered
+    again to the committee's group keeps the pseudonym, and no name view is logged."""
+    await _setup(harness)
+    services = harness.app.bot_data.services
+    now = services.clock.now()
+    async with unit_of_work(harness.sessions) as session:  # nobody there: it goes to the pool
+        await session.execute(update(Cadre).values(away_until=now + timedelta(days=3)))
+    seq = await harness.client.last_seq()
+    (reply,) = await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
+    await _wait(harness, COMMITTEE, seq, "待领取")
+    await harness.press(XIAOMING, reply, "让团干部看到我的名字")
+    assert (await _question(harness)).identity_shared
+    seq = await harness.client.last_seq()
+    services.clock.advance(hours=49)
+    assert (await sweep(services)).pool_reoffered == 1
+    again = await _wait(harness, COMMITTEE, seq, "在待领取池里已超过 48 小时")
+    assert "小明" not in again["text"] and "青年#" in again["text"]
+    async with harness.sessions() as session:
+        assert list(await session.scalars(select(PersonalDataAccess))) == []
 
 
 async def test_a_reply_to_the_card_just_forwarded_names_the_department(
