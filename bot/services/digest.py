@@ -252,8 +252,8 @@ async def compute(
     ]
     overdue_total, overdue, overdue_by_cadre = await _overdue(session, now - sla, now)
     region_names = await _names(session, Region)
-    texts, stride = await _keyword_texts(session, start, end, this.new)
-    previous, last_stride = await _keyword_texts(session, last_start, last_end, last.new)
+    texts, askers, stride = await _keyword_texts(session, start, end, this.new)
+    previous, _, last_stride = await _keyword_texts(session, last_start, last_end, last.new)
     return Digest(
         week=week,
         start=start,
@@ -269,7 +269,9 @@ async def compute(
         regions=_regions(groups, region_names),
         topics=_topics(groups, last_groups, await _names(session, Topic)),
         # jieba is CPU work (and loads its dictionary once): off the event loop.
-        keywords=await asyncio.to_thread(_keywords, texts, previous, (stride, last_stride)),
+        keywords=await asyncio.to_thread(
+            _keywords, texts, askers, previous, (stride, last_stride)
+        ),
         gaps=await _gaps(session, start, end),
         key_items=await _items(session, start, end, "mark_key"),
         forwarded_items=await _items(session, start, end, "forward"),
@@ -299,8 +301,10 @@ async def compute(
     )
 
 
-def _keywords(texts: list[str], previous: list[str], scale: tuple[int, int]) -> list[Keyword]:
-    return keywords(blank_personal(texts), blank_personal(previous), scale=scale)
+def _keywords(
+    texts: list[str], askers: list[int], previous: list[str], scale: tuple[int, int]
+) -> list[Keyword]:
+    return keywords(blank_personal(texts), blank_personal(previous), askers=askers, scale=scale)
 
 
 def _unclaimed(now: datetime, settings: Settings):  # type: ignore[no-untyped-def]
@@ -571,16 +575,17 @@ async def _daily(session: AsyncSession, week: Week, tz: ZoneInfo) -> list[int]:
 
 async def _keyword_texts(
     session: AsyncSession, start: datetime, end: datetime, total: int
-) -> tuple[list[str], int]:
+) -> tuple[list[str], list[int], int]:
     """The week's question texts (every k-th by id past the sample size; never urgent
-    ones) and k."""
-    query = select(Question.text).where(
+    ones), who asked each, and k."""
+    query = select(Question.text, Question.user_id).where(
         _in(Question.asked_at, start, end), Question.urgent.is_(False)
     )
     stride = max(1, math.ceil(total / KEYWORD_SAMPLE))
     if stride > 1:
         query = query.where(Question.id % stride == 0)
-    return list(await session.scalars(query.order_by(Question.id))), stride
+    rows = list(await session.execute(query.order_by(Question.id)))
+    return [text for text, _ in rows], [user for _, user in rows], stride
 
 
 async def _gaps(session: AsyncSession, start: datetime, end: datetime) -> list[Gap]:

@@ -22,9 +22,11 @@ from knowledge.normalize import normalize_many
 
 # Personal data becomes a blank: nothing of it can become a keyword.
 BLANK_LABELS = dict.fromkeys(MASK_KINDS, " ")
-# A keyword must appear in this many questions of the week: a word only one young person
-# wrote (a name the masking did not recognise) never reaches the committee.
+# A keyword must appear in this many questions of the week, from at least this many young
+# people: a word only one or two of them wrote (a name or a school the masking did not
+# recognise, asked about again and again) never reaches the committee.
 MIN_KEYWORD_QUESTIONS = 3
+MIN_KEYWORD_ASKERS = 3
 # Two gap questions whose normalised texts score at least this (rapidfuzz ratio, 0..100)
 # belong to one group.
 GAP_SIMILARITY = 60.0
@@ -69,6 +71,7 @@ def keywords(
     texts: Sequence[str],
     previous_texts: Sequence[str],
     *,
+    askers: Sequence[int],
     top: int = 10,
     scale: tuple[int, int] = (1, 1),
 ) -> list[Keyword]:
@@ -77,11 +80,14 @@ def keywords(
     Args:
         texts: This week's question texts, already masked (see :func:`blank_personal`).
         previous_texts: Last week's, masked the same way.
+        askers: Who asked each of ``texts`` (any id that tells people apart).
         top: How many keywords to return at most.
         scale: Every how many questions one was read, this week and last week.
     """
     if not texts:
         return []
+    if len(askers) != len(texts):
+        raise ValueError("one asker per text")
     tags = _jieba().extract_tags("\n".join(texts), topK=top * 4)
     lowered = [t.lower() for t in texts]
     before = [t.lower() for t in previous_texts]
@@ -90,8 +96,9 @@ def keywords(
         if not _WORDY.search(tag) or tag in STOP_WORDS:
             continue  # numbers, punctuation and question words are no topic
         word = tag.lower()
-        count = sum(1 for t in lowered if word in t)
-        if count < MIN_KEYWORD_QUESTIONS:
+        having = [i for i, t in enumerate(lowered) if word in t]
+        count = len(having)
+        if count < MIN_KEYWORD_QUESTIONS or len({askers[i] for i in having}) < MIN_KEYWORD_ASKERS:
             continue
         earlier = sum(1 for t in before if word in t)
         found.append(Keyword(tag, count * scale[0], earlier * scale[1], scale != (1, 1)))

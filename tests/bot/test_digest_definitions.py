@@ -211,3 +211,22 @@ def test_waiting_since_moves_when_staff_is_asked_not_on_a_nudge() -> None:
     fire(question, "resolve", actor="user:1", now=at(18, 12))
     fire(question, "reopen", actor="user:1", now=at(19, 9))
     assert question.waiting_since == at(19, 9)
+
+
+def test_a_word_from_one_young_person_alone_is_no_hot_keyword() -> None:
+    """Counted by question, a word one person repeated (a name the masking missed)
+    would top the week; it must come from at least three people."""
+    from bot.services.digest_text import keywords
+
+    texts = [
+        "张小伟想问篮球赛怎么报名",
+        "张小伟的篮球赛报名截止了吗",
+        "篮球赛张小伟还能参加吗",
+        "志愿者证书在哪里领",
+    ]
+    one_person = keywords(texts, [], askers=[7, 7, 7, 8])
+    assert one_person == []
+    three = {k.word for k in keywords(texts, [], askers=[7, 8, 9, 10])}
+    assert {"张小伟", "篮球赛"} <= three
+    with pytest.raises(ValueError, match="asker"):
+        keywords(texts, [], askers=[7])
