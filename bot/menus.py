@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot import logs
 from bot.config import Settings
 from bot.i18n import translator
 from bot.services import org, users
@@ -87,10 +88,12 @@ async def set_for(
             scope=BotCommandScopeChat(user.telegram_id),
         )
     except (BadRequest, Forbidden) as error:  # e.g. never opened a chat with the bot
-        _log.info("no menu for staff chat %s: %s", user.telegram_id, error)
+        _log.info("no menu for staff chat %s: %s", logs.who(user.telegram_id), error)
         return permanent_failure_ok
     except TelegramError as error:
-        _log.warning("could not set the menu of staff chat %s: %s", user.telegram_id, error)
+        _log.warning(
+            "could not set the menu of staff chat %s: %s", logs.who(user.telegram_id), error
+        )
         return False
     return True
 

@@ -6,7 +6,7 @@ import logging
 
 from telegram import CallbackQuery, Message, Update
 
-from bot import broadcast_notify, callbacks
+from bot import broadcast_notify, callbacks, logs
 from bot.broadcast_keyboards import (
     announcement,
     list_keyboard,
@@ -63,7 +63,7 @@ async def subscribe_button(update: Update, context: BotContext) -> None:
                 context.session, user=context.user, now=now
             )
     except subscriptions.UnknownTopic:
-        _log.warning("refused topic %r from user %s", data.arg, context.user.telegram_id)
+        _log.warning("refused an unknown topic from %s", logs.who(context.user.telegram_id))
         await query.answer(tr.plain("broadcast.unknown_topic"), show_alert=True)
         return
     await query.answer()
@@ -185,7 +185,11 @@ async def draft_button(update: Update, context: BotContext) -> None:
             context.session, broadcast_id=data.id(), user=context.user
         )
     except broadcasts.NotAllowed:
-        _log.warning("refused %r from user %s", query.data, context.user.telegram_id)
+        _log.warning(
+            "refused %s from %s",
+            logs.callback_shape(query.data),
+            logs.who(context.user.telegram_id),
+        )
         await query.answer(tr.plain("broadcast.not_allowed"), show_alert=True)
         return
     draft = await drafts.load(context.session, message.chat_id)

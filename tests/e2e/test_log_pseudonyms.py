@@ -31,6 +31,18 @@ async def test_forged_and_stale_buttons_log_a_pseudonym_and_the_datas_shape(
     assert "FORGED-SECRET" not in caplog.text
 
 
+async def test_an_unknown_subscription_topic_logs_neither_the_id_nor_the_topic(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    panel = (await harness.send(XIAOMING, "/subscribe"))[-1]
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    answer = await harness.press_data(XIAOMING, panel["message_id"], "v1:sbt:nosuchtopic42")
+    assert answer["show_alert"]
+    assert "refused" in caplog.text
+    assert str(XIAOMING["id"]) not in caplog.text and "nosuchtopic42" not in caplog.text
+
+
 def test_the_update_context_carries_a_pseudonym_not_the_id() -> None:
     logs.set_pseudonym_key("k")
     record = logging.LogRecord("x", logging.INFO, "x", 1, "m", None, None)
