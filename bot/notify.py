@@ -215,6 +215,41 @@ async def follow_up_card(
     await _sla_reminder(session, question, cadre=cadre, tr=tr, settings=settings, now=now)
 
 
+async def name_shared(
+    session: AsyncSession, question: Question, *, settings: Settings, now: datetime
+) -> None:
+    """The young person agreed to share their name: tell the cadre holding the question
+    (nobody else; a question in the pool shows it to whoever takes it, on its card)."""
+    if question.assigned_cadre_id is None or question.status not in lifecycle.OPEN:
+        return
+    cadre = await session.get(Cadre, question.assigned_cadre_id)
+    asker = await session.get(User, question.user_id)
+    if cadre is None or asker is None:
+        return
+    tr = await _translator_for(session, cadre.telegram_id, settings)
+    code = tr.plain("card.anonymous", code=pseudonym(question.user_id, settings.pseudonym_key()))
+    row = await outbox_service.enqueue(
+        session,
+        kind=CARD,
+        chat_id=cadre.telegram_id,
+        text=tr("card.name_shared", ref=question.id, code=code, name=asker.first_name),
+        due_at=now,
+        dedupe_key=f"name_shared:{question.id}:{cadre.telegram_id}",
+        audience=AUDIENCE_STAFF,
+        recipient_user_id=cadre.telegram_id,
+        reply_markup=card_keyboard(tr, question.id).to_dict(),
+        ref=_ref(question),
+    )
+    if row is not None:
+        await _log_name_shown(
+            session,
+            question,
+            chat_id=cadre.telegram_id,
+            purpose=access_log.IDENTITY_SHARED_CARD,
+            now=now,
+        )
+
+
 async def _sla_reminder(
     session: AsyncSession,
     question: Question,

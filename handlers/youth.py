@@ -298,16 +298,17 @@ async def submit_follow_up(
 async def share_identity_button(update: Update, context: BotContext) -> None:
     """The young person agrees that cadres see their name on this ticket."""
     query, _, data = _query(update)
+    now = context.services.clock.now()
     try:
-        await questions.share_identity(
-            context.session,
-            question_id=data.id(),
-            user=context.user,
-            now=context.services.clock.now(),
+        question = await questions.share_identity(
+            context.session, question_id=data.id(), user=context.user, now=now
         )
     except (questions.NotAllowed, lifecycle.IllegalTransition):
         await query.answer(context.tr.plain("callback.stale"), show_alert=True)
         return
+    await notify.name_shared(
+        context.session, question, settings=context.services.settings, now=now
+    )
     await query.answer(context.tr.plain("youth.shared"))
     await query.edit_message_reply_markup(None)
 

@@ -170,9 +170,22 @@ async def test_forget_confirmed_withdraws_tells_the_cadre_and_leaves_nothing(
 async def test_a_card_showing_a_shared_name_is_logged(harness: BotHarness) -> None:
     reply, _card = await _ask(harness)
     question = await _question(harness)
-    await harness.press(XIAOMING, reply, "让团干部看到我的名字")
     async with harness.sessions() as session:
         assert list(await session.scalars(select(PersonalDataAccess))) == []  # pseudonym only
+    # Sharing tells the cadre holding the question at once, with the name, logged.
+    seq = await harness.client.last_seq()
+    await harness.press(XIAOMING, reply, "让团干部看到我的名字")
+    notice = await harness.client.wait_for_bot_message(
+        WANG["id"],
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: "同意让你看到" in (m.get("text") or ""),
+    )
+    assert "小明" in notice["text"] and f"#{question.id}" in notice["text"]
+    async with harness.sessions() as session:
+        (shared,) = list(await session.scalars(select(PersonalDataAccess)))
+        wang = await harness.user(WANG["id"])
+    assert wang is not None and shared.viewer_user_id == wang.id
     for other in ({"id": 2002, "first_name": "李老师"}, {"id": 2003, "first_name": "张老师"}):
         await harness.send(other, "/start")
     seq = await harness.client.last_seq()
@@ -181,8 +194,10 @@ async def test_a_card_showing_a_shared_name_is_logged(harness: BotHarness) -> No
     assert (await sweep(services)).escalated == 1
     moved = await _question(harness)
     async with harness.sessions() as session:
-        (row,) = list(await session.scalars(select(PersonalDataAccess)))
+        rows = list(await session.scalars(select(PersonalDataAccess)))
         user = await harness.user(XIAOMING["id"])
+    row = rows[-1]
+    assert len(rows) == 2 and row.viewer_chat_id != WANG["id"]
     assert user is not None and row.subject_user_id == user.id
     assert (row.item_kind, row.item_id, row.purpose) == (
         "question",
