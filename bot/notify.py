@@ -220,7 +220,8 @@ async def name_shared(
 ) -> None:
     """The young person agreed to share their name: tell the cadre holding the question
     (nobody else; a question in the pool shows it to whoever takes it, on its card)."""
-    if question.assigned_cadre_id is None or question.status not in lifecycle.OPEN:
+    holding = (lifecycle.ASSIGNED, lifecycle.ANSWERED)  # not passed on to a department
+    if question.assigned_cadre_id is None or question.status not in holding:
         return
     cadre = await session.get(Cadre, question.assigned_cadre_id)
     asker = await session.get(User, question.user_id)

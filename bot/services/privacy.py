@@ -40,8 +40,15 @@ _SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余"
     "杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫段雷侯龙"
     "史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+    # The same in traditional characters, where they differ.
+    "張陳劉黃趙吳孫馬許韓馮鄧蕭葉蘇呂盧鍾譚陸範賈韋鄒閆龍賀顧龔萬錢嚴湯"
 )
-_SCHOOL_WORDS = "小学|中学|初中|高中|大学|学院|学校|职高|中专|技校|幼儿园"
+_SCHOOL_WORDS = (
+    "小学|中学|初中|高中|大学|学院|学校|职高|中专|技校|幼儿园|附中"
+    "|小學|中學|大學|學院|學校|職高|中專|幼兒園"
+)
+# What introduces one's own school: 我在实验中学, 读育才小学, 来自…, 我们…, 是….
+_SCHOOL_INTRO = r"(?:在|读|讀|就读于|就讀於|来自|來自|我们|我們|是)\s*"
 # What cannot be part of a school's name: the place stops, and verbs and words that come
 # before one (上中学, 考大学, 哪所学校, 什么大学, 他们学校).
 _SCHOOL_STOP = (
@@ -51,7 +58,9 @@ _SCHOOL_STOP = (
 # School words that name a kind of school, not one school: 重点中学, 普通高中, 小学初中.
 _GENERIC_SCHOOL = re.compile(
     "(?:重点|名牌|普通|职业|民办|公办|私立|公立|国际|寄宿|示范|一般|好|本地|外地|附近|全日制|"
-    "双一流|其他|别的|所有|一些|很多|不少|哪些|任何|新|同一|不同|两所|一所|省级|市级|区级|县级)的?"
+    "双一流|其他|别的|所有|一些|很多|不少|哪些|任何|新|同一|不同|两所|一所|省级|市级|区级|县级|"
+    "[省市区县]重点|山区|乡村|农村|城里|城市|偏远|贫困|985|211|师范|综合|理工|职业技术|技术|"
+    "医科|艺术|体育|音乐|美术|希望)的?"
 )
 _SCHOOL_LEVEL = re.compile(rf"(?:{_SCHOOL_WORDS})$")
 
@@ -118,14 +127,21 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "name",
         # 我是张伟: a common surname and one or two characters, then a pause or what
         # follows a name (今年, 在); not 我是高中生, 我是高一的, 我是江西人, 我是江苏的.
-        rf"我是\s*(?P<v>[{_SURNAMES}](?![中一二三四五六七八九十])[\u4e00-\u9fff]{{1,2}})"
-        r"(?<![人的])(?=[\s,.!?;:，。！？、；：]|$|今年|在)",
+        rf"我是\s*(?P<v>[{_SURNAMES}](?![中一二三四五六七八九十考职職校年])[\u4e00-\u9fff]{{1,2}})"
+        r"(?<![人的生])(?=[\s,.!?;:，。！？、；：]|$|今年|在)",
     ),
     (
         "school",
-        # 实验中学, 育才小学, 北京大学: a name run back from the school word to the nearest
-        # word that cannot be part of it (我在实验中学 hides 实验中学; 上中学 keeps all).
-        rf"(?P<p>[^{_SCHOOL_STOP}]{{2,10}})(?:{_SCHOOL_WORDS})",
+        # One's own school, introduced (我在实验中学, 来自育才小学, 是人大附中的): its name
+        # runs back from the school word to the introducer. A school word alone names no
+        # school (请问大学生…, 高中入团的条件, 给山区学校捐书, 学校部).
+        rf"{_SCHOOL_INTRO}(?P<v>(?P<p>[^{_SCHOOL_STOP}]{{2,10}})(?:{_SCHOOL_WORDS}))(?![生部])",
+    ),
+    (
+        "school",
+        # Short forms: 我在南昌二中, 读市一中 (not 高一中午, 其中).
+        rf"{_SCHOOL_INTRO}(?P<v>(?P<p>[^{_SCHOOL_STOP}]{{1,6}})[一二三四五六七八九十]{{1,2}}中)"
+        r"(?![学學文心国國间間午级級生部])",
     ),
     (
         "school_class",

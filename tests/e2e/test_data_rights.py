@@ -194,7 +194,9 @@ async def test_a_card_showing_a_shared_name_is_logged(harness: BotHarness) -> No
     assert (await sweep(services)).escalated == 1
     moved = await _question(harness)
     async with harness.sessions() as session:
-        rows = list(await session.scalars(select(PersonalDataAccess)))
+        rows = list(
+            await session.scalars(select(PersonalDataAccess).order_by(PersonalDataAccess.id))
+        )
         user = await harness.user(XIAOMING["id"])
     row = rows[-1]
     assert len(rows) == 2 and row.viewer_chat_id != WANG["id"]
