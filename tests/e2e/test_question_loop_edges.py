@@ -438,15 +438,21 @@ async def test_a_button_does_not_throw_away_a_wish_being_written(harness: BotHar
     assert [m.author for m in (await _question(harness)).thread] == ["youth", "cadre"]
 
 
-async def test_a_question_left_in_the_pool_is_offered_again(harness: BotHarness) -> None:
+async def _ask_into_the_pool(harness: BotHarness) -> dict[str, Any]:
+    """Every cadre away: 小明's question goes to the committee's pool; return the reply."""
     await _setup(harness)
-    services = harness.app.bot_data.services
-    now = services.clock.now()
-    async with unit_of_work(harness.sessions) as session:  # nobody there: it goes to the pool
+    now = harness.app.bot_data.services.clock.now()
+    async with unit_of_work(harness.sessions) as session:
         await session.execute(update(Cadre).values(away_until=now + timedelta(days=3)))
     seq = await harness.client.last_seq()
-    await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
+    (reply,) = await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
     await _wait(harness, COMMITTEE, seq, "待领取")
+    return reply
+
+
+async def test_a_question_left_in_the_pool_is_offered_again(harness: BotHarness) -> None:
+    await _ask_into_the_pool(harness)
+    services = harness.app.bot_data.services
     question = await _question(harness)
     services.clock.advance(hours=47)
     assert (await sweep(services)).pool_reoffered == 0
@@ -471,14 +477,8 @@ async def test_a_question_left_in_the_pool_is_offered_again(harness: BotHarness)
 async def test_a_shared_name_never_reaches_the_committee_group(harness: BotHarness) -> None:
     """Sharing one's name is for the cadre who handles the question: a pool card offered
     again to the committee's group keeps the pseudonym, and no name view is logged."""
-    await _setup(harness)
+    reply = await _ask_into_the_pool(harness)
     services = harness.app.bot_data.services
-    now = services.clock.now()
-    async with unit_of_work(harness.sessions) as session:  # nobody there: it goes to the pool
-        await session.execute(update(Cadre).values(away_until=now + timedelta(days=3)))
-    seq = await harness.client.last_seq()
-    (reply,) = await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
-    await _wait(harness, COMMITTEE, seq, "待领取")
     await harness.press(XIAOMING, reply, "让团干部看到我的名字")
     assert (await _question(harness)).identity_shared
     seq = await harness.client.last_seq()
