@@ -123,8 +123,7 @@ class AiohttpRequest(BaseRequest):
             data = aiohttp.FormData(quote_fields=False)
             for name, value in (fields or {}).items():
                 data.add_field(name, value)
-            for name, part in files.items():
-                filename, content, mimetype = _unpack(part)
+            for name, (filename, content, mimetype) in files.items():
                 data.add_field(name, _content(content), filename=filename, content_type=mimetype)
         # The errors leave aiohttp's exception behind (`from None`): its text and its
         # request info hold the URL, and the URL holds the token; logs would show it.
@@ -166,21 +165,10 @@ def _total(*parts: float | None) -> float | None:
     return sum(part for part in parts if part is not None)
 
 
-def _unpack(part: Any) -> tuple[str | None, Any, str | None]:
-    """A multipart entry as (file name, content, MIME type); PTB gives a tuple of two or
-    three, or the bare content."""
-    if isinstance(part, tuple):
-        if len(part) == 3:
-            return part[0], part[1], part[2]
-        if len(part) == 2:
-            return part[0], part[1], None
-    return None, part, None
-
-
 def _content(content: Any) -> Any:
     """Bytes for aiohttp: a file handle is read (aiohttp would close it after the call,
     and a retry of the same call could not read it again) and put back where it was."""
-    if isinstance(content, bytes | bytearray | str) or not hasattr(content, "read"):
+    if isinstance(content, bytes):
         return content
     start = content.tell() if content.seekable() else None
     data = content.read()

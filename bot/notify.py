@@ -68,6 +68,19 @@ def age_text(tr: Translator, since: datetime, now: datetime) -> str:
     return tr.plain("time.days", n=minutes // (60 * 24))
 
 
+def _anonymous(tr: Translator, question: Question, settings: Settings) -> str:
+    """How staff see the asker without their name: 青年#A3F2."""
+    return tr.plain("card.anonymous", code=pseudonym(question.user_id, settings.pseudonym_key()))
+
+
+async def _holds(session: AsyncSession, question: Question, chat_id: int) -> bool:
+    """Whether ``chat_id`` is the cadre the question is assigned to."""
+    if question.assigned_cadre_id is None:
+        return False
+    cadre = await session.get(Cadre, question.assigned_cadre_id)
+    return cadre is not None and cadre.telegram_id == chat_id
+
+
 async def _card_text(
     session: AsyncSession,
     tr: Translator,
@@ -79,12 +92,7 @@ async def _card_text(
     name_shown: bool,
 ) -> str:
     asker = await session.get(User, question.user_id) if name_shown else None
-    if asker is not None:
-        who = asker.first_name
-    else:
-        who = tr.plain(
-            "card.anonymous", code=pseudonym(question.user_id, settings.pseudonym_key())
-        )
+    who = asker.first_name if asker is not None else _anonymous(tr, question, settings)
     region = await session.get(Region, question.region_code) if question.region_code else None
     topic = await session.get(Topic, question.topic) if question.topic else None
     text = tr(
@@ -164,12 +172,7 @@ async def card_again(
     tr = await _translator_for(session, chat_id, settings)
     pool = question.status == lifecycle.ROUTED and question.assigned_cadre_id is None
     # A shared name only for the cadre who holds the question, not others who look.
-    holder = (
-        await session.get(Cadre, question.assigned_cadre_id)
-        if question.assigned_cadre_id is not None
-        else None
-    )
-    name_shown = question.identity_shared and holder is not None and holder.telegram_id == chat_id
+    name_shown = question.identity_shared and await _holds(session, question, chat_id)
     text = await _card_text(
         session, tr, question, settings=settings, now=now, nearest=nearest, name_shown=name_shown
     )
@@ -228,27 +231,25 @@ async def name_shared(
     if cadre is None or asker is None:
         return
     tr = await _translator_for(session, cadre.telegram_id, settings)
-    code = tr.plain("card.anonymous", code=pseudonym(question.user_id, settings.pseudonym_key()))
-    row = await outbox_service.enqueue(
+    text = tr(
+        "card.name_shared",
+        ref=question.id,
+        code=_anonymous(tr, question, settings),
+        name=asker.first_name,
+    )
+    await _staff_card(
         session,
+        question,
         kind=CARD,
         chat_id=cadre.telegram_id,
-        text=tr("card.name_shared", ref=question.id, code=code, name=asker.first_name),
-        due_at=now,
+        person=cadre.telegram_id,
+        text=text,
+        markup=card_keyboard(tr, question.id),
         dedupe_key=f"name_shared:{question.id}:{cadre.telegram_id}",
-        audience=AUDIENCE_STAFF,
-        recipient_user_id=cadre.telegram_id,
-        reply_markup=card_keyboard(tr, question.id).to_dict(),
-        ref=_ref(question),
+        purpose=access_log.IDENTITY_SHARED_CARD,
+        name_shown=True,
+        now=now,
     )
-    if row is not None:
-        await _log_name_shown(
-            session,
-            question,
-            chat_id=cadre.telegram_id,
-            purpose=access_log.IDENTITY_SHARED_CARD,
-            now=now,
-        )
 
 
 async def _sla_reminder(
@@ -376,13 +377,9 @@ async def urgent(
     for chat_id, person in recipients:
         tr = await _translator_for(session, chat_id, settings)
         # The on-duty cadre may see a shared name; the committee's group never does.
-        name_shown = question.identity_shared and asker is not None and person is not None
-        if name_shown and asker is not None:
-            who = asker.first_name
-        else:
-            who = tr.plain(
-                "card.anonymous", code=pseudonym(question.user_id, settings.pseudonym_key())
-            )
+        shown_to = asker if question.identity_shared and person is not None else None
+        name_shown = shown_to is not None
+        who = shown_to.first_name if shown_to is not None else _anonymous(tr, question, settings)
         text = tr(
             "card.urgent",
             ref=question.id,

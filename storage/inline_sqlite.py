@@ -230,25 +230,22 @@ class InlineConnection:
         """``call(*args)``, tried again while another process holds the database's lock,
         sleeping on the loop between tries, for up to the connection's timeout."""
         fresh = not self._conn.in_transaction  # this call opens the transaction
-        try:
-            return call(*args)
-        except sqlite3.OperationalError as exc:
-            if not _is_busy(exc, fresh=fresh):
-                raise
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._wait_s
+        deadline: float | None = None
         pause = _FIRST_RETRY_S
         while True:
-            left = deadline - loop.time()
-            if left <= 0:
-                raise sqlite3.OperationalError("database is locked")
-            await asyncio.sleep(min(pause, left))
-            pause = min(pause * 2, _LONGEST_RETRY_S)
             try:
                 return call(*args)
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc, fresh=fresh):
                     raise
+            if deadline is None:
+                deadline = loop.time() + self._wait_s
+            left = deadline - loop.time()
+            if left <= 0:
+                raise sqlite3.OperationalError("database is locked")
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, _LONGEST_RETRY_S)
 
     async def counted(self) -> None:
         """Count a statement; every ``YIELD_EVERY``-th lets the loop run other tasks."""
@@ -328,8 +325,9 @@ def creator(database: str, **connect_args: Any) -> Callable[[], Any]:
     """An ``async_creator`` for ``create_async_engine`` over the SQLite file ``database``.
 
     ``connect_args`` go to :func:`sqlite3.connect`; its ``timeout`` bounds the wait for
-    another process's write lock and for this process's writers. SQLite's own busy
-    handler is off on these connections (see :meth:`InlineConnection.patiently`).
+    another process's write lock and for this process's writers. Their SQLite busy
+    handler must be off (``BUSY_TIMEOUT_MS``, which ``storage.db`` sets on every
+    connection; see :meth:`InlineConnection.patiently`).
     """
     key = str(Path(database).resolve())
     wait_s = float(connect_args.get("timeout", 5.0))
@@ -337,7 +335,6 @@ def creator(database: str, **connect_args: Any) -> Callable[[], Any]:
 
     async def connect() -> InlineConnection:
         connection = sqlite3.connect(database, **arguments)
-        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return InlineConnection(connection, key, wait_s)
 
     return connect

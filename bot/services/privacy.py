@@ -26,9 +26,11 @@ _HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 _BLANK = "\x00"
 
 _NUM = "[0-9零〇一二两三四五六七八九十百]+"
+# What ends a name run back from a place or school word: a pause, or a word before one.
+_NAME_STOP = r"\s\x00在住是到去于的从往近旁离我你他她家,.:;!?()，。：；！？、"
 # A place name runs back from 路/小区 to the nearest word that cannot be part of it, so
 # 我家住在人民路12号 hides 人民路12号 and 北京市朝阳区建国路1号 keeps the district.
-_PLACE_STOP = r"\s\x00在住是到去于的从往近旁离我你他她家区市县镇乡省,.:;!?()，。：；！？、"
+_PLACE_STOP = _NAME_STOP + "区市县镇乡省"
 _PLACE_NAME = rf"[^{_PLACE_STOP}]{{0,10}}"
 _ADDRESS_UNIT = "号楼|号院|号|栋|幢|座|单元|层|楼|室|户|弄"
 # Units after the street number (3栋2单元501室), then a bare room number (…单元501).
@@ -51,10 +53,7 @@ _SCHOOL_WORDS = (
 _SCHOOL_INTRO = r"(?:在|读|讀|就读于|就讀於|来自|來自|我们|我們|是)\s*"
 # What cannot be part of a school's name: the place stops, and verbs and words that come
 # before one (上中学, 考大学, 哪所学校, 什么大学, 他们学校).
-_SCHOOL_STOP = (
-    r"\s\x00在住是到去于的从往近旁离我你他她家,.:;!?()，。：；！？、"
-    "上读考念进转这那哪个也都还就很要能会与及或和跟回所们想么"
-)
+_SCHOOL_STOP = _NAME_STOP + "上读考念进转这那哪个也都还就很要能会与及或和跟回所们想么"
 # School words that name a kind of school, not one school: 重点中学, 普通高中, 小学初中.
 _GENERIC_SCHOOL = re.compile(
     "(?:重点|名牌|普通|职业|民办|公办|私立|公立|国际|寄宿|示范|一般|好|本地|外地|附近|全日制|"
