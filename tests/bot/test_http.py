@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 from collections.abc import AsyncIterator
@@ -95,22 +96,34 @@ async def server() -> AsyncIterator[tuple[str, Seen]]:
     await runner.cleanup()
 
 
-async def _bot(url: str, request: Any) -> Bot:
+@contextlib.asynccontextmanager
+async def _opened(request: AiohttpRequest) -> AsyncIterator[AiohttpRequest]:
+    """``request`` initialised, and shut down afterwards."""
+    await request.initialize()
+    try:
+        yield request
+    finally:
+        await request.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def _bot(url: str, request: AiohttpRequest, *, get_me: bool = True) -> AsyncIterator[Bot]:
+    """A bot on ``request`` against the stand-in; without ``get_me`` it skips PTB's getMe
+    at start (a slow server would time it out)."""
     bot = Bot(TOKEN, base_url=f"{url}/bot", base_file_url=f"{url}/file/bot", request=request)
-    await bot.initialize()
-    return bot
+    async with _opened(request):
+        if get_me:
+            await bot.initialize()
+        yield bot
 
 
 async def test_a_call_sends_its_parameters_and_returns_the_parsed_result(
     server: tuple[str, Seen],
 ) -> None:
     url, seen = server
-    bot = await _bot(url, AiohttpRequest())
-    try:
+    async with _bot(url, AiohttpRequest()) as bot:
         keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("是", callback_data="a:1")]])
         message = await bot.send_message(42, "你好 <b>世界</b>", reply_markup=keyboard)
-    finally:
-        await bot.shutdown()
     assert message.chat.id == 42 and message.text == "ok"
     sent = seen.calls[-1]
     assert sent["method"] == "sendMessage"
@@ -125,13 +138,10 @@ async def test_a_file_goes_as_multipart_with_its_name_and_the_other_fields(
     server: tuple[str, Seen],
 ) -> None:
     url, seen = server
-    bot = await _bot(url, AiohttpRequest())
-    try:
+    async with _bot(url, AiohttpRequest()) as bot:
         await bot.send_document(
             42, InputFile(b'{"a": 1}', filename="我的数据.json"), caption="导出"
         )
-    finally:
-        await bot.shutdown()
     sent = seen.calls[-1]
     assert sent["method"] == "sendDocument"
     assert sent["fields"]["chat_id"] == "42" and sent["fields"]["caption"] == "导出"
@@ -141,23 +151,16 @@ async def test_a_file_goes_as_multipart_with_its_name_and_the_other_fields(
 async def test_a_slow_server_times_out_as_ptb_expects(server: tuple[str, Seen]) -> None:
     url, seen = server
     seen.delay_s = 1.0
-    bot = await _bot_without_get_me(url, AiohttpRequest(read_timeout=0.2))
-    try:
+    async with _bot(url, AiohttpRequest(read_timeout=0.2), get_me=False) as bot:
         with pytest.raises(TimedOut):
             await bot.send_message(42, "hi")
-    finally:
-        await bot.shutdown()
 
 
 async def test_no_server_is_a_network_error_without_the_token() -> None:
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
+    async with _opened(AiohttpRequest()) as request:
         with pytest.raises(NetworkError, match="aiohttp") as raised:
             await request.do_request(f"http://127.0.0.1:9/bot1:{SECRET}/getMe", "POST")
-    finally:
-        await request.shutdown()
-        await request.shutdown()  # twice is harmless
+    await request.shutdown()  # twice is harmless
     _without_token(raised.value)
 
 
@@ -168,17 +171,14 @@ async def test_waiting_too_long_for_a_connection_times_out_without_the_token(
     (with its cause) must not show it."""
     url, seen = server
     seen.delay_s = 1.0
-    request = AiohttpRequest(connection_pool_size=1, connect_timeout=0.1, pool_timeout=0.1)
-    await request.initialize()
     target = f"{url}/bot1:{SECRET}/getMe"
-    try:
+    tight = AiohttpRequest(connection_pool_size=1, connect_timeout=0.1, pool_timeout=0.1)
+    async with _opened(tight) as request:
         first = asyncio.create_task(request.do_request(target, "POST"))
         await asyncio.sleep(0.1)  # the one connection is taken
         with pytest.raises(TimedOut) as raised:
             await request.do_request(target, "POST")
         await first
-    finally:
-        await request.shutdown()
     _without_token(raised.value)
 
 
@@ -193,12 +193,8 @@ async def test_redirects_are_not_followed(server: tuple[str, Seen]) -> None:
     """As with httpx: a redirect is the server's answer, not a second call (aiohttp
     would turn a POST into a GET without its body)."""
     url, seen = server
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
+    async with _opened(AiohttpRequest()) as request:
         status, _ = await request.do_request(f"{url}/bot{TOKEN}/moved", "POST")
-    finally:
-        await request.shutdown()
     assert status == 302
     assert [call["method"] for call in seen.calls] == []
 
@@ -209,12 +205,9 @@ async def test_a_file_handle_can_be_sent_twice(server: tuple[str, Seen]) -> None
     url, seen = server
     handle = io.BytesIO(b"chart")
     upload = InputFile(handle, filename="chart.png", read_file_handle=False)
-    bot = await _bot(url, AiohttpRequest())
-    try:
+    async with _bot(url, AiohttpRequest()) as bot:
         await bot.send_document(42, upload)
         await bot.send_document(42, upload)
-    finally:
-        await bot.shutdown()
     assert [call["files"]["document"][1] for call in seen.calls[-2:]] == [b"chart", b"chart"]
     assert not handle.closed
 
@@ -232,17 +225,13 @@ async def test_the_environment_s_proxy_is_used_and_no_proxy_is_respected(
     url, seen = server
     monkeypatch.setenv("HTTP_PROXY", url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
+    async with _opened(AiohttpRequest()) as request:
         status, _ = await request.do_request(f"http://api.telegram.test/bot{TOKEN}/getMe", "POST")
         assert status == 200
         assert seen.calls[-1]["host"] == "api.telegram.test"
         assert seen.calls[-1]["target"] == f"http://api.telegram.test/bot{TOKEN}/getMe"
         status, _ = await request.do_request(f"{url}/bot{TOKEN}/getMe", "POST")
         assert status == 200 and seen.calls[-1]["target"] == f"/bot{TOKEN}/getMe"
-    finally:
-        await request.shutdown()
 
 
 def test_the_setting_picks_the_client() -> None:
@@ -253,10 +242,3 @@ def test_the_setting_picks_the_client() -> None:
     assert Settings(telegram_token="1:a").http_client == "aiohttp"  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="HTTP client"):
         Settings(telegram_token="1:a", http_client="curl")  # type: ignore[arg-type]
-
-
-async def _bot_without_get_me(url: str, request: Any) -> Bot:
-    """A bot that does not call getMe at start (the slow server would time it out)."""
-    bot = Bot(TOKEN, base_url=f"{url}/bot", request=request)
-    await request.initialize()
-    return bot
