@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.callbacks import ACTIONS, VERSION
-from bot.services.privacy import pseudonym
+from bot.services.privacy import log_pseudonym
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -34,10 +34,11 @@ def set_pseudonym_key(key: str) -> None:
 
 
 def who(telegram_id: int | None) -> str:
-    """How a log names a Telegram user: ``u:`` and the keyed pseudonym, never the id."""
+    """How a log names a Telegram user: ``u:`` and the keyed log pseudonym, never the id
+    (nor the code staff cards show)."""
     if telegram_id is None:
         return "-"
-    return f"u:{pseudonym(telegram_id, _PSEUDONYM_KEY['key'])}"
+    return f"u:{log_pseudonym(telegram_id, _PSEUDONYM_KEY['key'])}"
 
 
 def callback_shape(data: str | None) -> str:

@@ -245,3 +245,21 @@ def pseudonym(user_id: int, secret: str) -> str:
         raise ValueError("pseudonym secret must not be empty")
     digest = hmac.new(secret.encode(), str(user_id).encode(), hashlib.sha256).hexdigest()
     return digest[:4].upper()
+
+
+def log_pseudonym(user_id: int, secret: str) -> str:
+    """How logs name a Telegram user: ten lower-case hex characters, unlinkable to
+    :func:`pseudonym`.
+
+    A separate HMAC input (``log:`` and the id) means someone who reads both the logs
+    and a staff card cannot match a log line to a young person's 青年#A3F2 code. Forty
+    bits also keep two people apart in a log: with 100,000 users, a clash is about 0.5%
+    likely, where four characters would clash among a few hundred.
+
+    Raises:
+        ValueError: The secret is empty.
+    """
+    if not secret:
+        raise ValueError("pseudonym secret must not be empty")
+    digest = hmac.new(secret.encode(), f"log:{user_id}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:10]

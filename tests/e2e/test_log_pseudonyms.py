@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot import logs
-from bot.services.privacy import pseudonym
+from bot.services.privacy import log_pseudonym, pseudonym
 from tests.support import XIAOMING, BotHarness
 
 FORGED = "v1:FORGED-SECRET-DATA-4242"
@@ -25,7 +25,7 @@ async def test_forged_and_stale_buttons_log_a_pseudonym_and_the_datas_shape(
     refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
     assert refused, caplog.text
     key = harness.settings.pseudonym_key()
-    assert any(pseudonym(XIAOMING["id"], key) in message for message in refused)
+    assert any(f"u:{log_pseudonym(XIAOMING['id'], key)}" in message for message in refused)
     assert any(f"{len(FORGED.encode())} bytes" in message for message in refused)
     assert str(XIAOMING["id"]) not in caplog.text
     assert "FORGED-SECRET" not in caplog.text
@@ -50,7 +50,17 @@ def test_the_update_context_carries_a_pseudonym_not_the_id() -> None:
         logs.UpdateContextFilter().filter(record)
     assert record.user == logs.who(5_551_001) and "5551001" not in str(record.user)
     line = logs.JsonFormatter().format(record)
-    assert "5551001" not in line and pseudonym(5_551_001, "k") in line
+    assert "5551001" not in line and log_pseudonym(5_551_001, "k") in line
+
+
+def test_log_pseudonyms_are_not_the_codes_on_staff_cards() -> None:
+    """A log line cannot be matched to a card's 青年#A3F2 by comparing codes, and ten
+    characters keep people apart in a log where four would clash."""
+    codes = {log_pseudonym(user_id, "k") for user_id in range(5_000)}
+    assert len(codes) == 5_000 and all(len(code) == 10 for code in codes)
+    for user_id in range(200):
+        card = pseudonym(user_id, "k").lower()
+        assert not log_pseudonym(user_id, "k").startswith(card)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
 from bot.config import Settings
-from bot.services.privacy import pseudonym
+from bot.services.privacy import log_pseudonym
 from bot.webhook import SECRET_HEADER
 from sandbox import SandboxClient, SandboxServer
 from storage.models import InboundMessage
@@ -321,7 +321,7 @@ async def test_voy_run_serves_the_webhook_logs_json_and_stops_on_sigterm(
     # The sender appears by keyed pseudonym, never by Telegram id.
     settings = Settings(telegram_token=SecretStr(TOKEN), _env_file=None)  # type: ignore[call-arg]
     key = settings.pseudonym_key()
-    who = f"u:{pseudonym(XIAOMING['id'], key)}"
+    who = f"u:{log_pseudonym(XIAOMING['id'], key)}"
     assert tagged and all(line["user"] == who for line in tagged)
     assert any("update handled: message" in line["message"] for line in tagged)
     leaks = [line for line in lines if "ZQX" in json.dumps(line, ensure_ascii=False)]
