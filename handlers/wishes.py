@@ -356,6 +356,8 @@ async def _decide(
 
 def _refusal(tr: Translator, error: Exception, wish_id: int) -> str:
     if isinstance(error, life.IllegalWishTransition):
+        if error.state == life.CHANGED_MEANWHILE:  # lost a race: no state to name
+            return tr.plain("wish.changed_meanwhile", ref=wish_id)
         return tr.plain("wish.illegal", ref=wish_id, state=tr.plain(f"wish_status.{error.state}"))
     return tr.plain("wish.not_allowed")
 

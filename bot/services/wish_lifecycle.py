@@ -72,6 +72,11 @@ MACHINE = Machine(
 )
 
 
+# The state an :class:`IllegalWishTransition` names when someone else changed the wish
+# between loading and saving it (the version check refused the write).
+CHANGED_MEANWHILE = "changed"
+
+
 class IllegalWishTransition(Exception):
     """The trigger is not allowed from the wish's current state."""
 

@@ -106,7 +106,7 @@ async def _saved(session: AsyncSession, wish: Wish, trigger: str) -> Wish:
     try:
         await session.flush()
     except StaleDataError as exc:
-        raise life.IllegalWishTransition(wish_id, "changed", trigger) from exc
+        raise life.IllegalWishTransition(wish_id, life.CHANGED_MEANWHILE, trigger) from exc
     return wish
 
 

@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.data import DEMO_ORG
+from bot.i18n import translator
 from bot.services import org, users, wishes
 from bot.services import wish_drafts as drafts
 from bot.services import wish_lifecycle as life
+from handlers import wishes as wish_handlers
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import User
@@ -433,6 +435,53 @@ async def test_two_reviewers_deciding_at_once_one_wins(
         final = await session.get(wishes.Wish, wish.id)
         assert final is not None and final.status in (life.APPROVED, life.REJECTED)
         assert len(final.events) == 2  # submit and exactly one decision
+
+
+LOCALES = ("zh-Hans", "zh-Hant", "en")
+
+
+async def test_a_withdrawal_racing_a_claim_is_refused_in_words(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The claim is written first; the young person's withdrawal, loaded before it,
+    loses on the version check, and the refusal renders (it once raised KeyError)."""
+    (wish_id,) = await _approved_and_claimed(sessions, approved=1, claimed=0)
+    async with sessions() as one, sessions() as two:
+        cadre = await _person(one, 2002)
+        youth = await _person(two, 1001)
+        await wishes.claim(one, wish_id=wish_id, user=cadre, now=NOW, limit=5)
+        await one.flush()
+        loaded = await wishes.own(two, wish_id=wish_id, user=youth)  # still published here
+        assert loaded.status == life.APPROVED
+
+        async def withdraw() -> life.IllegalWishTransition | None:
+            try:
+                await wishes.withdraw(two, wish_id=wish_id, user=youth, now=NOW)
+            except life.IllegalWishTransition as refused:
+                await two.rollback()
+                return refused
+            return None
+
+        task = asyncio.create_task(withdraw())
+        await asyncio.sleep(0.3)
+        await one.commit()
+        refused = await task
+    assert refused is not None and refused.state == life.CHANGED_MEANWHILE
+    async with sessions() as session:
+        final = await session.get(wishes.Wish, wish_id)
+        assert final is not None and final.status == life.CLAIMED
+    for locale in LOCALES:
+        text = wish_handlers._refusal(translator(locale), refused, wish_id)
+        assert f"W{wish_id}" in text and "wish_status" not in text
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_refusal_a_wish_service_can_raise_has_words(locale: str) -> None:
+    tr = translator(locale)
+    for state in (*life.STATES, life.CHANGED_MEANWHILE):
+        assert tr.plain("wish.not_allowed") != wish_handlers._refusal(
+            tr, life.IllegalWishTransition(3, state, "claim"), 3
+        )
 
 
 def test_multipliers_are_not_amounts() -> None:
