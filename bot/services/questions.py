@@ -262,8 +262,10 @@ async def follow_up(
     )
     reachable = await routing.reachable(session, [cadre.telegram_id] if cadre else [])
     if cadre is not None and routing.available(cadre, now) and cadre.telegram_id in reachable:
+        asks_again = question.status in lifecycle.ASKS_AGAIN
         lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
-        question.assigned_at = now
+        if asks_again:  # the cadre's time to answer starts again; a nudge does not reset it
+            question.assigned_at = now
         return Assignment(question, cadre, concern=concern)
     if question.status == lifecycle.RESOLVED:
         lifecycle.fire(question, "reopen", actor=actor_of(user), now=now)

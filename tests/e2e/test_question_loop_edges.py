@@ -225,6 +225,30 @@ async def test_escalation_goes_to_a_new_cadre_then_to_the_pool(harness: BotHarne
     assert (await sweep(services)).escalated == 0
 
 
+async def test_nudges_do_not_hold_off_the_escalation(harness: BotHarness) -> None:
+    """The cadre answered, was asked again, then went silent: the young person's "any
+    news?" replies must not restart the cadre's 48 hours (they once did, forever)."""
+    await _setup(harness)
+    card = await _ask(harness, "高新区哪里有大学生实习岗位")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "可以看看区人社局的网站。", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    await harness.send(XIAOMING, "网站上没找到，能具体点吗？", reply_to=answer["message_id"])
+    assert (await _question(harness)).status == lifecycle.ASSIGNED  # asked again: 李老师
+    services = harness.app.bot_data.services
+    for _ in range(2):  # nudges at 30 h and 45 h: not overdue yet
+        services.clock.advance(hours=15 if _ else 30)
+        await harness.send(XIAOMING, "请问有消息了吗？", reply_to=answer["message_id"])
+        assert (await sweep(services)).escalated == 0
+    services.clock.advance(hours=4)  # 49 h since 李老师 was asked again
+    assert (await sweep(services)).escalated == 1
+    moved = await _question(harness)
+    assert moved.escalations == 1
+    async with harness.sessions() as session:
+        holder = await session.get(Cadre, moved.assigned_cadre_id)
+    assert holder is not None and holder.telegram_id != LI["id"]
+
+
 async def test_unreachable_cadres_are_not_routed_to(harness: BotHarness) -> None:
     await _setup(harness)
     async with unit_of_work(harness.sessions) as session:
