@@ -237,7 +237,8 @@ async def claim(
     row is locked first, so the second claim's count sees the first; SQLite counts under
     its write lock anyway.
     """
-    _require(user, ROLE_CADRE, ROLE_DONOR)
+    if not may_claim(user):
+        raise WishNotAllowed(wish_id)
     await session.execute(select(User.id).where(User.id == user.id).with_for_update())
     held = _open_claims_of(user).scalar_subquery()
     won = await session.execute(
@@ -285,9 +286,16 @@ async def claim(
     return wish
 
 
+def may_claim(user: User) -> bool:
+    """Whether ``user`` may take on wishes (and keep those taken): a cadre, a donor or an
+    admin. Someone who has lost those roles (``voy cadre remove``, an org reload) may not."""
+    return any(user.has_role(role) for role in (ROLE_CADRE, ROLE_DONOR, ROLE_ADMIN))
+
+
 async def _claimed_by(session: AsyncSession, *, wish_id: int, user: User) -> Wish:
     wish = await session.get(Wish, wish_id)
-    if wish is None or (wish.claimer_user_id != user.id and not user.has_role(ROLE_ADMIN)):
+    holder = wish is not None and wish.claimer_user_id == user.id and may_claim(user)
+    if wish is None or not (holder or user.has_role(ROLE_ADMIN)):
         raise WishNotAllowed(wish_id)
     return wish
 
@@ -408,6 +416,19 @@ async def sweep(
     """Remind idle claimers, release claims idle too long, chase confirmations, and
     remind the reviewers of submissions waiting longer than ``review_reminder_after``."""
     report = WishSweep([], [], [], [], [], [], [])
+    # Claims held by someone who may no longer claim go back on offer at once.
+    for wish, claimer in (
+        await session.execute(
+            select(Wish, User)
+            .join(User, User.id == Wish.claimer_user_id)
+            .where(Wish.status == life.CLAIMED)
+            .with_for_update(of=Wish, skip_locked=True)
+        )
+    ).all():
+        if not may_claim(claimer):
+            life.fire(wish, "release", actor="system", now=now, note="claimer no longer a cadre")
+            wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
+            report.released.append(wish)
     for wish in list(
         await session.scalars(
             select(Wish)

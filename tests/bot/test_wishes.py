@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.data import DEMO_ORG
 from bot.i18n import translator
-from bot.services import org, users, wishes
+from bot.services import cadres, org, users, wishes
 from bot.services import wish_drafts as drafts
 from bot.services import wish_lifecycle as life
 from handlers import wishes as wish_handlers
@@ -435,6 +435,42 @@ async def test_two_reviewers_deciding_at_once_one_wins(
         final = await session.get(wishes.Wish, wish.id)
         assert final is not None and final.status in (life.APPROVED, life.REJECTED)
         assert len(final.events) == 2  # submit and exactly one decision
+
+
+async def test_a_removed_cadres_claims_go_back_on_offer(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """``voy cadre remove``: the former cadre can neither extend nor fulfil a claim, and
+    the next sweep puts it back on offer; a colleague's claim stays."""
+    removed_ones, kept = await _approved_and_claimed(sessions, approved=2, claimed=1)
+    async with unit_of_work(sessions) as session:
+        colleague = await _person(session, 2001)
+        await wishes.claim(session, wish_id=kept, user=colleague, now=NOW, limit=5)
+        await cadres.remove(session, telegram_id=2002)
+    async with sessions() as session:
+        former = await _person(session, 2002)
+        with pytest.raises(wishes.WishNotAllowed):
+            await wishes.progress(session, wish_id=removed_ones, user=former, now=NOW)
+        with pytest.raises(wishes.WishNotAllowed):
+            await wishes.fulfil(
+                session,
+                wish_id=removed_ones,
+                user=former,
+                proof_text="到校门口来拿",
+                proof_file_id=None,
+                now=NOW,
+            )
+        with pytest.raises(wishes.WishNotAllowed):
+            await wishes.claim(session, wish_id=removed_ones, user=former, now=NOW, limit=5)
+    async with unit_of_work(sessions) as session:
+        found = await wishes.sweep(session, now=NOW + timedelta(minutes=5), **SWEEP_AFTER)
+        assert [w.id for w in found.released] == [removed_ones]
+    async with sessions() as session:
+        back = await session.get(wishes.Wish, removed_ones)
+        assert back is not None and (back.status, back.claimer_user_id) == (life.APPROVED, None)
+        assert back.events[-1].trigger == "release"
+        still = await session.get(wishes.Wish, kept)
+        assert still is not None and still.status == life.CLAIMED
 
 
 LOCALES = ("zh-Hans", "zh-Hant", "en")
