@@ -35,6 +35,9 @@ async def text(update: Update, context: BotContext) -> None:
             return
         waiting = None  # a young person's late text is a new message, as any other
     if waiting is not None and waiting.kind == wish_drafts.KIND:
+        # A call for help is never taken as a step of the draft (which waits as it was).
+        if await youth.cry_for_help(message, context, message.text, update_id=update.update_id):
+            return
         draft = await wish_drafts.load(context.session, chat_id)
         assert draft is not None
         await wishes.draft_text(message, context, draft)

@@ -126,6 +126,8 @@ async def photo(update: Update, context: BotContext) -> None:
     """A photo: part of a wish draft, a claimer's proof, or (otherwise) not understood."""
     message = update.effective_message
     assert message is not None and message.photo
+    if await youth.cry_for_help(message, context, message.caption, update_id=update.update_id):
+        return  # the draft, if any, waits as it was
     chat_id = message.chat_id
     waiting = await conversations.pending(context.session, chat_id)
     file_id = message.photo[-1].file_id

@@ -19,6 +19,7 @@ from bot.keyboards import (
 )
 from bot.services import asking, conversations, lifecycle, questions, safeguarding
 from bot.services import wishes as wish_service
+from bot.services.org import ORG_ROLES
 from handlers import common, wishes
 
 _log = logging.getLogger(__name__)
@@ -48,6 +49,23 @@ async def ask(message: Message, context: BotContext, text: str, *, update_id: in
     )
     await _after(context, outcome)
     await _render(message, context.tr, outcome)
+
+
+async def cry_for_help(
+    message: Message, context: BotContext, text: str | None, *, update_id: int
+) -> bool:
+    """Words suggesting danger are a call for help wherever a young person typed them
+    (a step of a wish draft, a photo's caption): asked as an urgent question, so they
+    get the helpline and a person is told. Staff at work are not screened here.
+
+    Returns whether ``text`` was one (and has been answered).
+    """
+    if not text or any(context.user.has_role(role) for role in ORG_ROLES):
+        return False
+    if safeguarding.assess(text) is None:
+        return False
+    await ask(message, context, text, update_id=update_id)
+    return True
 
 
 async def _after(context: BotContext, outcome: asking.Outcome) -> None:
@@ -174,10 +192,15 @@ async def choose(update: Update, context: BotContext) -> None:
 
 
 async def other_message(update: Update, context: BotContext) -> None:
-    """Answer stickers, voice and the like: only text (and photos for wishes) is read."""
+    """Answer stickers, voice and the like: only text (and photos for wishes) is read;
+    a caption that calls for help is answered as one."""
+    message = update.effective_message
+    if message is not None and await cry_for_help(
+        message, context, message.caption, update_id=update.update_id
+    ):
+        return
     if await wishes.draft_other(update, context):
         return
-    message = update.effective_message
     if message is not None:
         await message.reply_text(context.tr("message.non_text"))
 

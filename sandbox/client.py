@@ -103,11 +103,16 @@ class SandboxClient:
         return await self._post_message(user, chat_id, voice={"duration": duration})
 
     async def send_document(
-        self, user: User, file_name: str, size: int = 1024, chat_id: int | None = None
+        self,
+        user: User,
+        file_name: str,
+        size: int = 1024,
+        chat_id: int | None = None,
+        caption: str | None = None,
     ) -> dict[str, Any]:
-        """Post a document."""
+        """Post a document, with an optional caption."""
         document = {"file_name": file_name, "size": size}
-        return await self._post_message(user, chat_id, document=document)
+        return await self._post_message(user, chat_id, document=document, caption=caption)
 
     async def press(
         self, user: User, message_id: int, data: str, chat_id: int | None = None

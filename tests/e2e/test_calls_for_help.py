@@ -1,0 +1,87 @@
+"""A call for help is answered as one wherever a young person types it: in the middle of
+a wish draft, as the wish itself, or as a photo's or a file's caption. They get the
+helpline at once and a person is told (an urgent card); a draft waits as it was."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.services import wish_drafts
+from storage.questions import Conversation, Question
+from tests.e2e.test_question_loop_edges import LI, _setup, _wait
+from tests.support import XIAOMING, BotHarness, texts
+
+CRY = "算了，我真的不想活了"
+
+
+async def _urgent_questions(harness: BotHarness) -> list[Question]:
+    async with harness.sessions() as session:
+        return list(await session.scalars(select(Question).where(Question.urgent)))
+
+
+async def _draft_step(harness: BotHarness) -> str | None:
+    async with harness.sessions() as session:
+        waiting = await session.get(Conversation, XIAOMING["id"])
+    if waiting is None or waiting.kind != wish_drafts.KIND:
+        return None
+    return str(waiting.data["step"])
+
+
+async def _last_reply(harness: BotHarness) -> dict[str, Any]:
+    return [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+
+
+async def test_in_the_middle_of_a_wish_draft(harness: BotHarness) -> None:
+    await _setup(harness)
+    await harness.send(XIAOMING, "/wish")
+    await harness.send(XIAOMING, "想要一个新书包")
+    await harness.press(XIAOMING, await _last_reply(harness), "跳过")  # no photo
+    step = await _draft_step(harness)
+    assert step == wish_drafts.CATEGORY
+    seq = await harness.client.last_seq()
+    replies = await harness.send(XIAOMING, CRY)
+    assert "12355" in texts(replies)
+    (urgent,) = await _urgent_questions(harness)
+    assert urgent.text == CRY
+    card = await _wait(harness, LI["id"], seq, "紧急关注")
+    assert f"#{urgent.id}" in card["text"]
+    assert await _draft_step(harness) == step  # the draft waits where it was
+
+
+async def test_as_the_wish_itself(harness: BotHarness) -> None:
+    await _setup(harness)
+    await harness.send(XIAOMING, "/wish")
+    replies = await harness.send(XIAOMING, CRY)
+    assert "12355" in texts(replies)
+    assert len(await _urgent_questions(harness)) == 1
+    assert await _draft_step(harness) == wish_drafts.WHAT  # not taken as the wish
+
+
+async def test_as_a_photos_caption(harness: BotHarness) -> None:
+    await _setup(harness)
+    mark = await harness.inbound_mark()
+    sent = await harness.client.send_photo(XIAOMING, caption=CRY)
+    await harness.settled(sent["update_id"], after=mark)
+    assert "12355" in (await _last_reply(harness))["text"]
+    (urgent,) = await _urgent_questions(harness)
+    assert urgent.text == CRY
+
+
+async def test_as_a_files_caption(harness: BotHarness) -> None:
+    await _setup(harness)
+    mark = await harness.inbound_mark()
+    sent = await harness.client.send_document(XIAOMING, "日记.txt", caption=CRY)
+    await harness.settled(sent["update_id"], after=mark)
+    assert "12355" in (await _last_reply(harness))["text"]
+    assert len(await _urgent_questions(harness)) == 1
+
+
+async def test_an_ordinary_caption_is_not_a_question(harness: BotHarness) -> None:
+    await _setup(harness)
+    mark = await harness.inbound_mark()
+    sent = await harness.client.send_photo(XIAOMING, caption="看看这个")
+    await harness.settled(sent["update_id"], after=mark)
+    assert "文字" in (await _last_reply(harness))["text"]
+    assert await _urgent_questions(harness) == []
