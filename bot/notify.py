@@ -34,6 +34,9 @@ URGENT = "urgent"
 STAFF_KINDS = (CARD, URGENT, SLA_REMINDER)
 # Question text shown on a card is cut here, so any card stays within Telegram's 4096.
 CARD_TEXT_LIMIT = 1500
+# A card also shows the conversation after the question: its newest messages, each cut.
+THREAD_ON_CARD = 4
+THREAD_MESSAGE_LIMIT = 300
 ANSWER_LIMIT = 3000
 
 
@@ -106,11 +109,31 @@ async def _card_text(
         topic=tr.name_of(topic.names, topic.code) if topic else tr.plain("card.unknown_topic"),
         text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
     )
+    conversation = _conversation(tr, question)
+    if conversation:
+        text = Html(text + "\n\n" + conversation)
     if nearest:
         separator = tr.plain("card.separator")
         entries = separator.join(entry.question for entry in nearest[:3])
         return Html(text + "\n\n" + tr("card.nearest", entries=entries))
     return text
+
+
+def _conversation(tr: Translator, question: Question) -> str:
+    """What was said on the ticket after the question (follow-ups, answers), newest last,
+    so whoever the card reaches (another cadre, the pool) sees all the young person added.
+    The young person's words are masked, as the question is."""
+    after = list(question.thread)[1:]  # the first message is the question itself
+    if not after:
+        return ""
+    lines = [tr("card.thread_title", count=min(len(after), THREAD_ON_CARD))]
+    for message in after[-THREAD_ON_CARD:]:
+        youth = message.author != "cadre"
+        said = masked(tr, message.text) if youth else message.text
+        if len(said) > THREAD_MESSAGE_LIMIT:
+            said = said[:THREAD_MESSAGE_LIMIT] + "…"
+        lines.append(tr("card.thread_youth" if youth else "card.thread_cadre", text=said))
+    return "\n".join(lines)
 
 
 async def card(
@@ -390,6 +413,9 @@ async def urgent(
             else tr.plain("card.unknown_region"),
             text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
         )
+        conversation = _conversation(tr, question)  # the follow-up that raised it, too
+        if conversation:
+            text = Html(text + "\n\n" + conversation)
         markup = card_keyboard(tr, question.id) if person else claim_keyboard(tr, question.id)
         await _staff_card(
             session,
@@ -399,7 +425,8 @@ async def urgent(
             person=person,
             text=text,
             markup=markup,
-            dedupe_key=f"urgent:{question.id}:{chat_id}",
+            # Once per message on the ticket: a later cry on it alerts again.
+            dedupe_key=f"urgent:{question.id}:{chat_id}:{len(question.thread)}",
             purpose=access_log.IDENTITY_SHARED_URGENT,
             name_shown=name_shown,
             now=now,

@@ -23,7 +23,7 @@ async def text(update: Update, context: BotContext) -> None:
     chat_id = message.chat_id
     waiting = await conversations.pending(context.session, chat_id)
     # A reply to a card says which question it is about, whatever was pressed before.
-    if await _reply_to_card(message, context, waiting):
+    if await _reply_to_card(message, context, waiting, update_id=update.update_id):
         return
     settings = context.services.settings
     after = timedelta(minutes=settings.pending_step_minutes)
@@ -64,14 +64,18 @@ async def text(update: Update, context: BotContext) -> None:
             return
         if waiting.kind == conversations.AWAIT_FOLLOW_UP:
             await youth.submit_follow_up(
-                message, context, question_id=question_id, text=message.text
+                message,
+                context,
+                question_id=question_id,
+                text=message.text,
+                update_id=update.update_id,
             )
             return
     await youth.text_message(update, context)
 
 
 async def _reply_to_card(
-    message: Message, context: BotContext, waiting: Conversation | None
+    message: Message, context: BotContext, waiting: Conversation | None, *, update_id: int
 ) -> bool:
     """A reply to a card answers it (staff) or, right after "forward" on that card,
     names the department; a reply to an answer follows it up (youth). A one-step wait
@@ -100,7 +104,9 @@ async def _reply_to_card(
     elif kind in notify.STAFF_KINDS:
         await cadre.submit_answer(message, context, question_id=question_id, text=message.text)
     else:
-        await youth.submit_follow_up(message, context, question_id=question_id, text=message.text)
+        await youth.submit_follow_up(
+            message, context, question_id=question_id, text=message.text, update_id=update_id
+        )
     return True
 
 

@@ -257,9 +257,10 @@ async def follow_up_button(update: Update, context: BotContext) -> None:
 
 
 async def submit_follow_up(
-    message: Message, context: BotContext, *, question_id: int, text: str
+    message: Message, context: BotContext, *, question_id: int, text: str, update_id: int
 ) -> None:
-    """Add the follow-up to the ticket and send it to the cadre (or back to routing)."""
+    """Add the follow-up to the ticket and send it to the cadre (or back to routing); on a
+    ticket that is over (withdrawn, closed) the text is asked as a new question."""
     now = context.services.clock.now()
     limit = context.services.settings.max_text_length
     if len(text) > limit and safeguarding.assess(text) is None:
@@ -284,7 +285,8 @@ async def submit_follow_up(
             tz=context.services.settings.tz,
         )
     except (questions.NotAllowed, lifecycle.IllegalTransition):
-        await message.reply_text(context.tr("callback.stale"))
+        await message.reply_text(context.tr("youth.follow_up_new_question", ref=question_id))
+        await ask(message, context, text, update_id=update_id)
         return
     await notify.resolved(context.session, assignment.question)
     if assignment.concern is not None:

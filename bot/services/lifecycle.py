@@ -53,8 +53,9 @@ _TRANSITIONS: list[Any] = [
     # Also after a forward: the department did not answer, or the young person has more;
     # it goes back to the cadre who forwarded it (or is routed again).
     {"trigger": "follow_up", "source": [ANSWERED, RESOLVED, FORWARDED], "dest": ASSIGNED},
-    # More from the young person while a cadre is already on it: same state.
-    {"trigger": "follow_up", "source": ASSIGNED, "dest": None},
+    # More from the young person while a cadre is on it or it waits in the pool: same
+    # state (the words join the ticket).
+    {"trigger": "follow_up", "source": [ASSIGNED, ROUTED], "dest": None},
     {"trigger": "resolve", "source": [AUTO_ANSWERED, ANSWERED, FORWARDED], "dest": RESOLVED},
     {"trigger": "reopen", "source": RESOLVED, "dest": ROUTED},
     {"trigger": "forward", "source": [ROUTED, ASSIGNED, ANSWERED], "dest": FORWARDED},

@@ -246,7 +246,8 @@ async def follow_up(
     tz: ZoneInfo,
 ) -> Assignment:
     """A follow-up goes back to the same cadre, as part of the same ticket; if that cadre is
-    away or unreachable, the ticket is routed again (``Assignment.fresh``)."""
+    away or unreachable, the ticket is routed again (``Assignment.fresh``). On a ticket
+    waiting in the pool it joins the ticket there (``Assignment.cadre`` None)."""
     question = await own(session, question_id=question_id, user=user)
     # Checked first: a refused follow-up must leave the ticket untouched.
     if not lifecycle.allowed(question.status, "follow_up"):
@@ -255,6 +256,9 @@ async def follow_up(
     concern = safeguarding.assess(text)
     if concern is not None:
         question.urgent = True
+    if question.status == lifecycle.ROUTED:  # waiting in the pool: the words go with it
+        lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
+        return Assignment(question, None, concern=concern)
     cadre = (
         await session.get(Cadre, question.assigned_cadre_id)
         if question.assigned_cadre_id

@@ -18,7 +18,7 @@ from storage.models import Cadre, InboundMessage, User
 from storage.outbox import OutboxMessage
 from storage.privacy import PersonalDataAccess
 from storage.questions import Conversation, Question
-from tests.support import XIAOMING, BotHarness, buttons
+from tests.support import XIAOMING, BotHarness, buttons, texts
 
 WANG = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}
 LI = {"id": 2002, "first_name": "李老师", "language_code": "zh-hans"}
@@ -90,8 +90,13 @@ async def test_a_follow_up_that_suggests_danger_raises_an_urgent_card(harness: B
     seq = await harness.client.last_seq()
     replies = await harness.send(XIAOMING, "报不上名，我不想活了")
     assert any("12355" in m["text"] for m in replies)
-    await _wait(harness, COMMITTEE, seq, "紧急关注")
+    urgent = await _wait(harness, COMMITTEE, seq, "紧急关注")
+    assert "我不想活了" in urgent["text"]  # the words that raised it, not only the question
     assert (await _question(harness)).urgent
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "真的撑不下去了，想自杀", reply_to=answer["message_id"])
+    again = await _wait(harness, COMMITTEE, seq, "紧急关注")  # a second cry alerts again
+    assert "想自杀" in again["text"]
 
 
 async def test_staff_lists_mask_before_cutting(harness: BotHarness) -> None:
@@ -527,3 +532,77 @@ async def test_a_reply_to_the_card_just_forwarded_names_the_department(
     question = await _question(harness)
     assert question.status == lifecycle.FORWARDED and question.department == "区人社局"
     assert [m.author for m in question.thread] == ["youth"]  # not sent as an answer
+
+
+async def _answered(harness: BotHarness) -> dict[str, Any]:
+    """小明 asks, 李老师 answers: the answer message 小明 can reply to."""
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
+    return await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+
+
+async def _away(harness: BotHarness, *who: dict[str, Any]) -> None:
+    now = harness.app.bot_data.services.clock.now()
+    ids = [person["id"] for person in who]
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(
+            update(Cadre)
+            .where(Cadre.telegram_id.in_(ids))
+            .values(away_until=now + timedelta(days=3))
+        )
+
+
+async def test_a_follow_up_to_a_colleague_shows_them_the_conversation(
+    harness: BotHarness,
+) -> None:
+    answer = await _answered(harness)
+    await _away(harness, LI)
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "要带身份证吗？电话13812345678", reply_to=answer["message_id"])
+    question = await _question(harness)
+    assert question.status == lifecycle.ASSIGNED
+    async with harness.sessions() as session:
+        holder = await session.get(Cadre, question.assigned_cadre_id)
+    assert holder is not None and holder.telegram_id != LI["id"]
+    card = await _wait(harness, holder.telegram_id, seq, "问题 #")
+    assert "对话记录" in card["text"] and "身份证" in card["text"]
+    assert "在青年之家报名" in card["text"]  # the earlier answer, too
+    assert "13812345678" not in card["text"]  # masked, as the question is
+
+
+async def test_follow_ups_while_in_the_pool_join_the_ticket(harness: BotHarness) -> None:
+    answer = await _answered(harness)
+    await _away(harness, WANG, LI, ZHANG)
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "要带身份证吗？", reply_to=answer["message_id"])
+    pool = await _wait(harness, COMMITTEE, seq, "待领取")
+    assert "身份证" in pool["text"]
+    assert (await _question(harness)).status == lifecycle.ROUTED
+    seq = await harness.client.last_seq()
+    second = await harness.send(XIAOMING, "另外几点开始？", reply_to=answer["message_id"])
+    assert "失效" not in texts(second) and "追问" in texts(second)
+    question = await _question(harness)
+    assert question.status == lifecycle.ROUTED  # still waiting in the pool
+    assert [m.text for m in question.thread][-1] == "另外几点开始？"
+    again = await _wait(harness, COMMITTEE, seq, "待领取")
+    assert "另外几点开始" in again["text"] and "身份证" in again["text"]
+    (listing,) = await harness.send(XIAOMING, "/my")
+    await harness.press(XIAOMING, listing, f"#{question.id}")
+    detail = (await harness.client.messages(XIAOMING["id"]))[-1]
+    assert "另外几点开始" in detail["text"]
+
+
+async def test_a_reply_on_a_ticket_that_is_over_is_asked_anew(harness: BotHarness) -> None:
+    answer = await _answered(harness)
+    first = await _question(harness)
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(
+            update(Question).where(Question.id == first.id).values(status=lifecycle.WITHDRAWN)
+        )
+    text = "还有一个问题：志愿者怎么注册？"
+    replies = await harness.send(XIAOMING, text, reply_to=answer["message_id"])
+    assert f"问题 #{first.id} 已经结束" in texts(replies)
+    newest = await _question(harness)
+    assert newest.id != first.id and newest.text == text
