@@ -138,6 +138,8 @@ def _report_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine | Non
 def register_handlers(application: BotApplication) -> None:
     """Register every handler; within a group the first match wins, so order matters."""
     private = filters.ChatType.PRIVATE
+    # Before all others: an edit is never handled as a new message.
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED, youth.edited), group=-1)
     application.add_handlers(
         [
             CommandHandler("start", common.start),

@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 
 from telegram import CallbackQuery, Message, Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop
 
 from bot import callbacks, logs, my_views, notify
 from bot.context import BotContext
@@ -203,6 +205,34 @@ async def other_message(update: Update, context: BotContext) -> None:
         return
     if message is not None:
         await message.reply_text(context.tr("message.non_text"))
+
+
+async def edited(update: Update, context: BotContext) -> None:
+    """An edited message is never taken as a new one (a second question, a draft's next
+    step, a command run again). The edited text of a question joins that question's
+    ticket as a follow-up; any other edit is answered with a request to send it again."""
+    message = update.edited_message
+    if message is None or message.chat.type != ChatType.PRIVATE:
+        raise ApplicationHandlerStop  # group chatter: stored, not answered
+    question_id = None
+    if message.text:
+        question_id = await questions.asked_in(
+            context.session,
+            user=context.user,
+            chat_id=message.chat_id,
+            message_id=message.message_id,
+        )
+    if question_id is not None and message.text:
+        await submit_follow_up(
+            message,
+            context,
+            question_id=question_id,
+            text=message.text,
+            update_id=update.update_id,
+        )
+    else:
+        await message.reply_text(context.tr("message.edit_not_read"))
+    raise ApplicationHandlerStop  # no other handler sees an edit
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:

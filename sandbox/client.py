@@ -76,6 +76,17 @@ class SandboxClient:
         """Post a text message as ``user``; returns ``{"update_id", "message_id", "chat_id"}``."""
         return await self._post_message(user, chat_id, text=text, reply_to_message_id=reply_to)
 
+    async def edit_text(
+        self, user: User, message_id: int, text: str, chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """Edit the text of a message ``user`` sent: the bot gets an ``edited_message``."""
+        body: dict[str, Any] = {"user": _user(user), "message_id": message_id, "text": text}
+        chat = _chat(user, chat_id)
+        if chat is not None:
+            body["chat_id"] = chat
+        result: dict[str, Any] = await self._call("POST", "/messages/edit", json=body)
+        return result
+
     async def send_photo(
         self,
         user: User,

@@ -6,6 +6,7 @@ chat or message (HTTP 404); the control API maps them.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sandbox.core import SandboxCore
@@ -82,6 +83,26 @@ def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
     update_id = core.updates.put("message", telegram_message(chat, msg))
     core.events.append(
         "user_message", chat_id=chat.id, update_id=update_id, message=view_message(msg)
+    )
+    return {"update_id": update_id, "message_id": msg.message_id, "chat_id": chat.id}
+
+
+def edit_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
+    """Simulate a user editing the text of a message they sent: an ``edited_message``
+    update carries it as it stands now. Returns ``{"update_id", "message_id"}``."""
+    user, chat = _user_and_chat(core, payload)
+    message_id = payload.get("message_id")
+    msg = chat.messages.get(message_id) if isinstance(message_id, int) else None
+    if msg is None or msg.from_bot or msg.sender.get("id") != user["id"]:
+        raise LookupError(f"no message {message_id} of user {user['id']} in chat {chat.id}")
+    text = payload.get("text")
+    if not isinstance(text, str) or not text or msg.text is None:
+        raise ValueError('"text" must be a non-empty string, on a text message')
+    msg.text, msg.entities = text, detect_entities(text)
+    msg.edit_date = max(int(time.time()), msg.date + 1)
+    update_id = core.updates.put("edited_message", telegram_message(chat, msg))
+    core.events.append(
+        "user_edited", chat_id=chat.id, update_id=update_id, message=view_message(msg)
     )
     return {"update_id": update_id, "message_id": msg.message_id, "chat_id": chat.id}
 

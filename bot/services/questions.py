@@ -433,6 +433,25 @@ async def colleagues_of(
     return await colleagues_for(session, question=question, now=now)
 
 
+async def asked_in(
+    session: AsyncSession, *, user: User, chat_id: int, message_id: int
+) -> int | None:
+    """The question ``user`` asked with that message, if it opened one."""
+    from storage.models import InboundMessage
+
+    return await session.scalar(
+        select(Question.id)
+        .join(InboundMessage, InboundMessage.update_id == Question.inbound_update_id)
+        .where(
+            Question.user_id == user.id,
+            InboundMessage.chat_id == chat_id,
+            InboundMessage.message_id == message_id,
+        )
+        .order_by(Question.id)
+        .limit(1)
+    )
+
+
 async def replied_message(
     session: AsyncSession, *, chat_id: int, message_id: int
 ) -> tuple[int, str] | None:

@@ -352,6 +352,39 @@ async def test_any_command_is_stored_and_answered(
 
 
 @BUDGET
+@given(kind=who, uid=unknown_ids, first=texts, edited=texts)
+@example(kind="youth", uid=10_000, first="团费怎么交", edited="x" * 5000)
+async def test_any_edit_of_any_message_is_stored_and_answered(
+    harness: BotHarness, watch: Watch, kind: str, uid: int, first: str, edited: str
+) -> None:
+    """An edit is stored as its own row and answered (joining a question's ticket, or a
+    request to send it again); it never becomes a second question."""
+    await _youth_with_region(harness)
+    await _reset(harness)
+    user = _user(kind, uid, "zh-hans")
+    first, edited = _printable(first), _printable(edited)
+    mark = await harness.inbound_mark()
+    sent = await harness.client.send_text(user, first)
+    await harness.settled(sent["update_id"], after=mark)
+    await _drained(harness)
+    before = await harness._last_id(user["id"])
+    async with harness.sessions() as session:
+        asked = await session.scalar(select(func.count()).select_from(Question))
+    mark = await harness.inbound_mark()
+    change = await harness.client.edit_text(user, sent["message_id"], edited)
+    await harness.settled(change["update_id"], after=mark)
+    await _drained(harness)
+    rows = await _inbound(harness, user["id"], sent["message_id"])
+    assert [row.text for row in rows] == [_as_stored(first), _as_stored(edited)]
+    assert all(row.status == INBOUND_HANDLED and row.error is None for row in rows)
+    assert watch.errors() == [] and harness.server.violations == []
+    async with harness.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Question)) <= (asked or 0) + 1
+    messages = await harness.client.messages(user["id"])
+    assert [m for m in messages if m["from_bot"] and m["message_id"] > before]
+
+
+@BUDGET
 @given(kind=who, uid=unknown_ids, caption=st.one_of(st.none(), texts))
 @example(kind="youth", uid=10_000, caption="x" * 1500)
 async def test_photos_with_any_caption_are_stored_and_answered(
