@@ -185,7 +185,7 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(wishes.wish_command, pattern=callbacks.matches("wnew")),
             *[
                 CallbackQueryHandler(wishes.draft_button, pattern=callbacks.matches(action))
-                for action in ("wd", "wsub", "wedit", "wed", "wcan", "wask")
+                for action in ("wd", "wsub", "wedit", "wed", "wcan", "wask", "wside")
             ],
             CallbackQueryHandler(wishes.review_button, pattern=callbacks.matches("wrv")),
             CallbackQueryHandler(wishes.review_open_button, pattern=callbacks.matches("wro")),

@@ -51,6 +51,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "wed": ("code",),  # change one field of the draft
     "wcan": (),  # cancel the draft
     "wask": ("code",),  # the draft's text was a question: ask it (the text's checksum)
+    "wside": ("code",),  # a text typed at a button step: ask it, keep the draft (checksum)
     "wrv": ("id", "code"),  # a reviewer's decision (wish id, approve|return|reject)
     "wro": ("id",),  # open a waiting wish's review card (from /review)
     "wre": ("id",),  # edit a returned wish and resubmit

@@ -17,11 +17,17 @@ def _button(text: str, action: str, *args: str | int) -> InlineKeyboardButton:
 
 
 def step_keyboard(
-    tr: Translator, step: str, regions: Sequence[Region] = (), *, question_mark: str = ""
+    tr: Translator,
+    step: str,
+    regions: Sequence[Region] = (),
+    *,
+    question_mark: str = "",
+    aside_mark: str = "",
 ) -> InlineKeyboardMarkup | None:
     """The buttons of a draft step (None for steps answered by typing); with
     ``question_mark`` (the text's checksum), the photo step also offers to ask the text
-    as a question."""
+    as a question; with ``aside_mark``, a text typed instead of a button is offered to be
+    asked as a question (the draft stays)."""
     choices: list[tuple[str, str]] = []
     if step == drafts.PHOTO:
         choices = [("skip", tr.plain("wish.skip"))]
@@ -45,6 +51,8 @@ def step_keyboard(
         # Right after the text: someone who tapped "make a wish" by mistake and typed a
         # question sees it here, and has it answered without typing it again.
         rows.append([_button(tr.plain("wish.meant_to_ask"), "wask", question_mark)])
+    if aside_mark:
+        rows.append([_button(tr.plain("wish.ask_aside"), "wside", aside_mark)])
     return InlineKeyboardMarkup(rows)
 
 

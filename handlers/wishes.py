@@ -8,7 +8,7 @@ from telegram import CallbackQuery, Message, Update
 
 from bot import callbacks, wish_notify
 from bot.context import BotContext
-from bot.i18n import Translator
+from bot.i18n import Html, Translator
 from bot.notify import masked
 from bot.services import conversations, org, wishes
 from bot.services import wish_drafts as drafts
@@ -101,25 +101,40 @@ async def wish_command(update: Update, context: BotContext) -> None:
 async def draft_text(message: Message, context: BotContext, draft: drafts.Draft) -> None:
     """A typed answer to the current step; a wrong one re-asks the same step."""
     assert message.text is not None
+    settings = context.services.settings
     try:
-        drafts.give_text(draft, message.text, max_value=context.services.settings.wish_value_cap)
+        drafts.give_text(draft, message.text, max_value=settings.wish_value_cap)
     except drafts.WrongInput as wrong:
-        await _reask(message, context, draft, wrong)
+        aside = ""
+        if draft.step in drafts.BUTTON_STEPS:  # perhaps a question: kept, offered to ask
+            aside = drafts.set_aside(draft, message.text, limit=settings.max_text_length)
+            await drafts.save(context.session, draft, now=context.services.clock.now())
+        await _reask(message, context, draft, wrong, aside=aside)
         return
     await drafts.save(context.session, draft, now=context.services.clock.now())
     await _prompt(message, context, draft)
 
 
 async def _reask(
-    message: Message, context: BotContext, draft: drafts.Draft, wrong: drafts.WrongInput
+    message: Message,
+    context: BotContext,
+    draft: drafts.Draft,
+    wrong: drafts.WrongInput,
+    *,
+    aside: str = "",
 ) -> None:
+    """Ask the step again; with ``aside`` (a text typed where a button was expected, kept
+    in the draft), say it was not taken and offer to ask it as a question."""
     tr = context.tr
     params = {"cap": context.services.settings.wish_value_cap, **wrong.params}
     regions = await _regions(context) if draft.step == drafts.REGION else []
-    await message.reply_text(
-        tr(wrong.key, **params),
-        reply_markup=step_keyboard(tr, draft.step, regions, question_mark=_question_mark(draft)),
+    text = tr(wrong.key, **params)
+    if aside:
+        text = Html(tr("wish.text_aside") + "\n\n" + text)
+    keyboard = step_keyboard(
+        tr, draft.step, regions, question_mark=_question_mark(draft), aside_mark=aside
     )
+    await message.reply_text(text, reply_markup=keyboard)
 
 
 async def photo(update: Update, context: BotContext) -> None:
@@ -180,6 +195,13 @@ async def draft_button(update: Update, context: BotContext) -> None:
             await _prompt(message, context, draft)
             return
         await youth.ask(message, context, text, update_id=update.update_id)
+        return
+    if data.action == "wside":  # a question typed mid-draft: ask it; the draft waits
+        aside = drafts.take_aside(draft, data.arg)
+        if aside is not None:
+            await drafts.save(context.session, draft, now=now)
+            await youth.ask(message, context, aside, update_id=update.update_id)
+        await _prompt(message, context, draft)
         return
     if data.action == "wedit":
         await message.reply_text(tr("wish.edit_which"), reply_markup=edit_keyboard(tr))

@@ -248,7 +248,33 @@ def ready(draft: Draft) -> bool:
 def text_mark(draft: Draft) -> str:
     """A short checksum of the draft's text, carried by the "I meant to ask" button so an
     old button cannot take a newer draft's text."""
-    return format(zlib.crc32(str(draft.fields.get("text", "")).encode()), "08x")
+    return _mark(str(draft.fields.get("text", "")))
+
+
+# A text typed at a step answered by buttons is kept here, so "ask it" can ask it.
+ASIDE = "aside"
+BUTTON_STEPS = frozenset({PHOTO, CATEGORY, FOR_WHOM, AGE, CONSENT, REGION})
+
+
+def _mark(text: str) -> str:
+    return format(zlib.crc32(text.encode()), "08x")
+
+
+def set_aside(draft: Draft, text: str, *, limit: int) -> str:
+    """Keep a text typed where a button was expected (it may be a question meant for the
+    bot); return the mark an "ask it" button carries. Only the newest is kept."""
+    draft.fields[ASIDE] = text[:limit]
+    return _mark(draft.fields[ASIDE])
+
+
+def take_aside(draft: Draft, mark: str) -> str | None:
+    """The kept text, if ``mark`` is its mark (an older button's is not), dropped from the
+    draft; None otherwise."""
+    text = draft.fields.get(ASIDE)
+    if not isinstance(text, str) or _mark(text) != mark:
+        return None
+    del draft.fields[ASIDE]
+    return text
 
 
 async def withdraw_text(session: AsyncSession, draft: Draft, mark: str) -> str | None:

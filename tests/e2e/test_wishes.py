@@ -286,6 +286,46 @@ async def test_wrong_input_re_asks_and_cancel_works(harness: BotHarness) -> None
     del photo
 
 
+async def test_a_question_typed_mid_draft_can_be_asked_and_the_draft_waits(
+    harness: BotHarness,
+) -> None:
+    """A text where a button is expected is not taken silently: the young person is told,
+    and one press asks it as a question while the draft waits at its step."""
+    await harness.send(XIAOMING, "/wish")
+    (photo,) = await harness.send(XIAOMING, "想要一个篮球")
+    await harness.press(XIAOMING, photo, "跳过")
+    (first,) = await harness.send(XIAOMING, "这个要多久能审核完？")
+    (still,) = await harness.send(XIAOMING, "请问几岁能入团啊？")  # the newest is kept
+    assert "没有记入心愿" in still["text"] and "哪一类" in still["text"]
+    assert any("问这个问题" in b["text"] for b in buttons(still))
+    stale = await harness.press(XIAOMING, first, "问这个问题")  # the older text's button
+    del stale
+    async with harness.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Question)) == 0
+    await harness.press(XIAOMING, still, "问这个问题")
+    replies = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]
+    assert any("年满十四周岁" in (m.get("text") or "") for m in replies[-2:])  # answered
+    assert "哪一类" in replies[-1]["text"]  # and the draft goes on where it was
+    async with harness.sessions() as session:
+        (question,) = await session.scalars(select(Question))
+        assert question.text == "请问几岁能入团啊？"
+        draft = await session.get(Conversation, XIAOMING["id"])
+        assert draft is not None and "aside" not in draft.data["fields"]
+    wish = await _submit_from_category(harness)
+    assert wish.text == "想要一个篮球"
+
+
+async def _submit_from_category(harness: BotHarness) -> Wish:
+    """Finish a draft waiting at the category step with default answers."""
+    for label in ("学习用品", "我自己", "14–17 岁"):
+        await harness.press(XIAOMING, await _last(harness, XIAOMING), label)
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "不指定")
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "跳过")
+    await harness.send(XIAOMING, "100")
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "提交")
+    return await _wish(harness)
+
+
 async def test_the_sixth_claim_is_refused_and_the_pool_is_masked(harness: BotHarness) -> None:
     await _staff(harness)
     for n in range(6):
