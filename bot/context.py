@@ -55,6 +55,8 @@ class UpdateScope:
     inbound_id: int | None = None
     locale: str = "zh-Hans"
     error: str | None = None
+    # The error is passing (a timeout, a dropped connection): try the update again.
+    transient: bool = False
     # Set when Telegram refused to deliver to this user; the edge records it.
     unreachable_user_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -35,8 +35,10 @@ import logging
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import BaseUpdateProcessor
 
 from bot import logs, metrics
@@ -48,6 +50,26 @@ _log = logging.getLogger(__name__)
 
 # PTB's update processor semaphore size when ours does the limiting (see __init__).
 _ADMIT_ALL = 1 << 20
+# An update that fails with a passing error is tried this many times in all; the pause
+# before each retry of a polled update (a webhook update: Telegram sends it again).
+MAX_ATTEMPTS = 4
+RETRY_PAUSES_S = (2.0, 10.0, 60.0)
+
+
+def transient(error: BaseException | None) -> bool:
+    """Whether ``error`` is passing, so the update should be tried again rather than
+    stored as failed: Telegram timing out, unreachable or asking to slow down, the
+    database connection dropped or refused. Telegram's refusals (a bad request, a user
+    who blocked the bot) are not: trying again would fail again."""
+    if isinstance(error, BadRequest | Forbidden | ChatMigrated):
+        return False
+    if isinstance(error, NetworkError | RetryAfter):  # TimedOut is a NetworkError
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        return bool(error.connection_invalidated) or isinstance(
+            error, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return isinstance(error, sa_exc.TimeoutError | ConnectionError | TimeoutError)
 
 
 def update_type(update: Update) -> str:
@@ -85,12 +107,28 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._intake = intake
         # One lock per chat with an update in hand or waiting; dropped when unused.
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        # Updates that failed with a passing error: attempts so far, by update id.
+        self._attempts: dict[int, int] = {}
+        # Whether each update's outcome is committed (handled, or stored as failed), by
+        # update id, until the webhook takes it (see :meth:`take_outcome`).
+        self._outcomes: dict[int, bool] = {}
+        self._retries: set[asyncio.Task[None]] = set()
 
     async def initialize(self) -> None:
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
-        """Nothing to tear down."""
+        """Drop the retries still waiting: their updates stay ``received`` in the log and
+        are handled after the restart (``bot.intake.recover``)."""
+        for task in list(self._retries):
+            task.cancel()
+        self._retries.clear()
+
+    def take_outcome(self, update_id: int) -> bool:
+        """Whether the update's outcome was committed: handled (or handled before), or
+        stored as failed for good. False when it must come again: the webhook then answers
+        with an error, so Telegram sends it again."""
+        return self._outcomes.pop(update_id, True)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the update's chat, then for a slot; record the update, run the
@@ -113,12 +151,15 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
 
     async def _logged(self, update: Update, coroutine: Awaitable[Any]) -> None:
         sender = update.effective_user
+        durable = False
         try:
             with logs.update_context(update.update_id, sender.id if sender else None):
-                await self._process(update, coroutine)
+                durable = await self._process(update, coroutine)
         except Exception:
             metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
+        finally:
+            self._outcomes[update.update_id] = durable
 
     @contextlib.asynccontextmanager
     async def _in_order(self, update: Update) -> AsyncIterator[None]:
@@ -143,7 +184,8 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         """How many chats have an update being handled or waiting (for tests)."""
         return len(self._chat_locks)
 
-    async def _process(self, update: Update, coroutine: Awaitable[Any]) -> None:
+    async def _process(self, update: Update, coroutine: Awaitable[Any]) -> bool:
+        """Handle ``update`` in one session; return whether its outcome is committed."""
         async with self._sessions() as session:
             # Polling: the durable intake (bot/intake.py) stored and committed the update
             # before the updater confirmed it, and knows its row. A webhook update (and
@@ -156,32 +198,34 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             # the insert, would otherwise hold every other chat's update back for the
             # whole of this one (VOY_CONCURRENT_UPDATES).
             inbound_id = self._intake.take_stored(update) if self._intake else None
+            polled = inbound_id is not None  # stored and committed by the intake
             if inbound_id is None:
                 inbound_id = await inbox.to_handle(session, update)
                 if inbound_id is None:
                     _log.info("update %s was handled before; skipping", update.update_id)
                     metrics.UPDATES_DUPLICATE.inc()
-                    return
+                    return True
                 if session.get_bind().dialect.name == "sqlite":
                     await session.commit()
 
             scope = UpdateScope(session=session, locale=self._default_locale)
             scope.inbound_id = inbound_id
             scope.extra["update_type"] = update_type(update)
+            scope.extra["polled"] = polled
             try:
                 await self._register_sender(session, update, scope)
             except Exception as exc:
                 _log.exception("could not register the sender of update %s", update.update_id)
                 scope.error = f"registering the sender failed: {type(exc).__name__}"
-                await self._finish(session, scope, update)
-                return
+                scope.transient = transient(exc)
+                return await self._finish(session, scope, update)
 
             token = scope_var().set(scope)
             try:
                 await coroutine
             finally:
                 scope_var().reset(token)
-            await self._finish(session, scope, update)
+            return await self._finish(session, scope, update)
 
     async def _register_sender(
         self, session: AsyncSession, update: Update, scope: UpdateScope
@@ -198,7 +242,10 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         )
         scope.locale = scope.user.locale
 
-    async def _finish(self, session: AsyncSession, scope: UpdateScope, update: Update) -> None:
+    async def _finish(self, session: AsyncSession, scope: UpdateScope, update: Update) -> bool:
+        """Commit the update's work with its "handled" mark; or roll it back and either
+        try it again (a passing error) or store it as failed. Return whether the outcome
+        is committed."""
         kind = scope.extra.get("update_type", "other")
         metrics.UPDATES.labels(kind).inc()
         _log.debug("update handled: %s%s", kind, f" ({scope.error})" if scope.error else "")
@@ -211,12 +258,26 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 else:
                     _log.warning("inbound %s was handled elsewhere; rolling back", inbound_id)
                     await session.rollback()
-                return
+                self._attempts.pop(update.update_id, None)
+                return True
             except Exception as exc:
                 _log.exception("committing update work failed")
                 scope.error = f"commit failed: {type(exc).__name__}"
+                scope.transient = transient(exc)
         metrics.UPDATE_ERRORS.inc()
         await session.rollback()
+        attempt = self._attempts.pop(update.update_id, 0) + 1
+        if scope.transient and attempt < MAX_ATTEMPTS:
+            # Not stored as failed: it comes again (a polled update from this process, a
+            # webhook update from Telegram), so the passing error costs nothing.
+            self._attempts[update.update_id] = attempt
+            _log.warning(
+                "update %s: passing error (%s); trying again", update.update_id, scope.error
+            )
+            await self._kept_after_rollback(session, scope)
+            if scope.extra.get("polled") and scope.inbound_id is not None:
+                self._retry(update, scope.inbound_id, attempt)
+            return False
         # A row stored in this transaction went with the rollback: store it again, so the
         # update is kept, with its error, whatever failed.
         inbound_id = await inbox.to_handle(session, update)
@@ -224,7 +285,13 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             session, inbound_id=inbound_id, error=scope.error
         ):
             await session.rollback()
-            return
+            return True
+        await self._kept_after_rollback(session, scope)
+        return True
+
+    async def _kept_after_rollback(self, session: AsyncSession, scope: UpdateScope) -> None:
+        """Do and commit the work that outlives a failed update (the ops alert, marking a
+        user who blocked the bot)."""
         for work in scope.after_rollback:
             try:
                 await work(session)
@@ -233,3 +300,17 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         if scope.unreachable_user_id is not None:
             await users.mark_unreachable(session, telegram_id=scope.unreachable_user_id)
         await session.commit()
+
+    def _retry(self, update: Update, inbound_id: int, attempt: int) -> None:
+        """Queue a polled update again after a pause (its row stays ``received``)."""
+        pause = RETRY_PAUSES_S[min(attempt, len(RETRY_PAUSES_S)) - 1]
+        intake = self._intake
+        assert intake is not None
+
+        async def later() -> None:
+            await asyncio.sleep(pause)
+            await intake.put_stored(update, inbound_id)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)

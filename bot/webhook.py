@@ -27,6 +27,7 @@ from telegram import Update
 from bot import metrics
 from bot.config import Settings
 from bot.context import BotApplication
+from bot.edge import SessionUpdateProcessor
 
 _log = logging.getLogger(__name__)
 
@@ -120,8 +121,10 @@ class BotWebServer:
             return web.Response(status=403, text="forbidden")
         try:
             data = await request.json()
+            if not isinstance(data, dict):
+                raise TypeError("an update is a JSON object")
             update = Update.de_json(data, self._application.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             metrics.WEBHOOK_REFUSED.labels("body").inc()
             _log.warning("webhook request from %s refused: not an update", request.remote)
             return web.Response(status=400, text="not an update")
@@ -129,9 +132,15 @@ class BotWebServer:
             return web.Response(status=400, text="not an update")
         application = self._application
         # The same path PTB's update fetcher takes: our update processor, then the handlers.
-        await application.update_processor.process_update(
-            update, application.process_update(update)
-        )
+        processor = application.update_processor
+        await processor.process_update(update, application.process_update(update))
+        if isinstance(processor, SessionUpdateProcessor) and not processor.take_outcome(
+            update.update_id
+        ):
+            # Not committed (the database is away, a passing error): Telegram sends the
+            # update again later, so nothing is lost.
+            metrics.WEBHOOK_REFUSED.labels("retry").inc()
+            return web.Response(status=503, text="try again")
         return web.Response(text="ok")
 
     async def _healthz(self, request: web.Request) -> web.Response:

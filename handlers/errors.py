@@ -11,7 +11,7 @@ from telegram.error import Forbidden, TelegramError
 
 from bot import logs, metrics, ops_alerts
 from bot.context import BotContext, current_scope
-from bot.edge import update_type
+from bot.edge import transient, update_type
 from bot.i18n import translator
 from storage.db import unit_of_work
 
@@ -39,6 +39,7 @@ async def error_handler(update: object, context: BotContext) -> None:
         # Type and origin only: a message may quote what the person wrote (the log has the
         # trace, with statement parameters hidden).
         scope.error = _describe(error)
+        scope.transient = transient(error)
     if isinstance(error, Forbidden) and isinstance(update, Update) and update.effective_user:
         _log.info("%s blocked the bot", logs.who(update.effective_user.id))
         if scope is not None:
