@@ -17,7 +17,7 @@ from bot.services import lifecycle, routing, safeguarding
 from bot.services.lifecycle import IllegalTransition
 from bot.services.safeguarding import Concern
 from storage.db import lock_for_writing
-from storage.models import ROLE_ADMIN, Cadre, User
+from storage.models import ROLE_ADMIN, ROLE_CADRE, Cadre, User
 from storage.questions import Question, QuestionMessage
 
 __all__ = ["IllegalTransition", "NotAllowed"]
@@ -450,6 +450,23 @@ async def asked_in(
         .order_by(Question.id)
         .limit(1)
     )
+
+
+async def named_in_copy(
+    session: AsyncSession, *, user: User, ticket: int
+) -> tuple[int, str] | None:
+    """A reply to a copy of a push whose record was lost (the process died between
+    Telegram accepting it and the commit, and it was sent again): the question the copy
+    names (``ticket``), as a young person's answer to follow up if it is theirs, else as
+    a staff card to answer (the answer is checked as any other)."""
+    question = await session.get(Question, ticket)
+    if question is None:
+        return None
+    if question.user_id == user.id:
+        return question.id, "answer"
+    if user.has_role(ROLE_CADRE) or user.has_role(ROLE_ADMIN):
+        return question.id, "card"
+    return None  # someone else's ticket, named in a text a young person replied to
 
 
 async def replied_message(

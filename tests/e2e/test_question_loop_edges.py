@@ -9,9 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from bot.services import lifecycle
+from bot.services import lifecycle, questions
 from bot.sweeper import sweep
 from storage.db import unit_of_work
 from storage.models import Cadre, InboundMessage, User
@@ -606,3 +606,55 @@ async def test_a_reply_on_a_ticket_that_is_over_is_asked_anew(harness: BotHarnes
     assert f"问题 #{first.id} 已经结束" in texts(replies)
     newest = await _question(harness)
     assert newest.id != first.id and newest.text == text
+
+
+async def _forget_sent_ids(harness: BotHarness, question_id: int) -> None:
+    """As if each push about the question had been sent twice in the crash window: the
+    record names a later copy, not the message people reply to."""
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.ref_type == "question", OutboxMessage.ref_id == question_id)
+            .values(sent_message_id=OutboxMessage.sent_message_id + 100_000)
+        )
+
+
+async def test_replies_to_copies_whose_record_was_lost_reach_their_ticket(
+    harness: BotHarness,
+) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    question = await _question(harness)
+    await _forget_sent_ids(harness, question.id)
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    assert "在青年之家报名" in answer["text"]
+    await _forget_sent_ids(harness, question.id)
+    await harness.send(XIAOMING, "要带身份证吗？", reply_to=answer["message_id"])
+    async with harness.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Question)) == 1
+    thread = [m.text for m in (await _question(harness)).thread]
+    assert thread == ["高新区的青年创业沙龙怎么报名", "在青年之家报名。", "要带身份证吗？"]
+
+
+async def test_a_ticket_named_in_a_copy_is_only_the_owners_or_staffs(
+    harness: BotHarness,
+) -> None:
+    await _setup(harness)
+    await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    first = await _question(harness)
+    await harness.send({"id": 1777, "first_name": "小红", "language_code": "zh-hans"}, "/start")
+    async with harness.sessions() as session:
+        people = {u.telegram_id: u for u in await session.scalars(select(User))}
+        named = {
+            who: await questions.named_in_copy(session, user=people[who], ticket=first.id)
+            for who in (XIAOMING["id"], LI["id"], 1777)
+        }
+        missing = await questions.named_in_copy(session, user=people[LI["id"]], ticket=99_999)
+    assert named == {
+        XIAOMING["id"]: (first.id, "answer"),  # the asker follows up
+        LI["id"]: (first.id, "card"),  # staff answer (checked as any answer)
+        1777: None,  # another young person: not theirs to touch
+    }
+    assert missing is None
