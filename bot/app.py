@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram import BotCommand, LinkPreviewOptions
@@ -15,6 +16,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    ExtBot,
     MessageHandler,
     filters,
 )
@@ -31,6 +33,7 @@ from bot import (
     retention_job,
     sweeper,
 )
+from bot.api_bot import TolerantBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
@@ -56,6 +59,12 @@ _log = logging.getLogger(__name__)
 
 # setMyCommands takes two-letter codes, so zh-Hant clients share the Chinese menu.
 _MENU_LANGUAGES = {None: None, "zh": "zh-Hans", "en": "en"}
+
+
+# A webhook instance starting takes over unhandled updates stored at least this long ago.
+STRANDED_AFTER = timedelta(minutes=5)
+TELEGRAM_API = "https://api.telegram.org/bot"
+TELEGRAM_FILES = "https://api.telegram.org/file/bot"
 
 
 def build_application(
@@ -85,17 +94,26 @@ def build_application(
         report_engine=_report_engine(settings, engine),
     )
     intake_queue = intake.DurableUpdateQueue(sessions)
+    api_bot: ExtBot[None] = TolerantBot(
+        settings.require_token(),
+        base_url=base_url or TELEGRAM_API,
+        base_file_url=base_file_url or base_url or TELEGRAM_FILES,
+        request=new_request(settings.http_client),
+        # Stores each polled update before the updater confirms it.
+        get_updates_request=intake.IntakeRequest(
+            intake_queue, new_request(settings.http_client, connection_pool_size=1)
+        ),
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML,
+            tzinfo=settings.tz,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+        rate_limiter=AIORateLimiter(max_retries=2) if settings.rate_limit else None,
+    )
     builder = (
         ApplicationBuilder()
-        .token(settings.require_token())
+        .bot(api_bot)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                tzinfo=settings.tz,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
         .concurrent_updates(
             SessionUpdateProcessor(
                 sessions,
@@ -104,21 +122,10 @@ def build_application(
                 intake=intake_queue,
             )
         )
-        # Stores each polled update before the updater confirms it.
         .update_queue(intake_queue)
-        .request(new_request(settings.http_client))
-        .get_updates_request(
-            intake.IntakeRequest(
-                intake_queue, new_request(settings.http_client, connection_pool_size=1)
-            )
-        )
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
-    if base_url is not None:
-        builder = builder.base_url(base_url).base_file_url(base_file_url or base_url)
-    if settings.rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))  # type: ignore[arg-type]
     application: BotApplication = builder.build()
     application.bot_data.services = services
     register_handlers(application)
@@ -225,14 +232,15 @@ def register_handlers(application: BotApplication) -> None:
 async def _post_init(application: BotApplication) -> None:
     services = application.bot_data.services
     settings = services.settings
-    # Polling: before any new update is fetched, queue what a killed process stored but
-    # never handled. Not with a webhook: it answers Telegram only after handling, so
-    # Telegram itself re-sends what was not handled, and a starting instance must not
-    # take over updates other instances are still handling.
-    if not settings.webhook_url:
-        queue = application.update_queue
-        assert isinstance(queue, intake.DurableUpdateQueue)
-        await intake.recover(queue, services.sessions, application.bot)
+    # Before any new update is fetched, queue what a killed process stored but never
+    # handled. With a webhook only what is older than STRANDED_AFTER: Telegram re-sends
+    # what a webhook did not acknowledge, and newer rows may be in another instance's
+    # hands; older ones were left by a polling process (a switch of mode) or given up.
+    queue = application.update_queue
+    assert isinstance(queue, intake.DurableUpdateQueue)
+    # The rows' own clock: received_at is the wall clock's (tests move services.clock).
+    before = datetime.now(UTC) - STRANDED_AFTER if settings.webhook_url else None
+    await intake.recover(queue, services.sessions, application.bot, received_before=before)
     delivery_settings = DeliverySettings(
         interval_s=settings.outbox_interval_s,
         rate_per_s=settings.outbox_rate_per_s,

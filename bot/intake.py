@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -169,22 +170,24 @@ async def recover(
     queue: DurableUpdateQueue,
     sessions: async_sessionmaker[AsyncSession],
     bot: Bot,
+    *,
+    received_before: datetime | None = None,
 ) -> int:
     """Queue the stored updates that were never handled; return how many.
 
     Run once at start-up, before updates are fetched. With several instances, an
     instance starting while another still holds unhandled updates in memory would
     queue those too; the edge's conditional "handled" mark keeps the database work
-    single, but replies could go out twice (see ``bot/edge.py``).
+    single, but replies could go out twice (see ``bot/edge.py``). ``received_before``
+    leaves the newer ones alone (a webhook instance: others may be handling those).
     """
+    query = select(InboundMessage.id, InboundMessage.payload).where(
+        InboundMessage.status == INBOUND_RECEIVED
+    )
+    if received_before is not None:
+        query = query.where(InboundMessage.received_at < received_before)
     async with sessions() as session:
-        rows = list(
-            await session.execute(
-                select(InboundMessage.id, InboundMessage.payload)
-                .where(InboundMessage.status == INBOUND_RECEIVED)
-                .order_by(InboundMessage.id)
-            )
-        )
+        rows = list(await session.execute(query.order_by(InboundMessage.id)))
     for inbound_id, payload in rows:
         update = _revive(payload, bot)
         if update is not None:

@@ -14,7 +14,7 @@ import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
+from telegram import Update
 
 from bot.config import Settings
+from bot.services import inbox
 from bot.services.privacy import log_pseudonym
 from bot.webhook import SECRET_HEADER
 from sandbox import SandboxClient, SandboxServer
+from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import InboundMessage
 from storage.outbox import OutboxMessage
 from tests.conftest import prepare
@@ -448,3 +451,42 @@ async def test_an_update_resent_after_a_timeout_is_handled_once(hooked: WebhookB
         before, "voy_updates_duplicate_total"
     )
     assert skipped >= 1
+
+
+async def test_a_webhook_instance_takes_over_updates_a_polling_one_left(
+    sandbox: SandboxServer, sqlite_url: str
+) -> None:
+    """A polling process stored updates and was killed; the deployment comes back with
+    webhooks. Those left long enough ago are handled; a fresh one (maybe in another
+    instance's hands) is left to Telegram's redelivery."""
+    await prepare(sqlite_url)
+    engine = create_engine(sqlite_url)
+    sessions = create_session_factory(engine)
+    async with unit_of_work(sessions) as session:
+        stranded = await inbox.store(
+            session, Update.de_json(_message_update(7001, "请问几岁能入团啊？"), None)
+        )
+        fresh = await inbox.store(
+            session, Update.de_json(_message_update(7002, "请问几岁能入团啊？"), None)
+        )
+        await session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == stranded)
+            .values(received_at=datetime.now(UTC) - timedelta(minutes=10))
+        )
+    await engine.dispose()
+    world = sandbox.core.world
+    world.private_chat(world.user(XIAOMING))  # 小明 wrote to the bot before
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram"
+    bot = await start_webhook_bot(sandbox, sqlite_url, port=port, url=url, webhook_url=url)
+    try:
+        handled = await bot.settled(7001, timeout=10)
+        assert handled.error is None
+        replies = [m for m in await bot.client.messages(XIAOMING["id"]) if m["from_bot"]]
+        assert len(replies) == 1 and "年满十四周岁" in replies[0]["text"]
+        async with bot.sessions() as session:
+            left = await session.get(InboundMessage, fresh)
+        assert left is not None and left.status == "received"
+    finally:
+        await stop_webhook_bot(bot)
