@@ -63,7 +63,7 @@ async def _get(url: str) -> tuple[int, str]:
         return response.status, await response.text()
 
 
-async def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> int:
+async def _post(url: str, body: Any, headers: dict[str, str]) -> int:
     async with aiohttp.ClientSession() as http, http.post(url, json=body, headers=headers) as r:
         return r.status
 
@@ -124,6 +124,8 @@ async def test_wrong_or_missing_secret_is_refused_and_nothing_processed(
     assert await _inbound_count(hooked) == before + 1
     assert await _bot_messages(hooked) == replies + 1
     assert await _post(url, {"not": "an update"}, {SECRET_HEADER: SECRET}) == 400
+    for body in ([update], "text", 7, None):  # valid JSON, not an update object
+        assert await _post(url, body, {SECRET_HEADER: SECRET}) == 400
 
 
 @pytest.mark.sqlite_only("makes the database unreachable by replacing the SQLite file")
