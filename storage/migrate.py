@@ -6,10 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# The advisory lock migrations take on PostgreSQL (any constant our other locks don't use).
+LOCK_KEY = 0x766F79_4D4947  # "voy" "MIG"
 
 
 def alembic_config(url: str) -> Config:
@@ -49,4 +52,8 @@ async def _run(engine: AsyncEngine, action: object) -> None:
         action(config)  # type: ignore[operator]
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two upgrades at once (two instances' deploy steps): the second waits for the
+            # first, then finds the database current. Released with the transaction.
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         await connection.run_sync(_with_connection)

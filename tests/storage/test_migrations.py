@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -54,3 +56,19 @@ async def test_sqlite_round_trip(sqlite_file_url: str) -> None:
 
 async def test_postgres_round_trip(postgres_url: str) -> None:
     await _round_trip(postgres_url)
+
+
+async def test_two_upgrades_at_once_on_postgres_both_succeed(postgres_url: str) -> None:
+    """Two instances' deploy steps upgrading an empty database at the same moment: the
+    second waits for the first (an advisory lock) and finds it current. Without the
+    lock one of them failed on a unique violation of alembic's version table (in two
+    processes) or both waited on each other's tables (in one)."""
+    engines = [create_engine(postgres_url) for _ in range(2)]
+    try:
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(migrate.upgrade(engine) for engine in engines))
+        heads = {await migrate.current_revision(engine) for engine in engines}
+        assert len(heads) == 1 and None not in heads
+    finally:
+        for engine in engines:
+            await engine.dispose()
