@@ -86,7 +86,7 @@ def run(
     except ConfigError as exc:
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot listen on {settings.listen}: {exc.strerror or exc}")
+        fail(f"cannot listen on {exc.strerror or exc}")
 
 
 def _file_url(base_url: str) -> str:

@@ -98,7 +98,12 @@ class BotWebServer:
         await runner.setup()
         sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._requested_port))
+        try:
+            sock.bind((self._host, self._requested_port))
+        except OSError as exc:  # name the address: the webhook's and the metrics' differ
+            sock.close()
+            where = f"{self._host}:{self._requested_port}"
+            raise OSError(exc.errno, f"{where}: {exc.strerror or exc}") from exc
         await web.SockSite(runner, sock).start()
         self._port = sock.getsockname()[1]
         self._runner = runner

@@ -28,7 +28,7 @@ from telegram import Update
 from bot.config import Settings
 from bot.services import inbox
 from bot.services.privacy import log_pseudonym
-from bot.webhook import SECRET_HEADER
+from bot.webhook import SECRET_HEADER, BotWebServer
 from sandbox import SandboxClient, SandboxServer
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import InboundMessage
@@ -492,3 +492,10 @@ async def test_a_webhook_instance_takes_over_updates_a_polling_one_left(
         assert left is not None and left.status == "received"
     finally:
         await stop_webhook_bot(bot)
+
+
+async def test_a_port_in_use_is_named(hooked: WebhookBot) -> None:
+    port = int(hooked.base.rsplit(":", 1)[1])
+    second = BotWebServer(hooked.app, host="127.0.0.1", port=port, path="/telegram")
+    with pytest.raises(OSError, match=f"127.0.0.1:{port}: .*in use"):
+        await second.start()
