@@ -38,6 +38,7 @@ from bench.spawn import BotProcess, free_port
 from knowledge.entries import read_entries
 from sandbox import SandboxClient, SandboxServer
 from storage.db import create_engine, create_session_factory
+from storage.faq import MatchLog
 from storage.models import INBOUND_HANDLED, INBOUND_RECEIVED, InboundMessage
 from storage.outbox import STATE_SENDING, STATE_SENT, OutboxMessage
 from storage.questions import Question
@@ -340,3 +341,64 @@ async def test_two_webhook_instances_killed_in_turn_lose_and_duplicate_nothing(
     """Two `voy run --webhook-url` processes on one PostgreSQL behind a round-robin load
     balancer; each is SIGKILLed mid-burst in turn and restarted, the other working on."""
     await _crash_and_check(postgres_url, tmp_path, instances=2)
+
+
+async def test_a_press_killed_after_its_answer_counts_after_the_restart(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """👍 under an FAQ answer: the bot answers the callback query, then is SIGKILLed
+    before its commit. After the restart the press is handled again; the second answer
+    to the same query is refused by Telegram, and that must not cost the press."""
+    await prepare(sqlite_url)
+    server = SandboxServer(token=TOKEN, port=0, personas=STAFF)
+    await server.start()
+    client = SandboxClient(server.url.rstrip("/"))
+    bot = BotProcess(server.base_url, _bot_env(sqlite_url), log_path=tmp_path / "bot.log")
+    user = {"id": 5999, "first_name": "青年", "language_code": "zh-hans"}
+    try:
+        await bot.start()
+        seq = await client.last_seq()
+        await client.send_text(user, FAQ[0][0])
+        answer = await client.wait_for_bot_message(
+            user["id"], after_seq=seq, timeout=10, predicate=lambda m: bool(m["reply_markup"])
+        )
+        solved = next(
+            button["callback_data"]
+            for row in answer["reply_markup"]
+            for button in row
+            if button["callback_data"].startswith("v1:ok:")
+        )
+        await client.set_latency("editMessageReplyMarkup", 5.0)  # comes after the answer
+        seq = await client.last_seq()
+        pressed = await client.press(user, answer["message_id"], solved)
+        await client.wait_for_event(lambda e: e["type"] == "callback_answer", after_seq=seq)
+        await bot.kill()
+        await client.set_latency("editMessageReplyMarkup", 0)
+        await bot.start()
+        for _ in range(100):
+            if await _settled(sqlite_url):
+                break
+            await asyncio.sleep(0.1)
+        await bot.stop()
+        engine = create_engine(sqlite_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                row = await session.scalar(
+                    select(InboundMessage).where(InboundMessage.update_id == pressed["update_id"])
+                )
+                log = await session.scalar(select(MatchLog))
+        finally:
+            await engine.dispose()
+        assert row is not None and (row.status, row.error) == (INBOUND_HANDLED, None)
+        assert log is not None and log.response == "solved"
+        shown = await client.messages(user["id"])
+        assert not next(m for m in shown if m["message_id"] == answer["message_id"])[
+            "reply_markup"
+        ]
+        # Only the repeat answer to the same query, which Telegram refuses, is flagged.
+        assert {v["method"] for v in server.violations} == {"answerCallbackQuery"}
+        server.violations.clear()
+    finally:
+        await bot.kill()
+        await client.aclose()
+        await server.stop()
