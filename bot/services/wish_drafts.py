@@ -21,6 +21,8 @@ KIND = "wish_draft"
 _AMOUNT = re.compile(r"\s*(\d{1,6})\s*(\D{0,4})\s*")
 # The "not specified" choice at the area step.
 NO_REGION = "none"
+# The longest a wish's text may be (with a caption added at the photo step).
+TEXT_LIMIT = 300
 
 WHAT, PHOTO, CATEGORY, FOR_WHOM, RELATION, AGE, CONSENT = (
     "what",
@@ -149,7 +151,7 @@ def give_text(draft: Draft, text: str, *, max_value: int) -> None:
     """Apply a text answer to the current step, or raise :class:`WrongInput`."""
     text = text.strip()
     if draft.step == WHAT:
-        if not 2 <= len(text) <= 300:
+        if not 2 <= len(text) <= TEXT_LIMIT:
             raise WrongInput("wish.ask_what_again")
         draft.fields["text"] = text
         _next(draft, "text_only" if not draft.fields.get("photo_file_id") else "with_photo")
@@ -182,12 +184,19 @@ def give_text(draft: Draft, text: str, *, max_value: int) -> None:
 def give_photo(draft: Draft, file_id: str, caption: str | None) -> None:
     """Apply a photo: at the first step (with a caption as the text) or the photo step."""
     if draft.step == WHAT:
-        if not caption or not 2 <= len(caption.strip()) <= 300:
+        if not caption or not 2 <= len(caption.strip()) <= TEXT_LIMIT:
             raise WrongInput("wish.ask_what_again")
         draft.fields["text"] = caption.strip()
         draft.fields["photo_file_id"] = file_id
         _next(draft, "with_photo")
     elif draft.step == PHOTO:
+        # A caption here says more about the wish: it joins the text, if both fit.
+        added = (caption or "").strip()
+        if added:
+            text = f"{draft.fields.get('text', '')}\n{added}"
+            if len(text) > TEXT_LIMIT:
+                raise WrongInput("wish.caption_too_long", limit=TEXT_LIMIT)
+            draft.fields["text"] = text
         draft.fields["photo_file_id"] = file_id
         _next(draft, "done")
     else:

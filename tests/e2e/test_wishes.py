@@ -326,6 +326,23 @@ async def _submit_from_category(harness: BotHarness) -> Wish:
     return await _wish(harness)
 
 
+async def test_a_caption_at_the_photo_step_joins_the_wish(harness: BotHarness) -> None:
+    await harness.send(XIAOMING, "/wish")
+    await harness.send(XIAOMING, "想要一个新书包")
+    mark = await harness.inbound_mark()
+    sent = await harness.client.send_photo(XIAOMING, caption="要" + "蓝" * 300)
+    await harness.settled(sent["update_id"], after=mark)
+    assert "超过了 300 个字" in (await _last(harness, XIAOMING))["text"]  # nothing cut
+    mark = await harness.inbound_mark()
+    sent = await harness.client.send_photo(XIAOMING, caption="要蓝色的，能装A4课本")
+    await harness.settled(sent["update_id"], after=mark)
+    async with harness.sessions() as session:
+        draft = await session.get(Conversation, XIAOMING["id"])
+    assert draft is not None
+    assert draft.data["fields"]["text"] == "想要一个新书包\n要蓝色的，能装A4课本"
+    assert draft.data["fields"]["photo_file_id"]
+
+
 async def test_the_sixth_claim_is_refused_and_the_pool_is_masked(harness: BotHarness) -> None:
     await _staff(harness)
     for n in range(6):
