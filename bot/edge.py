@@ -109,8 +109,8 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
         # Updates that failed with a passing error: attempts so far, by update id.
         self._attempts: dict[int, int] = {}
-        # Whether each update's outcome is committed (handled, or stored as failed), by
-        # update id, until the webhook takes it (see :meth:`take_outcome`).
+        # Whether the outcome of each update the webhook waits on is committed (handled,
+        # or stored as failed), by update id (see :meth:`watch` and :meth:`take_outcome`).
         self._outcomes: dict[int, bool] = {}
         self._retries: set[asyncio.Task[None]] = set()
 
@@ -124,11 +124,15 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             task.cancel()
         self._retries.clear()
 
+    def watch(self, update_id: int) -> None:
+        """Keep the outcome of this update for :meth:`take_outcome` (the webhook's)."""
+        self._outcomes[update_id] = False
+
     def take_outcome(self, update_id: int) -> bool:
-        """Whether the update's outcome was committed: handled (or handled before), or
-        stored as failed for good. False when it must come again: the webhook then answers
-        with an error, so Telegram sends it again."""
-        return self._outcomes.pop(update_id, True)
+        """Whether a watched update's outcome was committed: handled (or handled before),
+        or stored as failed for good. False when it must come again: the webhook then
+        answers with an error, so Telegram sends it again."""
+        return self._outcomes.pop(update_id, False)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the update's chat, then for a slot; record the update, run the
@@ -159,7 +163,8 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
         finally:
-            self._outcomes[update.update_id] = durable
+            if update.update_id in self._outcomes:  # watched (a webhook waits on it)
+                self._outcomes[update.update_id] = durable
 
     @contextlib.asynccontextmanager
     async def _in_order(self, update: Update) -> AsyncIterator[None]:

@@ -138,10 +138,11 @@ class BotWebServer:
         application = self._application
         # The same path PTB's update fetcher takes: our update processor, then the handlers.
         processor = application.update_processor
+        ours = processor if isinstance(processor, SessionUpdateProcessor) else None
+        if ours is not None:
+            ours.watch(update.update_id)
         await processor.process_update(update, application.process_update(update))
-        if isinstance(processor, SessionUpdateProcessor) and not processor.take_outcome(
-            update.update_id
-        ):
+        if ours is not None and not ours.take_outcome(update.update_id):
             # Not committed (the database is away, a passing error): Telegram sends the
             # update again later, so nothing is lost.
             metrics.WEBHOOK_REFUSED.labels("retry").inc()
