@@ -109,8 +109,10 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
         # Updates that failed with a passing error: attempts so far, by update id.
         self._attempts: dict[int, int] = {}
-        # Whether the outcome of each update the webhook waits on is committed (handled,
-        # or stored as failed), by update id (see :meth:`watch` and :meth:`take_outcome`).
+        # For the updates a webhook request waits on (Telegram may send one again while
+        # the first is in hand): how many requests wait, and whether the latest handling
+        # committed its outcome (see :meth:`watch` and :meth:`take_outcome`).
+        self._watchers: dict[int, int] = {}
         self._outcomes: dict[int, bool] = {}
         self._retries: set[asyncio.Task[None]] = set()
 
@@ -126,12 +128,20 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
 
     def watch(self, update_id: int) -> None:
         """Keep the outcome of this update for :meth:`take_outcome` (the webhook's)."""
-        self._outcomes[update_id] = False
+        self._watchers[update_id] = self._watchers.get(update_id, 0) + 1
 
     def take_outcome(self, update_id: int) -> bool:
         """Whether a watched update's outcome was committed: handled (or handled before),
         or stored as failed for good. False when it must come again: the webhook then
-        answers with an error, so Telegram sends it again."""
+        answers with an error, so Telegram sends it again.
+
+        Called right after the request's own handling returns (no ``await`` between), so
+        the outcome read is that handling's.
+        """
+        left = self._watchers.pop(update_id, 1) - 1
+        if left:
+            self._watchers[update_id] = left
+            return self._outcomes.get(update_id, False)
         return self._outcomes.pop(update_id, False)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
@@ -163,7 +173,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
         finally:
-            if update.update_id in self._outcomes:  # watched (a webhook waits on it)
+            if update.update_id in self._watchers:  # a webhook request waits on it
                 self._outcomes[update.update_id] = durable
 
     @contextlib.asynccontextmanager

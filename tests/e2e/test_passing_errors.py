@@ -58,7 +58,7 @@ async def test_a_polled_update_is_tried_again_after_a_telegram_outage(
     assert any("年满十四周岁" in text for text in await _replies(harness))
     processor = harness.app.update_processor
     assert isinstance(processor, edge.SessionUpdateProcessor)
-    assert processor._outcomes == {}  # nothing is kept per update when no webhook waits
+    assert processor._outcomes == processor._watchers == {}  # no webhook waits: none kept
 
 
 async def test_an_update_failing_for_good_is_stored_as_failed_after_its_attempts(
