@@ -110,23 +110,23 @@ def build_application(
         ),
         rate_limiter=AIORateLimiter(max_retries=2) if settings.rate_limit else None,
     )
+    processor = SessionUpdateProcessor(
+        sessions,
+        default_locale=settings.default_locale,
+        max_concurrent_updates=settings.concurrent_updates,
+        intake=intake_queue,
+    )
     builder = (
         ApplicationBuilder()
         .bot(api_bot)
         .context_types(ContextTypes(context=BotContext, bot_data=BotData))
-        .concurrent_updates(
-            SessionUpdateProcessor(
-                sessions,
-                default_locale=settings.default_locale,
-                max_concurrent_updates=settings.concurrent_updates,
-                intake=intake_queue,
-            )
-        )
+        .concurrent_updates(processor)
         .update_queue(intake_queue)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
     application: BotApplication = builder.build()
+    processor.bind(application.process_update)  # a retry runs the handlers again
     application.bot_data.services = services
     register_handlers(application)
     return application

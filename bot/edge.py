@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -50,10 +50,13 @@ _log = logging.getLogger(__name__)
 
 # PTB's update processor semaphore size when ours does the limiting (see __init__).
 _ADMIT_ALL = 1 << 20
-# An update that fails with a passing error is tried this many times in all; the pause
-# before each retry of a polled update (a webhook update: Telegram sends it again).
+# An update that fails with a passing error is tried this many times in all. A polled
+# update is tried again in place, after these pauses, holding its chat's turn so its
+# chat's later updates cannot overtake it; a webhook update when Telegram sends it again.
 MAX_ATTEMPTS = 4
-RETRY_PAUSES_S = (2.0, 10.0, 60.0)
+RETRY_PAUSES_S = (1.0, 3.0, 10.0)
+# What _process returns when a polled update should be tried again in place.
+_AGAIN = "again"
 
 
 def transient(error: BaseException | None) -> bool:
@@ -107,24 +110,26 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._intake = intake
         # One lock per chat with an update in hand or waiting; dropped when unused.
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
-        # Updates that failed with a passing error: attempts so far, by update id.
+        # Webhook updates that failed with a passing error: attempts so far, by update id.
         self._attempts: dict[int, int] = {}
+        # Runs an update's handlers again (``Application.process_update``; see :meth:`bind`).
+        self._rerun: Callable[[Update], Awaitable[Any]] | None = None
         # For the updates a webhook request waits on (Telegram may send one again while
         # the first is in hand): how many requests wait, and whether the latest handling
         # committed its outcome (see :meth:`watch` and :meth:`take_outcome`).
         self._watchers: dict[int, int] = {}
         self._outcomes: dict[int, bool] = {}
-        self._retries: set[asyncio.Task[None]] = set()
+
+    def bind(self, rerun: Callable[[Update], Awaitable[Any]]) -> None:
+        """How to run an update's handlers again (a retry): the application's
+        ``process_update``. Without it a passing error fails a polled update at once."""
+        self._rerun = rerun
 
     async def initialize(self) -> None:
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
-        """Drop the retries still waiting: their updates stay ``received`` in the log and
-        are handled after the restart (``bot.intake.recover``)."""
-        for task in list(self._retries):
-            task.cancel()
-        self._retries.clear()
+        """Nothing to tear down."""
 
     def watch(self, update_id: int) -> None:
         """Keep the outcome of this update for :meth:`take_outcome` (the webhook's)."""
@@ -168,11 +173,23 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         durable = False
         try:
             with logs.update_context(update.update_id, sender.id if sender else None):
-                durable = await self._process(update, coroutine)
+                # Polling: the durable intake stored and committed the update and knows
+                # its row; kept across attempts.
+                stored = self._intake.take_stored(update) if self._intake else None
+                attempt = 1
+                while True:
+                    result = await self._process(update, coroutine, stored, attempt)
+                    if result != _AGAIN or self._rerun is None:
+                        durable = result is True
+                        break
+                    await asyncio.sleep(RETRY_PAUSES_S[attempt - 1])
+                    attempt += 1
+                    coroutine = self._rerun(update)
         except Exception:
             metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
         finally:
+            _close_if_unstarted(coroutine)
             if update.update_id in self._watchers:  # a webhook request waits on it
                 self._outcomes[update.update_id] = durable
 
@@ -199,8 +216,11 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         """How many chats have an update being handled or waiting (for tests)."""
         return len(self._chat_locks)
 
-    async def _process(self, update: Update, coroutine: Awaitable[Any]) -> bool:
-        """Handle ``update`` in one session; return whether its outcome is committed."""
+    async def _process(
+        self, update: Update, coroutine: Awaitable[Any], stored: int | None, attempt: int
+    ) -> bool | str:
+        """Handle ``update`` in one session (``stored``: its row, if the intake stored
+        it); return whether its outcome is committed, or ``_AGAIN`` to try it again."""
         async with self._sessions() as session:
             # Polling: the durable intake (bot/intake.py) stored and committed the update
             # before the updater confirmed it, and knows its row. A webhook update (and
@@ -212,7 +232,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             # once. On SQLite the row is committed first: its one write lock, taken by
             # the insert, would otherwise hold every other chat's update back for the
             # whole of this one (VOY_CONCURRENT_UPDATES).
-            inbound_id = self._intake.take_stored(update) if self._intake else None
+            inbound_id = stored
             polled = inbound_id is not None  # stored and committed by the intake
             if inbound_id is None:
                 inbound_id = await inbox.to_handle(session, update)
@@ -227,6 +247,10 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             scope.inbound_id = inbound_id
             scope.extra["update_type"] = update_type(update)
             scope.extra["polled"] = polled
+            # Which attempt this is (a webhook update's are counted across its requests).
+            scope.extra["attempt"] = (
+                attempt if polled else self._attempts.get(update.update_id, 0) + 1
+            )
             try:
                 await self._register_sender(session, update, scope)
             except Exception as exc:
@@ -257,10 +281,12 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         )
         scope.locale = scope.user.locale
 
-    async def _finish(self, session: AsyncSession, scope: UpdateScope, update: Update) -> bool:
+    async def _finish(
+        self, session: AsyncSession, scope: UpdateScope, update: Update
+    ) -> bool | str:
         """Commit the update's work with its "handled" mark; or roll it back and either
         try it again (a passing error) or store it as failed. Return whether the outcome
-        is committed."""
+        is committed, or ``_AGAIN`` (a polled update to try again in place)."""
         kind = scope.extra.get("update_type", "other")
         metrics.UPDATES.labels(kind).inc()
         _log.debug("update handled: %s%s", kind, f" ({scope.error})" if scope.error else "")
@@ -281,18 +307,20 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 scope.transient = transient(exc)
         metrics.UPDATE_ERRORS.inc()
         await session.rollback()
-        attempt = self._attempts.pop(update.update_id, 0) + 1
-        if scope.transient and attempt < MAX_ATTEMPTS:
-            # Not stored as failed: it comes again (a polled update from this process, a
-            # webhook update from Telegram), so the passing error costs nothing.
-            self._attempts[update.update_id] = attempt
+        polled = bool(scope.extra.get("polled"))
+        self._attempts.pop(update.update_id, None)
+        if self.retry_coming(scope):
+            # Not stored as failed: it comes again (a polled update here, in place; a
+            # webhook update when Telegram sends it again), so a passing error costs
+            # nothing. The work kept after a rollback may fail too (the database is
+            # what is failing): that must not stop the retry.
             _log.warning(
                 "update %s: passing error (%s); trying again", update.update_id, scope.error
             )
+            if not polled:
+                self._attempts[update.update_id] = int(scope.extra["attempt"])
             await self._kept_after_rollback(session, scope)
-            if scope.extra.get("polled") and scope.inbound_id is not None:
-                self._retry(update, scope.inbound_id, attempt)
-            return False
+            return _AGAIN if polled else False
         # A row stored in this transaction went with the rollback: store it again, so the
         # update is kept, with its error, whatever failed.
         inbound_id = await inbox.to_handle(session, update)
@@ -304,28 +332,26 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         await self._kept_after_rollback(session, scope)
         return True
 
+    def retry_coming(self, scope: UpdateScope) -> bool:
+        """Whether the update failing in ``scope`` will be tried again (a passing error,
+        attempts left): the error handler then spares the person an apology."""
+        if not scope.transient or int(scope.extra.get("attempt", MAX_ATTEMPTS)) >= MAX_ATTEMPTS:
+            return False
+        return not scope.extra.get("polled") or self._rerun is not None
+
     async def _kept_after_rollback(self, session: AsyncSession, scope: UpdateScope) -> None:
         """Do and commit the work that outlives a failed update (the ops alert, marking a
-        user who blocked the bot)."""
-        for work in scope.after_rollback:
-            try:
-                await work(session)
-            except Exception:
-                _log.exception("work kept after a failed update could not be done")
-        if scope.unreachable_user_id is not None:
-            await users.mark_unreachable(session, telegram_id=scope.unreachable_user_id)
-        await session.commit()
-
-    def _retry(self, update: Update, inbound_id: int, attempt: int) -> None:
-        """Queue a polled update again after a pause (its row stays ``received``)."""
-        pause = RETRY_PAUSES_S[min(attempt, len(RETRY_PAUSES_S)) - 1]
-        intake = self._intake
-        assert intake is not None
-
-        async def later() -> None:
-            await asyncio.sleep(pause)
-            await intake.put_stored(update, inbound_id)
-
-        task = asyncio.get_running_loop().create_task(later())
-        self._retries.add(task)
-        task.add_done_callback(self._retries.discard)
+        user who blocked the bot); if that fails too, log it and roll it back."""
+        try:
+            for work in scope.after_rollback:
+                try:
+                    await work(session)
+                except Exception:
+                    _log.exception("work kept after a failed update could not be done")
+                    await session.rollback()
+            if scope.unreachable_user_id is not None:
+                await users.mark_unreachable(session, telegram_id=scope.unreachable_user_id)
+            await session.commit()
+        except Exception:
+            _log.exception("work kept after a failed update could not be committed")
+            await session.rollback()

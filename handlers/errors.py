@@ -11,7 +11,7 @@ from telegram.error import Forbidden, TelegramError
 
 from bot import logs, metrics, ops_alerts
 from bot.context import BotContext, current_scope
-from bot.edge import transient, update_type
+from bot.edge import SessionUpdateProcessor, transient, update_type
 from bot.i18n import translator
 from storage.db import unit_of_work
 
@@ -53,7 +53,13 @@ async def error_handler(update: object, context: BotContext) -> None:
             await update.callback_query.answer()
         except TelegramError:
             _log.debug("callback query already answered or expired", exc_info=True)
-    if isinstance(update, Update) and update.effective_chat is not None:
+    processor = context.application.update_processor
+    retrying = (
+        scope is not None
+        and isinstance(processor, SessionUpdateProcessor)
+        and processor.retry_coming(scope)
+    )
+    if isinstance(update, Update) and update.effective_chat is not None and not retrying:
         try:
             # The scope's locale, not the user's: a failed flush leaves the user unloadable.
             default = context.services.settings.default_locale

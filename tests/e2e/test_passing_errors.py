@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import edge
+from bot import edge, ops_alerts
 from sandbox import SandboxServer
 from storage.models import INBOUND_HANDLED, INBOUND_RECEIVED, InboundMessage
+from storage.outbox import OutboxMessage
 from storage.questions import Question
-from tests.conftest import prepare
-from tests.support import XIAOMING, BotHarness
+from tests.conftest import prepare, run_harness
+from tests.e2e.test_question_loop_edges import LI, _ask, _setup, _wait
+from tests.support import XIAOMING, BotHarness, button_data
 from tests.webhook_support import WebhookBot, start_webhook_bot, stop_webhook_bot
 
 ASK = "请问几岁能入团啊？"
@@ -139,3 +142,48 @@ async def test_a_webhook_update_is_refused_while_the_database_is_away(
     handled = await hooked.settled(sent["update_id"], timeout=20)
     assert (handled.status, handled.error) == (INBOUND_HANDLED, None)
     assert sum("年满十四周岁" in text for text in await _replies(hooked)) == 1
+
+
+async def test_a_retried_press_keeps_its_place_in_its_chat(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """✍️ pressed while Telegram fails, then the answer typed: the press is tried again
+    before the text is handled, so the text is the answer (it once became a question of
+    the cadre's own, and the young person never got the answer)."""
+    monkeypatch.setattr(edge, "RETRY_PAUSES_S", (0.5, 0.5, 0.5))
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    await harness.client.set_fault("answerCallbackQuery", 502, description="Bad Gateway")
+    seq = await harness.client.last_seq()
+    await harness.client.press(LI, card["message_id"], button_data(card, "答复"))
+    typed = await harness.client.send_text(LI, "在青年之家报名。")
+    await asyncio.sleep(0.3)
+    await harness.client.set_fault("answerCallbackQuery", 0)
+    await harness.settled(typed["update_id"], timeout=15)
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    assert "在青年之家报名" in answer["text"]
+    assert await _questions(harness) == 1
+    staff_side = [m["text"] for m in await harness.client.messages(LI["id"]) if m["from_bot"]]
+    assert not any("出了点问题" in text for text in staff_side)  # no apology: it was retried
+
+
+async def test_the_retry_holds_when_the_ops_alert_cannot_be_saved(
+    sandbox: SandboxServer, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alert is queued in the database, which may be what is failing: its failure
+    must not cost the retry (it once left the update waiting until a restart)."""
+    monkeypatch.setattr(edge, "RETRY_PAUSES_S", (0.5, 0.5, 0.5))
+
+    async def cannot_save(session: AsyncSession, **_kwargs: object) -> None:
+        session.add(OutboxMessage())  # a flush that fails leaves the session to roll back
+        await session.flush()
+
+    monkeypatch.setattr(ops_alerts, "enqueue_alert", cannot_save)
+    async for harness in run_harness(sandbox, sqlite_url, ops_chat_id=-1009000000001):
+        await harness.client.set_fault("sendMessage", 502, description="Bad Gateway")
+        sent = await harness.client.send_text(XIAOMING, ASK)
+        await asyncio.sleep(0.3)
+        await harness.client.set_fault("sendMessage", 0)
+        handled = await harness.settled(sent["update_id"], timeout=10)
+        assert (handled.status, handled.error) == (INBOUND_HANDLED, None)
+        assert any("年满十四周岁" in text for text in await _replies(harness))
