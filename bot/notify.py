@@ -7,14 +7,15 @@ hours for young people.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
-from bot.config import Settings
-from bot.i18n import Html, Translator, translator
+from bot.config import SUPPORTED_LOCALES, Settings
+from bot.i18n import Html, Translator, load_catalog, translator
 from bot.keyboards import card_keyboard, claim_keyboard, youth_answer_keyboard
 from bot.services import access_log, lifecycle, org
 from bot.services import outbox as outbox_service
@@ -38,6 +39,50 @@ CARD_TEXT_LIMIT = 1500
 THREAD_ON_CARD = 4
 THREAD_MESSAGE_LIMIT = 300
 ANSWER_LIMIT = 3000
+
+
+# The pushes about a question that people reply to: a card (and its kin) or an answer.
+# Their first line names the ticket ("📨 问题 #12"); see :func:`ticket_in_header`.
+_HEADER_KEYS = (
+    "card.question",
+    "card.urgent",
+    "card.follow_up",
+    "card.escalated",
+    "card.pool_again",
+    "card.reminder",
+    "youth.answer",
+    "youth.resolve_check",
+    "youth.forwarded",
+    "youth.key_suggestion",
+)
+
+
+def _header_pattern(template: str) -> re.Pattern[str]:
+    first = re.sub(r"<[^>]+>", "", template.strip().splitlines()[0])
+    parts = re.split(r"(\{\w+\})", first)
+    body = "".join(
+        r"(\d+)" if part == "{ref}" else ".*?" if part.startswith("{") else re.escape(part)
+        for part in parts
+    )
+    return re.compile(body)
+
+
+_HEADERS = tuple(
+    _header_pattern(load_catalog(locale)[key])
+    for locale in SUPPORTED_LOCALES
+    for key in _HEADER_KEYS
+)
+
+
+def ticket_in_header(text: str) -> int | None:
+    """The ticket a card's or an answer's first line names, or None for any other text
+    (a list, a confirmation): a reply to a copy of such a push whose record was lost."""
+    first = text.strip().split("\n", 1)[0] if text else ""
+    for pattern in _HEADERS:
+        found = pattern.fullmatch(first)
+        if found is not None:
+            return int(found.group(1))
+    return None
 
 
 def nearest(index: KnowledgeIndex, question: Question) -> list[EntryView]:

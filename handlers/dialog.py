@@ -4,7 +4,6 @@ question."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from telegram import Message, Update
@@ -75,10 +74,6 @@ async def text(update: Update, context: BotContext) -> None:
     await youth.text_message(update, context)
 
 
-# How every question card and answer names its ticket ("问题 #12", "Question #12").
-_TICKET = re.compile(r"#(\d{1,9})\b")
-
-
 async def _reply_to_card(
     message: Message, context: BotContext, waiting: Conversation | None, *, update_id: int
 ) -> bool:
@@ -91,11 +86,9 @@ async def _reply_to_card(
     found = await questions.replied_message(
         context.session, chat_id=message.chat_id, message_id=replied.message_id
     )
-    ticket = _TICKET.search(replied.text or replied.caption or "")
+    ticket = notify.ticket_in_header(replied.text or replied.caption or "")
     if found is None and ticket is not None:
-        found = await questions.named_in_copy(
-            context.session, user=context.user, ticket=int(ticket.group(1))
-        )
+        found = await questions.named_in_copy(context.session, user=context.user, ticket=ticket)
     if found is None:
         return False
     question_id, kind = found

@@ -658,3 +658,17 @@ async def test_a_ticket_named_in_a_copy_is_only_the_owners_or_staffs(
         1777: None,  # another young person: not theirs to touch
     }
     assert missing is None
+
+
+async def test_a_reply_to_a_staff_list_answers_no_ticket(harness: BotHarness) -> None:
+    """Only a card's or an answer's own header names the ticket a reply is for: a reply
+    to /queue (which lists "#1") is not an answer to #1."""
+    await _setup(harness)
+    await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    (listing,) = await harness.send(LI, "/queue")
+    assert "#1" in listing["text"]
+    await harness.send(LI, "这些我明天统一处理，先别催", reply_to=listing["message_id"])
+    async with harness.sessions() as session:
+        question = await session.get(Question, 1)
+    assert question is not None and question.status == lifecycle.ASSIGNED
+    assert [m.author for m in question.thread] == ["youth"]
