@@ -139,8 +139,14 @@ async def _card_text(
     nearest: list[EntryView],
     name_shown: bool,
 ) -> str:
-    asker = await session.get(User, question.user_id) if name_shown else None
-    who = asker.first_name if asker is not None else _anonymous(tr, question, settings)
+    shared = name_shown or question.identity_shared  # the name is needed, to show or hide
+    asker = await session.get(User, question.user_id) if shared else None
+    who = (
+        asker.first_name
+        if asker is not None and name_shown
+        else _anonymous(tr, question, settings)
+    )
+    hidden = asker.first_name if asker is not None and not name_shown else None
     region = await session.get(Region, question.region_code) if question.region_code else None
     topic = await session.get(Topic, question.topic) if question.topic else None
     text = tr(
@@ -154,7 +160,7 @@ async def _card_text(
         topic=tr.name_of(topic.names, topic.code) if topic else tr.plain("card.unknown_topic"),
         text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
     )
-    conversation = _conversation(tr, question)
+    conversation = _conversation(tr, question, hidden=hidden, instead=who)
     if conversation:
         text = Html(text + "\n\n" + conversation)
     if nearest:
@@ -164,17 +170,23 @@ async def _card_text(
     return text
 
 
-def _conversation(tr: Translator, question: Question) -> str:
+def _conversation(
+    tr: Translator, question: Question, *, hidden: str | None = None, instead: str = ""
+) -> str:
     """What was said on the ticket after the question (follow-ups, answers), newest last,
     so whoever the card reaches (another cadre, the pool) sees all the young person added.
-    The young person's words are masked, as the question is."""
+    Every line is masked as the question is, cadres' answers too (they may repeat a
+    phone number); ``hidden``, a name the young person shared with the cadre holding the
+    ticket only, is replaced by ``instead`` (their pseudonym) wherever it was written."""
     after = list(question.thread)[1:]  # the first message is the question itself
     if not after:
         return ""
     lines = [tr("card.thread_title", count=min(len(after), THREAD_ON_CARD))]
     for message in after[-THREAD_ON_CARD:]:
         youth = message.author != "cadre"
-        said = masked(tr, message.text) if youth else message.text
+        said = masked(tr, message.text)
+        if hidden and len(hidden) >= 2:  # a one-character name would blank common words
+            said = said.replace(hidden, instead)
         if len(said) > THREAD_MESSAGE_LIMIT:
             said = said[:THREAD_MESSAGE_LIMIT] + "…"
         lines.append(tr("card.thread_youth" if youth else "card.thread_cadre", text=said))
@@ -458,7 +470,9 @@ async def urgent(
             else tr.plain("card.unknown_region"),
             text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
         )
-        conversation = _conversation(tr, question)  # the follow-up that raised it, too
+        hidden = asker.first_name if asker is not None and not name_shown else None
+        # The follow-up that raised it, too.
+        conversation = _conversation(tr, question, hidden=hidden, instead=who)
         if conversation:
             text = Html(text + "\n\n" + conversation)
         markup = card_keyboard(tr, question.id) if person else claim_keyboard(tr, question.id)

@@ -672,3 +672,25 @@ async def test_a_reply_to_a_staff_list_answers_no_ticket(harness: BotHarness) ->
         question = await session.get(Question, 1)
     assert question is not None and question.status == lifecycle.ASSIGNED
     assert [m.author for m in question.thread] == ["youth"]
+
+
+async def test_a_shared_name_in_an_answer_stays_off_the_pool_card(harness: BotHarness) -> None:
+    """The cadre holding the ticket used the name 小明 shared, and a phone number, in the
+    answer; a follow-up then goes to the pool: its card shows the answer masked, with the
+    pseudonym where the name was."""
+    await _setup(harness)
+    seq = await harness.client.last_seq()
+    (routed,) = await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
+    card = await _wait(harness, LI["id"], seq, "问题 #")
+    await harness.press(XIAOMING, routed, "让团干部看到我的名字")
+    seq = await harness.client.last_seq()
+    await harness.send(
+        LI, "小明你好，在青年之家报名，电话13812345678", reply_to=card["message_id"]
+    )
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    await _away(harness, WANG, LI, ZHANG)
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "要带身份证吗？", reply_to=answer["message_id"])
+    pool = await _wait(harness, COMMITTEE, seq, "待领取")
+    assert "在青年之家报名" in pool["text"] and "青年#" in pool["text"]
+    assert "小明" not in pool["text"] and "13812345678" not in pool["text"]
