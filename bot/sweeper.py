@@ -86,6 +86,10 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
         await wish_notify.to_owner(
             session, wish, key="wish.released_notice", settings=settings, now=now
         )
+    for wish in found.claimer_gone:
+        await wish_notify.to_owner(
+            session, wish, key="wish.claimer_gone_notice", settings=settings, now=now
+        )
     for wish, claimer in found.released_from:
         await wish_notify.to_user(
             session, wish, claimer, key="wish.released_claimer", settings=settings, now=now
@@ -128,7 +132,7 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
             session, wish, settings=settings, now=now
         ):
             _log.warning("wish %s waits for review and nobody can review it", wish.id)
-    report.wishes_released += len(found.released)
+    report.wishes_released += len(found.released) + len(found.claimer_gone)
     report.wishes_closed += len(found.auto_closed) + len(found.disputes_closed)
     report.wishes_review_reminded += len(found.review_reminders)
 

@@ -107,7 +107,7 @@ async def draft_text(message: Message, context: BotContext, draft: drafts.Draft)
     except drafts.WrongInput as wrong:
         aside = ""
         if draft.step in drafts.BUTTON_STEPS:  # perhaps a question: kept, offered to ask
-            aside = drafts.set_aside(draft, message.text, limit=settings.max_text_length)
+            aside = drafts.set_aside(draft, message.text)
             await drafts.save(context.session, draft, now=context.services.clock.now())
         await _reask(message, context, draft, wrong, aside=aside)
         return

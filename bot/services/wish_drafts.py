@@ -192,7 +192,7 @@ def give_photo(draft: Draft, file_id: str, caption: str | None) -> None:
     elif draft.step == PHOTO:
         # A caption here says more about the wish: it joins the text, if both fit.
         added = (caption or "").strip()
-        if added:
+        if added and not draft.editing:  # changing the photo later adds nothing again
             text = f"{draft.fields.get('text', '')}\n{added}"
             if len(text) > TEXT_LIMIT:
                 raise WrongInput("wish.caption_too_long", limit=TEXT_LIMIT)
@@ -269,11 +269,12 @@ def _mark(text: str) -> str:
     return format(zlib.crc32(text.encode()), "08x")
 
 
-def set_aside(draft: Draft, text: str, *, limit: int) -> str:
+def set_aside(draft: Draft, text: str) -> str:
     """Keep a text typed where a button was expected (it may be a question meant for the
-    bot); return the mark an "ask it" button carries. Only the newest is kept."""
-    draft.fields[ASIDE] = text[:limit]
-    return _mark(draft.fields[ASIDE])
+    bot), whole: asking it checks its length as any question's. Return the mark an "ask
+    it" button carries. Only the newest is kept."""
+    draft.fields[ASIDE] = text
+    return _mark(text)
 
 
 def take_aside(draft: Draft, mark: str) -> str | None:

@@ -3,7 +3,7 @@ confirmation, and the timed follow-ups. Nothing here knows Telegram."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -401,6 +401,8 @@ class WishSweep:
     disputes_closed: list[Wish]
     # Submitted and still not reviewed after the reminder time: the reviewers are told.
     review_reminders: list[Wish]
+    # Claimed by someone who may no longer claim (a removed cadre): back on offer.
+    claimer_gone: list[Wish] = field(default_factory=list)
 
 
 async def sweep(
@@ -428,7 +430,7 @@ async def sweep(
         if not may_claim(claimer):
             life.fire(wish, "release", actor="system", now=now, note="claimer no longer a cadre")
             wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
-            report.released.append(wish)
+            report.claimer_gone.append(wish)
     for wish in list(
         await session.scalars(
             select(Wish)

@@ -464,7 +464,7 @@ async def test_a_removed_cadres_claims_go_back_on_offer(
             await wishes.claim(session, wish_id=removed_ones, user=former, now=NOW, limit=5)
     async with unit_of_work(sessions) as session:
         found = await wishes.sweep(session, now=NOW + timedelta(minutes=5), **SWEEP_AFTER)
-        assert [w.id for w in found.released] == [removed_ones]
+        assert [w.id for w in found.claimer_gone] == [removed_ones] and not found.released
     async with sessions() as session:
         back = await session.get(wishes.Wish, removed_ones)
         assert back is not None and (back.status, back.claimer_user_id) == (life.APPROVED, None)

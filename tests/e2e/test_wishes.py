@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.services import cadres
 from bot.services import wish_lifecycle as life
 from bot.sweeper import sweep
 from sandbox import SandboxServer
+from storage.db import unit_of_work
 from storage.models import User
 from storage.privacy import PersonalDataAccess
 from storage.questions import Conversation, Question
@@ -782,3 +784,56 @@ async def test_a_question_typed_into_a_wish_by_mistake_is_answered_from_the_phot
     ]  # the current step again, and nothing asked
     async with harness.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Question)) == 2
+
+
+async def test_a_removed_cadres_claim_comes_back_and_the_young_person_is_told(
+    harness: BotHarness,
+) -> None:
+    await _staff(harness)
+    wish, progress = await _claimed(harness)
+    async with unit_of_work(harness.sessions) as session:  # voy cadre remove 2002
+        await cadres.remove(session, telegram_id=LI["id"])
+    refused = await harness.press(LI, progress, "还在准备中")
+    assert refused["show_alert"]
+    seq = await harness.client.last_seq()
+    await sweep(harness.app.bot_data.services)
+    notice = await _wait(harness, XIAOMING["id"], seq, f"W{wish.id}")
+    assert "不再负责" in notice["text"]
+    async with harness.sessions() as session:
+        back = await session.get(Wish, wish.id)
+    assert back is not None and back.status == life.APPROVED
+
+
+async def test_a_long_text_asked_from_a_draft_is_refused_whole_not_cut(
+    harness: BotHarness,
+) -> None:
+    await harness.send(XIAOMING, "/wish")
+    (photo,) = await harness.send(XIAOMING, "想要一个篮球")
+    await harness.press(XIAOMING, photo, "跳过")
+    long = "请问" + "团" * harness.settings.max_text_length
+    (kept,) = await harness.send(XIAOMING, long)
+    await harness.press(XIAOMING, kept, "问这个问题")
+    replies = [m["text"] for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]
+    assert any("超过了" in text for text in replies[-2:])  # told, as any long question
+    async with harness.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Question)) == 0
+
+
+async def test_changing_the_photo_adds_its_caption_once(harness: BotHarness) -> None:
+    await harness.send(XIAOMING, "/wish")
+    await harness.send(XIAOMING, "想要一个新书包")
+    mark = await harness.inbound_mark()
+    sent = await harness.client.send_photo(XIAOMING, caption="蓝色的")
+    await harness.settled(sent["update_id"], after=mark)
+    for label in ("学习用品", "我自己", "14–17 岁", "不指定", "跳过"):
+        await harness.press(XIAOMING, await _last(harness, XIAOMING), label)
+    await harness.send(XIAOMING, "100")
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "修改")
+    await harness.press(XIAOMING, await _last(harness, XIAOMING), "照片")
+    mark = await harness.inbound_mark()
+    sent = await harness.client.send_photo(XIAOMING, caption="蓝色的")
+    await harness.settled(sent["update_id"], after=mark)
+    async with harness.sessions() as session:
+        draft = await session.get(Conversation, XIAOMING["id"])
+    assert draft is not None and draft.data["step"] == "review"
+    assert draft.data["fields"]["text"] == "想要一个新书包\n蓝色的"
