@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -44,12 +45,19 @@ async def _replies(bot: BotHarness) -> list[str]:
     return [m["text"] for m in await bot.client.messages(XIAOMING["id"]) if m["from_bot"]]
 
 
+async def _ask_while_telegram_fails(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch, pause: float
+) -> dict[str, Any]:
+    """Every sendMessage fails with 502; retries come ``pause`` seconds apart."""
+    monkeypatch.setattr(edge, "RETRY_PAUSES_S", (pause,) * 3)
+    await harness.client.set_fault("sendMessage", 502, description="Bad Gateway")
+    return await harness.client.send_text(XIAOMING, ASK)
+
+
 async def test_a_polled_update_is_tried_again_after_a_telegram_outage(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(edge, "RETRY_PAUSES_S", (0.5, 0.5, 0.5))
-    await harness.client.set_fault("sendMessage", 502, description="Bad Gateway")
-    sent = await harness.client.send_text(XIAOMING, ASK)
+    sent = await _ask_while_telegram_fails(harness, monkeypatch, 0.5)
     await asyncio.sleep(0.3)  # the first attempt fails
     (row,) = await _rows(harness, sent["update_id"])
     assert row.status == INBOUND_RECEIVED and row.error is None  # not stored as failed
@@ -67,9 +75,7 @@ async def test_a_polled_update_is_tried_again_after_a_telegram_outage(
 async def test_an_update_failing_for_good_is_stored_as_failed_after_its_attempts(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(edge, "RETRY_PAUSES_S", (0.1, 0.1, 0.1))
-    await harness.client.set_fault("sendMessage", 502, description="Bad Gateway")
-    sent = await harness.client.send_text(XIAOMING, ASK)
+    sent = await _ask_while_telegram_fails(harness, monkeypatch, 0.1)
     row = await harness.settled(sent["update_id"])
     assert row.status != INBOUND_HANDLED and row.error is not None
     assert "NetworkError" in row.error
@@ -85,8 +91,9 @@ async def hooked(sandbox: SandboxServer, sqlite_url: str) -> AsyncIterator[Webho
         await stop_webhook_bot(bot)
 
 
-async def test_a_webhook_update_is_refused_until_committed(hooked: WebhookBot) -> None:
-    await hooked.client.set_fault("sendMessage", 502, description="Bad Gateway")
+async def _refused_with_503(hooked: WebhookBot) -> dict[str, Any]:
+    """Send the question by webhook; wait until the bot refuses it with 503 (so Telegram
+    sends it again)."""
     seq = await hooked.client.last_seq()
     sent = await hooked.client.send_text(XIAOMING, ASK)
     refused = await hooked.client.wait_for_event(
@@ -94,7 +101,13 @@ async def test_a_webhook_update_is_refused_until_committed(hooked: WebhookBot) -
         after_seq=seq,
         timeout=10,
     )
-    assert "503" in refused["error"]  # Telegram is asked to send it again
+    assert "503" in refused["error"]
+    return sent
+
+
+async def test_a_webhook_update_is_refused_until_committed(hooked: WebhookBot) -> None:
+    await hooked.client.set_fault("sendMessage", 502, description="Bad Gateway")
+    sent = await _refused_with_503(hooked)
     assert await _questions(hooked) == 0
     await hooked.client.set_fault("sendMessage", 0)
     handled = await hooked.settled(sent["update_id"], timeout=20)
@@ -128,14 +141,7 @@ async def test_a_webhook_update_is_refused_while_the_database_is_away(
     path = Path(sqlite_url.split("///", 1)[1])
     away = _take_away(path)
     try:
-        seq = await hooked.client.last_seq()
-        sent = await hooked.client.send_text(XIAOMING, ASK)
-        refused = await hooked.client.wait_for_event(
-            lambda e: e["type"] == "webhook_error" and e["update_id"] == sent["update_id"],
-            after_seq=seq,
-            timeout=10,
-        )
-        assert "503" in refused["error"]
+        sent = await _refused_with_503(hooked)
     finally:
         _bring_back(path, away)
         await engine.dispose()
