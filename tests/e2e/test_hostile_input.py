@@ -374,7 +374,7 @@ async def test_any_edit_of_any_message_is_stored_and_answered(
     change = await harness.client.edit_text(user, sent["message_id"], edited)
     await harness.settled(change["update_id"], after=mark)
     await _drained(harness)
-    rows = await _inbound(harness, user["id"], sent["message_id"])
+    rows = sorted(await _inbound(harness, user["id"], sent["message_id"]), key=lambda r: r.id)
     assert [row.text for row in rows] == [_as_stored(first), _as_stored(edited)]
     assert all(row.status == INBOUND_HANDLED and row.error is None for row in rows)
     assert watch.errors() == [] and harness.server.violations == []
