@@ -797,8 +797,8 @@ async def test_a_removed_cadres_claim_comes_back_and_the_young_person_is_told(
     assert refused["show_alert"]
     seq = await harness.client.last_seq()
     await sweep(harness.app.bot_data.services)
-    notice = await _wait(harness, XIAOMING["id"], seq, f"W{wish.id}")
-    assert "不再负责" in notice["text"]
+    notice = await _wait(harness, XIAOMING["id"], seq, "不再负责")  # not an earlier notice
+    assert f"W{wish.id}" in notice["text"]
     async with harness.sessions() as session:
         back = await session.get(Wish, wish.id)
     assert back is not None and back.status == life.APPROVED
