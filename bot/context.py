@@ -57,6 +57,10 @@ class UpdateScope:
     error: str | None = None
     # The error is passing (a timeout, a dropped connection): try the update again.
     transient: bool = False
+    # Stored and committed by the polling intake (else a webhook's, stored by the edge).
+    polled: bool = False
+    # Which attempt at the update this is (a webhook update's counted across requests).
+    attempt: int = 1
     # Set when Telegram refused to deliver to this user; the edge records it.
     unreachable_user_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)

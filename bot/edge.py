@@ -246,11 +246,8 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             scope = UpdateScope(session=session, locale=self._default_locale)
             scope.inbound_id = inbound_id
             scope.extra["update_type"] = update_type(update)
-            scope.extra["polled"] = polled
-            # Which attempt this is (a webhook update's are counted across its requests).
-            scope.extra["attempt"] = (
-                attempt if polled else self._attempts.get(update.update_id, 0) + 1
-            )
+            scope.polled = polled
+            scope.attempt = attempt if polled else self._attempts.get(update.update_id, 0) + 1
             try:
                 await self._register_sender(session, update, scope)
             except Exception as exc:
@@ -307,7 +304,6 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 scope.transient = transient(exc)
         metrics.UPDATE_ERRORS.inc()
         await session.rollback()
-        polled = bool(scope.extra.get("polled"))
         self._attempts.pop(update.update_id, None)
         if self.retry_coming(scope):
             # Not stored as failed: it comes again (a polled update here, in place; a
@@ -317,10 +313,10 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             _log.warning(
                 "update %s: passing error (%s); trying again", update.update_id, scope.error
             )
-            if not polled:
-                self._attempts[update.update_id] = int(scope.extra["attempt"])
+            if not scope.polled:
+                self._attempts[update.update_id] = scope.attempt
             await self._kept_after_rollback(session, scope)
-            return _AGAIN if polled else False
+            return _AGAIN if scope.polled else False
         # A row stored in this transaction went with the rollback: store it again, so the
         # update is kept, with its error, whatever failed.
         inbound_id = await inbox.to_handle(session, update)
@@ -335,9 +331,9 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
     def retry_coming(self, scope: UpdateScope) -> bool:
         """Whether the update failing in ``scope`` will be tried again (a passing error,
         attempts left): the error handler then spares the person an apology."""
-        if not scope.transient or int(scope.extra.get("attempt", MAX_ATTEMPTS)) >= MAX_ATTEMPTS:
+        if not scope.transient or scope.attempt >= MAX_ATTEMPTS:
             return False
-        return not scope.extra.get("polled") or self._rerun is not None
+        return not scope.polled or self._rerun is not None
 
     async def _kept_after_rollback(self, session: AsyncSession, scope: UpdateScope) -> None:
         """Do and commit the work that outlives a failed update (the ops alert, marking a

@@ -139,14 +139,13 @@ async def _card_text(
     nearest: list[EntryView],
     name_shown: bool,
 ) -> str:
-    shared = name_shown or question.identity_shared  # the name is needed, to show or hide
-    asker = await session.get(User, question.user_id) if shared else None
+    # A shared name is shown (``name_shown``) or hidden from the conversation.
+    asker = await session.get(User, question.user_id) if question.identity_shared else None
     who = (
         asker.first_name
         if asker is not None and name_shown
         else _anonymous(tr, question, settings)
     )
-    hidden = asker.first_name if asker is not None and not name_shown else None
     region = await session.get(Region, question.region_code) if question.region_code else None
     topic = await session.get(Topic, question.topic) if question.topic else None
     text = tr(
@@ -160,9 +159,7 @@ async def _card_text(
         topic=tr.name_of(topic.names, topic.code) if topic else tr.plain("card.unknown_topic"),
         text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
     )
-    conversation = _conversation(tr, question, hidden=hidden, instead=who)
-    if conversation:
-        text = Html(text + "\n\n" + conversation)
+    text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
     if nearest:
         separator = tr.plain("card.separator")
         entries = separator.join(entry.question for entry in nearest[:3])
@@ -170,27 +167,34 @@ async def _card_text(
     return text
 
 
-def _conversation(
-    tr: Translator, question: Question, *, hidden: str | None = None, instead: str = ""
-) -> str:
-    """What was said on the ticket after the question (follow-ups, answers), newest last,
-    so whoever the card reaches (another cadre, the pool) sees all the young person added.
-    Every line is masked as the question is, cadres' answers too (they may repeat a
-    phone number); ``hidden``, a name the young person shared with the cadre holding the
-    ticket only, is replaced by ``instead`` (their pseudonym) wherever it was written."""
+def _with_conversation(
+    tr: Translator,
+    text: Html,
+    question: Question,
+    *,
+    asker: User | None,
+    name_shown: bool,
+    who: str,
+) -> Html:
+    """``text`` (a card) followed by what was said on the ticket after the question
+    (follow-ups, answers), newest last, so whoever the card reaches (another cadre, the
+    pool) sees all the young person added. Every line is masked as the question is,
+    cadres' answers too (they may repeat a phone number); a name the young person shared
+    (``asker``'s) is replaced by ``who`` (their pseudonym) unless ``name_shown``."""
     after = list(question.thread)[1:]  # the first message is the question itself
     if not after:
-        return ""
+        return text
+    hidden = asker.first_name if asker is not None and not name_shown else None
     lines = [tr("card.thread_title", count=min(len(after), THREAD_ON_CARD))]
     for message in after[-THREAD_ON_CARD:]:
         youth = message.author != "cadre"
         said = masked(tr, message.text)
         if hidden and len(hidden) >= 2:  # a one-character name would blank common words
-            said = said.replace(hidden, instead)
+            said = said.replace(hidden, who)
         if len(said) > THREAD_MESSAGE_LIMIT:
             said = said[:THREAD_MESSAGE_LIMIT] + "…"
         lines.append(tr("card.thread_youth" if youth else "card.thread_cadre", text=said))
-    return "\n".join(lines)
+    return Html(text + "\n\n" + "\n".join(lines))
 
 
 async def card(
@@ -470,11 +474,8 @@ async def urgent(
             else tr.plain("card.unknown_region"),
             text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
         )
-        hidden = asker.first_name if asker is not None and not name_shown else None
         # The follow-up that raised it, too.
-        conversation = _conversation(tr, question, hidden=hidden, instead=who)
-        if conversation:
-            text = Html(text + "\n\n" + conversation)
+        text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
         markup = card_keyboard(tr, question.id) if person else claim_keyboard(tr, question.id)
         await _staff_card(
             session,

@@ -86,9 +86,12 @@ async def _reply_to_card(
     found = await questions.replied_message(
         context.session, chat_id=message.chat_id, message_id=replied.message_id
     )
-    ticket = notify.ticket_in_header(replied.text or replied.caption or "")
-    if found is None and ticket is not None:
-        found = await questions.named_in_copy(context.session, user=context.user, ticket=ticket)
+    if found is None:  # a copy whose record was lost: the ticket its header names
+        ticket = notify.ticket_in_header(replied.text or replied.caption or "")
+        if ticket is not None:
+            found = await questions.named_in_copy(
+                context.session, user=context.user, ticket=ticket
+            )
     if found is None:
         return False
     question_id, kind = found

@@ -214,21 +214,13 @@ async def edited(update: Update, context: BotContext) -> None:
     message = update.edited_message
     if message is None or message.chat.type != ChatType.PRIVATE:
         raise ApplicationHandlerStop  # group chatter: stored, not answered
-    question_id = None
-    if message.text:
-        question_id = await questions.asked_in(
-            context.session,
-            user=context.user,
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-        )
-    if question_id is not None and message.text:
+    text = message.text
+    question_id = text and await questions.asked_in(
+        context.session, user=context.user, chat_id=message.chat_id, message_id=message.message_id
+    )
+    if text and question_id:
         await submit_follow_up(
-            message,
-            context,
-            question_id=question_id,
-            text=message.text,
-            update_id=update.update_id,
+            message, context, question_id=question_id, text=text, update_id=update.update_id
         )
     else:
         await message.reply_text(context.tr("message.edit_not_read"))

@@ -17,7 +17,7 @@ from bot.services import lifecycle, routing, safeguarding
 from bot.services.lifecycle import IllegalTransition
 from bot.services.safeguarding import Concern
 from storage.db import lock_for_writing
-from storage.models import ROLE_ADMIN, ROLE_CADRE, Cadre, User
+from storage.models import ROLE_ADMIN, ROLE_CADRE, Cadre, InboundMessage, User
 from storage.questions import Question, QuestionMessage
 
 __all__ = ["IllegalTransition", "NotAllowed"]
@@ -437,8 +437,6 @@ async def asked_in(
     session: AsyncSession, *, user: User, chat_id: int, message_id: int
 ) -> int | None:
     """The question ``user`` asked with that message, if it opened one."""
-    from storage.models import InboundMessage
-
     return await session.scalar(
         select(Question.id)
         .join(InboundMessage, InboundMessage.update_id == Question.inbound_update_id)
