@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import Forbidden, TelegramError
+from telegram.ext import ApplicationHandlerStop
 
 from bot import logs, metrics, ops_alerts
 from bot.context import BotContext, current_scope
@@ -32,7 +33,17 @@ async def stale_callback(update: Update, context: BotContext) -> None:
 
 
 async def error_handler(update: object, context: BotContext) -> None:
-    """Log the error, roll the update's work back, tell the user and alert the ops chat."""
+    """Log the error, roll the update's work back, tell the user and alert the ops chat.
+
+    An update's handling stops here: its work is rolled back, so a handler of a later
+    group must not go on to do (and reply to) what would not be kept.
+    """
+    await _report(update, context)
+    if isinstance(update, Update):
+        raise ApplicationHandlerStop
+
+
+async def _report(update: object, context: BotContext) -> None:
     error = context.error
     scope = current_scope()
     if scope is not None:
