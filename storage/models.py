@@ -11,10 +11,12 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -144,12 +146,26 @@ class OrgSetting(Base):
 INBOUND_RECEIVED = "received"
 INBOUND_HANDLED = "handled"
 INBOUND_FAILED = "failed"
+# A failed update an operator queued to be handled again (`voy updates retry`); a running
+# instance takes it back to "received" and handles it.
+INBOUND_REQUEUED = "requeued"
+# The rows still to be handled: few at any time, looked for at start-up and every minute.
+_UNFINISHED = text("status IN ('received', 'requeued')")
 
 
 class InboundMessage(Base):
     """Every update a person sent, stored before it is handled so nothing is lost."""
 
     __tablename__ = "inbound_messages"
+    __table_args__ = (
+        # Partial: a handled row leaves it, so it stays small however long the log grows.
+        Index(
+            "ix_inbound_messages_unfinished",
+            "status",
+            sqlite_where=_UNFINISHED,
+            postgresql_where=_UNFINISHED,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     update_id: Mapped[int] = mapped_column(BigInteger, index=True)
