@@ -12,6 +12,9 @@ press handled late (a slow restart, a backlog) meets the same refusal.
 These refusals are harmless to ignore: the spinner has stopped or the message already
 reads as it should. They are logged at INFO and the call returns as if it had succeeded.
 Any other error is raised as before.
+
+A press an operator queued again after it failed (``voy updates retry``) is not answered
+at all: the failure's apology answered its query, which has likely expired since.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 from telegram import Message
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
+
+from bot.context import current_scope
 
 _log = logging.getLogger(__name__)
 
@@ -40,6 +45,10 @@ class TolerantBot(ExtBot[Any]):
 
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
         """Answer a callback query; one that expired (or was answered) counts as answered."""
+        scope = current_scope()
+        if scope is not None and scope.late_since is not None:
+            _log.info("a requeued press: its query was answered when it failed")
+            return True
         try:
             return await super().answer_callback_query(*args, **kwargs)
         except BadRequest as error:

@@ -15,6 +15,7 @@ from bot.cli_common import fail, load_settings
 from bot.cli_digest import digest
 from bot.cli_kb import kb_app
 from bot.cli_privacy import privacy_app
+from bot.cli_updates import updates_app
 from bot.config import ConfigError, Settings
 from bot.services import org
 from storage import migrate
@@ -32,6 +33,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(kb_app, name="kb")
 app.add_typer(cadre_app, name="cadre")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(updates_app, name="updates")
 app.command("digest")(digest)
 
 

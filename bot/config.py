@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     # A push being sent is re-sent by another run only after this; a crash delays it so long.
     outbox_lease_s: float = Field(default=60.0, gt=0)
     sweep_interval_s: float = 60.0
+    # How often an instance looks for failed updates an operator queued again.
+    requeue_interval_s: float = Field(default=30.0, gt=0)
     # Production (issue 7): webhook mode, metrics, logs, several instances.
     # Set webhook_url to receive updates by webhook instead of long polling.
     webhook_url: str = ""

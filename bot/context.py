@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -61,6 +62,9 @@ class UpdateScope:
     polled: bool = False
     # Which attempt at the update this is (a webhook update's counted across requests).
     attempt: int = 1
+    # A failed update an operator queued again: when it first arrived (its sender is
+    # told before the answer; handlers/errors.late_notice).
+    late_since: datetime | None = None
     # Set when Telegram refused to deliver to this user; the edge records it.
     unreachable_user_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -33,6 +33,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
@@ -176,9 +177,12 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 # Polling: the durable intake stored and committed the update and knows
                 # its row; kept across attempts.
                 stored = self._intake.take_stored(update) if self._intake else None
+                late = self._intake.take_late(update) if self._intake else None
                 attempt = 1
                 while True:
-                    result = await self._process(update, coroutine, stored, attempt)
+                    # The sender hears once that a requeued update is handled late.
+                    since = late if attempt == 1 else None
+                    result = await self._process(update, coroutine, stored, attempt, since)
                     if result != _AGAIN or self._rerun is None:
                         durable = result is True
                         break
@@ -217,10 +221,16 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         return len(self._chat_locks)
 
     async def _process(
-        self, update: Update, coroutine: Awaitable[Any], stored: int | None, attempt: int
+        self,
+        update: Update,
+        coroutine: Awaitable[Any],
+        stored: int | None,
+        attempt: int,
+        late_since: datetime | None = None,
     ) -> bool | str:
         """Handle ``update`` in one session (``stored``: its row, if the intake stored
-        it); return whether its outcome is committed, or ``_AGAIN`` to try it again."""
+        it; ``late_since``: when a requeued update first arrived); return whether its
+        outcome is committed, or ``_AGAIN`` to try it again."""
         async with self._sessions() as session:
             # Polling: the durable intake (bot/intake.py) stored and committed the update
             # before the updater confirmed it, and knows its row. A webhook update (and
@@ -247,6 +257,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             scope.inbound_id = inbound_id
             scope.extra["update_type"] = update_type(update)
             scope.polled = polled
+            scope.late_since = late_since
             scope.attempt = attempt if polled else self._attempts.get(update.update_id, 0) + 1
             try:
                 await self._register_sender(session, update, scope)

@@ -17,6 +17,8 @@ only: a webhook update is stored by the edge (``bot/edge.py``).
 
 After a crash the log holds the updates stored but never handled (still ``received``);
 :func:`recover` queues them again at start-up, before any new update, in arrival order.
+An update that failed for good stays ``failed`` until an operator queues it again
+(``voy updates retry``); :func:`take_requeued` then hands it to this instance's queue.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ _log = logging.getLogger(__name__)
 
 # The longest a getUpdates call waits for the updates fetched before to be taken.
 DRAIN_WAIT_S = 30.0
+# Requeued updates taken at a time (the rest wait for the next look).
+REQUEUE_BATCH = 100
 
 
 class DurableUpdateQueue(asyncio.Queue[object]):
@@ -55,14 +59,26 @@ class DurableUpdateQueue(asyncio.Queue[object]):
         # Row ids of the updates queued here and not yet taken by the edge, by fingerprint:
         # saves the edge a lookup per update.
         self._stored: dict[str, int] = {}
+        # When the requeued updates among them first arrived (their sender is told).
+        self._late: dict[str, datetime] = {}
 
     def take_stored(self, update: Update) -> int | None:
         """The inbound row id this queue stored ``update`` under, once (None if not known)."""
         return self._stored.pop(inbox.fingerprint(update), None)
 
-    async def put_stored(self, update: Update, inbound_id: int) -> None:
-        """Queue an update that is stored already (recovery after a crash)."""
-        self._stored[inbox.fingerprint(update)] = inbound_id
+    def take_late(self, update: Update) -> datetime | None:
+        """When ``update`` first arrived, if it is one an operator requeued (once)."""
+        return self._late.pop(inbox.fingerprint(update), None) if self._late else None
+
+    async def put_stored(
+        self, update: Update, inbound_id: int, *, late_since: datetime | None = None
+    ) -> None:
+        """Queue an update that is stored already (recovery after a crash; with
+        ``late_since``, a failed update an operator queued again)."""
+        key = inbox.fingerprint(update)
+        self._stored[key] = inbound_id
+        if late_since is not None:
+            self._late[key] = late_since
         await super().put(update)
 
     def get_nowait(self) -> object:
@@ -195,6 +211,56 @@ async def recover(
     if rows:
         _log.warning("recovered %d stored updates that were never handled", len(rows))
     return len(rows)
+
+
+async def take_requeued(
+    queue: DurableUpdateQueue,
+    sessions: async_sessionmaker[AsyncSession],
+    bot: Bot,
+    *,
+    limit: int = REQUEUE_BATCH,
+) -> int:
+    """Take the updates an operator queued again (``voy updates retry``) and queue them
+    here; return how many. Several instances may look at once: each row goes to one.
+
+    Taken rows are "received" once this commits, so a crash before they are handled
+    leaves them to :func:`recover`, like any update in hand.
+    """
+    async with sessions() as session:
+        claimed = await inbox.claim_requeued(session, limit=limit)
+        revived = []
+        for row in claimed:
+            update = _revive(row.payload, bot)
+            if update is None:
+                await inbox.mark_done(session, inbound_id=row.id, error="could not be rebuilt")
+            else:
+                revived.append((update, row))
+        await session.commit()
+    for update, row in revived:
+        await queue.put_stored(update, row.id, late_since=row.received_at)
+    if claimed:
+        _log.warning("took %d updates queued again by an operator", len(claimed))
+    return len(revived)
+
+
+def register_requeue(application: Any, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Look for requeued updates every ``VOY_REQUEUE_INTERVAL_S`` (one job id)."""
+    queue = application.update_queue
+    assert isinstance(queue, DurableUpdateQueue)
+    interval = application.bot_data.services.settings.requeue_interval_s
+
+    async def job(_context: object) -> None:
+        # A failure reaches the error handler (logged, ops chat alerted); the rows stay
+        # requeued and the next run takes them.
+        await take_requeued(queue, sessions, application.bot)
+
+    application.job_queue.run_repeating(
+        job,
+        interval=interval,
+        first=interval,
+        name="requeue",
+        job_kwargs={"id": "requeue", "replace_existing": True, "max_instances": 1},
+    )
 
 
 def _revive(payload: dict[str, Any], bot: Bot) -> Update | None:

@@ -6,7 +6,8 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Update
+from telegram import ReplyParameters, Update
+from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
@@ -30,6 +31,27 @@ async def stale_callback(update: Update, context: BotContext) -> None:
         logs.who(query.from_user.id if query.from_user else None),
     )
     await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+
+
+async def late_notice(update: Update, context: BotContext) -> None:
+    """Before a requeued update is handled (``voy updates retry``), tell its sender, in
+    reply to what they sent or pressed, that this comes late and why."""
+    since = context.scope.late_since
+    chat = update.effective_chat
+    message = update.effective_message
+    if since is None or chat is None or chat.type != ChatType.PRIVATE:
+        return
+    when = since.astimezone(context.services.settings.tz).strftime("%Y-%m-%d %H:%M")
+    key = "error.pressed_late" if update.callback_query is not None else "error.handled_late"
+    await context.bot.send_message(
+        chat.id,
+        context.tr(key, when=when),
+        reply_parameters=(
+            ReplyParameters(message.message_id, allow_sending_without_reply=True)
+            if message is not None
+            else None
+        ),
+    )
 
 
 async def error_handler(update: object, context: BotContext) -> None:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import String, bindparam, cast, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 
 from storage.base import utcnow
 from storage.db import insert_for
-from storage.models import INBOUND_FAILED, INBOUND_HANDLED, INBOUND_RECEIVED, InboundMessage
+from storage.models import (
+    INBOUND_FAILED,
+    INBOUND_HANDLED,
+    INBOUND_RECEIVED,
+    INBOUND_REQUEUED,
+    InboundMessage,
+)
 
 # Message attributes, most specific first, that name what kind of message arrived.
 _MESSAGE_KINDS = (
@@ -189,3 +198,119 @@ async def mark_done(session: AsyncSession, *, inbound_id: int, error: str | None
         },
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# /forget and the retention purge empty the stored update: it cannot be handled again.
+_ERASED = cast(InboundMessage.payload, String) == "{}"
+# Ids per statement when many rows are requeued at once.
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class FailedUpdate:
+    """An update stored as failed, as an operator sees it (never its text)."""
+
+    id: int
+    received_at: datetime
+    kind: str
+    telegram_user_id: int | None
+    error: str | None
+    # Its sender used /forget, or the retention purge blanked it: it cannot be retried.
+    erased: bool
+
+
+async def failed(session: AsyncSession, *, limit: int) -> list[FailedUpdate]:
+    """The newest ``limit`` updates stored as failed, newest first."""
+    rows = await session.execute(
+        select(
+            InboundMessage.id,
+            InboundMessage.received_at,
+            InboundMessage.kind,
+            InboundMessage.telegram_user_id,
+            InboundMessage.error,
+            _ERASED.label("erased"),
+        )
+        .where(InboundMessage.status == INBOUND_FAILED)
+        .order_by(InboundMessage.id.desc())
+        .limit(limit)
+    )
+    return [FailedUpdate(*row) for row in rows]
+
+
+@dataclass
+class Requeued:
+    """What :func:`requeue` did."""
+
+    requeued: list[int] = field(default_factory=list)
+    # Failed, but the update is erased: left as it is.
+    erased: list[int] = field(default_factory=list)
+    # Named, but not failed (handled, waiting, queued already) or no such row.
+    not_failed: list[int] = field(default_factory=list)
+
+
+async def requeue(session: AsyncSession, ids: Sequence[int] | None) -> Requeued:
+    """Queue failed updates to be handled again: those with ``ids``, or every one (None).
+
+    A running instance takes them within ``VOY_REQUEUE_INTERVAL_S`` (``bot.intake``).
+    """
+    query = select(InboundMessage.id, _ERASED).where(InboundMessage.status == INBOUND_FAILED)
+    found: dict[int, bool] = {}
+    if ids is None:
+        found = {row_id: bool(erased) for row_id, erased in await session.execute(query)}
+    else:
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = query.where(InboundMessage.id.in_(wanted[start : start + _CHUNK]))
+            found.update((row_id, bool(erased)) for row_id, erased in await session.execute(chunk))
+    report = Requeued(
+        requeued=sorted(row_id for row_id, erased in found.items() if not erased),
+        erased=sorted(row_id for row_id, erased in found.items() if erased),
+        not_failed=sorted(set(ids or ()) - found.keys()),
+    )
+    for start in range(0, len(report.requeued), _CHUNK):
+        await session.execute(
+            update(InboundMessage)
+            .where(
+                InboundMessage.id.in_(report.requeued[start : start + _CHUNK]),
+                InboundMessage.status == INBOUND_FAILED,
+            )
+            .values(status=INBOUND_REQUEUED)
+            .execution_options(synchronize_session=False)
+        )
+    return report
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A requeued update this instance took to handle."""
+
+    id: int
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+async def claim_requeued(session: AsyncSession, *, limit: int) -> list[Claimed]:
+    """Take up to ``limit`` requeued updates, oldest first, back to "received".
+
+    Each row is taken by a conditional update, so of several instances looking at once
+    only one takes it. The caller commits, then queues them.
+    """
+    rows = (
+        await session.execute(
+            select(InboundMessage.id, InboundMessage.payload, InboundMessage.received_at)
+            .where(InboundMessage.status == INBOUND_REQUEUED)
+            .order_by(InboundMessage.id)
+            .limit(limit)
+        )
+    ).all()
+    claimed = []
+    for row_id, payload, received_at in rows:
+        result = await session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == row_id, InboundMessage.status == INBOUND_REQUEUED)
+            .values(status=INBOUND_RECEIVED, error=None, handled_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            claimed.append(Claimed(row_id, payload, received_at))
+    return claimed

@@ -1,0 +1,127 @@
+"""Queuing failed updates again (`bot.services.inbox`): which rows, how many, taken once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services import inbox
+from storage import migrate
+from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.models import (
+    INBOUND_FAILED,
+    INBOUND_HANDLED,
+    INBOUND_RECEIVED,
+    INBOUND_REQUEUED,
+    InboundMessage,
+)
+
+
+@pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(db_url)
+    await migrate.upgrade(engine)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+async def _rows(
+    sessions: async_sessionmaker[AsyncSession], statuses: list[str], *, erased: bool = False
+) -> list[int]:
+    async with unit_of_work(sessions) as session:
+        rows = [
+            InboundMessage(
+                update_id=number,
+                fingerprint=f"{number}:7:{number}:0:{'-' if erased else ''}",
+                telegram_user_id=7,
+                chat_id=7,
+                kind="text",
+                text=None if erased else "团费怎么交？",
+                payload={} if erased else {"update_id": number},
+                status=status,
+                error="RuntimeError at handlers/youth.py:1 ask" if status == "failed" else None,
+            )
+            for number, status in enumerate(statuses, start=1)
+        ]
+        session.add_all(rows)
+        await session.flush()
+        return [row.id for row in rows]
+
+
+async def _statuses(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(InboundMessage.status, func.count()).group_by(InboundMessage.status)
+        )
+        return {status: count for status, count in rows}
+
+
+async def test_only_failed_updates_with_their_payload_are_queued(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    failed, handled, waiting = await _rows(sessions, [INBOUND_FAILED, INBOUND_HANDLED, "received"])
+    async with unit_of_work(sessions) as session:
+        (gone,) = [row.id for row in await inbox.failed(session, limit=10)]
+        assert gone == failed
+    (erased,) = await _rows(sessions, [INBOUND_FAILED], erased=True)
+    async with unit_of_work(sessions) as session:
+        listed = await inbox.failed(session, limit=10)
+        assert [(row.id, row.erased) for row in listed] == [(erased, True), (failed, False)]
+        assert [row.id for row in await inbox.failed(session, limit=1)] == [erased]
+        report = await inbox.requeue(session, [failed, handled, waiting, erased, 999])
+    assert report.requeued == [failed] and report.erased == [erased]
+    assert report.not_failed == [handled, waiting, 999]
+    assert await _statuses(sessions) == {
+        INBOUND_REQUEUED: 1,
+        INBOUND_FAILED: 1,
+        INBOUND_HANDLED: 1,
+        INBOUND_RECEIVED: 1,
+    }
+
+
+async def test_all_failed_updates_are_queued_in_chunks_and_taken_in_batches(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    ids = await _rows(sessions, [INBOUND_FAILED] * 1_203)
+    async with unit_of_work(sessions) as session:
+        report = await inbox.requeue(session, None)
+    assert report.requeued == ids and not report.erased and not report.not_failed
+    async with unit_of_work(sessions) as session:
+        again = await inbox.requeue(session, ids[:700])  # queued already: not failed now
+    assert again.requeued == [] and again.not_failed == ids[:700]
+    taken: list[int] = []
+    while True:
+        async with unit_of_work(sessions) as session:
+            batch = await inbox.claim_requeued(session, limit=500)
+        if not batch:
+            break
+        taken += [row.id for row in batch]
+    assert taken == ids  # oldest first, each once
+    assert await _statuses(sessions) == {INBOUND_RECEIVED: 1_203}
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+async def test_two_instances_looking_at_once_take_each_update_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    ids = await _rows(sessions, [INBOUND_FAILED] * 3)
+    async with unit_of_work(sessions) as session:
+        await inbox.requeue(session, None)
+    first = sessions()
+    claimed = await inbox.claim_requeued(first, limit=10)  # holds the rows, uncommitted
+    assert [row.id for row in claimed] == ids
+
+    async def second() -> list[int]:
+        async with unit_of_work(sessions) as session:
+            return [row.id for row in await inbox.claim_requeued(session, limit=10)]
+
+    other = asyncio.create_task(second())
+    await asyncio.sleep(0.3)
+    assert not other.done()  # it waits on the rows the first one took
+    await first.commit()
+    await first.close()
+    assert await other == []

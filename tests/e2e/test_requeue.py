@@ -1,0 +1,182 @@
+"""Updates that failed for good are handled again once an operator queues them
+(`voy updates failed`, `voy updates retry`): the person is told, in reply to what they
+sent or pressed, that this comes late, then gets the answer; each is handled once."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+from typer.testing import CliRunner, Result
+
+from bot import callbacks
+from bot.cli import app
+from bot.services.privacy import log_pseudonym
+from sandbox import SandboxServer
+from storage.models import INBOUND_FAILED, INBOUND_HANDLED, InboundMessage
+from tests.conftest import TOKEN, run_harness
+from tests.support import XIAOMING, BotHarness, buttons, texts
+
+runner = CliRunner()
+APOLOGY = "出了点问题"
+FEE_ANSWER = "团费按月缴纳"
+LATE = re.compile(r"你在 \d{4}-\d{2}-\d{2} \d{2}:\d{2} 发来的这条消息")
+
+
+@pytest.fixture
+async def harness(sandbox: SandboxServer, database_url: str) -> AsyncIterator[BotHarness]:
+    """The bot, looking for requeued updates several times a second."""
+    async for running in run_harness(sandbox, database_url, requeue_interval_s=0.2):
+        yield running
+
+
+@pytest.fixture
+def voy(harness: BotHarness, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Run a `voy` command on the harness's database, as an operator would beside the bot."""
+    monkeypatch.setenv("VOY_DATABASE_URL", harness.settings.database_url)
+    monkeypatch.setenv("VOY_TELEGRAM_TOKEN", TOKEN)
+
+    async def run(*args: str) -> Result:
+        # In a thread: the command runs its own event loop, as in a shell.
+        return await asyncio.to_thread(runner.invoke, app, list(args))
+
+    return run
+
+
+async def _explode(_update: object, _context: object) -> None:
+    raise RuntimeError("a bug, fixed later")
+
+
+def _break(harness: BotHarness, handler: BaseHandler[Any, Any, Any]) -> BaseHandler[Any, Any, Any]:
+    harness.app.add_handler(handler, group=-1)
+    return handler
+
+
+async def _row(harness: BotHarness, update_id: int) -> InboundMessage:
+    async with harness.sessions() as session:
+        row = await session.scalar(
+            select(InboundMessage).where(InboundMessage.update_id == update_id)
+        )
+    assert row is not None
+    return row
+
+
+async def _handled(harness: BotHarness, update_id: int) -> InboundMessage:
+    for _ in range(250):
+        row = await _row(harness, update_id)
+        if row.status == INBOUND_HANDLED:
+            return row
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"update {update_id} not handled again: {row.status}")
+
+
+async def test_a_failed_message_is_answered_late_once_requeued(
+    harness: BotHarness, voy: Any
+) -> None:
+    bug = _break(harness, MessageHandler(filters.Regex("团费"), _explode))
+    sent = await harness.client.send_text(XIAOMING, "团费怎么交？")
+    row = await harness.settled(sent["update_id"])
+    assert row.status == INBOUND_FAILED
+    assert APOLOGY in texts(await harness.client.messages(XIAOMING["id"]))
+
+    listed = await voy("updates", "failed")
+    assert listed.exit_code == 0, listed.output
+    sender = f"u:{log_pseudonym(XIAOMING['id'], harness.settings.pseudonym_key())}"
+    (line,) = listed.output.splitlines()
+    assert line.startswith(f"#{row.id} ") and " text " in line and sender in line
+    assert "RuntimeError at " in line and "团费" not in listed.output  # never the text
+
+    harness.app.remove_handler(bug, group=-1)  # the fix is deployed
+    seq = await harness.client.last_seq()
+    queued = await voy("updates", "retry", str(row.id))
+    assert queued.exit_code == 0 and "queued 1 updates again" in queued.output
+
+    answer = await harness.client.wait_for_bot_message(
+        XIAOMING["id"], after_seq=seq, predicate=lambda m: FEE_ANSWER in (m.get("text") or "")
+    )
+    await _handled(harness, sent["update_id"])
+    later = [
+        m
+        for m in await harness.client.messages(XIAOMING["id"])
+        if m["from_bot"] and m["message_id"] > sent["message_id"] + 1  # after the apology
+    ]
+    notice, reply = later
+    assert LATE.search(notice["text"]) and notice["reply_to_message_id"] == sent["message_id"]
+    assert reply["message_id"] == answer["message_id"]
+
+    # Handled now: not listed, not queued again, and nobody else answers it again.
+    assert (await voy("updates", "failed")).output.strip() == "no failed updates"
+    again = await voy("updates", "retry", str(row.id))
+    assert f"not queued, not failed or not found: #{row.id}" in again.output
+    await asyncio.sleep(0.5)  # two more looks for requeued updates
+    assert len([m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]) == 3
+
+
+async def test_a_failed_press_is_handled_late_once_requeued(harness: BotHarness, voy: Any) -> None:
+    prompt = (await harness.send(XIAOMING, "/language"))[-1]
+    bug = _break(harness, CallbackQueryHandler(_explode, pattern=callbacks.matches("lang")))
+    english = next(b["callback_data"] for b in buttons(prompt) if b["text"] == "English")
+    pressed = await harness.client.press(XIAOMING, prompt["message_id"], english)
+    assert (await harness.settled(pressed["update_id"])).status == INBOUND_FAILED
+    user = await harness.user(XIAOMING["id"])
+    assert user is not None and user.locale == "zh-Hans"
+
+    harness.app.remove_handler(bug, group=-1)
+    seq = await harness.client.last_seq()
+    assert "queued 1 " in (await voy("updates", "retry", "--all")).output
+    notice = await harness.client.wait_for_bot_message(
+        XIAOMING["id"], after_seq=seq, predicate=lambda m: "按下了" in (m.get("text") or "")
+    )
+    assert "按钮" in notice["text"] and notice["reply_to_message_id"] == prompt["message_id"]
+    await _handled(harness, pressed["update_id"])
+    user = await harness.user(XIAOMING["id"])
+    assert user is not None and user.locale == "en"
+    assert "English" in (await harness.message(XIAOMING["id"], prompt["message_id"]))["text"]
+
+
+async def test_an_update_failing_again_is_stored_as_failed_again(
+    harness: BotHarness, voy: Any
+) -> None:
+    _break(harness, MessageHandler(filters.Regex("团费"), _explode))  # not fixed
+    sent = await harness.client.send_text(XIAOMING, "团费怎么交？")
+    assert (await harness.settled(sent["update_id"])).status == INBOUND_FAILED
+    assert "queued 1 " in (await voy("updates", "retry", "--all")).output
+    for _ in range(250):
+        if (
+            len([m for m in await harness.client.messages(XIAOMING["id"]) if APOLOGY in m["text"]])
+            == 2
+        ):
+            break
+        await asyncio.sleep(0.02)
+    row = await _row(harness, sent["update_id"])
+    assert row.status == INBOUND_FAILED and (row.error or "").startswith("RuntimeError at ")
+    assert FEE_ANSWER not in texts(await harness.client.messages(XIAOMING["id"]))
+
+
+async def test_an_erased_update_is_not_queued_and_bad_calls_are_refused(
+    harness: BotHarness, voy: Any
+) -> None:
+    _break(harness, MessageHandler(filters.Regex("团费"), _explode))
+    sent = await harness.client.send_text(XIAOMING, "团费怎么交？")
+    row = await harness.settled(sent["update_id"])
+    explain = (await harness.send(XIAOMING, "/forget"))[-1]
+    data = next(b["callback_data"] for b in buttons(explain) if "确认删除" in b["text"])
+    pressed = await harness.client.press(XIAOMING, explain["message_id"], data)
+    await harness.settled(pressed["update_id"])
+
+    listed = await voy("updates", "failed", "--json")
+    assert '"erased": true' in listed.output and f'"id": {row.id}' in listed.output
+    refused = await voy("updates", "retry", str(row.id), "4242")
+    assert "queued 0 updates again" in refused.output
+    assert f"not queued, erased (/forget or retention): #{row.id}" in refused.output
+    assert "not queued, not failed or not found: #4242" in refused.output
+    assert (await _row(harness, sent["update_id"])).status == INBOUND_FAILED
+
+    for args in (("updates", "retry"), ("updates", "retry", "--all", str(row.id))):
+        result = await voy(*args)
+        assert result.exit_code == 2 and "by id, or pass --all" in result.output
