@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import BotCommand, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import (
     AIORateLimiter,
@@ -18,7 +18,6 @@ from telegram.ext import (
     Defaults,
     ExtBot,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
@@ -148,7 +147,7 @@ def register_handlers(application: BotApplication) -> None:
     private = filters.ChatType.PRIVATE
     # Before all others: an edit is never handled as a new message.
     # First of all: a requeued update's sender is told it comes late (rarely anything).
-    application.add_handler(TypeHandler(Update, errors.late_notice), group=-2)
+    application.add_handler(errors.LateOnly(errors.late_notice), group=-2)
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, youth.edited), group=-1)
     application.add_handlers(
         [

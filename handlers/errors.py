@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ReplyParameters, Update
 from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import ApplicationHandlerStop
+from telegram.ext import ApplicationHandlerStop, BaseHandler
 
 from bot import logs, metrics, ops_alerts
 from bot.context import BotContext, current_scope
@@ -31,6 +31,16 @@ async def stale_callback(update: Update, context: BotContext) -> None:
         logs.who(query.from_user.id if query.from_user else None),
     )
     await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+
+
+class LateOnly(BaseHandler[Update, BotContext, None]):
+    """A handler for the updates an operator queued again, and no others: it checks the
+    update's scope, so the common case costs one look and no callback."""
+
+    def check_update(self, update: object) -> bool:
+        """Whether ``update`` is a requeued one being handled late."""
+        scope = current_scope()
+        return scope is not None and scope.late_since is not None
 
 
 async def late_notice(update: Update, context: BotContext) -> None:
