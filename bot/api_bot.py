@@ -15,16 +15,26 @@ Any other error is raised as before.
 
 A press an operator queued again after it failed (``voy updates retry``) is not answered
 at all: the failure's apology answered its query, which has likely expired since.
+
+An update tried again after a passing error (``bot/edge.py``) runs its handlers again,
+and they send their replies again. Each update keeps a journal of what it sent (its
+scope's ``sent``), and an attempt after the first pairs its sends with the earlier ones,
+in order, per chat and method: the same message is not sent again, and a text message
+that now reads differently (a question's number taken anew after the rollback) is
+edited to read as it should. The person sees one reply, and it is right.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import Message
+from telegram import InlineKeyboardMarkup, Message
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
+from telegram.request import BaseRequest
 
 from bot.context import current_scope
 
@@ -37,6 +47,34 @@ UNCHANGED = ("message is not modified",)
 
 def _refused(error: BadRequest, reasons: tuple[str, ...]) -> bool:
     return any(reason in error.message.lower() for reason in reasons)
+
+
+# The calls that put a new message in a chat: an attempt after the first must not repeat them.
+SENDS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendMediaGroup",
+        "sendSticker",
+        "sendLocation",
+        "sendContact",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+# What an edit of a sent text message can change.
+_EDITABLE = ("text", "parse_mode", "entities", "reply_markup", "link_preview_options")
+
+
+@dataclass
+class Sent:
+    """A message an update's handling sent, in its journal."""
+
+    endpoint: str
+    chat_id: object
+    data: dict[str, Any]
+    result: Any
 
 
 class TolerantBot(ExtBot[Any]):
@@ -79,3 +117,71 @@ class TolerantBot(ExtBot[Any]):
             _log.info("message already as edited; going on")
             return True
         return result
+
+    async def _do_post(
+        self,
+        endpoint: str,
+        data: dict[str, Any],
+        *,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> Any:
+        """Make the call; a send while an update is handled goes through its journal."""
+
+        async def call(method: str, parameters: dict[str, Any]) -> Any:
+            return await super(TolerantBot, self)._do_post(
+                method,
+                parameters,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+            )
+
+        scope = current_scope()
+        if scope is None or endpoint not in SENDS:
+            return await call(endpoint, data)
+        return await _once(scope.sent, scope.replayed, endpoint, data, call)
+
+
+async def _once(
+    journal: list[Sent],
+    replayed: set[int],
+    endpoint: str,
+    data: dict[str, Any],
+    call: Callable[[str, dict[str, Any]], Awaitable[Any]],
+) -> Any:
+    """Send, unless an earlier attempt at the update sent this (see the module's docstring).
+
+    ``replayed``: the journal entries this attempt has already paired with a send.
+    """
+    chat = data.get("chat_id")
+    for index, sent in enumerate(journal):
+        if index in replayed or sent.endpoint != endpoint or sent.chat_id != chat:
+            continue
+        replayed.add(index)  # the earlier attempt's send in this place, whatever follows
+        if sent.data == data:
+            _log.info("%s was made by an earlier attempt at this update; not again", endpoint)
+            return sent.result
+        if endpoint == "sendMessage" and _inline_or_none(data.get("reply_markup")):
+            edit = {key: data[key] for key in _EDITABLE if key in data}
+            edit.update(chat_id=chat, message_id=sent.result["message_id"])
+            try:
+                sent.result = await call("editMessageText", edit)
+            except BadRequest:
+                _log.info("could not edit the earlier attempt's message; sending anew")
+                break
+            sent.data = data
+            _log.info("the earlier attempt's message is edited to read as this one")
+            return sent.result
+        break
+    result = await call(endpoint, data)
+    journal.append(Sent(endpoint, chat, data, result))
+    replayed.add(len(journal) - 1)
+    return result
+
+
+def _inline_or_none(markup: object) -> bool:
+    return markup is None or isinstance(markup, InlineKeyboardMarkup)

@@ -65,6 +65,10 @@ class UpdateScope:
     # A failed update an operator queued again: when it first arrived (its sender is
     # told before the answer; handlers/errors.late_notice).
     late_since: datetime | None = None
+    # What the update's handling sent, across its attempts (bot.api_bot.Sent), and which
+    # of those this attempt paired with its own sends: a retry does not send them again.
+    sent: list[Any] = field(default_factory=list)
+    replayed: set[int] = field(default_factory=set)
     # Set when Telegram refused to deliver to this user; the edge records it.
     unreachable_user_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -58,6 +58,8 @@ MAX_ATTEMPTS = 4
 RETRY_PAUSES_S = (1.0, 3.0, 10.0)
 # What _process returns when a polled update should be tried again in place.
 _AGAIN = "again"
+# At most this many journals of updates waiting to be tried again are kept.
+_JOURNALS_KEPT = 1000
 
 
 def transient(error: BaseException | None) -> bool:
@@ -113,6 +115,10 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
         # Webhook updates that failed with a passing error: attempts so far, by update id.
         self._attempts: dict[int, int] = {}
+        # Updates to be tried again: what their handling sent so far (bot.api_bot), so
+        # the next attempt does not send it again. Bounded: a webhook update may be sent
+        # again to another instance, and never come back here.
+        self._journals: dict[int, list[Any]] = {}
         # Runs an update's handlers again (``Application.process_update``; see :meth:`bind`).
         self._rerun: Callable[[Update], Awaitable[Any]] | None = None
         # For the updates a webhook request waits on (Telegram may send one again while
@@ -258,6 +264,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             scope.extra["update_type"] = update_type(update)
             scope.polled = polled
             scope.late_since = late_since
+            scope.sent = self._journals.pop(update.update_id, scope.sent)
             scope.attempt = attempt if polled else self._attempts.get(update.update_id, 0) + 1
             try:
                 await self._register_sender(session, update, scope)
@@ -326,6 +333,10 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             )
             if not scope.polled:
                 self._attempts[update.update_id] = scope.attempt
+            if scope.sent:
+                self._journals[update.update_id] = scope.sent
+                while len(self._journals) > _JOURNALS_KEPT:
+                    del self._journals[next(iter(self._journals))]
             await self._kept_after_rollback(session, scope)
             return _AGAIN if scope.polled else False
         # A row stored in this transaction went with the rollback: store it again, so the

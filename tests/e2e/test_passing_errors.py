@@ -6,16 +6,21 @@ again (the webhook answers 503 until the update's outcome is committed)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import edge, ops_alerts
+from bot.services import users
 from sandbox import SandboxServer
+from storage.db import unit_of_work
 from storage.models import INBOUND_HANDLED, INBOUND_RECEIVED, InboundMessage
 from storage.outbox import OutboxMessage
 from storage.questions import Question
@@ -193,3 +198,62 @@ async def test_the_retry_holds_when_the_ops_alert_cannot_be_saved(
         handled = await harness.settled(sent["update_id"], timeout=10)
         assert (handled.status, handled.error) == (INBOUND_HANDLED, None)
         assert any("年满十四周岁" in text for text in await _replies(harness))
+
+
+@contextlib.contextmanager
+def _commit_fails_once() -> Iterator[list[str]]:
+    """The update's "handled" mark fails once, as when the database connection drops
+    just before the commit: after the handlers have sent their replies."""
+    failed: list[str] = []
+
+    def drop(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not failed and statement.lstrip().upper().startswith("UPDATE INBOUND_MESSAGES SET"):
+            failed.append(statement)
+            raise sa_exc.OperationalError(statement, {}, ConnectionError("dropped (injected)"))
+
+    event.listen(Engine, "before_cursor_execute", drop)
+    try:
+        yield failed
+    finally:
+        event.remove(Engine, "before_cursor_execute", drop)
+
+
+async def test_a_reply_sent_before_a_passing_failure_is_not_sent_again(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(edge, "RETRY_PAUSES_S", (0.3,) * 3)
+    with _commit_fails_once() as failed:
+        sent = await harness.client.send_text(XIAOMING, ASK)
+        handled = await harness.settled(sent["update_id"], timeout=10)
+    assert failed and (handled.status, handled.error) == (INBOUND_HANDLED, None)
+    (reply,) = await _replies(harness)
+    assert "年满十四周岁" in reply
+
+
+async def test_a_reply_reading_differently_on_the_retry_is_corrected_not_sent_again(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry takes a new question number (another question came in between): the
+    reply already sent is edited to it; the person never sees the number that was rolled
+    back, nor two replies."""
+    monkeypatch.setattr(edge, "RETRY_PAUSES_S", (1.0,) * 3)
+    await harness.send(XIAOMING, "/help")
+    with _commit_fails_once() as failed:
+        sent = await harness.client.send_text(XIAOMING, "小区篮球场坏了找谁修")
+        for _ in range(100):
+            if failed:
+                break
+            await asyncio.sleep(0.01)
+        async with unit_of_work(harness.sessions) as session:  # someone else's question
+            other = await users.get_by_telegram_id(session, XIAOMING["id"])
+            assert other is not None
+            session.add(Question(user_id=other.id, text="另一个问题", status="routed"))
+        await harness.settled(sent["update_id"], timeout=10)
+    async with harness.sessions() as session:
+        taken = await session.scalar(
+            select(Question.id).where(Question.inbound_update_id == sent["update_id"])
+        )
+    replies = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]
+    ticket = [m for m in replies if "问题编号" in m["text"]]
+    assert len(ticket) == 1, [m["text"] for m in replies]
+    assert f"问题编号 {taken}" in ticket[0]["text"] and ticket[0]["edited"]
