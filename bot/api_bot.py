@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardMarkup, Message, TelegramObject
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest
@@ -162,7 +162,7 @@ async def _once(
         if index in replayed or sent.endpoint != endpoint or sent.chat_id != chat:
             continue
         replayed.add(index)  # the earlier attempt's send in this place, whatever follows
-        if sent.data == data:
+        if _plain(sent.data) == _plain(data):
             _log.info("%s was made by an earlier attempt at this update; not again", endpoint)
             return sent.result
         if endpoint == "sendMessage" and _inline_or_none(data.get("reply_markup")):
@@ -181,6 +181,18 @@ async def _once(
     journal.append(Sent(endpoint, chat, data, result))
     replayed.add(len(journal) - 1)
     return result
+
+
+def _plain(value: object) -> object:
+    """``value`` as plain data, to compare two calls' parameters (an upload compares by
+    identity: sent again)."""
+    if isinstance(value, TelegramObject):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
 
 
 def _inline_or_none(markup: object) -> bool:
