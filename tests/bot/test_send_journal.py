@@ -3,7 +3,6 @@ its sends with the earlier attempts' in order, per chat and method, and sends no
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import pytest
@@ -16,6 +15,9 @@ from telegram import (
 from telegram.error import BadRequest
 
 from bot.api_bot import Sent, _once
+
+# PTB warns when asked to compare objects it cannot (a keyboard removal, an album's media).
+pytestmark = pytest.mark.filterwarnings("error")
 
 
 class Telegram:
@@ -49,24 +51,20 @@ async def _attempt(
     return [await _once(journal, replayed, method, data, telegram) for method, data in sends]
 
 
-@pytest.fixture(autouse=True)
-def _no_warnings() -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # PTB warns when it cannot compare two objects
-        yield
-
-
 async def test_the_same_sends_are_not_made_again() -> None:
     journal: list[Sent] = []
     telegram = Telegram()
-    sends = [
-        ("sendMessage", {"chat_id": 1, "text": "答案", "reply_markup": _keyboard("v1:ok:1")}),
-        ("sendMessage", {"chat_id": 1, "text": "还有", "reply_markup": ReplyKeyboardRemove()}),
-        ("sendMediaGroup", {"chat_id": 2, "media": [InputMediaPhoto("file-id")]}),
-    ]
-    first = await _attempt(journal, telegram, sends)
+
+    def sends() -> list[tuple[str, dict[str, Any]]]:  # built anew by each attempt
+        return [
+            ("sendMessage", {"chat_id": 1, "text": "答案", "reply_markup": _keyboard("v1:ok:1")}),
+            ("sendMessage", {"chat_id": 1, "text": "还有", "reply_markup": ReplyKeyboardRemove()}),
+            ("sendMediaGroup", {"chat_id": 2, "media": [InputMediaPhoto("file-id")]}),
+        ]
+
+    first = await _attempt(journal, telegram, sends())
     assert len(telegram.calls) == 3
-    again = await _attempt(journal, telegram, sends)
+    again = await _attempt(journal, telegram, sends())
     assert again == first and len(telegram.calls) == 3 and len(journal) == 3
 
 
