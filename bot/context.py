@@ -32,6 +32,9 @@ class Services:
     # For long reads (the digest): on SQLite an engine on aiosqlite's thread, so they do
     # not hold the event loop (storage/inline_sqlite); None: ``engine``.
     report_engine: AsyncEngine | None = None
+    # The job leases this instance took, each with the time it last wrote: a shutdown
+    # releases these and no others (bot.leases.release_all).
+    leases_taken: dict[str, datetime] = field(default_factory=dict)
 
     def report_sessions(self) -> async_sessionmaker[AsyncSession]:
         """The session factory for long, read-only work."""

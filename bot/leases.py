@@ -121,15 +121,31 @@ async def run_exclusive(
     """
     holder = holder_id(services)
     async with unit_of_work(services.sessions) as session:
-        held = await acquire(session, name, holder=holder, ttl=ttl)
-    if not held:
+        now = await database_now(session)
+        held = await acquire(session, name, holder=holder, ttl=ttl, now=now)
+    if held:
+        services.leases_taken[name] = now
+    else:
         _log.debug("job %s skipped: another instance holds its lease", name)
         return None
     return await job()
 
 
 async def release_all(services: Services) -> None:
-    """Release every lease this instance holds (on a clean shutdown: others take over)."""
+    """Release the leases this instance holds (on a clean shutdown: others take over).
+
+    Only those it took itself and still holds as it wrote them: an instance that failed
+    to start took none, and must not release the leases of another one running under
+    the same ``VOY_INSTANCE_ID`` (a reused id, or the old process of a restart).
+    """
     holder = holder_id(services)
+    taken, services.leases_taken = services.leases_taken, {}
+    if not taken:
+        return
     async with unit_of_work(services.sessions) as session:
-        await session.execute(delete(JobLease).where(JobLease.holder == holder))
+        for name, at in taken.items():
+            await session.execute(
+                delete(JobLease).where(
+                    JobLease.name == name, JobLease.holder == holder, JobLease.acquired_at == at
+                )
+            )

@@ -121,6 +121,36 @@ async def test_run_exclusive_runs_on_one_instance(database: str) -> None:
         await two.engine.dispose()
 
 
+async def test_a_shutdown_releases_only_what_this_instance_took(database: str) -> None:
+    """A second process under the same VOY_INSTANCE_ID (a start that failed on a port in
+    use, or the old process of a restart) once released the running one's leases."""
+    running, failed, other = (_services(database, name) for name in ("voy-1", "voy-1", "two"))
+    ran: list[str] = []
+
+    async def job(name: str) -> str:
+        ran.append(name)
+        return name
+
+    try:
+        assert await leases.run_exclusive(running, "digest", lambda: job("running")) == "running"
+        await leases.release_all(failed)  # took nothing
+        assert await leases.run_exclusive(other, "digest", lambda: job("other")) is None
+        # The old process took the lease before the new one renewed it under the same id.
+        old = _services(database, "voy-1")
+        assert await leases.run_exclusive(old, "sweeper", lambda: job("old")) == "old"
+        assert await leases.run_exclusive(running, "sweeper", lambda: job("running")) == "running"
+        await leases.release_all(old)
+        assert await leases.run_exclusive(other, "sweeper", lambda: job("other")) is None
+        await leases.release_all(running)  # a clean shutdown hands both over at once
+        assert await leases.run_exclusive(other, "digest", lambda: job("other")) == "other"
+        assert await leases.run_exclusive(other, "sweeper", lambda: job("other")) == "other"
+        assert ran == ["running", "old", "running", "other", "other"]
+        await old.engine.dispose()
+    finally:
+        for services in (running, failed, other):
+            await services.engine.dispose()
+
+
 async def test_a_host_whose_clock_runs_ahead_cannot_take_a_live_lease(
     database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
