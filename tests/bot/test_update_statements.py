@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services import routing, users
@@ -59,3 +59,37 @@ async def test_reachable_answers_only_for_the_people_asked_about(
         assert await routing.reachable(session, [1, 2]) == {1}
         assert await routing.reachable(session, [2, 3, 99]) == {3}
         assert await routing.reachable(session, []) == set()
+
+
+async def test_a_known_sender_costs_one_read_and_no_flush(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _touch(sessions, 42)
+    statements: list[str] = []
+    flushes: list[int] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0])
+
+    async def touch(session: AsyncSession, name: str) -> User:
+        user, created = await users.touch(
+            session,
+            telegram_id=42,
+            first_name=name,
+            language_code="zh-hans",
+            default_locale="zh-Hans",
+        )
+        assert not created
+        return user
+
+    async with unit_of_work(sessions) as session:
+        bind = session.get_bind()
+        event.listen(bind, "before_cursor_execute", count)
+        event.listen(session.sync_session, "before_flush", lambda *_: flushes.append(1))
+        try:
+            await touch(session, "小明")
+            assert statements == ["SELECT"] and not flushes
+            user = await touch(session, "小明明")  # a new name is written
+            assert statements[-1] == "UPDATE" and flushes and user.first_name == "小明明"
+        finally:
+            event.remove(bind, "before_cursor_execute", count)
