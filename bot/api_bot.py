@@ -26,12 +26,13 @@ edited to read as it should. The person sees one reply, and it is right.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, TelegramObject
+from telegram import InlineKeyboardMarkup, InputFile, Message, TelegramObject
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 from telegram.request import BaseRequest
@@ -85,6 +86,11 @@ class TolerantBot(ExtBot[Any]):
         """Answer a callback query; one that expired (or was answered) counts as answered."""
         scope = current_scope()
         if scope is not None and scope.late_since is not None:
+            # Answered when it failed (and likely expired since); what the answer would
+            # have said comes as a message instead.
+            text = kwargs.get("text") or (args[1] if len(args) > 1 else None)
+            if text and scope.chat_id is not None:
+                await self.send_message(scope.chat_id, text)
             _log.info("a requeued press: its query was answered when it failed")
             return True
         try:
@@ -183,11 +189,25 @@ async def _once(
     return result
 
 
+def compact(journal: list[Sent]) -> list[Sent]:
+    """``journal`` with its parameters as plain data, to keep while the update waits for
+    its next attempt: an upload's bytes are kept as their hash."""
+    return [Sent(s.endpoint, s.chat_id, _plain_dict(s.data), s.result) for s in journal]
+
+
+def _plain_dict(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(value) for key, value in data.items()}
+
+
 def _plain(value: object) -> object:
-    """``value`` as plain data, to compare two calls' parameters (an upload compares by
-    identity: sent again)."""
+    """``value`` as plain data, to compare two calls' parameters (an upload by its name
+    and the hash of its bytes); plain data stays as it is."""
+    if isinstance(value, InputFile):
+        content = value.input_file_content
+        key = hashlib.sha256(content).hexdigest() if isinstance(content, bytes) else id(content)
+        return f"file:{value.filename}:{key}"
     if isinstance(value, TelegramObject):
-        return value.to_dict()
+        return _plain(value.to_dict())
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

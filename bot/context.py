@@ -68,6 +68,8 @@ class UpdateScope:
     # A failed update an operator queued again: when it first arrived (its sender is
     # told before the answer; handlers/errors.late_notice).
     late_since: datetime | None = None
+    # The update's chat, if it has one.
+    chat_id: int | None = None
     # What the update's handling sent, across its attempts (bot.api_bot.Sent), and which
     # of those this attempt paired with its own sends: a retry does not send them again.
     sent: list[Any] = field(default_factory=list)

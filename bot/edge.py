@@ -43,6 +43,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 from telegram.ext import BaseUpdateProcessor
 
 from bot import logs, metrics
+from bot.api_bot import compact
 from bot.context import UpdateScope, scope_var
 from bot.intake import DurableUpdateQueue
 from bot.services import inbox, users
@@ -115,10 +116,11 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}
         # Webhook updates that failed with a passing error: attempts so far, by update id.
         self._attempts: dict[int, int] = {}
-        # Updates to be tried again: what their handling sent so far (bot.api_bot), so
-        # the next attempt does not send it again. Bounded: a webhook update may be sent
-        # again to another instance, and never come back here.
-        self._journals: dict[int, list[Any]] = {}
+        # Updates to be tried again, by fingerprint (an update id alone comes back after
+        # a quiet week): what their handling sent so far (bot.api_bot), so the next
+        # attempt does not send it again. Bounded: a webhook update may be sent again to
+        # another instance, and never come back here.
+        self._journals: dict[str, list[Any]] = {}
         # Runs an update's handlers again (``Application.process_update``; see :meth:`bind`).
         self._rerun: Callable[[Update], Awaitable[Any]] | None = None
         # For the updates a webhook request waits on (Telegram may send one again while
@@ -186,9 +188,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 late = self._intake.take_late(update) if self._intake else None
                 attempt = 1
                 while True:
-                    # The sender hears once that a requeued update is handled late.
-                    since = late if attempt == 1 else None
-                    result = await self._process(update, coroutine, stored, attempt, since)
+                    result = await self._process(update, coroutine, stored, attempt, late)
                     if result != _AGAIN or self._rerun is None:
                         durable = result is True
                         break
@@ -264,7 +264,13 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             scope.extra["update_type"] = update_type(update)
             scope.polled = polled
             scope.late_since = late_since
-            scope.sent = self._journals.pop(update.update_id, scope.sent)
+            scope.chat_id = update.effective_chat.id if update.effective_chat else None
+            if self._journals:
+                journal = self._journals.pop(inbox.fingerprint(update), None)
+                # A requeued update starts afresh: a journal left from before it failed
+                # for good (a webhook retry that went elsewhere) is not this handling's.
+                if journal is not None and not (late_since is not None and attempt == 1):
+                    scope.sent = journal
             scope.attempt = attempt if polled else self._attempts.get(update.update_id, 0) + 1
             try:
                 await self._register_sender(session, update, scope)
@@ -334,7 +340,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             if not scope.polled:
                 self._attempts[update.update_id] = scope.attempt
             if scope.sent:
-                self._journals[update.update_id] = scope.sent
+                self._journals[inbox.fingerprint(update)] = compact(scope.sent)
                 while len(self._journals) > _JOURNALS_KEPT:
                     del self._journals[next(iter(self._journals))]
             await self._kept_after_rollback(session, scope)

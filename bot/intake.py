@@ -29,13 +29,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, Update
 from telegram.request import BaseRequest, RequestData
 
 from bot.services import inbox
-from storage.models import INBOUND_RECEIVED, InboundMessage
 
 _log = logging.getLogger(__name__)
 
@@ -195,19 +193,16 @@ async def recover(
     instance starting while another still holds unhandled updates in memory would
     queue those too; the edge's conditional "handled" mark keeps the database work
     single, but replies could go out twice (see ``bot/edge.py``). ``received_before``
-    leaves the newer ones alone (a webhook instance: others may be handling those).
+    leaves the newer ones alone (a webhook instance: others may be handling those), and
+    the requeued ones another instance took since. A requeued update is handled as late.
     """
-    query = select(InboundMessage.id, InboundMessage.payload).where(
-        InboundMessage.status == INBOUND_RECEIVED
-    )
-    if received_before is not None:
-        query = query.where(InboundMessage.received_at < received_before)
     async with sessions() as session:
-        rows = list(await session.execute(query.order_by(InboundMessage.id)))
-    for inbound_id, payload in rows:
-        update = _revive(payload, bot)
+        rows = await inbox.unhandled(session, stranded_before=received_before)
+    for row in rows:
+        update = _revive(row.payload, bot)
         if update is not None:
-            await queue.put_stored(update, inbound_id)
+            late = row.received_at if row.requeued_at is not None else None
+            await queue.put_stored(update, row.id, late_since=late)
     if rows:
         _log.warning("recovered %d stored updates that were never handled", len(rows))
     return len(rows)

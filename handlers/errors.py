@@ -15,6 +15,7 @@ from bot import logs, metrics, ops_alerts
 from bot.context import BotContext, current_scope
 from bot.edge import SessionUpdateProcessor, transient, update_type
 from bot.i18n import translator
+from bot.services import inbox
 from storage.db import unit_of_work
 
 _log = logging.getLogger(__name__)
@@ -45,23 +46,35 @@ class LateOnly(BaseHandler[Update, BotContext, None]):
 
 async def late_notice(update: Update, context: BotContext) -> None:
     """Before a requeued update is handled (``voy updates retry``), tell its sender, in
-    reply to what they sent or pressed, that this comes late and why."""
-    since = context.scope.late_since
+    reply to what they sent or pressed, that this comes late and why.
+
+    If their chat has moved on since it failed (a cadre now answering another question,
+    a wish draft begun or a step further), it is not handled at all: a text would go to
+    what they are doing now. They are asked to send it again if they still need to.
+    """
+    scope = context.scope
+    since = scope.late_since
+    if since is None:
+        return
     chat = update.effective_chat
     message = update.effective_message
-    if since is None or chat is None or chat.type != ChatType.PRIVATE:
-        return
-    when = since.astimezone(context.services.settings.tz).strftime("%Y-%m-%d %H:%M")
-    key = "error.pressed_late" if update.callback_query is not None else "error.handled_late"
-    await context.bot.send_message(
-        chat.id,
-        context.tr(key, when=when),
-        reply_parameters=(
-            ReplyParameters(message.message_id, allow_sending_without_reply=True)
-            if message is not None
-            else None
-        ),
-    )
+    moved_on = await inbox.moved_on(context.session, inbound_id=scope.inbound_id)
+    kind = "pressed" if update.callback_query is not None else "handled"
+    told = update.message is not None or update.callback_query is not None
+    if chat is not None and chat.type == ChatType.PRIVATE and told:
+        when = since.astimezone(context.services.settings.tz).strftime("%Y-%m-%d %H:%M")
+        await context.bot.send_message(
+            chat.id,
+            context.tr(f"error.{kind}_{'moved_on' if moved_on else 'late'}", when=when),
+            reply_parameters=(
+                ReplyParameters(message.message_id, allow_sending_without_reply=True)
+                if message is not None
+                else None
+            ),
+        )
+    if moved_on:
+        _log.info("a requeued update met its chat busy with something else; not handled")
+        raise ApplicationHandlerStop
 
 
 async def error_handler(update: object, context: BotContext) -> None:
@@ -70,7 +83,10 @@ async def error_handler(update: object, context: BotContext) -> None:
     An update's handling stops here: its work is rolled back, so a handler of a later
     group must not go on to do (and reply to) what would not be kept.
     """
-    await _report(update, context)
+    try:
+        await _report(update, context)
+    except Exception:  # the stop below must come all the same
+        _log.exception("reporting an error failed")
     if isinstance(update, Update):
         raise ApplicationHandlerStop
 

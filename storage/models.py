@@ -182,3 +182,8 @@ class InboundMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A failed update: what its chat was in the middle of when it failed (the
+    # conversation's kind and last change, bot.services.conversations.stamp).
+    context: Mapped[str | None] = mapped_column(String(64))
+    # When an instance last took it to handle again after an operator requeued it.
+    requeued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -73,6 +73,15 @@ async def pending(session: AsyncSession, chat_id: int) -> Conversation | None:
     return await session.scalar(_IN_CHAT, {"chat_id": chat_id})
 
 
+async def stamp(session: AsyncSession, chat_id: int | None) -> str:
+    """What ``chat_id`` is in the middle of, as a short mark that changes whenever that
+    changes: the conversation's kind and last change, or ``-`` for nothing."""
+    conversation = await pending(session, chat_id) if chat_id is not None else None
+    if conversation is None:
+        return "-"
+    return f"{conversation.kind}@{conversation.updated_at.isoformat()}"[:64]
+
+
 async def clear(session: AsyncSession, chat_id: int) -> bool:
     """Stop waiting; return whether anything was pending."""
     conversation = await session.get(Conversation, chat_id)

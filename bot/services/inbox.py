@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, exists, select, update
+from sqlalchemy import String, bindparam, cast, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 
+from bot.services import conversations
 from storage.base import utcnow
 from storage.db import insert_for
 from storage.models import (
@@ -186,7 +187,8 @@ async def mark_done(session: AsyncSession, *, inbound_id: int, error: str | None
     """Mark an inbound update handled, or failed with ``error``; False if it was not waiting.
 
     The mark is conditional, so of two sessions handling the same update only one can
-    commit its work: the caller rolls back when this returns False.
+    commit its work: the caller rolls back when this returns False. A failed update keeps
+    what its chat was in the middle of (:func:`moved_on` compares it when it is retried).
     """
     result = await session.execute(
         _MARK_DONE,
@@ -197,7 +199,36 @@ async def mark_done(session: AsyncSession, *, inbound_id: int, error: str | None
             "at": utcnow(),
         },
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    done = bool(result.rowcount)  # type: ignore[attr-defined]
+    if done and error:
+        chat_id = await session.scalar(
+            select(InboundMessage.chat_id).where(InboundMessage.id == inbound_id)
+        )
+        await session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == inbound_id)
+            .values(context=await conversations.stamp(session, chat_id))
+            .execution_options(synchronize_session=False)
+        )
+    return done
+
+
+async def moved_on(session: AsyncSession, *, inbound_id: int | None) -> bool:
+    """Whether the chat of a requeued update is in the middle of something else than when
+    it failed (a cadre answering another question, a wish draft begun or a step further):
+    handled now, a text would go to that instead."""
+    if inbound_id is None:
+        return False
+    row = (
+        await session.execute(
+            select(InboundMessage.chat_id, InboundMessage.context).where(
+                InboundMessage.id == inbound_id
+            )
+        )
+    ).first()
+    if row is None or row.context is None:
+        return False
+    return row.context != await conversations.stamp(session, row.chat_id)
 
 
 # /forget and the retention purge empty the stored update: it cannot be handled again.
@@ -282,19 +313,23 @@ async def requeue(session: AsyncSession, ids: Sequence[int] | None) -> Requeued:
 
 @dataclass(frozen=True)
 class Claimed:
-    """A requeued update this instance took to handle."""
+    """A stored update this instance took to handle: requeued, or left by a crash."""
 
     id: int
     payload: dict[str, Any]
     received_at: datetime
+    # Set when it was requeued: it is handled late (its sender is told).
+    requeued_at: datetime | None = None
 
 
 async def claim_requeued(session: AsyncSession, *, limit: int) -> list[Claimed]:
-    """Take up to ``limit`` requeued updates, oldest first, back to "received".
+    """Take up to ``limit`` requeued updates, oldest first, back to "received", noting
+    when (``requeued_at``: a webhook instance starting meanwhile leaves them alone).
 
     Each row is taken by a conditional update, so of several instances looking at once
     only one takes it. The caller commits, then queues them.
     """
+    now = utcnow()
     rows = (
         await session.execute(
             select(InboundMessage.id, InboundMessage.payload, InboundMessage.received_at)
@@ -308,9 +343,25 @@ async def claim_requeued(session: AsyncSession, *, limit: int) -> list[Claimed]:
         result = await session.execute(
             update(InboundMessage)
             .where(InboundMessage.id == row_id, InboundMessage.status == INBOUND_REQUEUED)
-            .values(status=INBOUND_RECEIVED, error=None, handled_at=None)
+            .values(status=INBOUND_RECEIVED, error=None, handled_at=None, requeued_at=now)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount:  # type: ignore[attr-defined]
-            claimed.append(Claimed(row_id, payload, received_at))
+            claimed.append(Claimed(row_id, payload, received_at, now))
     return claimed
+
+
+async def unhandled(session: AsyncSession, *, stranded_before: datetime | None) -> list[Claimed]:
+    """The stored updates never handled (a crash), oldest first; with ``stranded_before``
+    only those received (or taken again after a requeue) before then."""
+    query = select(
+        InboundMessage.id,
+        InboundMessage.payload,
+        InboundMessage.received_at,
+        InboundMessage.requeued_at,
+    ).where(InboundMessage.status == INBOUND_RECEIVED)
+    if stranded_before is not None:
+        query = query.where(
+            func.coalesce(InboundMessage.requeued_at, InboundMessage.received_at) < stranded_before
+        )
+    return [Claimed(*row) for row in await session.execute(query.order_by(InboundMessage.id))]

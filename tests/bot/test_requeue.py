@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
+from telegram import Update as TgUpdate
 
+from bot import intake
+from bot.app import STRANDED_AFTER
 from bot.services import inbox
 from storage import migrate
+from storage.base import utcnow
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import (
     INBOUND_FAILED,
@@ -19,6 +25,7 @@ from storage.models import (
     INBOUND_REQUEUED,
     InboundMessage,
 )
+from tests.support import TOKEN
 
 
 @pytest.fixture
@@ -125,3 +132,41 @@ async def test_two_instances_looking_at_once_take_each_update_once(
     await first.commit()
     await first.close()
     assert await other == []
+
+
+def _message(update_id: int) -> dict[str, object]:
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_795_400_000,
+            "chat": {"id": 7, "type": "private"},
+            "from": {"id": 7, "is_bot": False, "first_name": "小明"},
+            "text": "团费怎么交？",
+        },
+    }
+
+
+async def test_an_instance_starting_leaves_requeued_updates_another_one_took(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A webhook instance starting takes over updates left more than a few minutes ago;
+    a requeued one is old by its arrival, but was taken just now by another instance."""
+    (row_id,) = await _rows(sessions, [INBOUND_FAILED])
+    async with unit_of_work(sessions) as session:
+        await session.execute(
+            update(InboundMessage).values(
+                payload=_message(1), received_at=utcnow() - timedelta(days=2)
+            )
+        )
+        await inbox.requeue(session, [row_id])
+    bot = Bot(TOKEN)
+    taking, starting, restarted = (intake.DurableUpdateQueue(sessions) for _ in range(3))
+    assert await intake.take_requeued(taking, sessions, bot) == 1
+    stranded = datetime.now(UTC) - STRANDED_AFTER
+    assert await intake.recover(starting, sessions, bot, received_before=stranded) == 0
+    # Killed before handling it: a restart (polling) takes it, still as a late one.
+    assert await intake.recover(restarted, sessions, bot) == 1
+    (queued,) = [restarted.get_nowait()]
+    assert isinstance(queued, TgUpdate) and restarted.take_late(queued) is not None
+    assert restarted.take_stored(queued) == row_id

@@ -9,12 +9,13 @@ import pytest
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     InputMediaPhoto,
     ReplyKeyboardRemove,
 )
 from telegram.error import BadRequest
 
-from bot.api_bot import Sent, _once
+from bot.api_bot import Sent, _once, compact
 
 # PTB warns when asked to compare objects it cannot (a keyboard removal, an album's media).
 pytestmark = pytest.mark.filterwarnings("error")
@@ -130,3 +131,20 @@ async def test_other_chats_and_methods_do_not_pair() -> None:
         ],
     )
     assert len(telegram.calls) == 3
+
+
+async def test_an_upload_matches_by_its_bytes_and_is_kept_as_a_hash() -> None:
+    journal: list[Sent] = []
+    telegram = Telegram()
+
+    def export(content: bytes) -> tuple[str, dict[str, Any]]:  # a new upload each attempt
+        return ("sendDocument", {"chat_id": 1, "document": InputFile(content, "mydata.json")})
+
+    await _attempt(journal, telegram, [export(b'{"a": 1}')])
+    kept = compact(journal)
+    assert "file:mydata.json:" in str(kept[0].data["document"])
+    assert not any(isinstance(v, InputFile) for v in kept[0].data.values())  # no bytes held
+    await _attempt(kept, telegram, [export(b'{"a": 1}')])
+    assert len(telegram.calls) == 1
+    await _attempt(kept, telegram, [export(b'{"a": 2}')])  # other bytes: sent anew
+    assert len(telegram.calls) == 2

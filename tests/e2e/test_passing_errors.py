@@ -207,7 +207,8 @@ def _commit_fails_once() -> Iterator[list[str]]:
     failed: list[str] = []
 
     def drop(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        if not failed and statement.lstrip().upper().startswith("UPDATE INBOUND_MESSAGES SET"):
+        mark = statement.lstrip().upper().startswith("UPDATE INBOUND_MESSAGES SET")
+        if not failed and mark and "handled_at" in statement and "requeued_at" not in statement:
             failed.append(statement)
             raise sa_exc.OperationalError(statement, {}, ConnectionError("dropped (injected)"))
 

@@ -11,15 +11,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 from typer.testing import CliRunner, Result
 
-from bot import callbacks
+from bot import callbacks, edge
+from bot.api_bot import Sent
 from bot.cli import app
+from bot.services import inbox, wish_drafts
 from bot.services.privacy import log_pseudonym
 from sandbox import SandboxServer
 from storage.models import INBOUND_FAILED, INBOUND_HANDLED, InboundMessage
 from tests.conftest import TOKEN, run_harness
+from tests.e2e.test_passing_errors import _commit_fails_once
 from tests.support import XIAOMING, BotHarness, buttons, texts
 
 runner = CliRunner()
@@ -180,3 +184,93 @@ async def test_an_erased_update_is_not_queued_and_bad_calls_are_refused(
     for args in (("updates", "retry"), ("updates", "retry", "--all", str(row.id))):
         result = await voy(*args)
         assert result.exit_code == 2 and "by id, or pass --all" in result.output
+
+
+async def test_a_text_whose_chat_moved_on_is_not_taken_for_the_new_step(
+    harness: BotHarness, voy: Any
+) -> None:
+    """The question failed; the person then began a wish. Handled now, the question would
+    become the wish's description: it is not handled, and they are asked to resend it."""
+    bug = _break(harness, MessageHandler(filters.Regex("团费"), _explode))
+    sent = await harness.client.send_text(XIAOMING, "团费怎么交？")
+    row = await harness.settled(sent["update_id"])
+    harness.app.remove_handler(bug, group=-1)
+    prompt = (await harness.send(XIAOMING, "/wish"))[-1]
+    seq = await harness.client.last_seq()
+    assert "queued 1 " in (await voy("updates", "retry", str(row.id))).output
+    notice = await harness.client.wait_for_bot_message(
+        XIAOMING["id"], after_seq=seq, predicate=lambda m: "不再自动处理" in (m.get("text") or "")
+    )
+    assert notice["reply_to_message_id"] == sent["message_id"]
+    await _handled(harness, sent["update_id"])
+    await asyncio.sleep(0.3)
+    later = [
+        m["message_id"]
+        for m in await harness.client.messages(XIAOMING["id"])
+        if m["from_bot"] and m["message_id"] > prompt["message_id"]
+    ]
+    assert later == [notice["message_id"]]
+    async with harness.sessions() as session:  # the draft still waits for its description
+        draft = await wish_drafts.load(session, XIAOMING["id"])
+    assert draft is not None and draft.step == wish_drafts.WHAT and "text" not in draft.fields
+
+
+async def test_a_requeued_update_meeting_a_passing_error_keeps_its_notice_and_one_reply(
+    harness: BotHarness, voy: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(edge, "RETRY_PAUSES_S", (0.3,) * 3)
+    bug = _break(harness, MessageHandler(filters.Regex("团费"), _explode))
+    sent = await harness.client.send_text(XIAOMING, "团费怎么交？")
+    row = await harness.settled(sent["update_id"])
+    harness.app.remove_handler(bug, group=-1)
+    with _commit_fails_once() as failed:
+        assert "queued 1 " in (await voy("updates", "retry", str(row.id))).output
+        await _handled(harness, sent["update_id"])
+    assert failed
+    late = (await harness.client.messages(XIAOMING["id"]))[2:]  # after the apology
+    notice, reply = [m for m in late if m["from_bot"]]
+    assert LATE.search(notice["text"]) and not notice["edited"]
+    assert FEE_ANSWER in reply["text"]
+
+
+async def test_a_requeued_press_says_in_a_message_what_its_toast_would_have(
+    harness: BotHarness, voy: Any
+) -> None:
+    (answer,) = await harness.send(XIAOMING, "团费怎么交？")
+    bug = _break(harness, CallbackQueryHandler(_explode, pattern=callbacks.matches("ok")))
+    solved = next(b["callback_data"] for b in buttons(answer) if "解决了" in b["text"])
+    pressed = await harness.client.press(XIAOMING, answer["message_id"], solved)
+    row = await harness.settled(pressed["update_id"])
+    harness.app.remove_handler(bug, group=-1)
+    await harness.press(XIAOMING, answer, "找人工解答")  # meanwhile
+    seq = await harness.client.last_seq()
+    assert "queued 1 " in (await voy("updates", "retry", str(row.id))).output
+    said = await harness.client.wait_for_bot_message(
+        XIAOMING["id"], after_seq=seq, predicate=lambda m: "已经选过" in (m.get("text") or "")
+    )
+    await _handled(harness, pressed["update_id"])
+    assert said["from_bot"]
+
+
+async def test_a_journal_left_from_before_the_failure_is_not_replayed(
+    harness: BotHarness, voy: Any
+) -> None:
+    """A webhook retry that went to another instance can leave this one a journal of the
+    update's earlier attempt; the requeued handling must not edit those messages."""
+    bug = _break(harness, MessageHandler(filters.Regex("团费"), _explode))
+    sent = await harness.client.send_text(XIAOMING, "团费怎么交？")
+    row = await harness.settled(sent["update_id"])
+    harness.app.remove_handler(bug, group=-1)
+    apology = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+    processor = harness.app.update_processor
+    assert isinstance(processor, edge.SessionUpdateProcessor)
+    update = Update.de_json(row.payload, harness.app.bot)
+    stale = Sent("sendMessage", XIAOMING["id"], {"chat_id": XIAOMING["id"], "text": "旧"}, apology)
+    processor._journals[inbox.fingerprint(update)] = [stale]
+    seq = await harness.client.last_seq()
+    assert "queued 1 " in (await voy("updates", "retry", str(row.id))).output
+    await harness.client.wait_for_bot_message(
+        XIAOMING["id"], after_seq=seq, predicate=lambda m: FEE_ANSWER in (m.get("text") or "")
+    )
+    after = await harness.message(XIAOMING["id"], apology["message_id"])
+    assert APOLOGY in after["text"] and not after["edited"]

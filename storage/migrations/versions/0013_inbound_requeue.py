@@ -1,4 +1,5 @@
-"""inbound_messages: a partial index on the rows still to be handled (received, requeued)
+"""inbound_messages: failed updates can be requeued (context, requeued_at; a partial index
+on the rows still to be handled: received, requeued)
 
 Revision ID: 0013_inbound_requeue
 Revises: 0012_wish_review_reminded
@@ -20,6 +21,9 @@ _UNFINISHED = sa.text("status IN ('received', 'requeued')")
 
 def upgrade() -> None:
     """Apply this revision."""
+    with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("context", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("requeued_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index(
         "ix_inbound_messages_unfinished",
         "inbound_messages",
@@ -33,3 +37,6 @@ def downgrade() -> None:
     """Revert this revision (a requeued row is left failed: no code reads the word)."""
     op.execute(sa.text("UPDATE inbound_messages SET status = 'failed' WHERE status = 'requeued'"))
     op.drop_index("ix_inbound_messages_unfinished", table_name="inbound_messages")
+    with op.batch_alter_table("inbound_messages", schema=None) as batch_op:
+        batch_op.drop_column("requeued_at")
+        batch_op.drop_column("context")
