@@ -209,7 +209,7 @@ def _plain(value: object) -> object:
     if isinstance(value, TelegramObject):
         return _plain(value.to_dict())
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return _plain_dict(value)
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     return value

@@ -145,9 +145,9 @@ def _report_engine(settings: Settings, engine: AsyncEngine) -> AsyncEngine | Non
 def register_handlers(application: BotApplication) -> None:
     """Register every handler; within a group the first match wins, so order matters."""
     private = filters.ChatType.PRIVATE
-    # Before all others: an edit is never handled as a new message.
     # First of all: a requeued update's sender is told it comes late (rarely anything).
     application.add_handler(errors.LateOnly(errors.late_notice), group=-2)
+    # Before all others: an edit is never handled as a new message.
     application.add_handler(MessageHandler(filters.UpdateType.EDITED, youth.edited), group=-1)
     application.add_handlers(
         [
@@ -243,7 +243,7 @@ async def _post_init(application: BotApplication) -> None:
     # The rows' own clock: received_at is the wall clock's (tests move services.clock).
     before = datetime.now(UTC) - STRANDED_AFTER if settings.webhook_url else None
     await intake.recover(queue, services.sessions, application.bot, received_before=before)
-    intake.register_requeue(application, services.sessions)
+    intake.register_requeue(application, services)
     delivery_settings = DeliverySettings(
         interval_s=settings.outbox_interval_s,
         rate_per_s=settings.outbox_rate_per_s,

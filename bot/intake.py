@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, Update
 from telegram.request import BaseRequest, RequestData
 
+from bot.context import Services
 from bot.services import inbox
 
 _log = logging.getLogger(__name__)
@@ -238,16 +239,16 @@ async def take_requeued(
     return len(revived)
 
 
-def register_requeue(application: Any, sessions: async_sessionmaker[AsyncSession]) -> None:
+def register_requeue(application: Any, services: Services) -> None:
     """Look for requeued updates every ``VOY_REQUEUE_INTERVAL_S`` (one job id)."""
     queue = application.update_queue
     assert isinstance(queue, DurableUpdateQueue)
-    interval = application.bot_data.services.settings.requeue_interval_s
+    interval = services.settings.requeue_interval_s
 
     async def job(_context: object) -> None:
         # A failure reaches the error handler (logged, ops chat alerted); the rows stay
         # requeued and the next run takes them.
-        await take_requeued(queue, sessions, application.bot)
+        await take_requeued(queue, services.sessions, application.bot)
 
     application.job_queue.run_repeating(
         job,

@@ -78,8 +78,11 @@ async def touch(
     if not created:
         # Assigned only when different: an update from someone known, as nearly all are,
         # then costs no flush at all (issue 7's load benchmark).
-        fresh = {"first_name": first_name[:128], "language_code": language_code}
-        for name, value in (*fresh.items(), ("unreachable_at", None)):
+        for name, value in (
+            ("first_name", first_name[:128]),
+            ("language_code", language_code),
+            ("unreachable_at", None),
+        ):
             if getattr(user, name) != value:
                 setattr(user, name, value)
                 changed = True
