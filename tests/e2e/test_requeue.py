@@ -157,7 +157,7 @@ async def test_an_update_failing_again_is_stored_as_failed_again(
         ):
             break
         await asyncio.sleep(0.02)
-    row = await _row(harness, sent["update_id"])
+    row = await harness.settled(sent["update_id"])  # the apology comes before the mark
     assert row.status == INBOUND_FAILED and (row.error or "").startswith("RuntimeError at ")
     assert FEE_ANSWER not in texts(await harness.client.messages(XIAOMING["id"]))
 
