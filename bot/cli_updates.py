@@ -70,8 +70,8 @@ def retry_command(
 ) -> None:
     """Queue failed updates to be handled again by the running bot.
 
-    Fix the cause first: an update failing again is stored as failed again. A person who
-    already sent their message again will be answered twice.
+    Fix the cause first: an update failing again is stored as failed again. A message
+    its sender sent again since, and was answered for, is dropped without a word.
     """
     if bool(ids) == all_failed:
         fail("name the updates to retry by id, or pass --all")

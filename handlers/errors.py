@@ -50,12 +50,17 @@ async def late_notice(update: Update, context: BotContext) -> None:
 
     If their chat has moved on since it failed (a cadre now answering another question,
     a wish draft begun or a step further), it is not handled at all: a text would go to
-    what they are doing now. They are asked to send it again if they still need to.
+    what they are doing now. They are asked to send it again if they still need to. If
+    they already sent it again, as the apology asked, and were answered, it is dropped
+    without a word.
     """
     scope = context.scope
     since = scope.late_since
     if since is None:
         return
+    if await inbox.resent(context.session, inbound_id=scope.inbound_id):
+        _log.info("a requeued update was sent again since and answered then; not handled")
+        raise ApplicationHandlerStop
     chat = update.effective_chat
     message = update.effective_message
     moved_on = await inbox.moved_on(context.session, inbound_id=scope.inbound_id)

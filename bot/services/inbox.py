@@ -231,6 +231,42 @@ async def moved_on(session: AsyncSession, *, inbound_id: int | None) -> bool:
     return row.context != await conversations.stamp(session, row.chat_id)
 
 
+async def resent(session: AsyncSession, *, inbound_id: int | None) -> bool:
+    """Whether the sender of a requeued update sent it again after it failed, and that
+    copy was handled: the apology asked them to, so they were answered then.
+
+    A copy is a later message in the same chat with the same text or caption, or a
+    later press of the same button on the same message. An update without text (a
+    sticker, a photo alone) has no copy.
+    """
+    if inbound_id is None:
+        return False
+    row = (
+        await session.execute(
+            select(
+                InboundMessage.chat_id,
+                InboundMessage.telegram_user_id,
+                InboundMessage.message_id,
+                InboundMessage.kind,
+                InboundMessage.text,
+            ).where(InboundMessage.id == inbound_id)
+        )
+    ).first()
+    if row is None or row.text is None or row.chat_id is None:
+        return False
+    copy = select(InboundMessage.id).where(
+        InboundMessage.id > inbound_id,
+        InboundMessage.telegram_user_id == row.telegram_user_id,
+        InboundMessage.chat_id == row.chat_id,
+        InboundMessage.kind == row.kind,
+        InboundMessage.text == row.text,
+        InboundMessage.status == INBOUND_HANDLED,
+    )
+    if row.kind == "callback":
+        copy = copy.where(InboundMessage.message_id == row.message_id)
+    return await session.scalar(copy.limit(1)) is not None
+
+
 # /forget and the retention purge empty the stored update: it cannot be handled again.
 _ERASED = cast(InboundMessage.payload, String) == "{}"
 # Ids per statement when many rows are requeued at once.

@@ -170,3 +170,57 @@ async def test_an_instance_starting_leaves_requeued_updates_another_one_took(
     (queued,) = [restarted.get_nowait()]
     assert isinstance(queued, TgUpdate) and restarted.take_late(queued) is not None
     assert restarted.take_stored(queued) == row_id
+
+
+async def test_a_copy_sent_and_answered_since_is_found(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """What counts as the same update sent again: a later one from the same person in the
+    same chat, of the same kind and text (a press: on the same message), handled."""
+
+    async def add(**values: object) -> int:
+        number = 100 + len(added)
+        fields: dict[str, object] = {
+            "update_id": number,
+            "fingerprint": f"{number}:7:{number}:0:",
+            "telegram_user_id": 7,
+            "chat_id": 7,
+            "message_id": number,
+            "kind": "text",
+            "text": "团费怎么交？",
+            "payload": {"update_id": number},
+            "status": INBOUND_HANDLED,
+        } | values
+        async with unit_of_work(sessions) as session:
+            row = InboundMessage(**fields)
+            session.add(row)
+            await session.flush()
+            added.append(row.id)
+            return row.id
+
+    async def resent(inbound_id: int | None) -> bool:
+        async with sessions() as session:
+            return await inbox.resent(session, inbound_id=inbound_id)
+
+    added: list[int] = []
+    earlier = await add()  # a handled copy from before does not count
+    failed = await add(status=INBOUND_FAILED)
+    assert earlier < failed and not await resent(failed)
+    await add(text="团费怎么交")  # another text
+    await add(chat_id=8)  # another chat
+    await add(telegram_user_id=8)  # another person in the chat
+    await add(kind="photo")  # the same words as a caption
+    await add(status=INBOUND_FAILED)  # a copy that failed too was never answered
+    assert not await resent(failed)
+    await add()
+    assert await resent(failed)
+
+    pressed = await add(kind="callback", text="lang:en", message_id=50, status=INBOUND_FAILED)
+    await add(kind="callback", text="lang:en", message_id=51)  # a button on another message
+    assert not await resent(pressed)
+    await add(kind="callback", text="lang:en", message_id=50)
+    assert await resent(pressed)
+
+    sticker = await add(kind="sticker", text=None, status=INBOUND_FAILED)
+    await add(kind="sticker", text=None)
+    assert not await resent(sticker) and not await resent(None)

@@ -121,6 +121,32 @@ async def test_a_failed_message_is_answered_late_once_requeued(
     assert len([m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]) == 3
 
 
+async def test_a_message_sent_again_and_answered_is_not_answered_late(
+    harness: BotHarness, voy: Any
+) -> None:
+    """The apology asks the person to send it again; if they did and were answered, the
+    late retry drops the failed copy without a word, while another failed text of theirs
+    is still answered late."""
+    bug = _break(harness, MessageHandler(filters.Regex("团费|入团"), _explode))
+    first = await harness.client.send_text(XIAOMING, "团费怎么交？")
+    other = await harness.client.send_text(XIAOMING, "入团需要什么条件？")
+    for sent in (first, other):
+        assert (await harness.settled(sent["update_id"])).status == INBOUND_FAILED
+    harness.app.remove_handler(bug, group=-1)  # the fix is deployed
+
+    again = await harness.send(XIAOMING, "团费怎么交？")
+    assert FEE_ANSWER in texts(again)
+    assert "queued 2 " in (await voy("updates", "retry", "--all")).output
+    await _handled(harness, first["update_id"])
+    await _handled(harness, other["update_id"])
+    chat = await harness.client.messages(XIAOMING["id"])
+    late = [m for m in chat if m["message_id"] > again[-1]["message_id"]]
+    assert [m["reply_to_message_id"] for m in late if LATE.search(m.get("text") or "")] == [
+        other["message_id"]
+    ]
+    assert not any(FEE_ANSWER in (m.get("text") or "") for m in late)
+
+
 async def test_a_failed_press_is_handled_late_once_requeued(harness: BotHarness, voy: Any) -> None:
     prompt = (await harness.send(XIAOMING, "/language"))[-1]
     bug = _break(harness, CallbackQueryHandler(_explode, pattern=callbacks.matches("lang")))
