@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import threading
 from collections.abc import Iterable
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Html, Translator, translator
@@ -22,6 +24,7 @@ from sandbox.telegram_html import TEXT_LIMIT, parse_html, trim_text, utf16_len
 # shrinks its lists until it fits.
 MAX_MESSAGE = TEXT_LIMIT
 _CHART_LOCK = threading.Lock()
+_log = logging.getLogger(__name__)
 # Fonts that draw Chinese; without one the chart falls back to English labels.
 _CJK_FONTS = (
     "Noto Sans CJK SC",
@@ -219,11 +222,53 @@ def _summary(d: Digest, tr: Translator, tz: ZoneInfo, limit: int) -> list[str]:
 
 @cache
 def cjk_font() -> str | None:
-    """The name of an installed font that draws Chinese, or None."""
+    """The name of an installed font that draws Chinese, or None.
+
+    matplotlib lists the system's fonts once, on its first run, and keeps that list in its
+    cache directory for good: a Chinese font installed afterwards (``apt install
+    fonts-noto-cjk``) would never be seen. So when the list has none, the fonts installed
+    since are added to it first.
+    """
     from matplotlib import font_manager
 
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    return next((name for name in _CJK_FONTS if name in installed), None)
+    manager = font_manager.fontManager
+    found = _listed_cjk(manager)
+    if found is None and add_new_fonts(manager, font_manager.findSystemFonts()):
+        found = _listed_cjk(manager)
+    return found
+
+
+def _listed_cjk(manager: Any) -> str | None:
+    listed = {font.name for font in manager.ttflist}
+    return next((name for name in _CJK_FONTS if name in listed), None)
+
+
+def add_new_fonts(manager: Any, paths: Iterable[str]) -> int:
+    """Add to matplotlib's font list the files in ``paths`` it does not list yet; return
+    how many were added (a file it cannot read is left out)."""
+    listed = {font.fname for font in manager.ttflist}
+    added = 0
+    for path in map(str, paths):  # matplotlib's own paths may be a str subclass
+        if path in listed:
+            continue
+        try:
+            manager.addfont(path)
+        except (OSError, RuntimeError, ValueError):
+            _log.debug("cannot read the font %s", path, exc_info=True)
+            continue
+        added += 1
+    return added
+
+
+def font_warning(locale: str) -> str | None:
+    """What the operator is told at start-up when the chart cannot be labelled in the
+    readers' language (``locale``: the default one), or None."""
+    if locale == "en" or cjk_font() is not None:
+        return None
+    return (
+        "no installed font draws Chinese, so the weekly digest's chart is labelled in"
+        " English; install one (Debian, Ubuntu: apt install fonts-noto-cjk) and restart"
+    )
 
 
 def chart_labels(tr: Translator) -> Translator:

@@ -15,6 +15,7 @@ from telegram import Update
 
 from bot.config import Settings
 from bot.context import BotApplication
+from bot.digest_render import font_warning
 from bot.webhook import BotWebServer, webhook_path, webhook_secret
 
 _log = logging.getLogger(__name__)
@@ -129,6 +130,9 @@ async def serve(application: BotApplication, settings: Settings) -> None:
                     metrics_server(application, host=settings.listen, port=settings.metrics_port)
                 )
             _log.info("receiving updates by long polling")
+        # Once serving, off the loop: matplotlib may read the fonts installed since it ran.
+        if warning := await asyncio.to_thread(font_warning, settings.default_locale):
+            _log.warning("%s", warning)
         await stop.wait()
         _log.info("stopping: finishing the updates in flight")
     _log.info("stopped")

@@ -77,3 +77,38 @@ async def test_the_summary_is_never_cut_inside_the_html(
     visible, _ = parse_html(text)  # raises on a cut tag or entity
     assert 0 < utf16_len(visible) <= 300
     assert text.startswith("<b>📊 青年之声周报 2026-W47</b>")
+
+
+def test_fonts_installed_after_matplotlib_listed_them_are_added(tmp_path: Any) -> None:
+    """matplotlib keeps the font list of its first run; a font installed since (here a
+    copy of one it ships, under a new path) is added once, and a broken file is skipped."""
+    import copy
+    import shutil
+
+    from matplotlib import font_manager
+
+    from bot.digest_render import add_new_fonts
+
+    manager = copy.copy(font_manager.fontManager)
+    manager.ttflist = list(manager.ttflist)
+    shipped = font_manager.findfont("DejaVu Sans", fallback_to_default=False)
+    new = tmp_path / "NewlyInstalled.ttf"
+    shutil.copy(shipped, new)
+    broken = tmp_path / "Broken.ttf"
+    broken.write_bytes(b"not a font")
+    before = len(manager.ttflist)
+
+    assert add_new_fonts(manager, [shipped, str(broken), str(new)]) == 1
+    assert [font.fname for font in manager.ttflist[before:]] == [str(new)]
+    assert add_new_fonts(manager, [str(new)]) == 0
+    assert len(font_manager.fontManager.ttflist) == before  # the shared list untouched
+
+
+def test_the_operator_is_warned_when_chart_labels_cannot_be_chinese() -> None:
+    from bot.digest_render import cjk_font, font_warning
+
+    assert font_warning("en") is None
+    for locale in ("zh-Hans", "zh-Hant"):
+        warning = font_warning(locale)
+        assert (warning is None) == (cjk_font() is not None)
+        assert warning is None or "fonts-noto-cjk" in warning

@@ -26,6 +26,7 @@ from sqlalchemy import func, select, update
 from telegram import Update
 
 from bot.config import Settings
+from bot.digest_render import cjk_font
 from bot.services import inbox
 from bot.services.privacy import log_pseudonym
 from bot.webhook import SECRET_HEADER, BotWebServer
@@ -322,6 +323,8 @@ async def test_voy_run_serves_the_webhook_logs_json_and_stops_on_sigterm(
     messages = [line["message"] for line in lines]
     assert any("receiving updates by webhook" in m for m in messages)
     assert any("finishing the updates in flight" in m for m in messages)
+    # The digest chart's labels: the operator hears at start-up if they cannot be Chinese.
+    assert any("fonts-noto-cjk" in m for m in messages) == (cjk_font() is None)
     tagged = [line for line in lines if line.get("update_id") == sent["update_id"]]
     # The sender appears by keyed pseudonym, never by Telegram id.
     settings = Settings(telegram_token=SecretStr(TOKEN), _env_file=None)  # type: ignore[call-arg]
