@@ -75,10 +75,29 @@ _INTRO_SEP = r"\s*(?:是|为)?\s*:?\s*"
 # WeChat ids: a letter then 5+ letters, digits, _ or -; older ids are QQ numbers.
 _WECHAT_ID = r"(?:[a-z][a-z0-9_-]{5,}|[0-9]{5,11}(?![0-9]))"
 
+# Who a young person names: family, and other children (a teacher's name is left for the
+# cadre who has to act on a report).
+_KIN = (
+    "妈妈|爸爸|母亲|父亲|我妈|我爸|女儿|儿子|孩子|弟弟|妹妹|哥哥|姐姐|爷爷|奶奶|外公|外婆"
+    "|姥姥|姥爷|同学|同桌|朋友|媽媽|母親|父親|我媽|兒子|爺爺|同學"
+)
+# What may follow a name: a pause, the end, or a word that begins what is said of one
+# (and the name must not end in one: 王明的 is 王明).
+_NAME_END = (
+    r"(?<![在是和说說也被的上读讀])"
+    r"(?=[\s,.!?;:，。！？、；：]|$|今年|在|是|和|说|說|也|被|的|上|读|讀)"
+)
+
 _PATTERNS: tuple[tuple[str, str], ...] = (
     # Order matters: each kind only sees text the kinds before it left. An e-mail may
     # hold a QQ number (12345678@qq.com); an ID card holds phone-like digit runs.
     ("email", r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"),
+    (
+        "student_id",
+        # 学号, 学籍号, 考号, 准考证号, 学生证号: each names one pupil.
+        r"(?:学号|學號|学籍号|學籍號|考号|考號|准考证号?|准考證號?|学生证号|學生證號)(?:码|碼)?"
+        rf"{_INTRO_SEP}(?P<v>[0-9a-z][0-9a-z-]{{3,24}})",
+    ),
     (
         "id_card",
         # 18 digits: area, birth date, sequence, check character (X); or the old 15.
@@ -128,6 +147,20 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         # follows a name (今年, 在); not 我是高中生, 我是高一的, 我是江西人, 我是江苏的.
         rf"我是\s*(?P<v>[{_SURNAMES}](?![中一二三四五六七八九十考职職校年])[\u4e00-\u9fff]{{1,2}})"
         r"(?<![人的生])(?=[\s,.!?;:，。！？、；：]|$|今年|在)",
+    ),
+    (
+        "name",
+        # A relative's or classmate's name, said as one (妈妈叫李秀英, 我同学叫王明在…):
+        # it leads back to the child. Only a common surname, then a pause or what follows
+        # a name, so 孩子叫什么, 妈妈叫我 and 同学叫外卖 are kept.
+        rf"(?:{_KIN})(?:的名字|名字)?(?:叫|名叫)\s*(?P<v>[{_SURNAMES}][\u4e00-\u9fff]{{1,2}})"
+        rf"{_NAME_END}",
+    ),
+    # 本人张伟; 我姓王，叫王芳 (the name after 叫 whole, surname or not).
+    ("name", rf"本人\s*[:：]?\s*(?P<v>[{_SURNAMES}][\u4e00-\u9fff]{{1,2}}){_NAME_END}"),
+    (
+        "name",
+        rf"我姓[\u4e00-\u9fff][,，、\s]*(?:名字)?叫\s*(?P<v>[\u4e00-\u9fff]{{2,3}}){_NAME_END}",
     ),
     (
         "school",
