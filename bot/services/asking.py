@@ -123,7 +123,7 @@ async def ask(
         question = await questions.create(
             session, user=user, text=text, now=now, update_id=update_id
         )
-        question.urgent = True
+        questions.raise_alert(question, now=now)
         assignment = await questions.route(
             session, question, reason="safeguarding", now=now, tz=tz, actor="system"
         )

@@ -21,17 +21,20 @@ a sample of texts for keywords, the routed texts for FAQ gaps). Definitions:
   not restart it), as of ``now``, oldest first.
 - *time to first answer*: for questions first answered in the week, first answer minus
   routed at; median and 90th percentile by linear interpolation between ranks.
-- *SLA breach*: a question handed to a person (not spam, not withdrawn, not forwarded)
-  whose deadline (routed at + ``sla_reminder_hours``) fell in the week, unanswered at
-  that deadline.
+- *SLA breach*: a question handed to a person whose deadline (routed at +
+  ``sla_reminder_hours``) fell in the week, unanswered at that deadline; not spam, and
+  not withdrawn or forwarded before the deadline (a later /forget or forward leaves the
+  breach counted).
 - per cadre: *assigned*: distinct questions handed to them in the week; *answered*:
   distinct questions they answered in the week; *median* and *resolved share*: over the
   questions first answered in the week, credited to the cadre who gave that first answer.
-- *safeguarding*: questions flagged urgent asked in the week (counts only).
+- *safeguarding*: distinct questions with an ``alert`` (a call for help, in the question
+  or in a follow-up) in the week (counts only).
 - wishes: distinct wishes with a ``submit`` / ``approve`` / ``claim`` / ``fulfil`` /
   ``confirm`` event in the week; *stalled*: claimed, no progress for
   ``wish_claim_reminder_days``; *unclaimed too long*: published for
-  ``wish_unclaimed_days`` without a claim (as ``wishes.unclaimed_for_too_long``), now;
+  ``wish_unclaimed_days`` without a claim, counted from publication or from the last
+  release of a claim (as ``wishes.unclaimed_for_too_long``), now;
   *waiting for review too long*: submitted ``wish_review_reminder_hours`` ago or more
   and not yet decided on (as ``wishes.review_overdue``), now.
 """
@@ -48,6 +51,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.config import Settings
 from bot.i18n import Translator
@@ -81,8 +85,12 @@ REOPENING = tuple(
         )
     )
 )
-# Routed questions that cannot breach the SLA: nobody is waiting for an answer any more.
-NOT_BREACHES = (lifecycle.CLOSED_SPAM, lifecycle.WITHDRAWN)
+# Questions nobody waits for an answer to any more: closed as spam, withdrawn (/forget).
+UNWANTED = (lifecycle.CLOSED_SPAM, lifecycle.WITHDRAWN)
+# Moves that end the wait for a cadre's answer: a routed question that made one before its
+# deadline cannot breach the SLA; one made after the deadline does not undo the breach.
+# (Spam never breaches: nobody was waiting.)
+ENDS_WAIT = ("withdraw", "forward")
 
 
 async def has_activity(session: AsyncSession, *, week: Week, tz: ZoneInfo) -> bool:
@@ -308,9 +316,7 @@ def _keywords(
 
 
 def _unclaimed(now: datetime, settings: Settings):  # type: ignore[no-untyped-def]
-    return (Wish.status == wl.APPROVED) & (
-        Wish.published_at <= now - timedelta(days=settings.wish_unclaimed_days)
-    )
+    return wishes.unclaimed(now, timedelta(days=settings.wish_unclaimed_days))
 
 
 async def _count(session: AsyncSession, condition) -> int:  # type: ignore[no-untyped-def]
@@ -360,7 +366,6 @@ async def _period(
     period = Period()
     period.new = sum(g.count for g in groups)
     period.still_open = sum(g.count for g in groups if g.status in lifecycle.OPEN)
-    period.safeguarding = sum(g.count for g in groups if g.urgent)
     from_faq = case(
         (QuestionEvent.from_state == lifecycle.AUTO_ANSWERED, QuestionEvent.question_id)
     )
@@ -374,6 +379,7 @@ async def _period(
         .group_by(QuestionEvent.trigger)
     )
     counts = {trigger: (int(n), int(faq)) for trigger, n, faq in events}
+    period.safeguarding = counts.get("alert", (0, 0))[0]
     period.faq_answered = counts.get("auto_answer", (0, 0))[0]
     period.routed = counts.get("route", (0, 0))[0]
     period.cadre_answered = counts.get("answer", (0, 0))[0]
@@ -396,8 +402,18 @@ async def _period(
     # A question is routed ("route") once; later hand-offs are "assign" events.
     answered = Question.first_answered_at
     # A second's tolerance: julianday() arithmetic is floating point.
-    late = answered.is_(None) | (
-        _hours(session, answered, QuestionEvent.created_at) > (sla.total_seconds() + 1) / 3600
+    sla_hours = (sla.total_seconds() + 1) / 3600
+    late = answered.is_(None) | (_hours(session, answered, QuestionEvent.created_at) > sla_hours)
+    # Judged as things stood at the deadline, so a later /forget or forward keeps it.
+    ended = aliased(QuestionEvent)
+    ended_in_time = (
+        select(ended.id)
+        .where(
+            ended.question_id == QuestionEvent.question_id,
+            ended.trigger.in_(ENDS_WAIT),
+            _hours(session, ended.created_at, QuestionEvent.created_at) <= sla_hours,
+        )
+        .exists()
     )
     period.sla_breaches = int(
         await session.scalar(
@@ -407,8 +423,8 @@ async def _period(
             .where(
                 _in(QuestionEvent.created_at, start - sla, end - sla),
                 QuestionEvent.trigger == "route",
-                Question.status.not_in(NOT_BREACHES),
-                Question.department.is_(None),
+                Question.status != lifecycle.CLOSED_SPAM,
+                ~ended_in_time,
                 late,
             )
         )
@@ -596,6 +612,8 @@ async def _gaps(session: AsyncSession, start: datetime, end: datetime) -> list[G
                 _in(Question.asked_at, start, end),
                 Question.reason.in_(GAP_REASONS),
                 Question.urgent.is_(False),
+                # Spam closed, or withdrawn by its asker (/forget): no gap in the FAQ.
+                Question.status.not_in(UNWANTED),
             )
             .order_by(Question.id.desc())
             .limit(GAP_SAMPLE)

@@ -2,7 +2,9 @@
 
 No free text leaves the database this way (no question, wish, name or department), so
 the file holds nothing personal; young people appear only by ticket or wish number and
-cadres by their staff id (``cadre:3``, as in the audit log).
+cadres by their staff id (``cadre:3``, as in the audit log). A call for help is not
+marked as one (its reason is left blank): safeguarding appears in the digest as counts
+only. Hours to the first answer count from routing, as in the summary.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.questions import Question
+from storage.questions import Question, QuestionEvent
 from storage.wishes import Wish
 
 COLUMNS = (
@@ -39,6 +41,12 @@ async def week_rows(
     session: AsyncSession, *, start: datetime, end: datetime, tz: ZoneInfo
 ) -> Iterator[tuple[object, ...]]:
     """Questions asked and wishes submitted in ``[start, end)``, in the order of COLUMNS."""
+    routed = (
+        select(func.min(QuestionEvent.created_at))
+        .where(QuestionEvent.question_id == Question.id, QuestionEvent.trigger == "route")
+        .correlate(Question)
+        .scalar_subquery()
+    )
     questions = await session.execute(
         select(
             Question.id,
@@ -48,15 +56,29 @@ async def week_rows(
             Question.topic,
             Question.assigned_cadre_id,
             Question.first_answered_at,
+            routed,
             Question.reason,
+            Question.urgent,
             Question.escalations,
         )
         .where(Question.asked_at >= start, Question.asked_at < end)
         .order_by(Question.id)
     )
     rows: list[tuple[object, ...]] = []
-    for qid, asked, status, region, topic, cadre, first, reason, escalations in questions:
-        hours = f"{(first - asked).total_seconds() / 3600:.2f}" if first else ""
+    for (
+        qid,
+        asked,
+        status,
+        region,
+        topic,
+        cadre,
+        first,
+        since,
+        reason,
+        urgent,
+        escalations,
+    ) in questions:
+        hours = f"{(first - (since or asked)).total_seconds() / 3600:.2f}" if first else ""
         rows.append(
             (
                 "question",
@@ -67,7 +89,7 @@ async def week_rows(
                 topic or "",
                 f"cadre:{cadre}" if cadre else "",
                 hours,
-                reason or "",
+                "" if urgent else reason or "",
                 escalations,
             )
         )

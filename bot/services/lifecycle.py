@@ -69,6 +69,8 @@ _TRANSITIONS: list[Any] = [
     {"trigger": "share_identity", "source": [*OPEN, RESOLVED], "dest": None},
     # Staff reminded of a question still waiting (in the pool: see bot.sweeper).
     {"trigger": "remind", "source": [ASSIGNED, ROUTED], "dest": None},
+    # A call for help raised, in the question or in a follow-up (the digest counts these).
+    {"trigger": "alert", "source": [*OPEN, RESOLVED], "dest": None},
     {"trigger": "withdraw", "source": list(OPEN), "dest": WITHDRAWN},
 ]
 

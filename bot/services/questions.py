@@ -236,6 +236,13 @@ async def resolve(
     return question
 
 
+def raise_alert(question: Question, *, now: datetime) -> None:
+    """Flag ``question`` urgent: a call for help was raised now, in it or in a follow-up
+    (the audit log's ``alert``: the digest counts it in the week it was raised)."""
+    question.urgent = True
+    lifecycle.fire(question, "alert", actor="system", now=now)
+
+
 async def follow_up(
     session: AsyncSession,
     *,
@@ -255,7 +262,7 @@ async def follow_up(
     question.thread.append(QuestionMessage(author="youth", text=text, created_at=now))
     concern = safeguarding.assess(text)
     if concern is not None:
-        question.urgent = True
+        raise_alert(question, now=now)
     if question.status == lifecycle.ROUTED:  # waiting in the pool: the words go with it
         lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
         return Assignment(question, None, concern=concern)

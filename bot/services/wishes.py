@@ -17,7 +17,7 @@ from bot.services.org import region_subtree
 from bot.services.privacy import find_personal_data
 from bot.services.wish_drafts import Draft
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER, User
-from storage.wishes import Wish
+from storage.wishes import Wish, WishEvent
 
 
 class WishNotAllowed(PermissionError):
@@ -500,14 +500,27 @@ def review_overdue(now: datetime, after: timedelta) -> ColumnElement[bool]:
     return (Wish.status == life.SUBMITTED) & (Wish.submitted_at <= now - after)
 
 
+def unclaimed(now: datetime, after: timedelta) -> ColumnElement[bool]:
+    """On offer, unclaimed for ``after`` or more: since it was published, or since the
+    last claim on it was released (the sweep and the digest)."""
+    released_since = (
+        select(WishEvent.id)
+        .where(
+            WishEvent.wish_id == Wish.id,
+            WishEvent.trigger == "release",
+            WishEvent.created_at > now - after,
+        )
+        .exists()
+    )
+    return (Wish.status == life.APPROVED) & (Wish.published_at <= now - after) & ~released_since
+
+
 async def unclaimed_for_too_long(
     session: AsyncSession, *, now: datetime, after: timedelta
 ) -> list[Wish]:
     """Published wishes nobody claimed within ``after`` (flagged in the weekly digest)."""
     return list(
         await session.scalars(
-            select(Wish)
-            .where(Wish.status == life.APPROVED, Wish.published_at <= now - after)
-            .order_by(Wish.published_at)
+            select(Wish).where(unclaimed(now, after)).order_by(Wish.published_at)
         )
     )

@@ -303,6 +303,7 @@ async def fill(session: AsyncSession) -> dict[str, int]:
         reason="safeguarding",
         region="district-c",
         urgent=True,
+        extra=[("alert", "new", "new", at(21, 20))],
     )
     # Q11: last week, answered in 5 h, resolved; reopened on Thursday and waiting since.
     await w.routed(
