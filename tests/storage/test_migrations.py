@@ -72,3 +72,55 @@ async def test_two_upgrades_at_once_on_postgres_both_succeed(postgres_url: str) 
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+async def _alerts_backfilled(url: str) -> None:
+    """0014: an urgent question from before gets its alert, at the time it was asked."""
+    from datetime import UTC, datetime
+
+    from bot.services import questions, users
+    from storage.questions import QuestionEvent
+
+    engine = create_engine(url)
+    try:
+        await migrate.upgrade(engine, "0013_inbound_requeue")
+        sessions = create_session_factory(engine)
+        asked = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
+        async with unit_of_work(sessions) as session:
+            user, _ = await users.touch(
+                session,
+                telegram_id=9_000_000_002,
+                first_name="青年",
+                language_code="zh-hans",
+                default_locale="zh-Hans",
+            )
+            urgent = await questions.create(session, user=user, text="救救我", now=asked)
+            urgent.urgent = True
+            await questions.create(session, user=user, text="团费怎么交", now=asked)
+            await session.flush()
+            urgent_id = urgent.id
+
+        async def alerts() -> list[tuple[int, datetime]]:
+            async with sessions() as session:
+                rows = await session.execute(
+                    select(QuestionEvent.question_id, QuestionEvent.created_at).where(
+                        QuestionEvent.trigger == "alert"
+                    )
+                )
+                return [(qid, at) for qid, at in rows]
+
+        await migrate.upgrade(engine)
+        assert await alerts() == [(urgent_id, asked)]
+        await migrate.downgrade(engine, "0013_inbound_requeue")
+        assert await alerts() == []
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.sqlite_only("the same on PostgreSQL: test_postgres_alerts_are_backfilled")
+async def test_sqlite_alerts_are_backfilled(sqlite_file_url: str) -> None:
+    await _alerts_backfilled(sqlite_file_url)
+
+
+async def test_postgres_alerts_are_backfilled(postgres_url: str) -> None:
+    await _alerts_backfilled(postgres_url)
