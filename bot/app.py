@@ -37,7 +37,7 @@ from bot.api_bot import TolerantBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import BotApplication, BotContext, BotData, Services
-from bot.delivery import Deliverer, DeliverySettings
+from bot.delivery import Deliverer
 from bot.edge import SessionUpdateProcessor
 from bot.http import new_request
 from bot.i18n import translator
@@ -244,18 +244,11 @@ async def _post_init(application: BotApplication) -> None:
     before = datetime.now(UTC) - STRANDED_AFTER if settings.webhook_url else None
     await intake.recover(queue, services.sessions, application.bot, received_before=before)
     intake.register_requeue(application, services)
-    delivery_settings = DeliverySettings(
-        interval_s=settings.outbox_interval_s,
-        rate_per_s=settings.outbox_rate_per_s,
-        lease_s=settings.outbox_lease_s,
-        quiet_start=settings.quiet_hours_start,
-        quiet_end=settings.quiet_hours_end,
-        timezone=settings.timezone,
-    )
+    deliver = delivery.delivery_settings(settings)
     delivery.register(
         application,
-        Deliverer(application.bot, services.sessions, services.clock, delivery_settings),
-        delivery_settings,
+        Deliverer(application.bot, services.sessions, services.clock, deliver),
+        deliver,
     )
     sweeper.register(application, services)
     retention_job.register(application, services)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.broadcast_keyboards import announcement, unsubscribe_keyboard
 from bot.config import Settings
 from bot.context import Services
+from bot.delivery import delivery_settings, quiet_until
 from bot.i18n import translator
 from bot.services import broadcasts, outbox
 from storage.broadcasts import Broadcast
@@ -37,10 +38,14 @@ async def enqueue(
     settings: Settings,
     now: datetime,
 ) -> int:
-    """One outbox row per recipient, each in their own language; return how many."""
+    """One outbox row per recipient, each in their own language; return how many.
+
+    Confirmed during quiet hours, the rows fall due from their end, at the send rate.
+    """
     rendered: dict[str, tuple[str, dict[str, Any]]] = {}
     rows = []
     spacing = 1 / settings.outbox_rate_per_s if settings.outbox_rate_per_s > 0 else 0.0
+    start = quiet_until(now, delivery_settings(settings)) or now
     for position, recipient in enumerate(recipients):
         if recipient.locale not in rendered:
             tr = translator(recipient.locale, settings.default_locale)
@@ -56,7 +61,7 @@ async def enqueue(
                 "recipient_user_id": recipient.telegram_id,
                 "text": text,
                 "reply_markup": markup,
-                "due_at": now + timedelta(seconds=position * spacing),
+                "due_at": start + timedelta(seconds=position * spacing),
                 "dedupe_key": f"broadcast:{broadcast.id}:{recipient.user_id}",
                 "audience": AUDIENCE_YOUTH,
                 "ref": (broadcasts.REF_TYPE, broadcast.id),

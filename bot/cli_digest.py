@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli_common import fail, in_session, load_settings
 from bot.clock import Clock
-from bot.config import Settings
-from bot.digest_job import Report, build_report, due_week, enqueue_report
+from bot.digest_job import Report, build_report, enqueue_report, latest_due
 from bot.i18n import html_to_plain, translator
 from bot.services import org
 from bot.services.digest_week import Week
@@ -27,11 +25,6 @@ SendOpt = Annotated[
     bool, typer.Option("--send", help="Post it to the committee chat through the outbox.")
 ]
 LocaleOpt = Annotated[str | None, typer.Option("--locale", help="zh-Hans, zh-Hant or en.")]
-
-
-def latest_due(now: datetime, settings: Settings) -> Week:
-    """The newest week whose digest is due at ``now`` (as the scheduled job decides)."""
-    return due_week(now, settings) or Week.of(now, settings.tz).previous().previous()
 
 
 def digest(

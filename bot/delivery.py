@@ -28,6 +28,7 @@ import asyncio
 import logging
 import warnings
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -43,7 +44,10 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot import logs, metrics
 from bot.clock import Clock
+from bot.config import Settings
+from bot.leases import database_now
 from bot.services import users
+from bot.services.broadcasts import OUTBOX_KIND as BROADCAST_KIND
 from storage.db import unit_of_work
 from storage.outbox import (
     AUDIENCE_YOUTH,
@@ -101,6 +105,27 @@ class Outcome:
     attempts: int
     due_at: datetime | None = None
     chat_id: int | None = None  # the new id of a group that became a supergroup
+
+
+def delivery_settings(settings: Settings) -> DeliverySettings:
+    """The deliverer's settings from the application's."""
+    return DeliverySettings(
+        interval_s=settings.outbox_interval_s,
+        rate_per_s=settings.outbox_rate_per_s,
+        lease_s=settings.outbox_lease_s,
+        quiet_start=settings.quiet_hours_start,
+        quiet_end=settings.quiet_hours_end,
+        timezone=settings.timezone,
+    )
+
+
+def quiet_length(settings: DeliverySettings) -> timedelta:
+    """How long the quiet hours last (the window may wrap midnight)."""
+
+    def seconds(moment: time) -> int:
+        return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+    return timedelta(seconds=(seconds(settings.quiet_end) - seconds(settings.quiet_start)) % 86400)
 
 
 def quiet_until(moment: datetime, settings: DeliverySettings) -> datetime | None:
@@ -168,12 +193,17 @@ class Deliverer:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         settings: DeliverySettings,
+        lease_clock: Callable[[AsyncSession], Awaitable[datetime]] | None = None,
     ) -> None:
-        """Create a deliverer; it holds no session between runs."""
+        """Create a deliverer; it holds no session between runs. ``lease_clock`` stands
+        in for the database's clock (tests)."""
         self._bot = bot
         self._sessions = sessions
         self._clock = clock
         self._settings = settings
+        # Leases are taken and judged on one clock all instances share, the database's:
+        # a host whose clock ran ahead would otherwise take over a row still being sent.
+        self._lease_clock = lease_clock or database_now
         self._last_send = float("-inf")
         # When each of the last ``rate_per_s`` sends finished (see ``_pace``).
         self._finished: deque[float] = deque(maxlen=max(1, int(settings.rate_per_s)))
@@ -182,10 +212,10 @@ class Deliverer:
         """Claim, send and record one batch of due rows."""
         report = DeliveryReport()
         now = self._clock.now()
-        lease_until = now + timedelta(seconds=self._settings.lease_s)
-        rows = await self._claim(now, lease_until, report)
+        rows, lease_until = await self._claim(now, report)
         # Stop while the lease still covers a slow send; another instance may then take over.
-        stop_at = lease_until - timedelta(seconds=min(self._settings.lease_s / 2, 30))
+        lease = self._settings.lease_s
+        stop_at = now + timedelta(seconds=lease - min(lease / 2, 30))
         for index, row in enumerate(rows):
             if self._clock.now() >= stop_at:
                 await self._release(rows[index:], lease_until)
@@ -195,11 +225,26 @@ class Deliverer:
         return report
 
     async def _claim(
-        self, now: datetime, lease_until: datetime, report: DeliveryReport
+        self, now: datetime, report: DeliveryReport
+    ) -> tuple[list[OutboxMessage], datetime]:
+        """Claim a batch of due rows (``now``: the application's clock, which says what is
+        due); return them and the lease they were claimed until (the database's clock)."""
+        async with unit_of_work(self._sessions) as session:
+            leased_at = await self._lease_clock(session)
+            lease_until = leased_at + timedelta(seconds=self._settings.lease_s)
+            return await self._claim_in(session, now, leased_at, lease_until, report), lease_until
+
+    async def _claim_in(
+        self,
+        session: AsyncSession,
+        now: datetime,
+        leased_at: datetime,
+        lease_until: datetime,
+        report: DeliveryReport,
     ) -> list[OutboxMessage]:
         claimable = or_(
             and_(OutboxMessage.state == STATE_PENDING, OutboxMessage.due_at <= now),
-            and_(OutboxMessage.state == STATE_SENDING, OutboxMessage.lease_until <= now),
+            and_(OutboxMessage.state == STATE_SENDING, OutboxMessage.lease_until <= leased_at),
         )
         # One statement, so the write lock (SQLite) or the row locks (PostgreSQL, skipping
         # rows another instance is claiming) come before the rows are read; the outer
@@ -211,36 +256,43 @@ class Deliverer:
             .limit(self._settings.batch)
             .with_for_update(skip_locked=True)
         )
-        async with unit_of_work(self._sessions) as session:
-            claimed = list(
-                await session.scalars(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(candidates), claimable)
-                    .values(state=STATE_SENDING, lease_until=lease_until)
-                    .returning(OutboxMessage.id)
-                    .execution_options(synchronize_session=False)
-                )
+        claimed = list(
+            await session.scalars(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(candidates), claimable)
+                .values(state=STATE_SENDING, lease_until=lease_until)
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
             )
-            if not claimed:
-                return []
-            rows = list(
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.id.in_(claimed))
-                    .order_by(OutboxMessage.due_at, OutboxMessage.id)
-                )
+        )
+        if not claimed:
+            return []
+        rows = list(
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.id.in_(claimed))
+                .order_by(OutboxMessage.due_at, OutboxMessage.id)
             )
-            quiet_end = quiet_until(now, self._settings)
-            if quiet_end is None:
-                return rows
-            sending = []
-            for row in rows:
-                if row.audience == AUDIENCE_YOUTH:
-                    row.state, row.due_at, row.lease_until = STATE_PENDING, quiet_end, None
-                    report.deferred += 1
-                else:
-                    sending.append(row)
-            return sending
+        )
+        quiet_end = quiet_until(now, self._settings)
+        if quiet_end is None:
+            return rows
+        night = quiet_length(self._settings)
+        sending = []
+        for row in rows:
+            if row.audience == AUDIENCE_YOUTH:
+                # A broadcast keeps its pace: its rows move by the length of the night,
+                # so those due from its start go out from its end at the send rate, and
+                # a card or an answer due meanwhile is not stuck behind all of them.
+                # Other rows, and a broadcast's backlog from before, go at its end.
+                later = quiet_end
+                if row.kind == BROADCAST_KIND:
+                    later = max(quiet_end, row.due_at + night)
+                row.state, row.due_at, row.lease_until = STATE_PENDING, later, None
+                report.deferred += 1
+            else:
+                sending.append(row)
+        return sending
 
     async def _pace(self) -> None:
         if self._settings.rate_per_s <= 0:

@@ -4,8 +4,9 @@ A repeating job asks every few minutes (by the application's clock) whether last
 digest is due and not yet scheduled; if so it computes it and enqueues the summary, the
 chart and the CSV in one unit of work. The outbox's unique ``dedupe_key``
 (``digest:2026-W47:summary`` …) makes that once per week, across restarts and across
-instances racing for it; a bot that was down at the set time catches up when it is back.
-A week in which nobody asked or wished anything (before the bot was deployed) is skipped.
+instances racing for it; a bot that was down at the set time catches up when it is back,
+up to ``CATCH_UP_WEEKS`` weeks, oldest first. A week in which nobody asked or wished
+anything (before the bot was deployed) is skipped.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from storage.outbox import (
 
 _log = logging.getLogger(__name__)
 KIND = "weekly_digest"
+# How many weeks back a bot that was down looks for digests it missed.
+CATCH_UP_WEEKS = 4
 
 
 @dataclass(frozen=True)
@@ -145,16 +148,41 @@ async def scheduled(session: AsyncSession, week: Week) -> bool:
     ) is not None
 
 
+def latest_due(now: datetime, settings: Settings) -> Week:
+    """The newest week whose digest is due at ``now``."""
+    return due_week(now, settings) or Week.of(now, settings.tz).previous().previous()
+
+
+async def week_to_post(session: AsyncSession, *, now: datetime, settings: Settings) -> Week | None:
+    """The week whose digest to post now, or None.
+
+    Normally the latest due week, if not posted yet and anything happened in it. A bot
+    that was down over a posting time posts the weeks it missed since the last one it
+    posted, oldest first, one a check, if that one is at most ``CATCH_UP_WEEKS`` weeks
+    back; never a week older than one already posted, and never weeks from before the
+    first digest (a pilot before the committee's chat was set up).
+    """
+    missed = []
+    week = latest_due(now, settings)
+    for _ in range(CATCH_UP_WEEKS + 1):
+        if await scheduled(session, week):
+            break
+        missed.append(week)
+        week = week.previous()
+    else:  # none posted lately: only the latest
+        missed = missed[:1]
+    for week in reversed(missed):
+        if await has_activity(session, week=week, tz=settings.tz):
+            return week
+    return None
+
+
 async def post_if_due(services: Services) -> int:
-    """Schedule last week's digest if it is due and not scheduled yet; return rows made."""
+    """Schedule a due digest not scheduled yet (:func:`week_to_post`); return rows made."""
     settings, now = services.settings, services.clock.now()
-    week = due_week(now, settings)
-    if week is None:
-        return 0
     async with services.report_sessions()() as reading:
-        if await scheduled(reading, week) or not await has_activity(
-            reading, week=week, tz=settings.tz
-        ):
+        week = await week_to_post(reading, now=now, settings=settings)
+        if week is None:
             return 0
         chat_id = await org.get_setting(reading, "committee_chat_id")
         if chat_id is None:

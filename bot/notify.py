@@ -359,6 +359,14 @@ async def _sla_reminder(
     )
 
 
+async def remind_later(
+    session: AsyncSession, question: Question, *, cadre: Cadre, settings: Settings, now: datetime
+) -> None:
+    """Remind ``cadre``, who took the question, if it is still unanswered after the SLA."""
+    tr = await _translator_for(session, cadre.telegram_id, settings)
+    await _sla_reminder(session, question, cadre=cadre, tr=tr, settings=settings, now=now)
+
+
 async def drop_reminders(session: AsyncSession, question: Question) -> None:
     """The question changed hands or was answered: its pending reminders are obsolete."""
     await outbox_service.cancel(
@@ -491,6 +499,8 @@ async def urgent(
             name_shown=name_shown,
             now=now,
         )
+    if cadre is not None:  # reminded like any question they hold, if still unanswered
+        await remind_later(session, question, cadre=cadre, settings=settings, now=now)
 
 
 async def _staff_card(

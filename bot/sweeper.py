@@ -26,6 +26,7 @@ from bot.services import (
     wishes,
 )
 from storage.db import lock_for_writing, unit_of_work
+from storage.models import Cadre, User
 from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH
 from storage.questions import Question
 
@@ -42,6 +43,8 @@ class SweepReport:
     """What one sweep did."""
 
     escalated: int = 0
+    # Held by a cadre who can no longer answer (removed, or blocked the bot): routed again.
+    rerouted: int = 0
     # Waited in the pool past the escalation time: offered again (routed, or reminded).
     pool_reoffered: int = 0
     auto_resolved: int = 0
@@ -58,6 +61,7 @@ async def sweep(services: Services) -> SweepReport:
         # Read what to move under the write lock, so a concurrent writer (another sweep,
         # an update on the same question) cannot change it between our read and write.
         await lock_for_writing(session)
+        await _unheld(session, services, report)
         await _escalate(session, services, report)
         await _pool(session, services, report)
         await _auto_resolve(session, services, report)
@@ -185,6 +189,40 @@ async def _draft_notice(
         audience=audience,
         recipient_user_id=chat_id,
     )
+
+
+async def _unheld(session: AsyncSession, services: Services, report: SweepReport) -> None:
+    """A question held by a cadre who can no longer answer it, removed from the org file
+    or unreachable (they blocked the bot: its card or reminder bounced), is routed again
+    at once, not left to the escalation: nobody would see it until then."""
+    settings, now = services.settings, services.clock.now()
+    held = await session.scalars(
+        select(Question)
+        .join(Cadre, Cadre.id == Question.assigned_cadre_id)
+        .outerjoin(User, User.telegram_id == Cadre.telegram_id)
+        .where(
+            Question.status == lifecycle.ASSIGNED,
+            Cadre.active.is_(False) | User.unreachable_at.is_not(None),
+        )
+        .with_for_update(of=Question, skip_locked=True)
+    )
+    for question in list(held):
+        lifecycle.fire(question, "unassign", actor="system", now=now, note="cadre cannot answer")
+        question.assigned_cadre_id = None
+        # The routing leaves out inactive and unreachable cadres, so not back to them.
+        assignment = await questions.route(
+            session, question, reason="reassigned", now=now, tz=settings.tz
+        )
+        await notify.resolved(session, question)  # drop the old cadre's reminder
+        await notify.card(
+            session,
+            question,
+            cadre=assignment.cadre,
+            settings=settings,
+            now=now,
+            nearest=notify.nearest(services.knowledge, question),
+        )
+        report.rerouted += 1
 
 
 async def _escalate(session: AsyncSession, services: Services, report: SweepReport) -> None:

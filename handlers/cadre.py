@@ -58,12 +58,16 @@ async def await_text_button(update: Update, context: BotContext) -> None:
     query, data = _query(update)
     now = context.services.clock.now()
     try:
-        await questions.claim_or_check(
+        question, taken_by = await questions.claim_or_check(
             context.session, question_id=data.id(), user=context.user, now=now
         )
     except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
         await _refuse(query, context.tr, error)
         return
+    if taken_by is not None:  # taken from the pool: reminded like a claimed question
+        await notify.remind_later(
+            context.session, question, cadre=taken_by, settings=context.services.settings, now=now
+        )
     kind, prompt = _AWAITING[data.action]
     if not await common.expect_or_explain(
         query, context, chat_id=context.user.telegram_id, kind=kind, question_id=data.id()
@@ -270,23 +274,24 @@ async def submit_department(
 
 
 async def key_button(update: Update, context: BotContext) -> None:
-    """Mark a key suggestion (重点建议) and tell the young person."""
+    """Mark a key suggestion (重点建议) and tell the young person (once)."""
     query, data = _query(update)
     now = context.services.clock.now()
     try:
-        question = await questions.mark_key(
+        question, newly = await questions.mark_key(
             context.session, question_id=data.id(), user=context.user, now=now
         )
     except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
         await _refuse(query, context.tr, error)
         return
-    await notify.youth_notice(
-        context.session,
-        question,
-        key="youth.key_suggestion",
-        settings=context.services.settings,
-        now=now,
-    )
+    if newly:
+        await notify.youth_notice(
+            context.session,
+            question,
+            key="youth.key_suggestion",
+            settings=context.services.settings,
+            now=now,
+        )
     await query.answer(context.tr.plain("card.marked_key", ref=question.id))
 
 

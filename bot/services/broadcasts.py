@@ -98,6 +98,7 @@ async def recipients(
         .outerjoin(AnnouncementPreference, AnnouncementPreference.user_id == User.id)
         .where(
             User.unreachable_at.is_(None),
+            User.forgotten_at.is_(None),  # /forget left only an anonymous row
             or_(AnnouncementPreference.opted_out.is_(None), ~AnnouncementPreference.opted_out),
         )
         .order_by(User.id)

@@ -325,12 +325,15 @@ async def forward(
 
 async def mark_key(
     session: AsyncSession, *, question_id: int, user: User, now: datetime
-) -> Question:
-    """Mark the question a key suggestion (重点建议) for the committee."""
+) -> tuple[Question, bool]:
+    """Mark the question a key suggestion (重点建议) for the committee; return it and
+    whether it is newly marked (a second press, by anyone, changes nothing)."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    if question.key_suggestion:
+        return question, False
     lifecycle.fire(question, "mark_key", actor=actor_of(user, cadre), now=now)
     question.key_suggestion = True
-    return question
+    return question, True
 
 
 async def close_spam(
@@ -416,8 +419,9 @@ def is_admin(user: User) -> bool:
 
 async def claim_or_check(
     session: AsyncSession, *, question_id: int, user: User, now: datetime
-) -> Question:
-    """Make sure ``user`` may work on the question, taking it from the pool if needed."""
+) -> tuple[Question, Cadre | None]:
+    """Make sure ``user`` may work on the question, taking it from the pool if needed;
+    return it, and the cadre who took it from the pool now (None if nobody did)."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
     if question.status not in (lifecycle.ROUTED, lifecycle.ASSIGNED, lifecycle.ANSWERED):
         raise IllegalTransition(question.id, question.status, "answer")
@@ -429,7 +433,8 @@ async def claim_or_check(
             now=now,
             note=f"claimed by cadre:{cadre.id}",
         )
-    return question
+        return question, cadre
+    return question, None
 
 
 async def colleagues_of(

@@ -54,6 +54,45 @@ async def test_two_instances_post_once_on_postgres(postgres_url: str) -> None:
     await _two_instances_post_once(postgres_url)
 
 
+async def test_a_bot_down_over_posting_times_posts_what_it_missed(sqlite_url: str) -> None:
+    """Posted W46 on Monday 16 Nov, down from Sunday 22 Nov to Tuesday 1 Dec: back, it
+    posts W47, then W48, one a check; without a digest posted before, only the latest
+    due week is considered (never a pilot's weeks from before the committee's chat)."""
+    from datetime import datetime
+
+    from tests.bot.test_digest import TZ
+
+    await prepare(sqlite_url, kb_file=None)
+    engine = create_engine(sqlite_url)
+    async with unit_of_work(create_session_factory(engine)) as session:
+        await fill(session)  # questions and wishes in 2026-W46 and W47
+    await engine.dispose()
+    clock = Clock()
+    app = build_application(make_settings(sqlite_url, digest_enabled=True), clock=clock)
+    services = app.bot_data.services
+
+    async def keys() -> list[str]:
+        async with services.sessions() as session:
+            found = await session.scalars(
+                select(OutboxMessage.dedupe_key).where(OutboxMessage.kind == digest_job.KIND)
+            )
+            return sorted({key.rsplit(":", 1)[0] for key in found})
+
+    back = datetime(2026, 12, 1, 10, 0, tzinfo=TZ)
+    try:
+        async with services.sessions() as session:  # nothing posted yet: the latest only
+            chosen = await digest_job.week_to_post(session, now=back, settings=services.settings)
+        assert chosen is not None and chosen.label == "2026-W48"
+        clock.set(datetime(2026, 11, 16, 10, 0, tzinfo=TZ))
+        assert await digest_job.post_if_due(services) == 3
+        clock.set(back)  # after the outage
+        for posted in (["W46", "W47"], ["W46", "W47", "W48"], ["W46", "W47", "W48"]):
+            await digest_job.post_if_due(services)
+            assert await keys() == [f"digest:2026-{week}" for week in posted]
+    finally:
+        await services.engine.dispose()
+
+
 # Job.run outside a running application: PTB warns that it awaits the error task itself.
 @pytest.mark.filterwarnings("ignore:Tasks created via:UserWarning")
 async def test_a_failing_digest_alerts_ops_once_per_window(

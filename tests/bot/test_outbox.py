@@ -136,8 +136,14 @@ async def bot_texts(client: SandboxClient, chat_id: int) -> list[str]:
 
 
 def deliverer(bot: Bot, sessions: Sessions, clock: Clock, **overrides: Any) -> Deliverer:
+    """A deliverer whose leases run on the test's clock too (in production: the
+    database's; test_audit_outbox_skew shows why)."""
     settings = DeliverySettings(**{**SETTINGS.__dict__, **overrides})
-    return Deliverer(bot, sessions, clock, settings)
+
+    async def lease_clock(_session: object) -> datetime:
+        return Clock.now(clock)  # a look at it, which a SlowClock does not count
+
+    return Deliverer(bot, sessions, clock, settings, lease_clock=lease_clock)
 
 
 # --- the service -------------------------------------------------------------------
@@ -360,6 +366,36 @@ async def test_quiet_hours_hold_youth_until_morning(
     clock.set(local(3, 8))
     assert await sender.run_once() == DeliveryReport(sent=2)
     assert await bot_texts(client, youth) == ["night", "small"]
+
+
+async def test_a_broadcast_running_into_the_night_keeps_its_pace_in_the_morning(
+    sessions: Sessions, bot: Bot, client: SandboxClient, clock: Clock
+) -> None:
+    """Its rows move by the night's length (10 h), so they go out from 08:00 at the rate
+    they were spaced at and an answer due at 08:00:01 is not stuck behind all of them;
+    a row left from before the night, and any other youth row, goes at 08:00."""
+    await client.send_text(XIAOMING, "你好")
+    youth = YOUTH_ID
+    due = [local(2, 21, 59), local(2, 22), local(2, 22) + timedelta(seconds=1)]
+    for n, when in enumerate(due):
+        await schedule(
+            sessions, f"b{n}", chat_id=youth, audience="youth", kind="broadcast", due_at=when
+        )
+    await schedule(sessions, "answer", chat_id=youth, audience="youth", due_at=local(2, 23))
+    sender = deliverer(bot, sessions, clock)
+
+    clock.set(local(2, 23))
+    assert await sender.run_once() == DeliveryReport(deferred=4)
+    morning = local(3, 8)
+    assert [(await row(sessions, key)).due_at for key in ("b0", "b1", "b2", "answer")] == [
+        morning,  # the backlog from before the night
+        morning,
+        morning + timedelta(seconds=1),
+        morning,
+    ]
+    clock.set(morning)
+    assert await sender.run_once() == DeliveryReport(sent=3)
+    assert (await row(sessions, "b2")).state == "pending"
 
 
 async def test_blocked_user_is_marked_unreachable(
