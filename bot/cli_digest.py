@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli_common import fail, in_session, load_settings
 from bot.clock import Clock
-from bot.digest_job import Report, build_report, enqueue_report, latest_due
+from bot.digest_job import Report, build_report, enqueue_report, latest_due, send_failed_again
 from bot.i18n import html_to_plain, translator
 from bot.services import org
 from bot.services.digest_week import Week
@@ -51,16 +51,18 @@ def digest(
         out = Path(".")
     tr = translator(locale or settings.default_locale, settings.default_locale)
 
-    async def action(session: AsyncSession) -> tuple[Report, int | None]:
+    async def action(session: AsyncSession) -> tuple[Report, int | None, int]:
         report = await build_report(session, week=chosen, now=now, settings=settings, tr=tr)
         if not send:
-            return report, None
+            return report, None, 0
         chat_id = await org.get_setting(session, "committee_chat_id")
         if chat_id is None:
             fail("no committee chat configured (committee.chat_id in the org file)")
-        return report, await enqueue_report(session, report, chat_id=int(chat_id), now=now)
+        created = await enqueue_report(session, report, chat_id=int(chat_id), now=now)
+        again = await send_failed_again(session, chosen, chat_id=int(chat_id), now=now)
+        return report, created, again
 
-    report, created = asyncio.run(in_session(settings, action, write=send))
+    report, created, again = asyncio.run(in_session(settings, action, write=send))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         stem = f"digest-{chosen.label}"
@@ -77,3 +79,5 @@ def digest(
             if created
             else f"{chosen.label}: already scheduled before; nothing new"
         )
+    if again:
+        typer.echo(f"{chosen.label}: {again} undelivered message(s) queued again")

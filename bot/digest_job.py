@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import leases
@@ -34,6 +34,9 @@ from storage.outbox import (
     MAX_ATTACHMENT_BYTES,
     METHOD_DOCUMENT,
     METHOD_PHOTO,
+    STATE_FAILED,
+    STATE_PENDING,
+    STATE_UNREACHABLE,
     OutboxMessage,
 )
 
@@ -41,6 +44,8 @@ _log = logging.getLogger(__name__)
 KIND = "weekly_digest"
 # How many weeks back a bot that was down looks for digests it missed.
 CATCH_UP_WEEKS = 4
+# The three messages of a week's digest, in the order they are posted.
+PARTS = ("summary", "chart", "csv")
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,24 @@ async def enqueue_report(
         )
         created += row is not None
     return created
+
+
+async def send_failed_again(
+    session: AsyncSession, week: Week, *, chat_id: int, now: datetime
+) -> int:
+    """Queue again the parts of ``week``'s digest that could not be delivered (a wrong
+    committee chat, the bot not a member), to ``chat_id``; return how many. Their keys
+    are taken, so scheduling the week anew would not send them."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.dedupe_key.in_([dedupe_key(week, part) for part in PARTS]),
+            OutboxMessage.state.in_((STATE_FAILED, STATE_UNREACHABLE)),
+        )
+        .values(state=STATE_PENDING, chat_id=chat_id, due_at=now, attempts=0, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def due_week(now: datetime, settings: Settings) -> Week | None:

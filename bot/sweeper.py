@@ -253,7 +253,7 @@ async def _escalate(session: AsyncSession, services: Services, report: SweepRepo
             settings=settings,
             now=now,
             nearest=notify.nearest(services.knowledge, question),
-            header="card.escalated",
+            header="card.escalated" if assignment.cadre else "card.escalated_pool",
         )
         report.escalated += 1
 

@@ -138,3 +138,63 @@ def test_send_allowed_for_the_due_week(db: str, monkeypatch: pytest.MonkeyPatch)
     result = runner.invoke(app, ["digest", "--week", "2026-W47", "--send"])
     assert result.exit_code == 0, result.output
     assert len(asyncio.run(_outbox(db))) == 3
+
+
+def test_send_again_requeues_what_could_not_be_delivered(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The committee chat was wrong and the week's messages failed: once it is fixed,
+    `--send` queues them again to the chat now configured (their keys stay taken, so
+    scheduling the week anew would not). Nothing else is touched, and what was sent
+    stays sent."""
+    from sqlalchemy import update
+
+    monkeypatch.setattr("bot.cli_digest.Clock", _Wednesday)
+    assert runner.invoke(app, ["digest", "--week", "2026-W47", "--send"]).exit_code == 0
+
+    async def mark(states: dict[str, str]) -> None:
+        engine = create_engine(db)
+        async with unit_of_work(create_session_factory(engine)) as session:
+            for key, state in states.items():
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.dedupe_key == key)
+                    .values(state=state, chat_id=-1, attempts=6, last_error="Chat not found")
+                )
+        await engine.dispose()
+
+    async def states() -> dict[str, tuple[str, int, int]]:
+        engine = create_engine(db)
+        async with create_session_factory(engine)() as session:
+            rows = await session.execute(
+                select(
+                    OutboxMessage.dedupe_key,
+                    OutboxMessage.state,
+                    OutboxMessage.chat_id,
+                    OutboxMessage.attempts,
+                )
+            )
+            found = {key: (state, chat, attempts) for key, state, chat, attempts in rows}
+        await engine.dispose()
+        return found
+
+    asyncio.run(
+        mark(
+            {
+                "digest:2026-W47:summary": "failed",
+                "digest:2026-W47:chart": "unreachable",
+                "digest:2026-W47:csv": "sent",
+            }
+        )
+    )
+    result = runner.invoke(app, ["digest", "--week", "2026-W47", "--send"])
+    assert result.exit_code == 0, result.output
+    assert "already scheduled" in result.output and "2 undelivered" in result.output
+    found = asyncio.run(states())
+    committee = found["digest:2026-W47:summary"][1]
+    assert committee != -1
+    assert found == {
+        "digest:2026-W47:summary": ("pending", committee, 0),
+        "digest:2026-W47:chart": ("pending", committee, 0),
+        "digest:2026-W47:csv": ("sent", -1, 6),
+    }

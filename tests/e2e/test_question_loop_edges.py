@@ -224,7 +224,9 @@ async def test_escalation_goes_to_a_new_cadre_then_to_the_pool(harness: BotHarne
     seq = await harness.client.last_seq()
     services.clock.advance(hours=49)
     assert (await sweep(services)).escalated == 1
-    await _wait(harness, COMMITTEE, seq, "待领取")
+    pooled = await _wait(harness, COMMITTEE, seq, "待领取")
+    # The committee's group is told it is back in the pool, not that it is "yours".
+    assert "已转入待领取池" in pooled["text"] and "已转给你" not in pooled["text"]
     question = await _question(harness)
     assert question.status == lifecycle.ROUTED and question.assigned_cadre_id is None
     assert (await sweep(services)).escalated == 0
