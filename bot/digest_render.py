@@ -188,9 +188,10 @@ def _summary(d: Digest, tr: Translator, tz: ZoneInfo, limit: int) -> list[str]:
         "",
         tr(
             "digest.items",
-            key=len(d.key_items),
+            # Counted in SQL: the item lists stop at 500 (their states are of those).
+            key=d.this.key_marked,
             key_states=_states(tr, d.key_items),
-            fwd=len(d.forwarded_items),
+            fwd=d.this.forwarded,
             fwd_states=_states(tr, d.forwarded_items),
         ),
     ]
