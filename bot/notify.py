@@ -41,19 +41,24 @@ THREAD_MESSAGE_LIMIT = 300
 ANSWER_LIMIT = 3000
 
 
-# The pushes about a question that people reply to: a card (and its kin) or an answer.
-# Their first line names the ticket ("📨 问题 #12"); see :func:`ticket_in_header`.
+# The messages about a question that people reply to: a card (and its kin), an answer,
+# and the young person's "passed on to a person" replies (sent directly, so not in the
+# outbox). Their first line names the ticket ("📨 问题 #12"); see :func:`ticket_in_header`.
 _HEADER_KEYS = (
     "card.question",
     "card.urgent",
     "card.follow_up",
     "card.escalated",
+    "card.escalated_pool",
     "card.pool_again",
     "card.reminder",
     "youth.answer",
     "youth.resolve_check",
     "youth.forwarded",
     "youth.key_suggestion",
+    "ask.routed",
+    "youth.routed_pool",
+    "youth.follow_up_sent",
 )
 
 
@@ -75,8 +80,10 @@ _HEADERS = tuple(
 
 
 def ticket_in_header(text: str) -> int | None:
-    """The ticket a card's or an answer's first line names, or None for any other text
-    (a list, a confirmation): a reply to a copy of such a push whose record was lost."""
+    """The ticket a card's or an answer's first line names, or a young person's "passed
+    on" reply; None for any other text (a list, a staff confirmation). For a reply to a
+    message the outbox has no record of: a copy of a push whose record was lost, or a
+    reply sent directly."""
     first = text.strip().split("\n", 1)[0] if text else ""
     for pattern in _HEADERS:
         found = pattern.fullmatch(first)
@@ -345,13 +352,19 @@ async def _sla_reminder(
     settings: Settings,
     now: datetime,
 ) -> None:
-    """Remind the cadre if the question is still unanswered after the SLA."""
+    """Remind the cadre if the question is still unanswered after the SLA: counted from
+    when they got it, so a nudge from the young person (which brings the follow-up at
+    once and replaces the pending reminder) does not put the reminder off."""
+    sla = timedelta(hours=settings.sla_reminder_hours)
+    due = now + sla
+    if question.assigned_at is not None and question.assigned_at + sla > now:
+        due = question.assigned_at + sla
     await outbox_service.enqueue(
         session,
         kind=SLA_REMINDER,
         chat_id=cadre.telegram_id,
         text=tr("card.reminder", ref=question.id, hours=f"{settings.sla_reminder_hours:g}"),
-        due_at=now + timedelta(hours=settings.sla_reminder_hours),
+        due_at=due,
         dedupe_key=f"sla:{question.id}:{len(question.events)}:{len(question.thread)}",
         audience=AUDIENCE_STAFF,
         recipient_user_id=cadre.telegram_id,

@@ -256,6 +256,29 @@ async def test_nudges_do_not_hold_off_the_escalation(harness: BotHarness) -> Non
     assert holder is not None and holder.telegram_id != LI["id"]
 
 
+async def test_a_nudge_does_not_put_off_the_cadres_reminder(harness: BotHarness) -> None:
+    """ "Any news?", sent 20 h after the question reached 李老师 as a reply to the bot's
+    "passed on to a cadre (问题编号 1)", follows that question up (it once became a new
+    question), brings him the follow-up at once, and his reminder still comes 24 h
+    after he got the question, not 24 h after the nudge (nudges once held it off
+    until the escalation)."""
+    await _setup(harness)
+    seq = await harness.client.last_seq()
+    routed = await harness.send(XIAOMING, "高新区哪里有大学生实习岗位")
+    await _wait(harness, LI["id"], seq, "问题 #")
+    question = await _question(harness)
+    services = harness.app.bot_data.services
+    services.clock.advance(hours=20)
+    seq = await harness.client.last_seq()
+    (sent,) = await harness.send(XIAOMING, "请问有消息了吗？", reply_to=routed[-1]["message_id"])
+    assert sent["text"] == f"你的追问已转给团干部（问题 #{question.id}）。"
+    await _wait(harness, LI["id"], seq, "请问有消息了吗")
+    assert (await _question(harness)).id == question.id  # no new question
+    services.clock.advance(hours=5)  # 25 h since 李老师 got it
+    reminder = await _wait(harness, LI["id"], seq, "提醒")
+    assert f"#{question.id}" in reminder["text"]
+
+
 async def test_unreachable_cadres_are_not_routed_to(harness: BotHarness) -> None:
     await _setup(harness)
     async with unit_of_work(harness.sessions) as session:
