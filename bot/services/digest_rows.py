@@ -2,9 +2,9 @@
 
 No free text leaves the database this way (no question, wish, name or department), so
 the file holds nothing personal; young people appear only by ticket or wish number and
-cadres by their staff id (``cadre:3``, as in the audit log). A call for help is not
-marked as one (its reason is left blank): safeguarding appears in the digest as counts
-only. Hours to the first answer count from routing, as in the summary.
+cadres by their staff id (``cadre:3``, as in the audit log). Calls for help are left
+out (the summary counts them): a row of its own, however neutral, would single one out.
+Hours to the first answer count from routing, as in the summary.
 """
 
 from __future__ import annotations
@@ -58,10 +58,9 @@ async def week_rows(
             Question.first_answered_at,
             routed,
             Question.reason,
-            Question.urgent,
             Question.escalations,
         )
-        .where(Question.asked_at >= start, Question.asked_at < end)
+        .where(Question.asked_at >= start, Question.asked_at < end, Question.urgent.is_(False))
         .order_by(Question.id)
     )
     rows: list[tuple[object, ...]] = []
@@ -75,7 +74,6 @@ async def week_rows(
         first,
         since,
         reason,
-        urgent,
         escalations,
     ) in questions:
         hours = f"{(first - (since or asked)).total_seconds() / 3600:.2f}" if first else ""
@@ -89,7 +87,7 @@ async def week_rows(
                 topic or "",
                 f"cadre:{cadre}" if cadre else "",
                 hours,
-                "" if urgent else reason or "",
+                reason or "",
                 escalations,
             )
         )

@@ -79,7 +79,7 @@ _WECHAT_ID = r"(?:[a-z][a-z0-9_-]{5,}|[0-9]{5,11}(?![0-9]))"
 # cadre who has to act on a report).
 _KIN = (
     "妈妈|爸爸|母亲|父亲|我妈|我爸|女儿|儿子|孩子|弟弟|妹妹|哥哥|姐姐|爷爷|奶奶|外公|外婆"
-    "|姥姥|姥爷|同学|同桌|朋友|媽媽|母親|父親|我媽|兒子|爺爺|同學"
+    "|姥姥|姥爷|同学|同桌|朋友|媽媽|母親|父親|我媽|女兒|兒子|爺爺|姥爺|同學"
 )
 # What may follow a name: a pause, the end, or a word that begins what is said of one
 # (and the name must not end in one: 王明的 is 王明).
@@ -96,7 +96,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "student_id",
         # 学号, 学籍号, 考号, 准考证号, 学生证号: each names one pupil.
         r"(?:学号|學號|学籍号|學籍號|考号|考號|准考证号?|准考證號?|学生证号|學生證號)(?:码|碼)?"
-        rf"{_INTRO_SEP}(?P<v>[0-9a-z][0-9a-z-]{{3,24}})",
+        # Typed in groups too (2026 3601 0203), as phone and ID numbers are.
+        rf"{_INTRO_SEP}(?P<v>[0-9a-z][0-9a-z-]{{3,24}}(?:\s[0-9][0-9-]{{1,12}})*)",
     ),
     (
         "id_card",
@@ -157,7 +158,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         rf"{_NAME_END}",
     ),
     # 本人张伟; 我姓王，叫王芳 (the name after 叫 whole, surname or not).
-    ("name", rf"本人\s*[:：]?\s*(?P<v>[{_SURNAMES}][\u4e00-\u9fff]{{1,2}}){_NAME_END}"),
+    (
+        "name",
+        # Not 本人高三 (a grade), as for 我是.
+        rf"本人\s*[:：]?\s*(?P<v>[{_SURNAMES}](?![中一二三四五六七八九十考职職校年])"
+        rf"[\u4e00-\u9fff]{{1,2}}){_NAME_END}",
+    ),
     (
         "name",
         rf"我姓[\u4e00-\u9fff][,，、\s]*(?:名字)?叫\s*(?P<v>[\u4e00-\u9fff]{{2,3}}){_NAME_END}",
