@@ -139,6 +139,8 @@ def generate(
             "updated_at": asked,
         }
         last = asked
+        if values["urgent"]:  # a call for help, as asking.ask records it
+            event(qid, "alert", "new", "new", asked, "self_harm")
         if rng.random() < 0.3:
             event(qid, "auto_answer", "new", "auto_answered", asked)
             status = "auto_answered"

@@ -145,7 +145,8 @@ async def send_failed_again(
         update(OutboxMessage)
         .where(
             OutboxMessage.dedupe_key.in_([dedupe_key(week, part) for part in PARTS]),
-            OutboxMessage.state.in_((STATE_FAILED, STATE_UNREACHABLE)),
+            # Still pending too: addressed to the old chat, they would fail as well.
+            OutboxMessage.state.in_((STATE_FAILED, STATE_UNREACHABLE, STATE_PENDING)),
         )
         .values(state=STATE_PENDING, chat_id=chat_id, due_at=now, attempts=0, last_error=None)
         .execution_options(synchronize_session=False)

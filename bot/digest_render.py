@@ -24,6 +24,7 @@ from sandbox.telegram_html import TEXT_LIMIT, parse_html, trim_text, utf16_len
 # shrinks its lists until it fits.
 MAX_MESSAGE = TEXT_LIMIT
 _CHART_LOCK = threading.Lock()
+_FONT_LOCK = threading.Lock()
 _log = logging.getLogger(__name__)
 # Fonts that draw Chinese; without one the chart falls back to English labels.
 _CJK_FONTS = (
@@ -232,11 +233,13 @@ def cjk_font() -> str | None:
     """
     from matplotlib import font_manager
 
-    manager = font_manager.fontManager
-    found = _listed_cjk(manager)
-    if found is None and add_new_fonts(manager, font_manager.findSystemFonts()):
+    # The start-up check and a chart may ask at once: one scan, not two adding the same.
+    with _FONT_LOCK:
+        manager = font_manager.fontManager
         found = _listed_cjk(manager)
-    return found
+        if found is None and add_new_fonts(manager, font_manager.findSystemFonts()):
+            found = _listed_cjk(manager)
+        return found
 
 
 def _listed_cjk(manager: Any) -> str | None:

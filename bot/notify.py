@@ -469,8 +469,13 @@ async def urgent(
     category: str,
     settings: Settings,
     now: datetime,
+    handed_on: bool = False,
 ) -> None:
-    """An urgent card to the on-duty cadre (if any) and to the committee's group."""
+    """An urgent card to the on-duty cadre (if any) and to the committee's group.
+
+    ``handed_on``: the question changed hands (its cadre removed, unreachable or past
+    the SLA), so both get it again, the committee's copy saying who holds it now.
+    """
     committee = await org.get_setting(session, "committee_chat_id")
     recipients: list[tuple[int, int | None]] = (
         [(cadre.telegram_id, cadre.telegram_id)] if cadre else []
@@ -506,8 +511,10 @@ async def urgent(
             person=person,
             text=text,
             markup=markup,
-            # Once per message on the ticket: a later cry on it alerts again.
-            dedupe_key=f"urgent:{question.id}:{chat_id}:{len(question.thread)}",
+            # Once per message on the ticket: a later cry on it alerts again; so does a
+            # change of hands.
+            dedupe_key=f"urgent:{question.id}:{chat_id}:{len(question.thread)}"
+            + (f":{len(question.events)}" if handed_on else ""),
             purpose=access_log.IDENTITY_SHARED_URGENT,
             name_shown=name_shown,
             now=now,

@@ -207,22 +207,53 @@ async def _unheld(session: AsyncSession, services: Services, report: SweepReport
         .with_for_update(of=Question, skip_locked=True)
     )
     for question in list(held):
+        # Not back to anyone who held it before (an escalation took it from them), as
+        # for the pool; one the SLA moved on twice already goes to the committee.
+        before = questions.previous_cadres(question)
         lifecycle.fire(question, "unassign", actor="system", now=now, note="cadre cannot answer")
         question.assigned_cadre_id = None
-        # The routing leaves out inactive and unreachable cadres, so not back to them.
-        assignment = await questions.route(
-            session, question, reason="reassigned", now=now, tz=settings.tz
-        )
+        cadre = None
+        if question.escalations < MAX_ESCALATIONS:
+            assignment = await questions.route(
+                session, question, reason="reassigned", now=now, tz=settings.tz, exclude=before
+            )
+            cadre = assignment.cadre
         await notify.resolved(session, question)  # drop the old cadre's reminder
-        await notify.card(
+        await _hand_on(session, services, question, cadre, header=None)
+        report.rerouted += 1
+
+
+async def _hand_on(
+    session: AsyncSession,
+    services: Services,
+    question: Question,
+    cadre: Cadre | None,
+    *,
+    header: str | None,
+) -> None:
+    """The question's card to its new holder, or to the committee's pool; a call for help
+    as an urgent card (the committee hears of it again), whatever moved it."""
+    settings, now = services.settings, services.clock.now()
+    if question.urgent:
+        await notify.urgent(
             session,
             question,
-            cadre=assignment.cadre,
+            cadre=cadre,
+            category=questions.alert_category(question),
             settings=settings,
             now=now,
-            nearest=notify.nearest(services.knowledge, question),
+            handed_on=True,
         )
-        report.rerouted += 1
+        return
+    await notify.card(
+        session,
+        question,
+        cadre=cadre,
+        settings=settings,
+        now=now,
+        nearest=notify.nearest(services.knowledge, question),
+        header=header,
+    )
 
 
 async def _escalate(session: AsyncSession, services: Services, report: SweepReport) -> None:
@@ -246,13 +277,11 @@ async def _escalate(session: AsyncSession, services: Services, report: SweepRepo
                 session, question, reason="escalation", now=now, tz=settings.tz, exclude=held
             )
         await notify.resolved(session, question)  # drop the old cadre's reminder
-        await notify.card(
+        await _hand_on(
             session,
+            services,
             question,
-            cadre=assignment.cadre,
-            settings=settings,
-            now=now,
-            nearest=notify.nearest(services.knowledge, question),
+            assignment.cadre,
             header="card.escalated" if assignment.cadre else "card.escalated_pool",
         )
         report.escalated += 1

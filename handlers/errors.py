@@ -58,12 +58,12 @@ async def late_notice(update: Update, context: BotContext) -> None:
     since = scope.late_since
     if since is None:
         return
-    if await inbox.resent(context.session, inbound_id=scope.inbound_id):
+    moved_on = await inbox.moved_on(context.session, inbound_id=scope.inbound_id)
+    if not moved_on and await inbox.resent(context.session, inbound_id=scope.inbound_id):
         _log.info("a requeued update was sent again since and answered then; not handled")
         raise ApplicationHandlerStop
     chat = update.effective_chat
     message = update.effective_message
-    moved_on = await inbox.moved_on(context.session, inbound_id=scope.inbound_id)
     kind = "pressed" if update.callback_query is not None else "handled"
     told = update.message is not None or update.callback_query is not None
     if chat is not None and chat.type == ChatType.PRIVATE and told:

@@ -123,7 +123,7 @@ async def ask(
         question = await questions.create(
             session, user=user, text=text, now=now, update_id=update_id
         )
-        questions.raise_alert(question, now=now)
+        questions.raise_alert(question, now=now, category=concern.category)
         assignment = await questions.route(
             session, question, reason="safeguarding", now=now, tz=tz, actor="system"
         )

@@ -235,9 +235,12 @@ async def resent(session: AsyncSession, *, inbound_id: int | None) -> bool:
     """Whether the sender of a requeued update sent it again after it failed, and that
     copy was handled: the apology asked them to, so they were answered then.
 
-    A copy is a later message in the same chat with the same text or caption, or a
-    later press of the same button on the same message. An update without text (a
-    sticker, a photo alone) has no copy.
+    A copy is a later message in the same chat with the same text or caption, in reply
+    to the same message or to none (a cadre's standard answer to another card is no
+    copy), or a later press of the same button on the same message. An update without
+    text (a sticker, a photo alone) has no copy. The caller checks first whether the
+    chat moved on (:func:`moved_on`): a text typed into one step is no copy of a text
+    typed into another.
     """
     if inbound_id is None:
         return False
@@ -249,12 +252,13 @@ async def resent(session: AsyncSession, *, inbound_id: int | None) -> bool:
                 InboundMessage.message_id,
                 InboundMessage.kind,
                 InboundMessage.text,
+                InboundMessage.payload,
             ).where(InboundMessage.id == inbound_id)
         )
     ).first()
     if row is None or row.text is None or row.chat_id is None:
         return False
-    copy = select(InboundMessage.id).where(
+    copies = select(InboundMessage.payload).where(
         InboundMessage.id > inbound_id,
         InboundMessage.telegram_user_id == row.telegram_user_id,
         InboundMessage.chat_id == row.chat_id,
@@ -263,8 +267,17 @@ async def resent(session: AsyncSession, *, inbound_id: int | None) -> bool:
         InboundMessage.status == INBOUND_HANDLED,
     )
     if row.kind == "callback":
-        copy = copy.where(InboundMessage.message_id == row.message_id)
-    return await session.scalar(copy.limit(1)) is not None
+        copies = copies.where(InboundMessage.message_id == row.message_id)
+    replied = _replied_to(row.payload)
+    return any(_replied_to(payload) == replied for payload in await session.scalars(copies))
+
+
+def _replied_to(payload: dict[str, Any]) -> int | None:
+    """The message a stored update's message replied to, if any."""
+    message = payload.get("message") or payload.get("edited_message") or {}
+    replied = message.get("reply_to_message") or {}
+    found = replied.get("message_id")
+    return int(found) if found is not None else None
 
 
 # /forget and the retention purge empty the stored update: it cannot be handled again.

@@ -236,11 +236,25 @@ async def resolve(
     return question
 
 
-def raise_alert(question: Question, *, now: datetime) -> None:
-    """Flag ``question`` urgent: a call for help was raised now, in it or in a follow-up
-    (the audit log's ``alert``: the digest counts it in the week it was raised)."""
+def raise_alert(question: Question, *, now: datetime, category: str = "") -> None:
+    """Flag ``question`` urgent: a call for help (``category``, see
+    :mod:`bot.services.safeguarding`) was raised now, in it or in a follow-up (the audit
+    log's ``alert``: the digest counts it in the week it was raised)."""
     question.urgent = True
-    lifecycle.fire(question, "alert", actor="system", now=now)
+    lifecycle.fire(question, "alert", actor="system", now=now, note=category)
+
+
+def alert_category(question: Question) -> str:
+    """What the latest call for help on ``question`` was about, for a card when the
+    question changes hands: as recorded, else as its words read now, else ``other``."""
+    for event in reversed(question.events):
+        if event.trigger == "alert" and event.note:
+            return event.note
+    for text in [question.text, *(m.text for m in question.thread if m.author == "youth")]:
+        concern = safeguarding.assess(text)
+        if concern is not None:
+            return concern.category
+    return "other"
 
 
 async def follow_up(
@@ -262,7 +276,7 @@ async def follow_up(
     question.thread.append(QuestionMessage(author="youth", text=text, created_at=now))
     concern = safeguarding.assess(text)
     if concern is not None:
-        raise_alert(question, now=now)
+        raise_alert(question, now=now, category=concern.category)
     if question.status == lifecycle.ROUTED:  # waiting in the pool: the words go with it
         lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
         return Assignment(question, None, concern=concern)

@@ -104,11 +104,22 @@ def test_fonts_installed_after_matplotlib_listed_them_are_added(tmp_path: Any) -
     assert len(font_manager.fontManager.ttflist) == before  # the shared list untouched
 
 
-def test_the_operator_is_warned_when_chart_labels_cannot_be_chinese() -> None:
-    from bot.digest_render import cjk_font, font_warning
+def test_the_operator_is_warned_when_chart_labels_cannot_be_chinese(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Warned for Chinese readers without a Chinese font, not with one (a font this
+    machine has stands in for one), and never for English readers."""
+    from bot import digest_render
 
-    assert font_warning("en") is None
-    for locale in ("zh-Hans", "zh-Hant"):
-        warning = font_warning(locale)
-        assert (warning is None) == (cjk_font() is not None)
-        assert warning is None or "fonts-noto-cjk" in warning
+    def warnings(fonts: tuple[str, ...]) -> list[str | None]:
+        monkeypatch.setattr(digest_render, "_CJK_FONTS", fonts)
+        digest_render.cjk_font.cache_clear()
+        return [digest_render.font_warning(locale) for locale in ("zh-Hans", "zh-Hant", "en")]
+
+    try:
+        missing = warnings(("No Such Font",))
+        assert missing[2] is None
+        assert all(w is not None and "fonts-noto-cjk" in w for w in missing[:2])
+        assert warnings(("DejaVu Sans",)) == [None, None, None]
+    finally:
+        digest_render.cjk_font.cache_clear()

@@ -1,8 +1,10 @@
 """Scheduled pushes in the cases an audit found wrong, through the sandbox and the real
 bot: a question held by a cadre who cannot answer (blocked the bot, removed), reminders
 for urgent questions and for ones taken from the pool with ✍️, a key suggestion pressed
-twice, a broadcast at night, people who used /forget. Each docstring says what went
-wrong before the fix; each test failed then."""
+twice, a broadcast at night, people who used /forget; and what a review of those fixes
+found (a call for help handed on as an ordinary card, a question handed back to the
+cadre it was escalated from, a requeued answer dropped as a copy of another). Each
+docstring says what went wrong before the fix; each test failed then."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from telegram.ext import MessageHandler, filters
 
-from bot.services import cadres
+from bot.services import cadres, lifecycle
 from bot.sweeper import sweep
 from storage.db import unit_of_work
-from storage.models import Cadre
+from storage.models import INBOUND_FAILED, Cadre, InboundMessage
 from storage.outbox import OutboxMessage
 from storage.questions import Question
 from tests.support import XIAOMING, BotHarness
@@ -38,9 +41,12 @@ async def _setup(harness: BotHarness) -> None:
     await harness.press(XIAOMING, picker, "高新区")
 
 
-async def _question(harness: BotHarness) -> Question:
+async def _question(harness: BotHarness, question_id: int | None = None) -> Question:
     async with harness.sessions() as session:
-        question = await session.scalar(select(Question).order_by(Question.id.desc()))
+        if question_id is not None:
+            question = await session.get(Question, question_id)
+        else:
+            question = await session.scalar(select(Question).order_by(Question.id.desc()))
     assert question is not None
     return question
 
@@ -317,4 +323,136 @@ async def test_taking_a_pool_question_with_the_answer_button_schedules_its_remin
     assert reminders, (
         "question taken with ✍️ from the pool, unanswered for 25 h, no reminder "
         f"(outbox kinds: {[r.kind for r in await _rows(harness)]})"
+    )
+
+
+async def test_a_question_escalated_away_from_a_cadre_is_not_rerouted_back_to_him(
+    harness: BotHarness,
+) -> None:
+    """李老师 let the question lapse for 48 hours; the escalation moved it to 张老师
+    (excluding everyone who held it, as the pool's re-offer does: "not back to who let
+    it go"). 张老师 is then removed from the org file. The new `_unheld` sweep routes it
+    again *without* that exclusion, so it lands straight back with 李老师, who ignored
+    it for two days, instead of the committee's pool; the escalation counter does not
+    move either, so the question can cycle between the two."""
+    await _setup(harness)
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, QUESTION)
+    await _wait(harness, LI["id"], seq, "问题 #")
+    services.clock.advance(hours=49)
+    assert (await sweep(services)).escalated == 1
+    assert await _holder(harness) == ZHANG["id"]
+
+    async with unit_of_work(harness.sessions) as session:
+        await cadres.remove(session, telegram_id=ZHANG["id"])
+    services.clock.advance(minutes=5)
+    report = await sweep(services)
+    assert report.rerouted == 1
+    holder = await _holder(harness)
+    assert holder != LI["id"], (
+        "the question went back to 李老师, the cadre the SLA escalation took it from"
+    )
+
+
+async def test_an_urgent_question_rerouted_from_a_removed_cadre_stays_urgent(
+    harness: BotHarness,
+) -> None:
+    """A call for help goes to a cadre with the urgent card (紧急关注, the category, the
+    words that raised it). When that cadre is removed, the next cadre must get it as a
+    call for help too (it once came as an ordinary 📨 card)."""
+    await _setup(harness)
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "我真的不想活了，每天都很痛苦")
+    first = await _wait(harness, LI["id"], seq, "紧急关注")
+    assert first is not None and (await _question(harness)).urgent
+
+    async with unit_of_work(harness.sessions) as session:
+        await cadres.remove(session, telegram_id=LI["id"])
+    before = max(m["message_id"] for m in await harness.client.messages(ZHANG["id"]))
+    services.clock.advance(minutes=5)
+    assert (await sweep(services)).rerouted == 1
+    assert await _holder(harness) == ZHANG["id"]
+    await _settle_outbox(harness)
+    to_zhang = [
+        m.get("text") or ""
+        for m in await harness.client.messages(ZHANG["id"])
+        if m["from_bot"] and m["message_id"] > before
+    ]
+    assert to_zhang, "张老师 got nothing"
+    assert any("紧急关注" in t for t in to_zhang), (
+        f"the new holder of a call for help got an ordinary card: {to_zhang}"
+    )
+
+
+async def test_a_requeued_answer_to_one_card_is_not_dropped_for_the_same_words_on_another(
+    sandbox: Any, database_url: str
+) -> None:
+    """A cadre's answer to card A fails (a bug); the cadre then answers card B with the
+    same standard reply. Requeued after the fix, the answer to A is no copy of the one
+    to B (it replied to another card) and answers A; it was once dropped as one."""
+    from tests.conftest import run_harness
+
+    async for harness in run_harness(sandbox, database_url, requeue_interval_s=0.2):
+        await _requeued_answer(harness)
+
+
+async def _requeued_answer(harness: BotHarness) -> None:
+    from datetime import timedelta
+
+    from tests.e2e.test_requeue import _break, _explode
+
+    await _setup(harness)
+    now = harness.app.bot_data.services.clock.now()
+    async with unit_of_work(harness.sessions) as session:  # both questions go to 李老师
+        await session.execute(
+            update(Cadre)
+            .where(Cadre.telegram_id == ZHANG["id"])
+            .values(away_until=now + timedelta(days=7))
+        )
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, QUESTION)
+    card_a = await _wait(harness, LI["id"], seq, "问题 #")
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
+    card_b = await _wait(harness, LI["id"], seq, "问题 #")
+    async with harness.sessions() as session:
+        ids = list(await session.scalars(select(Question.id).order_by(Question.id)))
+    a_id, b_id = ids[-2], ids[-1]
+    assert card_a["message_id"] != card_b["message_id"]
+
+    canned = "请到高新区青年之家咨询，电话 12355。"
+    bug = _break(harness, MessageHandler(filters.REPLY & filters.Regex("青年之家"), _explode))
+    sent = await harness.client.send_text(LI, canned, reply_to=card_a["message_id"])
+    assert (await harness.settled(sent["update_id"])).status == INBOUND_FAILED
+    harness.app.remove_handler(bug, group=-1)  # the fix is deployed
+
+    await harness.send(LI, canned, reply_to=card_b["message_id"])  # answers question B
+    assert (await _question(harness, b_id)).status == lifecycle.ANSWERED
+
+    # The operator requeues the failed update (as `voy updates retry` does).
+    from bot.services import inbox
+
+    async with unit_of_work(harness.sessions) as session:
+        row = await session.scalar(
+            select(InboundMessage).where(InboundMessage.update_id == sent["update_id"])
+        )
+        assert row is not None
+        queued = await inbox.requeue(session, ids=[row.id])
+    assert queued.requeued == [row.id]
+    for _ in range(250):
+        async with harness.sessions() as session:
+            row = await session.scalar(
+                select(InboundMessage).where(InboundMessage.update_id == sent["update_id"])
+            )
+        assert row is not None
+        if row.status == "handled":
+            break
+        await asyncio.sleep(0.02)
+    assert row.status == "handled", row.status
+    await _settle_outbox(harness)
+    await asyncio.sleep(0.5)
+    assert (await _question(harness, a_id)).status == lifecycle.ANSWERED, (
+        "the requeued answer to question A was dropped as a copy of the answer to B"
     )

@@ -174,14 +174,17 @@ async def test_metrics_move_with_updates(hooked: WebhookBot) -> None:
 
 
 async def test_outbox_gauges_show_depth_and_lag(hooked: WebhookBot) -> None:
+    from bot.leases import database_now
     from bot.services import outbox
     from storage.db import unit_of_work
 
     services = hooked.app.bot_data.services
     now = services.clock.now()
     # A push due ten minutes ago, still being sent by another instance (its lease runs for
-    # an hour): our deliverer leaves it alone, so the gauges hold still while we read them.
+    # an hour on the database's clock, which leases are judged on): our deliverer leaves
+    # it alone, so the gauges hold still while we read them.
     async with unit_of_work(services.sessions) as session:
+        leased_until = await database_now(session) + timedelta(hours=1)
         row = await outbox.enqueue(
             session,
             kind="test",
@@ -195,11 +198,15 @@ async def test_outbox_gauges_show_depth_and_lag(hooked: WebhookBot) -> None:
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id)
-            .values(state="sending", lease_until=now + timedelta(hours=1))
+            .values(state="sending", lease_until=leased_until)
         )
     _, text = await _get(f"{hooked.base}/metrics")
     assert _sample(text, "voy_outbox_pending") >= 1
     assert _sample(text, "voy_outbox_lag_seconds") >= 600
+    await asyncio.sleep(1.0)  # several deliverer ticks: a live lease is left alone
+    async with services.sessions() as session:
+        still = await session.get(OutboxMessage, row.id)
+    assert still is not None and still.state == "sending"
 
 
 async def test_graceful_shutdown_finishes_the_update_in_flight(hooked: WebhookBot) -> None:
