@@ -318,13 +318,11 @@ async def _pool(session: AsyncSession, services: Services, report: SweepReport) 
             cadre = assignment.cadre
         if cadre is None:
             lifecycle.fire(question, "remind", actor="system", now=now, note="still in the pool")
-        await notify.card(
+        await _hand_on(
             session,
+            services,
             question,
-            cadre=cadre,
-            settings=settings,
-            now=now,
-            nearest=notify.nearest(services.knowledge, question),
+            cadre,
             header="card.escalated" if cadre is not None else "card.pool_again",
         )
         report.pool_reoffered += 1
