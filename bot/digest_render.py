@@ -177,14 +177,14 @@ def _summary(d: Digest, tr: Translator, tz: ZoneInfo, limit: int) -> list[str]:
         lines += ["", tr("digest.gaps")]
         for gap in d.gaps[:limit]:
             first, second = ([*gap.examples, ""])[:2]
-            lines.append(
-                tr(
-                    "digest.gap_line",
-                    n=gap.size,
-                    first=masked(tr, first)[:40],
-                    second=masked(tr, second)[:40],
-                )
+            line = tr(
+                "digest.gap_line",
+                n=gap.size,
+                first=masked(tr, first)[:40],
+                second=masked(tr, second)[:40],
             )
+            learned = tr("digest.gap_learned", n=gap.learned) if gap.learned else ""
+            lines.append(Html(line + learned))
     lines += [
         "",
         tr(

@@ -60,6 +60,8 @@ from bot.services import wish_lifecycle as wl
 from bot.services.digest_text import Keyword, blank_personal, gap_groups, keywords
 from bot.services.digest_week import Week
 from bot.services.privacy import MASK_KINDS, mask_personal_data
+from bot.services.promotion import PROMOTED_PREFIX
+from storage.faq import SOURCE_CADRE, FaqEntry, FaqPhrasing
 from storage.models import Cadre, Region, Topic
 from storage.questions import Question, QuestionEvent
 from storage.wishes import Wish, WishEvent
@@ -189,10 +191,15 @@ class Counted:
 
 @dataclass(frozen=True)
 class Gap:
-    """A group of similar questions no FAQ entry answered, with two masked examples."""
+    """A group of similar questions no FAQ entry answered, with two masked examples.
+
+    ``learned``: how many of them a cadre has since taught the FAQ (a new entry or a
+    phrasing of one), so the committee can tell a gap still open from one being filled.
+    """
 
     size: int
     examples: list[str]
+    learned: int = 0
 
 
 @dataclass(frozen=True)
@@ -605,9 +612,9 @@ async def _keyword_texts(
 
 
 async def _gaps(session: AsyncSession, start: datetime, end: datetime) -> list[Gap]:
-    texts = list(
-        await session.scalars(
-            select(Question.text)
+    rows = list(
+        await session.execute(
+            select(Question.id, Question.text)
             .where(
                 _in(Question.asked_at, start, end),
                 Question.reason.in_(GAP_REASONS),
@@ -619,11 +626,42 @@ async def _gaps(session: AsyncSession, start: datetime, end: datetime) -> list[G
             .limit(GAP_SAMPLE)
         )
     )
-    texts.reverse()  # oldest first, so a group's examples are its first askers
+    rows.reverse()  # oldest first, so a group's examples are its first askers
     # Grouped on masked text, so a phone number neither splits nor joins a group.
-    shown = [mask_personal_data(text, EXAMPLE_LABELS) for text in texts]
-    groups = await asyncio.to_thread(gap_groups, shown)
-    return [Gap(g.size, [shown[i] for i in g.examples]) for g in groups if g.size >= 2][:5]
+    shown = [mask_personal_data(text, EXAMPLE_LABELS) for _, text in rows]
+    groups = [g for g in await asyncio.to_thread(gap_groups, shown) if g.size >= 2][:5]
+    learned = await _learned({rows[i][0] for g in groups for i in g.members}, session)
+    return [
+        Gap(
+            g.size,
+            [shown[i] for i in g.examples],
+            sum(1 for i in g.members if rows[i][0] in learned),
+        )
+        for g in groups
+    ]
+
+
+async def _learned(question_ids: set[int], session: AsyncSession) -> set[int]:
+    """Those of ``question_ids`` a cadre has taught the FAQ: an entry made from the
+    question (slug ``cadre-qN``) or a phrasing added from it (``created_by`` ``…:qN``)."""
+    if not question_ids:
+        return set()
+    named = list(
+        await session.scalars(
+            select(FaqEntry.slug).where(FaqEntry.slug.startswith(PROMOTED_PREFIX))
+        )
+    )
+    named += list(
+        await session.scalars(
+            select(FaqPhrasing.created_by).where(FaqPhrasing.source == SOURCE_CADRE)
+        )
+    )
+    found = set()
+    for name in named:
+        tail = name.rpartition(":q")[2] if ":q" in name else name[len(PROMOTED_PREFIX) :]
+        if tail.isdigit() and int(tail) in question_ids:
+            found.add(int(tail))
+    return found
 
 
 async def _items(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,7 @@ class GapGroup:
 
     size: int
     examples: list[int]  # positions in the input, the first two members
+    members: list[int] = field(default_factory=list)  # positions in the input, all of them
 
 
 def gap_groups(texts: Sequence[str], *, threshold: float = GAP_SIMILARITY) -> list[GapGroup]:
@@ -134,4 +135,4 @@ def gap_groups(texts: Sequence[str], *, threshold: float = GAP_SIMILARITY) -> li
         else:
             members[best[2]].append(position)
     order = sorted(range(len(members)), key=lambda i: (-len(members[i]), i))
-    return [GapGroup(len(members[i]), members[i][:2]) for i in order]
+    return [GapGroup(len(members[i]), members[i][:2], members[i]) for i in order]

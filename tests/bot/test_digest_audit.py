@@ -26,15 +26,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.digest_job import build_report
 from bot.i18n import translator
-from bot.services import data_forget, questions, users, wishes
+from bot.services import data_forget, promotion, questions, users, wishes
 from bot.services import wish_lifecycle as wl
 from bot.services.digest import Digest, compute
 from bot.services.digest_week import Week
+from bot.services.privacy import MASK_KINDS
+from knowledge import store
+from knowledge.entries import EntryData
+from knowledge.index import KnowledgeIndex
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import Cadre, User
 from storage.wishes import Wish, WishEvent
 from tests.bot.test_digest import NOW, TZ, WEEK, World, at
 from tests.conftest import prepare
+
+LABELS = {kind: f"[{kind}]" for kind in MASK_KINDS}
 
 
 @pytest.fixture
@@ -318,3 +324,57 @@ async def test_csv_does_not_single_out_safeguarding_cases(
     assert [int(r["id"]) for r in rows] == [ids[0]] and "safeguarding" not in body
     assert "calls for help" in report.csv_caption
     assert (await _digest(sessions)).this.safeguarding == 1
+
+
+# 7. A gap a cadre has since filled (the answer taught to the FAQ, as a new entry or as a
+#    phrasing of one) reads like one still open: the committee cannot tell them apart.
+
+
+async def test_a_gap_says_how_many_of_its_questions_the_faq_has_since_learned(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    index = KnowledgeIndex()
+    async with unit_of_work(sessions) as session:
+        wang = await _staff(session, 2001)  # committee admin
+        await store.import_entries(
+            session,
+            [EntryData(id="league-fee", question="团费怎么交", answer="按月交")],
+            changed_by="test",
+        )
+        asked: dict[str, list[int]] = {}
+        texts = {
+            "card": ["团员证丢了怎么补办", "团员证丢了怎么补办呢", "团员证丢了如何补办"],
+            "fee": ["学生团费每个月交多少钱", "学生团费每个月交多少"],
+        }
+        for n, (group, wordings) in enumerate(texts.items()):
+            for k, text in enumerate(wordings):
+                youth = await _youth(session, 9500 + 10 * n + k, "district-a")
+                q = await questions.create(
+                    session, user=youth, text=text, now=at(17, 9 + k), topic=None
+                )
+                await questions.route(session, q, reason="unmatched", now=at(17, 9 + k), tz=TZ)
+                asked.setdefault(group, []).append(q.id)
+        for qid in (asked["card"][1], asked["fee"][0]):
+            await questions.answer(
+                session, question_id=qid, user=wang, text="请到团支部办理", now=at(17, 14)
+            )
+        fee = await store.get_entry(session, "league-fee")
+        assert fee is not None
+        for qid, entry_id in ((asked["card"][1], None), (asked["fee"][0], fee.id)):
+            await promotion.promote(
+                session,
+                question_id=qid,
+                user=wang,
+                entry_id=entry_id,
+                index=index,
+                mask_labels=LABELS,
+                now=at(17, 15),
+            )
+    d = await _digest(sessions)
+    # Before: both gaps read "learned 0", as if nobody had done anything about them.
+    assert [(g.size, g.learned) for g in d.gaps] == [(3, 1), (2, 1)]
+    async with sessions() as session:
+        report = await build_report(
+            session, week=WEEK, now=NOW, settings=_settings(), tr=translator("zh-Hans")
+        )
+    assert "3 条：" in report.summary and "其中 1 条已收入知识库" in report.summary
