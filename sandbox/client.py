@@ -94,11 +94,18 @@ class SandboxClient:
         chat_id: int | None = None,
         file_name: str | None = None,
         reply_to: int | None = None,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
-        """Post a (placeholder) photo with an optional caption."""
+        """Post a (placeholder) photo with an optional caption; ``media_group_id`` makes it
+        one photo of an album (Telegram sends each as a message of its own)."""
         photo: Any = {"file_name": file_name} if file_name else True
         return await self._post_message(
-            user, chat_id, photo=photo, caption=caption, reply_to_message_id=reply_to
+            user,
+            chat_id,
+            photo=photo,
+            caption=caption,
+            reply_to_message_id=reply_to,
+            media_group_id=media_group_id,
         )
 
     async def send_sticker(

@@ -68,6 +68,8 @@ def telegram_message(chat: Chat, msg: StoredMessage, *, nested: bool = False) ->
     if msg.media is not None:
         key, value = _media(msg.media)
         data[key] = value
+        if msg.media_group_id:
+            data["media_group_id"] = msg.media_group_id
         if msg.caption:
             data["caption"] = msg.caption
             if msg.caption_entities:

@@ -79,6 +79,13 @@ def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
         caption = payload.get("caption") or (text if media.kind in ("photo", "document") else None)
         if caption:
             fields.update(caption=caption, caption_entities=detect_entities(caption))
+        group = payload.get("media_group_id")
+        if group is not None:
+            if not isinstance(group, str) or not group or media.kind not in ("photo", "document"):
+                raise ValueError(
+                    '"media_group_id" must be a non-empty string, on a photo or document'
+                )
+            fields.update(media_group_id=group)
     msg = chat.add(user, from_bot=False, **fields)
     update_id = core.updates.put("message", telegram_message(chat, msg))
     core.events.append(
