@@ -46,10 +46,10 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     # Micro-wishes.
     "wd": ("code", "code"),  # a button answer in the draft (step, value)
     "wnew": (),  # start a new wish (the button in /start's menu)
-    "wsub": (),  # submit the draft
-    "wedit": (),  # show what can be changed
+    "wsub": ("code",),  # submit the draft (its serial)
+    "wedit": ("code",),  # show what can be changed (the draft's serial)
     "wed": ("code",),  # change one field of the draft
-    "wcan": (),  # cancel the draft
+    "wcan": ("code",),  # cancel the draft (its serial)
     "wask": ("code",),  # the draft's text was a question: ask it (the text's checksum)
     "wside": ("code",),  # a text typed at a button step: ask it, keep the draft (checksum)
     "wrv": ("id", "code"),  # a reviewer's decision (wish id, approve|return|reject)

@@ -59,7 +59,7 @@ def listing(
         line = tr(
             "my_wishes.line",
             ref=wish.id,
-            status=tr.plain(f"wish_status.{wish.status}"),
+            status=tr.plain(f"wish_status.{life.status_label(wish)}"),
             date=_when(wish.submitted_at, tz)[:10],
             text=wish.text[:80],
         )
@@ -131,14 +131,15 @@ def wish_detail(
         tr(
             "my_wishes.detail",
             ref=wish.id,
-            status=tr.plain(f"wish_status.{wish.status}"),
+            status=tr.plain(f"wish_status.{life.status_label(wish)}"),
             date=_when(wish.submitted_at, tz),
             text=wish.text,
         )
     ]
     if wish.reason and wish.status in (life.RETURNED, life.REJECTED):
         lines.append(tr("my_wishes.detail_reason", reason=wish.reason))
-    if wish.proof_text and wish.fulfilled_at is not None:
+    delivered = (life.FULFILLED, life.DISPUTED, life.CONFIRMED, life.CLOSED)
+    if wish.proof_text and wish.fulfilled_at is not None and wish.status in delivered:
         lines.append(tr("my_wishes.detail_proof", proof=wish.proof_text))
     markup = None
     if wish.status in (life.SUBMITTED, life.APPROVED, life.RETURNED):

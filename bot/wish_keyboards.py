@@ -56,14 +56,20 @@ def step_keyboard(
     return InlineKeyboardMarkup(rows)
 
 
-def review_keyboard(tr: Translator) -> InlineKeyboardMarkup:
-    """Submit, change or cancel the draft."""
-    return InlineKeyboardMarkup(
+def review_keyboard(tr: Translator, serial: str, *, aside_mark: str = "") -> InlineKeyboardMarkup:
+    """Submit, change or cancel the draft whose serial is ``serial``; with
+    ``aside_mark``, a text typed instead of a button is offered to be asked as a
+    question (the draft stays)."""
+    rows = [
+        [_button(tr.plain("wish.submit"), "wsub", serial)],
         [
-            [_button(tr.plain("wish.submit"), "wsub")],
-            [_button(tr.plain("wish.edit"), "wedit"), _button(tr.plain("wish.cancel"), "wcan")],
-        ]
-    )
+            _button(tr.plain("wish.edit"), "wedit", serial),
+            _button(tr.plain("wish.cancel"), "wcan", serial),
+        ],
+    ]
+    if aside_mark:
+        rows.append([_button(tr.plain("wish.ask_aside"), "wside", aside_mark)])
+    return InlineKeyboardMarkup(rows)
 
 
 def edit_keyboard(tr: Translator) -> InlineKeyboardMarkup:

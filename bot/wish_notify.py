@@ -200,7 +200,9 @@ async def to_owner(
     async def send(**details: Any) -> None:
         await outbox.enqueue(
             session,
-            kind="wish_notice",
+            # With buttons for the wish's state now: cancelled, if still unsent (quiet
+            # hours), once the wish moves on (bot.services.wishes).
+            kind=wishes.PROMPT_KIND if details.get("reply_markup") else "wish_notice",
             chat_id=owner.telegram_id,
             due_at=now,
             audience=AUDIENCE_YOUTH,
@@ -226,6 +228,35 @@ async def to_owner(
             dedupe_key=f"{dedupe_key}:photo",
         )
     await send(text=text, dedupe_key=dedupe_key, reply_markup=keyboard)
+
+
+async def more_proof(
+    session: AsyncSession,
+    wish: Wish,
+    *,
+    file_id: str,
+    unique_id: str,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Another photo of the album the claimer sent as proof: to the young person too."""
+    owner = await session.get(User, wish.user_id)
+    if owner is None:
+        return
+    tr = translator(owner.locale, settings.default_locale)
+    await outbox.enqueue(
+        session,
+        kind="wish_notice",
+        chat_id=owner.telegram_id,
+        method=METHOD_PHOTO,
+        file_id=file_id,
+        text=tr("wish.proof_photo_caption", ref=wish.id),
+        due_at=now,
+        dedupe_key=f"wish_notice:{wish.id}:proof:{unique_id}"[:160],
+        audience=AUDIENCE_YOUTH,
+        recipient_user_id=owner.telegram_id,
+        ref=_ref(wish),
+    )
 
 
 async def to_claimer(

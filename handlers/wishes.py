@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
 from bot import callbacks, wish_notify
 from bot.context import BotContext
@@ -30,6 +30,10 @@ AWAIT_REASON = conversations.AWAIT_WISH_REASON
 AWAIT_PROOF = conversations.AWAIT_WISH_PROOF
 # How many waiting wishes /review lists (the longest-waiting first).
 REVIEW_LIST_LIMIT = 10
+# The longest reason a reviewer may give, and the longest proof note (a photo's caption
+# cannot be longer in Telegram): a longer text is refused whole, never cut.
+REASON_LIMIT = 500
+PROOF_LIMIT = 1024
 
 
 async def _regions(context: BotContext) -> list[Region]:
@@ -72,7 +76,7 @@ async def _prompt(message: Message, context: BotContext, draft: drafts.Draft) ->
                 place=fields.get("place") or tr.plain("wish.none"),
                 value=fields["value_yuan"],
             ),
-            reply_markup=review_keyboard(tr),
+            reply_markup=review_keyboard(tr, drafts.serial(draft)),
         )
         return
     regions = await _regions(context) if draft.step == drafts.REGION else []
@@ -131,9 +135,13 @@ async def _reask(
     text = tr(wrong.key, **params)
     if aside:
         text = Html(tr("wish.text_aside") + "\n\n" + text)
-    keyboard = step_keyboard(
-        tr, draft.step, regions, question_mark=_question_mark(draft), aside_mark=aside
-    )
+    keyboard: InlineKeyboardMarkup | None
+    if draft.step == drafts.REVIEW:  # a text typed at the review screen (or "change which")
+        keyboard = review_keyboard(tr, drafts.serial(draft), aside_mark=aside)
+    else:
+        keyboard = step_keyboard(
+            tr, draft.step, regions, question_mark=_question_mark(draft), aside_mark=aside
+        )
     await message.reply_text(text, reply_markup=keyboard)
 
 
@@ -152,11 +160,13 @@ async def photo(update: Update, context: BotContext) -> None:
         if conversations.lapsed(waiting, now=context.services.clock.now(), after=after):
             await common.lapsed_notice(message, context, waiting.kind, dict(waiting.data))
             return
-        caption = message.caption[:1000] if message.caption else None
+        caption = message.caption[:PROOF_LIMIT] if message.caption else None
         await _fulfil(message, context, int(waiting.data["wish_id"]), caption, file_id)
         return
     draft = await drafts.load(context.session, chat_id)
     if draft is None:
+        if message.media_group_id is not None and await _more_proof(message, context, file_id):
+            return
         await message.reply_text(context.tr("message.non_text"))
         return
     try:
@@ -166,6 +176,27 @@ async def photo(update: Update, context: BotContext) -> None:
         return
     await drafts.save(context.session, draft, now=context.services.clock.now())
     await _prompt(message, context, draft)
+
+
+async def _more_proof(message: Message, context: BotContext, file_id: str) -> bool:
+    """Another photo of an album whose first photo a claimer just sent as proof: it goes
+    to the young person as well (the first photo's reply stands for the album)."""
+    if not wishes.may_claim(context.user):
+        return False
+    now = context.services.clock.now()
+    wish = await wishes.album_proof_of(context.session, user=context.user, now=now)
+    if wish is None:
+        return False
+    assert message.photo
+    await wish_notify.more_proof(
+        context.session,
+        wish,
+        file_id=file_id,
+        unique_id=message.photo[-1].file_unique_id,
+        settings=context.services.settings,
+        now=now,
+    )
+    return True
 
 
 def _query(update: Update) -> tuple[CallbackQuery, Message, callbacks.Callback]:
@@ -180,7 +211,9 @@ async def draft_button(update: Update, context: BotContext) -> None:
     query, message, data = _query(update)
     tr = context.tr
     draft = await drafts.load(context.session, message.chat_id)
-    if draft is None:
+    # Submit, change and cancel name their draft: an old review screen's do nothing.
+    serial_named = data.action in ("wsub", "wedit", "wcan")
+    if draft is None or (serial_named and data.arg != drafts.serial(draft)):
         await query.answer(tr.plain("callback.stale"), show_alert=True)
         return
     await query.answer()
@@ -229,12 +262,20 @@ async def _submit(message: Message, context: BotContext, draft: drafts.Draft) ->
         await _prompt(message, context, draft)
         return
     if not drafts.ready(draft):
-        await message.reply_text(tr("wish.consent_needed"), reply_markup=review_keyboard(tr))
+        await message.reply_text(
+            tr("wish.consent_needed"), reply_markup=review_keyboard(tr, drafts.serial(draft))
+        )
         return
     try:
         wish = await wishes.submit(context.session, user=context.user, draft=draft, now=now)
-    except (wishes.ConsentMissing, wishes.WishNotAllowed, life.IllegalWishTransition):
+    except wishes.ConsentMissing:
         await message.reply_text(tr("callback.stale"))
+        return
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        # The returned wish this draft changes was withdrawn (or closed) meanwhile: the
+        # draft can never be submitted, so it goes, and the person is told why.
+        await drafts.cancel(context.session, message.chat_id)
+        await message.reply_text(_refusal(tr, error, int(draft.fields.get("wish_id") or 0)))
         return
     await drafts.cancel(context.session, message.chat_id)
     check = await wishes.checklist(
@@ -257,8 +298,10 @@ async def review_button(update: Update, context: BotContext) -> None:
     if decision == "approve":
         await _decide(query, message, context, wish_id, decision, None)
         return
-    if not (context.user.has_role("reviewer") or context.user.has_role("admin")):
-        await query.answer(tr.plain("wish.not_allowed"), show_alert=True)
+    try:  # decided meanwhile (another reviewer, an old card): say so before the reason
+        await wishes.reviewable(context.session, wish_id=wish_id, reviewer=context.user)
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        await query.answer(_refusal(tr, error, wish_id), show_alert=True)
         return
     if not await common.expect_or_explain(
         query,
@@ -408,10 +451,24 @@ async def owner_button(update: Update, context: BotContext) -> None:
             show_alert=True,
         )
         return
+    pending = await conversations.pending(context.session, message.chat_id)
+    if pending is not None and pending.kind in conversations.DRAFTS:
+        current = await drafts.load(context.session, message.chat_id)
+        if current is not None and current.fields.get("wish_id") == wish.id:
+            await query.answer()  # already changing this wish: show where it stands
+            await _prompt(message, context, current)
+            return
+        # Another draft in progress would be thrown away: keep it, and say why not.
+        await query.answer(
+            tr.plain("dialog.draft_pending", what=tr.plain(f"dialog.draft_{pending.kind}")),
+            show_alert=True,
+        )
+        return
     draft = drafts.Draft(
         message.chat_id,
         drafts.REVIEW,
         {
+            drafts.SERIAL: drafts.new_serial(),
             "wish_id": wish.id,
             "text": wish.text,
             "photo_file_id": wish.photo_file_id,
@@ -517,8 +574,14 @@ async def claim_button(update: Update, context: BotContext) -> None:
     except wishes.ClaimLimitReached as full:
         await query.answer(tr.plain("wish.claim_limit", limit=full.limit), show_alert=True)
         return
-    except life.IllegalWishTransition:
-        await query.answer(tr.plain("wish.claim_lost"), show_alert=True)
+    except life.IllegalWishTransition as error:
+        # Someone was quicker; or the wish is not (or no longer) on offer at all.
+        taken = error.state in (life.CLAIMED, life.FULFILLED, life.DISPUTED)
+        text = tr.plain("wish.claim_lost") if taken else _refusal(tr, error, data.id())
+        await query.answer(text, show_alert=True)
+        return
+    except wishes.WishGone:
+        await query.answer(tr.plain("callback.stale"), show_alert=True)
         return
     except wishes.WishNotAllowed:
         await query.answer(tr.plain("wish.not_claimer"), show_alert=True)
@@ -543,6 +606,11 @@ async def claim_button(update: Update, context: BotContext) -> None:
 async def fulfil_button(update: Update, context: BotContext) -> None:
     """ "Fulfilled": the claimer's next photo or text is the proof."""
     query, message, data = _query(update)
+    try:
+        await wishes.fulfilment_due(context.session, wish_id=data.id(), user=context.user)
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        await query.answer(_refusal(context.tr, error, data.id()), show_alert=True)
+        return
     if not await common.expect_or_explain(
         query, context, chat_id=message.chat_id, kind=AWAIT_PROOF, wish_id=data.id()
     ):
@@ -651,6 +719,24 @@ async def pending_text(
 ) -> None:
     """A reviewer's reason or a claimer's proof typed after pressing the button."""
     assert message.text is not None
+    limit = REASON_LIMIT if kind == AWAIT_REASON else PROOF_LIMIT
+    if len(message.text) > limit:
+        # Refused whole: the shortened text that comes next is still this one's.
+        armed = await conversations.expect_again(
+            context.session,
+            chat_id=message.chat_id,
+            kind=kind,
+            now=context.services.clock.now(),
+            **data,
+        )
+        await message.reply_text(
+            context.tr(
+                "wish.note_too_long" if armed else "wish.note_too_long_press",
+                length=len(message.text),
+                limit=limit,
+            )
+        )
+        return
     if kind == AWAIT_REASON:
         await _decide(
             None,
@@ -658,7 +744,7 @@ async def pending_text(
             context,
             int(str(data["wish_id"])),
             str(data["decision"]),
-            message.text[:500],
+            message.text,
         )
     elif kind == AWAIT_PROOF:
-        await _fulfil(message, context, int(str(data["wish_id"])), message.text[:1000], None)
+        await _fulfil(message, context, int(str(data["wish_id"])), message.text, None)

@@ -5,6 +5,7 @@ middle resumes where it was. Wrong input re-asks the same step; nothing resets."
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 import zlib
 from dataclasses import dataclass
@@ -142,9 +143,25 @@ async def start(
     session: AsyncSession, *, chat_id: int, region_code: str | None, now: datetime
 ) -> Draft:
     """Begin a new draft (replacing any other pending step in this chat)."""
-    draft = Draft(chat_id, WHAT, {"region_code": region_code})
+    draft = Draft(chat_id, WHAT, {"region_code": region_code, SERIAL: new_serial()})
     await save(session, draft, now=now)
     return draft
+
+
+# Each draft has its own serial, carried by its review screen's buttons: an old review
+# screen (of a wish submitted, or a draft cancelled, long ago) cannot submit or cancel
+# the draft being written now.
+SERIAL = "serial"
+
+
+def new_serial() -> str:
+    """A fresh draft serial."""
+    return secrets.token_hex(4)
+
+
+def serial(draft: Draft) -> str:
+    """The draft's serial ("0" for a draft stored before drafts had one)."""
+    return str(draft.fields.get(SERIAL) or "0")
 
 
 def give_text(draft: Draft, text: str, *, max_value: int) -> None:
@@ -262,7 +279,8 @@ def text_mark(draft: Draft) -> str:
 
 # A text typed at a step answered by buttons is kept here, so "ask it" can ask it.
 ASIDE = "aside"
-BUTTON_STEPS = frozenset({PHOTO, CATEGORY, FOR_WHOM, AGE, CONSENT, REGION})
+# The review screen too: its buttons submit, change or cancel.
+BUTTON_STEPS = frozenset({PHOTO, CATEGORY, FOR_WHOM, AGE, CONSENT, REGION, REVIEW})
 
 
 def _mark(text: str) -> str:

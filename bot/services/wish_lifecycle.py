@@ -51,7 +51,9 @@ _TRANSITIONS: list[Any] = [
     {"trigger": "resubmit", "source": RETURNED, "dest": SUBMITTED},
     {"trigger": "withdraw", "source": [SUBMITTED, RETURNED, APPROVED], "dest": WITHDRAWN},
     {"trigger": "claim", "source": APPROVED, "dest": CLAIMED},
-    {"trigger": "release", "source": CLAIMED, "dest": APPROVED},
+    # An idle claim; or a claimer who may no longer claim (a removed cadre), also while
+    # the young person disputes the delivery: back on offer for someone else.
+    {"trigger": "release", "source": [CLAIMED, DISPUTED], "dest": APPROVED},
     # After "not received" the claimer is still on it, and can deliver again with new
     # proof: the young person is asked to confirm again.
     {"trigger": "progress", "source": [CLAIMED, DISPUTED], "dest": None},
@@ -70,6 +72,25 @@ MACHINE = Machine(
     initial=SUBMITTED,
     auto_transitions=False,
 )
+
+
+# Why a wish closed (the ``close`` event's note): the young person confirmed receipt,
+# or the sweep closed it, fulfilled but never confirmed, or disputed and never settled.
+CLOSED_RECEIVED = "received"
+CLOSED_UNCONFIRMED = "unconfirmed"
+CLOSED_UNSETTLED = "dispute not settled"
+
+
+def status_label(wish: Wish) -> str:
+    """The key of the wish's state as the young person sees it (``wish_status.…``): a
+    closed wish says how it closed, so one never received does not read as done."""
+    if wish.status == CLOSED:
+        note = next((e.note for e in reversed(wish.events) if e.trigger == "close"), "")
+        if note == CLOSED_UNCONFIRMED:
+            return "closed_unconfirmed"
+        if note == CLOSED_UNSETTLED:
+            return "closed_unsettled"
+    return wish.status
 
 
 # The state an :class:`IllegalWishTransition` names when someone else changed the wish

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.services import access_log
+from bot.services import access_log, outbox
 from bot.services import wish_lifecycle as life
 from bot.services.org import region_subtree
 from bot.services.privacy import find_personal_data
@@ -22,6 +22,10 @@ from storage.wishes import Wish, WishEvent
 
 class WishNotAllowed(PermissionError):
     """This person may not do that to this wish."""
+
+
+class WishGone(WishNotAllowed):
+    """No such wish (forged button data, or a wish erased by /forget)."""
 
 
 class ClaimLimitReached(Exception):
@@ -45,6 +49,16 @@ class Checklist:
     within_cap: bool
     personal_data: list[str]  # kinds of personal data found in the public text
     duplicate_of: int | None  # another open wish of the same person
+
+
+# A push to the young person with buttons for the wish's state at the time (a receipt
+# reminder, a "returned" notice): held back by quiet hours, it would arrive with stale
+# buttons after the wish moved on, so a move cancels those still unsent.
+PROMPT_KIND = "wish_prompt"
+
+
+async def _prompts_stale(session: AsyncSession, wish: Wish) -> None:
+    await outbox.cancel(session, ref_type="wish", ref_id=wish.id, kinds=[PROMPT_KIND])
 
 
 # What a reviewer's card shows of the young person (the text masked).
@@ -78,10 +92,13 @@ async def submit(session: AsyncSession, *, user: User, draft: Draft, now: dateti
     wish_id = fields.get("wish_id")
     if wish_id is not None:
         wish = await own(session, wish_id=int(wish_id), user=user)
+        # First the move, which refuses a wish no longer returned (withdrawn meanwhile):
+        # a refused resubmit must leave the wish as it was.
+        life.fire(wish, "resubmit", actor=actor(user), now=now)
         for key, value in values.items():
             setattr(wish, key, value)
-        life.fire(wish, "resubmit", actor=actor(user), now=now)
         wish.submitted_at, wish.review_reminded = now, False
+        await _prompts_stale(session, wish)
         return wish
     wish = Wish(user_id=user.id, status=life.SUBMITTED, submitted_at=now, events=[], **values)
     session.add(wish)
@@ -107,6 +124,8 @@ async def _saved(session: AsyncSession, wish: Wish, trigger: str) -> Wish:
         await session.flush()
     except StaleDataError as exc:
         raise life.IllegalWishTransition(wish_id, life.CHANGED_MEANWHILE, trigger) from exc
+    if trigger != "progress":  # every other trigger moves the wish on
+        await _prompts_stale(session, wish)
     return wish
 
 
@@ -163,6 +182,19 @@ async def review(
     return await _saved(session, wish, trigger)
 
 
+async def reviewable(session: AsyncSession, *, wish_id: int, reviewer: User) -> Wish:
+    """The wish, if ``reviewer`` may decide on it now (it waits for review): checked
+    before a reason to return or reject it is asked for. Raises :class:`WishNotAllowed`
+    or :class:`~bot.services.wish_lifecycle.IllegalWishTransition`."""
+    _require(reviewer, ROLE_REVIEWER)
+    wish = await session.get(Wish, wish_id)
+    if wish is None:
+        raise WishNotAllowed(wish_id)
+    if wish.status != life.SUBMITTED:
+        raise life.IllegalWishTransition(wish_id, wish.status, "review")
+    return wish
+
+
 async def awaiting_review(
     session: AsyncSession, *, reviewer: User, limit: int
 ) -> tuple[list[Wish], int]:
@@ -188,12 +220,7 @@ async def open_for_review(
 ) -> tuple[Wish, Checklist]:
     """A submitted wish and its checklist, for a reviewer who asked to see its card
     there and then; the showing is logged as a review card sent by the bot is."""
-    _require(reviewer, ROLE_REVIEWER)
-    wish = await session.get(Wish, wish_id)
-    if wish is None:
-        raise WishNotAllowed(wish_id)
-    if wish.status != life.SUBMITTED:
-        raise life.IllegalWishTransition(wish_id, wish.status, "review")
+    wish = await reviewable(session, wish_id=wish_id, reviewer=reviewer)
     await access_log.record(
         session,
         viewer_chat_id=chat_id,
@@ -258,7 +285,7 @@ async def claim(
         raise ClaimLimitReached(limit)
     wish = await session.get(Wish, wish_id, populate_existing=True)
     if wish is None:
-        raise WishNotAllowed(wish_id)
+        raise WishGone(wish_id)
     if won.rowcount != 1:  # type: ignore[attr-defined]
         raise life.IllegalWishTransition(wish.id, wish.status, "claim")
     wish.events.append(
@@ -272,6 +299,7 @@ async def claim(
             created_at=now,
         )
     )
+    await _prompts_stale(session, wish)
     # The claimer is shown the whole (masked) wish to fulfil it: logged.
     await access_log.record(
         session,
@@ -300,6 +328,17 @@ async def _claimed_by(session: AsyncSession, *, wish_id: int, user: User) -> Wis
     return wish
 
 
+async def fulfilment_due(session: AsyncSession, *, wish_id: int, user: User) -> Wish:
+    """The wish, if ``user`` holds it and it waits to be delivered (claimed, or disputed
+    and so to be delivered again): checked when "fulfilled" is pressed, before the proof
+    is asked for. Raises :class:`WishNotAllowed` or
+    :class:`~bot.services.wish_lifecycle.IllegalWishTransition`."""
+    wish = await _claimed_by(session, wish_id=wish_id, user=user)
+    if not life.MACHINE.get_transitions(trigger="fulfil", source=wish.status):
+        raise life.IllegalWishTransition(wish.id, wish.status, "fulfil")
+    return wish
+
+
 async def fulfil(
     session: AsyncSession,
     *,
@@ -317,6 +356,27 @@ async def fulfil(
     return await _saved(session, wish, "fulfil")
 
 
+# The other photos of an album sent as proof arrive as updates of their own, within
+# seconds of the first (which was taken as the proof).
+ALBUM_WINDOW = timedelta(minutes=10)
+
+
+async def album_proof_of(session: AsyncSession, *, user: User, now: datetime) -> Wish | None:
+    """The wish ``user`` has just reported fulfilled with a photo (within
+    :data:`ALBUM_WINDOW`), if any: more photos of that album are more of its proof."""
+    return await session.scalar(
+        select(Wish)
+        .where(
+            Wish.claimer_user_id == user.id,
+            Wish.status == life.FULFILLED,
+            Wish.proof_file_id.is_not(None),
+            Wish.fulfilled_at >= now - ALBUM_WINDOW,
+        )
+        .order_by(Wish.fulfilled_at.desc(), Wish.id.desc())
+        .limit(1)
+    )
+
+
 async def progress(session: AsyncSession, *, wish_id: int, user: User, now: datetime) -> Wish:
     """The claimer says they are still on it: the idle clock starts again."""
     wish = await _claimed_by(session, wish_id=wish_id, user=user)
@@ -332,7 +392,7 @@ async def respond(
     wish = await own(session, wish_id=wish_id, user=user)
     if received:
         life.fire(wish, "confirm", actor=actor(user), now=now)
-        life.fire(wish, "close", actor="system", now=now, note="received")
+        life.fire(wish, "close", actor="system", now=now, note=life.CLOSED_RECEIVED)
         wish.closed_at = now
     else:
         life.fire(wish, "dispute", actor=actor(user), now=now)
@@ -418,18 +478,20 @@ async def sweep(
     """Remind idle claimers, release claims idle too long, chase confirmations, and
     remind the reviewers of submissions waiting longer than ``review_reminder_after``."""
     report = WishSweep([], [], [], [], [], [], [])
-    # Claims held by someone who may no longer claim go back on offer at once.
+    # Claims held by someone who may no longer claim go back on offer at once, a disputed
+    # delivery too (nobody else could deliver it again).
     for wish, claimer in (
         await session.execute(
             select(Wish, User)
             .join(User, User.id == Wish.claimer_user_id)
-            .where(Wish.status == life.CLAIMED)
+            .where(Wish.status.in_((life.CLAIMED, life.DISPUTED)))
             .with_for_update(of=Wish, skip_locked=True)
         )
     ).all():
         if not may_claim(claimer):
             life.fire(wish, "release", actor="system", now=now, note="claimer no longer a cadre")
             wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
+            await _prompts_stale(session, wish)
             report.claimer_gone.append(wish)
     for wish in list(
         await session.scalars(
@@ -454,6 +516,7 @@ async def sweep(
                 report.released_from.append((wish, wish.claimer_user_id))
             life.fire(wish, "release", actor="system", now=now, note="no progress")
             wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
+            await _prompts_stale(session, wish)
             report.released.append(wish)
         elif not wish.claim_reminded:
             wish.claim_reminded = True
@@ -473,13 +536,15 @@ async def sweep(
             if _dispute_clock(wish) <= now - confirm_close_after:
                 # Nobody settled the dispute in time (counted from "not received", or the
                 # claimer's last "still working on it"): close it, and tell everyone.
-                life.fire(wish, "close", actor="system", now=now, note="dispute not settled")
+                life.fire(wish, "close", actor="system", now=now, note=life.CLOSED_UNSETTLED)
                 wish.closed_at = now
+                await _prompts_stale(session, wish)
                 report.disputes_closed.append(wish)
             continue
         if wish.fulfilled_at <= now - confirm_close_after:
-            life.fire(wish, "close", actor="system", now=now, note="unconfirmed")
+            life.fire(wish, "close", actor="system", now=now, note=life.CLOSED_UNCONFIRMED)
             wish.closed_at = now
+            await _prompts_stale(session, wish)
             report.auto_closed.append(wish)
         elif not wish.confirm_reminded:
             wish.confirm_reminded = True
