@@ -24,6 +24,7 @@ from tests.e2e.test_wishes import (
     _last,
     _prompt,
     _reply,
+    _returned,
     _staff,
     _submit,
     _wait,
@@ -109,13 +110,7 @@ async def test_a_refused_resubmit_leaves_the_withdrawn_wish_unchanged(
     fields onto the withdrawn wish (bot/services/wishes.py:81-82, before `fire` raises at
     :83), and the update commits: a closed wish's text changes with no event."""
     await _staff(harness)
-    seq = await harness.client.last_seq()
-    wish = await _submit(harness)
-    card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
-    await harness.press(ZHANG, card, "退回修改")
-    seq = await harness.client.last_seq()
-    await harness.send(ZHANG, "请写清楚需要哪种自行车")
-    returned = await _wait(harness, XIAOMING["id"], seq, "需要修改后重新提交")
+    wish, returned = await _returned(harness)
     await harness.press(XIAOMING, returned, "修改并重新提交")
     await harness.press(XIAOMING, await _last(harness, XIAOMING), "修改")
     await harness.press(XIAOMING, await _last(harness, XIAOMING), "心愿内容")
@@ -143,13 +138,7 @@ async def test_opening_a_returned_wish_does_not_silently_drop_a_draft_in_progres
     wait for a text refuse to replace a draft (common.expect_or_explain); this one does
     not."""
     await _staff(harness)
-    seq = await harness.client.last_seq()
-    wish = await _submit(harness)
-    card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
-    await harness.press(ZHANG, card, "退回修改")
-    seq = await harness.client.last_seq()
-    await harness.send(ZHANG, "请写清楚需要哪种自行车")
-    returned = await _wait(harness, XIAOMING["id"], seq, "需要修改后重新提交")
+    _wish_row, returned = await _returned(harness)
     await _reply(harness, "/wish", "描述你的心愿")
     photo = await _reply(harness, "想要一套课外书，我特别喜欢科普", "照片")
     await harness.press(XIAOMING, photo, "跳过")

@@ -214,17 +214,22 @@ async def test_a_proof_sent_long_after_the_button_is_not_taken(harness: BotHarne
     assert (await _wish(harness)).status == life.FULFILLED
 
 
-async def test_returned_edited_resubmitted_then_rejected_and_withdrawn(
-    harness: BotHarness,
-) -> None:
-    await _staff(harness)
+async def _returned(harness: BotHarness) -> tuple[Wish, dict[str, Any]]:
+    """小明's wish, submitted and returned by 张老师 with a reason; and the notice."""
     seq = await harness.client.last_seq()
     wish = await _submit(harness)
     card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
     await harness.press(ZHANG, card, "退回修改")
     seq = await harness.client.last_seq()
     await harness.send(ZHANG, "请写清楚需要哪种自行车")
-    returned = await _wait(harness, XIAOMING["id"], seq, "需要修改后重新提交")
+    return wish, await _wait(harness, XIAOMING["id"], seq, "需要修改后重新提交")
+
+
+async def test_returned_edited_resubmitted_then_rejected_and_withdrawn(
+    harness: BotHarness,
+) -> None:
+    await _staff(harness)
+    wish, returned = await _returned(harness)
     assert "哪种自行车" in returned["text"]
     # /my shows the reason too, with the same buttons.
     mine = await _reply(harness, "/my", "我的微心愿")
