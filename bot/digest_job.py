@@ -25,7 +25,7 @@ from bot.context import Services
 from bot.digest_render import chart, csv_bytes, summary
 from bot.i18n import Html, Translator, translator
 from bot.services import org, outbox
-from bot.services.digest import compute, has_activity
+from bot.services.digest import DIGEST_KIND, compute, has_activity
 from bot.services.digest_rows import week_rows
 from bot.services.digest_week import Week
 from storage.db import unit_of_work
@@ -41,7 +41,7 @@ from storage.outbox import (
 )
 
 _log = logging.getLogger(__name__)
-KIND = "weekly_digest"
+KIND = DIGEST_KIND
 # How many weeks back a bot that was down looks for digests it missed.
 CATCH_UP_WEEKS = 4
 # The three messages of a week's digest, in the order they are posted.

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import Html, Translator, translator
 from bot.notify import masked
-from bot.services.digest import Digest, Item, status_counts
+from bot.services.digest import GAP_EXAMPLE_CUT, Digest, Item, status_counts
 from bot.services.digest_rows import COLUMNS
 
 # The sandbox's port of Telegram's HTML parser (it imports nothing of ours): the summary is
@@ -180,8 +180,8 @@ def _summary(d: Digest, tr: Translator, tz: ZoneInfo, limit: int) -> list[str]:
             line = tr(
                 "digest.gap_line",
                 n=gap.size,
-                first=masked(tr, first)[:40],
-                second=masked(tr, second)[:40],
+                first=masked(tr, first)[:GAP_EXAMPLE_CUT],
+                second=masked(tr, second)[:GAP_EXAMPLE_CUT],
             )
             learned = tr("digest.gap_learned", n=gap.learned) if gap.learned else ""
             lines.append(Html(line + learned))

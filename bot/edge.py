@@ -315,7 +315,8 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             inbound_id = scope.inbound_id
             assert inbound_id is not None
             try:
-                if await inbox.mark_done(session, inbound_id=inbound_id):
+                handled = inbox.unquoted(update)
+                if await inbox.mark_done(session, inbound_id=inbound_id, payload=handled):
                     await session.commit()
                 else:
                     _log.warning("inbound %s was handled elsewhere; rolling back", inbound_id)

@@ -161,15 +161,16 @@ def colleagues_keyboard(
     )
 
 
-def youth_answer_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
-    """ "Resolved" and "follow up" under a cadre's answer."""
+def youth_answer_keyboard(
+    tr: Translator, question_id: int, *, resolved: bool = False
+) -> InlineKeyboardMarkup:
+    """ "Resolved" and "follow up" under a cadre's answer; only "follow up" once it is
+    resolved (a follow-up reopens it)."""
+    follow_up = _button(tr.plain("youth.follow_up_button"), "qfu", question_id)
+    if resolved:
+        return InlineKeyboardMarkup([[follow_up]])
     return InlineKeyboardMarkup(
-        [
-            [
-                _button(tr.plain("youth.resolved_button"), "qok", question_id),
-                _button(tr.plain("youth.follow_up_button"), "qfu", question_id),
-            ]
-        ]
+        [[_button(tr.plain("youth.resolved_button"), "qok", question_id), follow_up]]
     )
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
-from bot.i18n import Translator
+from bot.i18n import Translator, html_to_plain
 from bot.keyboards import youth_answer_keyboard
 from bot.services import lifecycle
 from bot.services import wish_lifecycle as life
@@ -91,10 +91,11 @@ def listing(
 
 
 def question_detail(
-    tr: Translator, question: Question, *, tz: ZoneInfo
+    tr: Translator, question: Question, *, tz: ZoneInfo, faq_answer: str | None = None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """One question: its state, the conversation on it, where it was forwarded; with
-    "resolved" / "follow up" where those are possible."""
+    """One question: its state, the conversation on it, the FAQ answer it got
+    (``faq_answer``, Telegram HTML), where it was forwarded; with "resolved" / "follow up"
+    where those are possible."""
     lines = [
         tr(
             "my.detail_title",
@@ -106,7 +107,7 @@ def question_detail(
     thread = list(question.thread)
     if len(thread) > THREAD_SHOWN:
         thread = [thread[0], *thread[-(THREAD_SHOWN - 1) :]]
-    if not thread:  # an FAQ answer: only the question was kept
+    if not thread:  # only the question was kept
         lines.append(tr("my.detail_youth", date=_when(question.asked_at, tz), text=question.text))
     for message in thread:
         key = "my.detail_cadre" if message.author == "cadre" else "my.detail_youth"
@@ -114,11 +115,20 @@ def question_detail(
         if len(text) > MESSAGE_CUT:
             text = text[:MESSAGE_CUT] + "…"
         lines.append(tr(key, date=_when(message.created_at, tz), text=text))
+        if faq_answer is not None and message is thread[0]:
+            # The FAQ's answer, after the question it answered (as plain text: cut to
+            # size, an HTML answer could lose a closing tag).
+            answer = html_to_plain(faq_answer, keep_links=True)
+            if len(answer) > MESSAGE_CUT:
+                answer = answer[:MESSAGE_CUT] + "…"
+            lines.append(tr("my.detail_faq", text=answer))
     if question.department:
         lines.append(tr("my.detail_department", department=question.department))
     markup = None
     if question.status in (lifecycle.ANSWERED, lifecycle.FORWARDED):
         markup = youth_answer_keyboard(tr, question.id)
+    elif question.status == lifecycle.RESOLVED and any(m.author == "cadre" for m in thread):
+        markup = youth_answer_keyboard(tr, question.id, resolved=True)
     return "\n\n".join(lines), markup
 
 

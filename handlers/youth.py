@@ -124,7 +124,11 @@ async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> Non
         logs.who(query.from_user.id if query.from_user else None),
         error,
     )
-    key = "ask.already" if isinstance(error, asking.AlreadyAnswered) else "callback.stale"
+    key = "callback.stale"
+    if isinstance(error, asking.AlreadyAnswered):
+        key = "ask.already"
+    elif isinstance(error, asking.Erased):
+        key = "ask.erased"
     await query.answer(tr.plain(key), show_alert=True)
 
 
@@ -391,7 +395,10 @@ async def my_item_button(update: Update, context: BotContext) -> None:
             question = await questions.own(
                 context.session, question_id=data.id(), user=context.user
             )
-            text, markup = my_views.question_detail(context.tr, question, tz=tz)
+            answer = await asking.faq_answer_of(
+                context.session, question, context.services.knowledge
+            )
+            text, markup = my_views.question_detail(context.tr, question, tz=tz, faq_answer=answer)
         else:
             wish = await wish_service.own(context.session, wish_id=data.id(), user=context.user)
             text, markup = my_views.wish_detail(context.tr, wish, tz=tz)

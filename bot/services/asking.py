@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
 from bot.services import lifecycle, questions, safeguarding
+from bot.services.data_rights import PURGED
 from bot.services.org import region_chain
 from bot.services.privacy import find_personal_data
 from bot.services.safeguarding import Concern
@@ -58,6 +59,11 @@ class NotYours(PermissionError):
 
 class AlreadyAnswered(Exception):
     """The button was pressed before; its choice stands."""
+
+
+class Erased(NotYours):
+    """The question's words were erased (retention): nothing is left to hand over or to
+    learn, so its buttons do nothing; the young person is asked to ask again."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,19 @@ async def ask(
     return Routed(question, assignment.cadre)
 
 
+async def faq_answer_of(
+    session: AsyncSession, question: Question, index: KnowledgeIndex
+) -> str | None:
+    """The FAQ answer ``question`` got (its latest automatic answer's entry), if any and
+    the entry still exists."""
+    slug = next((e.note for e in reversed(question.events) if e.trigger == "auto_answer"), "")
+    if not slug:
+        return None
+    await index.refresh(session)
+    entry = index.entry(slug)
+    return entry.answer if entry is not None else None
+
+
 async def _claim(
     session: AsyncSession, *, user: User, log_id: int, response: str, chosen: str | None = None
 ) -> MatchLog:
@@ -182,6 +201,8 @@ async def _claim(
     log = await session.get(MatchLog, log_id)
     if log is None or log.telegram_user_id != user.telegram_id or log.band != _BAND_OF[response]:
         raise NotYours(log_id)
+    if log.query == PURGED:
+        raise Erased(log_id)
     # One conditional UPDATE decides between two presses arriving together.
     claimed = await session.execute(
         update(MatchLog)

@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import access_log
+from bot.i18n import html_to_plain
+from bot.services import access_log, data_forget
 from bot.services.data_rights import describe_actor, pseudonymise_refs, staff_code
 from storage.broadcasts import AnnouncementPreference, Subscription
-from storage.faq import SOURCE_SUGGESTION, FaqEntry, FaqPhrasing, MatchLog
+from storage.faq import FaqEntry, MatchLog
 from storage.models import Cadre, InboundMessage, User
 from storage.outbox import OutboxMessage
 from storage.questions import Conversation, Question
@@ -70,14 +71,28 @@ async def export(session: AsyncSession, *, user: User, secret: str, now: datetim
             select(MatchLog).where(MatchLog.telegram_user_id == tg).order_by(MatchLog.id)
         )
     )
-    learned = (
-        await session.execute(
-            select(FaqPhrasing, FaqEntry.slug)
-            .join(FaqEntry, FaqEntry.id == FaqPhrasing.entry_id)
-            .where(FaqPhrasing.created_by == f"user:{me}")
-            .order_by(FaqPhrasing.id)
-        )
-    ).all()
+    # The FAQ answers their questions got (the reply itself is not stored: its entry is).
+    answered_with = {
+        e.note for q in questions for e in q.events if e.trigger == "auto_answer" and e.note
+    }
+    faq = dict(
+        (
+            await session.execute(
+                select(FaqEntry.slug, FaqEntry.answer).where(FaqEntry.slug.in_(answered_with))
+            )
+        ).all()
+    )
+    phrasings = await data_forget.learned_phrasings(session, user_id=me)
+    slugs = dict(
+        (
+            await session.execute(
+                select(FaqEntry.id, FaqEntry.slug).where(
+                    FaqEntry.id.in_({p.entry_id for p in phrasings})
+                )
+            )
+        ).all()
+    )
+    learned = [(p, slugs.get(p.entry_id)) for p in phrasings]
     conversation = await session.get(Conversation, tg)
     inbound = list(
         await session.scalars(
@@ -130,7 +145,7 @@ async def export(session: AsyncSession, *, user: User, secret: str, now: datetim
             "name_shared_with_cadres_on_questions": [q.id for q in questions if q.identity_shared],
             "guardian_consent_on_wishes": [w.id for w in wishes if w.guardian_consent],
         },
-        "questions": [_question(q, actor, note, secret) for q in questions],
+        "questions": [_question(q, actor, note, secret, faq) for q in questions],
         "faq_matches": [
             {
                 "ticket": m.question_id,
@@ -143,10 +158,15 @@ async def export(session: AsyncSession, *, user: User, secret: str, now: datetim
             }
             for m in matches
         ],
+        # Chosen by them from "did you mean", or added by a cadre from their question.
         "faq_phrasings_learned_from_you": [
-            {"faq_entry": slug, "text": p.text, "at": _at(p.created_at)}
+            {
+                "faq_entry": slug,
+                "text": p.text,
+                "from_your_question": data_forget.source_question(p),
+                "at": _at(p.created_at),
+            }
             for p, slug in learned
-            if p.source == SOURCE_SUGGESTION
         ],
         "wishes": [_wish(w, actor, note, secret) for w in wishes],
         "wishes_you_took_on": [
@@ -259,8 +279,11 @@ def _events(events: Iterable[Any], actor: Rename, note: Rename) -> list[dict[str
     ]
 
 
-def _question(q: Question, actor: Rename, note: Rename, secret: str) -> dict[str, Any]:
-    """One ticket with its thread and audit log."""
+def _question(
+    q: Question, actor: Rename, note: Rename, secret: str, faq: dict[str, str]
+) -> dict[str, Any]:
+    """One ticket with its thread, the FAQ answers it got (``faq``: answers by entry
+    slug) and its audit log."""
     return {
         "ticket": q.id,
         "text": q.text,
@@ -290,6 +313,15 @@ def _question(q: Question, actor: Rename, note: Rename, secret: str) -> dict[str
                 "at": _at(m.created_at),
             }
             for m in q.thread
+        ],
+        "faq_answers": [
+            {
+                "faq_entry": e.note,
+                "answer": html_to_plain(faq[e.note], keep_links=True),
+                "at": _at(e.created_at),
+            }
+            for e in q.events
+            if e.trigger == "auto_answer" and e.note in faq
         ],
         "events": _events(q.events, actor, note),
     }

@@ -9,6 +9,8 @@ happens in the caller's session: one transaction.
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,15 +18,19 @@ from typing import Any
 from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import SUPPORTED_LOCALES
+from bot.i18n import translator
 from bot.services import inbox, lifecycle, org
 from bot.services import wish_lifecycle as wish_life
 from bot.services.data_rights import PURGED, forgotten_telegram_id
+from bot.services.digest import DIGEST_KIND, EXAMPLE_LABELS, GAP_EXAMPLE_CUT, GAP_REASONS
+from bot.services.privacy import MASK_KINDS, mask_personal_data
 from bot.services.promotion import PROMOTED_PREFIX
 from knowledge import store
 from storage.broadcasts import AnnouncementPreference, Subscription
 from storage.db import lock_for_writing
 from storage.faq import FaqEntry, FaqPhrasing, FaqRevision, MatchLog
-from storage.models import Cadre, InboundMessage, User
+from storage.models import INBOUND_HANDLED, Cadre, InboundMessage, User
 from storage.outbox import STATE_CANCELLED, STATE_PENDING, OutboxMessage
 from storage.questions import Conversation, Question
 from storage.wishes import Wish
@@ -98,12 +104,17 @@ async def forget(
     _check(user)
     report = ForgetReport()
     me, tg, ghost = user.id, user.telegram_id, forgotten_telegram_id(user.id)
+    quoted = await _quoted_forms(session, user_id=me)  # before their texts go
+    question_ids = set(await session.scalars(select(Question.id).where(Question.user_id == me)))
+    wish_ids = set(await session.scalars(select(Wish.id).where(Wish.user_id == me)))
     await _questions(session, user_id=me, now=now, report=report)
     await _wishes(session, user_id=me, now=now, report=report)
     await _match_log(session, user_id=me, telegram_id=tg, ghost=ghost)
     await _phrasings(session, user_id=me)
     await _outbox(session, user_id=me, telegram_id=tg, ghost=ghost)
     await _inbound(session, telegram_id=tg, ghost=ghost)
+    await _quoting_unhandled(session, telegram_id=tg, questions=question_ids, wishes=wish_ids)
+    await _digests(session, quoted)
     await session.execute(delete(Conversation).where(Conversation.chat_id == tg))
     await session.execute(delete(Subscription).where(Subscription.user_id == me))
     await session.execute(
@@ -198,6 +209,28 @@ async def _match_log(session: AsyncSession, *, user_id: int, telegram_id: int, g
     )
 
 
+async def learned_phrasings(
+    session: AsyncSession, *, user_id: int, own: set[int] | None = None
+) -> list[FaqPhrasing]:
+    """The FAQ phrasings in the person's words: learned from a suggestion they chose
+    (``user:{id}``), or added by a cadre from one of their questions (``…:q{id}``; ``own``
+    their question ids, looked up if not given). /forget deletes them; /mydata lists them.
+    """
+    if own is None:
+        own = set(await session.scalars(select(Question.id).where(Question.user_id == user_id)))
+    learned = await session.scalars(
+        select(FaqPhrasing)
+        .where(
+            or_(
+                FaqPhrasing.created_by == f"user:{user_id}",
+                FaqPhrasing.created_by.contains(":q"),
+            )
+        )
+        .order_by(FaqPhrasing.id)
+    )
+    return [p for p in learned if p.created_by == f"user:{user_id}" or source_question(p) in own]
+
+
 async def _phrasings(session: AsyncSession, *, user_id: int) -> None:
     """The person's wording leaves the FAQ and its history.
 
@@ -209,17 +242,7 @@ async def _phrasings(session: AsyncSession, *, user_id: int) -> None:
     committee words the question anew.
     """
     own = set(await session.scalars(select(Question.id).where(Question.user_id == user_id)))
-    learned = list(
-        await session.scalars(
-            select(FaqPhrasing).where(
-                or_(
-                    FaqPhrasing.created_by == f"user:{user_id}",
-                    FaqPhrasing.created_by.contains(":q"),
-                )
-            )
-        )
-    )
-    learned = [p for p in learned if p.created_by == f"user:{user_id}" or _source(p) in own]
+    learned = await learned_phrasings(session, user_id=user_id, own=own)
     promoted = list(
         await session.scalars(
             select(FaqEntry).where(FaqEntry.slug.in_([f"{PROMOTED_PREFIX}{q}" for q in own]))
@@ -255,7 +278,7 @@ async def _phrasings(session: AsyncSession, *, user_id: int) -> None:
     await store.bump_version(session)  # running indexes drop the phrasings too
 
 
-def _source(phrasing: FaqPhrasing) -> int | None:
+def source_question(phrasing: FaqPhrasing) -> int | None:
     """The question a promoted phrasing came from (``…:q{id}``), if any."""
     _, _, tail = phrasing.created_by.rpartition(":q")
     return int(tail) if tail.isdigit() else None
@@ -350,3 +373,80 @@ async def _inbound(session: AsyncSession, *, telegram_id: int, ghost: int) -> No
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def _quoted_forms(session: AsyncSession, *, user_id: int) -> set[str]:
+    """How the weekly digest may quote the person's questions (an FAQ gap's example: the
+    masked text cut short, HTML-escaped, in any of the catalogs' mask labels)."""
+    texts = await session.scalars(
+        select(Question.text).where(Question.user_id == user_id, Question.reason.in_(GAP_REASONS))
+    )
+    labels = [
+        {kind: translator(locale).plain(f"mask.{kind}") for kind in MASK_KINDS}
+        for locale in SUPPORTED_LOCALES
+    ]
+    forms = set()
+    for text in texts:
+        shown = mask_personal_data(text, EXAMPLE_LABELS)
+        for kinds in labels:
+            form = mask_personal_data(shown, kinds)[:GAP_EXAMPLE_CUT]
+            forms.add(html.escape(form, quote=False))
+    return {form for form in forms if form.strip()}
+
+
+async def _digests(session: AsyncSession, forms: set[str]) -> None:
+    """The person's words quoted in a weekly digest, sent or to be sent, become the
+    placeholder there (the digest's figures stay)."""
+    if not forms:
+        return
+    rows = (
+        await session.execute(
+            select(OutboxMessage.id, OutboxMessage.text).where(OutboxMessage.kind == DIGEST_KIND)
+        )
+    ).all()
+    for row_id, text in rows:
+        blanked = text or ""
+        for form in sorted(forms, key=len, reverse=True):
+            blanked = blanked.replace(form, PURGED)
+        if blanked != text:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id)
+                .values(text=blanked)
+                .execution_options(synchronize_session=False)
+            )
+
+
+# How a staff card or notice names a question or a wish: "#12", "W7".
+_QUESTION_REF = re.compile(r"#(\d+)")
+_WISH_REF = re.compile(r"\bW(\d+)")
+
+
+async def _quoting_unhandled(
+    session: AsyncSession, *, telegram_id: int, questions: set[int], wishes: set[int]
+) -> None:
+    """Someone else's update not yet handled (failed, or in hand) that quotes a card about
+    the person's question or wish (a reply to it, a press under it) keeps the card's text
+    in its stored form: that text goes. (A handled update keeps no quoted text at all:
+    ``inbox.unquoted``.)"""
+    if not questions and not wishes:
+        return
+    rows = (
+        await session.execute(
+            select(InboundMessage.id, InboundMessage.payload).where(
+                InboundMessage.status != INBOUND_HANDLED,
+                InboundMessage.telegram_user_id != telegram_id,
+            )
+        )
+    ).all()
+    for row_id, payload in rows:
+        quoted = inbox.quoted_texts(payload or {})
+        named_q = {int(n) for text in quoted for n in _QUESTION_REF.findall(text)}
+        named_w = {int(n) for text in quoted for n in _WISH_REF.findall(text)}
+        if named_q & questions or named_w & wishes:
+            await session.execute(
+                update(InboundMessage)
+                .where(InboundMessage.id == row_id)
+                .values(payload=inbox.strip_quotes(payload))
+                .execution_options(synchronize_session=False)
+            )

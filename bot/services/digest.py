@@ -72,6 +72,10 @@ KEYWORD_SAMPLE = 2000
 GAP_SAMPLE = 1500
 # How a question that no FAQ entry answered reached a person.
 GAP_REASONS = ("unmatched", "none_of_these", "ask_person")
+# A gap's example is quoted in the summary cut to this many characters.
+GAP_EXAMPLE_CUT = 40
+# The digest's outbox rows (bot.digest_job): /forget looks for the person's words there.
+DIGEST_KIND = "weekly_digest"
 # Example texts in the digest hide personal data behind this neutral mark.
 EXAMPLE_LABELS = dict.fromkeys(MASK_KINDS, "[***]")
 WISH_STEPS = ("submit", "approve", "claim", "fulfil", "confirm")

@@ -112,6 +112,65 @@ _MARK_DONE = (
 )
 
 
+# What is kept of a message an update quotes (the bot's card a cadre replied to, the
+# message under a pressed button) once the update is handled: enough to know which
+# message it was, never its text. The text may be a young person's question (masked) or
+# name: kept, it would outlive their /forget in a staff member's row.
+_QUOTE_KEPT = frozenset({"message_id", "date", "chat", "from"})
+
+
+def _unquoted(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """``payload`` with the messages it quotes reduced to their ids; None if it quotes
+    nothing."""
+    changed = False
+    out = dict(payload)
+    for key in ("message", "edited_message"):
+        message = out.get(key)
+        if isinstance(message, dict) and isinstance(message.get("reply_to_message"), dict):
+            quoted = message["reply_to_message"]
+            out[key] = {
+                **message,
+                "reply_to_message": {k: v for k, v in quoted.items() if k in _QUOTE_KEPT},
+            }
+            changed = True
+    query = out.get("callback_query")
+    if isinstance(query, dict) and isinstance(query.get("message"), dict):
+        pressed = query["message"]
+        out["callback_query"] = {
+            **query,
+            "message": {k: v for k, v in pressed.items() if k in _QUOTE_KEPT},
+        }
+        changed = True
+    return out if changed else None
+
+
+def strip_quotes(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with the messages it quotes reduced to their ids."""
+    return _unquoted(payload) or payload
+
+
+def quoted_texts(payload: dict[str, Any]) -> list[str]:
+    """The texts and captions of the messages ``payload`` quotes."""
+    quoted = []
+    for key in ("message", "edited_message"):
+        message = payload.get(key)
+        if isinstance(message, dict) and isinstance(message.get("reply_to_message"), dict):
+            quoted.append(message["reply_to_message"])
+    query = payload.get("callback_query")
+    if isinstance(query, dict) and isinstance(query.get("message"), dict):
+        quoted.append(query["message"])
+    return [str(q.get(k)) for q in quoted for k in ("text", "caption") if q.get(k)]
+
+
+def unquoted(update: Update) -> dict[str, Any] | None:
+    """The stored form of a handled ``update`` that quotes a message (a reply, a button
+    press): its payload without the quoted text; None for one that quotes nothing."""
+    message = update.effective_message
+    if update.callback_query is None and (message is None or message.reply_to_message is None):
+        return None
+    return _unquoted(update.to_dict())
+
+
 def _row_values(update: Update) -> dict[str, Any]:
     kind, text = describe(update)
     message = update.effective_message
@@ -183,22 +242,31 @@ async def to_handle(session: AsyncSession, update: Update) -> int | None:
     return int(found.id) if found.status == INBOUND_RECEIVED else None
 
 
-async def mark_done(session: AsyncSession, *, inbound_id: int, error: str | None = None) -> bool:
+async def mark_done(
+    session: AsyncSession,
+    *,
+    inbound_id: int,
+    error: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> bool:
     """Mark an inbound update handled, or failed with ``error``; False if it was not waiting.
 
     The mark is conditional, so of two sessions handling the same update only one can
     commit its work: the caller rolls back when this returns False. A failed update keeps
-    what its chat was in the middle of (:func:`moved_on` compares it when it is retried).
+    what its chat was in the middle of (:func:`moved_on` compares it when it is retried)
+    and its whole payload (to be handled again); a handled one is stored as ``payload``
+    when given (:func:`unquoted`).
     """
-    result = await session.execute(
-        _MARK_DONE,
-        {
-            "inbound_id": inbound_id,
-            "new_status": INBOUND_FAILED if error else INBOUND_HANDLED,
-            "new_error": error,
-            "at": utcnow(),
-        },
-    )
+    params = {
+        "inbound_id": inbound_id,
+        "new_status": INBOUND_FAILED if error else INBOUND_HANDLED,
+        "new_error": error,
+        "at": utcnow(),
+    }
+    if payload is not None and not error:
+        result = await session.execute(_MARK_DONE.values(payload=payload), params)
+    else:
+        result = await session.execute(_MARK_DONE, params)
     done = bool(result.rowcount)  # type: ignore[attr-defined]
     if done and error:
         chat_id = await session.scalar(

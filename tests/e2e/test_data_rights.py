@@ -271,9 +271,9 @@ async def test_forget_withdraws_a_claimed_wish_and_tells_the_claimer(harness: Bo
     async with harness.sessions() as session:
         gone = await session.get(Wish, wish.id)
     assert gone is not None and gone.status == "withdrawn" and gone.text == PURGED
-    # The claimer's old "fulfilled" button leads to a refusal: the wish is withdrawn.
-    await harness.press(LI, claimed, "已实现")
-    refused = await _reply(harness, LI, "已经送到了", "已撤回")
+    # The claimer's old "fulfilled" button is refused at once: the wish is withdrawn.
+    refused = await harness.press(LI, claimed, "已实现")
+    assert refused["show_alert"], refused
     assert f"W{wish.id}" in refused["text"] and "已撤回" in refused["text"]
 
 
