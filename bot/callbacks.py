@@ -48,7 +48,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "wnew": (),  # start a new wish (the button in /start's menu)
     "wsub": ("code",),  # submit the draft (its serial)
     "wedit": ("code",),  # show what can be changed (the draft's serial)
-    "wed": ("code",),  # change one field of the draft
+    "wed": ("code", "code"),  # change one field of the draft (field, the draft's serial)
     "wcan": ("code",),  # cancel the draft (its serial)
     "wask": ("code",),  # the draft's text was a question: ask it (the text's checksum)
     "wside": ("code",),  # a text typed at a button step: ask it, keep the draft (checksum)

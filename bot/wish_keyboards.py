@@ -72,10 +72,13 @@ def review_keyboard(tr: Translator, serial: str, *, aside_mark: str = "") -> Inl
     return InlineKeyboardMarkup(rows)
 
 
-def edit_keyboard(tr: Translator) -> InlineKeyboardMarkup:
-    """Which field to change."""
+def edit_keyboard(tr: Translator, serial: str) -> InlineKeyboardMarkup:
+    """Which field of the draft whose serial is ``serial`` to change."""
     return InlineKeyboardMarkup(
-        [[_button(tr.plain(f"wish.field_{field}"), "wed", field)] for field in drafts.EDITABLE]
+        [
+            [_button(tr.plain(f"wish.field_{field}"), "wed", field, serial)]
+            for field in drafts.EDITABLE
+        ]
     )
 
 

@@ -161,7 +161,14 @@ async def photo(update: Update, context: BotContext) -> None:
             await common.lapsed_notice(message, context, waiting.kind, dict(waiting.data))
             return
         caption = message.caption[:PROOF_LIMIT] if message.caption else None
-        await _fulfil(message, context, int(waiting.data["wish_id"]), caption, file_id)
+        await _fulfil(
+            message,
+            context,
+            int(waiting.data["wish_id"]),
+            caption,
+            file_id,
+            album=message.media_group_id,
+        )
         return
     draft = await drafts.load(context.session, chat_id)
     if draft is None:
@@ -179,12 +186,16 @@ async def photo(update: Update, context: BotContext) -> None:
 
 
 async def _more_proof(message: Message, context: BotContext, file_id: str) -> bool:
-    """Another photo of an album whose first photo a claimer just sent as proof: it goes
-    to the young person as well (the first photo's reply stands for the album)."""
+    """Another photo of the album whose first photo a claimer just sent as proof (the
+    same album, within minutes): it goes to the young person as well (the first photo's
+    reply stands for the album)."""
     if not wishes.may_claim(context.user):
         return False
     now = context.services.clock.now()
-    wish = await wishes.album_proof_of(context.session, user=context.user, now=now)
+    assert message.media_group_id is not None
+    wish = await wishes.album_proof_of(
+        context.session, user=context.user, album=message.media_group_id, now=now
+    )
     if wish is None:
         return False
     assert message.photo
@@ -211,9 +222,10 @@ async def draft_button(update: Update, context: BotContext) -> None:
     query, message, data = _query(update)
     tr = context.tr
     draft = await drafts.load(context.session, message.chat_id)
-    # Submit, change and cancel name their draft: an old review screen's do nothing.
-    serial_named = data.action in ("wsub", "wedit", "wcan")
-    if draft is None or (serial_named and data.arg != drafts.serial(draft)):
+    # The review screen's buttons and the "change which" menu name their draft: an old
+    # screen's do nothing.
+    named = {"wsub": 0, "wedit": 0, "wcan": 0, "wed": 1}.get(data.action)
+    if draft is None or (named is not None and data.args[named] != drafts.serial(draft)):
         await query.answer(tr.plain("callback.stale"), show_alert=True)
         return
     await query.answer()
@@ -237,7 +249,9 @@ async def draft_button(update: Update, context: BotContext) -> None:
         await _prompt(message, context, draft)
         return
     if data.action == "wedit":
-        await message.reply_text(tr("wish.edit_which"), reply_markup=edit_keyboard(tr))
+        await message.reply_text(
+            tr("wish.edit_which"), reply_markup=edit_keyboard(tr, drafts.serial(draft))
+        )
         return
     if data.action == "wsub":
         await _submit(message, context, draft)
@@ -620,7 +634,13 @@ async def fulfil_button(update: Update, context: BotContext) -> None:
 
 
 async def _fulfil(
-    message: Message, context: BotContext, wish_id: int, text: str | None, file_id: str | None
+    message: Message,
+    context: BotContext,
+    wish_id: int,
+    text: str | None,
+    file_id: str | None,
+    *,
+    album: str | None = None,
 ) -> None:
     tr = context.tr
     now = context.services.clock.now()
@@ -631,6 +651,7 @@ async def _fulfil(
             user=context.user,
             proof_text=text,
             proof_file_id=file_id,
+            album=album,
             now=now,
         )
     except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:

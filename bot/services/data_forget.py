@@ -375,26 +375,35 @@ async def _inbound(session: AsyncSession, *, telegram_id: int, ghost: int) -> No
     )
 
 
-async def _quoted_forms(session: AsyncSession, *, user_id: int) -> set[str]:
-    """How the weekly digest may quote the person's questions (an FAQ gap's example: the
-    masked text cut short, HTML-escaped, in any of the catalogs' mask labels)."""
-    texts = await session.scalars(
-        select(Question.text).where(Question.user_id == user_id, Question.reason.in_(GAP_REASONS))
+async def _quoted_forms(session: AsyncSession, *, user_id: int) -> set[tuple[str, str]]:
+    """How the weekly digest may quote the person's questions, and what replaces each: an
+    FAQ gap's example is the masked text cut short, HTML-escaped, in any catalog's mask
+    labels, between that catalog's quotation marks. The marks go with it, so a short
+    question ("团员") matches only an example that is all of it, not a word in another."""
+    texts = list(
+        await session.scalars(
+            select(Question.text).where(
+                Question.user_id == user_id, Question.reason.in_(GAP_REASONS)
+            )
+        )
     )
-    labels = [
-        {kind: translator(locale).plain(f"mask.{kind}") for kind in MASK_KINDS}
-        for locale in SUPPORTED_LOCALES
-    ]
-    forms = set()
-    for text in texts:
-        shown = mask_personal_data(text, EXAMPLE_LABELS)
-        for kinds in labels:
-            form = mask_personal_data(shown, kinds)[:GAP_EXAMPLE_CUT]
-            forms.add(html.escape(form, quote=False))
-    return {form for form in forms if form.strip()}
+    forms: set[tuple[str, str]] = set()
+    if not texts:
+        return forms
+    for locale in SUPPORTED_LOCALES:
+        tr = translator(locale)
+        kinds = {kind: tr.plain(f"mask.{kind}") for kind in MASK_KINDS}
+        line = tr("digest.gap_line", n=0, first="\x00", second="\x01")
+        marks = [(line[line.index(m) - 1], line[line.index(m) + 1]) for m in "\x00\x01"]
+        for text in texts:
+            shown = mask_personal_data(mask_personal_data(text, EXAMPLE_LABELS), kinds)
+            form = html.escape(shown[:GAP_EXAMPLE_CUT], quote=False)
+            if form.strip():
+                forms |= {(f"{a}{form}{b}", f"{a}{PURGED}{b}") for a, b in marks}
+    return forms
 
 
-async def _digests(session: AsyncSession, forms: set[str]) -> None:
+async def _digests(session: AsyncSession, forms: set[tuple[str, str]]) -> None:
     """The person's words quoted in a weekly digest, sent or to be sent, become the
     placeholder there (the digest's figures stay)."""
     if not forms:
@@ -406,8 +415,8 @@ async def _digests(session: AsyncSession, forms: set[str]) -> None:
     ).all()
     for row_id, text in rows:
         blanked = text or ""
-        for form in sorted(forms, key=len, reverse=True):
-            blanked = blanked.replace(form, PURGED)
+        for form, placeholder in sorted(forms, key=lambda f: len(f[0]), reverse=True):
+            blanked = blanked.replace(form, placeholder)
         if blanked != text:
             await session.execute(
                 update(OutboxMessage)

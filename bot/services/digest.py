@@ -650,14 +650,19 @@ async def _learned(question_ids: set[int], session: AsyncSession) -> set[int]:
     question (slug ``cadre-qN``) or a phrasing added from it (``created_by`` ``…:qN``)."""
     if not question_ids:
         return set()
+    # Only what the FAQ still answers with: an entry switched off has unlearned it.
     named = list(
         await session.scalars(
-            select(FaqEntry.slug).where(FaqEntry.slug.startswith(PROMOTED_PREFIX))
+            select(FaqEntry.slug).where(
+                FaqEntry.slug.startswith(PROMOTED_PREFIX), FaqEntry.active.is_(True)
+            )
         )
     )
     named += list(
         await session.scalars(
-            select(FaqPhrasing.created_by).where(FaqPhrasing.source == SOURCE_CADRE)
+            select(FaqPhrasing.created_by)
+            .join(FaqEntry, FaqEntry.id == FaqPhrasing.entry_id)
+            .where(FaqPhrasing.source == SOURCE_CADRE, FaqEntry.active.is_(True))
         )
     )
     found = set()

@@ -119,6 +119,22 @@ _MARK_DONE = (
 _QUOTE_KEPT = frozenset({"message_id", "date", "chat", "from"})
 
 
+# Fields of a message that hold another message (kept as its ids), or part of one (a
+# reply's quoted words, a reply to a message elsewhere: dropped).
+_HOLDS_MESSAGE = ("reply_to_message", "pinned_message")
+_HOLDS_PART = ("quote", "external_reply")
+
+
+def _without_quotes(message: dict[str, Any]) -> dict[str, Any] | None:
+    if not any(isinstance(message.get(k), dict) for k in (*_HOLDS_MESSAGE, *_HOLDS_PART)):
+        return None
+    out = {k: v for k, v in message.items() if k not in _HOLDS_PART}
+    for key in _HOLDS_MESSAGE:
+        if isinstance(message.get(key), dict):
+            out[key] = {k: v for k, v in message[key].items() if k in _QUOTE_KEPT}
+    return out
+
+
 def _unquoted(payload: dict[str, Any]) -> dict[str, Any] | None:
     """``payload`` with the messages it quotes reduced to their ids; None if it quotes
     nothing."""
@@ -126,12 +142,8 @@ def _unquoted(payload: dict[str, Any]) -> dict[str, Any] | None:
     out = dict(payload)
     for key in ("message", "edited_message"):
         message = out.get(key)
-        if isinstance(message, dict) and isinstance(message.get("reply_to_message"), dict):
-            quoted = message["reply_to_message"]
-            out[key] = {
-                **message,
-                "reply_to_message": {k: v for k, v in quoted.items() if k in _QUOTE_KEPT},
-            }
+        if isinstance(message, dict) and (stripped := _without_quotes(message)) is not None:
+            out[key] = stripped
             changed = True
     query = out.get("callback_query")
     if isinstance(query, dict) and isinstance(query.get("message"), dict):
@@ -150,23 +162,33 @@ def strip_quotes(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def quoted_texts(payload: dict[str, Any]) -> list[str]:
-    """The texts and captions of the messages ``payload`` quotes."""
+    """The texts and captions of the messages ``payload`` quotes, whole or in part."""
     quoted = []
     for key in ("message", "edited_message"):
         message = payload.get(key)
-        if isinstance(message, dict) and isinstance(message.get("reply_to_message"), dict):
-            quoted.append(message["reply_to_message"])
+        if isinstance(message, dict):
+            quoted += [message[k] for k in (*_HOLDS_MESSAGE, *_HOLDS_PART)]
     query = payload.get("callback_query")
-    if isinstance(query, dict) and isinstance(query.get("message"), dict):
-        quoted.append(query["message"])
-    return [str(q.get(k)) for q in quoted for k in ("text", "caption") if q.get(k)]
+    if isinstance(query, dict):
+        quoted.append(query.get("message"))
+    return [
+        str(q[k]) for q in quoted if isinstance(q, dict) for k in ("text", "caption") if q.get(k)
+    ]
 
 
 def unquoted(update: Update) -> dict[str, Any] | None:
     """The stored form of a handled ``update`` that quotes a message (a reply, a button
     press): its payload without the quoted text; None for one that quotes nothing."""
     message = update.effective_message
-    if update.callback_query is None and (message is None or message.reply_to_message is None):
+    if update.callback_query is None and (
+        message is None
+        or (
+            message.reply_to_message is None
+            and message.pinned_message is None
+            and message.quote is None
+            and message.external_reply is None
+        )
+    ):
         return None
     return _unquoted(update.to_dict())
 

@@ -347,10 +347,13 @@ async def fulfil(
     proof_text: str | None,
     proof_file_id: str | None,
     now: datetime,
+    album: str | None = None,
 ) -> Wish:
-    """The claimer reports the wish fulfilled, with a note or a photo as proof."""
+    """The claimer reports the wish fulfilled, with a note or a photo as proof (the first
+    of ``album``, whose other photos follow as more proof: :func:`album_proof_of`)."""
     wish = await _claimed_by(session, wish_id=wish_id, user=user)
-    life.fire(wish, "fulfil", actor=actor(user), now=now)
+    note = f"{_ALBUM_NOTE}{album}" if album and proof_file_id else ""
+    life.fire(wish, "fulfil", actor=actor(user), now=now, note=note)
     wish.proof_text, wish.proof_file_id = proof_text, proof_file_id
     wish.fulfilled_at, wish.confirm_reminded = now, False  # delivered again after a dispute
     return await _saved(session, wish, "fulfil")
@@ -361,18 +364,26 @@ async def fulfil(
 ALBUM_WINDOW = timedelta(minutes=10)
 
 
-async def album_proof_of(session: AsyncSession, *, user: User, now: datetime) -> Wish | None:
-    """The wish ``user`` has just reported fulfilled with a photo (within
-    :data:`ALBUM_WINDOW`), if any: more photos of that album are more of its proof."""
+# The ``fulfil`` event of a proof that was the first photo of an album names the album.
+_ALBUM_NOTE = "album:"
+
+
+async def album_proof_of(
+    session: AsyncSession, *, user: User, album: str, now: datetime
+) -> Wish | None:
+    """The wish ``user`` has just reported fulfilled (within :data:`ALBUM_WINDOW`) with
+    the first photo of ``album``, if any: the album's other photos are more of its proof."""
     return await session.scalar(
         select(Wish)
+        .join(WishEvent, WishEvent.wish_id == Wish.id)
         .where(
             Wish.claimer_user_id == user.id,
             Wish.status == life.FULFILLED,
-            Wish.proof_file_id.is_not(None),
-            Wish.fulfilled_at >= now - ALBUM_WINDOW,
+            WishEvent.trigger == "fulfil",
+            WishEvent.note == f"{_ALBUM_NOTE}{album}"[:500],
+            WishEvent.created_at >= now - ALBUM_WINDOW,
         )
-        .order_by(Wish.fulfilled_at.desc(), Wish.id.desc())
+        .order_by(WishEvent.id.desc())
         .limit(1)
     )
 

@@ -362,3 +362,19 @@ async def test_a_long_return_reason_is_refused_whole_and_the_shorter_one_taken(
     returned = await _wait(harness, XIAOMING["id"], seq, "需要修改后重新提交")
     assert "最后：写清楚尺寸。" in returned["text"]
     assert (await _wish(harness)).reason == reason
+
+
+async def test_an_old_change_menu_does_not_move_a_newer_draft(harness: BotHarness) -> None:
+    """The "change which field" menu names its draft too (a review found an old menu
+    could send a newer draft back to one of its steps)."""
+    await _staff(harness)
+    old_review = await _write(harness)
+    await harness.press(XIAOMING, old_review, "修改")
+    old_menu = await _last(harness, XIAOMING)
+    await harness.press(XIAOMING, old_review, "提交")
+    await _write(harness, "想要一套课外书，我特别喜欢科普")
+    answer = await harness.press(XIAOMING, old_menu, "心愿内容")
+    assert answer["show_alert"] and "失效" in answer["text"], answer
+    async with harness.sessions() as session:
+        draft = await session.get(Conversation, XIAOMING["id"])
+    assert draft is not None and draft.data["step"] == "review"

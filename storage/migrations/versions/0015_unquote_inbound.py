@@ -1,0 +1,85 @@
+"""inbound_messages: a handled update keeps no text of the messages it quotes (the card a
+cadre replied to or pressed a button under, a pinned card, a reply's quoted words): the
+rows stored before are stripped the same way, so a young person's /forget reaches them
+
+Revision ID: 0015_unquote_inbound
+Revises: 0014_alert_events
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0015_unquote_inbound"
+down_revision = "0014_alert_events"
+branch_labels = None
+depends_on = None
+
+# As bot.services.inbox strips a handled update (copied here: a migration must not change
+# when the application's code does).
+_KEPT = frozenset({"message_id", "date", "chat", "from"})
+_HOLDS_MESSAGE = ("reply_to_message", "pinned_message")
+_HOLDS_PART = ("quote", "external_reply")
+_BATCH = 1000
+
+_inbound = sa.table(
+    "inbound_messages",
+    sa.column("id", sa.Integer),
+    sa.column("status", sa.String),
+    sa.column("payload", sa.JSON),
+)
+
+
+def _stripped(payload: dict[str, Any]) -> dict[str, Any]:
+    out = dict(payload)
+    for key in ("message", "edited_message"):
+        message = out.get(key)
+        if isinstance(message, dict):
+            kept = {k: v for k, v in message.items() if k not in _HOLDS_PART}
+            for field in _HOLDS_MESSAGE:
+                if isinstance(message.get(field), dict):
+                    kept[field] = {k: v for k, v in message[field].items() if k in _KEPT}
+            out[key] = kept
+    query = out.get("callback_query")
+    if isinstance(query, dict) and isinstance(query.get("message"), dict):
+        out["callback_query"] = {
+            **query,
+            "message": {k: v for k, v in query["message"].items() if k in _KEPT},
+        }
+    return out
+
+
+def upgrade() -> None:
+    """Apply this revision: strip the quoted messages of every handled row, in batches."""
+    bind = op.get_bind()
+    text = sa.cast(_inbound.c.payload, sa.Text)
+    quoting = sa.or_(
+        *(text.like(f'%"{field}"%') for field in (*_HOLDS_MESSAGE, *_HOLDS_PART, "callback_query"))
+    )
+    last = 0
+    while True:
+        rows = bind.execute(
+            sa.select(_inbound.c.id, _inbound.c.payload)
+            .where(_inbound.c.id > last, _inbound.c.status == "handled", quoting)
+            .order_by(_inbound.c.id)
+            .limit(_BATCH)
+        ).all()
+        if not rows:
+            return
+        for row_id, payload in rows:
+            if isinstance(payload, dict):
+                stripped = _stripped(payload)
+                if stripped != payload:
+                    bind.execute(
+                        sa.update(_inbound).where(_inbound.c.id == row_id).values(payload=stripped)
+                    )
+        last = rows[-1][0]
+
+
+def downgrade() -> None:
+    """Revert this revision: nothing to do (what was stripped is gone; the older code
+    reads the rows as they are)."""
