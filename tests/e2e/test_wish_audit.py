@@ -21,6 +21,7 @@ from tests.e2e.test_wishes import (
     ZHANG,
     _approve,
     _claimed,
+    _fulfilled,
     _last,
     _prompt,
     _reply,
@@ -64,11 +65,7 @@ async def test_a_confirm_reminder_held_by_quiet_hours_is_not_sent_after_the_wish
     with receipt buttons that no longer work: nothing cancels a wish's pending pushes
     when it closes (bot/services/outbox.py `cancel` is never called for wishes)."""
     await _staff(harness)
-    wish, claimed = await _claimed(harness)
-    await harness.press(LI, claimed, "已实现")
-    seq = await harness.client.last_seq()
-    await harness.send(LI, "自行车已经送到学校了")
-    fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    wish, fulfilled = await _fulfilled(harness, "自行车已经送到学校了")
     clock = harness.app.bot_data.services.clock
     clock.set(datetime(2026, 11, 21, 23, 0, tzinfo=TZ))  # 3.5 days later, in quiet hours
     await sweep(harness.app.bot_data.services)
@@ -185,11 +182,7 @@ async def test_a_removed_cadres_disputed_wish_is_not_left_with_them(harness: Bot
     from storage.db import unit_of_work
 
     await _staff(harness)
-    wish, claimed = await _claimed(harness)
-    await harness.press(LI, claimed, "已实现")
-    seq = await harness.client.last_seq()
-    await harness.send(LI, "已寄出")
-    fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    wish, fulfilled = await _fulfilled(harness, "已寄出")
     await harness.press(XIAOMING, fulfilled, "还没收到")
     async with unit_of_work(harness.sessions) as session:  # voy cadre remove 2002
         await cadres.remove(session, telegram_id=LI["id"])
@@ -252,11 +245,7 @@ async def test_my_does_not_call_an_unsettled_dispute_complete(harness: BotHarnes
     the same as a wish whose receipt they confirmed (my_views.py shows only
     `wish_status.{status}`; CLOSED has one label for received, unconfirmed and disputed)."""
     await _staff(harness)
-    wish, claimed = await _claimed(harness)
-    await harness.press(LI, claimed, "已实现")
-    seq = await harness.client.last_seq()
-    await harness.send(LI, "已寄出")
-    fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    wish, fulfilled = await _fulfilled(harness, "已寄出")
     await harness.press(XIAOMING, fulfilled, "还没收到")
     services = harness.app.bot_data.services
     services.clock.advance(days=15)

@@ -164,6 +164,16 @@ async def _proof_sent(harness: BotHarness, caption: str) -> tuple[Wish, int]:
     return wish, seq
 
 
+async def _fulfilled(harness: BotHarness, note: str = "已寄出") -> tuple[Wish, dict[str, Any]]:
+    """李老师 claims 小明's wish and reports it fulfilled with ``note``; return the wish
+    and the notice 小明 got, with the receipt buttons."""
+    wish, claimed = await _claimed(harness)
+    await harness.press(LI, claimed, "已实现")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, note)
+    return wish, await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+
+
 async def test_the_proof_photo_reaches_the_young_person_with_the_receipt_question(
     harness: BotHarness,
 ) -> None:
@@ -617,11 +627,7 @@ async def test_not_received_tells_the_claimer_and_can_still_be_confirmed(
     harness: BotHarness,
 ) -> None:
     await _staff(harness)
-    _wish_row, claimed = await _claimed(harness)
-    await harness.press(LI, claimed, "已实现")
-    seq = await harness.client.last_seq()
-    await harness.send(LI, "已寄出")
-    fulfilled = await _wait(harness, XIAOMING["id"], seq, "已经实现啦")
+    _wish_row, fulfilled = await _fulfilled(harness)
     seq = await harness.client.last_seq()
     await harness.press(XIAOMING, fulfilled, "还没收到")
     await _wait(harness, LI["id"], seq, "说还没收到")
