@@ -172,6 +172,7 @@ def register_handlers(application: BotApplication) -> None:
             CommandHandler("digest", digest.digest_command),
             CallbackQueryHandler(common.language_chosen, pattern=callbacks.matches("lang")),
             CallbackQueryHandler(common.region_navigate, pattern=callbacks.matches("rgn")),
+            CallbackQueryHandler(common.region_navigate, pattern=callbacks.matches("rgm")),
             CallbackQueryHandler(common.region_chosen, pattern=callbacks.matches("rgs")),
             CallbackQueryHandler(youth.solved, pattern=callbacks.matches("ok")),
             CallbackQueryHandler(youth.hand_over, pattern=callbacks.matches("hum")),
@@ -217,7 +218,7 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(broadcasts.unsubscribe_button, pattern=callbacks.matches("sbu")),
             *[
                 CallbackQueryHandler(broadcasts.draft_button, pattern=callbacks.matches(a))
-                for a in ("bcr", "bct", "bcn", "bcok", "bced", "bcx")
+                for a in ("bcr", "bct", "bcn", "bco", "bcok", "bced", "bcx")
             ],
             CallbackQueryHandler(broadcasts.refresh_button, pattern=callbacks.matches("bcl")),
             # Catch-alls last: anything not matched above.

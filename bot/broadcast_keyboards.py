@@ -14,7 +14,8 @@ from bot.services.subscriptions import SubscriptionView
 from storage.broadcasts import Broadcast
 from storage.models import Region, Topic
 
-# Telegram allows 100 buttons in a keyboard; the region picker keeps well below.
+# Telegram allows 100 buttons in a keyboard: a grid larger than this is shown as a tree
+# with one branch open at a time.
 MAX_REGION_BUTTONS = 60
 
 
@@ -38,12 +39,14 @@ def subscribe_keyboard(tr: Translator, choices: SubscriptionView) -> InlineKeybo
             ),
             "sbt",
             topic.code,
+            # What pressing it does, as its label says (an old panel's button too).
+            "0" if topic.code in choices.followed else "1",
         )
         for topic in choices.topics
     ]
     rows = [toggles[i : i + 2] for i in range(0, len(toggles), 2)]
     switch = "broadcast.all_off" if choices.opted_out else "broadcast.all_on"
-    rows.append([_button(tr.plain(switch), "sba")])
+    rows.append([_button(tr.plain(switch), "sba", "0" if choices.opted_out else "1")])
     return InlineKeyboardMarkup(rows)
 
 
@@ -60,17 +63,50 @@ def unsubscribe_keyboard(tr: Translator, broadcast_id: int) -> InlineKeyboardMar
 
 
 def region_keyboard(
-    tr: Translator, broadcast: Broadcast, regions: Sequence[tuple[Region, int]]
+    tr: Translator,
+    broadcast: Broadcast,
+    regions: Sequence[tuple[Region, int]],
+    *,
+    opened: str | None = None,
 ) -> InlineKeyboardMarkup:
-    """Multi-select over the grid (indented by depth), "all regions", and "next"."""
+    """Multi-select over the grid (indented by depth), "all regions", and "next".
+
+    A grid larger than :data:`MAX_REGION_BUTTONS` is shown as a tree with one branch open
+    (``opened`` and the regions above it): the top level, the children along that
+    branch, and "›" beside a region to open its own; "⬅️" goes one level up. Choosing a
+    region covers everything under it.
+    """
     chosen = set(broadcast.region_codes or [])
     mark = "✅ " if not chosen else ""
     rows = [[_button(mark + tr.plain("broadcast.all_regions"), "bcr", broadcast.id, ALL)]]
-    for region, depth in regions[:MAX_REGION_BUTTONS]:
+
+    def toggle(region: Region, depth: int) -> InlineKeyboardButton:
         label = "· " * depth + tr.name_of(region.names, region.code)
         if region.code in chosen:
             label = "✅ " + label
-        rows.append([_button(label, "bcr", broadcast.id, region.code)])
+        return _button(label, "bcr", broadcast.id, region.code)
+
+    if len(regions) <= MAX_REGION_BUTTONS:
+        rows += [[toggle(region, depth)] for region, depth in regions]
+    else:
+        parents = {region.code: region.parent_code for region, _ in regions}
+        path: set[str | None] = set()
+        code = opened if opened in parents else None
+        while code is not None and code not in path:
+            path.add(code)
+            code = parents.get(code)
+        top = min(depth for _, depth in regions)
+        has_children = {parent for parent in parents.values()}
+        for region, depth in regions:
+            if depth != top and region.parent_code not in path:
+                continue
+            row = [toggle(region, depth)]
+            if region.code in has_children and region.code not in path:
+                row.append(_button("›", "bco", broadcast.id, region.code))
+            rows.append(row)
+        if opened in parents:
+            up = parents[opened]
+            rows.append([_button("⬅️", "bco", broadcast.id, up if up in parents else "-")])
     rows.append([_button(tr.plain("broadcast.next"), "bcn", broadcast.id, REGIONS)])
     return InlineKeyboardMarkup(rows)
 

@@ -21,6 +21,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "lang": ("code",),  # choose a locale
     "rgn": ("code",),  # open a region's children in the picker ("-" for the top level)
     "rgs": ("code",),  # set the user's region
+    "rgm": ("code", "id"),  # another page of a large level of the picker (region or "-", page)
     "ok": ("id",),  # the automatic answer solved it (match log id)
     "hum": ("id",),  # ask a person instead (match log id)
     "pick": ("id", "id"),  # choose a suggestion (match log id, entry id)
@@ -66,12 +67,13 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "fgy": ("id",),  # yes, erase my data
     "fgn": ("id",),  # no, keep it
     # Subscriptions and committee broadcasts.
-    "sbt": ("code",),  # follow or unfollow a topic
-    "sba": (),  # turn all announcements off or on
+    "sbt": ("code", "code"),  # follow ("1") or unfollow ("0") a topic
+    "sba": ("code",),  # turn all announcements off ("1") or on ("0")
     "sbu": ("id",),  # the unsubscribe button under a broadcast (broadcast id)
     "bcr": ("id", "code"),  # toggle a region of a draft broadcast ("all" for every one)
     "bct": ("id", "code"),  # toggle a topic of a draft broadcast ("all" for any)
     "bcn": ("id", "code"),  # go on from a step (regions|topics)
+    "bco": ("id", "code"),  # open a region's branch in a large grid ("-" for the top)
     "bcok": ("id",),  # confirm and send
     "bced": ("id",),  # change the text
     "bcx": ("id",),  # cancel the draft

@@ -40,6 +40,11 @@ _ALIASES = {
 _TAGS = re.compile(r"<[^>]+>")
 
 
+def utf16_units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 _LINK = re.compile(r'<a\s+href="([^"]*)"[^>]*>(.*?)</a>', re.DOTALL)
 
 

@@ -30,8 +30,16 @@ def language_keyboard() -> InlineKeyboardMarkup:
     )
 
 
-def region_keyboard(tr: Translator, view: PickerView) -> InlineKeyboardMarkup:
-    """The region picker: a region with sub-regions opens them, a leaf is chosen."""
+# Telegram refuses a keyboard of more than 100 buttons: a level with more regions than
+# this is shown a page at a time.
+REGION_PAGE = 80
+
+
+def region_keyboard(tr: Translator, view: PickerView, page: int = 0) -> InlineKeyboardMarkup:
+    """The region picker: a region with sub-regions opens them, a leaf is chosen; a large
+    level in pages of :data:`REGION_PAGE` (``page`` from 0)."""
+    pages = max(1, -(-len(view.options) // REGION_PAGE))
+    page = min(max(page, 0), pages - 1)
     buttons = [
         InlineKeyboardButton(
             tr.name_of(option.region.names, option.region.code)
@@ -40,9 +48,26 @@ def region_keyboard(tr: Translator, view: PickerView) -> InlineKeyboardMarkup:
                 "rgn" if option.has_children else "rgs", option.region.code
             ),
         )
-        for option in view.options
+        for option in view.options[page * REGION_PAGE : (page + 1) * REGION_PAGE]
     ]
     rows = _rows(buttons, 2)
+    if pages > 1:
+        here = view.parent.code if view.parent is not None else "-"
+        turn = []
+        if page > 0:
+            turn.append(
+                InlineKeyboardButton(
+                    tr.plain("region.previous"),
+                    callback_data=callbacks.pack("rgm", here, page - 1),
+                )
+            )
+        if page < pages - 1:
+            turn.append(
+                InlineKeyboardButton(
+                    tr.plain("region.more"), callback_data=callbacks.pack("rgm", here, page + 1)
+                )
+            )
+        rows.append(turn)
     if view.parent is not None:
         name = tr.name_of(view.parent.names, view.parent.code)
         rows.append(

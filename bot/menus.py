@@ -76,11 +76,18 @@ def _commands(names: Sequence[str], locale: str, settings: Settings) -> list[Bot
 
 
 async def set_for(
-    bot: Bot, user: User, settings: Settings, *, permanent_failure_ok: bool = False
+    bot: Bot,
+    user: User,
+    settings: Settings,
+    *,
+    permanent_failure_ok: bool = False,
+    chose_language: bool = False,
 ) -> bool:
     """Give a staff member their menu in their private chat; return whether it was set
-    (or, with ``permanent_failure_ok``, refused for good: never opened, blocked)."""
-    if not any(user.has_role(role) for role in STAFF_ROLES):
+    (or, with ``permanent_failure_ok``, refused for good: never opened, blocked). A young
+    person who ``chose_language`` gets theirs too, in that language (everyone else's
+    menu follows their Telegram client's language)."""
+    if not chose_language and not any(user.has_role(role) for role in STAFF_ROLES):
         return False
     try:
         await bot.set_my_commands(

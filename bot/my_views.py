@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
-from bot.i18n import Translator, html_to_plain
+from bot.i18n import Translator, html_to_plain, utf16_units
 from bot.keyboards import youth_answer_keyboard
 from bot.services import lifecycle
 from bot.services import wish_lifecycle as life
@@ -75,15 +75,16 @@ def listing(
         if not group or cut:  # no heading without entries under it
             continue
         parts.append(title)
-        size += len(title) + 2
+        size += utf16_units(title) + 2
         for line, button in group:
-            # Whole entries only: cutting inside one could split an HTML entity.
-            if size + len(line) + 2 > LIST_BUDGET - 200:
+            # Whole entries only: cutting inside one could split an HTML entity. Measured
+            # as Telegram counts (an emoji is two units).
+            if size + utf16_units(line) + 2 > LIST_BUDGET - 200:
                 cut = True
                 break
             parts.append(line)
             shown.append(button)
-            size += len(line) + 2
+            size += utf16_units(line) + 2
     if more or cut:
         parts.append(tr("my.more", shown=len(shown)))
     rows = [shown[i : i + 4] for i in range(0, len(shown), 4)]

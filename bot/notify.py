@@ -22,7 +22,7 @@ from bot.services import outbox as outbox_service
 from bot.services.privacy import MASK_KINDS, mask_personal_data, pseudonym
 from knowledge.index import EntryView, KnowledgeIndex
 from storage.models import Cadre, Region, Topic, User
-from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH
+from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH, STATE_PENDING, OutboxMessage
 from storage.questions import Question
 
 CARD = "card"
@@ -370,6 +370,32 @@ async def _sla_reminder(
         recipient_user_id=cadre.telegram_id,
         ref=_ref(question),
     )
+
+
+async def in_new_language(session: AsyncSession, user: User, settings: Settings) -> int:
+    """Render again, in ``user``'s language now, the pushes to them rendered ahead of time
+    and not yet sent (a "was it resolved?" check, a cadre's SLA reminder): a change of
+    language applies to them too. Return how many."""
+    tr = translator(user.locale, settings.default_locale)
+    rows = await session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.state == STATE_PENDING,
+            OutboxMessage.recipient_user_id == user.telegram_id,
+            OutboxMessage.kind.in_((RESOLVE_CHECK, SLA_REMINDER)),
+            OutboxMessage.ref_type == "question",
+        )
+    )
+    count = 0
+    for row in rows:
+        ref = int(row.ref_id or 0)
+        if row.kind == RESOLVE_CHECK:
+            row.text = tr("youth.resolve_check", ref=ref)
+            row.reply_markup = youth_answer_keyboard(tr, ref).to_dict()
+        else:
+            row.text = tr("card.reminder", ref=ref, hours=f"{settings.sla_reminder_hours:g}")
+        count += 1
+    await session.flush()
+    return count
 
 
 async def remind_later(

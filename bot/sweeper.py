@@ -167,6 +167,14 @@ async def _drafts(session: AsyncSession, services: Services, report: SweepReport
                 session, services, chat_id, "broadcast.draft_expired", AUDIENCE_STAFF
             )
             report.drafts_expired += 1
+    # A draft whose chat went on to something else: cancelled as well, its author told.
+    for broadcast in await broadcast_drafts.orphaned(session, now=now, after=expire_after):
+        author = await session.get(User, broadcast.author_user_id or 0)
+        if author is not None:
+            await _draft_notice(
+                session, services, author.telegram_id, "broadcast.draft_expired", AUDIENCE_STAFF
+            )
+        report.drafts_expired += 1
 
 
 async def _draft_notice(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.i18n import Html, Translator, html_to_plain, translator
+from bot.i18n import Html, Translator, html_to_plain, translator, utf16_units
 from bot.notify import masked
 from bot.services import access_log, org, outbox, users, wishes
 from bot.services.privacy import find_personal_data
@@ -23,7 +23,7 @@ CAPTION_LIMIT = 1024
 
 
 def _caption_length(html_text: str) -> int:
-    return len(html_to_plain(html_text).encode("utf-16-le")) // 2
+    return utf16_units(html_to_plain(html_text))
 
 
 async def region_name(session: AsyncSession, tr: Translator, code: str | None) -> str:

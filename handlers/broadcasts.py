@@ -51,25 +51,30 @@ async def subscribe_command(update: Update, context: BotContext) -> None:
 
 async def subscribe_button(update: Update, context: BotContext) -> None:
     """A toggle on the /subscribe message: saved at once, the message shows the new state."""
-    query, _message, data = _query(update)
+    query, message, data = _query(update)
     tr, now = context.tr, context.services.clock.now()
+    # Each button says what it does ("follow", "turn off"): an old panel's does just that.
     try:
         if data.action == "sbt":
-            choices = await subscriptions.toggle_topic(
-                context.session, user=context.user, topic_code=data.arg, now=now
+            choices = await subscriptions.set_topic(
+                context.session,
+                user=context.user,
+                topic_code=data.args[0],
+                follow=data.args[1] == "1",
+                now=now,
             )
         else:
-            choices = await subscriptions.toggle_announcements(
-                context.session, user=context.user, now=now
+            choices = await subscriptions.set_opted_out(
+                context.session, user=context.user, opted_out=data.arg == "1", now=now
             )
     except subscriptions.UnknownTopic:
         _log.warning("refused an unknown topic from %s", logs.who(context.user.telegram_id))
         await query.answer(tr.plain("broadcast.unknown_topic"), show_alert=True)
         return
     await query.answer()
-    await query.edit_message_text(
-        subscribe_text(tr, choices), reply_markup=subscribe_keyboard(tr, choices)
-    )
+    text, markup = subscribe_text(tr, choices), subscribe_keyboard(tr, choices)
+    if not common.unchanged(message, text, markup):  # an old panel may already read so
+        await query.edit_message_text(text, reply_markup=markup)
 
 
 async def unsubscribe_button(update: Update, context: BotContext) -> None:
@@ -115,14 +120,17 @@ async def _names(context: BotContext, codes: list[str], kind: str, all_key: str)
     return separator.join(tr.name_of(topics[c].names, c) if c in topics else c for c in codes)
 
 
-async def _step_view(context: BotContext, draft: drafts.Draft) -> tuple[Html, object]:
-    """The text and keyboard of the regions or topics step."""
+async def _step_view(
+    context: BotContext, draft: drafts.Draft, *, opened: str | None = None
+) -> tuple[Html, object]:
+    """The text and keyboard of the regions or topics step (``opened``: the branch of a
+    large grid shown open)."""
     tr, broadcast = context.tr, draft.broadcast
     if draft.step == drafts.REGIONS:
         selected = await _names(context, broadcast.region_codes, "region", "broadcast.all_regions")
         options = await drafts.region_options(context.session)
         return tr("broadcast.ask_regions", selected=selected), region_keyboard(
-            tr, broadcast, options
+            tr, broadcast, options, opened=opened
         )
     selected = await _names(context, broadcast.topic_codes, "topic", "broadcast.any_topic")
     topics = await drafts.topics(context.session)
@@ -208,6 +216,15 @@ async def draft_button(update: Update, context: BotContext) -> None:
     if data.action == "bcok":
         await _confirm(query, message, context, draft)
         return
+    if data.action == "bco":  # a large grid: show another branch open
+        if draft.step != drafts.REGIONS:
+            await query.answer(tr.plain("broadcast.stale_step"), show_alert=True)
+            return
+        await query.answer()
+        text, markup = await _step_view(context, draft, opened=data.args[1])
+        if not common.unchanged(message, text, markup):  # type: ignore[arg-type]
+            await query.edit_message_text(text, reply_markup=markup)  # type: ignore[arg-type]
+        return
     try:
         if data.action == "bcr":
             await drafts.toggle_region(context.session, draft, data.args[1])
@@ -223,7 +240,11 @@ async def draft_button(update: Update, context: BotContext) -> None:
     await drafts.save(context.session, draft, now=context.services.clock.now())
     await query.answer()
     if data.action in ("bcr", "bct"):  # the same message shows the new selection
-        text, markup = await _step_view(context, draft)
+        # A region chosen in a large grid: its branch stays open.
+        opened = None
+        if data.action == "bcr":
+            opened = await drafts.parent_of(context.session, data.args[1])
+        text, markup = await _step_view(context, draft, opened=opened)
         await query.edit_message_text(text, reply_markup=markup)  # type: ignore[arg-type]
         return
     await query.edit_message_reply_markup(None)  # the step is over: no stale buttons

@@ -11,7 +11,7 @@ from telegram.error import BadRequest, Forbidden
 
 from bot import callbacks, logs, notify
 from bot.context import BotContext
-from bot.i18n import Html, Translator
+from bot.i18n import Html, Translator, translator, utf16_units
 from bot.keyboards import colleagues_keyboard, promote_keyboard
 from bot.services import conversations, lifecycle, promotion, questions
 from bot.services.privacy import MASK_KINDS
@@ -21,6 +21,8 @@ from storage.questions import Question
 _log = logging.getLogger(__name__)
 # /queue, /pool and /overdue list at most this many questions, each with a button.
 LISTING_LIMIT = 30
+# A listing stays within Telegram's 4,096 (UTF-16 units), with room to spare.
+LISTING_BUDGET = 3800
 
 
 def _query(update: Update) -> tuple[CallbackQuery, callbacks.Callback]:
@@ -97,7 +99,7 @@ async def submit_answer(
     """Record a cadre's answer and deliver it to the young person."""
     now = context.services.clock.now()
     tr = context.tr
-    if len(text) > notify.ANSWER_LIMIT:
+    if utf16_units(text) > notify.ANSWER_LIMIT:  # as Telegram counts: an emoji is two
         # The shortened text that comes next is still this question's answer.
         await common.too_long_again(
             message,
@@ -105,7 +107,7 @@ async def submit_answer(
             kind=conversations.AWAIT_ANSWER,
             question_id=question_id,
             key="card.answer_too_long",
-            length=len(text),
+            length=utf16_units(text),
             limit=notify.ANSWER_LIMIT,
         )
         return
@@ -165,6 +167,7 @@ async def promote_button(update: Update, context: BotContext) -> None:
     """Turn an answered question into FAQ: a new entry, or a phrasing of an entry."""
     query, data = _query(update)
     tr = context.tr
+    faq_tr = translator(context.services.settings.default_locale)
     try:
         slug = await promotion.promote(
             context.session,
@@ -172,7 +175,9 @@ async def promote_button(update: Update, context: BotContext) -> None:
             user=context.user,
             entry_id=data.id(1) if data.action == "qalt" else None,
             index=context.services.knowledge,
-            mask_labels={kind: tr.plain(f"mask.{kind}") for kind in MASK_KINDS},
+            # The FAQ is everyone's: its labels in the bot's default language, not the
+            # promoting cadre's.
+            mask_labels={kind: faq_tr.plain(f"mask.{kind}") for kind in MASK_KINDS},
             now=context.services.clock.now(),
         )
     except promotion.UrgentNotLearned:
@@ -434,17 +439,23 @@ async def _listing(
     if not items:
         await message.reply_text(tr(empty))
         return
-    shown = items[:LISTING_LIMIT]
     lines = [tr(title, count=len(items))]
-    for question in shown:
-        lines.append(
-            tr(
-                "queue.line",
-                ref=question.id,
-                age=notify.age_text(tr, question.asked_at, now),  # type: ignore[arg-type]
-                text=notify.masked(tr, question.text)[:60],
-            )
+    size = utf16_units(lines[0])
+    shown = []
+    for question in items[:LISTING_LIMIT]:
+        line = tr(
+            "queue.line",
+            ref=question.id,
+            age=notify.age_text(tr, question.asked_at, now),  # type: ignore[arg-type]
+            text=notify.masked(tr, question.text)[:60],
         )
+        # Measured as Telegram counts (emoji twice), the HTML's tags included: the title
+        # gives the whole count, so lines past the message's limit are left out.
+        if size + utf16_units(line) + 1 > LISTING_BUDGET:
+            break
+        lines.append(line)
+        shown.append(question)
+        size += utf16_units(line) + 1
     label = "queue.claim_button" if action == "qclaim" else "queue.open_button"
     buttons = [
         InlineKeyboardButton(

@@ -7,7 +7,7 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 
-from bot import callbacks, menus
+from bot import callbacks, menus, notify
 from bot.context import BotContext
 from bot.i18n import Html, Translator, html_to_plain, translator
 from bot.keyboards import language_keyboard, region_keyboard, start_menu
@@ -16,7 +16,12 @@ from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER
 
 
 async def _send_region_picker(
-    update: Update, context: BotContext, parent: str | None, *, prompt: str | None = None
+    update: Update,
+    context: BotContext,
+    parent: str | None,
+    *,
+    prompt: str | None = None,
+    page: int = 0,
 ) -> None:
     view = await org.picker_view(context.session, parent)
     tr = context.tr
@@ -28,7 +33,7 @@ async def _send_region_picker(
         text = tr("region.prompt_under", parent=tr.name_of(view.parent.names, view.parent.code))
     else:
         text = prompt or tr("region.prompt")
-    markup = region_keyboard(tr, view)
+    markup = region_keyboard(tr, view, page)
     query = update.callback_query
     if query is not None and query.message is not None:
         await query.edit_message_text(text, reply_markup=markup)
@@ -95,10 +100,13 @@ async def language_chosen(update: Update, context: BotContext) -> None:
     except ValueError:
         await query.answer(context.tr.plain("callback.stale"), show_alert=True)
         return
+    # Pushes already rendered for later (a "was it resolved?" check) follow the change.
+    await notify.in_new_language(context.session, context.user, context.services.settings)
     tr: Translator = translator(locale)
     await query.answer()
     await query.edit_message_text(tr("language.changed"))
-    await menus.set_for(context.bot, context.user, context.services.settings)  # staff only
+    # The command menu in the chosen language too (for this chat).
+    await menus.set_for(context.bot, context.user, context.services.settings, chose_language=True)
 
 
 async def region_command(update: Update, context: BotContext) -> None:
@@ -113,13 +121,14 @@ async def region_command(update: Update, context: BotContext) -> None:
 
 
 async def region_navigate(update: Update, context: BotContext) -> None:
-    """Open a level of the region picker."""
+    """Open a level of the region picker (or another page of a large one)."""
     query = update.callback_query
     assert query is not None
-    code = callbacks.unpack(query.data).arg
+    data = callbacks.unpack(query.data)
+    code, page = data.arg, data.id(1) if data.action == "rgm" else 0
     await query.answer()
     try:
-        await _send_region_picker(update, context, None if code == "-" else code)
+        await _send_region_picker(update, context, None if code == "-" else code, page=page)
     except LookupError:
         await query.edit_message_text(context.tr("region.unknown"))
 

@@ -29,6 +29,11 @@ ROLE_ADMIN = "admin"
 ROLE_DONOR = "donor"
 
 
+# ``users.language_code`` of a row made for someone before they ever wrote (staff from
+# the org file): their first update sets their language as anyone new gets it.
+NOT_YET_SEEN = "-"
+
+
 class User(TimestampMixin, Base):
     """Anyone who has written to the bot, identified by their Telegram id."""
 
@@ -173,7 +178,8 @@ class InboundMessage(Base):
     # enough: Telegram restarts its numbering after a quiet week or for a new token.
     fingerprint: Mapped[str] = mapped_column(String(96), unique=True)
     telegram_user_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Indexed for /mydata and /forget, which look a person's rows up by chat too.
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str | None] = mapped_column(Text)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from transitions import Machine
 
+from bot.i18n import utf16_units
 from bot.services import broadcasts, org
 from bot.services.wish_drafts import WrongInput  # a step refuses input as a wish draft does
 from storage.broadcasts import Broadcast
@@ -52,11 +53,6 @@ def _move(draft: Draft, trigger: str) -> None:
     if not found:
         raise WrongInput("broadcast.stale_step")
     draft.step = found[0].dest or draft.step
-
-
-def utf16_units(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 async def start(session: AsyncSession, *, user: User, chat_id: int, now: datetime) -> Draft:
@@ -137,6 +133,32 @@ async def idle(session: AsyncSession, *, now: datetime, after: timedelta) -> lis
     )
 
 
+async def orphaned(session: AsyncSession, *, now: datetime, after: timedelta) -> list[Broadcast]:
+    """Cancel the broadcasts still in draft, begun ``after`` ago or more, that no chat is
+    writing any more (the author's chat went on to something else: /wish, a card's
+    button); return them, so their authors can be told."""
+    drafts = list(
+        await session.scalars(
+            select(Broadcast).where(
+                Broadcast.state == broadcasts.DRAFT, Broadcast.created_at <= now - after
+            )
+        )
+    )
+    if not drafts:
+        return []
+    written = {
+        int((data or {}).get("broadcast_id", 0))
+        for data in await session.scalars(
+            select(Conversation.data).where(Conversation.kind == KIND)
+        )
+    }
+    left = [broadcast for broadcast in drafts if broadcast.id not in written]
+    for broadcast in left:
+        broadcasts.fire(broadcast, "cancel")
+    await session.flush()
+    return left
+
+
 def give_text(draft: Draft, text: str) -> None:
     """The announcement's text, at the text step; raise :class:`WrongInput`."""
     if draft.step != TEXT:
@@ -186,6 +208,12 @@ def edit(draft: Draft) -> None:
     if draft.step != PREVIEW:
         raise WrongInput("broadcast.stale_step")
     _move(draft, "edit")
+
+
+async def parent_of(session: AsyncSession, code: str) -> str | None:
+    """The region above ``code`` (None at the top, or for no region)."""
+    region = await session.get(Region, code)
+    return region.parent_code if region is not None else None
 
 
 async def region_options(session: AsyncSession) -> list[tuple[Region, int]]:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import routing
-from storage.models import ROLE_CADRE, Cadre, CadreInvite, Region, Topic, User
+from storage.models import NOT_YET_SEEN, ROLE_CADRE, Cadre, CadreInvite, Region, Topic, User
 
 INVITE_PREFIX = "cadre-"
 
@@ -44,7 +44,13 @@ async def _grant_role(session: AsyncSession, telegram_id: int, name: str, locale
     user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
     if user is None:
         session.add(
-            User(telegram_id=telegram_id, first_name=name, locale=locale, roles=[ROLE_CADRE])
+            User(
+                telegram_id=telegram_id,
+                first_name=name,
+                language_code=NOT_YET_SEEN,
+                locale=locale,
+                roles=[ROLE_CADRE],
+            )
         )
     elif not user.has_role(ROLE_CADRE):
         user.roles = sorted({*(user.roles or []), ROLE_CADRE})

@@ -167,7 +167,7 @@ def quoted_texts(payload: dict[str, Any]) -> list[str]:
     for key in ("message", "edited_message"):
         message = payload.get(key)
         if isinstance(message, dict):
-            quoted += [message[k] for k in (*_HOLDS_MESSAGE, *_HOLDS_PART)]
+            quoted += [message.get(k) for k in (*_HOLDS_MESSAGE, *_HOLDS_PART)]
     query = payload.get("callback_query")
     if isinstance(query, dict):
         quoted.append(query.get("message"))

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    NOT_YET_SEEN,
     ROLE_ADMIN,
     ROLE_CADRE,
     ROLE_DONOR,
@@ -221,6 +222,7 @@ async def _assign_roles(session: AsyncSession, org: OrgFile, *, default_locale: 
             User(
                 telegram_id=telegram_id,
                 first_name=names.get(telegram_id, ""),
+                language_code=NOT_YET_SEEN,
                 locale=default_locale,
                 roles=sorted(roles),
             )

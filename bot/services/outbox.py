@@ -182,6 +182,22 @@ async def cancel(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def cancel_to(session: AsyncSession, *, recipient: int, kinds: Sequence[str]) -> int:
+    """Cancel the pending messages of ``kinds`` to one person (a Telegram id); return how
+    many were cancelled. One already being sent goes out."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.state == STATE_PENDING,
+            OutboxMessage.recipient_user_id == recipient,
+            OutboxMessage.kind.in_(list(kinds)),
+        )
+        .values(state=STATE_CANCELLED, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def pending_count(session: AsyncSession) -> int:
     """Return how many messages are still to be sent (pending or being sent)."""
     count = await session.scalar(

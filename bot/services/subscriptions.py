@@ -12,6 +12,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import outbox
+from bot.services.broadcasts import OUTBOX_KIND as BROADCAST_KIND
 from storage.broadcasts import AnnouncementPreference, Subscription
 from storage.models import Topic, User
 
@@ -41,16 +43,17 @@ async def view(session: AsyncSession, user: User) -> SubscriptionView:
     return SubscriptionView(topics, followed, bool(preference and preference.opted_out))
 
 
-async def toggle_topic(
-    session: AsyncSession, *, user: User, topic_code: str, now: datetime
+async def set_topic(
+    session: AsyncSession, *, user: User, topic_code: str, follow: bool, now: datetime
 ) -> SubscriptionView:
-    """Follow the topic, or stop following it; raise :class:`UnknownTopic`."""
+    """Follow the topic, or stop following it (nothing if already so); raise
+    :class:`UnknownTopic`."""
     if await session.get(Topic, topic_code) is None:
         raise UnknownTopic(topic_code)
     existing = await session.get(Subscription, (user.id, topic_code))
-    if existing is None:
+    if existing is None and follow:
         session.add(Subscription(user_id=user.id, topic_code=topic_code, created_at=now))
-    else:
+    elif existing is not None and not follow:
         await session.execute(
             delete(Subscription).where(
                 Subscription.user_id == user.id, Subscription.topic_code == topic_code
@@ -70,13 +73,7 @@ async def set_opted_out(
         preference = AnnouncementPreference(user_id=user.id)
         session.add(preference)
     preference.opted_out, preference.updated_at = opted_out, now
+    if opted_out:  # an announcement still queued for them (quiet hours, the rate) too
+        await outbox.cancel_to(session, recipient=user.telegram_id, kinds=[BROADCAST_KIND])
     await session.flush()
     return await view(session, user)
-
-
-async def toggle_announcements(
-    session: AsyncSession, *, user: User, now: datetime
-) -> SubscriptionView:
-    """Flip the announcements opt-out."""
-    current = await view(session, user)
-    return await set_opted_out(session, user=user, opted_out=not current.opted_out, now=now)

@@ -11,7 +11,7 @@ from bot.config import SUPPORTED_LOCALES
 from bot.i18n import resolve_locale
 from storage.base import utcnow
 from storage.db import insert_for
-from storage.models import Region, User
+from storage.models import NOT_YET_SEEN, Region, User
 
 # last_seen_at is refreshed at most this often: writing it on every update cost an
 # UPDATE per message (issue 7 load benchmark); a minute is precise enough for "last seen".
@@ -50,7 +50,9 @@ async def touch(
     language_code: str | None,
     default_locale: str,
 ) -> tuple[User, bool]:
-    """Register or refresh a user on any update; return the user and whether it is new.
+    """Register or refresh a user on any update; return the user and whether this is
+    their first contact (a new row, or a row made for them before they ever wrote: staff
+    from the org file, who then get their Telegram language as anyone new does).
 
     A user who wrote again after blocking the bot is reachable again.
     """
@@ -75,6 +77,10 @@ async def touch(
         user = await get_by_telegram_id(session, telegram_id)
         assert user is not None
     changed = False
+    first_contact = created or user.language_code == NOT_YET_SEEN
+    if first_contact and not created:
+        user.locale = resolve_locale(language_code, default_locale)
+        changed = True
     if not created:
         # Assigned only when different: an update from someone known, as nearly all are,
         # then costs no flush at all (issue 7's load benchmark).
@@ -92,7 +98,7 @@ async def touch(
         changed = True
     if changed:
         await session.flush()
-    return user, created
+    return user, first_contact
 
 
 async def set_locale(session: AsyncSession, *, user: User, locale: str) -> None:

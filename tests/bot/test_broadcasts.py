@@ -105,29 +105,35 @@ async def _user(session: AsyncSession, telegram_id: int) -> User:
     return user
 
 
-async def test_subscription_toggles_change_who_is_reached(
+async def test_subscription_choices_change_who_is_reached(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     async with unit_of_work(sessions) as session:
         user = await _user(session, 101)
-        choices = await subscriptions.toggle_topic(
-            session, user=user, topic_code="safety", now=NOW
+        choices = await subscriptions.set_topic(
+            session, user=user, topic_code="safety", follow=True, now=NOW
         )
         assert choices.followed == {"safety"} and not choices.opted_out
+        again = await subscriptions.set_topic(  # following twice is following
+            session, user=user, topic_code="safety", follow=True, now=NOW
+        )
+        assert again.followed == {"safety"}
         with pytest.raises(subscriptions.UnknownTopic):
-            await subscriptions.toggle_topic(session, user=user, topic_code="nope", now=NOW)
+            await subscriptions.set_topic(
+                session, user=user, topic_code="nope", follow=True, now=NOW
+            )
     assert await _targets(sessions, [], ["safety"]) == {101}
     async with unit_of_work(sessions) as session:
         user = await _user(session, 101)
-        choices = await subscriptions.toggle_announcements(session, user=user, now=NOW)
+        choices = await subscriptions.set_opted_out(session, user=user, opted_out=True, now=NOW)
         assert choices.opted_out
     assert await _targets(sessions, [], ["safety"]) == set()
     assert 101 not in await _targets(sessions, [], [])
     async with unit_of_work(sessions) as session:
         user = await _user(session, 101)
-        await subscriptions.toggle_announcements(session, user=user, now=NOW)
-        choices = await subscriptions.toggle_topic(
-            session, user=user, topic_code="safety", now=NOW
+        await subscriptions.set_opted_out(session, user=user, opted_out=False, now=NOW)
+        choices = await subscriptions.set_topic(
+            session, user=user, topic_code="safety", follow=False, now=NOW
         )
         assert choices.followed == set()
     assert await _targets(sessions, [], ["safety"]) == set()

@@ -268,11 +268,11 @@ async def test_subscribe_toggles_are_saved_and_shown(harness: BotHarness) -> Non
     assert buttons(panel)[-1]["text"].startswith("🔕 全部通知：关闭")
 
     # Forged or stale data is refused, not acted on.
-    answer = await harness.press_data(XIAOMING, panel["message_id"], "v1:sbt:astrology")
+    answer = await harness.press_data(XIAOMING, panel["message_id"], "v1:sbt:astrology:1")
     assert answer["show_alert"] and "话题已经不存在" in answer["text"]
     answer = await harness.press_data(XIAOMING, panel["message_id"], "v1:bcok:77")
     assert answer["show_alert"] and "不能操作" in answer["text"]
-    answer = await harness.press_data(XIAOMING, panel["message_id"], "v1:sbt:x:y")
+    answer = await harness.press_data(XIAOMING, panel["message_id"], "v1:sbt:x:y:z")
     assert answer["show_alert"] and "失效" in answer["text"]
 
 

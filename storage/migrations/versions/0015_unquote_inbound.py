@@ -1,6 +1,7 @@
 """inbound_messages: a handled update keeps no text of the messages it quotes (the card a
 cadre replied to or pressed a button under, a pinned card, a reply's quoted words): the
-rows stored before are stripped the same way, so a young person's /forget reaches them
+rows stored before are stripped the same way, so a young person's /forget reaches them;
+an index on chat_id (/mydata and /forget look a person's rows up by chat too)
 
 Revision ID: 0015_unquote_inbound
 Revises: 0014_alert_events
@@ -54,7 +55,9 @@ def _stripped(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def upgrade() -> None:
-    """Apply this revision: strip the quoted messages of every handled row, in batches."""
+    """Apply this revision: the index; strip the quoted messages of every handled row, in
+    batches."""
+    op.create_index("ix_inbound_messages_chat_id", "inbound_messages", ["chat_id"])
     bind = op.get_bind()
     text = sa.cast(_inbound.c.payload, sa.Text)
     quoting = sa.or_(
@@ -81,5 +84,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Revert this revision: nothing to do (what was stripped is gone; the older code
+    """Revert this revision: drop the index (what was stripped is gone; the older code
     reads the rows as they are)."""
+    op.drop_index("ix_inbound_messages_chat_id", table_name="inbound_messages")
