@@ -10,7 +10,7 @@ from sqlalchemy import select
 from telegram import BotCommandScopeChat
 
 from storage.models import User
-from storage.questions import Question
+from tests.e2e.test_question_loop import _pick_region, _question
 from tests.support import XIAOMING, BotHarness, buttons, texts
 
 # 王老师 as the org file lists him, but his Telegram app is in English.
@@ -19,22 +19,22 @@ WANG = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}
 QUESTION = "我们东湖街道有没有周末的篮球活动？"
 
 
-async def _pick_region(harness: BotHarness, user: dict[str, Any], *path: str) -> None:
-    picker = (await harness.send(user, "/start"))[-1]
-    for label in path:
-        await harness.press(user, picker, label)
-        picker = await harness.message(user["id"], picker["message_id"])
-
-
-async def _question(harness: BotHarness) -> Question:
-    async with harness.sessions() as session:
-        question = await session.scalar(select(Question).order_by(Question.id.desc()))
-    assert question is not None
-    return question
-
-
 def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+async def _card(harness: BotHarness) -> dict[str, Any]:
+    """小明 (东湖街道) asks; return the card 王老师 gets."""
+    await _pick_region(harness, XIAOMING, "东城区", "东湖街道")
+    await harness.client.send_text(WANG, "/start")
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, QUESTION)
+    return await harness.client.wait_for_bot_message(
+        WANG["id"],
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: "问题 #" in (m.get("text") or ""),
+    )
 
 
 async def test_staff_from_the_org_file_get_their_telegram_language(harness: BotHarness) -> None:
@@ -55,16 +55,7 @@ async def test_an_emoji_rich_answer_is_measured_as_telegram_counts_it(
     accepted ("answer sent"), but the push "A league cadre answered…" that quotes it is
     over 4,096 units: Telegram refuses it, the outbox row ends failed, and the young
     person never gets the answer while the question shows "answered"."""
-    await _pick_region(harness, XIAOMING, "东城区", "东湖街道")
-    await harness.client.send_text(WANG, "/start")
-    seq = await harness.client.last_seq()
-    await harness.send(XIAOMING, QUESTION)
-    card = await harness.client.wait_for_bot_message(
-        WANG["id"],
-        after_seq=seq,
-        timeout=10,
-        predicate=lambda m: "问题 #" in (m.get("text") or ""),
-    )
+    card = await _card(harness)
     answer = "🏀" * 2040
     assert _utf16(answer) <= 4096  # Telegram delivers this message to the bot
     # Now counted as Telegram counts: refused whole, with its length, before anything is
@@ -106,16 +97,7 @@ async def test_a_push_scheduled_before_a_language_change_comes_in_the_new_langua
     """Pushes are rendered when queued, not when sent: the "was question #N resolved?"
     check is rendered at answer time and sent a day later. 小明 switched to English in
     between (and the app says "from now on"), yet the check arrives in Chinese."""
-    await _pick_region(harness, XIAOMING, "东城区", "东湖街道")
-    await harness.client.send_text(WANG, "/start")
-    seq = await harness.client.last_seq()
-    await harness.send(XIAOMING, QUESTION)
-    card = await harness.client.wait_for_bot_message(
-        WANG["id"],
-        after_seq=seq,
-        timeout=10,
-        predicate=lambda m: "问题 #" in (m.get("text") or ""),
-    )
+    card = await _card(harness)
     seq = await harness.client.last_seq()
     await harness.send(WANG, "周六下午有。", reply_to=card["message_id"])
     await harness.client.wait_for_bot_message(
