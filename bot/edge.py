@@ -293,12 +293,14 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         sender = update.effective_user
         if sender is None or sender.is_bot:
             return
+        chat = update.effective_chat
         scope.user, scope.is_new_user = await users.touch(
             session,
             telegram_id=sender.id,
             first_name=sender.first_name,
             language_code=sender.language_code,
             default_locale=self._default_locale,
+            private=chat is None or chat.type == "private",
         )
         scope.locale = scope.user.locale
 

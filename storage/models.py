@@ -51,6 +51,10 @@ class User(TimestampMixin, Base):
     # Set when Telegram answers 403: the user blocked the bot or deleted the account.
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Since when the bot can write to them in private. None for someone who has only
+    # written in a group (the committee's): Telegram refuses a bot's first private message,
+    # so a broadcast leaves them out. Rows made otherwise count as reachable.
+    private_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
     # Set when the person asked to be forgotten (/forget): the row is an anonymous
     # placeholder from then on, kept so anonymous counts of their items still add up.
     forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import JSON, BigInteger, Integer, String, column, func, insert, select, table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.context import BotApplication
 from knowledge.store import current_version
 from sandbox import SandboxClient, SandboxServer
+from storage.base import UTCDateTime
 from storage.models import INBOUND_RECEIVED, InboundMessage, User
 
 TOKEN = "123456789:SANDBOX-test-token"
@@ -158,3 +160,34 @@ def button_data(message: dict[str, Any], text: str) -> str:
 def texts(messages: list[dict[str, Any]]) -> str:
     """Join the texts of ``messages`` for assertions."""
     return "\n".join(m.get("text") or m.get("caption") or "" for m in messages)
+
+
+async def user_as_of_old_revision(connection: AsyncConnection, telegram_id: int) -> int:
+    """Insert a young person's row with only the columns every revision's ``users`` has
+    (a migration test's data, written before upgrading: the model has newer columns)."""
+    now = datetime.now(UTC)
+    old_users = table(
+        "users",
+        column("id", Integer),
+        column("telegram_id", BigInteger),
+        column("first_name", String),
+        column("locale", String),
+        column("roles", JSON),
+        column("last_seen_at", UTCDateTime()),
+        column("created_at", UTCDateTime()),
+        column("updated_at", UTCDateTime()),
+    )
+    inserted = await connection.execute(
+        insert(old_users)
+        .values(
+            telegram_id=telegram_id,
+            first_name="青年",
+            locale="zh-Hans",
+            roles=[],
+            last_seen_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        .returning(old_users.c.id)
+    )
+    return int(inserted.scalar_one())

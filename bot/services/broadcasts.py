@@ -99,6 +99,8 @@ async def recipients(
         .where(
             User.unreachable_at.is_(None),
             User.forgotten_at.is_(None),  # /forget left only an anonymous row
+            # Someone who only ever wrote in a group cannot be messaged in private.
+            User.private_since.is_not(None),
             or_(AnnouncementPreference.opted_out.is_(None), ~AnnouncementPreference.opted_out),
         )
         .order_by(User.id)

@@ -49,12 +49,14 @@ async def touch(
     first_name: str,
     language_code: str | None,
     default_locale: str,
+    private: bool = True,
 ) -> tuple[User, bool]:
     """Register or refresh a user on any update; return the user and whether this is
     their first contact (a new row, or a row made for them before they ever wrote: staff
     from the org file, who then get their Telegram language as anyone new does).
 
-    A user who wrote again after blocking the bot is reachable again.
+    A user who wrote again after blocking the bot is reachable again. ``private``: the
+    update came from their private chat with the bot (or from no chat), not a group.
     """
     language_code = language_code[:16] if language_code else None
     user = await get_by_telegram_id(session, telegram_id)
@@ -69,6 +71,7 @@ async def touch(
                 language_code=language_code,
                 locale=resolve_locale(language_code, default_locale),
                 roles=[],
+                private_since=utcnow() if private else None,
             )
             .on_conflict_do_nothing(index_elements=[User.telegram_id])
             .returning(User.id)
@@ -78,6 +81,9 @@ async def touch(
         assert user is not None
     changed = False
     first_contact = created or user.language_code == NOT_YET_SEEN
+    if private and user.private_since is None:  # first written to the bot in private
+        user.private_since = utcnow()
+        changed = True
     if first_contact and not created:
         user.locale = resolve_locale(language_code, default_locale)
         changed = True

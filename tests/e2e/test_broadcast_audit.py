@@ -175,6 +175,26 @@ async def _step_message(harness: BotHarness, message_id: int) -> dict[str, Any]:
     return found
 
 
+async def test_someone_who_only_wrote_in_a_group_is_not_counted_as_a_recipient(
+    harness: BotHarness,
+) -> None:
+    """A member of the committee's group who is not staff, and never opened a private
+    chat with the bot, is registered by their group message (no region, no role) and
+    then counted and targeted by every "all regions" broadcast, though the bot cannot
+    reach them (Telegram refuses a first private message: 403, counted as blocked)."""
+    from tests.support import COMMITTEE_CHAT
+
+    await _youth(harness, XIAOMING, "高新区")
+    secretary = {"id": 2099, "first_name": "秘书", "language_code": "zh-hans"}
+    await harness.send(secretary, "收到，我去准备会议室", chat_id=COMMITTEE_CHAT)
+    _, summary = await _compose(harness, "全市通知", [], [])
+    assert "接收人数：1" in summary["text"], summary["text"]
+    # Once they write to the bot in private, they are reachable and counted.
+    await harness.send(secretary, "/start")
+    _, summary = await _compose(harness, "全市通知", [], [])
+    assert "接收人数：2" in summary["text"], summary["text"]
+
+
 async def test_a_stale_switch_labelled_turn_off_does_not_turn_announcements_on(
     harness: BotHarness,
 ) -> None:

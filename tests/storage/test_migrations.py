@@ -78,27 +78,38 @@ async def _alerts_backfilled(url: str) -> None:
     """0014: an urgent question from before gets its alert, at the time it was asked."""
     from datetime import UTC, datetime
 
-    from bot.services import questions, users
-    from storage.questions import QuestionEvent
+    from sqlalchemy import insert
+
+    from storage.questions import Question, QuestionEvent
+    from tests.support import user_as_of_old_revision
 
     engine = create_engine(url)
     try:
         await migrate.upgrade(engine, "0013_inbound_requeue")
         sessions = create_session_factory(engine)
         asked = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
-        async with unit_of_work(sessions) as session:
-            user, _ = await users.touch(
-                session,
-                telegram_id=9_000_000_002,
-                first_name="青年",
-                language_code="zh-hans",
-                default_locale="zh-Hans",
-            )
-            urgent = await questions.create(session, user=user, text="救救我", now=asked)
-            urgent.urgent = True
-            await questions.create(session, user=user, text="团费怎么交", now=asked)
-            await session.flush()
-            urgent_id = urgent.id
+        # Rows as that revision has them (Core, its columns only: the models are newer).
+        async with engine.begin() as connection:
+            user_id = await user_as_of_old_revision(connection, 9_000_000_002)
+            ids = []
+            for text, urgent in (("救救我", True), ("团费怎么交", False)):
+                ids.append(
+                    (
+                        await connection.execute(
+                            insert(Question.__table__)
+                            .values(
+                                user_id=user_id,
+                                text=text,
+                                status="new",
+                                urgent=urgent,
+                                asked_at=asked,
+                                last_activity_at=asked,
+                            )
+                            .returning(Question.__table__.c.id)
+                        )
+                    ).scalar_one()
+                )
+            urgent_id = ids[0]
 
         async def alerts() -> list[tuple[int, datetime]]:
             async with sessions() as session:

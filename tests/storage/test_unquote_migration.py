@@ -1,6 +1,7 @@
 """0015_unquote_inbound strips the quoted messages of the updates handled before it (a
 reply to a card, a press under one, a pinned card, a reply's quoted words), so the young
-person's words in a card do not stay with a staff member's stored messages."""
+person's words in a card do not stay with a staff member's stored messages; and counts
+every user so far as reachable in private."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from sqlalchemy import insert, select
 
 from storage import migrate
 from storage.db import create_engine
-from storage.models import InboundMessage
+from storage.models import InboundMessage, User
+from tests.support import user_as_of_old_revision
 
 CARD = {"message_id": 59, "date": 1, "text": "📨 问题 #1\nSECRET-A 我想问篮球活动"}
 
@@ -47,7 +49,13 @@ async def test_handled_rows_lose_quoted_text_and_others_stay(db_url: str) -> Non
         async with engine.begin() as connection:
             for row in rows.values():
                 await connection.execute(insert(table).values(**row))
+            user_id = await user_as_of_old_revision(connection, 1001)
         await migrate.upgrade(engine)
+        async with engine.connect() as connection:
+            since = await connection.scalar(
+                select(User.__table__.c.private_since).where(User.__table__.c.id == user_id)
+            )
+        assert since is not None  # everyone so far counts as reachable in private
         async with engine.connect() as connection:
             found = {
                 key: payload

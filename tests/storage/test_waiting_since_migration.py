@@ -8,8 +8,8 @@ from sqlalchemy import insert, select
 
 from storage import migrate
 from storage.db import create_engine
-from storage.models import User
 from storage.questions import Question, QuestionEvent
+from tests.support import user_as_of_old_revision
 
 
 def at(day: int, hour: int) -> datetime:
@@ -22,13 +22,7 @@ async def _backfill(url: str) -> None:
         await migrate.upgrade(engine, "0006_digest")
         questions, events = Question.__table__, QuestionEvent.__table__
         async with engine.begin() as connection:
-            user_id = (
-                await connection.execute(
-                    insert(User.__table__)
-                    .values(telegram_id=1, first_name="青年", locale="zh-Hans", roles=[])
-                    .returning(User.__table__.c.id)
-                )
-            ).scalar_one()
+            user_id = await user_as_of_old_revision(connection, 1)
 
             async def question(status: str, moves: list[tuple[str, str, datetime]]) -> int:
                 qid = (

@@ -1,7 +1,9 @@
 """inbound_messages: a handled update keeps no text of the messages it quotes (the card a
 cadre replied to or pressed a button under, a pinned card, a reply's quoted words): the
 rows stored before are stripped the same way, so a young person's /forget reaches them;
-an index on chat_id (/mydata and /forget look a person's rows up by chat too)
+an index on chat_id (/mydata and /forget look a person's rows up by chat too);
+users.private_since (broadcasts leave out people the bot cannot write to in private),
+set for every user so far
 
 Revision ID: 0015_unquote_inbound
 Revises: 0014_alert_events
@@ -58,6 +60,9 @@ def upgrade() -> None:
     """Apply this revision: the index; strip the quoted messages of every handled row, in
     batches."""
     op.create_index("ix_inbound_messages_chat_id", "inbound_messages", ["chat_id"])
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("private_since", sa.DateTime(timezone=True)))
+    op.execute(sa.text("UPDATE users SET private_since = created_at"))
     bind = op.get_bind()
     text = sa.cast(_inbound.c.payload, sa.Text)
     quoting = sa.or_(
@@ -86,4 +91,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revert this revision: drop the index (what was stripped is gone; the older code
     reads the rows as they are)."""
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("private_since")
     op.drop_index("ix_inbound_messages_chat_id", table_name="inbound_messages")
