@@ -161,14 +161,14 @@ async def test_a_fulfilled_button_from_someone_not_holding_the_wish_is_refused_a
     seq = await harness.client.last_seq()
     wish = await _submit(harness)
     await _approve(harness, wish, seq)
-    await harness.send(XIAOMING, "/my")
-    anchor = await _last(harness, XIAOMING)
-    answer = await harness.press_data(XIAOMING, anchor["message_id"], f"v1:wfl:{wish.id}")
+    await _wait(harness, XIAOMING["id"], seq, "通过审核并公开")  # the push, before the rest
+    (mine,) = await harness.send(XIAOMING, "/my")
+    answer = await harness.press_data(XIAOMING, mine["message_id"], f"v1:wfl:{wish.id}")
     asked_proof = "凭证" in (await _last(harness, XIAOMING))["text"]
-    (reply,) = await harness.send(XIAOMING, "请问几岁能入团啊？")
+    replies = await harness.send(XIAOMING, "请问几岁能入团啊？")
     async with harness.sessions() as session:
         asked = list(await session.scalars(select(Question.text)))
-    assert not asked_proof and asked == ["请问几岁能入团啊？"], (answer, reply["text"], asked)
+    assert not asked_proof and asked == ["请问几岁能入团啊？"], (answer, replies, asked)
 
 
 async def test_a_removed_cadres_disputed_wish_is_not_left_with_them(harness: BotHarness) -> None:
