@@ -167,8 +167,15 @@ async def test_my_detail_of_an_auto_resolved_question_offers_no_follow_up(
     follow-up still reopens it (``follow_up`` from ``resolved``), but its /my detail
     shows no ❓ button: only ``answered`` and ``forwarded`` get buttons there."""
     _reply_to_q, card = await _ask(harness)
+    seq = await harness.client.last_seq()
     await _reply(
         harness, WANG, "周六下午三点有活动", "已把你的答复发给提问人", reply_to=card["message_id"]
+    )
+    await harness.client.wait_for_bot_message(  # the answer's push, before anything else
+        XIAOMING["id"],
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: "团干部答复了你的问题" in (m.get("text") or ""),
     )
     services = harness.app.bot_data.services
     services.clock.advance(days=8)
