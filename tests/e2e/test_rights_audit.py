@@ -181,9 +181,19 @@ async def test_my_detail_of_an_auto_resolved_question_offers_no_follow_up(
     services.clock.advance(days=8)
     assert (await sweep(services)).auto_resolved == 1
     assert lifecycle.allowed(lifecycle.RESOLVED, "follow_up")
-    mine = (await harness.send(XIAOMING, "/my"))[-1]
+    # Picked by what they say: a push (the "was it resolved?" check, due since the clock
+    # moved) may arrive in between.
+    mine = next(
+        m for m in await harness.send(XIAOMING, "/my") if "我提过的问题" in (m.get("text") or "")
+    )
     assert "已解决" in mine["text"]
+    seq = await harness.client.last_seq()
     await harness.press(XIAOMING, mine, "🔎 #")
-    detail = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+    detail = await harness.client.wait_for_bot_message(
+        XIAOMING["id"],
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: "提问时间" in (m.get("text") or ""),
+    )
     assert "周六下午三点有活动" in detail["text"]
     assert any("继续追问" in b["text"] for b in buttons(detail)), buttons(detail)
