@@ -102,6 +102,15 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
         await wish_notify.to_owner(
             session, wish, key="wish.auto_closed_notice", settings=settings, now=now
         )
+        if wish.claimer_user_id is not None:
+            await wish_notify.to_user(
+                session,
+                wish,
+                wish.claimer_user_id,
+                key="wish.auto_closed_claimer",
+                settings=settings,
+                now=now,
+            )
     for wish in found.disputes_closed:
         await wish_notify.to_owner(
             session, wish, key="wish.dispute_closed_notice", settings=settings, now=now

@@ -26,6 +26,11 @@ def _caption_length(html_text: str) -> int:
     return utf16_units(html_to_plain(html_text))
 
 
+def fits_caption(html_text: str) -> bool:
+    """Whether ``html_text`` can be a photo's caption."""
+    return _caption_length(html_text) <= CAPTION_LIMIT
+
+
 async def region_name(session: AsyncSession, tr: Translator, code: str | None) -> str:
     """A region's name in the reader's language."""
     region = await session.get(Region, code) if code else None
@@ -64,6 +69,8 @@ async def review_card(
             "wish.check_warn", label=tr.plain("wish.check_duplicate", other=check.duplicate_of)
         ),
     ]
+    if wish.photo_file_id:  # no machine can check a photo: the reviewer looks
+        lines.append(tr("wish.check_photo"))
     return tr(
         "wish.review_card",
         ref=wish.id,
@@ -97,17 +104,38 @@ async def review_cards(
         card = await review_card(session, tr, wish, check)
         hours = hours_waiting(wish, now)
         text = tr("wish.review_reminder", hours=hours, card=card) if reminder else card
+        dedupe_key = f"{prefix}:{wish.id}:{len(wish.events)}:{reviewer.telegram_id}"
+        photo: dict[str, Any] = {}
+        if wish.photo_file_id:
+            # The reviewer sees the photo too: the card is its caption (one message, the
+            # buttons under both), or follows it when too long for a caption.
+            photo = {"method": METHOD_PHOTO, "file_id": wish.photo_file_id}
+            if not fits_caption(text):
+                await outbox.enqueue(
+                    session,
+                    kind="wish_review",
+                    chat_id=reviewer.telegram_id,
+                    text=tr("wish.review_photo_caption", ref=wish.id),
+                    due_at=now,
+                    dedupe_key=f"{dedupe_key}:photo",
+                    audience=AUDIENCE_STAFF,
+                    recipient_user_id=reviewer.telegram_id,
+                    ref=_ref(wish),
+                    **photo,
+                )
+                photo = {}
         row = await outbox.enqueue(
             session,
             kind="wish_review",
             chat_id=reviewer.telegram_id,
             text=text,
             due_at=now,
-            dedupe_key=f"{prefix}:{wish.id}:{len(wish.events)}:{reviewer.telegram_id}",
+            dedupe_key=dedupe_key,
             audience=AUDIENCE_STAFF,
             recipient_user_id=reviewer.telegram_id,
             reply_markup=reviewer_keyboard(tr, wish.id).to_dict(),
             ref=_ref(wish),
+            **photo,
         )
         if row is not None:
             await access_log.record(
@@ -257,6 +285,28 @@ async def more_proof(
         recipient_user_id=owner.telegram_id,
         ref=_ref(wish),
     )
+
+
+async def received(
+    session: AsyncSession, wish: Wish, *, settings: Settings, now: datetime
+) -> None:
+    """The young person confirmed receipt: the claimer hears it, and the committee's
+    chat too if it was told of a "not received" since the wish was claimed."""
+    if wish.claimer_user_id is not None:
+        await to_user(
+            session,
+            wish,
+            wish.claimer_user_id,
+            key="wish.received_claimer",
+            settings=settings,
+            now=now,
+        )
+    triggers = [event.trigger for event in wish.events]
+    claimed_at = max((n for n, t in enumerate(triggers) if t == "claim"), default=-1)
+    if "dispute" in triggers[claimed_at + 1 :]:
+        await to_committee(
+            session, wish, key="wish.dispute_settled_committee", settings=settings, now=now
+        )
 
 
 async def to_claimer(

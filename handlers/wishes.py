@@ -382,10 +382,16 @@ async def review_open_button(update: Update, context: BotContext) -> None:
         await query.answer(_refusal(tr, error, data.id()), show_alert=True)
         return
     await query.answer()
-    await message.reply_text(
-        await wish_notify.review_card(context.session, tr, wish, check),
-        reply_markup=reviewer_keyboard(tr, wish.id),
-    )
+    card = await wish_notify.review_card(context.session, tr, wish, check)
+    keyboard = reviewer_keyboard(tr, wish.id)
+    if wish.photo_file_id and wish_notify.fits_caption(card):
+        await message.reply_photo(wish.photo_file_id, caption=card, reply_markup=keyboard)
+        return
+    if wish.photo_file_id:
+        await message.reply_photo(
+            wish.photo_file_id, caption=tr("wish.review_photo_caption", ref=wish.id)
+        )
+    await message.reply_text(card, reply_markup=keyboard)
 
 
 async def _decide(
@@ -688,14 +694,15 @@ async def receipt_button(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await query.edit_message_reply_markup(None)
+    settings, now = context.services.settings, context.services.clock.now()
     if received:
         await message.reply_text(tr("wish.closed_notice", ref=wish.id))
+        await wish_notify.received(context.session, wish, settings=settings, now=now)
         return
     # Not received: the claimer is asked to check; the young person can still confirm.
     await message.reply_text(
         tr("wish.disputed_notice", ref=wish.id), reply_markup=receipt_keyboard(tr, wish.id)
     )
-    settings, now = context.services.settings, context.services.clock.now()
     await wish_notify.to_claimer(
         context.session, wish, key="wish.disputed_claimer", settings=settings, now=now
     )

@@ -11,15 +11,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import Settings
 from bot.data import DEMO_ORG
 from bot.i18n import translator
 from bot.services import cadres, org, users, wishes
 from bot.services import wish_drafts as drafts
 from bot.services import wish_lifecycle as life
+from bot.wish_notify import review_cards
 from handlers import wishes as wish_handlers
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import User
+from storage.outbox import METHOD_MESSAGE, METHOD_PHOTO, OutboxMessage
 from storage.privacy import PersonalDataAccess
 
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -527,3 +530,34 @@ def test_multipliers_are_not_amounts() -> None:
             drafts.give_text(draft, text, max_value=500)
     drafts.give_text(draft, "300 元", max_value=500)
     assert draft.fields["value_yuan"] == 300
+
+
+async def test_a_review_card_too_long_for_a_caption_follows_the_photo(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        reviewer = await _person(session, 2003)
+        # A text longer than the steps allow (an older limit, say): the card cannot be
+        # the photo's caption.
+        wish = await _submitted(session, youth, text="想要一辆自行车上学。" * 120)
+        wish.photo_file_id = "photo-of-the-old-bike"
+        check = await wishes.checklist(session, wish, value_cap=500)
+        settings = Settings(default_locale="zh-Hans")
+        assert await review_cards(session, wish, check=check, settings=settings, now=NOW)
+        rows = list(
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.chat_id == reviewer.telegram_id)
+                .order_by(OutboxMessage.id)
+            )
+        )
+    photo, card = rows
+    assert (photo.method, photo.file_id, photo.reply_markup) == (
+        METHOD_PHOTO,
+        "photo-of-the-old-bike",
+        None,
+    )
+    assert f"W{wish.id}" in photo.text and "下一条消息" in photo.text
+    assert card.method == METHOD_MESSAGE and card.reply_markup is not None
+    assert f"待审核心愿 W{wish.id}" in card.text and "附有照片" in card.text
