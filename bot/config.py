@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     wish_confirm_reminder_days: float = 3
     wish_confirm_close_days: float = 14
     wish_unclaimed_days: float = 14
+    # A wish returned for edits and not resubmitted within this time is withdrawn (the
+    # young person is told), so it neither waits in /my nor keeps its text for ever.
+    wish_returned_lapse_days: float = 30
     # A submitted wish no reviewer decided on: the reviewers get its card again once,
     # and the weekly digest counts it as waiting too long.
     wish_review_reminder_hours: float = 48

@@ -51,6 +51,8 @@ class SweepReport:
     wishes_released: int = 0
     wishes_closed: int = 0
     wishes_review_reminded: int = 0
+    # Returned for edits and never resubmitted: withdrawn.
+    wishes_lapsed: int = 0
     drafts_expired: int = 0
 
 
@@ -80,7 +82,17 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
         confirm_reminder_after=timedelta(days=settings.wish_confirm_reminder_days),
         confirm_close_after=timedelta(days=settings.wish_confirm_close_days),
         review_reminder_after=timedelta(hours=settings.wish_review_reminder_hours),
+        returned_lapse_after=timedelta(days=settings.wish_returned_lapse_days),
     )
+    for wish in found.lapsed:
+        await wish_notify.to_owner(
+            session,
+            wish,
+            key="wish.lapsed_notice",
+            settings=settings,
+            now=now,
+            days=f"{settings.wish_returned_lapse_days:g}",
+        )
     left = f"{settings.wish_claim_release_days - settings.wish_claim_reminder_days:g}"
     for wish in found.claim_reminders:
         await wish_notify.to_claimer(
@@ -147,6 +159,7 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
             _log.warning("wish %s waits for review and nobody can review it", wish.id)
     report.wishes_released += len(found.released) + len(found.claimer_gone)
     report.wishes_closed += len(found.auto_closed) + len(found.disputes_closed)
+    report.wishes_lapsed += len(found.lapsed)
     report.wishes_review_reminded += len(found.review_reminders)
 
 

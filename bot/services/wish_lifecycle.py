@@ -78,12 +78,17 @@ MACHINE = Machine(
 # or the sweep closed it, fulfilled but never confirmed, or disputed and never settled.
 CLOSED_RECEIVED = "received"
 CLOSED_UNCONFIRMED = "unconfirmed"
+# A ``withdraw`` by the sweep (its note): returned for edits and never resubmitted.
+WITHDRAWN_LAPSED = "not resubmitted"
 CLOSED_UNSETTLED = "dispute not settled"
 
 
 def status_label(wish: Wish) -> str:
     """The key of the wish's state as the young person sees it (``wish_status.…``): a
     closed wish says how it closed, so one never received does not read as done."""
+    if wish.status == WITHDRAWN:
+        note = next((e.note for e in reversed(wish.events) if e.trigger == "withdraw"), "")
+        return "withdrawn_lapsed" if note == WITHDRAWN_LAPSED else WITHDRAWN
     if wish.status == CLOSED:
         note = next((e.note for e in reversed(wish.events) if e.trigger == "close"), "")
         if note == CLOSED_UNCONFIRMED:

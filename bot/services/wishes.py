@@ -474,6 +474,8 @@ class WishSweep:
     review_reminders: list[Wish]
     # Claimed by someone who may no longer claim (a removed cadre): back on offer.
     claimer_gone: list[Wish] = field(default_factory=list)
+    # Returned for edits and not resubmitted in time: withdrawn, the young person told.
+    lapsed: list[Wish] = field(default_factory=list)
 
 
 async def sweep(
@@ -485,10 +487,27 @@ async def sweep(
     confirm_reminder_after: timedelta,
     confirm_close_after: timedelta,
     review_reminder_after: timedelta,
+    returned_lapse_after: timedelta,
 ) -> WishSweep:
-    """Remind idle claimers, release claims idle too long, chase confirmations, and
-    remind the reviewers of submissions waiting longer than ``review_reminder_after``."""
+    """Remind idle claimers, release claims idle too long, chase confirmations, remind
+    the reviewers of submissions waiting longer than ``review_reminder_after``, and
+    withdraw wishes returned for edits ``returned_lapse_after`` ago and not resubmitted."""
     report = WishSweep([], [], [], [], [], [], [])
+    returned_at = (
+        select(func.max(WishEvent.created_at))
+        .where(WishEvent.wish_id == Wish.id, WishEvent.trigger == "return_for_edits")
+        .scalar_subquery()
+    )
+    for wish in list(
+        await session.scalars(
+            select(Wish)
+            .where(Wish.status == life.RETURNED, returned_at <= now - returned_lapse_after)
+            .with_for_update(of=Wish, skip_locked=True)
+        )
+    ):
+        life.fire(wish, "withdraw", actor="system", now=now, note=life.WITHDRAWN_LAPSED)
+        await _prompts_stale(session, wish)
+        report.lapsed.append(wish)
     # Claims held by someone who may no longer claim go back on offer at once, a disputed
     # delivery too (nobody else could deliver it again).
     for wish, claimer in (

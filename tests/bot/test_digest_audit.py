@@ -231,6 +231,7 @@ async def test_a_wish_released_days_ago_is_not_unclaimed_too_long(
             confirm_reminder_after=timedelta(days=settings.wish_confirm_reminder_days),
             confirm_close_after=timedelta(days=settings.wish_confirm_close_days),
             review_reminder_after=timedelta(hours=settings.wish_review_reminder_hours),
+            returned_lapse_after=timedelta(days=settings.wish_returned_lapse_days),
         )
         assert [w.id for w in report.released] == [wish.id]
     d = await _digest(sessions)

@@ -34,6 +34,7 @@ SWEEP_AFTER = {
     "confirm_reminder_after": timedelta(days=3),
     "confirm_close_after": timedelta(days=14),
     "review_reminder_after": timedelta(hours=48),
+    "returned_lapse_after": timedelta(days=30),
 }
 
 

@@ -20,6 +20,7 @@ from tests.e2e.test_wishes import (
     _fulfilled,
     _last,
     _prompt,
+    _returned,
     _staff,
     _wait,
     _wish,
@@ -147,3 +148,27 @@ async def test_a_wish_without_a_photo_keeps_a_text_card(harness: BotHarness) -> 
     card = await _wait(harness, ZHANG["id"], seq, f"待审核心愿 W{wish.id}")
     assert "photo" not in card
     assert (await _wish(harness)).status == life.CLAIMED
+
+
+async def test_a_returned_wish_never_resubmitted_lapses_with_notice(harness: BotHarness) -> None:
+    await _staff(harness)
+    wish, returned = await _returned(harness)
+    services = harness.app.bot_data.services
+    services.clock.advance(days=29)
+    await sweep(services)
+    assert (await _wish(harness)).status == life.RETURNED  # not yet
+    seq = await harness.client.last_seq()
+    services.clock.advance(days=2)
+    assert (await sweep(services)).wishes_lapsed == 1
+    told = await _wait(harness, XIAOMING["id"], seq, f"W{wish.id}")
+    assert "30 天" in told["text"] and "/wish" in told["text"]
+    lapsed = await _wish(harness)
+    assert lapsed.status == life.WITHDRAWN and lapsed.events[-1].actor == "system"
+    # /my says why it was withdrawn; the old "change and resubmit" button is refused.
+    (mine,) = await harness.send(XIAOMING, "/my")
+    assert f"W{wish.id}" in mine["text"] and "未重新提交" in mine["text"]
+    stale = await harness.press(XIAOMING, returned, "修改")
+    assert stale["show_alert"] and "已撤回" in stale["text"]
+    # It goes once: a later sweep finds nothing more to do.
+    services.clock.advance(days=1)
+    assert (await sweep(services)).wishes_lapsed == 0
