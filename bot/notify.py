@@ -17,7 +17,7 @@ from telegram import InlineKeyboardMarkup
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.i18n import Html, Translator, load_catalog, translator
 from bot.keyboards import card_keyboard, claim_keyboard, youth_answer_keyboard
-from bot.services import access_log, lifecycle, org
+from bot.services import access_log, lifecycle, org, questions
 from bot.services import outbox as outbox_service
 from bot.services.privacy import MASK_KINDS, mask_personal_data, pseudonym
 from knowledge.index import EntryView, KnowledgeIndex
@@ -264,9 +264,14 @@ async def card_again(
     pool = question.status == lifecycle.ROUTED and question.assigned_cadre_id is None
     # A shared name only for the cadre who holds the question, not others who look.
     name_shown = question.identity_shared and await _holds(session, question, chat_id)
+    if question.urgent:
+        nearest = []  # nobody answers a call for help with an FAQ entry
     text = await _card_text(
         session, tr, question, settings=settings, now=now, nearest=nearest, name_shown=name_shown
     )
+    if question.urgent:  # a call for help reads as one wherever it is opened
+        concern = tr.plain(f"concern.{questions.alert_category(question)}")
+        text = Html(tr("card.urgent_again", ref=question.id, category=concern) + "\n" + text)
     markup = claim_keyboard(tr, question.id) if pool else card_keyboard(tr, question.id, nearest)
     await _staff_card(
         session,
@@ -547,6 +552,41 @@ async def urgent(
         )
     if cadre is not None:  # reminded like any question they hold, if still unanswered
         await remind_later(session, question, cadre=cadre, settings=settings, now=now)
+
+
+async def hand_on(
+    session: AsyncSession,
+    question: Question,
+    *,
+    cadre: Cadre | None,
+    settings: Settings,
+    now: datetime,
+    index: KnowledgeIndex,
+    header: str | None = None,
+) -> None:
+    """The question's card to its new holder (passed on, claimed, rerouted), or to the
+    committee's pool; a call for help as an urgent card (the committee hears of it
+    again), whatever moved it."""
+    if question.urgent:
+        await urgent(
+            session,
+            question,
+            cadre=cadre,
+            category=questions.alert_category(question),
+            settings=settings,
+            now=now,
+            handed_on=True,
+        )
+        return
+    await card(
+        session,
+        question,
+        cadre=cadre,
+        settings=settings,
+        now=now,
+        nearest=nearest(index, question),
+        header=header,
+    )
 
 
 async def _staff_card(

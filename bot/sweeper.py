@@ -261,27 +261,13 @@ async def _hand_on(
     *,
     header: str | None,
 ) -> None:
-    """The question's card to its new holder, or to the committee's pool; a call for help
-    as an urgent card (the committee hears of it again), whatever moved it."""
-    settings, now = services.settings, services.clock.now()
-    if question.urgent:
-        await notify.urgent(
-            session,
-            question,
-            cadre=cadre,
-            category=questions.alert_category(question),
-            settings=settings,
-            now=now,
-            handed_on=True,
-        )
-        return
-    await notify.card(
+    await notify.hand_on(
         session,
         question,
         cadre=cadre,
-        settings=settings,
-        now=now,
-        nearest=notify.nearest(services.knowledge, question),
+        settings=services.settings,
+        now=services.clock.now(),
+        index=services.knowledge,
         header=header,
     )
 

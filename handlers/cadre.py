@@ -125,11 +125,13 @@ async def submit_answer(
     await notify.answer_to_youth(
         context.session, question, text=text, settings=context.services.settings, now=now
     )
-    # A call for help is never offered to the FAQ (promotion.UrgentNotLearned).
+    # A call for help is never offered to the FAQ (promotion.UrgentNotLearned); nor is
+    # the answer to a follow-up (an entry pairs the question with its first answer).
+    first = sum(m.author == "cadre" for m in question.thread) == 1
     await message.reply_text(
         tr("card.answered", ref=question.id),
         reply_markup=None
-        if question.urgent
+        if question.urgent or not first
         else promote_keyboard(
             tr, question.id, notify.nearest(context.services.knowledge, question)
         ),
@@ -186,6 +188,10 @@ async def promote_button(update: Update, context: BotContext) -> None:
     except promotion.NothingToLearn:
         await query.answer(tr.plain("privacy_fixes.nothing_to_learn"), show_alert=True)
         return
+    except promotion.AlreadyAnswered as error:
+        await query.answer(tr.plain("card.promote_already", slug=error.slug), show_alert=True)
+        await query.edit_message_reply_markup(None)
+        return
     except questions.NotAllowed as error:
         await _refuse(query, tr, error)
         return
@@ -233,13 +239,13 @@ async def pass_to(update: Update, context: BotContext) -> None:
         return
     assert assignment.cadre is not None
     await notify.drop_reminders(context.session, assignment.question)
-    await notify.card(
+    await notify.hand_on(  # a call for help stays one
         context.session,
         assignment.question,
         cadre=assignment.cadre,
         settings=context.services.settings,
         now=now,
-        nearest=notify.nearest(context.services.knowledge, assignment.question),
+        index=context.services.knowledge,
     )
     await query.answer()
     await query.edit_message_text(
@@ -330,13 +336,13 @@ async def claim_button(update: Update, context: BotContext) -> None:
         await _refuse(query, context.tr, error)
         return
     cadre = await questions.get_cadre(context.session, context.user)
-    await notify.card(
+    await notify.hand_on(  # a call for help stays one
         context.session,
         question,
         cadre=cadre,
         settings=context.services.settings,
         now=now,
-        nearest=notify.nearest(context.services.knowledge, question),
+        index=context.services.knowledge,
     )
     await query.answer(context.tr.plain("card.claimed", ref=question.id))
     # A pool card loses its buttons; /pool's list loses only the one pressed.

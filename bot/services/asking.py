@@ -245,7 +245,8 @@ async def hand_over(
         question = await questions.get(session, log.question_id)
     else:  # pragma: no cover - every log of an answer or suggestion has its question
         question = await questions.create(session, user=user, text=log.query, now=now)
-    if question.topic is None and entry is not None:
+    # After "none of these" the suggestions were rejected: their topic is no guide.
+    if question.topic is None and entry is not None and response == RESPONSE_ASK_PERSON:
         question.topic = entry.topic
     assignment = await questions.route(
         session, question, reason=response, now=now, tz=tz, actor=questions.actor_of(user)

@@ -12,9 +12,10 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services import lifecycle
 from storage.models import (
     NOT_YET_SEEN,
     ROLE_ADMIN,
@@ -27,6 +28,7 @@ from storage.models import (
     Topic,
     User,
 )
+from storage.questions import Question
 
 ORG_ROLES = (ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER)
 _WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
@@ -157,6 +159,14 @@ async def load_org(session: AsyncSession, org: OrgFile, *, default_locale: str) 
         if stale_topic.code not in topic_codes:
             report.removed_topics.append(stale_topic.code)
             await session.delete(stale_topic)
+    if report.removed_topics:
+        # Nobody can cover a topic that is gone: its open questions route as untopical
+        # (to whoever covers their region), not wait for ever for a cadre of that topic.
+        await session.execute(
+            update(Question)
+            .where(Question.topic.in_(report.removed_topics), Question.status.in_(lifecycle.OPEN))
+            .values(topic=None)
+        )
     await session.flush()
     for spec, parent, position in org.walk_regions():
         region = await session.get(Region, spec.code) or Region(code=spec.code)
@@ -188,6 +198,9 @@ async def load_org(session: AsyncSession, org: OrgFile, *, default_locale: str) 
             "active": True,
             "regions": regions,
             "topics": topics,
+            # Listed in the file: the file decides from now on (a cadre who joined by
+            # invite or `voy cadre add` and is later dropped from it is deactivated).
+            "source": "org",
         }
         cadre = existing.get(cadre_spec.telegram_id)
         if cadre is None:
@@ -205,9 +218,14 @@ async def load_org(session: AsyncSession, org: OrgFile, *, default_locale: str) 
 
 async def _assign_roles(session: AsyncSession, org: OrgFile, *, default_locale: str) -> None:
     wanted: dict[int, set[str]] = {}
+    # Cadres who joined by invite or `voy cadre add` (and are not in the file) keep
+    # their role while active: the file does not know them, it does not remove them.
+    joined_otherwise = await session.scalars(
+        select(Cadre.telegram_id).where(Cadre.active.is_(True), Cadre.source != "org")
+    )
     for role, ids in (
         (ROLE_ADMIN, org.committee.admins),
-        (ROLE_CADRE, [c.telegram_id for c in org.cadres]),
+        (ROLE_CADRE, [c.telegram_id for c in org.cadres] + list(joined_otherwise)),
         (ROLE_REVIEWER, org.reviewers),
         (ROLE_DONOR, org.donors),
     ):

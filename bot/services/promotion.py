@@ -30,6 +30,16 @@ class NothingToLearn(questions.NotAllowed):
     """The question was withdrawn, or its text or answer erased (/forget, retention)."""
 
 
+class AlreadyAnswered(questions.NotAllowed):
+    """The FAQ already answers the question on its own: a new entry would never be
+    reached (the matcher keeps answering with ``slug``)."""
+
+    def __init__(self, question_id: int, slug: str) -> None:
+        """Name the entry that answers it."""
+        super().__init__(question_id)
+        self.slug = slug
+
+
 async def answer_with_entry(
     session: AsyncSession,
     *,
@@ -53,9 +63,9 @@ async def answer_with_entry(
     return question, entry
 
 
-def _latest_answer(question: Question) -> str | None:
-    answers = [m.text for m in question.thread if m.author == "cadre"]
-    return answers[-1] if answers else None
+def _first_answer(question: Question) -> str | None:
+    """The answer to the question itself (later ones answer follow-ups)."""
+    return next((m.text for m in question.thread if m.author == "cadre"), None)
 
 
 async def promote(
@@ -71,18 +81,20 @@ async def promote(
     """Teach the FAQ from an answered question; return the entry's id.
 
     With ``entry_id``, the question becomes another phrasing of that entry; without, a
-    new entry is made from the question and the latest answer. The question's text is
-    masked first: personal data never enters the FAQ.
+    new entry is made from the question and its first answer (later answers answer
+    follow-ups, other questions). The question's text is masked first: personal data
+    never enters the FAQ.
 
     Raises:
         UrgentNotLearned: the question was a call for help (safeguarding).
         NothingToLearn: the question was withdrawn, or its text or answer was erased.
+        AlreadyAnswered: (a new entry) the FAQ already answers the question by itself.
         questions.NotAllowed: the user may not act on it, or it has no answer yet.
     """
     question = await questions.staff_question(session, question_id=question_id, user=user, now=now)
     if question.urgent:
         raise UrgentNotLearned(question_id)
-    answer = _latest_answer(question)
+    answer = _first_answer(question)
     if answer is None:
         raise questions.NotAllowed(question_id)
     if question.status == lifecycle.WITHDRAWN or PURGED in (question.text, answer):
@@ -104,6 +116,11 @@ async def promote(
             created_by=f"{by}:q{question.id}",
         )
         return entry.slug
+    # A question the FAQ already answers by itself (the young person asked for a person
+    # anyway): a second entry with it would never be reached, the first keeps winning.
+    found = await index.match(session, text, regions=())
+    if found.band == "answer" and found.top is not None:
+        raise AlreadyAnswered(question_id, found.top.entry_id)
     slug = f"{PROMOTED_PREFIX}{question.id}"
     # A cadre's answer is plain text; the FAQ stores Telegram HTML.
     # The answer is masked too: a cadre may have quoted the young person's details.

@@ -174,9 +174,12 @@ async def staff_question(
 
 
 async def claim(session: AsyncSession, *, question_id: int, user: User, now: datetime) -> Question:
-    """A cadre takes a question from the pool."""
+    """A cadre takes a question from the pool (not from a colleague who holds it: an
+    admin's old pool card in the committee's group included)."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
     if cadre is None:
+        raise NotAllowed(question_id)
+    if question.assigned_cadre_id not in (None, cadre.id):
         raise NotAllowed(question_id)
     if question.assigned_cadre_id != cadre.id:
         _assign(
