@@ -106,7 +106,10 @@ class Matcher:
         hits = [self._hit(c, cands) for c in cands[: max(limit, SUGGESTIONS)]]
         if not hits:
             return MatchResult(band="route", hits=[], query=canon)
-        return MatchResult(band=self._band(hits), hits=hits[: max(limit, 0)], query=canon)
+        band = self._band(hits)
+        if band == "answer" and self._synonyms.contrasting(canon, self._canon[cands[0].phrasing]):
+            band = "suggest"  # 入党 asked, 入团 matched: a choice at most, never an answer
+        return MatchResult(band=band, hits=hits[: max(limit, 0)], query=canon)
 
     def _hit(self, cand: Candidate, cands: list[Candidate]) -> Hit:
         """Build the public hit; the margin is over the best *other* entry."""

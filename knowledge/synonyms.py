@@ -26,12 +26,17 @@ _ASCII_ALNUM = re.compile(r"[a-z0-9]")
 class SynonymMap:
     """Maps every spelling in a group of synonyms to the group's first spelling."""
 
-    def __init__(self, groups: Iterable[Iterable[str]]) -> None:
+    def __init__(
+        self, groups: Iterable[Iterable[str]], contrasts: Iterable[Iterable[str]] = ()
+    ) -> None:
         """Compile the groups into one longest-first regular expression.
 
         Args:
             groups: Each group lists spellings of one concept, canonical one first.
                 Spellings are normalised, so they may be written in any script.
+            contrasts: Sets of terms that look alike but name different things (入团,
+                入党): see :meth:`contrasting`. Rewritten like any text, so a set may
+                name any spelling of a concept.
         """
         mapping: dict[str, str] = {}
         for group in groups:
@@ -45,6 +50,14 @@ class SynonymMap:
         self._pattern: re.Pattern[str] | None = None
         if mapping:
             self._pattern = re.compile(_trie_pattern(list(mapping)))
+        self._contrasts = [
+            terms
+            for terms in (
+                frozenset(t for t in (self.canonical(normalize(str(s))) for s in group) if t)
+                for group in contrasts
+            )
+            if len(terms) >= 2
+        ]
 
     def __len__(self) -> int:
         """Number of spellings known (canonical forms included)."""
@@ -75,6 +88,24 @@ class SynonymMap:
         if self._pattern is None or not texts:
             return list(texts)
         return self._pattern.sub(self._replace, "\n".join(texts)).split("\n")
+
+    def contrasting(self, query: str, phrasing: str) -> tuple[str, str] | None:
+        """Two terms of one contrast set that tell ``query`` from ``phrasing`` (both in
+        canonical form), or None.
+
+        A query that names one of the set the phrasing lacks, matched with a phrasing
+        that names another the query lacks (入党誓词 / 入团誓词), is about something
+        else however many characters they share: the matcher never answers it on its
+        own, it offers the entry as a choice at most.
+        """
+        for terms in self._contrasts:
+            asked = {t for t in terms if t in query}
+            if not asked:
+                continue
+            named = {t for t in terms if t in phrasing}
+            if asked - named and named - asked:
+                return min(asked - named), min(named - asked)
+        return None
 
     def _replace(self, match: re.Match[str]) -> str:
         """The canonical spelling of a matched spelling."""
@@ -117,7 +148,8 @@ def _trie_pattern(spellings: list[str]) -> str:
 
 
 def load_synonyms(text: str) -> SynonymMap:
-    """Parse a synonyms YAML document (``groups: [[canonical, variant, ...], ...]``).
+    """Parse a synonyms YAML document (``groups: [[canonical, variant, ...], ...]``,
+    optionally ``contrasts: [[term, term, ...], ...]``).
 
     Args:
         text: YAML source.
@@ -132,7 +164,10 @@ def load_synonyms(text: str) -> SynonymMap:
     groups = data.get("groups", []) if isinstance(data, dict) else None
     if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
         raise ValueError("synonyms YAML must be a mapping with a list of lists under 'groups'")
-    return SynonymMap(groups)
+    contrasts = data.get("contrasts", [])
+    if not isinstance(contrasts, list) or not all(isinstance(c, list) for c in contrasts):
+        raise ValueError("'contrasts' in the synonyms YAML must be a list of lists")
+    return SynonymMap(groups, contrasts)
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,8 @@ import dataclasses
 import pytest
 
 from knowledge import FaqDoc, Hit, Matcher, MatchResult, Thresholds
+from knowledge.entries import STARTER_FAQ, read_entries
+from knowledge.synonyms import load_synonyms
 from tests.knowledge.conftest import YOUTH_KB
 
 
@@ -145,7 +147,7 @@ def test_thresholds_are_respected_and_validated() -> None:
     assert strict.match("怎么入团").band == "suggest"  # choices add up to more than 1.0
     assert strict.match("团委的电话").band == "route"
     lenient = Matcher(YOUTH_KB, thresholds=Thresholds(answer=0.0, suggest=0.0))
-    assert lenient.match("怎么退团").band == "answer"
+    assert lenient.match("明天天气怎么样").band == "answer"  # anything with a hit
     with pytest.raises(ValueError, match="thresholds"):
         Thresholds(answer=0.2, suggest=0.5)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -158,3 +160,59 @@ def test_faqdoc_is_frozen_and_hashable() -> None:
     assert hash(doc) == hash(FaqDoc("x", "问题"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         doc.question = "别的"  # type: ignore[misc]
+
+
+@pytest.fixture(scope="module")
+def starter_matcher() -> Matcher:
+    """The matcher over the packaged starter FAQ."""
+    entries = read_entries(STARTER_FAQ)
+    return Matcher(FaqDoc(e.id, e.question, e.alt_questions, e.region) for e in entries)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # The Party, where the FAQ speaks of the League: one character apart, other rules.
+        "入党誓词是什么",
+        "入党介绍人是谁来当",
+        "入党的流程是怎样的",
+        "什么是入党积极分子",
+        "党员证丢了怎么补办",
+        "党费交多少",
+        "毕业以后党组织关系转到哪里",
+        # Another card, another fee.
+        "学生证丢了怎么补办",
+        "工会会费交多少",
+    ],
+)
+def test_a_question_about_a_contrasting_thing_is_never_answered(
+    starter_matcher: Matcher, query: str
+) -> None:
+    result = starter_matcher.match(query)
+    assert result.band != "answer", (query, result.hits[:1])
+
+
+@pytest.mark.parametrize(
+    ("query", "entry"),
+    [
+        ("入团誓词是什么", "league-oath"),
+        ("党员还算团员吗", "league-party-member"),
+    ],
+)
+def test_the_league_questions_themselves_still_match(
+    starter_matcher: Matcher, query: str, entry: str
+) -> None:
+    result = starter_matcher.match(query)
+    assert result.top is not None and result.top.entry_id == entry, result.hits[:1]
+
+
+def test_contrasts_need_a_term_on_each_side() -> None:
+    synonyms = load_synonyms(
+        "groups: [[入团, 加入共青团]]\ncontrasts: [[入团, 入党], [团费, 党费]]\n"
+    )
+    assert synonyms.contrasting("入党誓词", "入团誓词") == ("入党", "入团")
+    assert synonyms.contrasting("加入共青团", "入党") is None  # canonical forms: 入团 vs 入党
+    assert synonyms.contrasting(synonyms.canonical("加入共青团"), "入党") == ("入团", "入党")
+    assert synonyms.contrasting("入团和入党的区别", "入团流程") is None  # asks about both
+    assert synonyms.contrasting("党费", "怎么交") is None  # the phrasing names neither
+    assert synonyms.contrasting("团员证", "团员证丢了") is None
