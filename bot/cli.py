@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from alembic.util import CommandError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot import logs, loop
 from bot.cli_cadre import cadre_app
-from bot.cli_common import fail, load_settings
+from bot.cli_common import fail, fail_logged, load_settings
 from bot.cli_digest import digest
 from bot.cli_kb import kb_app
 from bot.cli_privacy import privacy_app
 from bot.cli_updates import updates_app
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, default_database_url
 from bot.services import org
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
@@ -58,27 +64,32 @@ def run(
     metrics_port: Annotated[
         int | None, typer.Option(help="Polling mode: serve /metrics and /healthz here.")
     ] = None,
+    replace_webhook: Annotated[
+        bool,
+        typer.Option(help="Polling mode: start even though a webhook is registered (deletes it)."),
+    ] = False,
 ) -> None:
     """Run the bot against Telegram: long polling, or a webhook with --webhook-url."""
     from bot.app import build_application
     from bot.runner import serve
 
-    settings = load_settings()
     overrides = {
         "webhook_url": webhook_url,
         "listen": listen,
         "port": port,
         "bot_api_url": bot_api_url,
         "metrics_port": metrics_port,
+        "replace_webhook": replace_webhook or None,
     }
-    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    # Validated like the environment's values (a port out of range is refused here).
+    settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
     try:
         settings.require_token()
     except ConfigError as exc:
         fail(str(exc))
     _setup_logging(settings)
     if not asyncio.run(_is_current(settings)):
-        fail("the database is not up to date: run `voy db upgrade` first")
+        fail_logged(settings, "the database is not up to date: run `voy db upgrade` first")
     base_url = settings.bot_api_url.rstrip("/") or None
     application = build_application(
         settings, base_url=base_url, base_file_url=_file_url(base_url) if base_url else None
@@ -86,9 +97,26 @@ def run(
     try:
         loop.run(serve(application, settings), choice=settings.event_loop)
     except ConfigError as exc:
-        fail(str(exc))
+        fail_logged(settings, str(exc))
+    except InvalidToken:
+        # PTB's message quotes the whole token: never print it.
+        fail_logged(
+            settings,
+            "Telegram refused the bot token (VOY_TELEGRAM_TOKEN): check it with @BotFather",
+        )
+    except NetworkError:
+        fail_logged(
+            settings,
+            f"cannot reach the Bot API at {base_url or 'api.telegram.org'}: check the network, "
+            "a proxy (HTTPS_PROXY) or VOY_BOT_API_URL",
+        )
+    except TelegramError as exc:
+        token = settings.telegram_token.get_secret_value()
+        fail_logged(
+            settings, f"the Bot API refused to start the bot: {str(exc).replace(token, '***')}"
+        )
     except OSError as exc:
-        fail(f"cannot listen on {exc.strerror or exc}")
+        fail_logged(settings, f"cannot listen on {exc.strerror or exc}")
 
 
 def _file_url(base_url: str) -> str:
@@ -173,6 +201,8 @@ async def _migrate(settings: Settings, action: object) -> None:
     engine = create_engine(settings.database_url)
     try:
         await action(engine)  # type: ignore[operator]
+    except CommandError as exc:  # an unknown revision, say
+        fail(f"migration refused: {exc}")
     finally:
         await engine.dispose()
 
@@ -207,9 +237,26 @@ def org_load(path: Path) -> None:
     )
 
 
+# A database never migrated (SQLite's and PostgreSQL's words for a missing table).
+_NO_TABLE = r"no such table|relation .* does not exist"
+
+
 def main() -> None:
-    """Entry point of the ``voy`` script."""
-    app()
+    """Entry point of the ``voy`` script: a database that cannot be reached is one line,
+    whichever command found out."""
+    try:
+        app()
+    except (ConnectionError, socket.gaierror, TimeoutError, DBAPIError) as exc:
+        url = make_url(os.environ.get("VOY_DATABASE_URL") or default_database_url())
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        text = str(reason).splitlines()[0] if str(reason) else ""
+        hint = " (run `voy db upgrade` first)" if re.search(_NO_TABLE, text) else ""
+        typer.echo(
+            f"voy: cannot use the database {url.render_as_string(hide_password=True)}: "
+            f"{type(reason).__name__}: {text}{hint}",
+            err=True,
+        )
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def invite(
     topic: TopicOpt = [],  # noqa: B006
     duty: DutyOpt = [],  # noqa: B006
     capacity: int = 10,
-    days: Annotated[int, typer.Option(help="How many days the invite stays valid.")] = 7,
+    days: Annotated[int, typer.Option(min=1, help="How many days the invite stays valid.")] = 7,
 ) -> None:
     """Make a one-time invite link; whoever opens it becomes this cadre."""
     settings = load_settings()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -21,15 +22,32 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_settings() -> Settings:
-    """Read the settings, or exit with a one-line message saying what is wrong."""
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings (``overrides``, from command-line options, over the environment),
+    or exit with a one-line message saying what is wrong."""
     try:
-        return Settings()
+        return Settings(**overrides)  # type: ignore[arg-type]  # options, checked here
     except ValidationError as exc:
-        problems = "; ".join(
-            f"VOY_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         fail(f"invalid configuration: {problems}")
+
+
+def _problem(error: Any) -> str:
+    """One setting's problem, with the value given unless it is a secret."""
+    name = "_".join(map(str, error["loc"]))
+    field = Settings.model_fields.get(name)
+    secret = field is not None and field.annotation is SecretStr
+    given = "" if secret or isinstance(error["input"], dict) else f" (got {error['input']!r})"
+    return f"VOY_{name.upper()}: {error['msg']}{given}"
+
+
+def fail_logged(settings: Settings, message: str, code: int = 2) -> NoReturn:
+    """:func:`fail`, once logging is set up: with JSON logs, the line is a JSON record
+    too, so a log collector reads every line of the process."""
+    if settings.log_format != "json":
+        fail(message, code)
+    logging.getLogger("bot.cli").critical("voy: %s", message)
+    raise typer.Exit(code)
 
 
 async def in_session(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli_common import fail, in_session, load_settings
 from bot.clock import Clock
+from bot.config import SUPPORTED_LOCALES
 from bot.digest_job import Report, build_report, enqueue_report, latest_due, send_failed_again
 from bot.i18n import html_to_plain, translator
 from bot.services import org
@@ -20,7 +21,7 @@ WeekOpt = Annotated[
     str | None,
     typer.Option("--week", help="ISO week, e.g. 2026-W47 (default: last week)."),
 ]
-OutOpt = Annotated[Path | None, typer.Option("--out", help="Directory for the three files.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="Directory for the four files.")]
 SendOpt = Annotated[
     bool, typer.Option("--send", help="Post it to the committee chat through the outbox.")
 ]
@@ -30,7 +31,7 @@ LocaleOpt = Annotated[str | None, typer.Option("--locale", help="zh-Hans, zh-Han
 def digest(
     week: WeekOpt = None, out: OutOpt = None, send: SendOpt = False, locale: LocaleOpt = None
 ) -> None:
-    """Compute a week's digest; write summary.html/.txt, chart.png and items.csv to --out,
+    """Compute a week's digest; write digest-<week>.html, .txt, .png and .csv to --out,
     and with --send schedule it for the committee chat (once per week, like the job)."""
     settings = load_settings()
     now = Clock().now()
@@ -49,6 +50,8 @@ def digest(
         )
     if out is None and not send:
         out = Path(".")
+    if locale is not None and locale not in SUPPORTED_LOCALES:
+        fail(f"unsupported locale {locale!r}; use one of {', '.join(SUPPORTED_LOCALES)}")
     tr = translator(locale or settings.default_locale, settings.default_locale)
 
     async def action(session: AsyncSession) -> tuple[Report, int | None, int]:

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from knowledge.types import Thresholds
 
@@ -20,6 +22,8 @@ HTTP_CLIENTS = ("aiohttp", "httpx")
 
 # Tokens that mean "nobody configured this yet": refuse to start on them.
 _PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "token", "xxx", "test"}
+# The async drivers the bot runs on.
+_DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 # What Telegram accepts as a webhook secret_token.
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 # The settings that take one of a few words: what an error calls each, and the words.
@@ -28,6 +32,7 @@ _CHOICES: dict[str, tuple[str, tuple[str, ...]]] = {
     "event_loop": ("event loop", EVENT_LOOPS),
     "http_client": ("HTTP client", HTTP_CLIENTS),
     "log_format": ("log format", ("text", "json")),
+    "log_level": ("log level", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
 }
 
 
@@ -116,11 +121,14 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr = SecretStr("")
     webhook_max_connections: int = Field(default=40, ge=1, le=100)
     listen: str = "127.0.0.1"
-    port: int = 8443
+    # Polling mode: start even though a webhook is registered (and so delete it). Off,
+    # a polling run refuses, so a stray one cannot cut the webhook instances off.
+    replace_webhook: bool = False
+    port: int = Field(default=8443, ge=1, le=65535)
     # Another Bot API server (a local one, or the sandbox): its base, e.g. http://host/bot
     bot_api_url: str = ""
     # Polling mode only: serve /metrics and /healthz on this port (0: off).
-    metrics_port: int = 0
+    metrics_port: int = Field(default=0, ge=0, le=65535)
     # "text" (default) or "json": one JSON object per log line.
     log_format: str = "text"
     # This instance's name in job leases; unset: host:pid:random.
@@ -142,6 +150,26 @@ class Settings(BaseSettings):
     broadcast_check_interval_s: float = 30.0
     # How often the staff menus are brought in line with roles changed outside the bot.
     menu_sync_interval_s: float = Field(default=300.0, gt=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        # What SQLAlchemy would say deep in a traceback, said here in one line.
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {value!r}") from exc
+        if url.drivername not in _DATABASE_DRIVERS:
+            raise ValueError(
+                f"unsupported database driver {url.drivername!r}; use one of "
+                f"{_DATABASE_DRIVERS} (e.g. postgresql+asyncpg://user:pass@host/db)"
+            )
+        return value
 
     @field_validator(*_CHOICES)
     @classmethod

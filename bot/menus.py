@@ -147,9 +147,9 @@ async def sync(
         try:
             await bot.delete_my_commands(scope=BotCommandScopeChat(int(key)))
         except (BadRequest, Forbidden) as error:
-            _log.info("no staff menu to remove in chat %s: %s", key, error)
+            _log.info("no staff menu to remove for %s: %s", logs.who(int(key)), error)
         except TelegramError as error:
-            _log.warning("could not remove the staff menu in chat %s: %s", key, error)
+            _log.warning("could not remove the staff menu for %s: %s", logs.who(int(key)), error)
             continue
         removed_now.add(key)
     if set_now or removed_now:

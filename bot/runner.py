@@ -13,7 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from telegram import Update
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.context import BotApplication
 from bot.digest_render import font_warning
 from bot.webhook import BotWebServer, webhook_path, webhook_secret
@@ -24,7 +24,16 @@ _log = logging.getLogger(__name__)
 @asynccontextmanager
 async def _started(application: BotApplication) -> AsyncIterator[BotApplication]:
     """Initialize and start ``application``; stop it (jobs too) and shut it down after."""
-    await application.initialize()
+    try:
+        await application.initialize()
+    except BaseException:
+        # A refused token or an unreachable Bot API: PTB leaves the HTTP clients it
+        # opened for the first call open; close them (no "unclosed session" at exit).
+        await application.bot.request.shutdown()
+        await application.bot._request[
+            0
+        ].shutdown()  # getUpdates' own client (PTB has no accessor)
+        raise
     # PTB calls these hooks only from run_polling/run_webhook; we start by hand.
     if application.post_init is not None:
         await application.post_init(application)
@@ -43,11 +52,21 @@ async def _started(application: BotApplication) -> AsyncIterator[BotApplication]
 
 @asynccontextmanager
 async def polling(
-    application: BotApplication, *, poll_timeout: int = 10
+    application: BotApplication, *, poll_timeout: int = 10, keep_webhook: bool = False
 ) -> AsyncIterator[BotApplication]:
-    """Run ``application`` with long polling until the block exits, then stop it cleanly."""
+    """Run ``application`` with long polling until the block exits, then stop it cleanly.
+
+    ``keep_webhook``: refuse to start (:class:`ConfigError`) while a webhook is registered:
+    polling deletes it, and the webhook instances serving the bot would get nothing more.
+    """
     async with _started(application):
         assert application.updater is not None
+        if keep_webhook and (registered := (await application.bot.get_webhook_info()).url):
+            raise ConfigError(
+                f"a webhook is registered ({registered}): this bot runs by webhook, and "
+                "polling would turn it off for every instance; to switch to polling on "
+                "purpose, run `voy run --replace-webhook`"
+            )
         await application.updater.start_polling(
             poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
         )
@@ -124,7 +143,9 @@ async def serve(application: BotApplication, settings: Settings) -> None:
             )
             _log.info("receiving updates by webhook at %s", settings.webhook_url)
         else:
-            await stack.enter_async_context(polling(application))
+            await stack.enter_async_context(
+                polling(application, keep_webhook=not settings.replace_webhook)
+            )
             if settings.metrics_port:
                 await stack.enter_async_context(
                     metrics_server(application, host=settings.listen, port=settings.metrics_port)

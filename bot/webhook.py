@@ -134,6 +134,7 @@ class BotWebServer:
             _log.warning("webhook request from %s refused: not an update", request.remote)
             return web.Response(status=400, text="not an update")
         if update is None:
+            metrics.WEBHOOK_REFUSED.labels("body").inc()
             return web.Response(status=400, text="not an update")
         application = self._application
         # The same path PTB's update fetcher takes: our update processor, then the handlers.

@@ -107,6 +107,10 @@ def read_entries(path: Path) -> list[EntryData]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise KbFileError(f"{path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:  # Excel on a Chinese Windows saves CSV as GBK
+        raise KbFileError(
+            f"{path}: not UTF-8 (byte {exc.start}); save it as UTF-8 (in Excel: CSV UTF-8)"
+        ) from exc
     records: list[tuple[str, Any]]
     try:
         if fmt == "yaml":

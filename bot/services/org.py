@@ -126,8 +126,14 @@ class LoadReport:
 def parse_org_file(path: Path) -> OrgFile:
     """Read and validate an org file; raise :class:`OrgFileError` with a readable message."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if not raw:
+            # A failed copy or `> org.yaml`: loading it would remove every region and
+            # topic and deactivate every cadre.
+            raise OrgFileError(f"{path}: the file is empty; nothing was loaded")
         org = OrgFile.model_validate(raw)
+    except OrgFileError:
+        raise
     except (OSError, yaml.YAMLError, ValueError) as exc:
         raise OrgFileError(f"{path}: {exc}") from exc
     codes = [spec.code for spec, _, _ in org.walk_regions()]
@@ -139,6 +145,8 @@ def parse_org_file(path: Path) -> OrgFile:
         unknown = (set(cadre.regions) - set(codes)) | (set(cadre.topics) - topics)
         if unknown:
             raise OrgFileError(f"{path}: cadre {cadre.name} names unknown codes {sorted(unknown)}")
+    if not codes:
+        raise OrgFileError(f"{path}: no regions: an org needs its grid (regions:); nothing loaded")
     return org
 
 

@@ -1,0 +1,177 @@
+"""Operations audit: what an operator meets at the command line and in the logs.
+
+Each test here failed on the code it was written against; see the audit report.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot import menus
+from bot.cli import app
+from bot.data import DEMO_ORG
+from bot.services import org
+from tests.support import BotHarness
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("VOY_DATABASE_URL", database_url)
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    return database_url
+
+
+def _voy(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run this worktree's ``voy`` in a child process (its own logging, no pytest)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("VOY_")}
+    environ.update(env)
+    environ["PYTHONPATH"] = str(ROOT)  # this tree's code, not an editable install's
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# --- the org file -----------------------------------------------------------------------
+
+
+def test_an_empty_org_file_is_refused_not_loaded_as_an_empty_organisation(
+    db_env: str, tmp_path: Path
+) -> None:
+    """A truncated or empty org file (a failed copy, ``> org.yaml``) must not wipe the org:
+    today it loads as "no regions, no topics, no cadres, no committee" and deactivates
+    every cadre, removes every region and topic and clears the committee chat."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["org", "load", str(DEMO_ORG)]).exit_code == 0
+    empty = tmp_path / "org.yaml"
+    empty.write_text("", encoding="utf-8")
+    result = runner.invoke(app, ["org", "load", str(empty)])
+    listing = runner.invoke(app, ["cadre", "list"]).output
+    assert result.exit_code != 0, f"an empty org file was loaded: {result.output}"
+    assert "removed" not in listing, listing
+
+
+# --- one-line refusals instead of tracebacks --------------------------------------------
+
+
+def test_run_with_an_unknown_log_level_says_so_in_one_line(tmp_path: Path) -> None:
+    """``VOY_LOG_LEVEL`` is not validated: ``voy run`` dies in logging.basicConfig."""
+    result = _voy(
+        ["run"],
+        tmp_path,
+        VOY_TELEGRAM_TOKEN="123456:real-looking",
+        VOY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}",
+        VOY_LOG_LEVEL="verbose",
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2 and "VOY_LOG_LEVEL" in result.stderr
+
+
+def test_a_malformed_database_url_says_so_in_one_line(tmp_path: Path) -> None:
+    result = _voy(["db", "current"], tmp_path, VOY_DATABASE_URL="postgres://voy@db-host/voy")
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2 and "VOY_DATABASE_URL" in result.stderr
+
+
+def test_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
+    result = _voy(
+        ["db", "upgrade"],
+        tmp_path,
+        VOY_DATABASE_URL="postgresql+asyncpg://voy:pw@127.0.0.1:1/voy",
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2
+
+
+def test_db_downgrade_to_an_unknown_revision_says_so_in_one_line(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    result = _voy(["db", "downgrade", "0099_typo"], tmp_path, VOY_DATABASE_URL=url)
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2 and "0099_typo" in result.stderr
+
+
+def test_kb_import_of_a_file_not_in_utf8_says_so_in_one_line(tmp_path: Path) -> None:
+    """A GBK-encoded FAQ (what Excel on a Chinese Windows writes) is a likely input."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    faq = tmp_path / "faq.csv"
+    faq.write_bytes("id,question,answer\n1,几岁能入团,年满十四周岁\n".encode("gbk"))
+    result = _voy(["kb", "import", str(faq)], tmp_path, VOY_DATABASE_URL=url)
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2 and "faq.csv" in result.stderr
+
+
+def test_run_when_the_bot_api_is_unreachable_says_so_in_one_line(tmp_path: Path) -> None:
+    """api.telegram.org blocked, or HTTPS_PROXY unset: a traceback, and an unclosed session."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    result = _voy(
+        ["run", "--bot-api-url", "http://127.0.0.1:9/bot"],  # nothing listens there
+        tmp_path,
+        VOY_TELEGRAM_TOKEN="123456:real-looking",
+        VOY_DATABASE_URL=url,
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2
+
+
+def test_digest_refuses_an_unknown_locale(db_env: str, tmp_path: Path) -> None:
+    """``--help`` says "zh-Hans, zh-Hant or en"; ``--locale fr`` silently writes zh-Hans."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["digest", "--locale", "fr", "--out", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+
+
+# --- logs name people by pseudonym, never by Telegram id ------------------------------
+
+
+async def test_the_menu_sync_never_logs_a_former_staff_members_telegram_id(
+    harness: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README, Logs: people are named as ``u:`` and a keyed code, never by Telegram id.
+    bot/menus.py logs a former staff member's raw id when removing their menu fails."""
+    services = harness.app.bot_data.services
+    await menus.set_all(harness.app.bot, services.sessions, services.settings)
+    # The donor 3001 leaves: an org file without donors.
+    spec = org.parse_org_file(DEMO_ORG).model_copy(update={"donors": []})
+    async with services.sessions() as session, session.begin():
+        await org.load_org(session, spec, default_locale="zh-Hans")
+    await harness.client.set_fault("deleteMyCommands", 400)
+    with caplog.at_level(logging.INFO):
+        await menus.sync(harness.app.bot, services.sessions, services.settings)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("bot.")]
+    leaks = [line for line in lines if "3001" in line]
+    assert not leaks, leaks
+
+
+# --- cadre invites ----------------------------------------------------------------------
+
+
+def test_cadre_invite_refuses_a_validity_of_no_days(db_env: str) -> None:
+    """``--days 0`` or ``--days -3`` prints a link "valid for -3 days" that is dead already."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["org", "load", str(DEMO_ORG)]).exit_code == 0
+    result = runner.invoke(app, ["cadre", "invite", "--name", "赵老师", "--days", "-3"])
+    assert result.exit_code == 2, result.output
+
+
+def test_a_database_never_migrated_says_to_upgrade_it(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    result = _voy(["kb", "match", "怎么入团"], tmp_path, VOY_DATABASE_URL=url)
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2 and "voy db upgrade" in result.stderr, result.stderr
