@@ -47,6 +47,35 @@ SELF_HARM = [
     "thinking about SUICIDE",
     "self-harm",
     "我想kill myself",
+    # Cutting with a particle or a result in between, on the arm, again (audit).
+    "我昨晚又划了手臂",
+    "我又割了手腕",
+    "昨天晚上割破了手臂",
+    "我昨晚又劃了手臂",  # Traditional
+    "在手臂上划了好几道",
+    "胳膊上又割了一刀",
+    "忍不住又划了，好痛",
+    "手腕上全是疤",
+    "我用圆规扎自己",
+    "I cut again last night",
+    # Wishing not to wake up (audit).
+    "好想睡一觉就再也不醒",
+    "希望明天不要醒来",
+    "睡着了就别醒了",
+    "要是能一睡不醒就好了",
+    "I hope I never wake up",
+    # Putting pills aside with 存/藏 (audit).
+    "我把药都存起来了",
+    "我偷偷存了好多安眠药",
+    "我存了一百片药",
+    "药已经存够了",
+    "我把安眠药藏起来了",
+    # Starving and purging.
+    "我每天吃完饭就去催吐",
+    "吃完饭就去抠喉咙",
+    "我已经三天没吃饭了",
+    "我逼自己不吃东西",
+    "I make myself throw up after meals",
 ]
 ABUSE = [
     "他打我",
@@ -70,6 +99,44 @@ ABUSE = [
     "he raped me",
     "he touched me",
     "my stepdad beats me every night",
+    # A parent's threat (audit).
+    "期末考砸了 我爸说回家打死我",
+    "我妈说再考不好就打死我",
+    "回去肯定会被打死",
+    "我爸说要打断我的腿",
+    "有人找我要钱，不给就打我",  # 打我 wins over the extortion (abuse before bullying)
+    "他们说不给钱就揍我",
+    # A (step) relative or a grown man in the child's room or bed at night (audit).
+    "继父晚上会进我房间 我很害怕",
+    "叔叔半夜钻进我的被窝",
+    "舅舅总是趁我睡着进我房间",
+    "後爸偷看我洗澡",  # Traditional
+    "他进我房间的时候我好怕",
+    "my stepdad comes into my room at night",
+    # Pregnancy, flagged like 发生关系: a cadre cannot tell a minor from an adult member.
+    "我怀孕了 不敢告诉家里",
+    "我好像怀孕了怎么办",
+    "我女朋友怀孕了",
+    "验孕棒两道杠",
+    "紧急避孕药在哪买",
+    "I think im pregnant",
+    # Also a report: an adult member's false alarm costs one look (the YAML's choice);
+    # the general question 怀孕期间能参加团组织活动吗 is in NEGATIVES.
+    "我怀孕了，还能参加团日活动吗",
+    # Running away, afraid to go home, shut out.
+    "我想离家出走",
+    "我不敢回家",
+    "昨晚睡在网吧",
+    "我爸把我关在门外一晚上",
+    "他们不让我进家门",
+    "I ran away from home",
+    # An adult met online: photos, meeting, secrecy.
+    "网友约我见面",
+    "网友要我的照片",
+    "网上认识的哥哥让我去他家",
+    "他让我发不穿衣服的照片",
+    "他让我不要告诉爸妈",
+    "an online friend asked me for pics",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -83,6 +150,13 @@ VIOLENCE = [
     "他说要杀了我",
     "I will kill him",
     "gonna bring a knife to school",
+    "他说放学要打死我",
+    # Being followed or lain in wait for.
+    "有个男的一直跟着我",
+    "放学被人跟踪了",
+    "有人在我家楼下蹲我",
+    "a man has been following me home",
+    "someone is stalking me",
 ]
 BULLYING = [
     "被欺负",
@@ -103,6 +177,19 @@ BULLYING = [
     "I'm being bullied",
     "they make fun of me every day",
     "cyberbullying",
+    # Cornering and extortion (audit).
+    "被高年级的堵在厕所要钱",
+    "同学说放学后要在校门口堵我",
+    "他们天天堵我要钱",
+    "他們放學後在巷子裡堵我",  # Traditional
+    "高年级的每周逼我交钱",
+    "放学又被他们堵了",
+    "那几个人问我要钱",
+    # Things thrown or poured at the young person (audit).
+    "同桌天天往我书包里扔垃圾",
+    "他们往我身上泼水",
+    "同学朝我吐口水",
+    "有人在我的椅子上涂胶水",
 ]
 POSITIVES = (
     [(text, "self_harm") for text in SELF_HARM]
@@ -163,6 +250,65 @@ NEGATIVES = [
     "12355能匿名吗",
     "入团申请书怎么写",
     "团员证丢了怎么办",
+    # Sharing words with the patterns added after the audit.
+    "志愿活动要钱吗",
+    "参加活动要钱吗",
+    "报名要钱不",
+    "同学们参加团日活动要钱吗",
+    "学校周围的人说报名要钱",
+    "打电话问活动要钱吗",
+    "不给钱就不能参加吗",
+    "划船比赛怎么报名",
+    "老师划了几道题",
+    "帮我划一下重点",
+    "在手机上划一下就能报名吗",
+    "药店在哪",
+    "药品怎么保存",
+    "把药存在冰箱里可以吗",
+    "怎么存钱",
+    "存钱罐在哪买",
+    "路上堵车，我晚点到",
+    "路上很堵，我迟到了",
+    "路上堵了，我会晚点到",
+    "我被堵在路上了",
+    "下水道被堵住了",
+    "扔垃圾分类怎么分",
+    "往垃圾桶里扔东西要分类吗",
+    "他往我这边传球",
+    # 打死我也不信 is an idiom (= I'd never believe it), excluded in abuse and violence.
+    "打死我也不信",
+    "打死我都想不到他会入团",
+    "我妈总打断我说话",
+    "宿舍房间怎么分配",
+    "活动房间在哪",
+    "妈妈进我房间不敲门",  # a parent by day, no fear: not flagged
+    "晚上几点回宿舍",
+    "怀孕期间能参加团组织活动吗",  # a general question, no report (see ABUSE)
+    "少先队两道杠是什么",
+    "景区人流量大吗",
+    "用药流程是什么",
+    "不想上学怎么办",  # not a concern on its own
+    "周末没地方去玩",
+    "我住在公园旁边",
+    "老师要跑家访",
+    "早上总是醒不来",
+    "怎么总是睡不醒",
+    "明天醒来记得报名",
+    "清明节去烈士陵园祭扫",
+    "减肥食谱推荐",
+    "节食减肥有用吗",
+    "我要逼自己好好学习",
+    "扎头发的教程",
+    "网友说入团要交钱是真的吗",
+    "网友见面会怎么报名",
+    "老师让我发一张证件照",
+    "团支书让我发露营的照片",
+    "让我给下面的同学发通知",
+    "老师让我不要告诉别人答案",
+    "跟着我读一遍入团誓词",
+    "快递跟踪怎么查",
+    "thanks for following me",
+    "he follows me on instagram",
     "",
     "   ",
 ]
