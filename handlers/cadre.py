@@ -189,7 +189,8 @@ async def promote_button(update: Update, context: BotContext) -> None:
         await query.answer(tr.plain("privacy_fixes.nothing_to_learn"), show_alert=True)
         return
     except promotion.AlreadyAnswered as error:
-        await query.answer(tr.plain("card.promote_already", slug=error.slug), show_alert=True)
+        key = "card.promote_known" if data.action == "qalt" else "card.promote_already"
+        await query.answer(tr.plain(key, slug=error.slug), show_alert=True)
         await query.edit_message_reply_markup(None)
         return
     except questions.NotAllowed as error:
@@ -449,10 +450,12 @@ async def _listing(
     size = utf16_units(lines[0])
     shown = []
     for question in items[:LISTING_LIMIT]:
+        # How long it has waited for staff: since asked, or since a follow-up reopened it.
+        since = question.waiting_since or question.asked_at
         line = tr(
             "queue.line",
             ref=question.id,
-            age=notify.age_text(tr, question.asked_at, now),  # type: ignore[arg-type]
+            age=notify.age_text(tr, since, now),  # type: ignore[arg-type]
             text=notify.masked(tr, question.text)[:60],
         )
         # Measured as Telegram counts (emoji twice), the HTML's tags included: the title

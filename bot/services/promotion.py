@@ -88,7 +88,8 @@ async def promote(
     Raises:
         UrgentNotLearned: the question was a call for help (safeguarding).
         NothingToLearn: the question was withdrawn, or its text or answer was erased.
-        AlreadyAnswered: (a new entry) the FAQ already answers the question by itself.
+        AlreadyAnswered: (a new entry) the FAQ already answers the question by itself;
+            (a phrasing) the entry already has it.
         questions.NotAllowed: the user may not act on it, or it has no answer yet.
     """
     question = await questions.staff_question(session, question_id=question_id, user=user, now=now)
@@ -108,13 +109,15 @@ async def promote(
         if entry is None:
             raise questions.NotAllowed(entry_id)
         # The source question is named so /forget can find its wording here.
-        await store.add_phrasing(
+        added = await store.add_phrasing(
             session,
             slug=entry.slug,
             text=text,
             source=SOURCE_CADRE,
             created_by=f"{by}:q{question.id}",
         )
+        if not added:  # known already (pressed twice, say): nothing was taught
+            raise AlreadyAnswered(question_id, entry.slug)
         return entry.slug
     # A question the FAQ already answers by itself (the young person asked for a person
     # anyway): a second entry with it would never be reached, the first keeps winning.

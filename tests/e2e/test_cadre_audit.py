@@ -357,3 +357,49 @@ async def test_a_topic_dropped_from_the_org_file_does_not_strand_its_questions(
         f"question #{question.id} (topic 'league', dropped) is still in the pool after "
         f"the re-offer; 李老师's /pool says: {pool['text']!r}"
     )
+
+
+async def test_a_phrasing_the_entry_already_has_is_not_reported_as_added(
+    harness: BotHarness,
+) -> None:
+    """ "📚 归入：…" with the entry's own wording taught nothing: the cadre is told so,
+    not "已加入常见问题"."""
+    await _pick_region(harness, XIAOMING, "东城区", "东湖街道")
+    await harness.client.send_text(WANG, "/start")
+    (auto,) = await harness.send(XIAOMING, "团费怎么交？")
+    seq = await harness.client.last_seq()
+    await harness.press(XIAOMING, auto, "找人工解答")
+    card = await _wait(harness, WANG["id"], seq, "问题 #")
+    confirmation = (
+        await harness.send(WANG, "每月 2 元，在智慧团建交。", reply_to=card["message_id"])
+    )[-1]
+    alt = next(b["text"] for b in buttons(confirmation) if "归入" in b["text"])
+    told = await harness.press(WANG, confirmation, alt)
+    assert told["show_alert"] and "已经在常见问题条目" in told["text"], told
+    assert "已加入常见问题" not in told["text"]
+
+
+async def test_overdue_lists_a_reopened_question_by_how_long_it_has_waited(
+    harness: BotHarness,
+) -> None:
+    """/overdue picks questions by how long they have waited for staff; its lines said how
+    long ago they were first asked, so a follow-up on an old answered question read as
+    "6 天前" on a list of what waits too long."""
+    await _pick_region(harness, XIAOMING, "东城区", "东湖街道")
+    await harness.client.send_text(WANG, "/start")
+    services = harness.app.bot_data.services
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "我们东湖街道有没有周末的篮球活动？")
+    card = await _wait(harness, WANG["id"], seq, "问题 #")
+    question = await _newest(harness)
+    assert "没有超时的问题" in (await harness.send(WANG, "/overdue"))[-1]["text"]
+    seq = await harness.client.last_seq()
+    await harness.send(WANG, "周六下午在青年之家有篮球活动。", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复了你的问题")
+    services.clock.advance(days=5)
+    await harness.press(XIAOMING, answer, "继续追问")
+    await harness.send(XIAOMING, "几点开始？")
+    services.clock.advance(hours=25)
+    listing = [m for m in await harness.send(WANG, "/overdue") if "超时的问题" in m["text"]][-1]
+    line = next(x for x in listing["text"].splitlines() if x.startswith(f"#{question.id} "))
+    assert "25 小时前" in line and "天前" not in line, line
