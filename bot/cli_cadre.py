@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from bot.cli_common import fail, in_session, load_settings
+from bot.clock import Clock
 from bot.services import cadres
 
 cadre_app = typer.Typer(help="League cadres who answer questions.", no_args_is_help=True)
@@ -67,13 +68,14 @@ def list_cadres() -> None:
     """List cadres: regions, topics, duty days, load and capacity, away or removed."""
     rows = _run(cadres.listing, write=False)
     tz = load_settings().tz
+    now = Clock().now()
     for row in rows:
         c = row.cadre
         state = (
             "removed"
             if not c.active
             else f"away until {c.away_until.astimezone(tz):%Y-%m-%d}"
-            if c.away_until
+            if c.away_until and c.away_until > now  # an absence over is no absence
             else "active"
         )
         typer.echo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,13 @@ def test_add_list_away_remove(db: str) -> None:
         r"4001\s+赵老师\s+regions=district-b\s+topics=league\s+duty=1,4\s+load=0/3\s+active\s+\(cli\)",
         listing,
     )
-    assert "away until 2026-12-01" in _ok(["cadre", "away", "4001", "--until", "2026-12-01"])
-    assert "away until 2026-12-01" in _ok(["cadre", "list"])
+    later = (date.today() + timedelta(days=30)).isoformat()
+    assert f"away until {later}" in _ok(["cadre", "away", "4001", "--until", later])
+    assert f"away until {later}" in _ok(["cadre", "list"])
+    # An absence that is over reads as active (routing takes the cadre again).
+    earlier = (date.today() - timedelta(days=3)).isoformat()
+    _ok(["cadre", "away", "4001", "--until", earlier])
+    assert re.search(r"4001\s+赵老师.*load=0/3\s+active", _ok(["cadre", "list"]))
     assert "back" in _ok(["cadre", "away", "4001", "--back"])
     _ok(["cadre", "remove", "4001"])
     assert re.search(r"4001\s+赵老师.*removed", _ok(["cadre", "list"]))
