@@ -102,6 +102,7 @@ async def route(
         now=now,
         tz=tz,
         exclude=exclude,
+        urgent=question.urgent,
     )
     if cadre is not None:
         _assign(question, cadre, actor=actor, now=now)

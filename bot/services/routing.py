@@ -100,8 +100,10 @@ async def choose_cadre(
     now: datetime,
     tz: ZoneInfo,
     exclude: frozenset[int] = frozenset(),
+    urgent: bool = False,
 ) -> Cadre | None:
-    """Pick the cadre for a question, or None for the committee's pool."""
+    """Pick the cadre for a question, or None for the committee's pool; a call for help
+    (``urgent``) goes to a person whatever their load."""
     candidates = [
         c
         for c in await eligible_cadres(session, region_code=region_code, topic=topic, now=now)
@@ -110,7 +112,8 @@ async def choose_cadre(
     if not candidates:
         return None
     loads = await open_loads(session)
-    candidates = [c for c in candidates if loads.get(c.id, 0) < c.capacity]
+    if not urgent:
+        candidates = [c for c in candidates if loads.get(c.id, 0) < c.capacity]
     if not candidates:
         return None
     weekday = now.astimezone(tz).isoweekday()

@@ -140,6 +140,15 @@ async def test_away_and_full_cadres_are_skipped(
         assert await _name(await _route(session, zone, topic="safety", now=WEDNESDAY)) == "张老师"
         # 张老师 is now at capacity: the next safety question waits in the pool.
         assert await _name(await _route(session, zone, topic="safety", now=WEDNESDAY)) is None
+        # A call for help goes to a person now, whatever their load.
+        urgent = await questions.create(
+            session, user=zone, text="问题", now=WEDNESDAY, topic="safety"
+        )
+        urgent.urgent = True
+        routed = await questions.route(
+            session, urgent, reason="safeguarding", now=WEDNESDAY, tz=TZ
+        )
+        assert await _name(routed) == "张老师"
 
 
 async def test_only_the_assigned_cadre_or_an_admin_may_answer(
