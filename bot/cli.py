@@ -237,6 +237,14 @@ def org_load(path: Path) -> None:
     )
 
 
+def _configured_database_url() -> str:
+    """The database URL as configured (environment or .env), for a message."""
+    try:
+        return Settings().database_url
+    except ValueError:  # an invalid setting elsewhere: the environment's value, then ours
+        return os.environ.get("VOY_DATABASE_URL") or default_database_url()
+
+
 # A database never migrated (SQLite's and PostgreSQL's words for a missing table).
 _NO_TABLE = r"no such table|relation .* does not exist"
 
@@ -247,7 +255,7 @@ def main() -> None:
     try:
         app()
     except (ConnectionError, socket.gaierror, TimeoutError, DBAPIError) as exc:
-        url = make_url(os.environ.get("VOY_DATABASE_URL") or default_database_url())
+        url = make_url(_configured_database_url())
         reason = exc.orig if isinstance(exc, DBAPIError) else exc
         text = str(reason).splitlines()[0] if str(reason) else ""
         hint = " (run `voy db upgrade` first)" if re.search(_NO_TABLE, text) else ""

@@ -36,7 +36,8 @@ def _problem(error: Any) -> str:
     """One setting's problem, with the value given unless it is a secret."""
     name = "_".join(map(str, error["loc"]))
     field = Settings.model_fields.get(name)
-    secret = field is not None and field.annotation is SecretStr
+    # A database URL may carry its password.
+    secret = name == "database_url" or (field is not None and field.annotation is SecretStr)
     given = "" if secret or isinstance(error["input"], dict) else f" (got {error['input']!r})"
     return f"VOY_{name.upper()}: {error['msg']}{given}"
 

@@ -154,7 +154,10 @@ class Settings(BaseSettings):
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+        # The names Python's logging takes, in any case, as before this was checked.
+        if not isinstance(value, str):
+            return value
+        return {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(value.upper(), value.upper())
 
     @field_validator("database_url")
     @classmethod
@@ -162,8 +165,8 @@ class Settings(BaseSettings):
         # What SQLAlchemy would say deep in a traceback, said here in one line.
         try:
             url = make_url(value)
-        except ArgumentError as exc:
-            raise ValueError(f"not a database URL: {value!r}") from exc
+        except ArgumentError as exc:  # the value is not shown: it may hold a password
+            raise ValueError("not a database URL (driver://user:password@host/database)") from exc
         if url.drivername not in _DATABASE_DRIVERS:
             raise ValueError(
                 f"unsupported database driver {url.drivername!r}; use one of "

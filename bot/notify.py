@@ -533,7 +533,14 @@ async def urgent(
         )
         # The follow-up that raised it, too.
         text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
-        markup = card_keyboard(tr, question.id) if person else claim_keyboard(tr, question.id)
+        markup: InlineKeyboardMarkup | None = card_keyboard(tr, question.id)
+        if person is None and cadre is not None:
+            # The committee's copy of one a cadre holds: who, and no claim button (a
+            # colleague's question cannot be taken from under them).
+            text = Html(text + "\n" + tr("card.urgent_held_by", name=cadre.name))
+            markup = None
+        elif person is None:
+            markup = claim_keyboard(tr, question.id)
         await _staff_card(
             session,
             question,
@@ -597,7 +604,7 @@ async def _staff_card(
     chat_id: int,
     person: int | None,
     text: str,
-    markup: InlineKeyboardMarkup,
+    markup: InlineKeyboardMarkup | None,
     dedupe_key: str,
     purpose: str,
     name_shown: bool,
@@ -613,7 +620,7 @@ async def _staff_card(
         dedupe_key=dedupe_key,
         audience=AUDIENCE_STAFF,
         recipient_user_id=person,
-        reply_markup=markup.to_dict(),
+        reply_markup=markup.to_dict() if markup is not None else None,
         ref=_ref(question),
     )
     if row is not None and name_shown:

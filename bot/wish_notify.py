@@ -145,7 +145,7 @@ async def review_cards(
                 subject_user_id=wish.user_id,
                 item=_ref(wish),
                 purpose=access_log.WISH_REVIEW,
-                fields=wishes.REVIEW_FIELDS,
+                fields=wishes.review_fields(wish),
                 now=now,
             )
     return len(reviewers)

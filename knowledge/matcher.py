@@ -107,7 +107,7 @@ class Matcher:
         if not hits:
             return MatchResult(band="route", hits=[], query=canon)
         band = self._band(hits)
-        if band == "answer" and self._synonyms.contrasting(canon, self._canon[cands[0].phrasing]):
+        if band == "answer" and self._contrasting(canon, cands[0]):
             band = "suggest"  # 入党 asked, 入团 matched: a choice at most, never an answer
         return MatchResult(band=band, hits=hits[: max(limit, 0)], query=canon)
 
@@ -132,6 +132,11 @@ class Matcher:
             return "answer"
         offered = sum(h.confidence for h in hits[:SUGGESTIONS])
         return "suggest" if offered >= self.thresholds.suggest else "route"
+
+    def _contrasting(self, canon: str, top: Candidate) -> bool:
+        """Whether the query names a term the best entry's wordings contrast with."""
+        wordings = (self._canon[p] for p in np.flatnonzero(self._entry_of == top.entry))
+        return self._synonyms.contrasting(canon, wordings) is not None
 
     def _score(self, query: str) -> float:
         """Top score 0..100 of ``query`` (cached per matcher; a rebuild starts empty)."""

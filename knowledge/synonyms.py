@@ -89,20 +89,22 @@ class SynonymMap:
             return list(texts)
         return self._pattern.sub(self._replace, "\n".join(texts)).split("\n")
 
-    def contrasting(self, query: str, phrasing: str) -> tuple[str, str] | None:
-        """Two terms of one contrast set that tell ``query`` from ``phrasing`` (both in
-        canonical form), or None.
+    def contrasting(self, query: str, phrasings: Iterable[str]) -> tuple[str, str] | None:
+        """Two terms of one contrast set that tell ``query`` from an entry asked as
+        ``phrasings`` (all in canonical form), or None.
 
-        A query that names one of the set the phrasing lacks, matched with a phrasing
-        that names another the query lacks (入党誓词 / 入团誓词), is about something
-        else however many characters they share: the matcher never answers it on its
-        own, it offers the entry as a choice at most.
+        An entry whose wordings name terms of a set (入团誓词) but never the one the query
+        names (入党誓词) is about something else, however many characters they share:
+        the matcher never answers with it on its own, it offers it as a choice at most.
+        A wording that names none of the set (积极分子要考察多久) leaves the others to
+        say what the entry is about.
         """
+        wordings = list(phrasings)
         for terms in self._contrasts:
             asked = {t for t in terms if t in query}
             if not asked:
                 continue
-            named = {t for t in terms if t in phrasing}
+            named = {t for t in terms if any(t in w for w in wordings)}
             if asked - named and named - asked:
                 return min(asked - named), min(named - asked)
         return None

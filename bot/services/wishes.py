@@ -17,6 +17,7 @@ from bot.services.org import region_subtree
 from bot.services.privacy import find_personal_data
 from bot.services.wish_drafts import Draft
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER, User
+from storage.questions import Conversation
 from storage.wishes import Wish, WishEvent
 
 
@@ -63,6 +64,13 @@ async def _prompts_stale(session: AsyncSession, wish: Wish) -> None:
 
 # What a reviewer's card shows of the young person (the text masked).
 REVIEW_FIELDS = ("wish_text_masked", "age_band", "region", "guardian_consent")
+
+
+def review_fields(wish: Wish) -> tuple[str, ...]:
+    """What a reviewer's card of ``wish`` shows of the young person (the access log)."""
+    return REVIEW_FIELDS + (("photo",) if wish.photo_file_id else ())
+
+
 # What the claimer is shown of the young person when taking a wish on (the text masked).
 CLAIM_FIELDS = ("wish_text_masked", "age_band", "region")
 
@@ -228,7 +236,7 @@ async def open_for_review(
         subject_user_id=wish.user_id,
         item=("wish", wish.id),
         purpose=access_log.WISH_REVIEW,
-        fields=REVIEW_FIELDS,
+        fields=review_fields(wish),
         now=now,
     )
     return wish, await checklist(session, wish, value_cap=value_cap)
@@ -498,13 +506,17 @@ async def sweep(
         .where(WishEvent.wish_id == Wish.id, WishEvent.trigger == "return_for_edits")
         .scalar_subquery()
     )
-    for wish in list(
-        await session.scalars(
-            select(Wish)
+    for wish, owner_chat in (
+        await session.execute(
+            select(Wish, User.telegram_id)
+            .join(User, User.id == Wish.user_id)
             .where(Wish.status == life.RETURNED, returned_at <= now - returned_lapse_after)
             .with_for_update(of=Wish, skip_locked=True)
         )
-    ):
+    ).all():
+        draft = await session.get(Conversation, owner_chat)
+        if draft is not None and (draft.data.get("fields") or {}).get("wish_id") == wish.id:
+            continue  # being changed right now: it waits for the draft (which expires)
         life.fire(wish, "withdraw", actor="system", now=now, note=life.WITHDRAWN_LAPSED)
         await _prompts_stale(session, wish)
         report.lapsed.append(wish)

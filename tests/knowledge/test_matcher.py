@@ -210,9 +210,16 @@ def test_contrasts_need_a_term_on_each_side() -> None:
     synonyms = load_synonyms(
         "groups: [[入团, 加入共青团]]\ncontrasts: [[入团, 入党], [团费, 党费]]\n"
     )
-    assert synonyms.contrasting("入党誓词", "入团誓词") == ("入党", "入团")
-    assert synonyms.contrasting("加入共青团", "入党") is None  # canonical forms: 入团 vs 入党
-    assert synonyms.contrasting(synonyms.canonical("加入共青团"), "入党") == ("入团", "入党")
-    assert synonyms.contrasting("入团和入党的区别", "入团流程") is None  # asks about both
-    assert synonyms.contrasting("党费", "怎么交") is None  # the phrasing names neither
-    assert synonyms.contrasting("团员证", "团员证丢了") is None
+    assert synonyms.contrasting("入党誓词", ["入团誓词"]) == ("入党", "入团")
+    assert synonyms.contrasting("加入共青团", ["入党"]) is None  # canonical forms: 入团 vs 入党
+    assert synonyms.contrasting(synonyms.canonical("加入共青团"), ["入党"]) == ("入团", "入党")
+    assert synonyms.contrasting("入团和入党的区别", ["入团流程"]) is None  # asks about both
+    assert synonyms.contrasting("党费", ["怎么交"]) is None  # the entry names neither
+    assert synonyms.contrasting("团员证", ["团员证丢了"]) is None
+    # One wording names no term: the entry's others say what it is about.
+    assert synonyms.contrasting("入党积极分子", ["积极分子考察多久", "入团积极分子"]) == (
+        "入党",
+        "入团",
+    )
+    # One of the entry's wordings names the asked term: it covers that too.
+    assert synonyms.contrasting("党费", ["团费标准", "入党后交党费吗"]) is None
