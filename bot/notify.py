@@ -7,7 +7,9 @@ hours for young people.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -15,14 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from bot.config import SUPPORTED_LOCALES, Settings
-from bot.i18n import Html, Translator, load_catalog, translator
+from bot.i18n import Html, Translator, html_to_plain, load_catalog, translator, utf16_units
 from bot.keyboards import card_keyboard, claim_keyboard, youth_answer_keyboard
 from bot.services import access_log, lifecycle, org, questions
 from bot.services import outbox as outbox_service
 from bot.services.privacy import MASK_KINDS, mask_personal_data, pseudonym
 from knowledge.index import EntryView, KnowledgeIndex
 from storage.models import Cadre, Region, Topic, User
-from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH, STATE_PENDING, OutboxMessage
+from storage.outbox import (
+    AUDIENCE_STAFF,
+    AUDIENCE_URGENT,
+    AUDIENCE_YOUTH,
+    STATE_PENDING,
+    OutboxMessage,
+)
 from storage.questions import Question
 
 CARD = "card"
@@ -33,8 +41,12 @@ NOTICE = "notice"
 URGENT = "urgent"
 # Pushes to staff about a question: a reply to one of these answers the question.
 STAFF_KINDS = (CARD, URGENT, SLA_REMINDER)
-# Question text shown on a card is cut here, so any card stays within Telegram's 4096.
-CARD_TEXT_LIMIT = 1500
+# A card's text, in UTF-16 units as Telegram counts them, stays under this (its limit is
+# 4096): the question is shown whole when it fits (any question the bot accepts, in
+# plain Chinese), else cut with a mark saying how much is not shown.
+CARD_BUDGET = 4000
+# A follow-up shown on its own card is cut here (it is at most VOY_MAX_TEXT_LENGTH).
+CARD_TEXT_LIMIT = 2000
 # A card also shows the conversation after the question: its newest messages, each cut.
 THREAD_ON_CARD = 4
 THREAD_MESSAGE_LIMIT = 300
@@ -155,23 +167,60 @@ async def _card_text(
     )
     region = await session.get(Region, question.region_code) if question.region_code else None
     topic = await session.get(Topic, question.topic) if question.topic else None
+
+    def build(shown: str) -> Html:
+        text = tr(
+            "card.question",
+            ref=question.id,
+            age=age_text(tr, question.asked_at, now),
+            who=who,
+            region=tr.name_of(region.names, region.code)
+            if region
+            else tr.plain("card.unknown_region"),
+            topic=tr.name_of(topic.names, topic.code) if topic else tr.plain("card.unknown_topic"),
+            text=shown,
+        )
+        text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
+        if nearest:
+            separator = tr.plain("card.separator")
+            entries = separator.join(entry.question for entry in nearest[:3])
+            return Html(text + "\n\n" + tr("card.nearest", entries=entries))
+        return text
+
+    return fitted(build, masked(tr, question.text), tr)
+
+
+def _urgent_text(
+    tr: Translator,
+    question: Question,
+    category: str,
+    who: str,
+    place: str,
+    asker: User | None,
+    name_shown: bool,
+    shown: str,
+) -> Html:
+    """An urgent card showing ``shown`` of the question, and the follow-up that raised it."""
     text = tr(
-        "card.question",
+        "card.urgent",
         ref=question.id,
-        age=age_text(tr, question.asked_at, now),
+        category=tr.plain(f"concern.{category}"),
         who=who,
-        region=tr.name_of(region.names, region.code)
-        if region
-        else tr.plain("card.unknown_region"),
-        topic=tr.name_of(topic.names, topic.code) if topic else tr.plain("card.unknown_topic"),
-        text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
+        region=place,
+        text=shown,
     )
-    text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
-    if nearest:
-        separator = tr.plain("card.separator")
-        entries = separator.join(entry.question for entry in nearest[:3])
-        return Html(text + "\n\n" + tr("card.nearest", entries=entries))
-    return text
+    return _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
+
+
+def fitted(build: Callable[[str], Html], text: str, tr: Translator) -> Html:
+    """``build(text)``, with ``text`` cut (and marked so) only as far as the message must
+    be to stay within :data:`CARD_BUDGET`."""
+    card = build(text)
+    shown = text
+    while (over := utf16_units(html_to_plain(card)) - CARD_BUDGET) > 0 and shown:
+        shown = shown[: max(len(shown) - over - 20, 0)]
+        card = build(shown + tr.plain("card.cut", n=len(text) - len(shown)))
+    return card
 
 
 def _with_conversation(
@@ -436,7 +485,8 @@ async def answer_to_youth(
         text=tr("youth.answer", ref=question.id, question=question.text[:300], answer=text),
         due_at=now,
         dedupe_key=f"answer:{question.id}:{len(question.thread)}",
-        audience=AUDIENCE_YOUTH,
+        # A call for help is answered at once, at night too: that is when it matters.
+        audience=AUDIENCE_URGENT if question.urgent else AUDIENCE_YOUTH,
         recipient_user_id=asker.telegram_id,
         reply_markup=youth_answer_keyboard(tr, question.id).to_dict(),
         ref=_ref(question),
@@ -521,18 +571,15 @@ async def urgent(
         shown_to = asker if question.identity_shared and person is not None else None
         name_shown = shown_to is not None
         who = shown_to.first_name if shown_to is not None else _anonymous(tr, question, settings)
-        text = tr(
-            "card.urgent",
-            ref=question.id,
-            category=tr.plain(f"concern.{category}"),
-            who=who,
-            region=tr.name_of(region.names, region.code)
-            if region
-            else tr.plain("card.unknown_region"),
-            text=masked(tr, question.text)[:CARD_TEXT_LIMIT],
+        place = (
+            tr.name_of(region.names, region.code) if region else tr.plain("card.unknown_region")
         )
-        # The follow-up that raised it, too.
-        text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
+
+        text = fitted(
+            functools.partial(_urgent_text, tr, question, category, who, place, asker, name_shown),
+            masked(tr, question.text),
+            tr,
+        )
         markup: InlineKeyboardMarkup | None = card_keyboard(tr, question.id)
         if person is None and cadre is not None:
             # The committee's copy of one a cadre holds: who, and no claim button (a

@@ -354,6 +354,8 @@ async def queue_command(update: Update, context: BotContext) -> None:
     """/queue: the cadre's open questions."""
     message = update.effective_message
     assert message is not None
+    if not await common.staff_place(update, context):
+        return
     cadre = await questions.get_cadre(context.session, context.user)
     if cadre is None:
         await message.reply_text(context.tr("queue.not_cadre"))
@@ -375,6 +377,8 @@ async def pool_command(update: Update, context: BotContext) -> None:
     """/pool: unassigned questions the cadre (or the committee) could take."""
     message = update.effective_message
     assert message is not None
+    if not await common.staff_place(update, context):
+        return
     cadre = await questions.get_cadre(context.session, context.user)
     if cadre is None and not questions.is_admin(context.user):
         await message.reply_text(context.tr("queue.not_cadre"))
@@ -397,6 +401,8 @@ async def overdue_command(update: Update, context: BotContext) -> None:
     """/overdue: questions waiting longer than the SLA (all of them for the committee)."""
     message = update.effective_message
     assert message is not None
+    if not await common.staff_place(update, context):
+        return
     cadre = await questions.get_cadre(context.session, context.user)
     if cadre is None and not questions.is_admin(context.user):
         await message.reply_text(context.tr("queue.not_cadre"))

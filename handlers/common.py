@@ -41,6 +41,20 @@ async def _send_region_picker(
         await _reply(update, text, reply_markup=markup)
 
 
+async def staff_place(update: Update, context: BotContext) -> bool:
+    """Whether a staff list may be shown here (a private chat, the committee's group);
+    elsewhere (a class group the bot was added to) say so and show nothing."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    committee = await org.get_setting(context.session, "committee_chat_id")
+    if committee is not None and int(committee) == chat.id:
+        return True
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(context.tr("queue.wrong_chat"))
+    return False
+
+
 async def _reply(update: Update, text: str, **kwargs: object) -> None:
     message = update.effective_message
     if message is not None:

@@ -19,7 +19,9 @@ METHODS = (METHOD_MESSAGE, METHOD_PHOTO, METHOD_DOCUMENT)
 # Quiet hours hold back messages to young people; staff get theirs at any hour.
 AUDIENCE_YOUTH = "youth"
 AUDIENCE_STAFF = "staff"
-AUDIENCES = (AUDIENCE_YOUTH, AUDIENCE_STAFF)
+# To a young person, and never held back: a cadre's answer to a call for help.
+AUDIENCE_URGENT = "urgent"
+AUDIENCES = (AUDIENCE_YOUTH, AUDIENCE_STAFF, AUDIENCE_URGENT)
 
 # Row states. Only pending rows are picked up (and sending rows whose lease ran out).
 STATE_PENDING = "pending"

@@ -16,6 +16,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
+
+import opencc
 
 __all__ = ["MASK_KINDS", "find_personal_data", "mask_personal_data", "pseudonym"]
 
@@ -197,9 +200,20 @@ MASK_KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _KINDS))
 """The kinds of personal data, in the order they are looked for; keys of the labels."""
 
 
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    """One Traditional→Simplified converter per process (it loads dictionaries)."""
+    return opencc.OpenCC("t2s")
+
+
 def _spans(text: str) -> list[tuple[int, int, str]]:
     """Find personal data as ``(start, end, kind)``, sorted by position."""
     work = text.translate(_HALF_WIDTH)
+    # Matched in simplified characters (光明小區5號樓 as 光明小区5号楼), when the conversion
+    # keeps every character in its place: the spans are the original text's.
+    simplified = _t2s().convert(work)
+    if len(simplified) == len(work):
+        work = simplified
     spans: list[tuple[int, int, str]] = []
 
     def blanker(kind: str) -> Callable[[re.Match[str]], str]:

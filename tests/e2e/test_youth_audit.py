@@ -121,6 +121,20 @@ async def test_a_long_question_within_the_limit_reaches_the_cadre_whole(
     assert "青年之家周末几点开门" in card["text"], card["text"][-200:]
 
 
+async def test_a_question_too_long_for_a_card_is_cut_with_a_mark_and_the_card_still_goes(
+    harness: BotHarness,
+) -> None:
+    """Emoji count twice in Telegram's 4,096: a question of 1,990 of them fits the bot's
+    limit but not a card. The card is cut to fit, and says how much is not shown."""
+    await _staff_started(harness)
+    await _pick(harness, XIAOMING, "高新区")
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "求助" + "😭" * 1990)
+    card = await _wait(harness, LI["id"], seq, "问题 #")
+    assert "卡片放不下" in card["text"]
+    assert not harness.server.violations, harness.server.violations[:1]
+
+
 async def test_a_reply_to_an_faq_answer_reaches_the_cadre_with_what_it_is_about(
     harness: BotHarness,
 ) -> None:
