@@ -95,6 +95,8 @@ async def _after(context: BotContext, outcome: asking.Outcome) -> None:
 async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> None:
     if isinstance(outcome, asking.Urgent):
         await message.reply_text(tr("safeguard.help"))
+    elif isinstance(outcome, asking.SmallTalk):
+        await message.reply_text(tr(f"ask.small_{outcome.kind}"))
     elif isinstance(outcome, asking.TooLong):
         await message.reply_text(
             tr("message.too_long", length=outcome.length, limit=outcome.limit)

@@ -244,3 +244,27 @@ async def test_an_answered_question_is_written_in_one_flush_and_recorded_whole(
         assert [m.text for m in question.thread] == ["团费怎么交"]
         log = await session.get(MatchLog, answered.log_id)
         assert log is not None and log.question_id == question.id
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("你好", "greeting"),
+        ("老师好！", "greeting"),
+        ("在吗？", "greeting"),
+        ("hello 老师", "greeting"),
+        ("。。。", "greeting"),
+        ("谢谢", "thanks"),
+        ("谢谢老师！！", "thanks"),
+        ("好的，谢谢", "thanks"),
+        ("Thank you!", "thanks"),
+        ("嗯嗯", "thanks"),
+        ("👍", "thanks"),
+        ("你好，我想问怎么入团", None),
+        ("谢谢，那团费怎么交", None),
+        ("怎么入团", None),
+        ("好", None),
+    ],
+)
+def test_small_talk_is_a_whole_message_of_greetings_or_thanks(text: str, kind: str | None) -> None:
+    assert asking.small_talk(text) == kind
