@@ -252,7 +252,14 @@ async def resolved_button(update: Update, context: BotContext) -> None:
             user=context.user,
             now=context.services.clock.now(),
         )
-    except (questions.NotAllowed, lifecycle.IllegalTransition):
+    except lifecycle.IllegalTransition as error:
+        if error.state == lifecycle.RESOLVED:  # resolved already (the weekly auto-resolve)
+            await query.answer(context.tr.plain("youth.resolved_already", ref=data.id()))
+            await query.edit_message_reply_markup(None)
+            return
+        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        return
+    except questions.NotAllowed:
         await query.answer(context.tr.plain("callback.stale"), show_alert=True)
         return
     await notify.resolved(context.session, question)
