@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from bot.i18n import Html, Translator, html_to_plain, load_catalog, translator, 
 from bot.keyboards import card_keyboard, claim_keyboard, youth_answer_keyboard
 from bot.services import access_log, lifecycle, org, questions
 from bot.services import outbox as outbox_service
+from bot.services.asking import RESPONSE_ASK_PERSON
 from bot.services.privacy import MASK_KINDS, mask_personal_data, pseudonym
 from knowledge.index import EntryView, KnowledgeIndex
 from storage.models import Cadre, Region, Topic, User
@@ -104,9 +105,26 @@ def ticket_in_header(text: str) -> int | None:
     return None
 
 
-def nearest(index: KnowledgeIndex, question: Question) -> list[EntryView]:
-    """The FAQ entries the matcher found nearest, for the cadre's card."""
+def _matched(index: KnowledgeIndex, question: Question) -> list[EntryView]:
     return [entry for item in question.candidates if (entry := index.entry(str(item.get("slug"))))]
+
+
+def _rejected_count(question: Question) -> int:
+    """How many of the matched entries the young person read and said did not help: the
+    FAQ's answer, after 👎 "ask a person". (After "none of these" they saw only the
+    suggestions' questions, not their answers: those stay on the card to answer with.)"""
+    return 1 if question.reason == RESPONSE_ASK_PERSON else 0
+
+
+def nearest(index: KnowledgeIndex, question: Question) -> list[EntryView]:
+    """The FAQ entries the matcher found nearest, for the cadre's card (to answer with
+    at a tap): not those the young person already saw and turned down."""
+    return _matched(index, question)[_rejected_count(question) :]
+
+
+def rejected(index: KnowledgeIndex, question: Question) -> list[EntryView]:
+    """The FAQ entries the young person saw and said did not help (the card says so)."""
+    return _matched(index, question)[: _rejected_count(question)]
 
 
 def _ref(question: Question) -> tuple[str, int]:
@@ -157,6 +175,7 @@ async def _card_text(
     now: datetime,
     nearest: list[EntryView],
     name_shown: bool,
+    turned_down: Sequence[EntryView] = (),
 ) -> str:
     # A shared name is shown (``name_shown``) or hidden from the conversation.
     asker = await session.get(User, question.user_id) if question.identity_shared else None
@@ -181,6 +200,9 @@ async def _card_text(
             text=shown,
         )
         text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
+        if turned_down:
+            seen = tr.plain("card.separator").join(entry.question for entry in turned_down)
+            text = Html(text + "\n\n" + tr("card.turned_down", entries=seen))
         if nearest:
             separator = tr.plain("card.separator")
             entries = separator.join(entry.question for entry in nearest[:3])
@@ -262,6 +284,7 @@ async def card(
     now: datetime,
     nearest: list[EntryView],
     header: str | None = None,
+    turned_down: Sequence[EntryView] = (),
 ) -> None:
     """Send the question's card to ``cadre``, or to the committee's pool (``None``)."""
     chat_id = cadre.telegram_id if cadre else await org.get_setting(session, "committee_chat_id")
@@ -271,7 +294,14 @@ async def card(
     # A shared name is for the cadre handling the question, never the committee's group.
     name_shown = question.identity_shared and cadre is not None
     text = await _card_text(
-        session, tr, question, settings=settings, now=now, nearest=nearest, name_shown=name_shown
+        session,
+        tr,
+        question,
+        settings=settings,
+        now=now,
+        nearest=nearest,
+        name_shown=name_shown,
+        turned_down=turned_down,
     )
     if header:
         text = Html(
@@ -305,6 +335,7 @@ async def card_again(
     settings: Settings,
     now: datetime,
     nearest: list[EntryView],
+    turned_down: Sequence[EntryView] = (),
 ) -> None:
     """The question's card once more, to a staff member who opened it from a listing
     (through the outbox like every card, so a reply to it answers the question)."""
@@ -316,7 +347,14 @@ async def card_again(
     if question.urgent:
         nearest = []  # nobody answers a call for help with an FAQ entry
     text = await _card_text(
-        session, tr, question, settings=settings, now=now, nearest=nearest, name_shown=name_shown
+        session,
+        tr,
+        question,
+        settings=settings,
+        now=now,
+        nearest=nearest,
+        name_shown=name_shown,
+        turned_down=turned_down,
     )
     if question.urgent:  # a call for help reads as one wherever it is opened
         concern = tr.plain(f"concern.{questions.alert_category(question)}")
@@ -640,6 +678,7 @@ async def hand_on(
         now=now,
         nearest=nearest(index, question),
         header=header,
+        turned_down=rejected(index, question),
     )
 
 

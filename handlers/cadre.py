@@ -505,6 +505,7 @@ async def open_button(update: Update, context: BotContext) -> None:
         settings=context.services.settings,
         now=now,
         nearest=notify.nearest(context.services.knowledge, question),
+        turned_down=notify.rejected(context.services.knowledge, question),
     )
     private = isinstance(query.message, Message) and query.message.chat.type == ChatType.PRIVATE
     key = "queue.card_coming" if private else "queue.card_coming_private"

@@ -89,6 +89,7 @@ async def _after(context: BotContext, outcome: asking.Outcome) -> None:
             settings=context.services.settings,
             now=context.services.clock.now(),
             nearest=notify.nearest(context.services.knowledge, outcome.question),
+            turned_down=notify.rejected(context.services.knowledge, outcome.question),
         )
 
 

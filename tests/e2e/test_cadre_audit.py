@@ -17,6 +17,7 @@ from bot.services import cadres, org
 from bot.sweeper import sweep
 from knowledge import store
 from storage.db import unit_of_work
+from storage.faq import FaqEntry
 from storage.models import Cadre
 from storage.questions import Question
 from tests.support import XIAOMING, BotHarness, buttons
@@ -373,8 +374,16 @@ async def test_a_phrasing_the_entry_already_has_is_not_reported_as_added(
     confirmation = (
         await harness.send(WANG, "每月 2 元，在智慧团建交。", reply_to=card["message_id"])
     )[-1]
-    alt = next(b["text"] for b in buttons(confirmation) if "归入" in b["text"])
-    told = await harness.press(WANG, confirmation, alt)
+    # The entry whose answer the young person turned down is not offered to file it
+    # under; an old or forged button naming it is told what is so.
+    assert not any("团费怎么交" in b["text"] for b in buttons(confirmation))
+    async with harness.sessions() as session:
+        entry = await session.scalar(select(FaqEntry).where(FaqEntry.slug == "league-dues"))
+    question = await _newest(harness)
+    assert entry is not None
+    told = await harness.press_data(
+        WANG, confirmation["message_id"], f"v1:qalt:{question.id}:{entry.id}"
+    )
     assert told["show_alert"] and "已经在常见问题条目" in told["text"], told
     assert "已加入常见问题" not in told["text"]
 
