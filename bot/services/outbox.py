@@ -22,6 +22,7 @@ from storage.outbox import (
     STATE_CANCELLED,
     STATE_PENDING,
     STATE_SENDING,
+    STATE_UNREACHABLE,
     OutboxMessage,
 )
 
@@ -251,3 +252,29 @@ def _validate(
             raise ValueError("file_id must be 1-255 characters")
         if attachment and len(attachment) > MAX_ATTACHMENT_BYTES:
             raise ValueError(f"attachment over {MAX_ATTACHMENT_BYTES} bytes")
+
+
+# What a young person back from blocking the bot still needs: answers and notices about
+# what they raised (not broadcasts, reminders or checks, which are stale by then).
+REVIVED_KINDS = ("answer", "notice", "wish_notice", "wish_prompt")
+# How far back: a bounced message older than this is not sent any more.
+REVIVE_WITHIN = timedelta(days=30)
+
+
+async def revive(session: AsyncSession, *, chat_id: int, now: datetime) -> int:
+    """Send again the answers and notices that bounced while ``chat_id`` had blocked the
+    bot (it is back), those created since ``now`` less :data:`REVIVE_WITHIN`; return how
+    many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.chat_id == chat_id,
+            OutboxMessage.state == STATE_UNREACHABLE,
+            OutboxMessage.kind.in_(REVIVED_KINDS),
+            OutboxMessage.created_at >= now - REVIVE_WITHIN,
+        )
+        # Due as they were (long past): the deliverer takes them at its next round.
+        .values(state=STATE_PENDING, attempts=0, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

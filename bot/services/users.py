@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import SUPPORTED_LOCALES
 from bot.i18n import resolve_locale
+from bot.services import outbox
 from storage.base import utcnow
 from storage.db import insert_for
 from storage.models import NOT_YET_SEEN, Region, User
@@ -87,6 +88,9 @@ async def touch(
     if first_contact and not created:
         user.locale = resolve_locale(language_code, default_locale)
         changed = True
+    if not created and private and user.unreachable_at is not None:
+        # Back after blocking the bot: what bounced meanwhile about their matters goes again.
+        await outbox.revive(session, chat_id=telegram_id, now=utcnow())
     if not created:
         # Assigned only when different: an update from someone known, as nearly all are,
         # then costs no flush at all (issue 7's load benchmark).
