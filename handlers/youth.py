@@ -96,6 +96,8 @@ async def _after(context: BotContext, outcome: asking.Outcome) -> None:
 async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> None:
     if isinstance(outcome, asking.Urgent):
         await message.reply_text(tr("safeguard.help"))
+    elif isinstance(outcome, asking.Repeated):
+        await message.reply_text(tr("ask.repeated", ref=outcome.question_id))
     elif isinstance(outcome, asking.SmallTalk):
         await message.reply_text(tr(f"ask.small_{outcome.kind}"))
     elif isinstance(outcome, asking.TooLong):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
@@ -21,6 +21,7 @@ from bot.services.org import region_chain
 from bot.services.privacy import find_personal_data
 from bot.services.safeguarding import Concern
 from knowledge.index import EntryView, KnowledgeIndex
+from knowledge.normalize import normalize
 from knowledge.store import add_phrasing
 from knowledge.types import Hit
 from storage.base import utcnow
@@ -116,7 +117,15 @@ class SmallTalk:
     kind: str
 
 
-Outcome = TooLong | Answered | Suggested | Routed | Urgent | SmallTalk
+@dataclass(frozen=True)
+class Repeated:
+    """The same question as one of the sender's still waiting for a person: no second
+    ticket (a second cadre would start on it from scratch); they are told it is open."""
+
+    question_id: int
+
+
+Outcome = TooLong | Answered | Suggested | Routed | Urgent | SmallTalk | Repeated
 
 # Whole messages that ask nothing: a greeting before the question, a thanks after the
 # answer. Only a message made of these alone (emoji and punctuation aside) is small talk.
@@ -131,6 +140,26 @@ _THANKS = (
 _TALK_RE = re.compile(rf"(?:(?:{_GREETING}|{_THANKS})(?:了|啦|呀|啊|哈|呢)*)*")
 _THANKS_RE = re.compile(_THANKS)
 _NOT_WORDS_RE = re.compile(r"[\W_]+")
+
+
+_OPEN_SAME = (
+    select(Question.id, Question.text)
+    .where(
+        Question.user_id == bindparam("user_id"),
+        Question.status.in_(lifecycle.OPEN_FOR_STAFF),
+    )
+    .order_by(Question.id)
+)
+
+
+async def _waiting_with_same_words(session: AsyncSession, user: User, text: str) -> int | None:
+    """The sender's question still waiting for a person that says what ``text`` says
+    (punctuation, width and script aside), if any."""
+    wanted = normalize(text)
+    for question_id, said in (await session.execute(_OPEN_SAME, {"user_id": user.id})).all():
+        if normalize(said) == wanted:
+            return int(question_id)
+    return None
 
 
 def small_talk(text: str) -> str | None:
@@ -178,6 +207,9 @@ async def ask(
     top = hits[0] if hits else None
     answering = result.band == "answer" and top is not None
     suggesting = result.band == "suggest" and bool(hits)
+    if not answering and (waiting := await _waiting_with_same_words(session, user, text)):
+        # Asked again while a person has it (and the FAQ still cannot answer it).
+        return Repeated(waiting)
     shown = [top[1]] if answering and top else [e for _, e in hits] if suggesting else []
     topic = _topic_of(hits)
     # The question, its first message, its first move and the match log go to the

@@ -268,3 +268,27 @@ async def test_an_answered_question_is_written_in_one_flush_and_recorded_whole(
 )
 def test_small_talk_is_a_whole_message_of_greetings_or_thanks(text: str, kind: str | None) -> None:
     assert asking.small_talk(text) == kind
+
+
+async def test_a_question_asked_again_while_a_person_has_it_opens_no_second_ticket(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    index = KnowledgeIndex()
+    async with unit_of_work(sessions) as session:
+        user = await _user(session)
+
+        async def ask(text: str) -> asking.Outcome:
+            return await asking.ask(
+                session, user=user, text=text, index=index, max_length=100, now=NOW, tz=TZ
+            )
+
+        first = await ask("我们小区的路灯坏了能不能反映一下")
+        assert isinstance(first, asking.Routed)
+        # The same words (punctuation aside): told it is open, no second ticket.
+        assert await ask("我们小区的路灯坏了，能不能反映一下？") == asking.Repeated(
+            first.question.id
+        )
+        other = await ask("学校门口的路灯也坏了")
+        assert isinstance(other, asking.Routed) and other.question.id != first.question.id
+        # One the FAQ can answer is answered, whatever is open.
+        assert isinstance(await ask("团费怎么交"), asking.Answered)
