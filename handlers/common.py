@@ -72,8 +72,13 @@ async def start(update: Update, context: BotContext) -> None:
         await _join_as_cadre(update, context, context.args[0])
         return
     name = update.effective_user.first_name if update.effective_user else ""
-    key = "start.greeting" if context.scope.is_new_user else "start.welcome_back"
-    await _reply(update, tr(key, name=name), reply_markup=start_menu(tr))
+    if context.scope.is_new_user:
+        days = context.services.settings.retention_days
+        kept = tr.plain("start.kept_days", days=f"{days:g}") if days else tr.plain("start.kept")
+        text = tr("start.greeting", name=name) + "\n\n" + tr("start.privacy", kept=kept)
+    else:
+        text = tr("start.welcome_back", name=name)
+    await _reply(update, text, reply_markup=start_menu(tr))
     if user.region_code is None:
         await _send_region_picker(update, context, None, prompt=tr("start.ask_region"))
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import opencc
 
-__all__ = ["cn_to_arabic", "normalize", "normalize_many"]
+__all__ = ["cn_to_arabic", "normalize", "normalize_many", "small_talk"]
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
@@ -175,3 +175,29 @@ def normalize(text: str) -> str:
         The normalised text; empty when nothing meaningful is left.
     """
     return normalize_many([text])[0]
+
+
+# Whole messages that ask nothing: a greeting before the question, a thanks after the
+# answer. Only a message made of these alone (emoji and punctuation aside) is small talk.
+_GREETING = (
+    r"你们?好|您好|老师(?:您?好)?|hi|hello|hey|嗨|哈喽|在吗|在不在|有人吗|打扰了"
+    r"|早上好|上午好|中午好|下午好|晚上好|早安|晚安"
+)
+_THANKS = (
+    r"谢谢(?:你|您|老师|大家)?|多谢|感谢(?:你|您|老师)?|thanks?(?:you)?|thankyou|thx|ty"
+    r"|好的|知道了|明白了|懂了|收到|ok|okay|嗯+|哦+|噢+|辛苦了|麻烦了"
+)
+_TALK_RE = re.compile(rf"(?:(?:{_GREETING}|{_THANKS})(?:了|啦|呀|啊|哈|呢)*)*")
+_THANKS_RE = re.compile(_THANKS)
+_NOT_WORDS_RE = re.compile(r"[\W_]+")
+
+
+def small_talk(text: str) -> str | None:
+    """``greeting`` or ``thanks`` when ``text`` says only that; else None."""
+    words = _NOT_WORDS_RE.sub("", text.lower())
+    if len(words) > 30 or not _TALK_RE.fullmatch(words):
+        return None
+    if not words:  # 👍 after an answer is thanks; "。。。" or "?" asks for a question
+        emoji = any(ord(c) >= 0x1F000 or 0x2600 <= ord(c) < 0x2800 for c in text)
+        return "thanks" if emoji else "greeting"
+    return "thanks" if _THANKS_RE.search(words) else "greeting"

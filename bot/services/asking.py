@@ -6,7 +6,6 @@ from the choices young people make, and opens a question for a person when neede
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -21,7 +20,7 @@ from bot.services.org import region_chain
 from bot.services.privacy import find_personal_data
 from bot.services.safeguarding import Concern
 from knowledge.index import EntryView, KnowledgeIndex
-from knowledge.normalize import normalize
+from knowledge.normalize import normalize, small_talk
 from knowledge.store import add_phrasing
 from knowledge.types import Hit
 from storage.base import utcnow
@@ -127,21 +126,6 @@ class Repeated:
 
 Outcome = TooLong | Answered | Suggested | Routed | Urgent | SmallTalk | Repeated
 
-# Whole messages that ask nothing: a greeting before the question, a thanks after the
-# answer. Only a message made of these alone (emoji and punctuation aside) is small talk.
-_GREETING = (
-    r"你们?好|您好|老师(?:您?好)?|hi|hello|hey|嗨|哈喽|在吗|在不在|有人吗|打扰了"
-    r"|早上好|上午好|中午好|下午好|晚上好|早安|晚安"
-)
-_THANKS = (
-    r"谢谢(?:你|您|老师|大家)?|多谢|感谢(?:你|您|老师)?|thanks?(?:you)?|thankyou|thx|ty"
-    r"|好的|知道了|明白了|懂了|收到|ok|okay|嗯+|哦+|噢+|辛苦了|麻烦了"
-)
-_TALK_RE = re.compile(rf"(?:(?:{_GREETING}|{_THANKS})(?:了|啦|呀|啊|哈|呢)*)*")
-_THANKS_RE = re.compile(_THANKS)
-_NOT_WORDS_RE = re.compile(r"[\W_]+")
-
-
 _OPEN_SAME = (
     select(Question.id, Question.text)
     .where(
@@ -160,17 +144,6 @@ async def _waiting_with_same_words(session: AsyncSession, user: User, text: str)
         if normalize(said) == wanted:
             return int(question_id)
     return None
-
-
-def small_talk(text: str) -> str | None:
-    """``greeting`` or ``thanks`` when ``text`` says only that; else None."""
-    words = _NOT_WORDS_RE.sub("", text.lower())
-    if len(words) > 30 or not _TALK_RE.fullmatch(words):
-        return None
-    if not words:  # 👍 after an answer is thanks; "。。。" or "?" asks for a question
-        emoji = any(ord(c) >= 0x1F000 or 0x2600 <= ord(c) < 0x2800 for c in text)
-        return "thanks" if emoji else "greeting"
-    return "thanks" if _THANKS_RE.search(words) else "greeting"
 
 
 async def ask(

@@ -16,6 +16,7 @@ from bot.services import asking, users
 from knowledge import store
 from knowledge.entries import read_entries
 from knowledge.index import KnowledgeIndex
+from knowledge.normalize import small_talk
 from knowledge.types import Thresholds
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
@@ -267,7 +268,7 @@ async def test_an_answered_question_is_written_in_one_flush_and_recorded_whole(
     ],
 )
 def test_small_talk_is_a_whole_message_of_greetings_or_thanks(text: str, kind: str | None) -> None:
-    assert asking.small_talk(text) == kind
+    assert small_talk(text) == kind
 
 
 async def test_a_question_asked_again_while_a_person_has_it_opens_no_second_ticket(
