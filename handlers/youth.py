@@ -228,9 +228,17 @@ async def edited(update: Update, context: BotContext) -> None:
         context.session, user=context.user, chat_id=message.chat_id, message_id=message.message_id
     )
     if text and question_id:
-        await submit_follow_up(
-            message, context, question_id=question_id, text=text, update_id=update.update_id
-        )
+        if await asking.replaced_by_edit(
+            context.session,
+            user=context.user,
+            question_id=question_id,
+            now=context.services.clock.now(),
+        ):
+            await ask(message, context, text, update_id=update.update_id)
+        else:
+            await submit_follow_up(
+                message, context, question_id=question_id, text=text, update_id=update.update_id
+            )
     else:
         await message.reply_text(context.tr("message.edit_not_read"))
     raise ApplicationHandlerStop  # no other handler sees an edit

@@ -341,3 +341,19 @@ async def choose(
     session.add(follow_up)
     await session.flush()
     return Answered(follow_up.id, entry)
+
+
+async def replaced_by_edit(
+    session: AsyncSession, *, user: User, question_id: int, now: datetime
+) -> bool:
+    """The young person edited the message of a question no person has yet (the FAQ
+    answered it, or it waits for their choice among suggestions): the edit is a new
+    question, asked afresh; one still waiting for a choice is withdrawn, replaced by it.
+    Return False for a question a person has: the edit joins it as a follow-up."""
+    question = await questions.own(session, question_id=question_id, user=user)
+    if question.status in (lifecycle.NEW, lifecycle.SUGGESTED):
+        lifecycle.fire(
+            question, "withdraw", actor=questions.actor_of(user), now=now, note="edited"
+        )
+        return True
+    return question.status == lifecycle.AUTO_ANSWERED
