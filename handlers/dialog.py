@@ -93,7 +93,8 @@ async def _reply_to_card(
                 context.session, user=context.user, ticket=ticket
             )
     if found is None:
-        return False
+        # A reply to the FAQ's own answer ("still unclear"): to a person, with context.
+        return await youth.reply_to_faq_answer(message, context, replied.text or "")
     question_id, kind = found
     assert message.text is not None
     naming_department = (

@@ -53,6 +53,32 @@ async def ask(message: Message, context: BotContext, text: str, *, update_id: in
     await _render(message, context.tr, outcome)
 
 
+async def reply_to_faq_answer(message: Message, context: BotContext, replied_text: str) -> bool:
+    """A young person's reply to one of the FAQ's answers: that question goes to a person,
+    the reply with it (as 👎 "ask a person" and a follow-up). False if it is not one."""
+    assert message.text is not None
+    log_id = await asking.answer_replied_to(
+        context.session,
+        user=context.user,
+        replied_text=replied_text,
+        index=context.services.knowledge,
+    )
+    if log_id is None:
+        return False
+    outcome = await asking.ask_person_with(
+        context.session,
+        user=context.user,
+        log_id=log_id,
+        text=message.text,
+        index=context.services.knowledge,
+        now=context.services.clock.now(),
+        tz=context.services.settings.tz,
+    )
+    await _after(context, outcome)
+    await _render(message, context.tr, outcome)
+    return True
+
+
 async def cry_for_help(
     message: Message, context: BotContext, text: str | None, *, update_id: int
 ) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
+from bot.i18n import html_to_plain
 from bot.services import lifecycle, questions, safeguarding
 from bot.services.data_rights import PURGED
 from bot.services.org import region_chain
@@ -357,3 +358,59 @@ async def replaced_by_edit(
         )
         return True
     return question.status == lifecycle.AUTO_ANSWERED
+
+
+# How many of the young person's latest FAQ answers a reply is compared with.
+_REPLY_LOOKBACK = 5
+
+
+async def answer_replied_to(
+    session: AsyncSession, *, user: User, replied_text: str, index: KnowledgeIndex
+) -> int | None:
+    """The match log of the FAQ answer the young person replied to (the bot's message
+    reads ``replied_text``), among their latest ones they have not responded to yet."""
+    logs = await session.scalars(
+        select(MatchLog)
+        .where(
+            MatchLog.telegram_user_id == user.telegram_id,
+            MatchLog.band == "answer",
+            MatchLog.response.is_(None),
+        )
+        .order_by(MatchLog.id.desc())
+        .limit(_REPLY_LOOKBACK)
+    )
+    for log in logs:
+        entry = index.entry(log.entry_slug) if log.entry_slug else None
+        if entry is not None and html_to_plain(entry.answer).strip()[:40] in replied_text:
+            return log.id
+    return None
+
+
+async def ask_person_with(
+    session: AsyncSession,
+    *,
+    user: User,
+    log_id: int,
+    text: str,
+    index: KnowledgeIndex,
+    now: datetime,
+    tz: ZoneInfo,
+) -> Routed | Urgent:
+    """A reply to the FAQ's answer ("still unclear, …"): the question goes to a person as
+    if 👎 were pressed, with the reply as its first follow-up, so the card shows both (a
+    reply that is a call for help makes it an urgent one)."""
+    routed = await hand_over(
+        session,
+        user=user,
+        log_id=log_id,
+        response=RESPONSE_ASK_PERSON,
+        index=index,
+        now=now,
+        tz=tz,
+    )
+    followed = await questions.follow_up(
+        session, question_id=routed.question.id, user=user, text=text, now=now, tz=tz
+    )
+    if followed.concern is not None:
+        return Urgent(routed.question, routed.cadre, followed.concern)
+    return routed

@@ -152,6 +152,19 @@ async def test_a_reply_to_an_faq_answer_reaches_the_cadre_with_what_it_is_about(
     assert "团费" in body, card["text"]
 
 
+async def test_a_call_for_help_in_reply_to_an_faq_answer_is_urgent(harness: BotHarness) -> None:
+    """Replying to the FAQ's answer with a cry for help: the helpline at once, an urgent
+    card with the question it came from."""
+    await _staff_started(harness)
+    await _pick(harness, XIAOMING, "高新区")
+    (answer,) = await harness.send(XIAOMING, "团费怎么交？")
+    seq = await harness.client.last_seq()
+    replies = await harness.send(XIAOMING, "交不起，我不想活了", reply_to=answer["message_id"])
+    assert "12355" in texts(replies)
+    card = await _wait(harness, LI["id"], seq, "紧急关注")
+    assert "团费怎么交" in card["text"] and "不想活了" in card["text"]
+
+
 async def test_thanks_and_greetings_are_not_handed_to_a_cadre_as_questions(
     harness: BotHarness,
 ) -> None:
