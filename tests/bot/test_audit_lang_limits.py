@@ -33,7 +33,9 @@ def test_my_list_of_ten_questions_and_ten_wishes_fits_a_message(locale: str) -> 
     """/my lists up to 10 questions and 10 wishes, cut at LIST_BUDGET counted with len():
     with emoji in the texts the list passes the budget check but is over 4096 units."""
     questions = [
-        SimpleNamespace(id=100 + i, status="routed", asked_at=NOW, text=EMOJI_TEXT)
+        SimpleNamespace(
+            id=100 + i, status="routed", asked_at=NOW, waiting_since=NOW, text=EMOJI_TEXT
+        )
         for i in range(10)
     ]
     wishes = [
@@ -58,7 +60,10 @@ class _Message:
 async def test_queue_of_thirty_questions_fits_a_message(locale: str) -> None:
     """/queue, /pool and /overdue list up to 30 questions, each cut at 60 characters:
     with emoji that is 30 × 120+ units, over 4096."""
-    items = [SimpleNamespace(id=1000 + i, asked_at=NOW, text="🏀🎉" * 40) for i in range(30)]
+    items = [
+        SimpleNamespace(id=1000 + i, asked_at=NOW, waiting_since=NOW, text="🏀🎉" * 40)
+        for i in range(30)
+    ]
     message = _Message()
     await cadre._listing(
         message,  # type: ignore[arg-type]
