@@ -15,13 +15,6 @@ from storage.db import create_engine
 runner = CliRunner()
 
 
-@pytest.fixture
-def db_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("VOY_DATABASE_URL", database_url)
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    return database_url
-
-
 def _count_cadres(url: str) -> int:
     async def count() -> int:
         engine = create_engine(url)

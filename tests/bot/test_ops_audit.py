@@ -24,13 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
-@pytest.fixture
-def db_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("VOY_DATABASE_URL", database_url)
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    return database_url
-
-
 def _voy(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run this worktree's ``voy`` in a child process (its own logging, no pytest)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("VOY_")}

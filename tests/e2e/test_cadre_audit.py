@@ -8,45 +8,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select, update
 
 from bot.data import DEMO_ORG
-from bot.services import cadres, org
+from bot.services import org
 from bot.sweeper import sweep
 from knowledge import store
 from storage.db import unit_of_work
 from storage.faq import FaqEntry
 from storage.models import Cadre
 from storage.questions import Question
+from tests.e2e.test_question_loop import SUN, _invite_token, _pick_region
+from tests.e2e.test_question_loop import _next_card as _wait
+from tests.e2e.test_question_loop import _question as _newest
 from tests.support import XIAOMING, BotHarness, buttons
 
 WANG = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}  # admin + cadre
 LI = {"id": 2002, "first_name": "李老师", "language_code": "zh-hans"}  # districts b, c
 ZHANG = {"id": 2003, "first_name": "张老师", "language_code": "zh-hans"}  # the city
-SUN = {"id": 4100, "first_name": "孙", "language_code": "zh-hans"}  # joins by invite
 COMMITTEE = -1001000000001
-
-
-async def _pick_region(harness: BotHarness, user: dict[str, Any], *path: str) -> None:
-    picker = (await harness.send(user, "/start"))[-1]
-    for label in path:
-        await harness.press(user, picker, label)
-        picker = await harness.message(user["id"], picker["message_id"])
-
-
-async def _newest(harness: BotHarness) -> Question:
-    async with harness.sessions() as session:
-        question = await session.scalar(select(Question).order_by(Question.id.desc()))
-    assert question is not None
-    return question
-
-
-async def _wait(harness: BotHarness, chat_id: int, seq: int, contains: str) -> dict[str, Any]:
-    return await harness.client.wait_for_bot_message(
-        chat_id, after_seq=seq, timeout=10, predicate=lambda m: contains in (m.get("text") or "")
-    )
 
 
 async def _holder(harness: BotHarness, question_id: int) -> int | None:
@@ -69,18 +50,7 @@ async def _load_org(harness: BotHarness, path: Path) -> org.LoadReport:
 
 async def _invite_sun(harness: BotHarness) -> None:
     """孙老师 joins by invite: after-school classes (study) in the Hi-Tech Zone."""
-    async with unit_of_work(harness.sessions) as session:
-        token = await cadres.invite(
-            session,
-            name="孙老师",
-            regions=["district-c"],
-            topics=["study"],
-            duty_days=[3],
-            capacity=5,
-            now=harness.app.bot_data.services.clock.now(),
-            valid_for=timedelta(days=7),
-        )
-    (welcome,) = await harness.send(SUN, f"/start {token}")
+    (welcome,) = await harness.send(SUN, f"/start {await _invite_token(harness)}")
     assert "团干部" in welcome["text"]
 
 

@@ -300,11 +300,15 @@ async def test_answer_with_an_faq_entry_and_promote_answers(harness: BotHarness)
     assert "9:00-17:00" in auto["text"]
 
 
-async def test_cadre_joins_by_invite_link_and_gets_questions(harness: BotHarness) -> None:
+SUN = {"id": 4100, "first_name": "孙", "language_code": "zh-hans"}
+
+
+async def _invite_token(harness: BotHarness) -> str:
+    """A one-time invite for 孙老师: after-school classes (study) in the Hi-Tech Zone."""
     from bot.services import cadres
 
     async with unit_of_work(harness.sessions) as session:
-        token = await cadres.invite(
+        return await cadres.invite(
             session,
             name="孙老师",
             regions=["district-c"],
@@ -314,7 +318,11 @@ async def test_cadre_joins_by_invite_link_and_gets_questions(harness: BotHarness
             now=harness.app.bot_data.services.clock.now(),
             valid_for=timedelta(days=7),
         )
-    sun = {"id": 4100, "first_name": "孙", "language_code": "zh-hans"}
+
+
+async def test_cadre_joins_by_invite_link_and_gets_questions(harness: BotHarness) -> None:
+    token = await _invite_token(harness)
+    sun = SUN
     (welcome,) = await harness.send(sun, f"/start {token}")
     assert "孙老师" in welcome["text"] and "团干部" in welcome["text"]
     menu = await harness.app.bot.get_my_commands(scope=BotCommandScopeChat(sun["id"]))
