@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -135,8 +135,13 @@ class Matcher:
 
     def _contrasting(self, canon: str, top: Candidate) -> bool:
         """Whether the query names a term the best entry's wordings contrast with."""
-        wordings = (self._canon[p] for p in np.flatnonzero(self._entry_of == top.entry))
-        return self._synonyms.contrasting(canon, wordings) is not None
+
+        def wordings() -> Iterator[str]:
+            # Run only for a query that names a contrast term (a scan of every phrasing).
+            for phrasing in np.flatnonzero(self._entry_of == top.entry):
+                yield self._canon[phrasing]
+
+        return self._synonyms.contrasting(canon, wordings()) is not None
 
     def _score(self, query: str) -> float:
         """Top score 0..100 of ``query`` (cached per matcher; a rebuild starts empty)."""

@@ -99,11 +99,13 @@ class SynonymMap:
         A wording that names none of the set (积极分子要考察多久) leaves the others to
         say what the entry is about.
         """
-        wordings = list(phrasings)
+        wordings: list[str] | None = None  # read only when the query names a term
         for terms in self._contrasts:
             asked = {t for t in terms if t in query}
             if not asked:
                 continue
+            if wordings is None:
+                wordings = list(phrasings)
             named = {t for t in terms if any(t in w for w in wordings)}
             if asked - named and named - asked:
                 return min(asked - named), min(named - asked)
