@@ -25,7 +25,7 @@ from rapidfuzz import fuzz, process
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synthetic_kb import make_kb, make_queries
+from bench.synthetic_kb import make_kb, make_long_queries, make_queries
 from bot.services.safeguarding import assess
 from knowledge.matcher import Matcher
 
@@ -86,6 +86,15 @@ def bench_one(size: int, n_queries: int) -> dict[str, Any]:
         [bool(r.hits) and r.hits[0].entry_id == g for r, g in zip(results, gold, strict=True)]
     )
     answered = np.mean([r.band == "answer" for r in results])
+    long_pairs = make_long_queries(docs, max(n_queries // 5, 1))
+    long_latencies = _latencies(matcher.match, [q for q, _ in long_pairs])
+    long_results = [matcher.match(q) for q, _ in long_pairs]
+    long_top1 = np.mean(
+        [
+            bool(r.hits) and r.hits[0].entry_id == g
+            for r, (_, g) in zip(long_results, long_pairs, strict=True)
+        ]
+    )
     del matcher
     tracemalloc.start()
     traced = Matcher(docs)
@@ -112,6 +121,11 @@ def bench_one(size: int, n_queries: int) -> dict[str, Any]:
             "p99_ms": _ms(latencies, 99),
             "top1": float(top1),
             "answered": float(answered),
+            "long_queries": len(long_pairs),
+            "long_p50_ms": _ms(long_latencies, 50),
+            "long_p99_ms": _ms(long_latencies, 99),
+            "long_top1": float(long_top1),
+            "long_offered": float(np.mean([r.band != "route" for r in long_results])),
             "tracemalloc_peak_mb": peak_mb,
             "rss_delta_mb": rss_delta,
         },
@@ -137,6 +151,17 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{m['p99_ms']:>7.2f} {m['top1']:>5.3f} {m['tracemalloc_peak_mb']:>7.0f} "
             f"{m['rss_delta_mb']:>7.0f} | {b['p50_ms']:>7.2f} {b['p99_ms']:>7.2f} "
             f"{b['top1']:>7.3f}"
+        )
+    lines += ["", "long messages (60-120 characters, one question amid other sentences):"]
+    head = (
+        f"{'entries':>8} {'queries':>7} | {'p50 ms':>7} {'p99 ms':>7} {'top1':>5} {'offered':>7}"
+    )
+    lines += [head, "-" * len(head)]
+    for row in rows:
+        m = row["matcher"]
+        lines.append(
+            f"{row['size']:>8} {m['long_queries']:>7} | {m['long_p50_ms']:>7.2f} "
+            f"{m['long_p99_ms']:>7.2f} {m['long_top1']:>5.3f} {m['long_offered']:>7.3f}"
         )
     return "\n".join(lines)
 

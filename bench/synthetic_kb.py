@@ -4,7 +4,8 @@ Each entry is one *intent* (how to, which documents, how long, ...) about one se
 object for one place and audience; its phrasings are that intent's templates filled
 with the same slots, so they paraphrase each other. Queries take a random phrasing
 and damage it the way users do: a typo, reordered clauses, Traditional characters,
-a greeting.
+a greeting. Long queries wrap a damaged phrasing in the sentences people write
+around their question: who they are, what happened, how they feel, thanks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import opencc
 
 from knowledge.types import FaqDoc
 
-__all__ = ["make_kb", "make_queries"]
+__all__ = ["make_kb", "make_long_queries", "make_queries"]
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -136,4 +137,42 @@ def make_queries(docs: list[FaqDoc], n: int, *, seed: int = 11) -> list[tuple[st
         doc = docs[rng.randrange(len(docs))]
         phrasing = rng.choice((doc.question, *doc.alt_questions))
         out.append((_perturb(phrasing, rng), doc.entry_id))
+    return out
+
+
+_CONTEXTS = (
+    "我是{a}，今年刚到{p}",
+    "我家在{p}，最近遇到一点麻烦",
+    "上周去办事窗口排了很久的队结果没办成",
+    "问了好几个同学都说不清楚",
+    "爸妈工作忙没空管这事，只能自己来问",
+    "网上查到的说法都不一样，越看越乱",
+    "学校老师让我们自己去了解一下",
+    "这件事拖了快一个月了心里有点着急",
+)
+
+
+def make_long_queries(docs: list[FaqDoc], n: int, *, seed: int = 13) -> list[tuple[str, str]]:
+    """Draw ``n`` long messages, each asking one entry's question amid other sentences.
+
+    Args:
+        docs: Output of :func:`make_kb`.
+        n: Number of messages.
+        seed: Random seed.
+
+    Returns:
+        ``(message, entry id)`` pairs; messages run to 60-120 characters.
+    """
+    rng = random.Random(seed)
+    places, audiences = _PLACES, _AUDIENCES
+    out: list[tuple[str, str]] = []
+    for _ in range(n):
+        doc = docs[rng.randrange(len(docs))]
+        phrasing = _perturb(rng.choice((doc.question, *doc.alt_questions)), rng)
+        said = [
+            c.format(p=rng.choice(places), a=rng.choice(audiences))
+            for c in rng.sample(_CONTEXTS, rng.randint(2, 3))
+        ]
+        said.insert(rng.randint(1, len(said)), phrasing)
+        out.append(("，".join(said) + rng.choice(("。", "？谢谢", "，麻烦了！")), doc.entry_id))
     return out

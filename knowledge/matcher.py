@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy.typing as npt
 from knowledge.calibration import Calibration, self_calibrate
 from knowledge.normalize import normalize, normalize_many
 from knowledge.postings import UnitIndex
-from knowledge.rerank import Candidate, rerank
+from knowledge.rerank import RATIO_WEIGHT, Candidate, rerank
 from knowledge.synonyms import SynonymMap, default_synonyms
 from knowledge.types import Band, FaqDoc, Hit, MatchResult, Thresholds
 
@@ -23,6 +24,24 @@ MAX_QUERY_CHARS = 300
 SHORTLIST = 48
 # "Did you mean" choices offered in the suggest band.
 SUGGESTIONS = 3
+
+# A message at least this long (canonical characters) is also read passage by passage.
+# Dice charges a long message for every word around its question (a greeting, who is
+# asking, what happened), so such a message scored low against every phrasing and went
+# to a person even with the right entry first. Its candidates keep the order the whole
+# message gives them; each is scored by the whole message or its best passage,
+# whichever is higher. Passages only rescore what the whole message found: ranked by
+# their passages, entries that one clause resembles outranked the one the message is
+# about (top-1 on a set of long messages fell from 0.73 to 0.66; bench/README.md).
+LONG_MESSAGE_CHARS = 20
+# Consecutive clauses one passage spans, and the most passages read per message.
+PASSAGE_CLAUSES = 2
+MAX_PASSAGES = 16
+# Candidates rescored by passage: the choices offered and their closest rivals.
+RESCORED = 10
+# Shorter passages (怎么办, 可以吗) say too little on their own.
+MIN_PASSAGE_CHARS = 5
+_CLAUSE_END_RE = re.compile(r"[。！？!?；;，,、…~～\n\r]+|[.](?:\s|$)|\s{2,}")
 
 Sims = npt.NDArray[np.float32]
 
@@ -103,6 +122,8 @@ class Matcher:
         """
         canon = self.canonical(query)
         cands = self._candidates(self._similarities(canon, region), canon)
+        if len(canon) >= LONG_MESSAGE_CHARS and cands:
+            cands = self._by_passages(query, canon, cands)
         hits = [self._hit(c, cands) for c in cands[: max(limit, SUGGESTIONS)]]
         if not hits:
             return MatchResult(band="route", hits=[], query=canon)
@@ -111,12 +132,43 @@ class Matcher:
             band = "suggest"  # 入党 asked, 入团 matched: a choice at most, never an answer
         return MatchResult(band=band, hits=hits[: max(limit, 0)], query=canon)
 
+    def _by_passages(self, query: str, canon: str, cands: list[Candidate]) -> list[Candidate]:
+        """The message's candidates, in their order, scored by their best passage."""
+        clauses = [c for c in _CLAUSE_END_RE.split(query[:MAX_QUERY_CHARS]) if c.strip()]
+        if len(clauses) < 2:
+            return cands
+        forms = [f for f in self._synonyms.canonical_many(normalize_many(clauses)) if f]
+        passages: dict[str, None] = {}
+        for width in range(1, PASSAGE_CLAUSES + 1):
+            for start in range(len(forms) - width + 1):
+                text = "".join(forms[start : start + width])
+                if len(text) >= MIN_PASSAGE_CHARS and text != canon:
+                    passages[text] = None
+        rescored = cands[:RESCORED]
+        bounds = np.searchsorted(self._entry_of, [c.entry for c in rescored])
+        ends = np.searchsorted(self._entry_of, [c.entry for c in rescored], side="right")
+        phrasings = np.concatenate([np.arange(a, b) for a, b in zip(bounds, ends, strict=True)])
+        owners = self._entry_of[phrasings]
+        best = {c.entry: c for c in rescored}
+        texts = list(passages)[:MAX_PASSAGES]
+        scorer = self._index.scorer_for(texts, phrasings)
+        for text in texts:
+            sims = scorer.similarities(text)
+            held = np.asarray([best[int(e)].score for e in owners], dtype=np.float32)
+            # The reranked score is at most the overlap's share plus a full ratio's.
+            promising = np.flatnonzero((1.0 - RATIO_WEIGHT) * sims + RATIO_WEIGHT > held)
+            shortlist = [
+                (int(phrasings[k]), int(owners[k]), self._canon[phrasings[k]], float(sims[k]))
+                for k in promising
+            ]
+            for cand in rerank(text, shortlist):
+                if cand.score > best[cand.entry].score:
+                    best[cand.entry] = cand
+        return [best[c.entry] for c in rescored] + cands[RESCORED:]
+
     def _hit(self, cand: Candidate, cands: list[Candidate]) -> Hit:
         """Build the public hit; the margin is over the best *other* entry."""
-        if cand is not cands[0]:
-            rival = cands[0].score
-        else:
-            rival = cands[1].score if len(cands) > 1 else 0.0
+        rival = max((c.score for c in cands if c is not cand), default=0.0)
         conf = self.calibration.confidence(cand.score, cand.score - rival)
         doc = self._docs[cand.entry]
         return Hit(doc.entry_id, round(cand.score * 100, 2), conf, self._raw[cand.phrasing])

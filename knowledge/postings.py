@@ -98,3 +98,53 @@ class UnitIndex:
         if query_weight == 0.0:
             return overlap
         return overlap * 2.0 / (query_weight + self.weight)
+
+    def scorer_for(self, texts: Sequence[str], docs: npt.NDArray[np.intp]) -> LocalScorer:
+        """A scorer of any of ``texts`` against the phrasings ``docs`` only.
+
+        Rescoring a few candidates with many short texts (the passages of one
+        message) this way costs one binary search per distinct unit of all the texts,
+        then one small matrix operation per text.
+
+        Args:
+            texts: Canonical normalised texts the scorer will be asked about.
+            docs: Phrasing ids, ascending.
+        """
+        vocab = sorted({u for text in texts for u in units(text)})
+        idf = np.zeros(len(vocab), dtype=np.float32)
+        tf = np.zeros((len(docs), len(vocab)), dtype=np.float32)
+        for col, unit in enumerate(vocab):
+            term = self._vocab.get(unit)
+            if term is None:
+                idf[col] = self.unseen_idf
+                continue
+            idf[col] = self.idf[term]
+            start, stop = self._indptr[term], self._indptr[term + 1]
+            posting = self._post_docs[start:stop]  # ascending: the keys were sorted
+            at = np.minimum(np.searchsorted(posting, docs), len(posting) - 1)
+            tf[:, col] = np.where(posting[at] == docs, self._post_tf[start:stop][at], 0.0)
+        return LocalScorer({u: k for k, u in enumerate(vocab)}, idf, tf, self.weight[docs])
+
+
+class LocalScorer:
+    """IDF-weighted Dice of short texts against a few phrasings.
+
+    Built by :meth:`UnitIndex.scorer_for`.
+    """
+
+    def __init__(
+        self, columns: dict[str, int], idf: FloatArray, tf: FloatArray, weight: FloatArray
+    ) -> None:
+        """Hold the phrasings' term frequencies over the texts' units."""
+        self._columns, self._idf, self._tf, self._weight = columns, idf, tf, weight
+
+    def similarities(self, text: str) -> FloatArray:
+        """Similarity of ``text`` (one of the texts given) against each phrasing."""
+        query = np.zeros(len(self._columns), dtype=np.float32)
+        for unit in units(text):
+            query[self._columns[unit]] += 1.0
+        query_weight = float(self._idf @ query)
+        if query_weight == 0.0:
+            return np.zeros(len(self._weight), dtype=np.float32)
+        overlap = np.minimum(self._tf, query) @ self._idf
+        return overlap * 2.0 / (query_weight + self._weight)

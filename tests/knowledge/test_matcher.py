@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from knowledge import FaqDoc, Hit, Matcher, MatchResult, Thresholds
@@ -223,3 +224,43 @@ def test_contrasts_need_a_term_on_each_side() -> None:
     )
     # One of the entry's wordings names the asked term: it covers that too.
     assert synonyms.contrasting("党费", ["团费标准", "入党后交党费吗"]) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "entry"),
+    [
+        (
+            "你好，我是大三学生，马上要毕业去外地工作了，我的团组织关系应该怎么转过去？"
+            "单位那边说要接收。麻烦了",
+            "league-transfer-graduate",
+        ),
+        (
+            "我爸妈不让我玩手机，我觉得很烦，周末想跟同学出去玩他们也不让，我该怎么跟他们沟通",
+            "counselling-family",
+        ),
+    ],
+)
+def test_a_long_message_is_read_by_its_passages(
+    starter_matcher: Matcher, message: str, entry: str
+) -> None:
+    # Scored whole, the words around the question sank every phrasing: a person got it
+    # with the right entry first and never offered to the young person. The first
+    # message's order is the whole message's: sorted by best passage, the graduation
+    # entry fell behind the generic transfer entry its question clause resembles.
+    result = starter_matcher.match(message)
+    assert result.top is not None and result.top.entry_id == entry, result.hits
+    assert result.band != "route", result.hits
+
+
+def test_the_local_scorer_agrees_with_the_index() -> None:
+    from knowledge.postings import UnitIndex
+
+    texts = ["怎么入团", "团费交多少", "入团申请书怎么写", "iphone 12 怎么截屏", "团员证丢了"]
+    index = UnitIndex(texts)
+    docs = np.asarray([0, 2, 4])
+    queries = ["入团申请", "团员证", "怎么截屏 iphone", "火锅"]
+    scorer = index.scorer_for(queries, docs)
+    for query in queries:
+        np.testing.assert_allclose(
+            scorer.similarities(query), index.similarities(query)[docs], rtol=1e-6
+        )
