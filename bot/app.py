@@ -30,6 +30,7 @@ from bot import (
     leases,
     logs,
     menus,
+    outage,
     retention_job,
     sweeper,
 )
@@ -126,7 +127,12 @@ def build_application(
         .post_shutdown(_post_shutdown)
     )
     application: BotApplication = builder.build()
-    processor.bind(application.process_update)  # a retry runs the handlers again
+    # A retry runs the handlers again; a failure the handlers never saw (the database
+    # gone before the update was stored) may be an outage to tell the ops chat about.
+    processor.bind(
+        application.process_update,
+        failed=lambda update, error: outage.report(application, error, update=update),
+    )
     application.bot_data.services = services
     register_handlers(application)
     return application

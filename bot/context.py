@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator, translator
 from bot.metrics import Metrics
+from bot.ops_alerts import DirectAlerts
 from knowledge.index import KnowledgeIndex
 from storage.models import User
 
@@ -35,6 +36,10 @@ class Services:
     # The job leases this instance took, each with the time it last wrote: a shutdown
     # releases these and no others (bot.leases.release_all).
     leases_taken: dict[str, datetime] = field(default_factory=dict)
+    # Ops alerts sent straight through the Bot API (the database is down; bot.outage).
+    direct_alerts: DirectAlerts = field(default_factory=DirectAlerts)
+    # When this instance last found the database unreachable; None while it answers.
+    database_down_since: datetime | None = None
 
     def report_sessions(self) -> async_sessionmaker[AsyncSession]:
         """The session factory for long, read-only work."""

@@ -123,16 +123,37 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._journals: dict[str, list[Any]] = {}
         # Runs an update's handlers again (``Application.process_update``; see :meth:`bind`).
         self._rerun: Callable[[Update], Awaitable[Any]] | None = None
+        # Hears of the failures the error handler never sees (see :meth:`bind`).
+        self._failed: Callable[[Update, Exception], Awaitable[Any]] | None = None
         # For the updates a webhook request waits on (Telegram may send one again while
         # the first is in hand): how many requests wait, and whether the latest handling
         # committed its outcome (see :meth:`watch` and :meth:`take_outcome`).
         self._watchers: dict[int, int] = {}
         self._outcomes: dict[int, bool] = {}
 
-    def bind(self, rerun: Callable[[Update], Awaitable[Any]]) -> None:
+    def bind(
+        self,
+        rerun: Callable[[Update], Awaitable[Any]],
+        *,
+        failed: Callable[[Update, Exception], Awaitable[Any]] | None = None,
+    ) -> None:
         """How to run an update's handlers again (a retry): the application's
-        ``process_update``. Without it a passing error fails a polled update at once."""
+        ``process_update``. Without it a passing error fails a polled update at once.
+
+        ``failed`` hears of the errors raised here rather than in a handler (storing the
+        update, registering its sender, the commit), which the error handler never sees:
+        a database out of reach fails there first (``bot.outage``).
+        """
         self._rerun = rerun
+        self._failed = failed
+
+    async def _tell_failed(self, update: Update, error: Exception) -> None:
+        if self._failed is None:
+            return
+        try:
+            await self._failed(update, error)
+        except Exception:
+            _log.exception("reporting the failure of update %s failed", update.update_id)
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -195,9 +216,10 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                     await asyncio.sleep(RETRY_PAUSES_S[attempt - 1])
                     attempt += 1
                     coroutine = self._rerun(update)
-        except Exception:
+        except Exception as exc:
             metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
+            await self._tell_failed(update, exc)
         finally:
             _close_if_unstarted(coroutine)
             if update.update_id in self._watchers:  # a webhook request waits on it
@@ -278,6 +300,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 _log.exception("could not register the sender of update %s", update.update_id)
                 scope.error = f"registering the sender failed: {type(exc).__name__}"
                 scope.transient = transient(exc)
+                await self._tell_failed(update, exc)
                 return await self._finish(session, scope, update)
 
             token = scope_var().set(scope)
@@ -329,6 +352,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 _log.exception("committing update work failed")
                 scope.error = f"commit failed: {type(exc).__name__}"
                 scope.transient = transient(exc)
+                await self._tell_failed(update, exc)
         metrics.UPDATE_ERRORS.inc()
         await session.rollback()
         self._attempts.pop(update.update_id, None)

@@ -59,7 +59,21 @@ DELIVERIES = Counter(
 WEBHOOK_REFUSED = Counter(
     "voy_webhook_refused_total", "Webhook requests refused, by reason.", ["reason"], registry=None
 )
-_SHARED = (UPDATES, UPDATES_DUPLICATE, UPDATE_ERRORS, ERRORS, MATCHES, DELIVERIES, WEBHOOK_REFUSED)
+DATABASE_UNREACHABLE = Counter(
+    "voy_database_unreachable_total",
+    "Updates, jobs and getUpdates calls that failed because the database was out of reach.",
+    registry=None,
+)
+_SHARED = (
+    UPDATES,
+    UPDATES_DUPLICATE,
+    UPDATE_ERRORS,
+    ERRORS,
+    MATCHES,
+    DELIVERIES,
+    WEBHOOK_REFUSED,
+    DATABASE_UNREACHABLE,
+)
 
 
 class OutboxGauges(Collector):

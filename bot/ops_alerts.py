@@ -3,20 +3,28 @@
 An alert names the exception type and where it was raised, never the exception's
 message or the update's content: both can carry a young person's text. The full trace
 is in the log, tagged with the update id.
+
+What the outbox cannot carry (the database is down: the outbox is one of its tables)
+goes through :class:`DirectAlerts`, straight to the Bot API, remembered in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import traceback
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot
+from telegram.error import TelegramError
 
 from bot.i18n import translator
 from bot.services import outbox
 from storage.outbox import AUDIENCE_STAFF
+
+_log = logging.getLogger(__name__)
 
 _MAX_WHERE = 120
 
@@ -45,7 +53,7 @@ async def enqueue_alert(
     """Schedule an alert about ``error``; False when this window already has one for it."""
     digest, where = signature(error)
     seconds = max(int(window.total_seconds()), 1)
-    slot = int(now.timestamp()) // seconds
+    slot = _slot(now, window)
     tr = translator(locale, locale)
     row = await outbox.enqueue(
         session,
@@ -64,3 +72,43 @@ async def enqueue_alert(
         audience=AUDIENCE_STAFF,
     )
     return row is not None
+
+
+def _slot(now: datetime, window: timedelta) -> int:
+    return int(now.timestamp()) // max(int(window.total_seconds()), 1)
+
+
+class DirectAlerts:
+    """Alerts sent straight through the Bot API, once per key and window, for when the
+    outbox cannot take them. Remembered in this process only: each instance alerts once
+    per window for itself."""
+
+    def __init__(self) -> None:
+        """Start with nothing sent."""
+        self._sent: dict[str, int] = {}  # key -> the window slot it was last sent in
+
+    def due(self, key: str, *, now: datetime, window: timedelta) -> bool:
+        """Whether ``key`` has no alert in this window yet; if so, it has one from now."""
+        slot = _slot(now, window)
+        if self._sent.get(key) == slot:
+            return False
+        self._sent = {k: s for k, s in self._sent.items() if s == slot}  # forget old ones
+        self._sent[key] = slot
+        return True
+
+    async def send(
+        self, bot: Bot, *, chat_id: int, key: str, text: str, now: datetime, window: timedelta
+    ) -> bool:
+        """Send ``text`` to ``chat_id`` unless ``key`` was sent this window; True if sent.
+
+        Counted as sent before the call, so failures arriving together send one alert; a
+        send that fails is not tried again in this window (Telegram may be down too).
+        """
+        if not self.due(key, now=now, window=window):
+            return False
+        try:
+            await bot.send_message(chat_id, text)
+        except TelegramError:
+            _log.warning("could not send the ops alert %s", key, exc_info=True)
+            return False
+        return True

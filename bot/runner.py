@@ -10,9 +10,12 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 
 from telegram import Update
+from telegram.error import TelegramError
 
+from bot import outage
 from bot.config import ConfigError, Settings
 from bot.context import BotApplication
 from bot.digest_render import font_warning
@@ -68,13 +71,27 @@ async def polling(
                 "purpose, run `voy run --replace-webhook`"
             )
         await application.updater.start_polling(
-            poll_interval=0.0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+            poll_interval=0.0,
+            timeout=poll_timeout,
+            allowed_updates=Update.ALL_TYPES,
+            error_callback=partial(_polling_error, application),
         )
         try:
             yield application
         finally:
             if application.updater.running:
                 await application.updater.stop()
+
+
+def _polling_error(application: BotApplication, error: TelegramError) -> None:
+    """A ``getUpdates`` call failed (PTB's updater tries again after a pause; this must
+    not raise). A database out of reach (the fetched updates could not be stored) is
+    told to the ops chat directly."""
+    if outage.unreachable(error) is not None:
+        application.create_task(
+            outage.report(application, error, source="getUpdates"), name="outage alert"
+        )
+    _log.error("polling for updates failed", exc_info=error)
 
 
 @asynccontextmanager

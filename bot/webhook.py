@@ -12,7 +12,6 @@ and waits for the requests in flight, so an update being handled finishes.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -21,10 +20,9 @@ import socket
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from sqlalchemy import text
 from telegram import Update
 
-from bot import metrics
+from bot import metrics, outage
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.edge import SessionUpdateProcessor
@@ -151,22 +149,23 @@ class BotWebServer:
         return web.Response(text="ok")
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        """200 when the database answers and the bot is running, else 503."""
-        database = await self._database_ok()
-        running = self._application.running and not self.stopping
-        status = 200 if database and running else 503
-        body = {"status": "ok" if status == 200 else "unavailable", "database": database}
+        """200 when the database answers and the bot is running; else 503, with the
+        first reason."""
+        services = self._application.bot_data.services
+        database = await outage.database_answers(services.engine, _HEALTH_TIMEOUT_S)
+        if not database:
+            _log.warning("health check: the database does not answer")
+        reasons = {
+            "database": not database,
+            "stopping": not self._application.running or self.stopping,
+        }
+        reason = next((name for name, failing in reasons.items() if failing), None)
+        body: dict[str, object] = {"status": "unavailable" if reason else "ok"}
+        body["database"] = database
+        if reason:
+            body["reason"] = reason
+        status = 503 if reason else 200
         return web.Response(status=status, text=json.dumps(body), content_type="application/json")
-
-    async def _database_ok(self) -> bool:
-        engine = self._application.bot_data.services.engine
-        try:
-            async with asyncio.timeout(_HEALTH_TIMEOUT_S), engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception as exc:
-            _log.warning("health check: the database does not answer: %r", exc)
-            return False
-        return True
 
     async def _metrics(self, request: web.Request) -> web.Response:
         """The Prometheus exposition, with the outbox gauges read now."""

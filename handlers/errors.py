@@ -11,7 +11,7 @@ from telegram.constants import ChatType
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler
 
-from bot import logs, metrics, ops_alerts
+from bot import logs, metrics, ops_alerts, outage
 from bot.context import BotContext, current_scope
 from bot.edge import SessionUpdateProcessor, transient, update_type
 from bot.i18n import translator
@@ -143,7 +143,10 @@ def _describe(error: Exception | None) -> str:
 
 
 async def _alert_ops(update: object, context: BotContext, error: Exception) -> None:
-    """Queue one alert per error signature and window for the ops chat."""
+    """Queue one alert per error signature and window for the ops chat; or, when the
+    database is out of reach (the outbox with it), send it directly (``bot.outage``)."""
+    if await outage.report(context.application, error, update=update):
+        return
     services = context.services
     settings = services.settings
     chat_id = settings.ops_chat_id
