@@ -102,7 +102,9 @@ def build_application(
         request=new_request(settings.http_client),
         # Stores each polled update before the updater confirms it.
         get_updates_request=intake.IntakeRequest(
-            intake_queue, new_request(settings.http_client, connection_pool_size=1)
+            intake_queue,
+            new_request(settings.http_client, connection_pool_size=1),
+            watch=services.polling,
         ),
         defaults=Defaults(
             parse_mode=ParseMode.HTML,

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.i18n import Translator, translator
 from bot.metrics import Metrics
 from bot.ops_alerts import DirectAlerts
+from bot.polling_watch import PollingWatch
 from knowledge.index import KnowledgeIndex
 from storage.models import User
 
@@ -40,6 +41,8 @@ class Services:
     direct_alerts: DirectAlerts = field(default_factory=DirectAlerts)
     # When this instance last found the database unreachable; None while it answers.
     database_down_since: datetime | None = None
+    # Whether another instance polls the same token (bot.polling_watch).
+    polling: PollingWatch = field(default_factory=PollingWatch)
 
     def report_sessions(self) -> async_sessionmaker[AsyncSession]:
         """The session factory for long, read-only work."""

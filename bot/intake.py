@@ -34,6 +34,7 @@ from telegram import Bot, Update
 from telegram.request import BaseRequest, RequestData
 
 from bot.context import Services
+from bot.polling_watch import PollingWatch
 from bot.services import inbox
 
 _log = logging.getLogger(__name__)
@@ -133,12 +134,16 @@ class DurableUpdateQueue(asyncio.Queue[object]):
 
 class IntakeRequest(BaseRequest):
     """PTB's request object for ``getUpdates``: stores the updates fetched so far before
-    asking for more, which confirms them. The calls themselves go through ``inner``."""
+    asking for more, which confirms them. The calls themselves go through ``inner``;
+    ``watch`` hears of each one answered (another instance's 409s end with those)."""
 
-    def __init__(self, intake: DurableUpdateQueue, inner: BaseRequest) -> None:
+    def __init__(
+        self, intake: DurableUpdateQueue, inner: BaseRequest, watch: PollingWatch | None = None
+    ) -> None:
         """Flush ``intake`` before every call made through ``inner``."""
         self._intake = intake
         self._inner = inner
+        self._watch = watch
 
     @property
     def read_timeout(self) -> float | None:
@@ -170,7 +175,7 @@ class IntakeRequest(BaseRequest):
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_WAIT_S):
                 await self._intake.drained()
-        return await self._inner.do_request(
+        code, payload = await self._inner.do_request(
             url,
             method,
             request_data,
@@ -179,6 +184,9 @@ class IntakeRequest(BaseRequest):
             connect_timeout=connect_timeout,
             pool_timeout=pool_timeout,
         )
+        if self._watch is not None and code < 300:
+            self._watch.answered()
+        return code, payload
 
 
 async def recover(

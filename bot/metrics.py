@@ -64,6 +64,11 @@ DATABASE_UNREACHABLE = Counter(
     "Updates, jobs and getUpdates calls that failed because the database was out of reach.",
     registry=None,
 )
+POLLING_CONFLICTS = Counter(
+    "voy_polling_conflicts_total",
+    "getUpdates calls ended by 409 Conflict (another instance polling the same token).",
+    registry=None,
+)
 _SHARED = (
     UPDATES,
     UPDATES_DUPLICATE,
@@ -73,6 +78,7 @@ _SHARED = (
     DELIVERIES,
     WEBHOOK_REFUSED,
     DATABASE_UNREACHABLE,
+    POLLING_CONFLICTS,
 )
 
 

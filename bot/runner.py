@@ -10,15 +10,17 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from functools import partial
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import Conflict, TelegramError
 
-from bot import outage
+from bot import leases, metrics, outage, polling_watch
 from bot.config import ConfigError, Settings
 from bot.context import BotApplication
 from bot.digest_render import font_warning
+from bot.i18n import translator
 from bot.webhook import BotWebServer, webhook_path, webhook_secret
 
 _log = logging.getLogger(__name__)
@@ -85,13 +87,42 @@ async def polling(
 
 def _polling_error(application: BotApplication, error: TelegramError) -> None:
     """A ``getUpdates`` call failed (PTB's updater tries again after a pause; this must
-    not raise). A database out of reach (the fetched updates could not be stored) is
-    told to the ops chat directly."""
-    if outage.unreachable(error) is not None:
+    not raise). A 409 Conflict is counted, not logged with a trace each time: repeated,
+    it is another instance polling the token, and the ops chat hears of it once."""
+    services = application.bot_data.services
+    if isinstance(error, Conflict):
+        metrics.POLLING_CONFLICTS.inc()
+        if services.polling.conflict():
+            application.create_task(_alert_conflict(application), name="polling conflict alert")
+        return
+    if outage.unreachable(error) is not None:  # the fetched updates could not be stored
         application.create_task(
             outage.report(application, error, source="getUpdates"), name="outage alert"
         )
     _log.error("polling for updates failed", exc_info=error)
+
+
+async def _alert_conflict(application: BotApplication) -> None:
+    """Tell the ops chat, straight through the Bot API, that another instance polls."""
+    services = application.bot_data.services
+    settings = services.settings
+    if settings.ops_chat_id is None:
+        return
+    tr = translator(settings.default_locale, settings.default_locale)
+    text = tr(
+        "ops.polling_conflict",
+        count=polling_watch.CONFLICTS_TO_REPORT,
+        seconds=f"{polling_watch.CONFLICT_WINDOW_S:g}",
+        instance=leases.holder_id(services),
+    )
+    await services.direct_alerts.send(
+        application.bot,
+        chat_id=settings.ops_chat_id,
+        key=polling_watch.REASON,
+        text=text,
+        now=services.clock.now(),
+        window=timedelta(minutes=settings.ops_alert_window_minutes),
+    )
 
 
 @asynccontextmanager

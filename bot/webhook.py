@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Update
 
-from bot import metrics, outage
+from bot import metrics, outage, polling_watch
 from bot.config import Settings
 from bot.context import BotApplication
 from bot.edge import SessionUpdateProcessor
@@ -149,8 +149,8 @@ class BotWebServer:
         return web.Response(text="ok")
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        """200 when the database answers and the bot is running; else 503, with the
-        first reason."""
+        """200 when the database answers, the bot is running and no other instance polls
+        its token; else 503, with the first reason."""
         services = self._application.bot_data.services
         database = await outage.database_answers(services.engine, _HEALTH_TIMEOUT_S)
         if not database:
@@ -158,6 +158,7 @@ class BotWebServer:
         reasons = {
             "database": not database,
             "stopping": not self._application.running or self.stopping,
+            polling_watch.REASON: services.polling.problem() is not None,
         }
         reason = next((name for name, failing in reasons.items() if failing), None)
         body: dict[str, object] = {"status": "unavailable" if reason else "ok"}

@@ -1,5 +1,5 @@
-"""What counts as the database out of reach (real driver errors), and the in-memory
-alert window."""
+"""What counts as the database out of reach (real driver errors), the in-memory alert
+window, and the count of getUpdates conflicts."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from telegram.error import NetworkError
 
-from bot import outage
+from bot import outage, polling_watch
 from bot.ops_alerts import DirectAlerts
+from bot.polling_watch import PollingWatch
 from storage.db import create_engine
 
 
@@ -78,3 +79,21 @@ def test_direct_alerts_once_per_key_and_window() -> None:
     assert flood == [True] + [False] * 8
     assert alerts.due("other", now=start, window=window)
     assert alerts.due("db", now=start + window, window=window)
+
+
+def test_repeated_conflicts_make_a_conflict_until_none_came_for_the_window() -> None:
+    now = [0.0]
+    watch = PollingWatch(clock=lambda: now[0])
+    assert [watch.conflict(), watch.conflict()] == [False, False]  # a restart's one or two
+    assert watch.problem() is None
+    now[0] = 1.0
+    assert watch.conflict() is True and watch.problem() == polling_watch.REASON
+    assert watch.conflict() is False  # reported once
+    now[0] += polling_watch.CONFLICT_WINDOW_S / 2
+    watch.answered()  # one poll got through between the other's: still a conflict
+    assert watch.problem() == polling_watch.REASON
+    now[0] += polling_watch.CONFLICT_WINDOW_S
+    watch.answered()
+    assert watch.problem() is None and not watch.conflicted
+    now[0] += 100 * polling_watch.CONFLICT_WINDOW_S
+    assert watch.conflict() is False  # the old conflicts no longer count
