@@ -65,7 +65,8 @@ def unreachable(error: BaseException | None) -> BaseException | None:
         seen.add(id(error))
         if _unreachable(error):
             return error
-        error = error.__cause__ or error.__context__
+        context = None if error.__suppress_context__ else error.__context__
+        error = error.__cause__ if error.__cause__ is not None else context
     return None
 
 
