@@ -63,8 +63,8 @@ class Question(TimestampMixin, Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # Since when it waits for staff: set when routed, (re)assigned, passed on, escalated,
-    # reopened, or followed up after an answer; a nudge while waiting leaves it alone.
+    # Since when it waits for staff: set when routed, (re)assigned, escalated, reopened,
+    # or followed up after an answer; a nudge, or a pass to a colleague, leaves it alone.
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     department: Mapped[str | None] = mapped_column(String(128))
     key_suggestion: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -16,9 +16,9 @@ a sample of texts for keywords, the routed texts for FAQ gaps). Definitions:
   matcher's suggestions may have been shown long before).
 - *still open*: asked in the week and, when computed, in a state where the young person
   still waits (``lifecycle.OPEN``). *overdue*: waiting for staff (routed or assigned)
-  for ``sla_reminder_hours`` or more since ``waiting_since`` (routed, assigned, passed
-  on, escalated, reopened, or followed up after an answer; a nudge or shared name does
-  not restart it), as of ``now``, oldest first.
+  for ``sla_reminder_hours`` or more since ``waiting_since`` (routed, assigned,
+  escalated, reopened, or followed up after an answer; a nudge, a shared name or a pass
+  to a colleague does not restart it), as of ``now``, oldest first.
 - *time to first answer*: for questions first answered in the week, first answer minus
   routed at; median and 90th percentile by linear interpolation between ranks.
 - *SLA breach*: a question handed to a person whose deadline (routed at +

@@ -75,8 +75,12 @@ _TRANSITIONS: list[Any] = [
 ]
 
 # Moves after which the young person waits for staff anew (``Question.waiting_since``):
-# handed to a person, to another one, back to the pool, or reopened.
+# handed to a person, to another one, back to the pool, or reopened. Not a pass to a
+# colleague: nobody answered, so the young person's wait goes on (else passing a
+# question on every day would keep it off /overdue and the digest's overdue list).
 WAIT_STARTS = frozenset({"route", "assign", "unassign", "reopen"})
+# The note of an ``assign`` that passes the question to a colleague.
+PASS_NOTE = "passed to cadre:"
 # A follow-up from these states asks staff again; one while assigned is a nudge.
 ASKS_AGAIN = frozenset({ANSWERED, RESOLVED, FORWARDED})
 
@@ -115,7 +119,10 @@ def fire(
     if dest is not None:
         question.status = dest
     question.last_activity_at = now
-    if trigger in WAIT_STARTS or (trigger == "follow_up" and before in ASKS_AGAIN):
+    passed = trigger == "assign" and note.startswith(PASS_NOTE)
+    if (trigger in WAIT_STARTS and not passed) or (
+        trigger == "follow_up" and before in ASKS_AGAIN
+    ):
         question.waiting_since = now
     event = QuestionEvent(
         question_id=question.id,
@@ -128,3 +135,15 @@ def fire(
     )
     question.events.append(event)
     return event
+
+
+def passes(question: Question) -> int:
+    """How often the question was passed to a colleague since it was last answered (from
+    its audit log): an answer ends a run of passes."""
+    count = 0
+    for event in reversed(question.events):
+        if event.trigger == "answer":
+            break
+        if event.trigger == "assign" and event.note.startswith(PASS_NOTE):
+            count += 1
+    return count

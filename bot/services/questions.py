@@ -316,7 +316,11 @@ async def pass_on(
     if target is None or (cadre is not None and target.id == cadre.id):
         raise NotAllowed(to_cadre_id)
     _assign(
-        question, target, actor=actor_of(user, cadre), now=now, note=f"passed to cadre:{target.id}"
+        question,
+        target,
+        actor=actor_of(user, cadre),
+        now=now,
+        note=f"{lifecycle.PASS_NOTE}{target.id}",
     )
     return Assignment(question, target)
 

@@ -46,6 +46,18 @@ def test_moves_are_logged_and_marks_keep_the_state() -> None:
     assert not lifecycle.allowed(lifecycle.CLOSED_SPAM, "reopen")
 
 
+def test_a_pass_does_not_restart_the_young_persons_wait() -> None:
+    """Handed from one cadre to another, the question has not been answered: the young
+    person waits on since it was first handed to a person (overdue lists, the digest)."""
+    question = Question(id=9, status=lifecycle.NEW, events=[])
+    lifecycle.fire(question, "route", actor="system", now=WEDNESDAY)
+    lifecycle.fire(question, "assign", actor="system", now=WEDNESDAY, note="to cadre:2")
+    later = WEDNESDAY + timedelta(hours=20)
+    lifecycle.fire(question, "assign", actor="cadre:2", now=later, note="passed to cadre:3")
+    assert question.waiting_since == WEDNESDAY and question.last_activity_at == later
+    assert lifecycle.passes(question) == 1
+
+
 @pytest.fixture
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_engine(database_url)
@@ -175,3 +187,4 @@ async def test_only_the_assigned_cadre_or_an_admin_may_answer(
         assert answered.status == lifecycle.ANSWERED
         with pytest.raises(questions.NotAllowed):  # someone else's question
             await questions.resolve(session, question_id=answered.id, user=zhang, now=WEDNESDAY)
+

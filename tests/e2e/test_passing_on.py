@@ -1,0 +1,87 @@
+"""Passing a question to a colleague, through the sandbox: the limit on passes (a question
+passed back and forth goes to the committee), the young person's waiting clock, and the
+colleagues' capacity (a call for help ignores it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from storage.db import unit_of_work
+from storage.models import Cadre, User
+from storage.questions import Question
+from tests.e2e.test_question_loop_edges import (
+    LI,
+    WANG,
+    ZHANG,
+    _ask,
+    _question,
+    _setup,
+    _wait,
+)
+from tests.support import XIAOMING, BotHarness
+
+JOBS = "高新区有没有适合大学生的实习岗位"  # employment in the Hi-Tech Zone: 李老师 and 张老师
+
+
+async def _last_bot_message(harness: BotHarness, chat_id: int) -> dict[str, Any]:
+    return [m for m in await harness.client.messages(chat_id) if m["from_bot"]][-1]
+
+
+async def _pass(
+    harness: BotHarness, cadre: dict[str, Any], card: dict[str, Any], to: dict[str, Any]
+) -> dict[str, Any]:
+    """``cadre`` passes the question of ``card`` to ``to``; return the card ``to`` gets."""
+    question = await _question(harness)
+    await harness.press(cadre, card, "转给同事")
+    choices = await _last_bot_message(harness, cadre["id"])
+    seq = await harness.client.last_seq()
+    await harness.press(cadre, choices, to["first_name"])
+    return await _wait(harness, to["id"], seq, f"#{question.id}")
+
+
+async def _cadre_id(harness: BotHarness, person: dict[str, Any]) -> int:
+    async with harness.sessions() as session:
+        found = await session.scalar(select(Cadre.id).where(Cadre.telegram_id == person["id"]))
+    assert found is not None
+    return int(found)
+
+
+async def _fill(harness: BotHarness, person: dict[str, Any]) -> int:
+    """``person`` takes one open question at a capacity of one: full. Return their cadre id."""
+    cadre_id = await _cadre_id(harness, person)
+    now = harness.app.bot_data.services.clock.now()
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(update(Cadre).where(Cadre.id == cadre_id).values(capacity=1))
+        asker = await session.scalar(select(User.id).where(User.telegram_id == XIAOMING["id"]))
+        assert asker is not None
+        session.add(
+            Question(
+                user_id=asker,
+                text="另一个问题",
+                status="assigned",
+                assigned_cadre_id=cadre_id,
+                assigned_at=now,
+                waiting_since=now,
+                asked_at=now,
+                last_activity_at=now,
+            )
+        )
+    return cadre_id
+
+
+async def test_a_pass_does_not_restart_the_young_persons_wait(harness: BotHarness) -> None:
+    """Passed on after 20 hours, the question has waited 25 hours five hours later: the
+    committee's /overdue lists it (a pass once restarted the clock, so passing a
+    question on every day hid it from /overdue and from the digest's overdue list)."""
+    await _setup(harness)
+    card = await _ask(harness, JOBS)
+    question = await _question(harness)
+    clock = harness.app.bot_data.services.clock
+    clock.advance(hours=20)
+    await _pass(harness, LI, card, ZHANG)
+    clock.advance(hours=5)
+    (listing,) = await harness.send(WANG, "/overdue")
+    lines = [x for x in listing["text"].splitlines() if x.startswith(f"#{question.id} ")]
+    assert lines and "25 小时前" in lines[0], listing["text"]
