@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     sla_escalation_hours: float = 48
     resolve_check_hours: float = 24
     auto_resolve_days: float = 7
+    # Passes to a colleague a question may take without an answer; a further one is
+    # refused and the committee asked to step in (two cadres passing it back and forth).
+    max_passes: int = Field(default=3, ge=1)
     # Micro-wishes: the value cap, the "1 cadre ↔ 5 wishes" claim limit, and the clocks
     # of drafts, claims and confirmations.
     wish_value_cap: int = 500

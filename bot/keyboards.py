@@ -177,6 +177,17 @@ def claim_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
     )
 
 
+def escalated_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup:
+    """The committee's buttons on a question passed on too often: answer it, or pass it
+    to whom the committee decides (an admin's pass is not limited)."""
+    return InlineKeyboardMarkup(
+        [
+            [_button(tr.plain("card.answer"), "qans", question_id)],
+            [_button(tr.plain("card.pass"), "qpass", question_id)],
+        ]
+    )
+
+
 def colleagues_keyboard(
     question_id: int, colleagues: list[tuple[int, str]]
 ) -> InlineKeyboardMarkup:

@@ -18,7 +18,12 @@ from telegram import InlineKeyboardMarkup
 
 from bot.config import SUPPORTED_LOCALES, Settings
 from bot.i18n import Html, Translator, html_to_plain, load_catalog, translator, utf16_units
-from bot.keyboards import card_keyboard, claim_keyboard, youth_answer_keyboard
+from bot.keyboards import (
+    card_keyboard,
+    claim_keyboard,
+    escalated_keyboard,
+    youth_answer_keyboard,
+)
 from bot.services import access_log, lifecycle, org, questions
 from bot.services import outbox as outbox_service
 from bot.services.asking import RESPONSE_ASK_PERSON
@@ -679,6 +684,60 @@ async def hand_on(
         nearest=nearest(index, question),
         header=header,
         turned_down=rejected(index, question),
+    )
+
+
+async def pass_limit(
+    session: AsyncSession,
+    question: Question,
+    *,
+    passes: int,
+    settings: Settings,
+    now: datetime,
+    index: KnowledgeIndex,
+) -> None:
+    """The question was passed on ``passes`` times without an answer and a further pass
+    refused: the committee's group gets its card, saying so and who holds it, with the
+    buttons to answer it or pass it on (as an admin, not limited)."""
+    chat_id = await org.get_setting(session, "committee_chat_id")
+    if chat_id is None:
+        return  # no committee chat configured: /overdue still lists it once overdue
+    tr = await _translator_for(session, chat_id, settings)
+    holder = (
+        await session.get(Cadre, question.assigned_cadre_id)
+        if question.assigned_cadre_id is not None
+        else None
+    )
+    text = await _card_text(
+        session,
+        tr,
+        question,
+        settings=settings,
+        now=now,
+        nearest=[] if question.urgent else nearest(index, question),
+        name_shown=False,  # never the young person's name in the committee's group
+        turned_down=rejected(index, question),
+    )
+    if question.urgent:  # a call for help reads as one wherever it is shown
+        concern = tr.plain(f"concern.{questions.alert_category(question)}")
+        text = Html(tr("card.urgent_again", ref=question.id, category=concern) + "\n" + text)
+    header = (
+        tr("card.pass_limit", ref=question.id, count=passes, name=holder.name)
+        if holder is not None
+        else tr("card.pass_limit_pool", ref=question.id, count=passes)
+    )
+    await _staff_card(
+        session,
+        question,
+        kind=CARD,
+        chat_id=chat_id,
+        person=None,
+        text=Html(header + "\n\n" + text),
+        markup=escalated_keyboard(tr, question.id),
+        dedupe_key=f"pass_limit:{question.id}:{len(question.events)}:{chat_id}",
+        purpose=access_log.IDENTITY_SHARED_CARD,
+        name_shown=False,
+        now=now,
     )
 
 

@@ -200,15 +200,43 @@ async def promote_button(update: Update, context: BotContext) -> None:
     await query.edit_message_reply_markup(None)
 
 
+async def _pass_refused(
+    query: CallbackQuery, context: BotContext, refused: questions.PassLimit
+) -> None:
+    """Passed on too often: the cadre keeps the question and is told why; the committee
+    gets its card (once)."""
+    _log.info("refused a pass of question %s: %s", refused.question.id, refused)
+    if refused.newly:
+        await notify.pass_limit(
+            context.session,
+            refused.question,
+            passes=refused.passes,
+            settings=context.services.settings,
+            now=context.services.clock.now(),
+            index=context.services.knowledge,
+        )
+    text = context.tr.plain(
+        "card.pass_limit_refused", ref=refused.question.id, count=refused.passes
+    )
+    await query.answer(text, show_alert=True)
+
+
 async def pass_button(update: Update, context: BotContext) -> None:
     """ "Pass to colleague": list the colleagues who cover the question."""
     query, data = _query(update)
     now = context.services.clock.now()
     try:
         colleagues = await questions.colleagues_of(
-            context.session, question_id=data.id(), user=context.user, now=now
+            context.session,
+            question_id=data.id(),
+            user=context.user,
+            now=now,
+            max_passes=context.services.settings.max_passes,
         )
-    except questions.NotAllowed as error:
+    except questions.PassLimit as refused:
+        await _pass_refused(query, context, refused)
+        return
+    except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
         await _refuse(query, context.tr, error)
         return
     await query.answer()
@@ -234,7 +262,11 @@ async def pass_to(update: Update, context: BotContext) -> None:
             user=context.user,
             to_cadre_id=data.id(1),
             now=now,
+            max_passes=context.services.settings.max_passes,
         )
+    except questions.PassLimit as refused:
+        await _pass_refused(query, context, refused)
+        return
     except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
         await _refuse(query, context.tr, error)
         return

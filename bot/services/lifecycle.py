@@ -71,6 +71,8 @@ _TRANSITIONS: list[Any] = [
     {"trigger": "remind", "source": [ASSIGNED, ROUTED], "dest": None},
     # A call for help raised, in the question or in a follow-up (the digest counts these).
     {"trigger": "alert", "source": [*OPEN, RESOLVED], "dest": None},
+    # Passed on too often without an answer: the committee was asked to step in.
+    {"trigger": "escalate", "source": [ROUTED, ASSIGNED], "dest": None},
     {"trigger": "withdraw", "source": list(OPEN), "dest": WITHDRAWN},
 ]
 
@@ -147,3 +149,16 @@ def passes(question: Question) -> int:
         if event.trigger == "assign" and event.note.startswith(PASS_NOTE):
             count += 1
     return count
+
+
+def escalated(question: Question) -> bool:
+    """Whether the committee was asked to step in since the question was last passed on
+    or answered (its current run of passes was escalated already)."""
+    for event in reversed(question.events):
+        if event.trigger == "escalate":
+            return True
+        if event.trigger == "answer" or (
+            event.trigger == "assign" and event.note.startswith(PASS_NOTE)
+        ):
+            return False
+    return False

@@ -20,11 +20,22 @@ from storage.db import lock_for_writing
 from storage.models import ROLE_ADMIN, ROLE_CADRE, Cadre, InboundMessage, User
 from storage.questions import Question, QuestionMessage
 
-__all__ = ["IllegalTransition", "NotAllowed"]
+__all__ = ["IllegalTransition", "NotAllowed", "PassLimit"]
 
 
 class NotAllowed(PermissionError):
     """The person may not act on this question (not theirs, not their region, gone)."""
+
+
+class PassLimit(Exception):
+    """A pass refused: the question was passed on ``passes`` times without an answer, and
+    escalated to the committee. ``newly``: by this refusal (the committee is to be told);
+    a later attempt finds it escalated already."""
+
+    def __init__(self, question: Question, passes: int, *, newly: bool) -> None:
+        """Describe the refused pass."""
+        super().__init__(f"question {question.id}: passed {passes} times, not again")
+        self.question, self.passes, self.newly = question, passes, newly
 
 
 @dataclass(frozen=True)
@@ -307,10 +318,18 @@ async def follow_up(
 
 
 async def pass_on(
-    session: AsyncSession, *, question_id: int, user: User, to_cadre_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    question_id: int,
+    user: User,
+    to_cadre_id: int,
+    now: datetime,
+    max_passes: int,
 ) -> Assignment:
-    """Hand the question to a colleague who covers it."""
+    """Hand the question to a colleague who covers it; refuse a pass over ``max_passes``
+    (:class:`PassLimit`, see :func:`_check_passes`)."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    _check_passes(question, user=user, cadre=cadre, max_passes=max_passes, now=now)
     colleagues = await colleagues_for(session, question=question, now=now)
     target = next((c for c in colleagues if c.id == to_cadre_id), None)
     if target is None or (cadre is not None and target.id == cadre.id):
@@ -323,6 +342,32 @@ async def pass_on(
         note=f"{lifecycle.PASS_NOTE}{target.id}",
     )
     return Assignment(question, target)
+
+
+def _check_passes(
+    question: Question, *, user: User, cadre: Cadre | None, max_passes: int, now: datetime
+) -> None:
+    """Refuse another pass of a question passed on ``max_passes`` times since its last
+    answer: two cadres could otherwise pass it back and forth for ever while the young
+    person waits. The refusal escalates it (the audit log's ``escalate``, once per run of
+    passes; the caller tells the committee and commits) and the holder keeps it: it stays
+    with a person, reminded and escalated by the SLA as before, until the committee
+    decides. An admin is not limited: passing it on is how the committee decides."""
+    if not lifecycle.allowed(question.status, "assign"):
+        raise IllegalTransition(question.id, question.status, "assign")
+    passes = lifecycle.passes(question)
+    if passes < max_passes or is_admin(user):
+        return
+    newly = not lifecycle.escalated(question)
+    if newly:
+        lifecycle.fire(
+            question,
+            "escalate",
+            actor=actor_of(user, cadre),
+            now=now,
+            note=f"passed {passes} times",
+        )
+    raise PassLimit(question, passes, newly=newly)
 
 
 async def colleagues_for(
@@ -460,10 +505,12 @@ async def claim_or_check(
 
 
 async def colleagues_of(
-    session: AsyncSession, *, question_id: int, user: User, now: datetime
+    session: AsyncSession, *, question_id: int, user: User, now: datetime, max_passes: int
 ) -> list[Cadre]:
-    """The colleagues ``user`` may pass the question to."""
-    question, _ = await _staff_question(session, question_id=question_id, user=user, now=now)
+    """The colleagues ``user`` may pass the question to; :class:`PassLimit` if it may not
+    be passed again (asked when the cadre starts to pass it, so they learn it at once)."""
+    question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
+    _check_passes(question, user=user, cadre=cadre, max_passes=max_passes, now=now)
     return await colleagues_for(session, question=question, now=now)
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.data import DEMO_ORG
@@ -188,3 +188,46 @@ async def test_only_the_assigned_cadre_or_an_admin_may_answer(
         with pytest.raises(questions.NotAllowed):  # someone else's question
             await questions.resolve(session, question_id=answered.id, user=zhang, now=WEDNESDAY)
 
+
+async def test_passes_are_counted_until_an_answer(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The limit is on passes without an answer: a fourth is refused (the question is
+    escalated once), the holder keeps it; once answered and followed up, it may be
+    passed again."""
+    async with unit_of_work(sessions) as session:
+        youth = await _youth(session, 7, "district-c")
+        assignment = await _route(session, youth, topic="employment", now=WEDNESDAY)
+        assert await _name(assignment) == "李老师"
+        qid = assignment.question.id
+        ids = {c.name: c.id for c in await session.scalars(select(Cadre))}
+        li = await users.get_by_telegram_id(session, 2002)
+        zhang = await users.get_by_telegram_id(session, 2003)
+        assert li is not None and zhang is not None
+
+        async def hand(user: User, to: str) -> None:
+            await questions.pass_on(
+                session,
+                question_id=qid,
+                user=user,
+                to_cadre_id=ids[to],
+                now=WEDNESDAY,
+                max_passes=3,
+            )
+
+        await hand(li, "张老师")
+        await hand(zhang, "李老师")
+        await hand(li, "张老师")
+        for newly in (True, False):  # the committee is told once
+            with pytest.raises(questions.PassLimit) as refused:
+                await hand(zhang, "李老师")
+            assert (refused.value.passes, refused.value.newly) == (3, newly)
+        question = await questions.get(session, qid)
+        assert question.assigned_cadre_id == ids["张老师"]
+        assert [e.trigger for e in question.events].count("escalate") == 1
+        await questions.answer(session, question_id=qid, user=zhang, text="答复", now=WEDNESDAY)
+        await questions.follow_up(
+            session, question_id=qid, user=youth, text="还有一个问题", now=WEDNESDAY, tz=TZ
+        )
+        await hand(zhang, "李老师")
+        assert (await questions.get(session, qid)).assigned_cadre_id == ids["李老师"]

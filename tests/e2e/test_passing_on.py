@@ -8,10 +8,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot.callbacks import pack
 from storage.db import unit_of_work
 from storage.models import Cadre, User
 from storage.questions import Question
+from tests.e2e.test_cadre_audit import _holder
 from tests.e2e.test_question_loop_edges import (
+    COMMITTEE,
     LI,
     WANG,
     ZHANG,
@@ -20,7 +23,7 @@ from tests.e2e.test_question_loop_edges import (
     _setup,
     _wait,
 )
-from tests.support import XIAOMING, BotHarness
+from tests.support import XIAOMING, BotHarness, buttons
 
 JOBS = "高新区有没有适合大学生的实习岗位"  # employment in the Hi-Tech Zone: 李老师 and 张老师
 
@@ -69,6 +72,49 @@ async def _fill(harness: BotHarness, person: dict[str, Any]) -> int:
             )
         )
     return cadre_id
+
+
+async def test_a_question_passed_back_and_forth_goes_to_the_committee(
+    harness: BotHarness,
+) -> None:
+    """Passed three times (the default ``VOY_MAX_PASSES``) without an answer, a fourth
+    pass is refused: the cadre is told why and keeps the question, and the committee's
+    group gets its card once, saying so; an admin then passes it on from there."""
+    await _setup(harness)
+    card = await _ask(harness, JOBS)
+    question = await _question(harness)
+    card = await _pass(harness, LI, card, ZHANG)
+    card = await _pass(harness, ZHANG, card, LI)
+    card = await _pass(harness, LI, card, ZHANG)
+    seq = await harness.client.last_seq()
+    refused = await harness.press(ZHANG, card, "转给同事")
+    assert refused["show_alert"] and "3 次" in refused["text"], refused
+    assert "团委" in refused["text"], refused
+    assert await _holder(harness, question.id) == ZHANG["id"]  # still his to answer
+    told = await _wait(harness, COMMITTEE, seq, f"#{question.id}")
+    assert "3 次" in told["text"] and "张老师" in told["text"], told["text"]
+    assert "转给同事" in str(buttons(told))
+
+    # An old list of colleagues (or forged data) meets the same refusal; the committee is
+    # not told twice.
+    li = await _cadre_id(harness, LI)
+    again = await harness.press_data(ZHANG, card["message_id"], pack("qpto", question.id, li))
+    assert again["show_alert"] and "3 次" in again["text"], again
+    assert await _holder(harness, question.id) == ZHANG["id"]
+    about = [
+        m
+        for m in await harness.client.messages(COMMITTEE)
+        if m["from_bot"] and f"#{question.id}" in (m.get("text") or "")
+    ]
+    assert len(about) == 1, [m["text"] for m in about]
+
+    # The committee decides: an admin passes it on from the group's card.
+    await harness.press(WANG, told, "转给同事", chat_id=COMMITTEE)
+    choices = await _last_bot_message(harness, COMMITTEE)
+    seq = await harness.client.last_seq()
+    await harness.press(WANG, choices, "李老师", chat_id=COMMITTEE)
+    await _wait(harness, LI["id"], seq, f"#{question.id}")
+    assert await _holder(harness, question.id) == LI["id"]
 
 
 async def test_a_pass_does_not_restart_the_young_persons_wait(harness: BotHarness) -> None:
