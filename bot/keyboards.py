@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks
 from bot.config import SUPPORTED_LOCALES
 from bot.i18n import Translator, translator
 from bot.services.org import PickerView
+from bot.services.questions import Colleague
 from knowledge.index import EntryView
 
 
@@ -189,11 +192,28 @@ def escalated_keyboard(tr: Translator, question_id: int) -> InlineKeyboardMarkup
 
 
 def colleagues_keyboard(
-    question_id: int, colleagues: list[tuple[int, str]]
+    tr: Translator, question_id: int, colleagues: Sequence[Colleague]
 ) -> InlineKeyboardMarkup:
-    """One button per colleague who could take the question."""
+    """One button per colleague who may take the question, with their open load (a full
+    one only for a call for help, marked so)."""
     return InlineKeyboardMarkup(
-        [[_button(name, "qpto", question_id, cadre_id)] for cadre_id, name in colleagues]
+        [
+            [
+                _button(
+                    tr.plain(
+                        "card.colleague_full_button" if c.full else "card.colleague_button",
+                        name=c.cadre.name,
+                        load=c.load,
+                        capacity=c.cadre.capacity,
+                    ),
+                    "qpto",
+                    question_id,
+                    c.cadre.id,
+                )
+            ]
+            for c in colleagues
+            if c.may_take
+        ]
     )
 
 

@@ -245,9 +245,24 @@ async def pass_button(update: Update, context: BotContext) -> None:
     if not colleagues:
         await query.message.reply_text(context.tr("card.no_colleague"))
         return
+    tr = context.tr
+    # Those at capacity are named with their load, so the cadre sees why they are not
+    # offered (a call for help offers them all).
+    full = tr.plain("card.separator").join(
+        tr.plain(
+            "card.colleague_button", name=c.cadre.name, load=c.load, capacity=c.cadre.capacity
+        )
+        for c in colleagues
+        if not c.may_take
+    )
+    if not any(c.may_take for c in colleagues):
+        await query.message.reply_text(tr("card.no_colleague_free", names=full))
+        return
+    text = tr("card.choose_colleague")
+    if full:
+        text = Html(text + "\n" + tr("card.colleagues_full", names=full))
     await query.message.reply_text(
-        context.tr("card.choose_colleague"),
-        reply_markup=colleagues_keyboard(data.id(), [(c.id, c.name) for c in colleagues]),
+        text, reply_markup=colleagues_keyboard(tr, data.id(), colleagues)
     )
 
 
@@ -266,6 +281,15 @@ async def pass_to(update: Update, context: BotContext) -> None:
         )
     except questions.PassLimit as refused:
         await _pass_refused(query, context, refused)
+        return
+    except questions.ColleagueFull as full:
+        text = context.tr.plain(
+            "card.colleague_full",
+            name=full.cadre.name,
+            load=full.load,
+            capacity=full.cadre.capacity,
+        )
+        await query.answer(text, show_alert=True)
         return
     except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
         await _refuse(query, context.tr, error)

@@ -20,7 +20,7 @@ from storage.db import lock_for_writing
 from storage.models import ROLE_ADMIN, ROLE_CADRE, Cadre, InboundMessage, User
 from storage.questions import Question, QuestionMessage
 
-__all__ = ["IllegalTransition", "NotAllowed", "PassLimit"]
+__all__ = ["ColleagueFull", "IllegalTransition", "NotAllowed", "PassLimit"]
 
 
 class NotAllowed(PermissionError):
@@ -36,6 +36,31 @@ class PassLimit(Exception):
         """Describe the refused pass."""
         super().__init__(f"question {question.id}: passed {passes} times, not again")
         self.question, self.passes, self.newly = question, passes, newly
+
+
+class ColleagueFull(Exception):
+    """A pass refused: the colleague holds as many open questions as they may."""
+
+    def __init__(self, cadre: Cadre, load: int) -> None:
+        """Describe the refused pass."""
+        super().__init__(f"cadre {cadre.id} holds {load} of {cadre.capacity}")
+        self.cadre, self.load = cadre, load
+
+
+@dataclass(frozen=True)
+class Colleague:
+    """A colleague who covers a question, with their open load."""
+
+    cadre: Cadre
+    load: int
+    # May be passed the question: under capacity, or it is a call for help (which goes to
+    # a person whatever their load, as routing does).
+    may_take: bool
+
+    @property
+    def full(self) -> bool:
+        """At capacity (or over it: a call for help, or a capacity lowered since)."""
+        return self.load >= self.cadre.capacity
 
 
 @dataclass(frozen=True)
@@ -327,13 +352,20 @@ async def pass_on(
     max_passes: int,
 ) -> Assignment:
     """Hand the question to a colleague who covers it; refuse a pass over ``max_passes``
-    (:class:`PassLimit`, see :func:`_check_passes`)."""
+    (:class:`PassLimit`, see :func:`_check_passes`), or to a colleague at capacity
+    (:class:`ColleagueFull`) unless it is a call for help."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
     _check_passes(question, user=user, cadre=cadre, max_passes=max_passes, now=now)
     colleagues = await colleagues_for(session, question=question, now=now)
     target = next((c for c in colleagues if c.id == to_cadre_id), None)
     if target is None or (cadre is not None and target.id == cadre.id):
         raise NotAllowed(to_cadre_id)
+    # Checked here too, not only left off the buttons: a list shown earlier, or forged
+    # data, may name a colleague who has filled up since.
+    if not question.urgent:
+        load = (await routing.open_loads(session)).get(target.id, 0)
+        if load >= target.capacity:
+            raise ColleagueFull(target, load)
     _assign(
         question,
         target,
@@ -506,12 +538,20 @@ async def claim_or_check(
 
 async def colleagues_of(
     session: AsyncSession, *, question_id: int, user: User, now: datetime, max_passes: int
-) -> list[Cadre]:
-    """The colleagues ``user`` may pass the question to; :class:`PassLimit` if it may not
-    be passed again (asked when the cadre starts to pass it, so they learn it at once)."""
+) -> list[Colleague]:
+    """The colleagues who cover the question, with their loads and whether ``user`` may
+    pass it to them; :class:`PassLimit` if it may not be passed again (asked when the
+    cadre starts to pass it, so they learn it at once)."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
     _check_passes(question, user=user, cadre=cadre, max_passes=max_passes, now=now)
-    return await colleagues_for(session, question=question, now=now)
+    loads = await routing.open_loads(session)
+    found = []
+    for colleague in await colleagues_for(session, question=question, now=now):
+        load = loads.get(colleague.id, 0)
+        found.append(
+            Colleague(colleague, load, may_take=question.urgent or load < colleague.capacity)
+        )
+    return found
 
 
 async def asked_in(

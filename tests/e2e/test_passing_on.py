@@ -4,11 +4,14 @@ colleagues' capacity (a call for help ignores it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 
 from bot.callbacks import pack
+from bot.data import DEMO_ORG
+from bot.services import org
 from storage.db import unit_of_work
 from storage.models import Cadre, User
 from storage.questions import Question
@@ -131,3 +134,56 @@ async def test_a_pass_does_not_restart_the_young_persons_wait(harness: BotHarnes
     (listing,) = await harness.send(WANG, "/overdue")
     lines = [x for x in listing["text"].splitlines() if x.startswith(f"#{question.id} ")]
     assert lines and "25 小时前" in lines[0], listing["text"]
+
+
+async def test_a_colleague_at_capacity_is_shown_full_and_cannot_be_passed_to(
+    harness: BotHarness, tmp_path: Path
+) -> None:
+    """张老师 holds as many open questions as he may: 李老师's list of colleagues shows
+    him full, with no button, and a forged button naming him is refused with the
+    reason; the question stays with 李老师."""
+    await _setup(harness)
+    card = await _ask(harness, JOBS)
+    question = await _question(harness)
+    zhang = await _fill(harness, ZHANG)
+    await harness.press(LI, card, "转给同事")
+    choices = await _last_bot_message(harness, LI["id"])
+    assert "张老师" in choices["text"] and "已满" in choices["text"], choices["text"]
+    assert not any("张老师" in b["text"] for b in buttons(choices)), buttons(choices)
+    forged = await harness.press_data(LI, card["message_id"], pack("qpto", question.id, zhang))
+    assert forged["show_alert"] and "已满" in forged["text"], forged
+    assert await _holder(harness, question.id) == LI["id"]
+
+    # 王老师 covers the Hi-Tech Zone too now (the file puts 张老师's capacity back: it is
+    # lowered again): 王老师 is offered, with his load; 张老师 is still named as full.
+    wider = DEMO_ORG.read_text(encoding="utf-8").replace(
+        "regions: [district-a]", "regions: [district-a, district-c]"
+    )
+    path = tmp_path / "org-wang-wider.yaml"
+    path.write_text(wider, encoding="utf-8")
+    async with unit_of_work(harness.sessions) as session:
+        await org.load_org(session, org.parse_org_file(path), default_locale="zh-Hans")
+        await session.execute(update(Cadre).where(Cadre.id == zhang).values(capacity=1))
+    await harness.press(LI, card, "转给同事")
+    choices = await _last_bot_message(harness, LI["id"])
+    assert "已满" in choices["text"] and "张老师（1/1）" in choices["text"], choices["text"]
+    assert [b["text"] for b in buttons(choices)] == ["王老师（0/10）"]
+
+
+async def test_a_call_for_help_may_go_to_a_colleague_at_capacity(harness: BotHarness) -> None:
+    """A call for help goes to a person whatever their load, passed on too: 张老师 is
+    offered, marked full, and takes it."""
+    await _setup(harness)
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "我真的不想活了，每天都很痛苦")
+    urgent = await _wait(harness, LI["id"], seq, "紧急关注")
+    question = await _question(harness)
+    await _fill(harness, ZHANG)
+    await harness.press(LI, urgent, "转给同事")
+    choices = await _last_bot_message(harness, LI["id"])
+    (offered,) = [b for b in buttons(choices) if "张老师" in b["text"]]
+    assert "已满" in offered["text"], offered
+    seq = await harness.client.last_seq()
+    await harness.press(LI, choices, "张老师")
+    await _wait(harness, ZHANG["id"], seq, f"#{question.id}")
+    assert await _holder(harness, question.id) == ZHANG["id"]

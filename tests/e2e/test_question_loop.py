@@ -237,7 +237,7 @@ async def test_pass_to_a_colleague(harness: BotHarness) -> None:
     card = await _next_card(harness, LI["id"], seq, "问题 #")
     await harness.press(LI, card, "转给同事")
     choices = [m for m in await harness.client.messages(LI["id"]) if m["from_bot"]][-1]
-    assert [b["text"] for b in buttons(choices)] == ["张老师"]
+    assert [b["text"] for b in buttons(choices)] == ["张老师（0/5）"]  # with their open load
     seq = await harness.client.last_seq()
     await harness.press(LI, choices, "张老师")
     passed = await _next_card(harness, 2003, seq, "问题 #")
