@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 
@@ -27,6 +28,34 @@ __all__ = ["MASK_KINDS", "find_personal_data", "mask_personal_data", "pseudonym"
 _HALF_WIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 # Stands in for text already claimed by a kind; no pattern matches it.
 _BLANK = "\x00"
+# Stands in for what parted the digits of one number (138·1234·5678, 一 三 八 …) once the
+# digits are put together; part of the number's span, matched by no pattern.
+_JOINED = "\x01"
+
+# Digits written out one by one in Chinese (一三八…, 幺 for 1 as it is read aloud, 〇/零/○
+# for 0, the banker's 壹贰叁, simplified or traditional), each one ASCII digit.
+_NUMERALS = {
+    **dict.fromkeys("〇零○", "0"),
+    **dict.fromkeys("一幺壹", "1"),
+    **dict.fromkeys("二两兩贰貳", "2"),
+    **dict.fromkeys("三叁参參", "3"),
+    **dict.fromkeys("四肆", "4"),
+    **dict.fromkeys("五伍", "5"),
+    **dict.fromkeys("六陆陸", "6"),
+    **dict.fromkeys("七柒", "7"),
+    **dict.fromkeys("八捌", "8"),
+    **dict.fromkeys("九玖", "9"),
+}
+_SEPARATORS = " -.·・•–—_"
+# A run of digits in any script (Chinese numerals, １２３, 𝟏𝟐𝟑, ١٢٣), one separator at most
+# between two. 十/百/千/万 end a run: 三百元, 十二月 and 二十三 are amounts and dates, never a
+# number read out digit by digit.
+_DIGIT = rf"(?:\d|[{''.join(_NUMERALS)}])"
+_DIGIT_RUN = re.compile(rf"{_DIGIT}(?:[{re.escape(_SEPARATORS)}]?{_DIGIT})+")
+_SEPARATOR = re.compile(rf"[{re.escape(_SEPARATORS)}]")
+# Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
+# No personal number is shorter (a QQ number has five digits).
+_RUN_MIN_DIGITS = 5
 
 _NUM = "[0-9零〇一二两三四五六七八九十百]+"
 # What ends a name run back from a place or school word: a pause, or a word before one.
@@ -104,9 +133,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         "id_card",
-        # 18 digits: area, birth date, sequence, check character (X); or the old 15.
-        r"(?<![0-9])[1-9][0-9]{5}\s?(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
-        r"(?:0[1-9]|[12][0-9]|3[01])\s?[0-9]{3}[0-9x](?![0-9])"
+        # 18 digits: area, birth date, sequence, check character (X); or the old 15. Parted
+        # after the area and the birth date, as people type it.
+        r"(?<![0-9])[1-9][0-9]{5}[\s-]?(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
+        r"(?:0[1-9]|[12][0-9]|3[01])[\s-]?[0-9]{3}[0-9x](?![0-9])"
         r"|(?<![0-9])[1-9][0-9]{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])",
     ),
     # 16 to 19 digits, in groups of four when spaced.
@@ -206,6 +236,35 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+def _ascii_digit(char: str) -> str:
+    return _NUMERALS.get(char) or str(unicodedata.decimal(char))
+
+
+def _one_number(groups: list[str], separators: list[str]) -> bool:
+    """Whether digits parted so are one number: read out one by one with the same pause
+    (1 3 8 …, 一-三-八…), or in groups of three or more (138 1234 5678, 110101 2005…).
+    Not a list (1.5 2.5 3.5, 2026.05.01, 13 14 15)."""
+    if all(len(group) == 1 for group in groups):
+        return len(set(separators)) == 1
+    return all(len(group) >= 3 for group in groups)
+
+
+def _as_digits(match: re.Match[str]) -> str:
+    """A long run of digits in ASCII, the same length (the spans stay in place): one
+    number's digits put together, its separators after them as :data:`_JOINED`."""
+    run = match.group(0)
+    groups = _SEPARATOR.split(run)
+    separators = _SEPARATOR.findall(run)
+    digits = [_ascii_digit(char) for group in groups for char in group]
+    if len(digits) < _RUN_MIN_DIGITS:
+        return run
+    if run.isascii() and set(separators) <= {" ", "-"} and any(len(g) > 1 for g in groups):
+        return run  # as the patterns read it already (QQ 12345678 13812345678 is two)
+    if separators and _one_number(groups, separators):
+        return "".join(digits) + _JOINED * len(separators)
+    return "".join(char if _SEPARATOR.fullmatch(char) else _ascii_digit(char) for char in run)
+
+
 def _spans(text: str) -> list[tuple[int, int, str]]:
     """Find personal data as ``(start, end, kind)``, sorted by position."""
     work = text.translate(_HALF_WIDTH)
@@ -214,6 +273,8 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
     simplified = _t2s().convert(work)
     if len(simplified) == len(work):
         work = simplified
+    # Numbers spelled out (一三八…) or parted (138·1234·5678) as the patterns read them.
+    work = _DIGIT_RUN.sub(_as_digits, work)
     spans: list[tuple[int, int, str]] = []
 
     def blanker(kind: str) -> Callable[[re.Match[str]], str]:
@@ -222,7 +283,10 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
                 return match.group(0)
             # Contact ids keep their introducer ("QQ号：") so the masked text still reads.
             start, end = match.span("v") if "v" in match.re.groupindex else match.span()
-            spans.append((start, end, kind))
+            reach = end
+            while reach < len(work) and work[reach] == _JOINED:  # the rest of a number
+                reach += 1
+            spans.append((start, reach, kind))
             whole, offset = match.group(0), match.start()
             return whole[: start - offset] + _BLANK * (end - start) + whole[end - offset :]
 

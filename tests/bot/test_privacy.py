@@ -237,3 +237,78 @@ def test_pseudonyms_spread_over_the_code_space() -> None:
 def test_pseudonym_refuses_an_empty_secret() -> None:
     with pytest.raises(ValueError, match="secret"):
         pseudonym(1, "")
+
+
+# Numbers written out digit by digit in Chinese numerals (一三八…, 幺 for 1, 〇/零 for 0,
+# the banker's 壹贰叁), in other digit scripts, mixed with Arabic digits, or split by
+# spaces, dashes or dots: the same phone and ID numbers, found the same way.
+SPELLED_OUT = [
+    ("我电话一三八一二三四五六七八，晚上打", "我电话[手机]，晚上打", "phone"),
+    ("打幺三八幺二三四五六七八找我", "打[手机]找我", "phone"),
+    ("号码138零零一二三四五六", "号码[手机]", "phone"),
+    ("一三八 一二三四 五六七八", "[手机]", "phone"),
+    ("电话一三八-一二三四-五六七八", "电话[手机]", "phone"),
+    ("我电话是138.1234.5678", "我电话是[手机]", "phone"),
+    ("电话 1 3 8 1 2 3 4 5 6 7 8", "电话 [手机]", "phone"),
+    ("电话138·1234·5678", "电话[手机]", "phone"),
+    ("壹叁捌壹贰叁肆伍陆柒捌是我的号", "[手机]是我的号", "phone"),
+    ("我的手機號碼是一三八一二三四五六七八", "我的手機號碼是[手机]", "phone"),
+    ("打給我：壹參捌壹貳參肆伍陸柒捌", "打給我：[手机]", "phone"),
+    ("电话𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖", "电话[手机]", "phone"),
+    ("身份证一一〇一〇一二〇〇五〇一〇一一二三四", "身份证[身份证]", "id_card"),
+    ("身份證號一一〇一〇一二〇〇八〇一〇一一二三X", "身份證號[身份证]", "id_card"),
+    ("身份证110101-20050101-1234", "身份证[身份证]", "id_card"),
+    ("我的QQ是一二三四五六七八", "我的QQ是[QQ]", "qq"),
+    ("学号二〇二三〇五一二", "学号[学号]", "student_id"),
+    ("家里座机零七五五二六一二三四五六", "家里座机[座机]", "landline"),
+]
+
+SPELLED_UNTOUCHED = [
+    "手机１３９０Ｏ１２３４５６",  # a letter O: no number
+    "1.5 2.5 3.5 4.5 5.5 6.5",
+    "1 3 5 7 9 11 13 15",
+    "二〇二六年五月一日开始报名",
+    "二零二六年的团费是三百元",
+    "一九九八年出生的可以吗",
+    "我在初二，明年初三",
+    "南昌二中的团委",
+    "我住三〇二室",
+    "我们班有四五十个人",
+    "三三两两地来了",
+    "一五一十地说了",
+    "数一二三四五六七八九十",
+    "十一月十二日下午三点",
+    "活动在二〇二六年十二月三十一日",
+    "团费每月伍拾元",
+    "零零后能入团吗",
+    "有事打一二三五五",
+    "报名截止到2026.05.01",
+    "版本 1.3.8",
+    "得了98.5分",
+    "排第一二名",
+    "我們班四五十個人",
+]
+
+
+@pytest.mark.parametrize(("text", "masked", "kind"), SPELLED_OUT)
+def test_numbers_spelled_out_are_masked(text: str, masked: str, kind: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == [kind]
+
+
+@pytest.mark.parametrize("text", SPELLED_UNTOUCHED)
+def test_numerals_in_ordinary_text_are_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+    assert find_personal_data(text) == []
+
+
+def test_a_spelled_out_number_is_found_in_its_own_spelling() -> None:
+    assert find_personal_data("电话一三八 一二三四 五六七八。") == [
+        ("phone", "一三八 一二三四 五六七八")
+    ]
+
+
+@pytest.mark.parametrize("text", [text for text, _, _ in SPELLED_OUT] + SPELLED_UNTOUCHED)
+def test_masking_spelled_out_numbers_is_idempotent(text: str) -> None:
+    once = mask_personal_data(text, LABELS)
+    assert mask_personal_data(once, LABELS) == once
