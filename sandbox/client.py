@@ -71,10 +71,22 @@ class SandboxClient:
         return result
 
     async def send_text(
-        self, user: User, text: str, chat_id: int | None = None, reply_to: int | None = None
+        self,
+        user: User,
+        text: str,
+        chat_id: int | None = None,
+        reply_to: int | None = None,
+        forward_origin: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Post a text message as ``user``; returns ``{"update_id", "message_id", "chat_id"}``."""
-        return await self._post_message(user, chat_id, text=text, reply_to_message_id=reply_to)
+        """Post a text message as ``user`` (with ``forward_origin``, one they forward, see
+        sandbox/README.md); returns ``{"update_id", "message_id", "chat_id"}``."""
+        return await self._post_message(
+            user,
+            chat_id,
+            text=text,
+            reply_to_message_id=reply_to,
+            forward_origin=dict(forward_origin) if forward_origin is not None else None,
+        )
 
     async def edit_text(
         self, user: User, message_id: int, text: str, chat_id: int | None = None

@@ -60,6 +60,59 @@ def _media(core: SandboxCore, payload: dict[str, Any]) -> Media | None:
     )
 
 
+def _chat_object(value: Any, *, kind: str, name: str) -> dict[str, Any]:
+    """A Bot API Chat for a forward's origin: ``{"id" < 0, "title", "username"?}``."""
+    if not isinstance(value, dict) or not isinstance(value.get("id"), int) or value["id"] >= 0:
+        raise ValueError(f'forward_origin "{name}" must be a chat with a negative "id"')
+    title = value.get("title")
+    if not isinstance(title, str) or not title:
+        raise ValueError(f'forward_origin "{name}" needs a "title"')
+    chat: dict[str, Any] = {"id": value["id"], "type": kind, "title": title}
+    if value.get("username"):
+        chat["username"] = str(value["username"])
+    return chat
+
+
+def _forward_origin(core: SandboxCore, value: Any) -> dict[str, Any]:
+    """The Bot API MessageOrigin of a message the user forwards (Bot API 7.0+):
+
+    ``{"type": "user", "sender_user": user}``, ``{"type": "hidden_user",
+    "sender_user_name"}`` (the sender hides their account in forwards), ``{"type":
+    "chat", "sender_chat": {"id", "title", "username"?}, "author_signature"?}`` (sent on
+    behalf of a group) or ``{"type": "channel", "chat": {...}, "message_id",
+    "author_signature"?}``; ``date`` (the original's) defaults to a minute ago.
+    """
+    if not isinstance(value, dict):
+        raise ValueError('"forward_origin" must be an object')
+    date = value.get("date", int(time.time()) - 60)
+    if not isinstance(date, int) or isinstance(date, bool):
+        raise ValueError('forward_origin "date" must be a Unix time')
+    kind = value.get("type")
+    origin: dict[str, Any] = {"type": kind, "date": date}
+    if kind == "user":
+        origin["sender_user"] = core.world.user(value.get("sender_user") or {})
+    elif kind == "hidden_user":
+        name = value.get("sender_user_name")
+        if not isinstance(name, str) or not name:
+            raise ValueError('forward_origin "hidden_user" needs "sender_user_name"')
+        origin["sender_user_name"] = name
+    elif kind == "chat":
+        origin["sender_chat"] = _chat_object(
+            value.get("sender_chat"), kind="supergroup", name="sender_chat"
+        )
+    elif kind == "channel":
+        origin["chat"] = _chat_object(value.get("chat"), kind="channel", name="chat")
+        message_id = value.get("message_id")
+        if not isinstance(message_id, int) or message_id <= 0:
+            raise ValueError('forward_origin "channel" needs a positive "message_id"')
+        origin["message_id"] = message_id
+    else:
+        raise ValueError('forward_origin "type" must be user, hidden_user, chat or channel')
+    if kind in ("chat", "channel") and value.get("author_signature"):
+        origin["author_signature"] = str(value["author_signature"])
+    return origin
+
+
 def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
     """Simulate a user message; return ``{"update_id", "message_id"}``."""
     user, chat = _user_and_chat(core, payload)
@@ -73,6 +126,10 @@ def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
     if reply_to is not None and reply_to not in chat.messages:
         raise LookupError(f"message {reply_to} not found in chat {chat.id}")
     fields: dict[str, Any] = {"media": media, "reply_to": reply_to}
+    if payload.get("forward_origin") is not None:
+        if reply_to is not None:  # Telegram forwards a message as it was, never as a reply
+            raise ValueError("a forwarded message cannot be a reply")
+        fields["forward_origin"] = _forward_origin(core, payload["forward_origin"])
     if media is None:
         fields.update(text=text, entities=detect_entities(text or ""))
     else:

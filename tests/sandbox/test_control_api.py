@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from telegram import Message
 
 from sandbox import SandboxClient, SandboxServer
+from sandbox.spec import ApiSpec
 from tests.sandbox.conftest import COMMITTEE, YOUTH, BotCall
 
 
@@ -233,3 +235,69 @@ async def test_concurrent_get_updates_conflict(bot_call: BotCall, server: Sandbo
     assert status == 409 and body["description"].startswith("Conflict: terminated by other")
     assert (await second)[0] == 200
     assert [v["error_code"] for v in server.violations] == [409]
+
+
+async def test_forwarded_messages_carry_a_message_origin(
+    client: SandboxClient, bot_call: BotCall
+) -> None:
+    """A user forwards a message from another user, a hidden user, a group and a channel:
+    the update's ``forward_origin`` is the Bot API's MessageOrigin of that kind, which PTB
+    reads; the control API refuses a malformed one."""
+    other = {"id": 1777, "first_name": "张三", "username": "zhangsan_2010"}
+    origins = [
+        {"type": "user", "sender_user": other, "date": 1_700_000_000},
+        {"type": "hidden_user", "sender_user_name": "李四"},
+        {"type": "chat", "sender_chat": {"id": -1009, "title": "初二(3)班"}},
+        {
+            "type": "channel",
+            "chat": {"id": -1008, "title": "某某频道", "username": "somechannel"},
+            "message_id": 42,
+            "author_signature": "小编",
+        },
+    ]
+    for origin in origins:
+        await client.send_text(YOUTH, "转发的话", forward_origin=origin)
+    messages = [u["message"] for u in await _updates(bot_call)]
+    found = [m["forward_origin"] for m in messages]
+    assert found[0] == {
+        "type": "user",
+        "date": 1_700_000_000,
+        "sender_user": {
+            "id": 1777,
+            "is_bot": False,
+            "first_name": "张三",
+            "username": "zhangsan_2010",
+        },
+    }
+    assert found[1]["sender_user_name"] == "李四" and isinstance(found[1]["date"], int)
+    assert found[2]["sender_chat"] == {"id": -1009, "type": "supergroup", "title": "初二(3)班"}
+    assert found[3]["chat"]["type"] == "channel" and found[3]["message_id"] == 42
+    assert found[3]["author_signature"] == "小编"
+    spec = ApiSpec.load()
+    for origin in found:
+        (shape,) = [
+            s for s in spec.concrete("MessageOrigin") if s.discriminator() == origin["type"]
+        ]
+        assert set(shape.required()) <= set(origin) <= set(shape.fields)
+    kinds = [
+        type(Message.de_json(m, None).forward_origin).__name__  # type: ignore[arg-type]
+        for m in messages
+    ]
+    assert kinds == [
+        "MessageOriginUser",
+        "MessageOriginHiddenUser",
+        "MessageOriginChat",
+        "MessageOriginChannel",
+    ]
+    views = await client.messages(YOUTH.id)
+    assert all(v["forwarded"] for v in views[-4:])
+    for bad in (
+        {"type": "bot"},
+        {"type": "hidden_user"},
+        {"type": "channel", "chat": {"id": 5, "title": "x"}, "message_id": 1},
+        {"type": "user", "sender_user": {"id": 1}, "date": "yesterday"},
+    ):
+        with pytest.raises(RuntimeError, match=" 400 "):
+            await client.send_text(YOUTH, "x", forward_origin=bad)
+    with pytest.raises(RuntimeError, match="cannot be a reply"):
+        await client.send_text(YOUTH, "x", reply_to=1, forward_origin=origins[1])
