@@ -148,6 +148,17 @@ def masked(tr: Translator, text: str) -> str:
     return mask_personal_data(text, {kind: tr.plain(f"mask.{kind}") for kind in MASK_KINDS})
 
 
+def as_said(tr: Translator, shown: str, *, forwarded: bool) -> str | Html:
+    """A young person's (masked) words for a card: a message they forwarded says so (it is
+    someone else's words, and whose is not shown: that is a third party's data)."""
+    return tr("card.youth_forwarded", text=shown) if forwarded else shown
+
+
+def _forwarded(question: Question) -> bool:
+    """Whether the question is a message the young person forwarded."""
+    return bool(question.thread) and question.thread[0].forwarded
+
+
 def age_text(tr: Translator, since: datetime, now: datetime) -> str:
     """How long ago, in the reader's language."""
     minutes = max(0, int((now - since).total_seconds() // 60))
@@ -202,7 +213,7 @@ async def _card_text(
             if region
             else tr.plain("card.unknown_region"),
             topic=tr.name_of(topic.names, topic.code) if topic else tr.plain("card.unknown_topic"),
-            text=shown,
+            text=as_said(tr, shown, forwarded=_forwarded(question)),
         )
         text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
         if turned_down:
@@ -234,7 +245,7 @@ def _urgent_text(
         category=tr.plain(f"concern.{category}"),
         who=who,
         region=place,
-        text=shown,
+        text=as_said(tr, shown, forwarded=_forwarded(question)),
     )
     return _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
 
@@ -276,7 +287,8 @@ def _with_conversation(
             said = said.replace(hidden, who)
         if len(said) > THREAD_MESSAGE_LIMIT:
             said = said[:THREAD_MESSAGE_LIMIT] + "…"
-        lines.append(tr("card.thread_youth" if youth else "card.thread_cadre", text=said))
+        key = "card.thread_forwarded" if message.forwarded else "card.thread_youth"
+        lines.append(tr(key if youth else "card.thread_cadre", text=said))
     return Html(text + "\n\n" + "\n".join(lines))
 
 
@@ -388,14 +400,17 @@ async def follow_up_card(
     text: str,
     settings: Settings,
     now: datetime,
+    forwarded: bool = False,
 ) -> None:
-    """Send a young person's follow-up to the cadre on the ticket."""
+    """Send a young person's follow-up (``forwarded``: a message they forwarded) to the
+    cadre on the ticket."""
     tr = await _translator_for(session, cadre.telegram_id, settings)
+    shown = as_said(tr, masked(tr, text)[:CARD_TEXT_LIMIT], forwarded=forwarded)
     await outbox_service.enqueue(
         session,
         kind=CARD,
         chat_id=cadre.telegram_id,
-        text=tr("card.follow_up", ref=question.id, text=masked(tr, text)[:CARD_TEXT_LIMIT]),
+        text=tr("card.follow_up", ref=question.id, text=shown),
         due_at=now,
         dedupe_key=f"followup:{question.id}:{len(question.thread)}",
         audience=AUDIENCE_STAFF,

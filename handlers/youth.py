@@ -38,7 +38,9 @@ async def text_message(update: Update, context: BotContext) -> None:
 
 
 async def ask(message: Message, context: BotContext, text: str, *, update_id: int) -> None:
-    """Ask ``text`` as the sender's question and answer in reply to ``message``."""
+    """Ask ``text`` as the sender's question and answer in reply to ``message`` (a message
+    they forwarded too: marked so, its original sender left out)."""
+    forwarded = message.forward_origin is not None
     outcome = await asking.ask(
         context.session,
         user=context.user,
@@ -48,9 +50,10 @@ async def ask(message: Message, context: BotContext, text: str, *, update_id: in
         now=context.services.clock.now(),
         tz=context.services.settings.tz,
         update_id=update_id,
+        forwarded=forwarded,
     )
     await _after(context, outcome)
-    await _render(message, context.tr, outcome)
+    await _render(message, context.tr, outcome, forwarded=forwarded)
 
 
 async def reply_to_faq_answer(message: Message, context: BotContext, replied_text: str) -> bool:
@@ -119,7 +122,9 @@ async def _after(context: BotContext, outcome: asking.Outcome) -> None:
         )
 
 
-async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> None:
+async def _render(
+    message: Message, tr: Translator, outcome: asking.Outcome, *, forwarded: bool = False
+) -> None:
     if isinstance(outcome, asking.Urgent):
         await message.reply_text(tr("safeguard.help"))
     elif isinstance(outcome, asking.Repeated):
@@ -142,9 +147,11 @@ async def _render(message: Message, tr: Translator, outcome: asking.Outcome) -> 
         )
     else:
         key = "ask.routed" if outcome.cadre is not None else "youth.routed_pool"
+        text = tr(key, ref=outcome.question.id)
+        if forwarded:  # say what a person is shown of someone else's message
+            text = Html(text + "\n\n" + tr("ask.forwarded_note"))
         await message.reply_text(
-            tr(key, ref=outcome.question.id),
-            reply_markup=share_identity_keyboard(tr, outcome.question.id),
+            text, reply_markup=share_identity_keyboard(tr, outcome.question.id)
         )
 
 
@@ -347,6 +354,7 @@ async def submit_follow_up(
             limit=limit,
         )
         return
+    forwarded = message.forward_origin is not None
     try:
         assignment = await questions.follow_up(
             context.session,
@@ -355,6 +363,7 @@ async def submit_follow_up(
             text=text,
             now=now,
             tz=context.services.settings.tz,
+            forwarded=forwarded,
         )
     except (questions.NotAllowed, lifecycle.IllegalTransition):
         await message.reply_text(context.tr("youth.follow_up_new_question", ref=question_id))
@@ -377,6 +386,7 @@ async def submit_follow_up(
             assignment.question,
             cadre=assignment.cadre,
             text=text,
+            forwarded=forwarded,
             settings=context.services.settings,
             now=now,
         )

@@ -119,6 +119,8 @@ class QuestionMessage(Base):
     author: Mapped[str] = mapped_column(String(8))  # "youth" or "cadre"
     cadre_id: Mapped[int | None] = mapped_column(ForeignKey("cadres.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(Text)
+    # The young person forwarded it (someone else's words, whose sender is not kept).
+    forwarded: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

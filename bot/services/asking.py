@@ -157,14 +157,16 @@ async def ask(
     now: datetime,
     tz: ZoneInfo,
     update_id: int | None = None,
+    forwarded: bool = False,
 ) -> Outcome:
     """Match ``text`` and open a ticket for it; scoped entries of the user's region (or a
-    region above it) apply."""
+    region above it) apply. ``forwarded``: the young person forwarded the message (asked
+    all the same: what they forward is what they want to know about)."""
     # Safeguarding first: a cry for help is never lost to a length limit.
     concern = safeguarding.assess(text)
     if concern is not None:
         question = await questions.create(
-            session, user=user, text=text, now=now, update_id=update_id
+            session, user=user, text=text, now=now, update_id=update_id, forwarded=forwarded
         )
         questions.raise_alert(question, now=now, category=concern.category)
         assignment = await questions.route(
@@ -198,6 +200,7 @@ async def ask(
         candidates=[{"slug": e.slug, "confidence": round(h.confidence, 4)} for h, e in hits],
         update_id=update_id,
         flush=False,
+        forwarded=forwarded,
     )
     log = MatchLog(
         question=question,

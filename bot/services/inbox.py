@@ -125,13 +125,25 @@ _HOLDS_MESSAGE = ("reply_to_message", "pinned_message")
 _HOLDS_PART = ("quote", "external_reply")
 
 
+# Of a forwarded message's origin, what is kept: that it was forwarded, from what kind of
+# sender, and when; who first wrote it (a user, their name, a group or channel, a signature)
+# is a third party's data, read by nobody here.
+_ORIGIN_KEPT = frozenset({"type", "date"})
+
+
 def _without_quotes(message: dict[str, Any]) -> dict[str, Any] | None:
-    if not any(isinstance(message.get(k), dict) for k in (*_HOLDS_MESSAGE, *_HOLDS_PART)):
+    origin = message.get("forward_origin")
+    named = isinstance(origin, dict) and not set(origin) <= _ORIGIN_KEPT
+    if not named and not any(
+        isinstance(message.get(k), dict) for k in (*_HOLDS_MESSAGE, *_HOLDS_PART)
+    ):
         return None
     out = {k: v for k, v in message.items() if k not in _HOLDS_PART}
     for key in _HOLDS_MESSAGE:
         if isinstance(message.get(key), dict):
             out[key] = {k: v for k, v in message[key].items() if k in _QUOTE_KEPT}
+    if isinstance(origin, dict):
+        out["forward_origin"] = {k: v for k, v in origin.items() if k in _ORIGIN_KEPT}
     return out
 
 
@@ -178,7 +190,8 @@ def quoted_texts(payload: dict[str, Any]) -> list[str]:
 
 def unquoted(update: Update) -> dict[str, Any] | None:
     """The stored form of a handled ``update`` that quotes a message (a reply, a button
-    press): its payload without the quoted text; None for one that quotes nothing."""
+    press) or forwards one: its payload without the quoted text or the forwarded message's
+    original sender; None for one that does neither."""
     message = update.effective_message
     if update.callback_query is None and (
         message is None
@@ -187,6 +200,7 @@ def unquoted(update: Update) -> dict[str, Any] | None:
             and message.pinned_message is None
             and message.quote is None
             and message.external_reply is None
+            and message.forward_origin is None
         )
     ):
         return None

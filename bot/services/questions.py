@@ -92,11 +92,13 @@ async def create(
     candidates: list[dict[str, object]] | None = None,
     update_id: int | None = None,
     flush: bool = True,
+    forwarded: bool = False,
 ) -> Question:
     """Record a new question (state ``new``) with its first message.
 
     ``flush=False`` leaves it pending, for a caller that moves it on and writes it all
-    in one flush (its id is None until then).
+    in one flush (its id is None until then). ``forwarded``: the young person forwarded
+    the message (staff are told it is someone else's words).
     """
     question = Question(
         user_id=user.id,
@@ -108,7 +110,7 @@ async def create(
         inbound_update_id=update_id,
         asked_at=now,
         last_activity_at=now,
-        thread=[QuestionMessage(author="youth", text=text, created_at=now)],
+        thread=[QuestionMessage(author="youth", text=text, forwarded=forwarded, created_at=now)],
         events=[],  # loaded (empty), so the first transition does no lazy load
     )
     session.add(question)
@@ -305,15 +307,19 @@ async def follow_up(
     text: str,
     now: datetime,
     tz: ZoneInfo,
+    forwarded: bool = False,
 ) -> Assignment:
     """A follow-up goes back to the same cadre, as part of the same ticket; if that cadre is
     away or unreachable, the ticket is routed again (``Assignment.fresh``). On a ticket
-    waiting in the pool it joins the ticket there (``Assignment.cadre`` None)."""
+    waiting in the pool it joins the ticket there (``Assignment.cadre`` None).
+    ``forwarded``: the young person forwarded it."""
     question = await own(session, question_id=question_id, user=user)
     # Checked first: a refused follow-up must leave the ticket untouched.
     if not lifecycle.allowed(question.status, "follow_up"):
         raise IllegalTransition(question.id, question.status, "follow_up")
-    question.thread.append(QuestionMessage(author="youth", text=text, created_at=now))
+    question.thread.append(
+        QuestionMessage(author="youth", text=text, forwarded=forwarded, created_at=now)
+    )
     concern = safeguarding.assess(text)
     if concern is not None:
         raise_alert(question, now=now, category=concern.category)

@@ -1,0 +1,115 @@
+"""A young person forwards a message to the bot (from a friend, a hidden account, a group
+or a channel): it is their question, the cadre's card says it was forwarded, and nobody
+on staff learns who first wrote it; its personal data is masked like any text."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from storage.models import InboundMessage
+from storage.questions import Question
+from tests.support import XIAOMING, BotHarness
+
+WANG = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}
+FRIEND = {"id": 1777, "first_name": "张三丰", "last_name": "Zhang", "username": "zhangsan_2010"}
+# What a staff member must never see of the original senders.
+THIRD_PARTY = (
+    "张三丰",
+    "zhangsan_2010",
+    "1777",
+    "李四光",
+    "东湖青年频道",
+    "donghu_youth",
+    "小编甲",
+)
+ORIGINS: list[tuple[dict[str, Any], str]] = [
+    (
+        {"type": "user", "sender_user": FRIEND},
+        "这个夏令营是真的吗？周六在东湖公园集合，交三百元，联系电话一三八一二三四五六七八",
+    ),
+    (
+        {"type": "hidden_user", "sender_user_name": "李四光"},
+        "明晚七点东湖公园门口见，别告诉老师，我的手机幺三九 零零一二 三四五六",
+    ),
+    (
+        {
+            "type": "channel",
+            "chat": {"id": -1001777, "title": "东湖青年频道", "username": "donghu_youth"},
+            "message_id": 88,
+            "author_signature": "小编甲",
+        },
+        "东湖公园夏令营开始招募营员，名额有限，报名请加微信 donghu2026",
+    ),
+]
+HIDDEN = ("一三八一二三四五六七八", "幺三九 零零一二 三四五六", "donghu2026")
+
+
+async def _start(harness: BotHarness) -> None:
+    picker = (await harness.send(XIAOMING, "/start"))[-1]
+    for label in ("东城区", "东湖街道"):
+        await harness.press(XIAOMING, picker, label)
+        picker = await harness.message(XIAOMING["id"], picker["message_id"])
+    await harness.send(WANG, "/start")
+
+
+async def test_a_forwarded_message_is_asked_marked_and_without_its_sender(
+    harness: BotHarness,
+) -> None:
+    await _start(harness)
+    for origin, text in ORIGINS:
+        seq = await harness.client.last_seq()
+        (reply,) = await harness.send(XIAOMING, text, forward_origin=origin)
+        assert "转发" in reply["text"], reply["text"]  # told how a forward is handled
+        card = await harness.client.wait_for_bot_message(
+            WANG["id"],
+            after_seq=seq,
+            timeout=10,
+            predicate=lambda m: "问题 #" in (m.get("text") or ""),
+        )
+        shown = card["text"]
+        assert "转发" in shown and "东湖公园" in shown, shown
+        for leaked in (*THIRD_PARTY, *HIDDEN):
+            assert leaked not in shown, (leaked, shown)
+    async with harness.sessions() as session:
+        asked = list(await session.scalars(select(Question).order_by(Question.id)))
+        stored = [
+            json.dumps(row.payload, ensure_ascii=False)
+            for row in await session.scalars(select(InboundMessage))
+        ]
+    assert [q.thread[0].forwarded for q in asked] == [True, True, True]
+    # The stored updates keep that a message was forwarded, not who first wrote it.
+    assert sum('"forward_origin"' in payload for payload in stored) == 3
+    for leaked in THIRD_PARTY:
+        assert not any(leaked in payload for payload in stored), leaked
+
+
+async def test_a_forwarded_follow_up_is_marked_on_the_cadres_card(harness: BotHarness) -> None:
+    await _start(harness)
+    seq = await harness.client.last_seq()
+    reply = (await harness.send(XIAOMING, "我们东湖街道有没有周末的篮球活动？"))[-1]
+    await harness.client.wait_for_bot_message(
+        WANG["id"],
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: "问题 #" in (m.get("text") or ""),
+    )
+    async with harness.sessions() as session:
+        question_id = await session.scalar(select(Question.id))
+    assert question_id is not None
+    # 小明 adds a friend's message to it ("follow up", then the forward).
+    seq = await harness.client.last_seq()
+    await harness.press_data(XIAOMING, reply["message_id"], f"v1:qfu:{question_id}")
+    await harness.send(
+        XIAOMING,
+        "周六下午两点篮球场，带身份证一一〇一〇一二〇〇八〇一〇一一二三四报名",
+        forward_origin={"type": "user", "sender_user": FRIEND},
+    )
+    card = await harness.client.wait_for_bot_message(
+        WANG["id"], after_seq=seq, timeout=10, predicate=lambda m: "追问" in (m.get("text") or "")
+    )
+    assert "转发" in card["text"] and "篮球场" in card["text"], card["text"]
+    for leaked in (*THIRD_PARTY, "一一〇一〇一二〇〇八〇一〇一一二三四"):
+        assert leaked not in card["text"], leaked
