@@ -20,7 +20,11 @@ async def mydata_command(update: Update, context: BotContext) -> None:
     services = context.services
     now = services.clock.now()
     result = await data_export.export(
-        context.session, user=context.user, secret=services.settings.pseudonym_key(), now=now
+        context.session,
+        user=context.user,
+        secret=services.settings.pseudonym_key(),
+        now=now,
+        notes={"replies_on_the_spot": context.tr.plain("data_rights.mydata_note_replies")},
     )
     if result.empty:
         await message.reply_text(context.tr("data_rights.mydata_empty"))

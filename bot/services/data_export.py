@@ -49,8 +49,23 @@ def _at(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def export(session: AsyncSession, *, user: User, secret: str, now: datetime) -> Export:
-    """Collect everything stored about ``user`` (a read; nothing changes)."""
+# What the bot said at once to each message (the match log's band).
+_REPLY_OF_BAND = {"answer": "faq_answer", "suggest": "did_you_mean", "route": "passed_to_a_person"}
+
+
+async def export(
+    session: AsyncSession,
+    *,
+    user: User,
+    secret: str,
+    now: datetime,
+    notes: dict[str, str] | None = None,
+) -> Export:
+    """Collect everything stored about ``user`` (a read; nothing changes).
+
+    ``notes``: what the document's sections mean, in the person's language (from the
+    catalog), by section name; kept as the document's ``notes``.
+    """
     me, tg = user.id, user.telegram_id
 
     def actor(value: str) -> str:
@@ -82,6 +97,12 @@ async def export(session: AsyncSession, *, user: User, secret: str, now: datetim
             )
         ).all()
     )
+    # The entries the bot offered on the spot: its FAQ answers and "did you mean" choices.
+    offered_ids = {i for m in matches for i in m.offered or []}
+    offered = {
+        entry.id: entry
+        for entry in await session.scalars(select(FaqEntry).where(FaqEntry.id.in_(offered_ids)))
+    }
     phrasings = await data_forget.learned_phrasings(session, user_id=me)
     slugs = dict(
         (
@@ -128,6 +149,7 @@ async def export(session: AsyncSession, *, user: User, secret: str, now: datetim
     data: dict[str, Any] = {
         "format": FORMAT,
         "generated_at": _at(now),
+        "notes": dict(notes or {}),
         "profile": {
             "id": me,
             "telegram_id": tg,
@@ -158,6 +180,7 @@ async def export(session: AsyncSession, *, user: User, secret: str, now: datetim
             }
             for m in matches
         ],
+        "replies_on_the_spot": [_on_the_spot(m, offered) for m in matches],
         # Chosen by them from "did you mean", or added by a cadre from their question.
         "faq_phrasings_learned_from_you": [
             {
@@ -249,6 +272,30 @@ async def export(session: AsyncSession, *, user: User, secret: str, now: datetim
         or any(m.kind not in _NOT_CONTENT for m in inbound)
     )
     return Export(data, empty)
+
+
+def _on_the_spot(log: MatchLog, entries: dict[int, FaqEntry]) -> dict[str, Any]:
+    """What the bot replied at once to one message: the reply itself is not stored, so it
+    is rebuilt from the match log and the FAQ entries it offered, as they read now (an
+    answer with its text; "did you mean" choices by their questions)."""
+    answered = log.band == "answer"
+    return {
+        "at": _at(log.created_at),
+        "ticket": log.question_id,
+        "your_message": log.query,
+        "reply": _REPLY_OF_BAND.get(log.band, log.band),
+        "faq_entries": [
+            {
+                "faq_entry": entry.slug,
+                "question": entry.question,
+                **({"answer": html_to_plain(entry.answer, keep_links=True)} if answered else {}),
+            }
+            for entry_id in log.offered or []
+            if (entry := entries.get(entry_id)) is not None
+        ],
+        "your_response": log.response,
+        "chosen_entry": log.chosen_slug,
+    }
 
 
 def _sender(payload: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -288,3 +288,37 @@ async def test_the_same_on_ptbs_own_http_client(sandbox: SandboxServer, database
         assert data["questions"][0]["text"] == QUESTION
         bot = harness.app.bot
         assert type(bot.request).__name__ == "HTTPXRequest"
+
+
+async def test_mydata_holds_the_faq_answer_the_bot_gave_on_the_spot(
+    harness: BotHarness,
+) -> None:
+    """What the bot answered at once is in the export, with a note on how it was rebuilt:
+    the replies are not stored as sent, their FAQ entries are."""
+    (answer,) = await harness.send(XIAOMING, "请问几岁可以入团")
+    sent = await _reply(harness, XIAOMING, "/mydata", "voy-mydata-")
+    data = await _document(harness, sent)
+    (reply,) = data["replies_on_the_spot"]
+    assert reply["your_message"] == "请问几岁可以入团" and reply["reply"] == "faq_answer"
+    (entry,) = reply["faq_entries"]
+    assert entry["answer"] and entry["answer"][:20] in answer["text"]
+    assert entry["question"] and entry["faq_entry"]
+    assert "常见问题" in data["notes"]["replies_on_the_spot"]
+
+
+async def test_mydata_holds_the_choices_the_bot_offered_on_the_spot(
+    sandbox: SandboxServer, database_url: str
+) -> None:
+    """ "Did you mean" choices are in the export by their questions (their answers were
+    not shown), with what the young person answered to them."""
+    async for harness in run_harness(sandbox, database_url, match_answer_threshold=1.0):
+        (offer,) = await harness.send(XIAOMING, "团关系咋转")
+        await harness.press(XIAOMING, offer, "都不是")
+        sent = await _reply(harness, XIAOMING, "/mydata", "voy-mydata-")
+        data = await _document(harness, sent)
+    (reply,) = data["replies_on_the_spot"]
+    assert reply["reply"] == "did_you_mean" and reply["your_response"] == "none_of_these"
+    offered = [e["question"] for e in reply["faq_entries"]]
+    assert offered and all("answer" not in e for e in reply["faq_entries"])
+    labels = " ".join(b["text"] for b in buttons(offer))
+    assert all(question[:8] in labels for question in offered), (offered, labels)
