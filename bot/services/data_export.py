@@ -357,6 +357,7 @@ def _question(
                 if m.cadre_id
                 else "staff",
                 "text": m.text,
+                "forwarded": m.forwarded,
                 "at": _at(m.created_at),
             }
             for m in q.thread

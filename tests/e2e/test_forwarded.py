@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from storage.models import InboundMessage
 from storage.questions import Question
+from tests.e2e.test_data_rights import _document, _reply
 from tests.support import XIAOMING, BotHarness
 
 WANG = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}
@@ -84,6 +85,10 @@ async def test_a_forwarded_message_is_asked_marked_and_without_its_sender(
     assert sum('"forward_origin"' in payload for payload in stored) == 3
     for leaked in THIRD_PARTY:
         assert not any(leaked in payload for payload in stored), leaked
+    # 小明's own copy says which of his messages were forwarded (and not from whom).
+    data = await _document(harness, await _reply(harness, XIAOMING, "/mydata", "voy-mydata-"))
+    assert [q["messages"][0]["forwarded"] for q in data["questions"]] == [True, True, True]
+    assert not any(leaked in json.dumps(data, ensure_ascii=False) for leaked in THIRD_PARTY)
 
 
 async def test_a_forwarded_follow_up_is_marked_on_the_cadres_card(harness: BotHarness) -> None:
