@@ -14,6 +14,7 @@ from knowledge.normalize import normalize, normalize_many
 from knowledge.postings import UnitIndex
 from knowledge.rerank import RATIO_WEIGHT, Candidate, rerank
 from knowledge.synonyms import SynonymMap, default_synonyms
+from knowledge.tokenize import units
 from knowledge.types import Band, FaqDoc, Hit, MatchResult, Thresholds
 
 __all__ = ["Matcher"]
@@ -39,8 +40,9 @@ PASSAGE_CLAUSES = 2
 MAX_PASSAGES = 16
 # Candidates rescored by passage: the choices offered and their closest rivals.
 RESCORED = 10
-# Shorter passages (怎么办, 可以吗) say too little on their own.
-MIN_PASSAGE_CHARS = 5
+# Shorter passages (怎么办, 可以吗, 我电话138…: a number is one unit) say too little on
+# their own.
+MIN_PASSAGE_UNITS = 5
 _CLAUSE_END_RE = re.compile(r"[。！？!?；;，,、…~～\n\r]+|[.](?:\s|$)|\s{2,}")
 
 Sims = npt.NDArray[np.float32]
@@ -142,7 +144,7 @@ class Matcher:
         for width in range(1, PASSAGE_CLAUSES + 1):
             for start in range(len(forms) - width + 1):
                 text = "".join(forms[start : start + width])
-                if len(text) >= MIN_PASSAGE_CHARS and text != canon:
+                if len(units(text)) >= MIN_PASSAGE_UNITS and text != canon:
                     passages[text] = None
         rescored = cands[:RESCORED]
         bounds = np.searchsorted(self._entry_of, [c.entry for c in rescored])

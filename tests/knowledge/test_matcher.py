@@ -252,6 +252,14 @@ def test_a_long_message_is_read_by_its_passages(
     assert result.band != "route", result.hits
 
 
+def test_a_clause_with_a_phone_number_is_no_passage(starter_matcher: Matcher) -> None:
+    # 我电话138… is four units (the number is one): too little to be read alone. Read
+    # as a passage, it matched the emergency-numbers entry and made choices of a question
+    # about basketball.
+    result = starter_matcher.match("我们东湖街道有没有周末的篮球活动？我电话13812345678")
+    assert result.band == "route", result.hits
+
+
 def test_the_local_scorer_agrees_with_the_index() -> None:
     from knowledge.postings import UnitIndex
 
