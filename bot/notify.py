@@ -68,6 +68,8 @@ _HEADER_KEYS = (
     "card.follow_up",
     "card.escalated",
     "card.escalated_pool",
+    "card.pass_limit",
+    "card.pass_limit_pool",
     "card.pool_again",
     "card.reminder",
     "youth.answer",
@@ -192,7 +194,11 @@ async def _card_text(
     nearest: list[EntryView],
     name_shown: bool,
     turned_down: Sequence[EntryView] = (),
+    lead: str = "",
+    tail: str = "",
 ) -> str:
+    """The question's card; ``lead`` and ``tail`` (HTML) go before and after it, inside
+    the length budget, so that only the young person's words are ever cut."""
     # A shared name is shown (``name_shown``) or hidden from the conversation.
     asker = await session.get(User, question.user_id) if question.identity_shared else None
     who = (
@@ -204,6 +210,9 @@ async def _card_text(
     topic = await session.get(Topic, question.topic) if question.topic else None
 
     def build(shown: str) -> Html:
+        return Html(lead + body(shown) + tail)
+
+    def body(shown: str) -> Html:
         text = tr(
             "card.question",
             ref=question.id,
@@ -248,6 +257,14 @@ def _urgent_text(
         text=as_said(tr, shown, forwarded=_forwarded(question)),
     )
     return _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
+
+
+def _urgent_lead(tr: Translator, question: Question) -> str:
+    """The line that makes a call for help read as one on any card; empty otherwise."""
+    if not question.urgent:
+        return ""
+    concern = tr.plain(f"concern.{questions.alert_category(question)}")
+    return tr("card.urgent_again", ref=question.id, category=concern) + "\n"
 
 
 def fitted(build: Callable[[str], Html], text: str, tr: Translator) -> Html:
@@ -319,13 +336,11 @@ async def card(
         nearest=nearest,
         name_shown=name_shown,
         turned_down=turned_down,
+        lead=tr(header, ref=question.id, hours=f"{settings.sla_escalation_hours:g}") + "\n\n"
+        if header
+        else "",
+        tail="" if cadre else "\n\n" + tr("card.pool"),
     )
-    if header:
-        text = Html(
-            tr(header, ref=question.id, hours=f"{settings.sla_escalation_hours:g}") + "\n\n" + text
-        )
-    if cadre is None:
-        text = Html(text + "\n\n" + tr("card.pool"))
     markup = card_keyboard(tr, question.id, nearest) if cadre else claim_keyboard(tr, question.id)
     await _staff_card(
         session,
@@ -372,10 +387,8 @@ async def card_again(
         nearest=nearest,
         name_shown=name_shown,
         turned_down=turned_down,
+        lead=_urgent_lead(tr, question),  # a call for help reads as one wherever opened
     )
-    if question.urgent:  # a call for help reads as one wherever it is opened
-        concern = tr.plain(f"concern.{questions.alert_category(question)}")
-        text = Html(tr("card.urgent_again", ref=question.id, category=concern) + "\n" + text)
     markup = claim_keyboard(tr, question.id) if pool else card_keyboard(tr, question.id, nearest)
     await _staff_card(
         session,
@@ -723,6 +736,11 @@ async def pass_limit(
         if question.assigned_cadre_id is not None
         else None
     )
+    header = (
+        tr("card.pass_limit", ref=question.id, count=passes, name=holder.name)
+        if holder is not None
+        else tr("card.pass_limit_pool", ref=question.id, count=passes)
+    )
     text = await _card_text(
         session,
         tr,
@@ -732,14 +750,7 @@ async def pass_limit(
         nearest=[] if question.urgent else nearest(index, question),
         name_shown=False,  # never the young person's name in the committee's group
         turned_down=rejected(index, question),
-    )
-    if question.urgent:  # a call for help reads as one wherever it is shown
-        concern = tr.plain(f"concern.{questions.alert_category(question)}")
-        text = Html(tr("card.urgent_again", ref=question.id, category=concern) + "\n" + text)
-    header = (
-        tr("card.pass_limit", ref=question.id, count=passes, name=holder.name)
-        if holder is not None
-        else tr("card.pass_limit_pool", ref=question.id, count=passes)
+        lead=header + "\n\n" + _urgent_lead(tr, question),
     )
     await _staff_card(
         session,
@@ -747,7 +758,7 @@ async def pass_limit(
         kind=CARD,
         chat_id=chat_id,
         person=None,
-        text=Html(header + "\n\n" + text),
+        text=text,
         markup=escalated_keyboard(tr, question.id),
         dedupe_key=f"pass_limit:{question.id}:{len(question.events)}:{chat_id}",
         purpose=access_log.IDENTITY_SHARED_CARD,

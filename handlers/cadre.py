@@ -21,6 +21,8 @@ from storage.questions import Question
 _log = logging.getLogger(__name__)
 # /queue, /pool and /overdue list at most this many questions, each with a button.
 LISTING_LIMIT = 30
+# Colleagues at capacity named when a cadre passes a question on; the rest are counted.
+FULL_NAMED = 10
 # A listing stays within Telegram's 4,096 (UTF-16 units), with room to spare.
 LISTING_BUDGET = 3800
 
@@ -215,10 +217,18 @@ async def _pass_refused(
             now=context.services.clock.now(),
             index=context.services.knowledge,
         )
-    text = context.tr.plain(
-        "card.pass_limit_refused", ref=refused.question.id, count=refused.passes
-    )
-    await query.answer(text, show_alert=True)
+    if not refused.committee:
+        key = "card.pass_limit_no_committee"
+    elif refused.yours:
+        key = "card.pass_limit_refused"
+    else:
+        key = "card.pass_limit_refused_other"
+    await _alert(query, context.tr.plain(key, ref=refused.question.id, count=refused.passes))
+
+
+async def _alert(query: CallbackQuery, text: str) -> None:
+    """A pop-up: Telegram takes at most 200 characters (a long name could pass them)."""
+    await query.answer(text if len(text) <= 200 else text[:199] + "…", show_alert=True)
 
 
 async def pass_button(update: Update, context: BotContext) -> None:
@@ -248,13 +258,15 @@ async def pass_button(update: Update, context: BotContext) -> None:
     tr = context.tr
     # Those at capacity are named with their load, so the cadre sees why they are not
     # offered (a call for help offers them all).
+    at_capacity = [c for c in colleagues if not c.may_take]
     full = tr.plain("card.separator").join(
         tr.plain(
             "card.colleague_button", name=c.cadre.name, load=c.load, capacity=c.cadre.capacity
         )
-        for c in colleagues
-        if not c.may_take
+        for c in at_capacity[:FULL_NAMED]
     )
+    if len(at_capacity) > FULL_NAMED:  # a wide region's list must still fit a message
+        full += tr.plain("card.and_more", n=len(at_capacity) - FULL_NAMED)
     if not any(c.may_take for c in colleagues):
         await query.message.reply_text(tr("card.no_colleague_free", names=full))
         return
@@ -289,7 +301,7 @@ async def pass_to(update: Update, context: BotContext) -> None:
             load=full.load,
             capacity=full.cadre.capacity,
         )
-        await query.answer(text, show_alert=True)
+        await _alert(query, text)
         return
     except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
         await _refuse(query, context.tr, error)

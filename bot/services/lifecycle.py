@@ -81,8 +81,11 @@ _TRANSITIONS: list[Any] = [
 # colleague: nobody answered, so the young person's wait goes on (else passing a
 # question on every day would keep it off /overdue and the digest's overdue list).
 WAIT_STARTS = frozenset({"route", "assign", "unassign", "reopen"})
-# The note of an ``assign`` that passes the question to a colleague.
+# The note of an ``assign`` that passes the question to a colleague, and of one by the
+# committee (an admin): its decision ends a run of passes.
 PASS_NOTE = "passed to cadre:"
+COMMITTEE_PASS_NOTE = "committee passed to cadre:"
+_PASSES = (PASS_NOTE, COMMITTEE_PASS_NOTE)
 # A follow-up from these states asks staff again; one while assigned is a nudge.
 ASKS_AGAIN = frozenset({ANSWERED, RESOLVED, FORWARDED})
 
@@ -120,8 +123,9 @@ def fire(
     dest = transitions[0].dest
     if dest is not None:
         question.status = dest
-    question.last_activity_at = now
-    passed = trigger == "assign" and note.startswith(PASS_NOTE)
+    if trigger != "escalate":  # asking the committee is no activity on the question
+        question.last_activity_at = now  # (the sweeper re-offers idle pool questions)
+    passed = trigger == "assign" and note.startswith(_PASSES)
     if (trigger in WAIT_STARTS and not passed) or (
         trigger == "follow_up" and before in ASKS_AGAIN
     ):
@@ -140,11 +144,11 @@ def fire(
 
 
 def passes(question: Question) -> int:
-    """How often the question was passed to a colleague since it was last answered (from
-    its audit log): an answer ends a run of passes."""
+    """How often cadres passed the question to a colleague in its current run of passes
+    (from its audit log): an answer, or the committee passing it on, ends a run."""
     count = 0
     for event in reversed(question.events):
-        if event.trigger == "answer":
+        if event.trigger == "answer" or _committee_pass(event):
             break
         if event.trigger == "assign" and event.note.startswith(PASS_NOTE):
             count += 1
@@ -158,7 +162,11 @@ def escalated(question: Question) -> bool:
         if event.trigger == "escalate":
             return True
         if event.trigger == "answer" or (
-            event.trigger == "assign" and event.note.startswith(PASS_NOTE)
+            event.trigger == "assign" and event.note.startswith(_PASSES)
         ):
             return False
     return False
+
+
+def _committee_pass(event: QuestionEvent) -> bool:
+    return event.trigger == "assign" and event.note.startswith(COMMITTEE_PASS_NOTE)

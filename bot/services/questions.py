@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import lifecycle, routing, safeguarding
+from bot.services import lifecycle, org, routing, safeguarding
 from bot.services.lifecycle import IllegalTransition
 from bot.services.safeguarding import Concern
 from storage.db import lock_for_writing
@@ -32,10 +32,21 @@ class PassLimit(Exception):
     escalated to the committee. ``newly``: by this refusal (the committee is to be told);
     a later attempt finds it escalated already."""
 
-    def __init__(self, question: Question, passes: int, *, newly: bool) -> None:
-        """Describe the refused pass."""
+    def __init__(
+        self,
+        question: Question,
+        passes: int,
+        *,
+        newly: bool,
+        committee: bool = True,
+        yours: bool = True,
+    ) -> None:
+        """Describe the refused pass; ``committee``: False when no committee group is
+        set up to be asked (nothing is escalated then); ``yours``: whether the cadre
+        refused holds the question (not when pressed on an old card of it)."""
         super().__init__(f"question {question.id}: passed {passes} times, not again")
         self.question, self.passes, self.newly = question, passes, newly
+        self.committee, self.yours = committee, yours
 
 
 class ColleagueFull(Exception):
@@ -361,7 +372,7 @@ async def pass_on(
     (:class:`PassLimit`, see :func:`_check_passes`), or to a colleague at capacity
     (:class:`ColleagueFull`) unless it is a call for help."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
-    _check_passes(question, user=user, cadre=cadre, max_passes=max_passes, now=now)
+    await _check_passes(session, question, user=user, cadre=cadre, max_passes=max_passes, now=now)
     colleagues = await colleagues_for(session, question=question, now=now)
     target = next((c for c in colleagues if c.id == to_cadre_id), None)
     if target is None or (cadre is not None and target.id == cadre.id):
@@ -377,25 +388,37 @@ async def pass_on(
         target,
         actor=actor_of(user, cadre),
         now=now,
-        note=f"{lifecycle.PASS_NOTE}{target.id}",
+        note=f"{lifecycle.COMMITTEE_PASS_NOTE if is_admin(user) else lifecycle.PASS_NOTE}"
+        f"{target.id}",
     )
     return Assignment(question, target)
 
 
-def _check_passes(
-    question: Question, *, user: User, cadre: Cadre | None, max_passes: int, now: datetime
+async def _check_passes(
+    session: AsyncSession,
+    question: Question,
+    *,
+    user: User,
+    cadre: Cadre | None,
+    max_passes: int,
+    now: datetime,
 ) -> None:
     """Refuse another pass of a question passed on ``max_passes`` times since its last
     answer: two cadres could otherwise pass it back and forth for ever while the young
     person waits. The refusal escalates it (the audit log's ``escalate``, once per run of
     passes; the caller tells the committee and commits) and the holder keeps it: it stays
     with a person, reminded and escalated by the SLA as before, until the committee
-    decides. An admin is not limited: passing it on is how the committee decides."""
+    decides. An admin is not limited: passing it on is how the committee decides, and
+    starts a new run. Without a committee group nobody could decide: nothing is
+    escalated, and the holder is asked to answer it."""
     if not lifecycle.allowed(question.status, "assign"):
         raise IllegalTransition(question.id, question.status, "assign")
     passes = lifecycle.passes(question)
     if passes < max_passes or is_admin(user):
         return
+    yours = cadre is not None and question.assigned_cadre_id == cadre.id
+    if await org.get_setting(session, "committee_chat_id") is None:
+        raise PassLimit(question, passes, newly=False, committee=False, yours=yours)
     newly = not lifecycle.escalated(question)
     if newly:
         lifecycle.fire(
@@ -405,7 +428,7 @@ def _check_passes(
             now=now,
             note=f"passed {passes} times",
         )
-    raise PassLimit(question, passes, newly=newly)
+    raise PassLimit(question, passes, newly=newly, yours=yours)
 
 
 async def colleagues_for(
@@ -549,7 +572,7 @@ async def colleagues_of(
     pass it to them; :class:`PassLimit` if it may not be passed again (asked when the
     cadre starts to pass it, so they learn it at once)."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
-    _check_passes(question, user=user, cadre=cadre, max_passes=max_passes, now=now)
+    await _check_passes(session, question, user=user, cadre=cadre, max_passes=max_passes, now=now)
     loads = await routing.open_loads(session)
     found = []
     for colleague in await colleagues_for(session, question=question, now=now):

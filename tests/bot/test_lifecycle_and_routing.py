@@ -231,3 +231,76 @@ async def test_passes_are_counted_until_an_answer(
         )
         await hand(zhang, "李老师")
         assert (await questions.get(session, qid)).assigned_cadre_id == ids["李老师"]
+
+
+async def test_the_committee_passing_it_on_starts_a_new_run_of_passes(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Escalated after three passes, the question is passed on by a committee admin:
+    that is the committee's decision, so the cadre it chose may pass it again (a new
+    run) and a later limit tells the committee anew; asking the committee is no activity
+    on the question (the sweeper's re-offer of idle pool questions keeps its time)."""
+    async with unit_of_work(sessions) as session:
+        youth = await _youth(session, 7, "district-c")
+        qid = (await _route(session, youth, topic="employment", now=WEDNESDAY)).question.id
+        ids = {c.name: c.id for c in await session.scalars(select(Cadre))}
+        li = await users.get_by_telegram_id(session, 2002)
+        zhang = await users.get_by_telegram_id(session, 2003)
+        wang = await users.get_by_telegram_id(session, 2001)  # a committee admin
+        assert li is not None and zhang is not None and wang is not None
+
+        async def hand(user: User, to: str, at: datetime = WEDNESDAY) -> None:
+            await questions.pass_on(
+                session, question_id=qid, user=user, to_cadre_id=ids[to], now=at, max_passes=3
+            )
+
+        await hand(li, "张老师")
+        await hand(zhang, "李老师")
+        await hand(li, "张老师")
+        question = await questions.get(session, qid)
+        active = question.last_activity_at
+        with pytest.raises(questions.PassLimit) as refused:
+            await hand(zhang, "李老师", WEDNESDAY + timedelta(hours=1))
+        assert refused.value.newly and refused.value.yours
+        assert question.last_activity_at == active
+        await hand(wang, "李老师")  # the committee decides
+        assert lifecycle.passes(question) == 0 and not lifecycle.escalated(question)
+        await hand(li, "张老师")  # a new run: allowed
+        assert question.assigned_cadre_id == ids["张老师"]
+
+
+async def test_without_a_committee_group_the_limit_escalates_nothing(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Nobody could decide: the pass is refused as such (the holder is asked to answer),
+    and no escalation is recorded, so once a committee group is set the next attempt
+    tells it."""
+    async with unit_of_work(sessions) as session:
+        await org.set_setting(session, "committee_chat_id", None)
+        youth = await _youth(session, 7, "district-c")
+        qid = (await _route(session, youth, topic="employment", now=WEDNESDAY)).question.id
+        ids = {c.name: c.id for c in await session.scalars(select(Cadre))}
+        li = await users.get_by_telegram_id(session, 2002)
+        zhang = await users.get_by_telegram_id(session, 2003)
+        assert li is not None and zhang is not None
+
+        async def hand(user: User, to: str) -> None:
+            await questions.pass_on(
+                session,
+                question_id=qid,
+                user=user,
+                to_cadre_id=ids[to],
+                now=WEDNESDAY,
+                max_passes=1,
+            )
+
+        await hand(li, "张老师")
+        with pytest.raises(questions.PassLimit) as refused:
+            await hand(zhang, "李老师")
+        assert not refused.value.committee and not refused.value.newly
+        question = await questions.get(session, qid)
+        assert "escalate" not in [e.trigger for e in question.events]
+        await org.set_setting(session, "committee_chat_id", -100200)
+        with pytest.raises(questions.PassLimit) as refused:
+            await hand(zhang, "李老师")
+        assert refused.value.committee and refused.value.newly

@@ -9,11 +9,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot import notify
 from bot.callbacks import pack
 from bot.data import DEMO_ORG
 from bot.services import org
 from storage.db import unit_of_work
 from storage.models import Cadre, User
+from storage.outbox import OutboxMessage
 from storage.questions import Question
 from tests.e2e.test_cadre_audit import _holder
 from tests.e2e.test_question_loop_edges import (
@@ -104,20 +106,56 @@ async def test_a_question_passed_back_and_forth_goes_to_the_committee(
     again = await harness.press_data(ZHANG, card["message_id"], pack("qpto", question.id, li))
     assert again["show_alert"] and "3 次" in again["text"], again
     assert await _holder(harness, question.id) == ZHANG["id"]
-    about = [
-        m
-        for m in await harness.client.messages(COMMITTEE)
-        if m["from_bot"] and f"#{question.id}" in (m.get("text") or "")
-    ]
-    assert len(about) == 1, [m["text"] for m in about]
+    assert await _committee_cards(harness, question.id) == 1
 
-    # The committee decides: an admin passes it on from the group's card.
+    # The committee decides: an admin passes it on from the group's card. That starts a
+    # new run: 李老师 may pass it on once more, and the committee hears nothing new.
     await harness.press(WANG, told, "转给同事", chat_id=COMMITTEE)
     choices = await _last_bot_message(harness, COMMITTEE)
     seq = await harness.client.last_seq()
     await harness.press(WANG, choices, "李老师", chat_id=COMMITTEE)
-    await _wait(harness, LI["id"], seq, f"#{question.id}")
+    card = await _wait(harness, LI["id"], seq, f"#{question.id}")
     assert await _holder(harness, question.id) == LI["id"]
+    await _pass(harness, LI, card, ZHANG)
+    assert await _holder(harness, question.id) == ZHANG["id"]
+    assert await _committee_cards(harness, question.id) == 1
+
+
+async def _committee_cards(harness: BotHarness, question_id: int) -> int:
+    """Pass-limit cards queued for the committee about the question (queued, not only
+    delivered: a second one still waiting in the outbox counts)."""
+    async with harness.sessions() as session:
+        keys = await session.scalars(
+            select(OutboxMessage.dedupe_key).where(
+                OutboxMessage.dedupe_key.like(f"pass_limit:{question_id}:%")
+            )
+        )
+        return len(list(keys))
+
+
+async def test_the_committees_card_fits_with_a_long_question_and_name(
+    harness: BotHarness,
+) -> None:
+    """A question as long as the bot takes, in emoji (two UTF-16 units each), held by a
+    cadre with a 128-character name: the committee's card still fits Telegram's 4096
+    (its heading counted inside the budget; added after it, the card was refused for
+    good), and replying to it finds the question."""
+    await _setup(harness)
+    card = await _ask(harness, JOBS + "😀" * 1950)
+    question = await _question(harness)
+    card = await _pass(harness, LI, card, ZHANG)
+    card = await _pass(harness, ZHANG, card, LI)
+    card = await _pass(harness, LI, card, ZHANG)
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(
+            update(Cadre).where(Cadre.telegram_id == ZHANG["id"]).values(name="张" * 128)
+        )
+    seq = await harness.client.last_seq()
+    refused = await harness.press(ZHANG, card, "转给同事")
+    assert refused["show_alert"], refused
+    told = await _wait(harness, COMMITTEE, seq, f"#{question.id}")
+    assert "张" * 128 in told["text"]
+    assert notify.ticket_in_header(told["text"]) == question.id
 
 
 async def test_a_pass_does_not_restart_the_young_persons_wait(harness: BotHarness) -> None:
@@ -187,3 +225,19 @@ async def test_a_call_for_help_may_go_to_a_colleague_at_capacity(harness: BotHar
     await harness.press(LI, choices, "张老师")
     await _wait(harness, ZHANG["id"], seq, f"#{question.id}")
     assert await _holder(harness, question.id) == ZHANG["id"]
+
+
+async def test_a_refusal_naming_a_long_name_fits_the_pop_up(harness: BotHarness) -> None:
+    """Telegram's pop-up takes 200 characters: to a cadre reading English, a colleague
+    with a 128-character name at capacity is refused in one that fits (it was refused by
+    Telegram, and the cadre saw nothing)."""
+    await _setup(harness)
+    card = await _ask(harness, JOBS)
+    question = await _question(harness)
+    zhang = await _fill(harness, ZHANG)
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(update(Cadre).where(Cadre.id == zhang).values(name="Z" * 128))
+        await session.execute(update(User).where(User.telegram_id == LI["id"]).values(locale="en"))
+    forged = await harness.press_data(LI, card["message_id"], pack("qpto", question.id, zhang))
+    assert forged["show_alert"] and "Z" * 60 in forged["text"], forged
+    assert len(forged["text"]) <= 200
