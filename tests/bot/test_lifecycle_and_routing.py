@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -189,6 +190,42 @@ async def test_only_the_assigned_cadre_or_an_admin_may_answer(
             await questions.resolve(session, question_id=answered.id, user=zhang, now=WEDNESDAY)
 
 
+@dataclass
+class _Passing:
+    """A question routed to 李老师, who covers it with 张老师 (王老师: an admin)."""
+
+    session: AsyncSession
+    youth: User
+    qid: int
+    ids: dict[str, int]
+    cadres: dict[str, User]
+
+    async def hand(
+        self, by: str, to: str, *, at: datetime = WEDNESDAY, max_passes: int = 3
+    ) -> None:
+        await questions.pass_on(
+            self.session,
+            question_id=self.qid,
+            user=self.cadres[by],
+            to_cadre_id=self.ids[to],
+            now=at,
+            max_passes=max_passes,
+        )
+
+
+async def _passing(session: AsyncSession) -> _Passing:
+    youth = await _youth(session, 7, "district-c")
+    assignment = await _route(session, youth, topic="employment", now=WEDNESDAY)
+    assert await _name(assignment) == "李老师"
+    ids = {c.name: c.id for c in await session.scalars(select(Cadre))}
+    cadres = {}
+    for name, telegram_id in (("王老师", 2001), ("李老师", 2002), ("张老师", 2003)):
+        found = await users.get_by_telegram_id(session, telegram_id)
+        assert found is not None
+        cadres[name] = found
+    return _Passing(session, youth, assignment.question.id, ids, cadres)
+
+
 async def test_passes_are_counted_until_an_answer(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -196,41 +233,24 @@ async def test_passes_are_counted_until_an_answer(
     escalated once), the holder keeps it; once answered and followed up, it may be
     passed again."""
     async with unit_of_work(sessions) as session:
-        youth = await _youth(session, 7, "district-c")
-        assignment = await _route(session, youth, topic="employment", now=WEDNESDAY)
-        assert await _name(assignment) == "李老师"
-        qid = assignment.question.id
-        ids = {c.name: c.id for c in await session.scalars(select(Cadre))}
-        li = await users.get_by_telegram_id(session, 2002)
-        zhang = await users.get_by_telegram_id(session, 2003)
-        assert li is not None and zhang is not None
-
-        async def hand(user: User, to: str) -> None:
-            await questions.pass_on(
-                session,
-                question_id=qid,
-                user=user,
-                to_cadre_id=ids[to],
-                now=WEDNESDAY,
-                max_passes=3,
-            )
-
-        await hand(li, "张老师")
-        await hand(zhang, "李老师")
-        await hand(li, "张老师")
+        p = await _passing(session)
+        await p.hand("李老师", "张老师")
+        await p.hand("张老师", "李老师")
+        await p.hand("李老师", "张老师")
         for newly in (True, False):  # the committee is told once
             with pytest.raises(questions.PassLimit) as refused:
-                await hand(zhang, "李老师")
+                await p.hand("张老师", "李老师")
             assert (refused.value.passes, refused.value.newly) == (3, newly)
-        question = await questions.get(session, qid)
-        assert question.assigned_cadre_id == ids["张老师"]
+        question = await questions.get(session, p.qid)
+        assert question.assigned_cadre_id == p.ids["张老师"]
         assert [e.trigger for e in question.events].count("escalate") == 1
-        await questions.answer(session, question_id=qid, user=zhang, text="答复", now=WEDNESDAY)
+        zhang = p.cadres["张老师"]
+        await questions.answer(session, question_id=p.qid, user=zhang, text="答复", now=WEDNESDAY)
         await questions.follow_up(
-            session, question_id=qid, user=youth, text="还有一个问题", now=WEDNESDAY, tz=TZ
+            session, question_id=p.qid, user=p.youth, text="还有一个问题", now=WEDNESDAY, tz=TZ
         )
-        await hand(zhang, "李老师")
-        assert (await questions.get(session, qid)).assigned_cadre_id == ids["李老师"]
+        await p.hand("张老师", "李老师")
+        assert (await questions.get(session, p.qid)).assigned_cadre_id == p.ids["李老师"]
 
 
 async def test_the_committee_passing_it_on_starts_a_new_run_of_passes(
@@ -241,32 +261,20 @@ async def test_the_committee_passing_it_on_starts_a_new_run_of_passes(
     run) and a later limit tells the committee anew; asking the committee is no activity
     on the question (the sweeper's re-offer of idle pool questions keeps its time)."""
     async with unit_of_work(sessions) as session:
-        youth = await _youth(session, 7, "district-c")
-        qid = (await _route(session, youth, topic="employment", now=WEDNESDAY)).question.id
-        ids = {c.name: c.id for c in await session.scalars(select(Cadre))}
-        li = await users.get_by_telegram_id(session, 2002)
-        zhang = await users.get_by_telegram_id(session, 2003)
-        wang = await users.get_by_telegram_id(session, 2001)  # a committee admin
-        assert li is not None and zhang is not None and wang is not None
-
-        async def hand(user: User, to: str, at: datetime = WEDNESDAY) -> None:
-            await questions.pass_on(
-                session, question_id=qid, user=user, to_cadre_id=ids[to], now=at, max_passes=3
-            )
-
-        await hand(li, "张老师")
-        await hand(zhang, "李老师")
-        await hand(li, "张老师")
-        question = await questions.get(session, qid)
+        p = await _passing(session)
+        await p.hand("李老师", "张老师")
+        await p.hand("张老师", "李老师")
+        await p.hand("李老师", "张老师")
+        question = await questions.get(session, p.qid)
         active = question.last_activity_at
         with pytest.raises(questions.PassLimit) as refused:
-            await hand(zhang, "李老师", WEDNESDAY + timedelta(hours=1))
+            await p.hand("张老师", "李老师", at=WEDNESDAY + timedelta(hours=1))
         assert refused.value.newly and refused.value.yours
         assert question.last_activity_at == active
-        await hand(wang, "李老师")  # the committee decides
+        await p.hand("王老师", "李老师")  # the committee decides
         assert lifecycle.passes(question) == 0 and not lifecycle.escalated(question)
-        await hand(li, "张老师")  # a new run: allowed
-        assert question.assigned_cadre_id == ids["张老师"]
+        await p.hand("李老师", "张老师")  # a new run: allowed
+        assert question.assigned_cadre_id == p.ids["张老师"]
 
 
 async def test_without_a_committee_group_the_limit_escalates_nothing(
@@ -277,30 +285,14 @@ async def test_without_a_committee_group_the_limit_escalates_nothing(
     tells it."""
     async with unit_of_work(sessions) as session:
         await org.set_setting(session, "committee_chat_id", None)
-        youth = await _youth(session, 7, "district-c")
-        qid = (await _route(session, youth, topic="employment", now=WEDNESDAY)).question.id
-        ids = {c.name: c.id for c in await session.scalars(select(Cadre))}
-        li = await users.get_by_telegram_id(session, 2002)
-        zhang = await users.get_by_telegram_id(session, 2003)
-        assert li is not None and zhang is not None
-
-        async def hand(user: User, to: str) -> None:
-            await questions.pass_on(
-                session,
-                question_id=qid,
-                user=user,
-                to_cadre_id=ids[to],
-                now=WEDNESDAY,
-                max_passes=1,
-            )
-
-        await hand(li, "张老师")
+        p = await _passing(session)
+        await p.hand("李老师", "张老师", max_passes=1)
         with pytest.raises(questions.PassLimit) as refused:
-            await hand(zhang, "李老师")
+            await p.hand("张老师", "李老师", max_passes=1)
         assert not refused.value.committee and not refused.value.newly
-        question = await questions.get(session, qid)
+        question = await questions.get(session, p.qid)
         assert "escalate" not in [e.trigger for e in question.events]
         await org.set_setting(session, "committee_chat_id", -100200)
         with pytest.raises(questions.PassLimit) as refused:
-            await hand(zhang, "李老师")
+            await p.hand("张老师", "李老师", max_passes=1)
         assert refused.value.committee and refused.value.newly
