@@ -44,15 +44,20 @@ async def _send_region_picker(
 async def staff_place(update: Update, context: BotContext) -> bool:
     """Whether a staff list may be shown here (a private chat, the committee's group);
     elsewhere (a class group the bot was added to) say so and show nothing."""
-    chat = update.effective_chat
-    if chat is None or chat.type == ChatType.PRIVATE:
-        return True
-    committee = await org.get_setting(context.session, "committee_chat_id")
-    if committee is not None and int(committee) == chat.id:
+    if await _staff_room(update, context):
         return True
     if update.effective_message is not None:
         await update.effective_message.reply_text(context.tr("queue.wrong_chat"))
     return False
+
+
+async def _staff_room(update: Update, context: BotContext) -> bool:
+    """A private chat or the committee's group: where staff may be seen as staff."""
+    chat = update.effective_chat
+    if chat is None or chat.type == ChatType.PRIVATE:
+        return True
+    committee = await org.get_setting(context.session, "committee_chat_id")
+    return committee is not None and int(committee) == chat.id
 
 
 async def _reply(update: Update, text: str, **kwargs: object) -> None:
@@ -94,12 +99,14 @@ _HELP_SECTIONS = (
 
 async def help_command(update: Update, context: BotContext) -> None:
     """Explain what the bot does and list the commands, with the staff commands of the
-    sender's roles."""
+    sender's roles: not in a class group the bot was added to, where they would tell
+    every classmate who is a cadre."""
     tr, user = context.tr, context.user
     limit = context.services.settings.wish_claim_limit
     sections = [tr("help.text")]
+    staff_here = await _staff_room(update, context)
     for key, roles in _HELP_SECTIONS:
-        if any(user.has_role(role) for role in roles):
+        if staff_here and any(user.has_role(role) for role in roles):
             sections.append(tr(key, limit=limit))
     await _reply(update, "\n\n".join(sections))
 

@@ -100,6 +100,19 @@ async def test_staff_lists_are_not_posted_into_a_class_group(harness: BotHarness
     assert not any("我的待答复问题" in (m.get("text") or "") for m in replies), texts(replies)
 
 
+async def test_help_in_a_class_group_does_not_tell_who_is_a_cadre(harness: BotHarness) -> None:
+    """A cadre's /help lists the staff commands in private; in a class group it would
+    tell every classmate that the sender is a cadre, so there it is a young person's."""
+    await _staff_started(harness)
+    private = await harness.send(WANG, "/help")
+    assert "/queue" in texts(private), texts(private)
+    await harness.client.set_chat(CLASS_GROUP, title="初二(3)班", type_="group")
+    await harness.send(CLASSMATE, "大家好", chat_id=CLASS_GROUP)
+    replies = await harness.send(WANG, "/help", chat_id=CLASS_GROUP)
+    assert replies and "/queue" not in texts(replies), texts(replies)
+    assert "团干部" not in texts(replies), texts(replies)
+
+
 # --- a matter lost or cut -----------------------------------------------------------------
 
 
