@@ -103,7 +103,8 @@ async def choose_cadre(
     urgent: bool = False,
 ) -> Cadre | None:
     """Pick the cadre for a question, or None for the committee's pool; a call for help
-    (``urgent``) goes to a person whatever their load."""
+    (``urgent``) goes to a person whatever their load: one with room if anyone has it
+    (before the cadre on duty: the first answer is what counts), else the usual pick."""
     candidates = [
         c
         for c in await eligible_cadres(session, region_code=region_code, topic=topic, now=now)
@@ -120,8 +121,9 @@ async def choose_cadre(
     recent = await last_assigned(session)
     never = datetime.min.replace(tzinfo=now.tzinfo)
 
-    def rank(cadre: Cadre) -> tuple[int, int, datetime, int]:
+    def rank(cadre: Cadre) -> tuple[int, int, int, datetime, int]:
+        full = 0 if loads.get(cadre.id, 0) < cadre.capacity else 1  # only urgent: 0 else
         on_duty = 0 if weekday in (cadre.duty_days or []) else 1
-        return (on_duty, loads.get(cadre.id, 0), recent.get(cadre.id, never), cadre.id)
+        return (full, on_duty, loads.get(cadre.id, 0), recent.get(cadre.id, never), cadre.id)
 
     return min(candidates, key=rank)

@@ -190,6 +190,33 @@ async def test_only_the_assigned_cadre_or_an_admin_may_answer(
             await questions.resolve(session, question_id=answered.id, user=zhang, now=WEDNESDAY)
 
 
+async def test_a_call_for_help_goes_to_someone_with_room_first(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """On a Tuesday 李老师 is on duty for jobs in district-c, but full: a call for help
+    goes to 张老师, who covers it and has room; once both are full, to the one on duty."""
+    tuesday = WEDNESDAY - timedelta(days=1)
+    async with unit_of_work(sessions) as session:
+        youth = await _youth(session, 8, "district-c")
+        assert await _name(await _route(session, youth, topic="employment", now=tuesday)) == (
+            "李老师"
+        )
+        await session.execute(update(Cadre).where(Cadre.name == "李老师").values(capacity=1))
+
+        async def call_for_help() -> str | None:
+            question = await questions.create(
+                session, user=youth, text="问题", now=tuesday, topic="employment"
+            )
+            question.urgent = True
+            return await _name(
+                await questions.route(session, question, reason="safeguarding", now=tuesday, tz=TZ)
+            )
+
+        assert await call_for_help() == "张老师"
+        await session.execute(update(Cadre).where(Cadre.name == "张老师").values(capacity=1))
+        assert await call_for_help() == "李老师"
+
+
 @dataclass
 class _Passing:
     """A question routed to 李老师, who covers it with 张老师 (王老师: an admin)."""
