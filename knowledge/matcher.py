@@ -43,6 +43,9 @@ RESCORED = 10
 # Shorter passages (怎么办, 可以吗, 我电话138…: a number is one unit) say too little on
 # their own.
 MIN_PASSAGE_UNITS = 5
+# A clause giving a number of seven digits or more (a phone, QQ, ID or card number) is
+# contact details, no question: read alone, 我的电话是138… matched 12355是什么电话.
+_CONTACT_RE = re.compile(r"[0-9]{7}")
 _CLAUSE_END_RE = re.compile(r"[。！？!?；;，,、…~～\n\r]+|[.](?:\s|$)|\s{2,}")
 
 Sims = npt.NDArray[np.float32]
@@ -144,7 +147,11 @@ class Matcher:
         for width in range(1, PASSAGE_CLAUSES + 1):
             for start in range(len(forms) - width + 1):
                 text = "".join(forms[start : start + width])
-                if len(units(text)) >= MIN_PASSAGE_UNITS and text != canon:
+                if (
+                    len(units(text)) >= MIN_PASSAGE_UNITS
+                    and text != canon
+                    and not _CONTACT_RE.search(text)
+                ):
                     passages[text] = None
         rescored = cands[:RESCORED]
         bounds = np.searchsorted(self._entry_of, [c.entry for c in rescored])

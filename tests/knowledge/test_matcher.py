@@ -10,6 +10,7 @@ import pytest
 from knowledge import FaqDoc, Hit, Matcher, MatchResult, Thresholds
 from knowledge.entries import STARTER_FAQ, read_entries
 from knowledge.synonyms import load_synonyms
+from tests.conftest import MINI_FAQ
 from tests.knowledge.conftest import YOUTH_KB
 
 
@@ -257,6 +258,13 @@ def test_a_clause_with_a_phone_number_is_no_passage(starter_matcher: Matcher) ->
     # as a passage, it matched the emergency-numbers entry and made choices of a question
     # about basketball.
     result = starter_matcher.match("我们东湖街道有没有周末的篮球活动？我电话13812345678")
+    assert result.band == "route", result.hits
+    # Nor one that gives a number in more words: contact details are no question. Read
+    # alone, 我的电话是138… matched 12355是什么电话 (the tests' small FAQ) and offered it.
+    mini = Matcher(
+        FaqDoc(e.id, e.question, e.alt_questions, e.region) for e in read_entries(MINI_FAQ)
+    )
+    result = mini.match("高新区的实习岗位在哪里报名？我的电话是13812345678")
     assert result.band == "route", result.hits
 
 
