@@ -39,8 +39,12 @@ class Services:
     leases_taken: dict[str, datetime] = field(default_factory=dict)
     # Ops alerts sent straight through the Bot API (the database is down; bot.outage).
     direct_alerts: DirectAlerts = field(default_factory=DirectAlerts)
-    # When this instance last found the database unreachable; None while it answers.
+    # An outage of the database as this instance sees it (bot.outage): when it began
+    # (None while the database answers), when a failure was last reported
+    # (time.monotonic), and whether an alert went out for it.
     database_down_since: datetime | None = None
+    database_failed_at: float | None = None
+    database_alerted: bool = False
     # Whether another instance polls the same token (bot.polling_watch).
     polling: PollingWatch = field(default_factory=PollingWatch)
 

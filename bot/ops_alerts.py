@@ -96,6 +96,10 @@ class DirectAlerts:
         self._sent[key] = slot
         return True
 
+    def forget(self, prefix: str) -> None:
+        """Forget the alerts whose key starts with ``prefix``: the next one is sent."""
+        self._sent = {k: s for k, s in self._sent.items() if not k.startswith(prefix)}
+
     async def send(
         self, bot: Bot, *, chat_id: int, key: str, text: str, now: datetime, window: timedelta
     ) -> bool:

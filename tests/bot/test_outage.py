@@ -3,12 +3,17 @@ window, and the count of getUpdates conflicts."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 from telegram.error import NetworkError
 
 from bot import outage, polling_watch
@@ -97,3 +102,208 @@ def test_repeated_conflicts_make_a_conflict_until_none_came_for_the_window() -> 
     assert watch.problem() is None and not watch.conflicted
     now[0] += 100 * polling_watch.CONFLICT_WINDOW_S
     assert watch.conflict() is False  # the old conflicts no longer count
+
+
+async def test_a_busy_or_locked_sqlite_database_is_load_not_an_outage(tmp_path: Path) -> None:
+    """Another writer holds the lock past the wait (SQLITE_BUSY), or this process waited
+    too long for its own write lock (storage.inline_sqlite's "database is locked", no
+    code): the database answers, it is busy."""
+    path = tmp_path / "voy.sqlite3"
+    holder = sqlite3.connect(path)
+    holder.execute("CREATE TABLE t (a INT)")
+    holder.commit()
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        busy = await _error_of(
+            f"sqlite+aiosqlite:///{path}?timeout=0.05", "INSERT INTO t VALUES (1)"
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert outage._code(busy) == "SQLITE_BUSY"
+    assert outage.unreachable(busy) is None
+    ours = sa_exc.OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+    assert outage.unreachable(ours) is None
+
+
+async def test_a_file_that_is_not_a_database_is_an_outage(tmp_path: Path) -> None:
+    """sqlite3 raises DatabaseError, not OperationalError, for NOTADB and CORRUPT."""
+    path = tmp_path / "voy.sqlite3"
+    path.write_bytes(b"not a database, just bytes " * 200)
+    error = await _error_of(f"sqlite+aiosqlite:///{path}", "SELECT * FROM sqlite_master")
+    assert isinstance(error, sa_exc.DatabaseError)
+    assert not isinstance(error, sa_exc.OperationalError)
+    assert outage.unreachable(error) is error
+    assert outage._code(error) == "SQLITE_NOTADB"
+
+
+@pytest.mark.parametrize(
+    ("refusal", "code"),
+    [
+        (asyncpg.exceptions.InvalidPasswordError, "28P01"),
+        (asyncpg.exceptions.InvalidAuthorizationSpecificationError, "28000"),  # pg_hba
+        (asyncpg.exceptions.InvalidCatalogNameError, "3D000"),  # no such database
+    ],
+)
+async def test_postgresql_refusing_the_login_or_missing_the_database_is_an_outage(
+    refusal: type[Exception], code: str
+) -> None:
+    """The server answers, but refuses this bot: nothing works until ops fix it."""
+
+    async def connect() -> Any:
+        raise refusal("refused by the server")
+
+    engine = create_async_engine("postgresql+asyncpg://voy:pw@db/voy", async_creator=connect)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except sa_exc.DBAPIError as exc:
+        error: Exception = exc
+    else:
+        raise AssertionError("no error")
+    finally:
+        await engine.dispose()
+    assert outage.unreachable(error) is error
+    assert outage._code(error) == code
+
+
+async def test_a_missing_postgresql_database_is_an_outage(postgres_url: str) -> None:
+    error = await _error_of(postgres_url.rsplit("/", 1)[0] + "/voy_no_such_database")
+    assert outage.unreachable(error) is error
+    assert outage._code(error) == "3D000"
+
+
+class _Bot:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send_message(self, chat_id: int, text: str, **_: object) -> None:
+        self.sent.append(text)
+
+
+class _Episode:
+    """``report`` and the probe job run by hand, with the monotonic clock in hand."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.seconds = 1000.0
+        monkeypatch.setattr(outage, "monotonic", lambda: self.seconds, raising=False)
+        self.now = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
+        self.good = tmp_path / "good.sqlite3"
+        sqlite3.connect(self.good).close()
+        self.away = tmp_path / "away.sqlite3"
+        self.away.mkdir()  # a folder: SQLite cannot open it
+        settings = SimpleNamespace(
+            ops_chat_id=-100,
+            ops_alert_window_minutes=15,
+            default_locale="en",
+            tz=UTC,
+            outbox_interval_s=2.0,
+        )
+        self.services = SimpleNamespace(
+            settings=settings,
+            clock=SimpleNamespace(now=lambda: self.now),
+            direct_alerts=DirectAlerts(),
+            database_down_since=None,
+            database_failed_at=None,
+            database_alerted=False,
+            engine=create_engine(f"sqlite+aiosqlite:///{self.away}"),
+        )
+        self.bot = _Bot()
+        self.app = SimpleNamespace(
+            bot_data=SimpleNamespace(services=self.services), bot=self.bot, job_queue=None
+        )
+        self.probing = True
+
+    def stop_probing(self) -> None:
+        self.probing = False
+
+    async def answering(self, url: str) -> None:
+        await self.services.engine.dispose()
+        self.services.engine = create_engine(url)
+
+    def wait(self, seconds: float) -> None:
+        self.seconds += seconds
+        self.now += timedelta(seconds=seconds)
+
+    async def report(self, error: Exception) -> None:
+        assert await outage.report(self.app, error)  # type: ignore[arg-type]
+        self.probing = True
+
+    async def probe(self) -> None:
+        if self.probing:
+            context = SimpleNamespace(
+                application=self.app, job=SimpleNamespace(schedule_removal=self.stop_probing)
+            )
+            await outage._probe(context)
+
+    def texts(self) -> list[str]:
+        return [text[0] for text in self.bot.sent]
+
+    async def close(self) -> None:
+        await self.services.engine.dispose()
+
+
+async def test_an_outage_again_after_the_database_came_back_is_alerted_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    episode = _Episode(tmp_path, monkeypatch)
+    try:
+        error = await _error_of(f"sqlite+aiosqlite:///{episode.away}")
+        for _ in range(2):  # two outages within one alert window (15 min)
+            await episode.answering(f"sqlite+aiosqlite:///{episode.away}")
+            await episode.report(error)
+            episode.wait(2)
+            await episode.probe()  # still away
+            await episode.answering(f"sqlite+aiosqlite:///{episode.good}")
+            for _ in range(40):  # it answers again; nothing fails any more
+                episode.wait(2)
+                await episode.probe()
+        assert episode.texts() == ["🔴", "🟢", "🔴", "🟢"], episode.bot.sent
+    finally:
+        await episode.close()
+
+
+async def test_failures_while_select_1_answers_give_one_alert_and_no_all_clear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only or full database answers SELECT 1 while every write fails: it is not
+    back until the writes stop failing for a while."""
+    episode = _Episode(tmp_path, monkeypatch)
+    try:
+        url = f"sqlite+aiosqlite:///{episode.good}"
+        read_only = await _error_of(
+            url, "CREATE TABLE t (a INT)", "PRAGMA query_only = 1", "INSERT INTO t VALUES (1)"
+        )
+        assert outage._code(read_only) == "SQLITE_READONLY"
+        await episode.answering(url)
+        for second in range(120):  # a write fails every second; the probe runs every 2 s
+            await episode.report(read_only)
+            episode.wait(1)
+            if second % 2:
+                await episode.probe()
+        assert episode.texts() == ["🔴"]
+        for _ in range(int(outage.QUIET_S) // 2 + 2):  # the writes stop failing
+            episode.wait(2)
+            await episode.probe()
+        assert episode.texts() == ["🔴", "🟢"]
+    finally:
+        await episode.close()
+
+
+async def test_no_all_clear_without_an_alert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outage that sent no alert (here: no ops chat then) sends no notice of its end."""
+    episode = _Episode(tmp_path, monkeypatch)
+    try:
+        episode.services.settings.ops_chat_id = None
+        error = await _error_of(f"sqlite+aiosqlite:///{episode.away}")
+        await episode.report(error)
+        await episode.answering(f"sqlite+aiosqlite:///{episode.good}")
+        episode.services.settings.ops_chat_id = -100
+        for _ in range(40):
+            episode.wait(2)
+            await episode.probe()
+        assert episode.bot.sent == [] and episode.services.database_down_since is None
+    finally:
+        await episode.close()

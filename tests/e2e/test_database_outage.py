@@ -1,6 +1,7 @@
 """A database outage reaches the ops chat: the alert goes straight through the Bot API
 (the outbox is a table in the database that is down), once per kind of failure and
-window, and one notice follows when the database answers again."""
+window, and one notice follows when the database is back (it answers, and nothing failed
+for ``outage.QUIET_S``, here 1 s)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot import outage
 from bot.i18n import html_to_plain, load_catalog
 from bot.runner import metrics_server
 from sandbox import SandboxServer
@@ -22,6 +24,11 @@ OPS_CHAT = -1009000000003
 ASK = "请问几岁能入团啊？我叫小明，住在幸福路 12 号"
 
 pytestmark = pytest.mark.sqlite_only("makes the database unreachable by replacing the file")
+
+
+@pytest.fixture(autouse=True)
+def _short_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outage, "QUIET_S", 1.0)
 
 
 def _take_away(url: str) -> tuple[Path, Path]:
@@ -50,6 +57,16 @@ async def _ops_count(harness: BotHarness, count: int, timeout: float = 15.0) -> 
         assert asyncio.get_running_loop().time() < deadline, f"ops chat: {texts}"
         await asyncio.sleep(0.05)
     return texts
+
+
+async def _back(harness: BotHarness) -> None:
+    """The ops chat holds exactly the alert and, after it, the notice that it is back."""
+    template = load_catalog(harness.settings.default_locale)["ops.db_back"]
+    back = html_to_plain(template.split("{")[0]).strip()
+    await _ops_count(harness, 2)
+    await asyncio.sleep(0.5)  # nothing more comes
+    texts = await _ops_texts(harness)
+    assert len(texts) == 2 and texts[1].startswith(back), texts
 
 
 async def _health(port: int) -> tuple[int, dict[str, object]]:
@@ -91,12 +108,7 @@ async def test_a_job_meeting_the_outage_alerts_ops_directly_then_says_when_it_is
                 assert status == 503 and body["database"] is False
             finally:
                 _bring_back(path, away)
-            template = load_catalog(harness.settings.default_locale)["ops.db_back"]
-            back = html_to_plain(template.split("{")[0]).strip()
-            await _ops_count(harness, 2)
-            await asyncio.sleep(0.5)
-            texts = await _ops_texts(harness)
-            assert len(texts) == 2 and texts[1].startswith(back)
+            await _back(harness)
             assert (await _health(server.port))[0] == 200
 
 
@@ -120,7 +132,7 @@ async def test_a_polled_update_meeting_the_outage_alerts_ops_without_its_text(
         await harness.settled(sent["update_id"], timeout=30)
         messages = await harness.client.messages(XIAOMING["id"])
         assert any(m["from_bot"] for m in messages)  # answered once it could be stored
-        await _ops_count(harness, 2)
+        await _back(harness)
 
 
 async def test_a_webhook_update_meeting_the_outage_alerts_ops_directly(
@@ -144,5 +156,6 @@ async def test_a_webhook_update_meeting_the_outage_alerts_ops_directly(
         finally:
             _bring_back(path, away)
         await bot.settled(sent["update_id"], timeout=30)
+        await _back(bot)
     finally:
         await stop_webhook_bot(bot)
