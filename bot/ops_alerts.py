@@ -51,27 +51,60 @@ async def enqueue_alert(
     locale: str,
 ) -> bool:
     """Schedule an alert about ``error``; False when this window already has one for it."""
-    digest, where = signature(error)
-    seconds = max(int(window.total_seconds()), 1)
-    slot = _slot(now, window)
-    tr = translator(locale, locale)
+    digest, _ = signature(error)
     row = await outbox.enqueue(
         session,
         kind="ops_alert",
         chat_id=chat_id,
-        text=tr(
-            "ops.alert",
-            error_type=type(error).__name__,
-            where=where,
-            update_id="-" if update_id is None else str(update_id),
-            update_type=update_type,
-            minutes=f"{seconds / 60:g}",
-        ),
+        text=_text(error, update_id, update_type, window, locale),
         due_at=now,
-        dedupe_key=f"ops_alert:{digest}:{slot}",
+        dedupe_key=f"ops_alert:{digest}:{_slot(now, window)}",
         audience=AUDIENCE_STAFF,
     )
     return row is not None
+
+
+async def send_alert(
+    alerts: DirectAlerts,
+    bot: Bot,
+    *,
+    chat_id: int,
+    error: BaseException,
+    update_id: int | None,
+    update_type: str,
+    now: datetime,
+    window: timedelta,
+    locale: str,
+) -> bool:
+    """The alert of :func:`enqueue_alert`, sent straight through the Bot API (the outbox
+    could not take it), once per error signature and window; True if sent."""
+    digest, _ = signature(error)
+    return await alerts.send(
+        bot,
+        chat_id=chat_id,
+        key=f"ops_alert:{digest}",
+        text=_text(error, update_id, update_type, window, locale),
+        now=now,
+        window=window,
+    )
+
+
+def _text(
+    error: BaseException,
+    update_id: int | None,
+    update_type: str,
+    window: timedelta,
+    locale: str,
+) -> str:
+    seconds = max(int(window.total_seconds()), 1)
+    return translator(locale, locale)(
+        "ops.alert",
+        error_type=type(error).__name__,
+        where=signature(error)[1],
+        update_id="-" if update_id is None else str(update_id),
+        update_type=update_type,
+        minutes=f"{seconds / 60:g}",
+    )
 
 
 def _slot(now: datetime, window: timedelta) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import ReplyParameters, Update
@@ -144,7 +145,9 @@ def _describe(error: Exception | None) -> str:
 
 async def _alert_ops(update: object, context: BotContext, error: Exception) -> None:
     """Queue one alert per error signature and window for the ops chat; or, when the
-    database is out of reach (the outbox with it), send it directly (``bot.outage``)."""
+    database is out of reach (the outbox with it), send it directly (``bot.outage``).
+    An alert the outbox cannot take (an outage not recognised as one) is sent directly
+    too, once per signature and window."""
     if await outage.report(context.application, error, update=update):
         return
     services = context.services
@@ -153,18 +156,26 @@ async def _alert_ops(update: object, context: BotContext, error: Exception) -> N
     if chat_id is None:
         return
     now = services.clock.now()
+    alert: dict[str, Any] = {
+        "chat_id": chat_id,
+        "error": error,
+        "update_id": update.update_id if isinstance(update, Update) else None,
+        "update_type": update_type(update) if isinstance(update, Update) else "job",
+        "now": now,
+        "window": timedelta(minutes=settings.ops_alert_window_minutes),
+        "locale": settings.default_locale,
+    }
+
+    async def directly() -> None:
+        _log.warning("could not queue the ops alert; sending it directly", exc_info=True)
+        await ops_alerts.send_alert(services.direct_alerts, context.bot, **alert)
 
     async def enqueue(session: AsyncSession) -> None:
-        await ops_alerts.enqueue_alert(
-            session,
-            chat_id=chat_id,
-            error=error,
-            update_id=update.update_id if isinstance(update, Update) else None,
-            update_type=update_type(update) if isinstance(update, Update) else "job",
-            now=now,
-            window=timedelta(minutes=settings.ops_alert_window_minutes),
-            locale=settings.default_locale,
-        )
+        try:
+            await ops_alerts.enqueue_alert(session, **alert)
+        except Exception:
+            await directly()
+            raise
 
     scope = current_scope()
     if scope is not None:
@@ -174,6 +185,6 @@ async def _alert_ops(update: object, context: BotContext, error: Exception) -> N
         return
     try:
         async with unit_of_work(services.sessions) as session:
-            await enqueue(session)
+            await ops_alerts.enqueue_alert(session, **alert)
     except Exception:
-        _log.warning("could not queue the ops alert", exc_info=True)
+        await directly()

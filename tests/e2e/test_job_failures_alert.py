@@ -16,7 +16,7 @@ from storage.db import unit_of_work
 from storage.outbox import OutboxMessage
 from storage.questions import Conversation
 from tests.conftest import run_harness
-from tests.support import BotHarness
+from tests.support import XIAOMING, BotHarness
 
 OPS_CHAT = -1009000000002
 FAILED = "error while handling a job"
@@ -26,7 +26,7 @@ async def _fault(harness: BotHarness, table: str, event: str, *, on: bool) -> No
     """Make every ``event`` (UPDATE, DELETE) on ``table`` fail in the database."""
     async with unit_of_work(harness.sessions) as session:
         postgres = session.get_bind().dialect.name == "postgresql"
-        name = f"boom_{table}"
+        name = f"boom_{table}_{event.lower()}"
         if not on:
             await session.execute(text(f"DROP TRIGGER {name}" + f" ON {table}" * postgres))
         elif postgres:
@@ -122,3 +122,69 @@ async def test_a_failing_retention_run_alerts_ops_once_per_window(
         assert _failures(caplog) == 3
         assert await _alert_rows(harness) == 1
         await _fault(harness, "conversations", "DELETE", on=False)
+
+
+async def _ops_alerts(harness: BotHarness, count: int) -> list[str]:
+    """Wait until the ops chat holds ``count`` alerts from the bot; return them."""
+    alerts: list[str] = []
+    for _ in range(200):
+        messages = [m for m in await harness.client.messages(OPS_CHAT) if m["from_bot"]]
+        alerts = [m["text"] for m in messages if m["text"] != "due"]
+        if len(alerts) >= count:
+            break
+        await asyncio.sleep(0.05)
+    return alerts
+
+
+async def test_an_alert_the_outbox_cannot_take_goes_to_the_ops_chat_directly(
+    sandbox: SandboxServer, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job fails with an error that is no outage, and the alert cannot be queued
+    either (the outbox takes no rows): it goes straight through the Bot API, once per
+    window."""
+    caplog.set_level(logging.INFO)
+    async for harness in run_harness(sandbox, db_url, ops_chat_id=OPS_CHAT, outbox_interval_s=0.1):
+        await harness.client.set_chat(OPS_CHAT, title="ops", type_="supergroup")
+        now = harness.app.bot_data.services.clock.now()
+        async with unit_of_work(harness.sessions) as session:
+            await outbox.enqueue(
+                session,
+                kind="notice",
+                chat_id=OPS_CHAT,
+                text="due",
+                due_at=now,
+                dedupe_key="t:due",
+                audience="staff",
+            )
+        await _fault(harness, "outbox", "INSERT", on=True)
+        await _fault(harness, "outbox", "UPDATE", on=True)
+        for _ in range(200):
+            if _failures(caplog) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        assert _failures(caplog) >= 3
+        alerts = await _ops_alerts(harness, 1)
+        assert len(alerts) == 1 and "Error" in alerts[0]
+        assert "could not queue the ops alert" in caplog.text
+        assert await _alert_rows(harness) == 0
+        await _fault(harness, "outbox", "UPDATE", on=False)
+        await _fault(harness, "outbox", "INSERT", on=False)
+
+
+async def test_an_update_whose_alert_the_outbox_cannot_take_reaches_the_ops_chat(
+    sandbox: SandboxServer, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The same for an update (its FAQ match cannot be logged): its alert, queued after
+    the rollback, fails."""
+    caplog.set_level(logging.INFO)
+    async for harness in run_harness(sandbox, db_url, ops_chat_id=OPS_CHAT):
+        await harness.client.set_chat(OPS_CHAT, title="ops", type_="supergroup")
+        await _fault(harness, "outbox", "INSERT", on=True)
+        await _fault(harness, "match_log", "INSERT", on=True)
+        await harness.client.send_text(XIAOMING, "请问几岁能入团？")
+        alerts = await _ops_alerts(harness, 1)
+        assert len(alerts) == 1 and "Error" in alerts[0], alerts
+        assert await _alert_rows(harness) == 0
+        assert "work kept after a failed update could not be done" in caplog.text
+        await _fault(harness, "match_log", "INSERT", on=False)
+        await _fault(harness, "outbox", "INSERT", on=False)
