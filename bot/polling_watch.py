@@ -8,6 +8,10 @@ happens on a restart (the old process's poll still open at Telegram);
 ``CONFLICTS_TO_REPORT`` within ``CONFLICT_WINDOW_S`` is another instance. From then until
 no 409 has come for ``CONFLICT_WINDOW_S`` (longer than PTB's longest pause between
 retries, 30 s, plus a poll), ``/healthz`` reports this instance unhealthy.
+
+Telegram also answers 409 when a webhook is set for the token ("can't use getUpdates
+method while webhook is active"): then no poll gets through at all, and the reason is
+``webhook_set`` rather than ``polling_conflict``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ _log = logging.getLogger(__name__)
 CONFLICTS_TO_REPORT = 3
 CONFLICT_WINDOW_S = 60.0
 REASON = "polling_conflict"
+WEBHOOK_SET = "webhook_set"
 
 
 class PollingWatch:
@@ -31,37 +36,53 @@ class PollingWatch:
         """Start with no conflict; ``clock`` gives seconds (monotonic)."""
         self._clock = clock
         self._conflicts: deque[float] = deque()
+        self._reason = REASON
+        self._reported = False
         self.conflicted = False
 
-    def conflict(self) -> bool:
-        """Note a 409; True when it makes the conflict one to report (once until it ends)."""
+    def conflict(self, reason: str = REASON) -> bool:
+        """Note a 409 (``reason``: ``polling_conflict`` or ``webhook_set``); True when it
+        is one to report: once until the conflict ends, unless :meth:`unreported`."""
         now = self._clock()
         self._conflicts.append(now)
+        self._reason = reason
         while now - self._conflicts[0] > CONFLICT_WINDOW_S:
             self._conflicts.popleft()
-        if self.conflicted or len(self._conflicts) < CONFLICTS_TO_REPORT:
-            _log.debug("getUpdates: 409 Conflict (another getUpdates call ended this one)")
+        if not self.conflicted and len(self._conflicts) >= CONFLICTS_TO_REPORT:
+            self.conflicted = True
+            _log.warning(
+                "%s: getUpdates answered 409 Conflict %d times within %g s; /healthz "
+                "reports unhealthy until that stops",
+                "a webhook is set for this bot's token"
+                if reason == WEBHOOK_SET
+                else "another instance is polling this bot's token",
+                len(self._conflicts),
+                CONFLICT_WINDOW_S,
+            )
+        elif not self.conflicted:
+            _log.debug("getUpdates: 409 Conflict (%s)", reason)
+        if not self.conflicted or self._reported:
             return False
-        self.conflicted = True
-        _log.warning(
-            "another instance is polling this bot's token: getUpdates answered 409 Conflict "
-            "%d times within %g s; /healthz reports unhealthy until that stops",
-            len(self._conflicts),
-            CONFLICT_WINDOW_S,
-        )
+        self._reported = True
         return True
+
+    def unreported(self) -> None:
+        """The report could not be sent: the next 409 while conflicted reports again."""
+        self._reported = False
 
     def answered(self) -> None:
         """A ``getUpdates`` call succeeded: the conflict ends once none came for the window."""
         if self.conflicted and self.problem() is None:
             self.conflicted = False
+            self._reported = False
             self._conflicts.clear()
             _log.warning(
                 "no 409 Conflict for %g s: this instance polls alone again", CONFLICT_WINDOW_S
             )
 
     def problem(self) -> str | None:
-        """``polling_conflict`` while another instance polls the token, else None."""
+        """``polling_conflict`` while another instance polls the token, ``webhook_set``
+        while a webhook is set for it; else None."""
         if self.conflicted and self._clock() - self._conflicts[-1] <= CONFLICT_WINDOW_S:
-            return REASON
+            return self._reason
         return None

@@ -88,12 +88,17 @@ async def polling(
 def _polling_error(application: BotApplication, error: TelegramError) -> None:
     """A ``getUpdates`` call failed (PTB's updater tries again after a pause; this must
     not raise). A 409 Conflict is counted, not logged with a trace each time: repeated,
-    it is another instance polling the token, and the ops chat hears of it once."""
+    it is another instance polling the token (or a webhook set for it), and the ops chat
+    hears of it once."""
     services = application.bot_data.services
     if isinstance(error, Conflict):
         metrics.POLLING_CONFLICTS.inc()
-        if services.polling.conflict():
-            application.create_task(_alert_conflict(application), name="polling conflict alert")
+        webhook = "webhook" in error.message.lower()
+        reason = polling_watch.WEBHOOK_SET if webhook else polling_watch.REASON
+        if services.polling.conflict(reason):
+            application.create_task(
+                _alert_conflict(application, reason), name="polling conflict alert"
+            )
         return
     if outage.unreachable(error) is not None:  # the fetched updates could not be stored
         application.create_task(
@@ -102,27 +107,34 @@ def _polling_error(application: BotApplication, error: TelegramError) -> None:
     _log.error("polling for updates failed", exc_info=error)
 
 
-async def _alert_conflict(application: BotApplication) -> None:
-    """Tell the ops chat, straight through the Bot API, that another instance polls."""
+async def _alert_conflict(application: BotApplication, reason: str) -> None:
+    """Tell the ops chat, straight through the Bot API, that another instance polls (or
+    a webhook is set); if that fails, the next 409 tries again."""
     services = application.bot_data.services
     settings = services.settings
     if settings.ops_chat_id is None:
         return
     tr = translator(settings.default_locale, settings.default_locale)
     text = tr(
-        "ops.polling_conflict",
+        f"ops.{reason}",
         count=polling_watch.CONFLICTS_TO_REPORT,
         seconds=f"{polling_watch.CONFLICT_WINDOW_S:g}",
         instance=leases.holder_id(services),
     )
-    await services.direct_alerts.send(
-        application.bot,
-        chat_id=settings.ops_chat_id,
-        key=polling_watch.REASON,
-        text=text,
-        now=services.clock.now(),
-        window=timedelta(minutes=settings.ops_alert_window_minutes),
-    )
+    alerts = services.direct_alerts
+    now = services.clock.now()
+    if not alerts.due(
+        reason, now=now, window=timedelta(minutes=settings.ops_alert_window_minutes)
+    ):
+        return
+    try:
+        await application.bot.send_message(settings.ops_chat_id, text)
+    except TelegramError:
+        _log.warning(
+            "could not send the ops alert %s; the next 409 tries again", reason, exc_info=True
+        )
+        alerts.forget(reason)
+        services.polling.unreported()
 
 
 @asynccontextmanager

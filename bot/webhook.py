@@ -155,10 +155,11 @@ class BotWebServer:
         database = await outage.database_answers(services.engine, _HEALTH_TIMEOUT_S)
         if not database:
             _log.warning("health check: the database does not answer")
+        polling = services.polling.problem()  # polling_conflict, webhook_set
         reasons = {
             "database": not database,
             "stopping": not self._application.running or self.stopping,
-            polling_watch.REASON: services.polling.problem() is not None,
+            polling or polling_watch.REASON: polling is not None,
         }
         reason = next((name for name, failing in reasons.items() if failing), None)
         body: dict[str, object] = {"status": "unavailable" if reason else "ok"}

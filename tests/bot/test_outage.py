@@ -3,6 +3,7 @@ window, and the count of getUpdates conflicts."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +15,9 @@ import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-from telegram.error import NetworkError
+from telegram.error import Conflict, NetworkError
 
-from bot import outage, polling_watch
+from bot import outage, polling_watch, runner
 from bot.ops_alerts import DirectAlerts
 from bot.polling_watch import PollingWatch
 from storage.db import create_engine
@@ -307,3 +308,67 @@ async def test_no_all_clear_without_an_alert(
         assert episode.bot.sent == [] and episode.services.database_down_since is None
     finally:
         await episode.close()
+
+
+class _Conflicted:
+    """``runner._polling_error`` fed by hand, with a bot whose first sends can fail."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.seconds = 0.0
+        self.failures = failures
+        self.sent: list[str] = []
+        settings = SimpleNamespace(
+            ops_chat_id=-100, ops_alert_window_minutes=15, default_locale="en", instance_id="a"
+        )
+        self.services = SimpleNamespace(
+            settings=settings,
+            clock=SimpleNamespace(now=lambda: datetime(2026, 11, 18, 2, 0, tzinfo=UTC)),
+            direct_alerts=DirectAlerts(),
+            polling=PollingWatch(clock=lambda: self.seconds),
+        )
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.app = SimpleNamespace(
+            bot_data=SimpleNamespace(services=self.services),
+            bot=SimpleNamespace(send_message=self._send),
+            create_task=lambda coroutine, name=None: self.tasks.append(
+                asyncio.ensure_future(coroutine)
+            ),
+        )
+
+    async def _send(self, chat_id: int, text: str, **_: object) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise NetworkError("Telegram is out of reach too")
+        self.sent.append(text)
+
+    async def conflicts(self, count: int, message: str) -> None:
+        for _ in range(count):
+            self.seconds += 1
+            runner._polling_error(self.app, Conflict(message))  # type: ignore[arg-type]
+            await asyncio.gather(*self.tasks)
+
+
+_OTHER_POLL = (
+    "Conflict: terminated by other getUpdates request; "
+    "make sure that only one bot instance is running"
+)
+_WEBHOOK = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+
+
+async def test_a_conflict_alert_that_could_not_be_sent_is_tried_on_the_next_409() -> None:
+    conflicted = _Conflicted(failures=1)
+    await conflicted.conflicts(3, _OTHER_POLL)
+    assert conflicted.sent == []  # the send failed
+    await conflicted.conflicts(3, _OTHER_POLL)
+    assert len(conflicted.sent) == 1 and "Another instance" in conflicted.sent[0]
+
+
+async def test_a_webhook_set_is_told_apart_from_another_instance_polling() -> None:
+    conflicted = _Conflicted()
+    await conflicted.conflicts(5, _WEBHOOK)
+    assert conflicted.services.polling.problem() == "webhook_set"
+    (alert,) = conflicted.sent
+    assert "webhook" in alert and "Another instance" not in alert

@@ -78,3 +78,27 @@ async def test_a_second_instance_polling_the_token_is_reported(
     # Telegram's 409s were the test's doing, not the bot's breaking a rule.
     assert {v["error_code"] for v in sandbox.violations} <= {409}
     sandbox.violations.clear()
+
+
+async def test_a_webhook_set_while_polling_is_reported_as_such(
+    sandbox: SandboxServer, sqlite_url: str
+) -> None:
+    """Telegram answers getUpdates 409 while a webhook is set (an instance started by
+    webhook on the same token): not "another instance polling"."""
+    async for harness in run_harness(sandbox, sqlite_url, ops_chat_id=OPS_CHAT):
+        await harness.client.set_chat(OPS_CHAT, title="ops", type_="supergroup")
+        async with metrics_server(harness.app, host="127.0.0.1", port=0) as server:
+            await harness.app.bot.set_webhook("https://voy.example.org/telegram")
+            try:
+                body = await _health_becomes(server.port, 503, timeout=20)
+                assert body["reason"] == "webhook_set"
+                deadline = asyncio.get_running_loop().time() + 10
+                while not (texts := await _ops_texts(harness)):
+                    assert asyncio.get_running_loop().time() < deadline, "no alert"
+                    await asyncio.sleep(0.05)
+                (alert,) = texts
+                assert "webhook" in alert and "Another instance" not in alert
+            finally:
+                await harness.app.bot.delete_webhook()
+    assert {v["error_code"] for v in sandbox.violations} <= {409}
+    sandbox.violations.clear()
