@@ -125,6 +125,9 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._rerun: Callable[[Update], Awaitable[Any]] | None = None
         # Hears of the failures the error handler never sees (see :meth:`bind`).
         self._failed: Callable[[Update, Exception], Awaitable[Any]] | None = None
+        # The updates whose failure the attempt in hand already told ``_failed`` of (and
+        # counted): a rollback failing after a failed commit is not told again.
+        self._told: set[int] = set()
         # For the updates a webhook request waits on (Telegram may send one again while
         # the first is in hand): how many requests wait, and whether the latest handling
         # committed its outcome (see :meth:`watch` and :meth:`take_outcome`).
@@ -148,6 +151,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._failed = failed
 
     async def _tell_failed(self, update: Update, error: Exception) -> None:
+        self._told.add(update.update_id)
         if self._failed is None:
             return
         try:
@@ -209,6 +213,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 late = self._intake.take_late(update) if self._intake else None
                 attempt = 1
                 while True:
+                    self._told.discard(update.update_id)
                     result = await self._process(update, coroutine, stored, attempt, late)
                     if result != _AGAIN or self._rerun is None:
                         durable = result is True
@@ -217,10 +222,12 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                     attempt += 1
                     coroutine = self._rerun(update)
         except Exception as exc:
-            metrics.UPDATE_ERRORS.inc()
             _log.exception("update %s could not be processed", update.update_id)
-            await self._tell_failed(update, exc)
+            if update.update_id not in self._told:  # else told and counted already
+                metrics.UPDATE_ERRORS.inc()
+                await self._tell_failed(update, exc)
         finally:
+            self._told.discard(update.update_id)
             _close_if_unstarted(coroutine)
             if update.update_id in self._watchers:  # a webhook request waits on it
                 self._outcomes[update.update_id] = durable

@@ -14,13 +14,16 @@ import asyncpg
 import pytest
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from telegram import Update
 from telegram.error import Conflict, NetworkError
 
 from bot import outage, polling_watch, runner
+from bot.edge import SessionUpdateProcessor
 from bot.ops_alerts import DirectAlerts
 from bot.polling_watch import PollingWatch
 from storage.db import create_engine
+from tests.conftest import prepare
 
 
 async def _error_of(url: str, *statements: str) -> Exception:
@@ -372,3 +375,57 @@ async def test_a_webhook_set_is_told_apart_from_another_instance_polling() -> No
     assert conflicted.services.polling.problem() == "webhook_set"
     (alert,) = conflicted.sent
     assert "webhook" in alert and "Another instance" not in alert
+
+
+async def test_a_failed_commit_whose_rollback_fails_too_is_reported_once(sqlite_url: str) -> None:
+    """The commit fails (told), then the rollback raises: the same failure, not told
+    again (it would count twice in voy_database_unreachable_total)."""
+    await prepare(sqlite_url)
+    failing = [False]
+
+    class FailingSession(AsyncSession):
+        async def commit(self) -> None:
+            if failing[0]:
+                raise OSError("the disk went away")
+            await super().commit()
+
+        async def rollback(self) -> None:
+            if failing[0]:
+                raise OSError("the disk went away")
+            await super().rollback()
+
+    engine = create_engine(sqlite_url)
+    told: list[BaseException] = []
+
+    async def failed(update: Update, error: Exception) -> None:
+        told.append(error)
+
+    async def handlers() -> None:
+        failing[0] = True
+
+    async def rerun(update: Update) -> None:
+        raise AssertionError("not tried again")
+
+    processor = SessionUpdateProcessor(
+        async_sessionmaker(engine, class_=FailingSession, expire_on_commit=False),
+        default_locale="en",
+    )
+    processor.bind(rerun, failed=failed)
+    update = Update.de_json(
+        {
+            "update_id": 7,
+            "message": {
+                "message_id": 1,
+                "date": 1795000000,
+                "chat": {"id": 1001, "type": "private"},
+                "from": {"id": 1001, "is_bot": False, "first_name": "小明"},
+                "text": "hi",
+            },
+        },
+        None,
+    )
+    try:
+        await processor.do_process_update(update, handlers())
+    finally:
+        await engine.dispose()
+    assert len(told) == 1
