@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -61,6 +61,20 @@ async def _alert_rows(harness: BotHarness) -> int:
     return int(count or 0)
 
 
+async def _notice_due(harness: BotHarness, now: datetime) -> None:
+    """An ordinary notice to the ops chat, due now (its delivery run is what fails)."""
+    async with unit_of_work(harness.sessions) as session:
+        await outbox.enqueue(
+            session,
+            kind="notice",
+            chat_id=OPS_CHAT,
+            text="due",
+            due_at=now,
+            dedupe_key="t:due",
+            audience="staff",
+        )
+
+
 def _failures(caplog: pytest.LogCaptureFixture) -> int:
     return sum(FAILED in record.getMessage() for record in caplog.records)
 
@@ -74,16 +88,7 @@ async def test_a_failing_delivery_run_alerts_ops_once_per_window(
         now = harness.app.bot_data.services.clock.now()
         # Claiming a row is an UPDATE: with it failing, every delivery run raises.
         await _fault(harness, "outbox", "UPDATE", on=True)
-        async with unit_of_work(harness.sessions) as session:
-            await outbox.enqueue(
-                session,
-                kind="notice",
-                chat_id=OPS_CHAT,
-                text="due",
-                due_at=now,
-                dedupe_key="t:due",
-                audience="staff",
-            )
+        await _notice_due(harness, now)
         for _ in range(200):
             if _failures(caplog) >= 3:
                 break
@@ -91,13 +96,7 @@ async def test_a_failing_delivery_run_alerts_ops_once_per_window(
         assert _failures(caplog) >= 3  # the runs failed, and each reached the handler
         assert await _alert_rows(harness) == 1  # one alert for the window
         await _fault(harness, "outbox", "UPDATE", on=False)
-        alerts: list[str] = []
-        for _ in range(200):
-            messages = [m for m in await harness.client.messages(OPS_CHAT) if m["from_bot"]]
-            alerts = [m["text"] for m in messages if m["text"] != "due"]
-            if alerts:
-                break
-            await asyncio.sleep(0.05)
+        alerts = await _ops_alerts(harness, 1)
         assert len(alerts) == 1 and "Error" in alerts[0]  # the exception type is named
 
 
@@ -146,16 +145,7 @@ async def test_an_alert_the_outbox_cannot_take_goes_to_the_ops_chat_directly(
     async for harness in run_harness(sandbox, db_url, ops_chat_id=OPS_CHAT, outbox_interval_s=0.1):
         await harness.client.set_chat(OPS_CHAT, title="ops", type_="supergroup")
         now = harness.app.bot_data.services.clock.now()
-        async with unit_of_work(harness.sessions) as session:
-            await outbox.enqueue(
-                session,
-                kind="notice",
-                chat_id=OPS_CHAT,
-                text="due",
-                due_at=now,
-                dedupe_key="t:due",
-                audience="staff",
-            )
+        await _notice_due(harness, now)
         await _fault(harness, "outbox", "INSERT", on=True)
         await _fault(harness, "outbox", "UPDATE", on=True)
         for _ in range(200):
