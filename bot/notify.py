@@ -70,6 +70,7 @@ _HEADER_KEYS = (
     "card.escalated_pool",
     "card.pass_limit",
     "card.pass_limit_pool",
+    "card.urgent_again",
     "card.pool_again",
     "card.reminder",
     "youth.answer",

@@ -216,12 +216,16 @@ async def _probe(context: Any) -> None:
             return
         if not await database_answers(services.engine):
             return
+        if services.database_failed_at != failed_at:  # a failure while it was asked
+            return
     context.job.schedule_removal()
     services.database_down_since = None
     services.database_failed_at = None
     alerted, services.database_alerted = services.database_alerted, False
     if since is None:
         return
+    services.direct_alerts.forget("database:")  # a new episode alerts again (before any
+    # await: one starting while the notice goes out keeps its key)
     now = services.clock.now()
     _log.warning("the database answers again (unreachable since %s)", since.isoformat())
     settings = services.settings
@@ -241,4 +245,3 @@ async def _probe(context: Any) -> None:
             now=now,
             window=window,
         )
-    services.direct_alerts.forget("database:")  # a new episode alerts again

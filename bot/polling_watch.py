@@ -37,7 +37,7 @@ class PollingWatch:
         self._clock = clock
         self._conflicts: deque[float] = deque()
         self._reason = REASON
-        self._reported = False
+        self._reported: str | None = None  # the reason reported in this conflict
         self.conflicted = False
 
     def conflict(self, reason: str = REASON) -> bool:
@@ -61,20 +61,20 @@ class PollingWatch:
             )
         elif not self.conflicted:
             _log.debug("getUpdates: 409 Conflict (%s)", reason)
-        if not self.conflicted or self._reported:
-            return False
-        self._reported = True
+        if not self.conflicted or self._reported == reason:
+            return False  # (another reason, say a webhook set by the other instance since,
+        self._reported = reason  # is reported too)
         return True
 
     def unreported(self) -> None:
         """The report could not be sent: the next 409 while conflicted reports again."""
-        self._reported = False
+        self._reported = None
 
     def answered(self) -> None:
         """A ``getUpdates`` call succeeded: the conflict ends once none came for the window."""
         if self.conflicted and self.problem() is None:
             self.conflicted = False
-            self._reported = False
+            self._reported = None
             self._conflicts.clear()
             _log.warning(
                 "no 409 Conflict for %g s: this instance polls alone again", CONFLICT_WINDOW_S

@@ -218,7 +218,7 @@ async def _pass_refused(
             index=context.services.knowledge,
         )
     if not refused.committee:
-        key = "card.pass_limit_no_committee"
+        key = "card.pass_limit_no_committee" if refused.yours else "card.pass_limit_plain"
     elif refused.yours:
         key = "card.pass_limit_refused"
     else:

@@ -383,13 +383,17 @@ async def pass_on(
         load = (await routing.open_loads(session)).get(target.id, 0)
         if load >= target.capacity:
             raise ColleagueFull(target, load)
+    # The committee decides when an admin passes on a question someone else holds, or
+    # one it was asked about; an admin passing on their own question (王老师 is a cadre
+    # too) passes like any cadre, or two could pass it back and forth for ever.
+    holds = cadre is not None and question.assigned_cadre_id == cadre.id
+    deciding = is_admin(user) and (not holds or lifecycle.escalated(question))
     _assign(
         question,
         target,
         actor=actor_of(user, cadre),
         now=now,
-        note=f"{lifecycle.COMMITTEE_PASS_NOTE if is_admin(user) else lifecycle.PASS_NOTE}"
-        f"{target.id}",
+        note=f"{lifecycle.COMMITTEE_PASS_NOTE if deciding else lifecycle.PASS_NOTE}{target.id}",
     )
     return Assignment(question, target)
 

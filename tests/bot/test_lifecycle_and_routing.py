@@ -15,7 +15,7 @@ from bot.data import DEMO_ORG
 from bot.services import lifecycle, org, questions, users
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
-from storage.models import Cadre, User
+from storage.models import ROLE_ADMIN, Cadre, User
 from storage.questions import Question
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -323,3 +323,21 @@ async def test_without_a_committee_group_the_limit_escalates_nothing(
         with pytest.raises(questions.PassLimit) as refused:
             await p.hand("张老师", "李老师", max_passes=1)
         assert refused.value.committee and refused.value.newly
+
+
+async def test_an_admin_passing_their_own_question_passes_like_any_cadre(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """张老师 is an admin too (as 王老师 is in the demo): passing on a question he holds
+    is no committee decision, so 李老师 and he cannot pass it back and forth for ever."""
+    async with unit_of_work(sessions) as session:
+        p = await _passing(session)
+        zhang = p.cadres["张老师"]
+        zhang.roles = [*zhang.roles, ROLE_ADMIN]
+        await p.hand("李老师", "张老师")
+        await p.hand("张老师", "李老师")
+        await p.hand("李老师", "张老师")
+        await p.hand("张老师", "李老师")  # an admin is never refused
+        with pytest.raises(questions.PassLimit) as refused:
+            await p.hand("李老师", "张老师")
+        assert refused.value.passes == 4

@@ -377,6 +377,16 @@ async def test_a_webhook_set_is_told_apart_from_another_instance_polling() -> No
     assert "webhook" in alert and "Another instance" not in alert
 
 
+async def test_a_conflict_whose_reason_changes_is_reported_again() -> None:
+    """Another instance polled, then set a webhook: the 409s never stopped, but ops
+    hears of the webhook too (/healthz already said so)."""
+    conflicted = _Conflicted()
+    await conflicted.conflicts(4, _OTHER_POLL)
+    await conflicted.conflicts(3, _WEBHOOK)
+    assert conflicted.services.polling.problem() == "webhook_set"
+    assert len(conflicted.sent) == 2 and "webhook" in conflicted.sent[1], conflicted.sent
+
+
 async def test_a_failed_commit_whose_rollback_fails_too_is_reported_once(sqlite_url: str) -> None:
     """The commit fails (told), then the rollback raises: the same failure, not told
     again (it would count twice in voy_database_unreachable_total)."""

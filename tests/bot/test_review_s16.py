@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 import typer
 
+from bot import notify
 from bot.cli_common import load_settings
 from bot.config import Settings
+from bot.i18n import html_to_plain, translator
 from bot.services.safeguarding import assess
 from knowledge import FaqDoc, Matcher
 from knowledge.entries import STARTER_FAQ, read_entries
@@ -131,3 +133,12 @@ def test_a_contrast_term_does_not_demote_the_entry_that_answers_it(
     result = starter_matcher.match(query)
     assert result.top is not None and result.top.entry_id == entry, result.hits[:1]
     assert result.band == "answer", (query, result.band, result.hits[:1])
+
+
+def test_an_urgent_cards_first_line_names_its_ticket() -> None:
+    """A call for help's card opened again starts with the urgent line: a reply to it
+    must find the question even when its outbox record is gone (session 17 review)."""
+    for locale in ("zh-Hans", "zh-Hant", "en"):
+        tr = translator(locale, locale)
+        card = tr("card.urgent_again", ref=42, category="x") + "\n" + tr("card.pool")
+        assert notify.ticket_in_header(html_to_plain(card)) == 42, locale
