@@ -46,13 +46,36 @@ _NUMERALS = {
     **dict.fromkeys("八捌", "8"),
     **dict.fromkeys("九玖", "9"),
 }
-_SEPARATORS = " -.·・•–—_"
-# A run of digits in any script (Chinese numerals, １２３, 𝟏𝟐𝟑, ١٢٣), one separator at most
+# Circled and other enclosed digits (①③⑧…), which are no decimal digits to Unicode.
+_ENCLOSED = {
+    **{chr(0x2460 + n): str(n + 1) for n in range(9)},  # ①-⑨
+    **{chr(0x2776 + n): str(n + 1) for n in range(9)},  # ❶-❾
+    **{chr(0x2780 + n): str(n + 1) for n in range(9)},  # ➀-➈
+    **{chr(0x278A + n): str(n + 1) for n in range(9)},  # ➊-➒
+    **{chr(0x24F5 + n): str(n + 1) for n in range(9)},  # ⓵-⓽
+    **dict.fromkeys("⓪⓿🄋", "0"),
+}
+_NUMERALS |= _ENCLOSED
+# What may part the digits of one number: spaces (a no-break or thin space too), and a
+# dot, dash (any of Unicode's, the minus sign), underscore, slash, tilde or comma with a
+# space on either side or none. Two spaces may part them as well.
+_SPACES = " \u00a0\u2009\u202f"
+_MARKS = "-.·・•_/~〜\u2010\u2011\u2012\u2013\u2014\u2015\u2212,、"
+_GAP = rf"(?:[{_SPACES}]?[{re.escape(_MARKS)}][{_SPACES}]?|[{_SPACES}]{{1,2}})"
+# A run of digits in any script (Chinese numerals, １２３, 𝟏𝟐𝟑, ١٢٣, ①②③), one gap at most
 # between two. 十/百/千/万 end a run: 三百元, 十二月 and 二十三 are amounts and dates, never a
 # number read out digit by digit.
 _DIGIT = rf"(?:\d|[{''.join(_NUMERALS)}])"
-_DIGIT_RUN = re.compile(rf"{_DIGIT}(?:[{re.escape(_SEPARATORS)}]?{_DIGIT})+")
-_SEPARATOR = re.compile(rf"[{re.escape(_SEPARATORS)}]")
+_DIGIT_RUN = re.compile(rf"{_DIGIT}(?:{_GAP}?{_DIGIT})+")
+_SEPARATOR = re.compile(_GAP)
+# Commas part a list (2023、2024、2025, 1,380,000) more often than a number: groups parted by
+# them make one number only when they are of three digits or more and not all as long.
+_LIST_MARKS = frozenset(",、")
+# What an e-mail address or a WeChat id is made of: a run of digits touching one, directly
+# or through a dot, dash, underscore, % or +, is part of it (zhang.2008.0512@qq.com,
+# wxid_2010_1234_5678x) and is left as written, for the e-mail and WeChat patterns.
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@")
+_JOINERS = frozenset("._%+-")
 # Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
 # No personal number is shorter (a QQ number has five digits).
 _RUN_MIN_DIGITS = 5
@@ -134,8 +157,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "id_card",
         # 18 digits: area, birth date, sequence, check character (X); or the old 15. Parted
-        # after the area and the birth date, as people type it.
-        r"(?<![0-9])[1-9][0-9]{5}[\s-]?(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])"
+        # after the area and the birth date (and within it, 6-4-4-4), as people type it.
+        r"(?<![0-9])[1-9][0-9]{5}[\s-]?(?:18|19|20)[0-9]{2}[\s-]?(?:0[1-9]|1[0-2])"
         r"(?:0[1-9]|[12][0-9]|3[01])[\s-]?[0-9]{3}[0-9x](?![0-9])"
         r"|(?<![0-9])[1-9][0-9]{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])",
     ),
@@ -243,10 +266,24 @@ def _ascii_digit(char: str) -> str:
 def _one_number(groups: list[str], separators: list[str]) -> bool:
     """Whether digits parted so are one number: read out one by one with the same pause
     (1 3 8 …, 一-三-八…), or in groups of three or more (138 1234 5678, 110101 2005…).
-    Not a list (1.5 2.5 3.5, 2026.05.01, 13 14 15)."""
+    Not a list (1.5 2.5 3.5, 2026.05.01, 13 14 15, 1、2、3, 2023、2024、2025)."""
+    if any(_LIST_MARKS & set(separator) for separator in separators):
+        lengths = {len(group) for group in groups}
+        return min(lengths) >= 3 and len(lengths) > 1
     if all(len(group) == 1 for group in groups):
         return len(set(separators)) == 1
     return all(len(group) >= 3 for group in groups)
+
+
+def _in_address(text: str, start: int, end: int) -> bool:
+    """Whether the ASCII digits at ``text[start:end]`` are part of an e-mail address or
+    an id: a letter, digit or @ next to them, or one past a dot, dash, _, % or +."""
+    for step, edge in ((-1, start - 1), (1, end)):
+        if 0 <= edge < len(text) and text[edge] in _JOINERS:
+            edge += step
+        if 0 <= edge < len(text) and text[edge] in _WORD:
+            return True
+    return False
 
 
 def _as_digits(match: re.Match[str]) -> str:
@@ -258,10 +295,13 @@ def _as_digits(match: re.Match[str]) -> str:
     digits = [_ascii_digit(char) for group in groups for char in group]
     if len(digits) < _RUN_MIN_DIGITS:
         return run
-    if run.isascii() and set(separators) <= {" ", "-"} and any(len(g) > 1 for g in groups):
-        return run  # as the patterns read it already (QQ 12345678 13812345678 is two)
+    as_read = set(separators) <= {" ", "-"} and any(len(g) > 1 for g in groups)
+    if run.isascii() and (as_read or _in_address(match.string, match.start(), match.end())):
+        # As the patterns read it already (QQ 12345678 13812345678 is two), or part of
+        # an address the e-mail and WeChat patterns read whole.
+        return run
     if separators and _one_number(groups, separators):
-        return "".join(digits) + _JOINED * len(separators)
+        return "".join(digits) + _JOINED * sum(map(len, separators))
     return "".join(char if _SEPARATOR.fullmatch(char) else _ascii_digit(char) for char in run)
 
 

@@ -312,3 +312,79 @@ def test_a_spelled_out_number_is_found_in_its_own_spelling() -> None:
 def test_masking_spelled_out_numbers_is_idempotent(text: str) -> None:
     once = mask_personal_data(text, LABELS)
     assert mask_personal_data(once, LABELS) == once
+
+
+# E-mail addresses and WeChat ids whose digits are parted by dots or underscores: the
+# digits belong to the address, not to a number read out (they were hidden whole before
+# spelled-out numbers were read, and must stay so).
+ADDRESSES_WITH_PARTED_DIGITS = [
+    ("我的邮箱是zhang.2008.0512@qq.com", "我的邮箱是[邮箱]", "email"),
+    ("邮箱 wang_123_456@163.com", "邮箱 [邮箱]", "email"),
+    ("邮箱 xiaoming_2009_0101@163.com", "邮箱 [邮箱]", "email"),
+    ("邮箱是 2008.0512.abc@qq.com", "邮箱是 [邮箱]", "email"),
+    ("邮箱 123.456.789@qq.com，谢谢", "邮箱 [邮箱]，谢谢", "email"),
+    ("微信号 zhang_2008_0512_abc", "微信号 [微信]", "wechat"),
+    ("我的微信 wxid_2010_1234_5678x", "我的微信 [微信]", "wechat"),
+    ("wechat: xm_2010_0101", "wechat: [微信]", "wechat"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked", "kind"), ADDRESSES_WITH_PARTED_DIGITS)
+def test_addresses_with_parted_digits_are_masked_whole(text: str, masked: str, kind: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == [kind]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+def test_a_parted_number_ending_a_sentence_is_still_masked() -> None:
+    # A dot after the number ends the sentence; it does not make the number an address.
+    assert mask_personal_data("我电话是138.1234.5678.", LABELS) == "我电话是[手机]."
+
+
+# More ways people part a number: Chinese commas between spelled-out groups, a spaced
+# dash or two spaces, a slash or tilde, the other Unicode dashes and the minus sign, a
+# no-break space, circled digits, an ID number typed 6-4-4-4.
+MORE_SEPARATORS = [
+    ("一三八，一二三四，五六七八", "[手机]", "phone"),
+    ("电话一三八、一二三四、五六七八", "电话[手机]", "phone"),
+    ("电话 138 - 1234 - 5678", "电话 [手机]", "phone"),
+    ("电话 138  1234  5678 晚上打", "电话 [手机] 晚上打", "phone"),
+    ("电话138/1234/5678", "电话[手机]", "phone"),
+    ("电话138~1234~5678", "电话[手机]", "phone"),
+    ("电话138\u20101234\u20105678", "电话[手机]", "phone"),
+    ("电话138\u20111234\u20115678", "电话[手机]", "phone"),
+    ("电话138\u20121234\u20125678", "电话[手机]", "phone"),
+    ("电话138\u20151234\u20155678", "电话[手机]", "phone"),
+    ("电话138\u22121234\u22125678", "电话[手机]", "phone"),
+    ("电话138\u00a01234\u00a05678", "电话[手机]", "phone"),
+    ("电话①③⑧①②③④⑤⑥⑦⑧", "电话[手机]", "phone"),
+    ("身份证 110101 2005 0101 1234", "身份证 [身份证]", "id_card"),
+    ("身份证 110101 2008 0101 123X，对吗", "身份证 [身份证]，对吗", "id_card"),
+]
+
+MORE_SEPARATORS_UNTOUCHED = [
+    "活动在2026/05/01开始",
+    "5~6个人一组",
+    "100~200元都可以",
+    "1、2、3、4、5、6、7、8都要填",
+    "一、二、三、四、五、六",
+    "2023、2024、2025、2026年的志愿时长",
+    "二〇二三，二〇二四，二〇二五，二〇二六年",
+    "团费1,380,000元",
+    "第①②③④⑤条",
+    "2026 - 05 - 01 报名",
+    "共 3  5  7 人",
+]
+
+
+@pytest.mark.parametrize(("text", "masked", "kind"), MORE_SEPARATORS)
+def test_numbers_parted_other_ways_are_masked(text: str, masked: str, kind: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == [kind]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+@pytest.mark.parametrize("text", MORE_SEPARATORS_UNTOUCHED)
+def test_dates_ranges_and_lists_are_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+    assert find_personal_data(text) == []
