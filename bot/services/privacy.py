@@ -146,7 +146,9 @@ _NAME_END = (
 _PATTERNS: tuple[tuple[str, str], ...] = (
     # Order matters: each kind only sees text the kinds before it left. An e-mail may
     # hold a QQ number (12345678@qq.com); an ID card holds phone-like digit runs.
-    ("email", r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"),
+    # From the start of the address only: tried again from every character of a long run
+    # of letters or digits, the pattern would take time growing with the run's square.
+    ("email", r"(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"),
     (
         "student_id",
         # 学号, 学籍号, 考号, 准考证号, 学生证号: each names one pupil.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -388,3 +389,21 @@ def test_numbers_parted_other_ways_are_masked(text: str, masked: str, kind: str)
 def test_dates_ranges_and_lists_are_kept(text: str) -> None:
     assert mask_personal_data(text, LABELS) == text
     assert find_personal_data(text) == []
+
+
+def _seconds(text: str) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        mask_personal_data(text, LABELS)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("unit", ["一", "1", "a", "a.", "1.", "一 "])
+def test_masking_time_grows_about_linearly(unit: str) -> None:
+    # A hostile text of 20,000 characters against one of 2,000: ten times as long should
+    # take about ten times as long, never about a hundred times (a pattern retried from
+    # every position). The ratio, not a time, so a slow machine does not fail it.
+    small, large = _seconds(unit * (2_000 // len(unit))), _seconds(unit * (20_000 // len(unit)))
+    assert large / small < 30, (small, large)
