@@ -49,6 +49,28 @@ def _media(media: Media) -> tuple[str, Any]:
     return "document", {**document, "file_size": record.size}
 
 
+def legacy_forward_fields(origin: dict[str, Any]) -> dict[str, Any]:
+    """The fields a forward was told by before Bot API 7.0, which Telegram still sends
+    beside ``forward_origin``: no longer in the spec (the checker would call them unknown
+    fields; clients keep or ignore them, PTB as ``api_kwargs``), sent here as they are
+    because a bot that stores updates sees them."""
+    fields: dict[str, Any] = {}
+    kind = origin.get("type")
+    if kind == "user":
+        fields["forward_from"] = origin["sender_user"]
+    elif kind == "hidden_user":
+        fields["forward_sender_name"] = origin["sender_user_name"]
+    elif kind == "chat":
+        fields["forward_from_chat"] = origin["sender_chat"]
+    elif kind == "channel":
+        fields["forward_from_chat"] = origin["chat"]
+        fields["forward_from_message_id"] = origin["message_id"]
+    if origin.get("author_signature"):
+        fields["forward_signature"] = origin["author_signature"]
+    fields["forward_date"] = origin["date"]
+    return fields
+
+
 def telegram_message(chat: Chat, msg: StoredMessage, *, nested: bool = False) -> dict[str, Any]:
     """The Bot API Message object for ``msg`` (``reply_to_message`` one level deep)."""
     data: dict[str, Any] = {
@@ -61,6 +83,7 @@ def telegram_message(chat: Chat, msg: StoredMessage, *, nested: bool = False) ->
         data["edit_date"] = msg.edit_date
     if msg.forward_origin:
         data["forward_origin"] = msg.forward_origin
+        data.update(legacy_forward_fields(msg.forward_origin))
     if msg.text is not None:
         data["text"] = msg.text
         if msg.entities:

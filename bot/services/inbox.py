@@ -129,16 +129,28 @@ _HOLDS_PART = ("quote", "external_reply")
 # sender, and when; who first wrote it (a user, their name, a group or channel, a signature)
 # is a third party's data, read by nobody here.
 _ORIGIN_KEPT = frozenset({"type", "date"})
+# The same told the old way, which Telegram still sends beside forward_origin (no longer
+# in the Bot API's description; PTB keeps them as api_kwargs and to_dict() writes them
+# back): dropped, but for forward_date.
+_LEGACY_FORWARD = (
+    "forward_from",
+    "forward_from_chat",
+    "forward_from_message_id",
+    "forward_signature",
+    "forward_sender_name",
+)
 
 
 def _without_quotes(message: dict[str, Any]) -> dict[str, Any] | None:
     origin = message.get("forward_origin")
     named = isinstance(origin, dict) and not set(origin) <= _ORIGIN_KEPT
+    named = named or any(k in message for k in _LEGACY_FORWARD)
     if not named and not any(
         isinstance(message.get(k), dict) for k in (*_HOLDS_MESSAGE, *_HOLDS_PART)
     ):
         return None
-    out = {k: v for k, v in message.items() if k not in _HOLDS_PART}
+    dropped = (*_HOLDS_PART, *_LEGACY_FORWARD)
+    out = {k: v for k, v in message.items() if k not in dropped}
     for key in _HOLDS_MESSAGE:
         if isinstance(message.get(key), dict):
             out[key] = {k: v for k, v in message[key].items() if k in _QUOTE_KEPT}
@@ -191,7 +203,8 @@ def quoted_texts(payload: dict[str, Any]) -> list[str]:
 def unquoted(update: Update) -> dict[str, Any] | None:
     """The stored form of a handled ``update`` that quotes a message (a reply, a button
     press) or forwards one: its payload without the quoted text or the forwarded message's
-    original sender; None for one that does neither."""
+    original sender (in forward_origin or the legacy forward_* fields); None for one that
+    does neither."""
     message = update.effective_message
     if update.callback_query is None and (
         message is None
@@ -201,6 +214,7 @@ def unquoted(update: Update) -> dict[str, Any] | None:
             and message.quote is None
             and message.external_reply is None
             and message.forward_origin is None
+            and not any(k in message.api_kwargs for k in _LEGACY_FORWARD)
         )
     ):
         return None

@@ -301,3 +301,55 @@ async def test_forwarded_messages_carry_a_message_origin(
             await client.send_text(YOUTH, "x", forward_origin=bad)
     with pytest.raises(RuntimeError, match="cannot be a reply"):
         await client.send_text(YOUTH, "x", reply_to=1, forward_origin=origins[1])
+
+
+async def test_forwarded_messages_carry_the_legacy_forward_fields_too(
+    client: SandboxClient, bot_call: BotCall
+) -> None:
+    """Telegram still sends a forward's fields from before Bot API 7.0 beside
+    ``forward_origin`` (no longer in the spec; PTB keeps them in ``api_kwargs``), so the
+    sandbox does: ``forward_from``, ``forward_sender_name``, ``forward_from_chat``,
+    ``forward_from_message_id``, ``forward_signature`` as the origin has them, and
+    ``forward_date``."""
+    other = {"id": 1777, "first_name": "张三", "username": "zhangsan_2010"}
+    group = {"id": -1009, "title": "初二(3)班"}
+    channel = {"id": -1008, "title": "某某频道", "username": "somechannel"}
+    origins = [
+        {"type": "user", "sender_user": other, "date": 1_700_000_000},
+        {"type": "hidden_user", "sender_user_name": "李四", "date": 1_700_000_001},
+        {"type": "chat", "sender_chat": group, "author_signature": "班长", "date": 1_700_000_002},
+        {
+            "type": "channel",
+            "chat": channel,
+            "message_id": 42,
+            "author_signature": "小编",
+            "date": 1_700_000_003,
+        },
+    ]
+    for origin in origins:
+        await client.send_text(YOUTH, "转发的话", forward_origin=origin)
+    messages = [u["message"] for u in await _updates(bot_call)]
+    legacy = [{k: v for k, v in m.items() if k.startswith("forward_")} for m in messages]
+    assert [set(fields) for fields in legacy] == [
+        {"forward_origin", "forward_from", "forward_date"},
+        {"forward_origin", "forward_sender_name", "forward_date"},
+        {"forward_origin", "forward_from_chat", "forward_signature", "forward_date"},
+        {
+            "forward_origin",
+            "forward_from_chat",
+            "forward_from_message_id",
+            "forward_signature",
+            "forward_date",
+        },
+    ]
+    assert legacy[0]["forward_from"] == legacy[0]["forward_origin"]["sender_user"]
+    assert legacy[1]["forward_sender_name"] == "李四"
+    assert legacy[2]["forward_from_chat"]["title"] == "初二(3)班"
+    assert legacy[2]["forward_signature"] == "班长"
+    assert legacy[3]["forward_from_chat"]["username"] == "somechannel"
+    assert legacy[3]["forward_from_message_id"] == 42
+    assert [f["forward_date"] for f in legacy] == [1_700_000_000 + n for n in range(4)]
+    # PTB reads the origin and keeps the rest, which update.to_dict() writes back.
+    message = Message.de_json(messages[0], None)  # type: ignore[arg-type]
+    assert message is not None and message.forward_origin is not None
+    assert message.to_dict()["forward_from"]["id"] == 1777
