@@ -122,11 +122,21 @@ async def _after(context: BotContext, outcome: asking.Outcome) -> None:
         )
 
 
+def _with_forward_note(tr: Translator, text: Html, forwarded: bool) -> Html:
+    """``text``, and when a message the young person forwarded reaches staff, what a
+    person is shown of someone else's message."""
+    return Html(text + "\n\n" + tr("ask.forwarded_note")) if forwarded else text
+
+
 async def _render(
     message: Message, tr: Translator, outcome: asking.Outcome, *, forwarded: bool = False
 ) -> None:
+    """Reply with the outcome. A question that goes to staff (now, or after an FAQ answer
+    or suggestions the young person turned down) says so if it holds a forwarded message."""
+    if isinstance(outcome, asking.Routed | asking.Urgent):
+        forwarded = forwarded or any(m.forwarded for m in outcome.question.thread)
     if isinstance(outcome, asking.Urgent):
-        await message.reply_text(tr("safeguard.help"))
+        await message.reply_text(_with_forward_note(tr, tr("safeguard.help"), forwarded))
     elif isinstance(outcome, asking.Repeated):
         await message.reply_text(tr("ask.repeated", ref=outcome.question_id))
     elif isinstance(outcome, asking.SmallTalk):
@@ -147,9 +157,7 @@ async def _render(
         )
     else:
         key = "ask.routed" if outcome.cadre is not None else "youth.routed_pool"
-        text = tr(key, ref=outcome.question.id)
-        if forwarded:  # say what a person is shown of someone else's message
-            text = Html(text + "\n\n" + tr("ask.forwarded_note"))
+        text = _with_forward_note(tr, tr(key, ref=outcome.question.id), forwarded)
         await message.reply_text(
             text, reply_markup=share_identity_keyboard(tr, outcome.question.id)
         )
@@ -399,7 +407,11 @@ async def submit_follow_up(
             now=now,
             nearest=[],
         )
-    await message.reply_text(context.tr("youth.follow_up_sent", ref=question_id))
+    await message.reply_text(
+        _with_forward_note(
+            context.tr, context.tr("youth.follow_up_sent", ref=question_id), forwarded
+        )
+    )
 
 
 async def share_identity_button(update: Update, context: BotContext) -> None:

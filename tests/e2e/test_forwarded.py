@@ -5,14 +5,18 @@ on staff learns who first wrote it; its personal data is masked like any text.""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from sandbox import SandboxServer
 from storage.models import InboundMessage
 from storage.questions import Question
+from tests.conftest import run_harness
 from tests.e2e.test_data_rights import _document, _reply
-from tests.support import XIAOMING, BotHarness
+from tests.support import XIAOMING, BotHarness, buttons
 
 WANG = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}
 FRIEND = {"id": 1777, "first_name": "张三丰", "last_name": "Zhang", "username": "zhangsan_2010"}
@@ -45,6 +49,8 @@ ORIGINS: list[tuple[dict[str, Any], str]] = [
         "东湖公园夏令营开始招募营员，名额有限，报名请加微信 donghu2026",
     ),
 ]
+# The start of what the young person is told when a forwarded message reaches staff.
+NOTE = "你转发的这条消息"
 HIDDEN = ("一三八一二三四五六七八", "幺三九 零零一二 三四五六", "donghu2026")
 
 
@@ -107,14 +113,65 @@ async def test_a_forwarded_follow_up_is_marked_on_the_cadres_card(harness: BotHa
     # 小明 adds a friend's message to it ("follow up", then the forward).
     seq = await harness.client.last_seq()
     await harness.press_data(XIAOMING, reply["message_id"], f"v1:qfu:{question_id}")
-    await harness.send(
+    replies = await harness.send(
         XIAOMING,
         "周六下午两点篮球场，带身份证一一〇一〇一二〇〇八〇一〇一一二三四报名",
         forward_origin={"type": "user", "sender_user": FRIEND},
     )
+    assert NOTE in replies[-1]["text"], replies  # told what the cadre is shown of it
     card = await harness.client.wait_for_bot_message(
         WANG["id"], after_seq=seq, timeout=10, predicate=lambda m: "追问" in (m.get("text") or "")
     )
     assert "转发" in card["text"] and "篮球场" in card["text"], card["text"]
     for leaked in (*THIRD_PARTY, "一一〇一〇一二〇〇八〇一〇一一二三四"):
         assert leaked not in card["text"], leaked
+
+
+def _last_reply(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return [m for m in messages if m["from_bot"]][-1]
+
+
+async def test_a_forwarded_message_answered_then_passed_to_a_person_says_so(
+    harness: BotHarness,
+) -> None:
+    """An FAQ answer reaches nobody on staff (no note), but "ask a person" after it sends
+    the forwarded words to a cadre: the young person is told then."""
+    await _start(harness)
+    (reply,) = await harness.send(
+        XIAOMING, "团费怎么交？", forward_origin={"type": "user", "sender_user": FRIEND}
+    )
+    assert [b["text"] for b in buttons(reply)][-1] == "👎 找人工解答"
+    assert NOTE not in reply["text"]
+    await harness.press(XIAOMING, reply, "找人工")
+    routed = _last_reply(await harness.client.messages(XIAOMING["id"]))
+    assert "问题编号" in routed["text"] and NOTE in routed["text"], routed["text"]
+
+
+async def test_a_forwarded_call_for_help_says_so(harness: BotHarness) -> None:
+    await _start(harness)
+    replies = await harness.send(
+        XIAOMING,
+        "我真的不想活了，每天都很痛苦",
+        forward_origin={"type": "hidden_user", "sender_user_name": "李四光"},
+    )
+    assert NOTE in replies[-1]["text"], replies
+
+
+@pytest.fixture
+async def cautious(sandbox: SandboxServer, database_url: str) -> AsyncIterator[BotHarness]:
+    """A bot that never answers on its own, so every likely match becomes a suggestion."""
+    async for running in run_harness(sandbox, database_url, match_answer_threshold=1.0):
+        yield running
+
+
+async def test_a_forwarded_message_with_none_of_the_suggestions_says_so(
+    cautious: BotHarness,
+) -> None:
+    await _start(cautious)
+    (reply,) = await cautious.send(
+        XIAOMING, "团关系咋转", forward_origin={"type": "user", "sender_user": FRIEND}
+    )
+    assert "你是想问" in reply["text"] and NOTE not in reply["text"]
+    await cautious.press(XIAOMING, reply, "以上都不是")
+    routed = _last_reply(await cautious.client.messages(XIAOMING["id"]))
+    assert "转给团干部" in routed["text"] and NOTE in routed["text"], routed["text"]
