@@ -21,7 +21,7 @@ from bot.i18n import html_to_plain
 from bot.services import access_log, data_forget
 from bot.services.data_rights import describe_actor, pseudonymise_refs, staff_code
 from storage.broadcasts import AnnouncementPreference, Subscription
-from storage.faq import FaqEntry, MatchLog
+from storage.faq import FaqEntry, FaqRevision, MatchLog
 from storage.models import Cadre, InboundMessage, User
 from storage.outbox import OutboxMessage
 from storage.questions import Conversation, Question
@@ -103,6 +103,14 @@ async def export(
         entry.id: entry
         for entry in await session.scalars(select(FaqEntry).where(FaqEntry.id.in_(offered_ids)))
     }
+    # Their revisions, oldest first: what each read when the bot offered it.
+    revisions: dict[int, list[FaqRevision]] = {}
+    for revision in await session.scalars(
+        select(FaqRevision)
+        .where(FaqRevision.entry_id.in_(offered_ids))
+        .order_by(FaqRevision.changed_at, FaqRevision.id)
+    ):
+        revisions.setdefault(revision.entry_id, []).append(revision)
     phrasings = await data_forget.learned_phrasings(session, user_id=me)
     slugs = dict(
         (
@@ -180,7 +188,7 @@ async def export(
             }
             for m in matches
         ],
-        "replies_on_the_spot": [_on_the_spot(m, offered) for m in matches],
+        "replies_on_the_spot": [_on_the_spot(m, offered, revisions) for m in matches],
         # Chosen by them from "did you mean", or added by a cadre from their question.
         "faq_phrasings_learned_from_you": [
             {
@@ -274,25 +282,42 @@ async def export(
     return Export(data, empty)
 
 
-def _on_the_spot(log: MatchLog, entries: dict[int, FaqEntry]) -> dict[str, Any]:
+def _as_of(
+    entry: FaqEntry, revisions: list[FaqRevision], moment: datetime
+) -> tuple[dict[str, Any], str]:
+    """``entry``'s content when the bot offered it at ``moment`` (its latest revision
+    from before then) and ``"sent"``; its content now and ``"now"`` when no revision is
+    that old."""
+    then = [r for r in revisions if r.changed_at <= moment]
+    if then and isinstance(then[-1].snapshot, dict):
+        return then[-1].snapshot, "sent"
+    return {"question": entry.question, "answer": entry.answer}, "now"
+
+
+def _on_the_spot(
+    log: MatchLog, entries: dict[int, FaqEntry], revisions: dict[int, list[FaqRevision]]
+) -> dict[str, Any]:
     """What the bot replied at once to one message: the reply itself is not stored, so it
-    is rebuilt from the match log and the FAQ entries it offered, as they read now (an
-    answer with its text; "did you mean" choices by their questions)."""
+    is rebuilt from the match log and the FAQ entries it offered, as they read then (from
+    the entry's revision history; as they read now, marked so, when it holds none that
+    old): an answer with its text, "did you mean" choices by their questions."""
     answered = log.band == "answer"
+    shown = []
+    for entry_id in log.offered or []:
+        entry = entries.get(entry_id)
+        if entry is None:
+            continue
+        content, as_of = _as_of(entry, revisions.get(entry_id, []), log.created_at)
+        item = {"faq_entry": entry.slug, "question": str(content.get("question", ""))}
+        if answered:
+            item["answer"] = html_to_plain(str(content.get("answer", "")), keep_links=True)
+        shown.append({**item, "text_as_of": as_of})
     return {
         "at": _at(log.created_at),
         "ticket": log.question_id,
         "your_message": log.query,
         "reply": _REPLY_OF_BAND.get(log.band, log.band),
-        "faq_entries": [
-            {
-                "faq_entry": entry.slug,
-                "question": entry.question,
-                **({"answer": html_to_plain(entry.answer, keep_links=True)} if answered else {}),
-            }
-            for entry_id in log.offered or []
-            if (entry := entries.get(entry_id)) is not None
-        ],
+        "faq_entries": shown,
         "your_response": log.response,
         "chosen_entry": log.chosen_slug,
     }

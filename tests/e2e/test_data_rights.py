@@ -4,15 +4,18 @@ buttons), the cadre told of a withdrawn question, and the access log of shared n
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot import retention_job
+from bot.i18n import html_to_plain
 from bot.services import lifecycle
 from bot.services.data_rights import PURGED
 from bot.sweeper import sweep
 from sandbox import SandboxServer
+from storage.faq import FaqEntry, FaqRevision, MatchLog
 from storage.privacy import PersonalDataAccess
 from storage.questions import Question
 from storage.wishes import Wish
@@ -66,14 +69,18 @@ async def _question(harness: BotHarness) -> Question:
     return question
 
 
-async def _document(harness: BotHarness, message: dict[str, Any]) -> dict[str, Any]:
-    """Download a document the bot sent, over the Bot API, and parse it."""
+async def _document(
+    harness: BotHarness, message: dict[str, Any], *, last: bool = False
+) -> dict[str, Any]:
+    """Download a document the bot sent, over the Bot API, and parse it (``last``: the
+    latest of that name, when one was exported before on the same day)."""
     name = message["document"]["file_name"]
     assert name.startswith("voy-mydata-") and name.endswith(".json")
     # The control API's view names the file but not its id; the sandbox's file store does.
     files = harness.server.core.files
-    found = (files.by_path(f"documents/file_{n}") for n in range(1, 100))
-    record = next(r for r in found if r is not None and r.file_name == name)
+    found = [files.by_path(f"documents/file_{n}") for n in range(1, 100)]
+    named = [r for r in found if r is not None and r.file_name == name]
+    record = named[-1] if last else named[0]
     file = await harness.app.bot.get_file(record.file_id)  # real HTTP, as a client would
     parsed: dict[str, Any] = json.loads(bytes(await file.download_as_bytearray()))
     return parsed
@@ -304,6 +311,44 @@ async def test_mydata_holds_the_faq_answer_the_bot_gave_on_the_spot(
     assert entry["answer"] and entry["answer"][:20] in answer["text"]
     assert entry["question"] and entry["faq_entry"]
     assert "常见问题" in data["notes"]["replies_on_the_spot"]
+
+
+async def test_mydata_holds_the_faq_answer_as_it_read_when_sent(harness: BotHarness) -> None:
+    """An entry edited after the bot answered with it: the export gives the answer as it
+    was sent (the entry's revision current then), not the entry's text now; an entry with
+    no revision from before the reply falls back to its text now, marked so."""
+    (answer,) = await harness.send(XIAOMING, "请问几岁可以入团")
+    async with harness.sessions() as session, session.begin():
+        (log,) = await session.scalars(select(MatchLog))
+        entry = await session.get(FaqEntry, log.offered[0])
+        assert entry is not None
+        sent_answer = entry.answer
+        entry.answer = "改过的答复：NEW-TEXT"
+        entry.version += 1
+        later = log.created_at + timedelta(minutes=1)
+        session.add(
+            FaqRevision(
+                entry_id=entry.id,
+                version=entry.version,
+                snapshot=entry.snapshot(),
+                changed_by="editor:later",
+                changed_at=later,
+            )
+        )
+    data = await _document(harness, await _reply(harness, XIAOMING, "/mydata", "voy-mydata-"))
+    (reply,) = data["replies_on_the_spot"]
+    (shown,) = reply["faq_entries"]
+    assert "NEW-TEXT" not in shown["answer"] and shown["answer"][:20] in answer["text"]
+    assert shown["answer"] == html_to_plain(sent_answer, keep_links=True)
+    assert shown["text_as_of"] == "sent"
+    # No revision from before the reply: the text now, marked as such.
+    async with harness.sessions() as session, session.begin():
+        await session.execute(delete(FaqRevision).where(FaqRevision.changed_by != "editor:later"))
+    data = await _document(
+        harness, await _reply(harness, XIAOMING, "/mydata", "voy-mydata-"), last=True
+    )
+    (shown,) = data["replies_on_the_spot"][0]["faq_entries"]
+    assert "NEW-TEXT" in shown["answer"] and shown["text_as_of"] == "now"
 
 
 async def test_mydata_holds_the_choices_the_bot_offered_on_the_spot(
