@@ -30,10 +30,12 @@ SUGGESTIONS = 3
 # Dice charges a long message for every word around its question (a greeting, who is
 # asking, what happened), so such a message scored low against every phrasing and went
 # to a person even with the right entry first. Its candidates keep the order the whole
-# message gives them; each is scored by the whole message or its best passage,
-# whichever is higher. Passages only rescore what the whole message found: ranked by
-# their passages, entries that one clause resembles outranked the one the message is
-# about (top-1 on a set of long messages fell from 0.73 to 0.66; bench/README.md).
+# message gives them (but for the best-scoring one, always shown); each is scored by
+# the whole message or its best passage, whichever is higher. Passages only rescore what
+# the whole message found: ranked by their passages, entries that one clause resembles
+# outranked the one the message is about (top-1 on a set of long messages fell from 0.73
+# to 0.66; bench/README.md). A first hit that owes its score to a passage is offered,
+# never answered: the rest of the message may ask something else.
 LONG_MESSAGE_CHARS = 20
 # Consecutive clauses one passage spans, and the most passages read per message.
 PASSAGE_CLAUSES = 2
@@ -45,10 +47,18 @@ RESCORED = 10
 MIN_PASSAGE_UNITS = 5
 # A clause giving a number of seven digits or more (a phone, QQ, ID or card number) is
 # contact details, no question: read alone, 我的电话是138… matched 12355是什么电话.
-_CONTACT_RE = re.compile(r"[0-9]{7}")
+_CONTACT_RE = re.compile(r"(?:[0-9] ?){7}")  # 138 1234 5678 too (-, +, ( ) are spaces)
 _CLAUSE_END_RE = re.compile(r"[。！？!?；;，,、…~～\n\r]+|[.](?:\s|$)|\s{2,}")
 
 Sims = npt.NDArray[np.float32]
+
+
+def read_by_passages(text: str) -> bool:
+    """Whether the matcher also reads ``text`` passage by passage (a long message of
+    several clauses). Such a message is no phrasing to learn: its context words (大三学生,
+    外地工作) would pull the entry ahead for other questions that share them."""
+    clauses = [c for c in _CLAUSE_END_RE.split(text[:MAX_QUERY_CHARS]) if c.strip()]
+    return len(clauses) >= 2 and len(normalize(text[:MAX_QUERY_CHARS])) >= LONG_MESSAGE_CHARS
 
 
 class Matcher:
@@ -122,17 +132,23 @@ class Matcher:
                 empty sequence leaves only unscoped entries. ``None`` disables scoping.
 
         Returns:
-            The band and the hits, best first. Route results still carry hits (for
-            logging and topic guesses).
+            The band and the hits, best first (a long message's in the order the whole
+            message gives them, see :data:`LONG_MESSAGE_CHARS`). Route results still
+            carry hits (for logging and topic guesses).
         """
         canon = self.canonical(query)
         cands = self._candidates(self._similarities(canon, region), canon)
+        whole = cands[0] if cands else None
         if len(canon) >= LONG_MESSAGE_CHARS and cands:
             cands = self._by_passages(query, canon, cands)
         hits = [self._hit(c, cands) for c in cands[: max(limit, SUGGESTIONS)]]
         if not hits:
             return MatchResult(band="route", hits=[], query=canon)
         band = self._band(hits)
+        if band == "answer" and cands[0] is not whole:
+            # Sure of one passage only: the rest of the message may ask something else
+            # (团费交多少？这个我知道了。我想问宿舍空调坏了找谁修). A choice at most.
+            band = "suggest"
         if band == "answer" and self._contrasting(canon, cands[0]):
             band = "suggest"  # 入党 asked, 入团 matched: a choice at most, never an answer
         return MatchResult(band=band, hits=hits[: max(limit, 0)], query=canon)
@@ -173,7 +189,13 @@ class Matcher:
             for cand in rerank(text, shortlist):
                 if cand.score > best[cand.entry].score:
                     best[cand.entry] = cand
-        return [best[c.entry] for c in rescored] + cands[RESCORED:]
+        out = [best[c.entry] for c in rescored] + cands[RESCORED:]
+        # The best-scoring candidate is always among the choices shown (third if the
+        # whole message ranked it lower): its passage may be the question.
+        top = max(range(len(out)), key=lambda k: (out[k].score, -k))
+        if top >= SUGGESTIONS:
+            out.insert(SUGGESTIONS - 1, out.pop(top))
+        return out
 
     def _hit(self, cand: Candidate, cands: list[Candidate]) -> Hit:
         """Build the public hit; the margin is over the best *other* entry."""
@@ -205,7 +227,8 @@ class Matcher:
         return self._synonyms.contrasting(canon, wordings()) is not None
 
     def _score(self, query: str) -> float:
-        """Top score 0..100 of ``query`` (cached per matcher; a rebuild starts empty)."""
+        """Top score 0..100 of ``query`` as a whole, passages aside (cached per matcher;
+        a rebuild starts empty)."""
         canon = self.canonical(query)
         cands = self._candidates(self._similarities(canon, None), canon)
         return round(cands[0].score * 100, 2) if cands else 0.0

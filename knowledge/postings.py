@@ -108,7 +108,7 @@ class UnitIndex:
 
         Args:
             texts: Canonical normalised texts the scorer will be asked about.
-            docs: Phrasing ids, ascending.
+            docs: Phrasing ids, in any order.
         """
         vocab = sorted({u for text in texts for u in units(text)})
         idf = np.zeros(len(vocab), dtype=np.float32)

@@ -21,6 +21,7 @@ from bot.services.org import region_chain
 from bot.services.privacy import find_personal_data
 from bot.services.safeguarding import Concern
 from knowledge.index import EntryView, KnowledgeIndex
+from knowledge.matcher import read_by_passages
 from knowledge.normalize import normalize, small_talk
 from knowledge.store import add_phrasing
 from knowledge.types import Hit
@@ -309,7 +310,8 @@ async def choose(
     now: datetime,
 ) -> Answered:
     """The young person chose a suggestion: answer with it and learn the phrasing (not
-    when it holds personal data: the knowledge base keeps no young person's details)."""
+    when it holds personal data: the knowledge base keeps no young person's details; nor
+    a long message read by its passages: its context would be learned with it)."""
     log = await session.get(MatchLog, log_id)
     if log is None or entry_id not in (log.offered or []):
         raise NotYours(log_id)
@@ -320,7 +322,7 @@ async def choose(
     log = await _claim(
         session, user=user, log_id=log_id, response=RESPONSE_CHOSE, chosen=entry.slug
     )
-    if not find_personal_data(log.query):
+    if not find_personal_data(log.query) and not read_by_passages(log.query):
         await add_phrasing(
             session,
             slug=entry.slug,

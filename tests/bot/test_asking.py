@@ -137,6 +137,29 @@ async def test_suggestion_choice_learns_once_and_is_owned(
         assert isinstance(after, asking.Answered) and after.entry.slug == "league-transfer"
 
 
+async def test_a_long_message_chosen_from_suggestions_is_not_learned(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A long message read by its passages is answered with the entry chosen, but not
+    learned as its phrasing: its context (毕业, 外地工作) would pull that entry ahead of
+    others for any question sharing it."""
+    index = KnowledgeIndex(Thresholds(answer=1.0, suggest=0.05))
+    text = "你好，我是大三学生，马上要毕业去外地工作了，团关系咋转？单位那边说要接收"
+    async with unit_of_work(sessions) as session:
+        user = await _user(session)
+        outcome = await asking.ask(
+            session, user=user, text=text, index=index, max_length=100, now=NOW, tz=TZ
+        )
+        assert isinstance(outcome, asking.Suggested)
+        chosen = outcome.entries[0]
+        await asking.choose(
+            session, user=user, log_id=outcome.log_id, entry_id=chosen.id, index=index, now=NOW
+        )
+    async with sessions() as session:
+        entry = await store.get_entry(session, chosen.slug)
+        assert entry is not None and text not in [p.text for p in entry.phrasings]
+
+
 async def test_ask_person_keeps_the_topic(sessions: async_sessionmaker[AsyncSession]) -> None:
     index = KnowledgeIndex()
     async with unit_of_work(sessions) as session:

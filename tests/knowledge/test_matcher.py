@@ -264,8 +264,34 @@ def test_a_clause_with_a_phone_number_is_no_passage(starter_matcher: Matcher) ->
     mini = Matcher(
         FaqDoc(e.id, e.question, e.alt_questions, e.region) for e in read_entries(MINI_FAQ)
     )
-    result = mini.match("高新区的实习岗位在哪里报名？我的电话是13812345678")
-    assert result.band == "route", result.hits
+    for number in ("13812345678", "138-1234-5678", "138 1234 5678", "+86 138 1234 5678"):
+        result = mini.match(f"高新区的实习岗位在哪里报名？我的电话是{number}")
+        assert result.band == "route", (number, result.hits)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "团费交多少？这个我知道了。我想问宿舍空调坏了找谁修",
+        "老师您好，我们学校最近在组织活动，我想请问一下入团申请书怎么写？麻烦老师了",
+    ],
+)
+def test_a_passage_alone_never_answers(starter_matcher: Matcher, message: str) -> None:
+    # One clause is an FAQ question word for word; the rest of the message may ask
+    # something else (the first) or not (the second): either way a choice, not an answer.
+    result = starter_matcher.match(message)
+    assert result.band == "suggest", result.hits
+
+
+def test_the_best_scoring_entry_of_a_long_message_is_always_offered(
+    starter_matcher: Matcher,
+) -> None:
+    # The whole message ranks the entry its question clause names low (its context words
+    # look like other entries'); its passage scores best, so it is among the choices.
+    message = "我是高二的学生，最近遇到一点麻烦，问了好几个同学都说不清楚，团课是什么"
+    result = starter_matcher.match(message)
+    shown = [h.entry_id for h in result.hits[:3]]
+    assert "league-course" in shown, result.hits  # the whole message: 10th
 
 
 def test_the_local_scorer_agrees_with_the_index() -> None:
