@@ -24,7 +24,7 @@ from storage.broadcasts import AnnouncementPreference, Subscription
 from storage.faq import FaqEntry, FaqRevision, MatchLog
 from storage.models import Cadre, InboundMessage, User
 from storage.outbox import OutboxMessage
-from storage.questions import Conversation, Question
+from storage.questions import Conversation, Question, QuestionEvent
 from storage.wishes import Wish
 
 FORMAT = "voy-mydata/1"
@@ -90,24 +90,23 @@ async def export(
     answered_with = {
         e.note for q in questions for e in q.events if e.trigger == "auto_answer" and e.note
     }
-    faq = dict(
-        (
-            await session.execute(
-                select(FaqEntry.slug, FaqEntry.answer).where(FaqEntry.slug.in_(answered_with))
-            )
-        ).all()
-    )
+    faq = {
+        entry.slug: entry
+        for entry in await session.scalars(
+            select(FaqEntry).where(FaqEntry.slug.in_(answered_with))
+        )
+    }
     # The entries the bot offered on the spot: its FAQ answers and "did you mean" choices.
     offered_ids = {i for m in matches for i in m.offered or []}
     offered = {
         entry.id: entry
         for entry in await session.scalars(select(FaqEntry).where(FaqEntry.id.in_(offered_ids)))
     }
-    # Their revisions, oldest first: what each read when the bot offered it.
+    # Their revisions, oldest first: what each read when the bot sent or offered it.
     revisions: dict[int, list[FaqRevision]] = {}
     for revision in await session.scalars(
         select(FaqRevision)
-        .where(FaqRevision.entry_id.in_(offered_ids))
+        .where(FaqRevision.entry_id.in_(offered_ids | {e.id for e in faq.values()}))
         .order_by(FaqRevision.changed_at, FaqRevision.id)
     ):
         revisions.setdefault(revision.entry_id, []).append(revision)
@@ -175,7 +174,7 @@ async def export(
             "name_shared_with_cadres_on_questions": [q.id for q in questions if q.identity_shared],
             "guardian_consent_on_wishes": [w.id for w in wishes if w.guardian_consent],
         },
-        "questions": [_question(q, actor, note, secret, faq) for q in questions],
+        "questions": [_question(q, actor, note, secret, faq, revisions) for q in questions],
         "faq_matches": [
             {
                 "ticket": m.question_id,
@@ -352,10 +351,16 @@ def _events(events: Iterable[Any], actor: Rename, note: Rename) -> list[dict[str
 
 
 def _question(
-    q: Question, actor: Rename, note: Rename, secret: str, faq: dict[str, str]
+    q: Question,
+    actor: Rename,
+    note: Rename,
+    secret: str,
+    faq: dict[str, FaqEntry],
+    revisions: dict[int, list[FaqRevision]],
 ) -> dict[str, Any]:
-    """One ticket with its thread, the FAQ answers it got (``faq``: answers by entry
-    slug) and its audit log."""
+    """One ticket with its thread, the FAQ answers it got (``faq``: the entries by slug;
+    each answer as it read when sent, from ``revisions``, see :func:`_as_of`) and its
+    audit log."""
     return {
         "ticket": q.id,
         "text": q.text,
@@ -388,15 +393,24 @@ def _question(
             for m in q.thread
         ],
         "faq_answers": [
-            {
-                "faq_entry": e.note,
-                "answer": html_to_plain(faq[e.note], keep_links=True),
-                "at": _at(e.created_at),
-            }
+            _faq_answer(e, faq[e.note], revisions)
             for e in q.events
             if e.trigger == "auto_answer" and e.note in faq
         ],
         "events": _events(q.events, actor, note),
+    }
+
+
+def _faq_answer(
+    event: QuestionEvent, entry: FaqEntry, revisions: dict[int, list[FaqRevision]]
+) -> dict[str, Any]:
+    """An FAQ answer a ticket got, as it read when it was sent (or now, marked so)."""
+    content, as_of = _as_of(entry, revisions.get(entry.id, []), event.created_at)
+    return {
+        "faq_entry": entry.slug,
+        "answer": html_to_plain(str(content.get("answer", "")), keep_links=True),
+        "text_as_of": as_of,
+        "at": _at(event.created_at),
     }
 
 

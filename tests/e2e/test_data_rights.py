@@ -4,10 +4,10 @@ buttons), the cadre told of a withdrawn question, and the access log of shared n
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from bot import retention_job
 from bot.i18n import html_to_plain
@@ -323,6 +323,13 @@ async def test_mydata_holds_the_faq_answer_as_it_read_when_sent(harness: BotHarn
         entry = await session.get(FaqEntry, log.offered[0])
         assert entry is not None
         sent_answer = entry.answer
+        # The entry was imported a week before (the test clock stands still; the match
+        # log's time is the database's).
+        await session.execute(
+            update(FaqRevision)
+            .where(FaqRevision.entry_id == entry.id)
+            .values(changed_at=datetime(2026, 11, 11, tzinfo=UTC))
+        )
         entry.answer = "改过的答复：NEW-TEXT"
         entry.version += 1
         later = log.created_at + timedelta(minutes=1)
@@ -341,6 +348,9 @@ async def test_mydata_holds_the_faq_answer_as_it_read_when_sent(harness: BotHarn
     assert "NEW-TEXT" not in shown["answer"] and shown["answer"][:20] in answer["text"]
     assert shown["answer"] == html_to_plain(sent_answer, keep_links=True)
     assert shown["text_as_of"] == "sent"
+    # The ticket's own record of the FAQ answer it got reads the same.
+    (got,) = [a for q in data["questions"] for a in q["faq_answers"]]
+    assert got["answer"] == shown["answer"] and got["text_as_of"] == "sent"
     # No revision from before the reply: the text now, marked as such.
     async with harness.sessions() as session, session.begin():
         await session.execute(delete(FaqRevision).where(FaqRevision.changed_by != "editor:later"))
