@@ -195,7 +195,7 @@ def colleagues_keyboard(
     tr: Translator, question_id: int, colleagues: Sequence[Colleague]
 ) -> InlineKeyboardMarkup:
     """One button per colleague who may take the question, with their open load (a full
-    one only for a call for help, marked so)."""
+    one only for a call for help or the committee, marked so)."""
     return InlineKeyboardMarkup(
         [
             [

@@ -65,7 +65,7 @@ class Colleague:
     cadre: Cadre
     load: int
     # May be passed the question: under capacity, or it is a call for help (which goes to
-    # a person whatever their load, as routing does).
+    # a person whatever their load, as routing does), or the committee passes it on.
     may_take: bool
 
     @property
@@ -370,7 +370,8 @@ async def pass_on(
 ) -> Assignment:
     """Hand the question to a colleague who covers it; refuse a pass over ``max_passes``
     (:class:`PassLimit`, see :func:`_check_passes`), or to a colleague at capacity
-    (:class:`ColleagueFull`) unless it is a call for help."""
+    (:class:`ColleagueFull`) unless it is a call for help or an admin passes it (the
+    committee may decide to give a full cadre one more)."""
     question, cadre = await _staff_question(session, question_id=question_id, user=user, now=now)
     await _check_passes(session, question, user=user, cadre=cadre, max_passes=max_passes, now=now)
     colleagues = await colleagues_for(session, question=question, now=now)
@@ -379,7 +380,7 @@ async def pass_on(
         raise NotAllowed(to_cadre_id)
     # Checked here too, not only left off the buttons: a list shown earlier, or forged
     # data, may name a colleague who has filled up since.
-    if not question.urgent:
+    if not question.urgent and not is_admin(user):  # the committee may decide so
         load = (await routing.open_loads(session)).get(target.id, 0)
         if load >= target.capacity:
             raise ColleagueFull(target, load)
@@ -582,7 +583,11 @@ async def colleagues_of(
     for colleague in await colleagues_for(session, question=question, now=now):
         load = loads.get(colleague.id, 0)
         found.append(
-            Colleague(colleague, load, may_take=question.urgent or load < colleague.capacity)
+            Colleague(
+                colleague,
+                load,
+                may_take=question.urgent or is_admin(user) or load < colleague.capacity,
+            )
         )
     return found
 

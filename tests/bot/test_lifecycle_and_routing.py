@@ -341,3 +341,21 @@ async def test_an_admin_passing_their_own_question_passes_like_any_cadre(
         with pytest.raises(questions.PassLimit) as refused:
             await p.hand("李老师", "张老师")
         assert refused.value.passes == 4
+
+
+async def test_the_committee_may_pass_a_question_to_a_full_colleague(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """张老师 is full: 李老师 cannot pass him the question, the committee (王老师, an
+    admin) can: it is its decision to give him one more."""
+    async with unit_of_work(sessions) as session:
+        p = await _passing(session)
+        await session.execute(update(Cadre).where(Cadre.name == "张老师").values(capacity=0))
+        with pytest.raises(questions.ColleagueFull):
+            await p.hand("李老师", "张老师")
+        listed = await questions.colleagues_of(
+            session, question_id=p.qid, user=p.cadres["王老师"], now=WEDNESDAY, max_passes=3
+        )
+        assert [c.may_take for c in listed if c.cadre.name == "张老师"] == [True]
+        await p.hand("王老师", "张老师")
+        assert (await questions.get(session, p.qid)).assigned_cadre_id == p.ids["张老师"]
