@@ -78,6 +78,13 @@ class Sent:
     result: Any
 
 
+POPUP_MAX = 200
+
+
+def _popup(text: str) -> str:
+    return text if len(text) <= POPUP_MAX else text[: POPUP_MAX - 1] + "…"
+
+
 class TolerantBot(ExtBot[Any]):
     """``ExtBot`` that treats an expired callback query and an edit that changes nothing
     as done (see the module's docstring)."""
@@ -93,6 +100,11 @@ class TolerantBot(ExtBot[Any]):
                 await self.send_message(scope.chat_id, text)
             _log.info("a requeued press: its query was answered when it failed")
             return True
+        # Telegram takes at most 200 characters (a pop-up naming someone could pass them).
+        if isinstance(kwargs.get("text"), str):
+            kwargs["text"] = _popup(kwargs["text"])
+        elif len(args) > 1 and isinstance(args[1], str):
+            args = (args[0], _popup(args[1]), *args[2:])
         try:
             return await super().answer_callback_query(*args, **kwargs)
         except BadRequest as error:

@@ -223,12 +223,8 @@ async def _pass_refused(
         key = "card.pass_limit_refused"
     else:
         key = "card.pass_limit_refused_other"
-    await _alert(query, context.tr.plain(key, ref=refused.question.id, count=refused.passes))
-
-
-async def _alert(query: CallbackQuery, text: str) -> None:
-    """A pop-up: Telegram takes at most 200 characters (a long name could pass them)."""
-    await query.answer(text if len(text) <= 200 else text[:199] + "…", show_alert=True)
+    text = context.tr.plain(key, ref=refused.question.id, count=refused.passes)
+    await query.answer(text, show_alert=True)
 
 
 async def pass_button(update: Update, context: BotContext) -> None:
@@ -301,7 +297,7 @@ async def pass_to(update: Update, context: BotContext) -> None:
             load=full.load,
             capacity=full.cadre.capacity,
         )
-        await _alert(query, text)
+        await query.answer(text, show_alert=True)  # cut to Telegram's 200 (bot.api_bot)
         return
     except (questions.NotAllowed, lifecycle.IllegalTransition) as error:
         await _refuse(query, context.tr, error)
