@@ -48,7 +48,10 @@ MIN_PASSAGE_UNITS = 5
 # A clause giving a number of seven digits or more (a phone, QQ, ID or card number) is
 # contact details, no question: read alone, 我的电话是138… matched 12355是什么电话.
 _CONTACT_RE = re.compile(r"(?:[0-9] ?){7}")  # 138 1234 5678 too (-, +, ( ) are spaces)
-_CLAUSE_END_RE = re.compile(r"[。！？!?；;，,、…~～\n\r]+|[.](?:\s|$)|\s{2,}")
+# A colon ends a clause too (老师您好：…, 我想咨询：…), but not inside a time (12:30).
+_CLAUSE_END_RE = re.compile(
+    r"[。！？!?；;，,、…~～：\n\r]+|[.](?:\s|$)|(?<![0-9]):|:(?![0-9])|\s{2,}"
+)
 
 Sims = npt.NDArray[np.float32]
 
