@@ -76,6 +76,40 @@ SELF_HARM = [
     "我已经三天没吃饭了",
     "我逼自己不吃东西",
     "I make myself throw up after meals",
+    # Probe review: indirect, slang, Cantonese and English forms that were missed.
+    "如果我消失了大家会不会更好",
+    "要是我不在了，爸妈会轻松很多",
+    "如果我明天不在了 請幫我跟媽媽說對不起",  # Traditional
+    "每天都想结束这一切",
+    "zs算了 反正没人管",  # zs = 自杀 (pinyin initials)
+    "我想zs",
+    "再见了这个世界",
+    "成绩出来了，我没脸活下去了",
+    "我不配活着",
+    "最近总想着死",
+    "脑子里一直有死的念头",
+    "药不如一次全吃了算了",
+    "把所有的药都吞了",
+    "我想噶了",  # 噶 = die (internet slang)
+    "今天去天台站了很久，差一点就跳了",
+    "站在楼顶往下看了很久",
+    "唔想再生存落去",  # Cantonese: I don't want to go on living
+    "我係咪死咗會好啲",  # Cantonese: would it be better if I died
+    "想寻短见",
+    "我只是家里的累赘",
+    "好累，不想再坚持了",
+    "been thinking about unaliving myself",
+    "planning to ctb this weekend",  # ctb = catch the bus (suicide)
+    "i've been saving up my pills",
+    "how many paracetamol would it take",
+    "sh relapse, 3 months clean gone",
+    "I wrote my goodbye letters",
+    "what's even the point of living anymore",
+    "so tired of being alive",
+    "i took all my pills",
+    "i deserve to die",
+    "i won't be here tomorrow",
+    "i wish i wasn't born",
 ]
 ABUSE = [
     "他打我",
@@ -137,6 +171,25 @@ ABUSE = [
     "他让我发不穿衣服的照片",
     "他让我不要告诉爸妈",
     "an online friend asked me for pics",
+    # Probe review: sexual abuse and grooming said indirectly, pinyin initials,
+    # Cantonese, a parent named before the blow, domestic violence in English.
+    "叔叔让我看他下面",
+    "他叫我摸他那里",
+    "我被qj了",  # qj = 强奸
+    "被xq了怎么办",  # xq = 性侵
+    "補習班老師一直傳很噁心的訊息給我 還約我單獨出去",
+    "他老是给我发色情图片",
+    "他说这是我们之间的秘密",
+    "公交上遇到咸猪手",
+    "有个大叔说给我钱让我陪他",
+    "昨天被爸妈打了一顿",
+    "俾老豆打到成身瘀",  # Cantonese: dad beat me black and blue
+    "my dad beats my mom and i'm scared",
+    "he hits my mum when he's drunk",
+    "this 25 yo guy on snap keeps sending me money for pics",
+    "he said it's our little secret",
+    "a guy i met on roblox wants my address",
+    "he keeps asking me to sext",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -157,6 +210,18 @@ VIOLENCE = [
     "有人在我家楼下蹲我",
     "a man has been following me home",
     "someone is stalking me",
+    # Probe review: threats with the people in between, Cantonese, revenge.
+    "我想把那些人都弄死",
+    "把他们全杀了",
+    "佢話要斬死我",  # Cantonese: he says he'll hack me to death
+    "我要讓他們全部付出代價",
+    "他们都得死",
+    "some guys said they'll jump me after school",
+    "they'll all pay for what they did",
+    "i'm gonna make them all pay",
+    "he said he's going to stab me",
+    "my brother threatened me with a knife",  # a weapon: violence, not bullying
+    "he pulled a knife on me",
 ]
 BULLYING = [
     "被欺负",
@@ -190,6 +255,20 @@ BULLYING = [
     "他们往我身上泼水",
     "同学朝我吐口水",
     "有人在我的椅子上涂胶水",
+    # Probe review: extortion without 钱 after 不给, Cantonese, English exclusion and
+    # online forms.
+    "每天被同学要钱，不给就打",
+    "被高年级的收走了生活费",
+    "俾人杯葛，全班都唔理我",  # Cantonese: boycotted, the whole class ignores me
+    "佢哋成日蝦我",  # Cantonese 蝦 = to bully
+    "有人冒充我开小号发奇怪的东西",
+    "被同学挂到表白墙上了",
+    "班上的人给我取了个很难听的外号",
+    "everyone in my class ignores me and leaves me out",
+    "people keep posting mean stuff about me on tiktok",
+    "someone made a fake account of me and posts embarrassing stuff",
+    "everyone at school hates me",
+    "they push me around in the hallway",
 ]
 POSITIVES = (
     [(text, "self_harm") for text in SELF_HARM]
@@ -309,6 +388,41 @@ NEGATIVES = [
     "快递跟踪怎么查",
     "thanks for following me",
     "he follows me on instagram",
+    # Policy and prevention are not reports (excluded), nor the everyday forms that
+    # share words with the patterns added in the probe review.
+    "学校的反霸凌制度是什么",
+    "學校的反霸凌政策是什麼",
+    "预防校园欺凌主题班会怎么开",
+    "what's the school's anti-bullying policy",
+    "防性侵教育课件哪里下载",
+    "今天的药都吃了",
+    "这个药一次吃几片",
+    "我的药都吃完了",
+    "在阳台上跳绳",
+    "如果我不在，你帮我签到",
+    "我不在家，明天再说",
+    "再见了大家，我先下线了",
+    "天台的门锁了吗",
+    "把进程杀了重启一下",
+    "把蚊子打死了",
+    "我被挂科了",
+    "好累，明天还要坚持跑步",
+    "我是团支书，收到了班费",
+    "you'll pay for dinner?",
+    "how many pills should i take for a headache",
+    "i took my pills this morning",
+    "my brother beat my dad at chess",
+    "we made a group chat for the class trip",
+    "the kids in my class are so nice",
+    "不要被人打扰",
+    "被同学打断了",
+    "被人打败了",
+    "你们都要死了吗，这么晚还不睡",
+    "我们之间的秘密基地",
+    "how many days would it take to get the certificate",
+    "this is our secret base",
+    "our secret santa gifts",
+    "my crush ignores me",
     "",
     "   ",
 ]
