@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.services import wish_drafts
 from storage.questions import Conversation, Question
 from tests.e2e.test_question_loop_edges import LI, _setup, _wait
-from tests.support import XIAOMING, BotHarness, texts
+from tests.support import ALEX, COMMITTEE_CHAT, XIAOMEI, XIAOMING, BotHarness, texts
 
 CRY = "算了，我真的不想活了"
 
@@ -85,3 +86,27 @@ async def test_an_ordinary_caption_is_not_a_question(harness: BotHarness) -> Non
     await harness.settled(sent["update_id"], after=mark)
     assert "文字" in (await _last_reply(harness))["text"]
     assert await _urgent_questions(harness) == []
+
+
+@pytest.mark.parametrize(
+    ("user", "cry", "kind"),
+    [
+        (ALEX, "been thinking about unaliving myself", "you are not alone"),
+        (ALEX, "some guys said they'll jump me after school", "you are not alone"),
+        (XIAOMEI, "唔想再生存落去", "你並不孤單"),  # Cantonese: I don't want to go on living
+        (XIAOMEI, "補習班老師一直傳很噁心的訊息給我 還約我單獨出去", "你並不孤單"),
+    ],
+)
+async def test_in_their_own_words_and_language(
+    harness: BotHarness, user: dict[str, Any], cry: str, kind: str
+) -> None:
+    """Slang, Cantonese and indirect English are calls for help too: the helpline and the
+    emergency numbers in the young person's language, and an urgent card."""
+    await _setup(harness)
+    seq = await harness.client.last_seq()
+    said = texts(await harness.send(user, cry))
+    assert kind in said and "12355" in said and "110" in said and "120" in said
+    (urgent,) = await _urgent_questions(harness)
+    assert urgent.text == cry
+    card = await _wait(harness, COMMITTEE_CHAT, seq, "紧急关注")
+    assert f"#{urgent.id}" in card["text"]
