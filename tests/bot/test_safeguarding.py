@@ -110,6 +110,18 @@ SELF_HARM = [
     "i deserve to die",
     "i won't be here tomorrow",
     "i wish i wasn't born",
+    # Second probe round: last arrangements, wounds, pills in other containers.
+    "我把喜欢的东西都送给朋友了，以后也用不上了",
+    "后事都交代好了",
+    "今晚就是最后一晚了",
+    "手上的伤口又多了几条",
+    "一直在想要不要吞那罐藥",
+    "好想永远休息",
+    "i just want everything to stop",
+    "i want the pain to stop for good",
+    "gave my cat to my friend, i won't need to look after her anymore",
+    "i'm giving away all my stuff",
+    "i scratch my arms until they bleed",
 ]
 ABUSE = [
     "他打我",
@@ -190,6 +202,23 @@ ABUSE = [
     "he said it's our little secret",
     "a guy i met on roblox wants my address",
     "he keeps asking me to sext",
+    # Second probe round: taking it out on the child, a lap, a camera, wandering hands,
+    # a drunk parent (Cantonese 郁手 = 动手), a threat to post photos.
+    "我爸心情不好就拿我出气",
+    "我就是我妈的出气筒",
+    "继父老是让我坐他腿上",
+    "有个主播让我开摄像头给他看",
+    "繼父會叫我幫他按摩 然後手亂放",
+    "他帮我补课的时候手不老实",
+    "阿爸飲醉酒就郁手打人",
+    "我爸一喝醉就动手打我妈",
+    "網上有個人話如果我唔再傳相就會放上網",
+    "他说不然就把我的照片发到网上",
+    "my stepdad makes me sit on his lap",
+    "he wants me to video call him without my shirt",
+    "a guy said he'd buy me skins if i send pics",
+    "my mom's boyfriend threw my little brother against the wall",
+    "he threatened to post my photos",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -222,6 +251,10 @@ VIOLENCE = [
     "he said he's going to stab me",
     "my brother threatened me with a knife",  # a weapon: violence, not bullying
     "he pulled a knife on me",
+    # Second probe round.
+    "我想拿刀把他们一个个解决掉",
+    "i'm going to hurt the kid who did this",
+    "i know where he lives",
 ]
 BULLYING = [
     "被欺负",
@@ -269,6 +302,14 @@ BULLYING = [
     "someone made a fake account of me and posts embarrassing stuff",
     "everyone at school hates me",
     "they push me around in the hallway",
+    # Second probe round.
+    "他们把我的头按进马桶里",
+    "有人把我的聊天记录截图到处发",
+    "班上女生組群組專門笑我",
+    "他们天天笑我胖",
+    "they dumped my bag in the toilet",
+    "got voted ugliest in class in an instagram poll",
+    "the older boys corner me in the bathroom",
 ]
 POSITIVES = (
     [(text, "self_harm") for text in SELF_HARM]
@@ -423,6 +464,17 @@ NEGATIVES = [
     "this is our secret base",
     "our secret santa gifts",
     "my crush ignores me",
+    # Second probe round: harmless forms next to its patterns.
+    "高考完了，这些书以后也用不上了",
+    "今天是假期最后一天了",
+    "这盒药一天吃几次",
+    "手机上的截图怎么发给老师",
+    "拿刀切水果要小心",
+    "笑我自己太笨了",
+    "my little brother keeps hitting me with pillows lol",
+    "i won't need the textbook anymore",
+    "she was voted most likely to succeed",
+    "my dad throws the ball to me",
     "",
     "   ",
 ]
