@@ -122,6 +122,13 @@ SELF_HARM = [
     "gave my cat to my friend, i won't need to look after her anymore",
     "i'm giving away all my stuff",
     "i scratch my arms until they bleed",
+    # Third probe round: near misses of the families above.
+    "感觉这个世界没有我也一样转",
+    "刚才差点就把药全吞了",
+    "我在网上搜了怎么死最不痛",
+    "好想一覺瞓唔醒",  # Cantonese 瞓 = 睡
+    "nobody would even notice if i was gone",
+    "what's the most painless way to die",
 ]
 ABUSE = [
     "他打我",
@@ -219,6 +226,12 @@ ABUSE = [
     "a guy said he'd buy me skins if i send pics",
     "my mom's boyfriend threw my little brother against the wall",
     "he threatened to post my photos",
+    # Third probe round.
+    "表哥趁家里没人对我做了那种事",
+    "老師叫我放學留下來 然後一直抱我",
+    "屋企成日有人打交 我唔敢返屋企",  # Cantonese: afraid to go home
+    "my uncle does stuff to me when my parents aren't home",
+    "my dad said if i tell anyone he'll hurt my mom",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -255,6 +268,10 @@ VIOLENCE = [
     "我想拿刀把他们一个个解决掉",
     "i'm going to hurt the kid who did this",
     "i know where he lives",
+    # Third probe round.
+    "我真係想攞刀劈死佢",  # Cantonese 劈 = hack
+    "谁再惹我我就让他见血",
+    "gonna bring my dad's gun to school",
 ]
 BULLYING = [
     "被欺负",
@@ -310,6 +327,11 @@ BULLYING = [
     "they dumped my bag in the toilet",
     "got voted ugliest in class in an instagram poll",
     "the older boys corner me in the bathroom",
+    # Third probe round.
+    "班长带头不让大家跟我说话",
+    "他们逼我在厕所里跪着给他们道歉",
+    "我的照片被人做成表情包在年级群里传",
+    "they call me slurs every day",
 ]
 POSITIVES = (
     [(text, "self_harm") for text in SELF_HARM]
@@ -475,6 +497,11 @@ NEGATIVES = [
     "i won't need the textbook anymore",
     "she was voted most likely to succeed",
     "my dad throws the ball to me",
+    "老师的点评一针见血",
+    "我把药全吃完了，明天去医院复查",
+    "考完试就不用再烦了",
+    "nobody would notice if i changed my hairstyle",
+    "if i tell my mom she'll take away my switch",
     "",
     "   ",
 ]
