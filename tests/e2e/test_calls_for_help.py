@@ -110,3 +110,29 @@ async def test_in_their_own_words_and_language(
     assert urgent.text == cry
     card = await _wait(harness, COMMITTEE_CHAT, seq, "紧急关注")
     assert f"#{urgent.id}" in card["text"]
+
+
+@pytest.mark.parametrize(
+    ("user", "words"),
+    [
+        (XIAOMING, "我好想从这个世界上消失掉"),
+        (XIAOMEI, "我覺得我是全家的累贅"),
+        (ALEX, "i don't see myself making it to my birthday"),
+        (XIAOMING, "我们街道的篮球场周末几点开门"),
+    ],
+)
+async def test_a_question_for_a_person_always_gives_the_helpline(
+    harness: BotHarness, user: dict[str, Any], words: str
+) -> None:
+    """No list of phrasings catches every call for help: on new messages written after
+    the list was tuned it caught about a quarter. A message it misses and the FAQ cannot
+    answer goes to a person; the reply that says so also gives 110 and 12355, so a young
+    person in trouble has them at once whatever words they used."""
+    await _setup(harness)
+    replies = await harness.send(user, words)
+    said = texts(replies)
+    assert "12355" in said and "110" in said, said
+    assert await _urgent_questions(harness) == []  # not a call for help the list knows
+    async with harness.sessions() as session:
+        (question,) = (await session.scalars(select(Question))).all()
+    assert question.text == words and f"{question.id}" in said
