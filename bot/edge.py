@@ -380,13 +380,16 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
             await self._kept_after_rollback(session, scope)
             return _AGAIN if scope.polled else False
         # A row stored in this transaction went with the rollback: store it again, so the
-        # update is kept, with its error, whatever failed.
+        # update is kept, with its error, whatever failed. Committed on its own, before
+        # the work kept after the rollback: that work failing (the ops alert) must not
+        # take the failed mark with it.
         inbound_id = await inbox.to_handle(session, update)
         if inbound_id is None or not await inbox.mark_done(
             session, inbound_id=inbound_id, error=scope.error
         ):
             await session.rollback()
             return True
+        await session.commit()
         await self._kept_after_rollback(session, scope)
         return True
 

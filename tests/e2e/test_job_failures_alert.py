@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from bot.services import outbox
+from bot.services import inbox, outbox
 from sandbox import SandboxServer
 from storage.db import unit_of_work
 from storage.outbox import OutboxMessage
@@ -176,5 +176,27 @@ async def test_an_update_whose_alert_the_outbox_cannot_take_reaches_the_ops_chat
         assert len(alerts) == 1 and "Error" in alerts[0], alerts
         assert await _alert_rows(harness) == 0
         assert "work kept after a failed update could not be done" in caplog.text
+        await _fault(harness, "match_log", "INSERT", on=False)
+        await _fault(harness, "outbox", "INSERT", on=False)
+
+
+async def test_an_update_whose_alert_fails_is_still_stored_as_failed(
+    sandbox: SandboxServer, db_url: str
+) -> None:
+    """The update's failed mark does not depend on its alert: the alert, queued after the
+    rollback, fails (and goes out directly), and the update stays stored as failed, with
+    its error, to be inspected and retried (``voy updates``); it was left "received", as
+    if never handled, and on PostgreSQL a webhook update's row went with the rollback."""
+    async for harness in run_harness(sandbox, db_url, ops_chat_id=OPS_CHAT):
+        await harness.client.set_chat(OPS_CHAT, title="ops", type_="supergroup")
+        await _fault(harness, "outbox", "INSERT", on=True)
+        await _fault(harness, "match_log", "INSERT", on=True)
+        sent = await harness.client.send_text(XIAOMING, "请问几岁能入团？")
+        alerts = await _ops_alerts(harness, 1)
+        assert len(alerts) == 1 and "Error" in alerts[0], alerts
+        row = await harness.settled(sent["update_id"], timeout=5)
+        assert row.status == "failed" and row.error and "Error" in row.error, row
+        async with harness.sessions() as session:
+            assert [f.id for f in await inbox.failed(session, limit=10)] == [row.id]
         await _fault(harness, "match_log", "INSERT", on=False)
         await _fault(harness, "outbox", "INSERT", on=False)
