@@ -84,6 +84,16 @@ def update_type(update: Update) -> str:
     return next((kind for kind in Update.ALL_TYPES if getattr(update, kind, None)), "other")
 
 
+def _kind(error: BaseException) -> tuple[str, ...]:
+    """What tells one failure from another: the error's type and, for a database error,
+    the driver's error type and code (SQLite's extended result code, PostgreSQL's
+    SQLSTATE). Never its message: the statement's parameters are in it."""
+    orig = getattr(error, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None) or getattr(orig, "sqlstate", None)
+    driver = () if orig is None else (type(orig).__qualname__, str(code))
+    return (type(error).__qualname__, *driver)
+
+
 def _close_if_unstarted(coroutine: Awaitable[Any]) -> None:
     """Close a handler coroutine that never ran (avoids "never awaited" warnings)."""
     if inspect.iscoroutine(coroutine) and inspect.getcoroutinestate(coroutine) == (
@@ -125,9 +135,10 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._rerun: Callable[[Update], Awaitable[Any]] | None = None
         # Hears of the failures the error handler never sees (see :meth:`bind`).
         self._failed: Callable[[Update, Exception], Awaitable[Any]] | None = None
-        # The updates whose failure the attempt in hand already told ``_failed`` of (and
-        # counted): a rollback failing after a failed commit is not told again.
-        self._told: set[int] = set()
+        # The failures the attempt in hand already told ``_failed`` of, by update id and
+        # kind (:func:`_kind`); the update is counted failed once. A rollback failing
+        # like the commit before it is not told again; another error after it is.
+        self._told: dict[int, set[tuple[str, ...]]] = {}
         # For the updates a webhook request waits on (Telegram may send one again while
         # the first is in hand): how many requests wait, and whether the latest handling
         # committed its outcome (see :meth:`watch` and :meth:`take_outcome`).
@@ -151,7 +162,10 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self._failed = failed
 
     async def _tell_failed(self, update: Update, error: Exception) -> None:
-        self._told.add(update.update_id)
+        kinds = self._told.setdefault(update.update_id, set())
+        if _kind(error) in kinds:
+            return  # the same failure again
+        kinds.add(_kind(error))
         if self._failed is None:
             return
         try:
@@ -213,7 +227,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 late = self._intake.take_late(update) if self._intake else None
                 attempt = 1
                 while True:
-                    self._told.discard(update.update_id)
+                    self._told.pop(update.update_id, None)
                     result = await self._process(update, coroutine, stored, attempt, late)
                     if result != _AGAIN or self._rerun is None:
                         durable = result is True
@@ -223,11 +237,11 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                     coroutine = self._rerun(update)
         except Exception as exc:
             _log.exception("update %s could not be processed", update.update_id)
-            if update.update_id not in self._told:  # else told and counted already
+            if update.update_id not in self._told:  # else counted already
                 metrics.UPDATE_ERRORS.inc()
-                await self._tell_failed(update, exc)
+            await self._tell_failed(update, exc)  # unless told of this failure already
         finally:
-            self._told.discard(update.update_id)
+            self._told.pop(update.update_id, None)
             _close_if_unstarted(coroutine)
             if update.update_id in self._watchers:  # a webhook request waits on it
                 self._outcomes[update.update_id] = durable
@@ -361,6 +375,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
                 scope.transient = transient(exc)
                 await self._tell_failed(update, exc)
         metrics.UPDATE_ERRORS.inc()
+        self._told.setdefault(update.update_id, set())  # counted: once, whatever follows
         await session.rollback()
         self._attempts.pop(update.update_id, None)
         if self.retry_coming(scope):

@@ -439,3 +439,70 @@ async def test_a_failed_commit_whose_rollback_fails_too_is_reported_once(sqlite_
     finally:
         await engine.dispose()
     assert len(told) == 1
+
+
+# The "handled" mark refused (a constraint: no outage), then the "failed" mark refused
+# otherwise (SQLite: SQL the database rejects; PostgreSQL: a connection failure, 08006).
+_MARKS_REFUSED_SQLITE = (
+    "CREATE TRIGGER refuse_handled BEFORE UPDATE ON inbound_messages "
+    "WHEN NEW.status = 'handled' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+    "CREATE TRIGGER refuse_failed BEFORE UPDATE ON inbound_messages "
+    "WHEN NEW.status = 'failed' BEGIN SELECT json('bang'); END",
+)
+_MARKS_REFUSED_POSTGRES = (
+    "CREATE FUNCTION refuse_marks() RETURNS trigger AS $$ BEGIN "
+    "IF NEW.status = 'handled' THEN RAISE EXCEPTION 'boom'; END IF; "
+    "IF NEW.status = 'failed' THEN RAISE EXCEPTION 'bang' USING ERRCODE = '08006'; END IF; "
+    "RETURN NEW; END $$ LANGUAGE plpgsql",
+    "CREATE TRIGGER refuse_marks BEFORE UPDATE ON inbound_messages "
+    "FOR EACH ROW EXECUTE FUNCTION refuse_marks()",
+)
+
+
+async def test_a_different_error_after_a_failed_commit_is_reported_too(db_url: str) -> None:
+    """The "handled" mark fails (told: no outage), then storing the update as failed
+    fails with another error: that one is told too (it may be the outage the first was
+    not); it was not, the update's failure counting as told already."""
+    await prepare(db_url)
+    engine = create_engine(db_url)
+    postgres = engine.dialect.name == "postgresql"
+    told: list[BaseException] = []
+
+    async def failed(update: Update, error: Exception) -> None:
+        told.append(error)
+
+    async def handlers() -> None:
+        pass
+
+    async def rerun(update: Update) -> None:
+        raise AssertionError("not tried again")
+
+    processor = SessionUpdateProcessor(
+        async_sessionmaker(engine, expire_on_commit=False), default_locale="en"
+    )
+    processor.bind(rerun, failed=failed)
+    async with engine.begin() as connection:
+        for statement in _MARKS_REFUSED_POSTGRES if postgres else _MARKS_REFUSED_SQLITE:
+            await connection.execute(text(statement))
+    update = Update.de_json(
+        {
+            "update_id": 8,
+            "message": {
+                "message_id": 1,
+                "date": 1795000000,
+                "chat": {"id": 1002, "type": "private"},
+                "from": {"id": 1002, "is_bot": False, "first_name": "小红"},
+                "text": "hi",
+            },
+        },
+        None,
+    )
+    try:
+        await processor.do_process_update(update, handlers())
+    finally:
+        await engine.dispose()
+    second = "bang" if postgres else "malformed JSON"
+    assert [("boom" in str(e), second in str(e)) for e in told] == [(True, False), (False, True)]
+    # On PostgreSQL the second is a connection failure: the outage the first was not.
+    assert outage.unreachable(told[0]) is None
+    assert (outage.unreachable(told[1]) is not None) is postgres
