@@ -46,6 +46,37 @@ def utf16_units(text: str) -> int:
 
 
 _LINK = re.compile(r'<a\s+href="([^"]*)"[^>]*>(.*?)</a>', re.DOTALL)
+# A piece of Telegram HTML: a tag (closing or not, and its name), an entity, a character.
+_PIECE = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>|&(?:#\d+|#x[\da-fA-F]+|\w+);|.", re.DOTALL)
+_EMPTY_TAG = re.compile(r"<([a-zA-Z][\w-]*)[^>]*></\1>")
+
+
+def cut_html(text: str, units: int) -> Html:
+    """The longest start of the Telegram HTML ``text`` whose visible text is at most
+    ``units`` UTF-16 code units, still valid: never cut inside a tag or an entity, and
+    the tags open where it ends closed (an element left empty is dropped)."""
+    kept: list[str] = []
+    opened: list[str] = []
+    size = 0
+    for piece in _PIECE.finditer(text):
+        if piece.group(2):
+            name = piece.group(2).lower()
+            if not piece.group(1):
+                opened.append(name)
+            elif name in opened:
+                del opened[len(opened) - 1 - opened[::-1].index(name)]
+        else:
+            width = utf16_units(html.unescape(piece.group(0)))
+            if size + width > units:
+                break
+            size += width
+        kept.append(piece.group(0))
+    else:
+        return Html(text)
+    cut = "".join(kept) + "".join(f"</{name}>" for name in reversed(opened))
+    while (emptied := _EMPTY_TAG.sub("", cut)) != cut:
+        cut = emptied
+    return Html(cut)
 
 
 def html_to_plain(text: str, *, keep_links: bool = False) -> str:

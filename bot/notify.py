@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from bot.config import SUPPORTED_LOCALES, Settings
-from bot.i18n import Html, Translator, html_to_plain, load_catalog, translator, utf16_units
+from bot.i18n import (
+    Html,
+    Translator,
+    cut_html,
+    html_to_plain,
+    load_catalog,
+    translator,
+    utf16_units,
+)
 from bot.keyboards import (
     card_keyboard,
     claim_keyboard,
@@ -270,13 +278,32 @@ def _urgent_lead(tr: Translator, question: Question) -> str:
 
 def fitted(build: Callable[[str], Html], text: str, tr: Translator) -> Html:
     """``build(text)``, with ``text`` cut (and marked so) only as far as the message must
-    be to stay within :data:`CARD_BUDGET`."""
+    be to stay within :data:`CARD_BUDGET`.
+
+    Should the rest of the card alone be over the budget (its heading, the conversation
+    and the FAQ lines: not at today's limits), the card with ``text`` whole is cut at its
+    end instead, where its least needed lines are (a question card's FAQ lines, then its
+    conversation), and marked so: whatever the inputs, the card fits.
+    """
     card = build(text)
     shown = text
-    while (over := utf16_units(html_to_plain(card)) - CARD_BUDGET) > 0 and shown:
+    while (over := _size(card) - CARD_BUDGET) > 0 and shown:
         shown = shown[: max(len(shown) - over - 20, 0)]
         card = build(shown + tr.plain("card.cut", n=len(text) - len(shown)))
-    return card
+    if _size(card) <= CARD_BUDGET:
+        return card
+    whole = build(text)
+    total = len(html_to_plain(whole))
+    # The mark saying how much is left out, as long as it can be (every character).
+    room = CARD_BUDGET - _size(tr("card.cut", n=total))
+    kept = cut_html(whole, max(room, 0))
+    return Html(kept + tr("card.cut", n=total - len(html_to_plain(kept))))
+
+
+def _size(card: str) -> int:
+    """A card's length in UTF-16 code units of the text shown (the sandbox's count;
+    Telegram's, in code points, is never more)."""
+    return utf16_units(html_to_plain(card))
 
 
 def _with_conversation(
