@@ -254,9 +254,11 @@ def _urgent_text(
     place: str,
     asker: User | None,
     name_shown: bool,
+    tail: str,
     shown: str,
 ) -> Html:
-    """An urgent card showing ``shown`` of the question, and the follow-up that raised it."""
+    """An urgent card showing ``shown`` of the question, and the follow-up that raised it;
+    ``tail`` (HTML) ends it, inside the length budget."""
     text = tr(
         "card.urgent",
         ref=question.id,
@@ -265,7 +267,9 @@ def _urgent_text(
         region=place,
         text=as_said(tr, shown, forwarded=_forwarded(question)),
     )
-    return _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
+    return Html(
+        _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who) + tail
+    )
 
 
 def _urgent_lead(tr: Translator, question: Question) -> str:
@@ -674,16 +678,20 @@ async def urgent(
             tr.name_of(region.names, region.code) if region else tr.plain("card.unknown_region")
         )
 
+        # The committee's copy of one a cadre holds says who (inside the budget: a name
+        # has up to 128 characters), and has no claim button (a colleague's question
+        # cannot be taken from under them).
+        held_by = cadre if person is None else None
+        tail = "\n" + tr("card.urgent_held_by", name=held_by.name) if held_by else ""
         text = fitted(
-            functools.partial(_urgent_text, tr, question, category, who, place, asker, name_shown),
+            functools.partial(
+                _urgent_text, tr, question, category, who, place, asker, name_shown, tail
+            ),
             masked(tr, question.text),
             tr,
         )
         markup: InlineKeyboardMarkup | None = card_keyboard(tr, question.id)
-        if person is None and cadre is not None:
-            # The committee's copy of one a cadre holds: who, and no claim button (a
-            # colleague's question cannot be taken from under them).
-            text = Html(text + "\n" + tr("card.urgent_held_by", name=cadre.name))
+        if held_by is not None:
             markup = None
         elif person is None:
             markup = claim_keyboard(tr, question.id)

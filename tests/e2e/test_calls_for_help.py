@@ -7,11 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bot.i18n import utf16_units
 from bot.services import wish_drafts
+from storage.db import unit_of_work
+from storage.models import Cadre
 from storage.questions import Conversation, Question
-from tests.e2e.test_question_loop_edges import LI, _setup, _wait
+from tests.e2e.test_question_loop_edges import COMMITTEE, LI, _setup, _wait
 from tests.support import ALEX, COMMITTEE_CHAT, XIAOMEI, XIAOMING, BotHarness, texts
 
 CRY = "算了，我真的不想活了"
@@ -136,3 +139,25 @@ async def test_a_question_for_a_person_always_gives_the_helpline(
     async with harness.sessions() as session:
         (question,) = (await session.scalars(select(Question))).all()
     assert question.text == words and f"{question.id}" in said
+
+
+async def test_the_committees_copy_of_a_long_cry_fits_with_who_holds_it(
+    harness: BotHarness,
+) -> None:
+    """A call for help is never refused for its length, so its card is cut to fit; the
+    committee's copy adds who holds it (a name of up to 128 characters) within that
+    budget: it was added after the cut and took the copy past Telegram's 4096, so the
+    committee never got it."""
+    await _setup(harness)
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(
+            update(Cadre).where(Cadre.telegram_id == LI["id"]).values(name="李" * 128)
+        )
+    seq = await harness.client.last_seq()
+    cry = CRY + "，" + "每天都被同学欺负" * 500  # 4011 characters
+    replies = await harness.send(XIAOMING, cry)
+    assert "12355" in texts(replies)
+    (urgent,) = await _urgent_questions(harness)
+    card = await _wait(harness, COMMITTEE, seq, f"紧急关注 #{urgent.id}")
+    assert "李" * 128 in card["text"] and "卡片放不下" in card["text"], card["text"][-300:]
+    assert utf16_units(card["text"]) <= 4096
