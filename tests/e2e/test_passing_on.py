@@ -241,3 +241,21 @@ async def test_a_refusal_naming_a_long_name_fits_the_pop_up(harness: BotHarness)
     forged = await harness.press_data(LI, card["message_id"], pack("qpto", question.id, zhang))
     assert forged["show_alert"] and "Z" * 60 in forged["text"], forged
     assert len(forged["text"]) <= 200
+
+
+async def test_a_pop_up_counts_characters_not_utf16_units(harness: BotHarness) -> None:
+    """Telegram counts a pop-up's 200 in characters (code points): an emoji or a CJK
+    Extension B character is one, though two UTF-16 units. A refusal naming a colleague
+    whose name is 100 of them (about 155 characters, 255 units) is shown whole, and
+    Telegram (the sandbox) takes it."""
+    await _setup(harness)
+    card = await _ask(harness, JOBS)
+    question = await _question(harness)
+    zhang = await _fill(harness, ZHANG)
+    name = "😀𠀀" * 50
+    async with unit_of_work(harness.sessions) as session:
+        await session.execute(update(Cadre).where(Cadre.id == zhang).values(name=name))
+    forged = await harness.press_data(LI, card["message_id"], pack("qpto", question.id, zhang))
+    text = forged["text"]
+    assert forged["show_alert"] and name in text and text.endswith("或自己答复。"), text
+    assert len(text) <= 200 < len(text.encode("utf-16-le")) // 2
