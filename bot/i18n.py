@@ -41,7 +41,9 @@ _TAGS = re.compile(r"<[^>]+>")
 
 
 def utf16_units(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units: an emoji counts twice)."""
+    """Length in UTF-16 code units (an emoji counts twice). Telegram's limits count
+    characters (code points: tdlib's ``utf8_length``); units are never fewer, so a text
+    within a limit in units is within it in characters too."""
     return len(text.encode("utf-16-le")) // 2
 
 

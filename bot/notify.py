@@ -55,9 +55,10 @@ NOTICE = "notice"
 URGENT = "urgent"
 # Pushes to staff about a question: a reply to one of these answers the question.
 STAFF_KINDS = (CARD, URGENT, SLA_REMINDER)
-# A card's text, in UTF-16 units as Telegram counts them, stays under this (its limit is
-# 4096): the question is shown whole when it fits (any question the bot accepts, in
-# plain Chinese), else cut with a mark saying how much is not shown.
+# A card's text, in UTF-16 units (never fewer than the characters Telegram counts),
+# stays under this (its limit is 4096): the question is shown whole when it fits (any
+# question the bot accepts, in plain Chinese), else cut with a mark saying how much is
+# not shown.
 CARD_BUDGET = 4000
 # A follow-up shown on its own card is cut here (it is at most VOY_MAX_TEXT_LENGTH).
 CARD_TEXT_LIMIT = 2000

@@ -101,7 +101,7 @@ async def submit_answer(
     """Record a cadre's answer and deliver it to the young person."""
     now = context.services.clock.now()
     tr = context.tr
-    if utf16_units(text) > notify.ANSWER_LIMIT:  # as Telegram counts: an emoji is two
+    if utf16_units(text) > notify.ANSWER_LIMIT:  # in UTF-16 units: an emoji is two
         # The shortened text that comes next is still this question's answer.
         await common.too_long_again(
             message,

@@ -24,7 +24,8 @@ TEXT, REGIONS, TOPICS, PREVIEW = "text", "regions", "topics", "preview"
 STEPS = (TEXT, REGIONS, TOPICS, PREVIEW)
 # The "every region" and "any topic" choices (an empty selection means the same).
 ALL = "all"
-# Room for the footer: Telegram allows 4096 UTF-16 code units after entity parsing, and
+# Room for the footer: Telegram allows 4096 characters after entity parsing (counted here
+# in UTF-16 units, never fewer), and
 # the longest footer, with the blank line, takes far less than the 596 left.
 MAX_TEXT_UNITS = 3500
 
