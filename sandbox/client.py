@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -77,15 +77,18 @@ class SandboxClient:
         chat_id: int | None = None,
         reply_to: int | None = None,
         forward_origin: Mapping[str, Any] | None = None,
+        text_mentions: Sequence[Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Post a text message as ``user`` (with ``forward_origin``, one they forward, see
-        sandbox/README.md); returns ``{"update_id", "message_id", "chat_id"}``."""
+        """Post a text message as ``user`` (with ``forward_origin``, one they forward; with
+        ``text_mentions``, mentions of people by their User object, see sandbox/README.md);
+        returns ``{"update_id", "message_id", "chat_id"}``."""
         return await self._post_message(
             user,
             chat_id,
             text=text,
             reply_to_message_id=reply_to,
             forward_origin=dict(forward_origin) if forward_origin is not None else None,
+            text_mentions=[dict(m) for m in text_mentions] if text_mentions else None,
         )
 
     async def edit_text(
@@ -119,6 +122,13 @@ class SandboxClient:
             reply_to_message_id=reply_to,
             media_group_id=media_group_id,
         )
+
+    async def send_contact(
+        self, user: User, contact: Mapping[str, Any], chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """Post a shared contact (``{"phone_number", "first_name", "last_name"?,
+        "user_id"?, "vcard"?}``)."""
+        return await self._post_message(user, chat_id, contact=dict(contact))
 
     async def send_sticker(
         self, user: User, emoji: str = "🙂", chat_id: int | None = None

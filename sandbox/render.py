@@ -88,6 +88,8 @@ def telegram_message(chat: Chat, msg: StoredMessage, *, nested: bool = False) ->
         data["text"] = msg.text
         if msg.entities:
             data["entities"] = msg.entities
+    if msg.contact is not None:
+        data["contact"] = msg.contact
     if msg.media is not None:
         key, value = _media(msg.media)
         data[key] = value
@@ -155,6 +157,8 @@ def view_message(msg: StoredMessage) -> dict[str, Any]:
         if msg.media.duration:
             media["duration"] = msg.media.duration
         view[msg.media.kind] = media
+    if msg.contact is not None:
+        view["contact"] = msg.contact
     if msg.forward_origin:
         view["forwarded"] = True
     return view

@@ -42,6 +42,8 @@ class StoredMessage:
     media: Media | None = None
     edit_date: int | None = None
     forward_origin: dict[str, Any] | None = None
+    # A shared contact (the Bot API's Contact): a message of its own.
+    contact: dict[str, Any] | None = None
     # Photos sent together as an album share one (each is a message of its own).
     media_group_id: str | None = None
 

@@ -12,6 +12,7 @@ from typing import Any
 from sandbox.core import SandboxCore
 from sandbox.render import detect_entities, telegram_message, view_message
 from sandbox.store import Chat, Media
+from sandbox.telegram_html import utf16_len
 
 
 def _user_and_chat(core: SandboxCore, payload: dict[str, Any]) -> tuple[dict[str, Any], Chat]:
@@ -113,6 +114,63 @@ def _forward_origin(core: SandboxCore, value: Any) -> dict[str, Any]:
     return origin
 
 
+def _text_mentions(core: SandboxCore, value: Any, text: str) -> list[dict[str, Any]]:
+    """The ``text_mention`` entities of a message: ``[{"offset", "length", "user"}]``, in
+    UTF-16 code units of its text or caption, as Telegram sends a mention of someone
+    without a username (the whole User object of the person mentioned)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError('"text_mentions" must be a list')
+    mentions = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise ValueError('a text mention is {"offset", "length", "user"}')
+        offset, length = item.get("offset"), item.get("length")
+        if not isinstance(offset, int) or not isinstance(length, int) or isinstance(offset, bool):
+            raise ValueError('a text mention needs an integer "offset" and "length"')
+        if offset < 0 or length <= 0 or offset + length > utf16_len(text):
+            raise ValueError("a text mention must lie within the text")
+        user = core.world.user(item.get("user") or {})
+        mentions.append({"type": "text_mention", "offset": offset, "length": length, "user": user})
+    return mentions
+
+
+def _with_mentions(
+    detected: list[dict[str, Any]], mentions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``detected`` entities that overlap no mention, and the mentions, by offset."""
+    spans = [range(m["offset"], m["offset"] + m["length"]) for m in mentions]
+    kept = [
+        e
+        for e in detected
+        if not any(e["offset"] < s.stop and s.start < e["offset"] + e["length"] for s in spans)
+    ]
+    return sorted([*kept, *mentions], key=lambda e: e["offset"])
+
+
+def _contact(value: Any) -> dict[str, Any] | None:
+    """A shared contact: ``{"phone_number", "first_name", "last_name"?, "user_id"?,
+    "vcard"?}`` (the Bot API's Contact)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError('"contact" must be an object')
+    contact: dict[str, Any] = {}
+    for key in ("phone_number", "first_name"):
+        if not isinstance(value.get(key), str) or not value[key]:
+            raise ValueError(f'a contact needs "{key}"')
+        contact[key] = value[key]
+    for key in ("last_name", "vcard"):
+        if value.get(key):
+            contact[key] = str(value[key])
+    if value.get("user_id") is not None:
+        if not isinstance(value["user_id"], int) or value["user_id"] <= 0:
+            raise ValueError('a contact\'s "user_id" must be a positive integer')
+        contact["user_id"] = value["user_id"]
+    return contact
+
+
 def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
     """Simulate a user message; return ``{"update_id", "message_id"}``."""
     user, chat = _user_and_chat(core, payload)
@@ -120,8 +178,11 @@ def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
     text = payload.get("text")
     if text is not None and not isinstance(text, str):
         raise ValueError('"text" must be a string')
-    if media is None and not text:
-        raise ValueError('a message needs "text" or one of photo/sticker/voice/document')
+    contact = _contact(payload.get("contact"))
+    if contact is not None and (media is not None or text):
+        raise ValueError("a contact is a message of its own (no text, no media)")
+    if media is None and not text and contact is None:
+        raise ValueError('a message needs "text" or one of photo/sticker/voice/document/contact')
     reply_to = payload.get("reply_to_message_id")
     if reply_to is not None and reply_to not in chat.messages:
         raise LookupError(f"message {reply_to} not found in chat {chat.id}")
@@ -130,12 +191,17 @@ def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
         if reply_to is not None:  # Telegram forwards a message as it was, never as a reply
             raise ValueError("a forwarded message cannot be a reply")
         fields["forward_origin"] = _forward_origin(core, payload["forward_origin"])
-    if media is None:
-        fields.update(text=text, entities=detect_entities(text or ""))
+    if contact is not None:
+        fields.update(contact=contact)
+    elif media is None:
+        mentions = _text_mentions(core, payload.get("text_mentions"), text or "")
+        fields.update(text=text, entities=_with_mentions(detect_entities(text or ""), mentions))
     else:
         caption = payload.get("caption") or (text if media.kind in ("photo", "document") else None)
+        mentions = _text_mentions(core, payload.get("text_mentions"), caption or "")
         if caption:
-            fields.update(caption=caption, caption_entities=detect_entities(caption))
+            entities = _with_mentions(detect_entities(caption), mentions)
+            fields.update(caption=caption, caption_entities=entities)
         group = payload.get("media_group_id")
         if group is not None:
             if not isinstance(group, str) or not group or media.kind not in ("photo", "document"):

@@ -353,3 +353,72 @@ async def test_forwarded_messages_carry_the_legacy_forward_fields_too(
     message = Message.de_json(messages[0], None)  # type: ignore[arg-type]
     assert message is not None and message.forward_origin is not None
     assert message.to_dict()["forward_from"]["id"] == 1777
+
+
+async def test_text_mentions_carry_the_user_mentioned(
+    client: SandboxClient, bot_call: BotCall
+) -> None:
+    """A mention of someone without a username is a ``text_mention`` entity carrying the
+    whole User object of the person mentioned, in a forward as in one's own words; it
+    takes the place of what Telegram would otherwise detect there."""
+    other = {"id": 1888, "first_name": "王五", "last_name": "Wang"}
+    origin = {"type": "user", "sender_user": {"id": 1777, "first_name": "张三"}}
+    await client.send_text(
+        YOUTH,
+        "班长 @banzhang_2010 说周六集合 /start",
+        text_mentions=[{"offset": 0, "length": 2, "user": other}],
+    )
+    await client.send_text(
+        YOUTH,
+        "@banzhang_2010 说周六集合",
+        forward_origin=origin,
+        text_mentions=[{"offset": 0, "length": 14, "user": {"id": 1888}}],
+    )
+    first, second = (u["message"] for u in await _updates(bot_call))
+    mention = {
+        "type": "text_mention",
+        "offset": 0,
+        "length": 2,
+        "user": {"id": 1888, "is_bot": False, "first_name": "王五", "last_name": "Wang"},
+    }
+    assert [e["type"] for e in first["entities"]] == ["text_mention", "mention", "bot_command"]
+    assert first["entities"][0] == mention
+    assert second["entities"] == [{**mention, "length": 14}]  # no @mention under it
+    assert second["forward_origin"]["sender_user"]["id"] == 1777
+    message = Message.de_json(second, None)  # type: ignore[arg-type]
+    assert message is not None and message.entities[0].user is not None
+    assert message.entities[0].user.first_name == "王五"
+    for bad in (
+        [{"offset": 0, "length": 30, "user": other}],
+        [{"offset": -1, "length": 1, "user": other}],
+        [{"offset": 0, "length": 1, "user": {"id": 0, "first_name": "x"}}],
+        {"offset": 0, "length": 1, "user": other},
+    ):
+        with pytest.raises(RuntimeError, match=" 400 "):
+            await client._post_message(YOUTH, None, text="班长说", text_mentions=bad)
+
+
+async def test_a_shared_contact_is_a_message_of_its_own(
+    client: SandboxClient, bot_call: BotCall
+) -> None:
+    contact = {
+        "phone_number": "+8613812345678",
+        "first_name": "王五",
+        "last_name": "Wang",
+        "user_id": 1888,
+        "vcard": "BEGIN:VCARD\nTEL:+8613812345678\nEND:VCARD",
+    }
+    await client.send_contact(YOUTH, contact)
+    (update,) = await _updates(bot_call)
+    assert update["message"]["contact"] == contact
+    assert "text" not in update["message"]
+    message = Message.de_json(update["message"], None)  # type: ignore[arg-type]
+    assert message is not None and message.contact is not None
+    assert message.contact.phone_number == "+8613812345678"
+    views = await client.messages(YOUTH.id)
+    assert views[-1]["contact"] == contact
+    for bad in ({"phone_number": "+86138"}, {"first_name": "王五"}, "王五"):
+        with pytest.raises(RuntimeError, match=" 400 "):
+            await client._post_message(YOUTH, None, contact=bad)
+    with pytest.raises(RuntimeError, match="of its own"):
+        await client._post_message(YOUTH, None, text="x", contact=contact)
