@@ -269,7 +269,8 @@ def register_requeue(application: Any, services: Services) -> None:
 
 def _revive(payload: dict[str, Any], bot: Bot) -> Update | None:
     try:
-        return Update.de_json(payload, bot)
+        # Stored without the other people it carried: PTB reads it with blanks there.
+        return Update.de_json(inbox.readable(payload), bot)
     except Exception:  # a payload this PTB version cannot read: keep it, log it
         _log.exception("could not rebuild stored update %s", payload.get("update_id"))
         return None

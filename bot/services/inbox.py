@@ -125,11 +125,29 @@ _HOLDS_MESSAGE = ("reply_to_message", "pinned_message")
 _HOLDS_PART = ("quote", "external_reply")
 
 
-# Of a forwarded message's origin, what is kept: that it was forwarded, from what kind of
-# sender, and when; who first wrote it (a user, their name, a group or channel, a signature)
-# is a third party's data, read by nobody here.
+# Other people an update carries, beside its sender. What a young person sends may name
+# them; the inbound log keeps what handling reads of them, never who they are, from the
+# moment the update is stored (a row waiting to be handled, or failed, is no exception):
+# - a forward's origin: that it was forwarded, from what kind of sender, and when; who
+#   first wrote it (a user, their name, a group or channel, a signature) is not kept;
+# - a text_mention entity (someone mentioned by their account): where it stands in the
+#   text, not the User object;
+# - a shared contact: that it was one ({}), not its name, number, vcard or user id (the
+#   bot answers every contact alike);
+# - a message replied to or pinned that is no bot's (a classmate's, in a group): its ids
+#   (only the bot's own card is read further, for its ticket);
+# - a reply to a message in another chat (external_reply): dropped; its origin names
+#   that message's sender, and nothing here reads it;
+# - users shared (a keyboard request, which the bot never makes): their request id; a
+#   chat shared: its request id and chat id;
+# - a member someone else added to a group or removed from it: dropped (one who joined
+#   or left by themselves is the sender).
+# Kept as they come: via_bot (a bot, not a person), sender_chat (the sender speaking as
+# their channel or as the group) and quote (words of the message replied to, formatting
+# only; dropped once handled, above).
+# PTB cannot read some of these back as they are stored: :func:`readable` fills blanks in.
 _ORIGIN_KEPT = frozenset({"type", "date"})
-# The same told the old way, which Telegram still sends beside forward_origin (no longer
+# A forward told the old way, which Telegram still sends beside forward_origin (no longer
 # in the Bot API's description; PTB keeps them as api_kwargs and to_dict() writes them
 # back): dropped, but for forward_date.
 _LEGACY_FORWARD = (
@@ -139,31 +157,157 @@ _LEGACY_FORWARD = (
     "forward_signature",
     "forward_sender_name",
 )
+_ENTITIES = ("entities", "caption_entities")
+_IDS = frozenset({"message_id", "date", "chat"})
+_CHAT_SHARED_KEPT = frozenset({"request_id", "chat_id"})
+# Where an update holds a message.
+_MESSAGES = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "edited_channel_post",
+    "business_message",
+    "edited_business_message",
+)
+
+
+def _is_bot(user: Any) -> bool:
+    return isinstance(user, dict) and bool(user.get("is_bot"))
+
+
+def _unmentioned(entities: Any) -> list[Any] | None:
+    """``entities`` without the users they mention; None if they mention nobody."""
+    if not isinstance(entities, list) or not any(
+        isinstance(e, dict) and "user" in e for e in entities
+    ):
+        return None
+    return [
+        {k: v for k, v in e.items() if k != "user"} if isinstance(e, dict) else e for e in entities
+    ]
+
+
+def _without_others_in(message: dict[str, Any]) -> dict[str, Any] | None:
+    """``message`` without the other people it carries; None if it carries none."""
+    changed: dict[str, Any] = {}
+    origin = message.get("forward_origin")
+    if isinstance(origin, dict) and not set(origin) <= _ORIGIN_KEPT:
+        changed["forward_origin"] = {k: v for k, v in origin.items() if k in _ORIGIN_KEPT}
+    for key in _ENTITIES:
+        if (entities := _unmentioned(message.get(key))) is not None:
+            changed[key] = entities
+    if isinstance(message.get("contact"), dict) and message["contact"]:
+        changed["contact"] = {}
+    for key in _HOLDS_MESSAGE:
+        held = message.get(key)
+        if not isinstance(held, dict):
+            continue
+        if _is_bot(held.get("from")):
+            if (inner := _without_others_in(held)) is not None:
+                changed[key] = inner
+        elif not set(held) <= _IDS:
+            changed[key] = {k: v for k, v in held.items() if k in _IDS}
+    shared = message.get("users_shared")
+    if isinstance(shared, dict) and shared.get("users"):
+        changed["users_shared"] = {"request_id": shared.get("request_id"), "users": []}
+    chat = message.get("chat_shared")
+    if isinstance(chat, dict) and not set(chat) <= _CHAT_SHARED_KEPT:
+        changed["chat_shared"] = {k: v for k, v in chat.items() if k in _CHAT_SHARED_KEPT}
+    sender = message.get("from")
+    sender_id = sender.get("id") if isinstance(sender, dict) else None
+
+    def own(user: Any) -> bool:
+        return _is_bot(user) or (isinstance(user, dict) and user.get("id") == sender_id)
+
+    members = message.get("new_chat_members")
+    if isinstance(members, list) and not all(own(m) for m in members):
+        changed["new_chat_members"] = [m for m in members if own(m)]
+    dropped = [k for k in (*_LEGACY_FORWARD, "external_reply") if k in message]
+    if "left_chat_member" in message and not own(message["left_chat_member"]):
+        dropped.append("left_chat_member")
+    if not changed and not dropped:
+        return None
+    out = {k: v for k, v in message.items() if k not in dropped}
+    out.update(changed)
+    return out
+
+
+def _without_others(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """``payload`` without the other people its messages carry; None if they carry none."""
+    out: dict[str, Any] | None = None
+    for key in _MESSAGES:
+        message = payload.get(key)
+        if isinstance(message, dict) and (clean := _without_others_in(message)) is not None:
+            out = dict(payload) if out is None else out
+            out[key] = clean
+    query = payload.get("callback_query")
+    if isinstance(query, dict):
+        pressed = query.get("message")
+        if isinstance(pressed, dict) and (clean := _without_others_in(pressed)) is not None:
+            out = dict(payload) if out is None else out
+            out["callback_query"] = {**query, "message": clean}
+    return out
+
+
+# What PTB requires of what is stored without it, to read a stored update back (after a
+# crash, or requeued): blanks, in memory only. Handled, the update is stored reduced again.
+_ORIGIN_BLANKS: dict[str, dict[str, Any]] = {
+    "user": {"sender_user": {"id": 0, "is_bot": False, "first_name": ""}},
+    "hidden_user": {"sender_user_name": ""},
+    "chat": {"sender_chat": {"id": 0, "type": "group"}},
+    "channel": {"chat": {"id": 0, "type": "channel"}, "message_id": 0},
+}
+_CONTACT_BLANKS = {"phone_number": "", "first_name": ""}
+
+
+def _filled(message: dict[str, Any]) -> dict[str, Any] | None:
+    out: dict[str, Any] | None = None
+    origin = message.get("forward_origin")
+    if isinstance(origin, dict):
+        blanks = _ORIGIN_BLANKS.get(str(origin.get("type")), {})
+        if missing := {k: v for k, v in blanks.items() if k not in origin}:
+            out = {**message, "forward_origin": {**origin, **missing}}
+    contact = message.get("contact")
+    if isinstance(contact, dict) and not set(_CONTACT_BLANKS) <= set(contact):
+        out = {**(out or message), "contact": {**_CONTACT_BLANKS, **contact}}
+    for key in _HOLDS_MESSAGE:
+        held = message.get(key)
+        if isinstance(held, dict) and (inner := _filled(held)) is not None:
+            out = {**(out or message), key: inner}
+    return out
+
+
+def readable(payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored update's payload as PTB can read it back: a forward's origin and a
+    contact, stored without who they name, get the blank fields PTB requires."""
+    out = dict(payload)
+    for key in _MESSAGES:
+        message = out.get(key)
+        if isinstance(message, dict) and (filled := _filled(message)) is not None:
+            out[key] = filled
+    query = out.get("callback_query")
+    if isinstance(query, dict):
+        pressed = query.get("message")
+        if isinstance(pressed, dict) and (filled := _filled(pressed)) is not None:
+            out["callback_query"] = {**query, "message": filled}
+    return out
 
 
 def _without_quotes(message: dict[str, Any]) -> dict[str, Any] | None:
-    origin = message.get("forward_origin")
-    named = isinstance(origin, dict) and not set(origin) <= _ORIGIN_KEPT
-    named = named or any(k in message for k in _LEGACY_FORWARD)
-    if not named and not any(
-        isinstance(message.get(k), dict) for k in (*_HOLDS_MESSAGE, *_HOLDS_PART)
-    ):
+    if not any(isinstance(message.get(k), dict) for k in (*_HOLDS_MESSAGE, *_HOLDS_PART)):
         return None
-    dropped = (*_HOLDS_PART, *_LEGACY_FORWARD)
-    out = {k: v for k, v in message.items() if k not in dropped}
+    out = {k: v for k, v in message.items() if k not in _HOLDS_PART}
     for key in _HOLDS_MESSAGE:
         if isinstance(message.get(key), dict):
             out[key] = {k: v for k, v in message[key].items() if k in _QUOTE_KEPT}
-    if isinstance(origin, dict):
-        out["forward_origin"] = {k: v for k, v in origin.items() if k in _ORIGIN_KEPT}
     return out
 
 
 def _unquoted(payload: dict[str, Any]) -> dict[str, Any] | None:
-    """``payload`` with the messages it quotes reduced to their ids; None if it quotes
-    nothing."""
-    changed = False
-    out = dict(payload)
+    """``payload`` without other people, and with the messages it quotes reduced to their
+    ids; None if it has neither."""
+    clean = _without_others(payload)
+    changed = clean is not None
+    out = dict(payload if clean is None else clean)
     for key in ("message", "edited_message"):
         message = out.get(key)
         if isinstance(message, dict) and (stripped := _without_quotes(message)) is not None:
@@ -202,9 +346,10 @@ def quoted_texts(payload: dict[str, Any]) -> list[str]:
 
 def unquoted(update: Update) -> dict[str, Any] | None:
     """The stored form of a handled ``update`` that quotes a message (a reply, a button
-    press) or forwards one: its payload without the quoted text or the forwarded message's
-    original sender (in forward_origin or the legacy forward_* fields); None for one that
-    does neither."""
+    press) or forwards one: its payload without the quoted text, and like every stored
+    update without the other people it carries (the forwarded message's original sender,
+    in forward_origin or the legacy forward_* fields, among them); None for one that does
+    neither (it stays as it was stored)."""
     message = update.effective_message
     if update.callback_query is None and (
         message is None
@@ -221,6 +366,13 @@ def unquoted(update: Update) -> dict[str, Any] | None:
     return _unquoted(update.to_dict())
 
 
+def _stored_payload(update: Update) -> dict[str, Any]:
+    """``update`` as the inbound log stores it on arrival: without the other people it
+    carries (see above), all that handling it reads kept (:func:`readable`)."""
+    payload = update.to_dict()
+    return _without_others(payload) or payload
+
+
 def _row_values(update: Update) -> dict[str, Any]:
     kind, text = describe(update)
     message = update.effective_message
@@ -232,7 +384,7 @@ def _row_values(update: Update) -> dict[str, Any]:
         "message_id": message.message_id if message else None,
         "kind": kind,
         "text": text,
-        "payload": update.to_dict(),
+        "payload": _stored_payload(update),
         "status": INBOUND_RECEIVED,
         "received_at": utcnow(),
     }
@@ -304,7 +456,7 @@ async def mark_done(
     The mark is conditional, so of two sessions handling the same update only one can
     commit its work: the caller rolls back when this returns False. A failed update keeps
     what its chat was in the middle of (:func:`moved_on` compares it when it is retried)
-    and its whole payload (to be handled again); a handled one is stored as ``payload``
+    and its payload as stored (to be handled again); a handled one is stored as ``payload``
     when given (:func:`unquoted`).
     """
     params = {

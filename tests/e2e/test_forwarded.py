@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sandbox import SandboxServer
 from storage.models import InboundMessage
 from storage.questions import Question
+from tests.bot.test_data_rights import _scan
 from tests.conftest import run_harness
 from tests.e2e.test_data_rights import _document, _reply
 from tests.support import XIAOMING, BotHarness, buttons
@@ -175,3 +176,44 @@ async def test_a_forwarded_message_with_none_of_the_suggestions_says_so(
     await cautious.press(XIAOMING, reply, "以上都不是")
     routed = _last_reply(await cautious.client.messages(XIAOMING["id"]))
     assert "转给团干部" in routed["text"] and NOTE in routed["text"], routed["text"]
+
+
+# A forward's first writer, and a classmate it mentions by their account (no username to
+# show: Telegram sends their whole User object in a text_mention entity).
+WRITER = {"id": 764_183_552, "first_name": "李四光", "last_name": "Li", "username": "lisiguang"}
+MONITOR = {"id": 853_274_619, "first_name": "王五", "last_name": "Wang", "username": "wangwu_09"}
+
+
+async def test_nothing_is_kept_of_the_writer_or_the_person_a_forward_mentions(
+    harness: BotHarness,
+) -> None:
+    await _start(harness)
+    seq = await harness.client.last_seq()
+    (reply,) = await harness.send(
+        XIAOMING,
+        "班长说周六下午在东湖公园集合，每人交三百元活动费，是真的吗",
+        forward_origin={"type": "user", "sender_user": WRITER},
+        text_mentions=[{"offset": 0, "length": 2, "user": MONITOR}],
+    )
+    assert "转发" in reply["text"], reply["text"]
+    card = await harness.client.wait_for_bot_message(
+        WANG["id"],
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: "问题 #" in (m.get("text") or ""),
+    )
+    assert "转发" in card["text"] and "班长说周六" in card["text"], card["text"]
+    async with harness.sessions() as session:
+        (question,) = await session.scalars(select(Question))
+        assert question.thread[0].forwarded
+        for person in (WRITER, MONITOR):
+            strings = tuple(str(person[k]) for k in ("id", "first_name", "last_name", "username"))
+            found = await _scan(session, strings=strings, number=int(person["id"]))
+            assert found == [], (person["first_name"], found)
+        (row,) = await session.scalars(
+            select(InboundMessage).where(InboundMessage.text.like("班长说%"))
+        )
+    # What it was is kept: a forward, mentioning someone there.
+    message = row.payload["message"]
+    assert message["forward_origin"]["type"] == "user"
+    assert [e["type"] for e in message["entities"]] == ["text_mention"]

@@ -22,7 +22,10 @@ from bot.services import inbox, wish_drafts
 from bot.services.privacy import log_pseudonym
 from sandbox import SandboxServer
 from storage.models import INBOUND_FAILED, INBOUND_HANDLED, InboundMessage
+from storage.questions import Question
+from tests.bot.test_data_rights import _scan
 from tests.conftest import TOKEN, run_harness
+from tests.e2e.test_forwarded import MONITOR, NOTE, WRITER, _start
 from tests.e2e.test_passing_errors import _commit_fails_once
 from tests.support import XIAOMING, BotHarness, buttons, texts
 
@@ -300,3 +303,42 @@ async def test_a_journal_left_from_before_the_failure_is_not_replayed(
     )
     after = await harness.message(XIAOMING["id"], apology["message_id"])
     assert APOLOGY in after["text"] and not after["edited"]
+
+
+async def test_a_failed_forward_keeps_nobody_else_and_is_handled_as_one_when_requeued(
+    harness: BotHarness, voy: Any
+) -> None:
+    """A failed update is stored without the forward's first writer or the person its
+    text mentions (it once kept them until retried or erased), and is still handled as
+    a forward when an operator queues it again."""
+    await _start(harness)
+    bug = _break(harness, MessageHandler(filters.Regex("东湖公园"), _explode))
+    sent = await harness.client.send_text(
+        XIAOMING,
+        "班长说周六下午在东湖公园集合，每人交三百元活动费，是真的吗",
+        forward_origin={"type": "user", "sender_user": WRITER},
+        text_mentions=[{"offset": 0, "length": 2, "user": MONITOR}],
+    )
+    row = await harness.settled(sent["update_id"])
+    assert row.status == INBOUND_FAILED
+
+    async def traces() -> list[str]:
+        async with harness.sessions() as session:
+            found = []
+            for person in (WRITER, MONITOR):
+                strings = tuple(str(person[k]) for k in ("id", "first_name", "username"))
+                found += await _scan(session, strings=strings, number=int(person["id"]))
+            return found
+
+    assert await traces() == []
+    harness.app.remove_handler(bug, group=-1)
+    seq = await harness.client.last_seq()
+    queued = await voy("updates", "retry", str(row.id))
+    assert queued.exit_code == 0 and "queued 1 updates again" in queued.output
+    await harness.client.wait_for_bot_message(
+        XIAOMING["id"], after_seq=seq, predicate=lambda m: NOTE in (m.get("text") or "")
+    )
+    await _handled(harness, sent["update_id"])
+    async with harness.sessions() as session:
+        assert [q.thread[0].forwarded for q in await session.scalars(select(Question))] == [True]
+    assert await traces() == []

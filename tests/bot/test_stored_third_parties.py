@@ -1,0 +1,341 @@
+"""Third parties in a stored update: what a young person sends may carry other people
+(a mention of a classmate, a forwarded message's first writer, a friend's contact, a
+classmate's message replied to in a group). The inbound log keeps what handling reads of
+them, never who they are: from the moment an update is stored, not only once handled,
+and what it keeps can still be handled after a crash or a requeue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Message, Update
+
+from bot.services import inbox
+from storage import migrate
+from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.models import INBOUND_RECEIVED, InboundMessage
+
+ME = {"id": 1001, "is_bot": False, "first_name": "小明"}
+CHAT = {"id": 1001, "type": "private", "first_name": "小明"}
+GROUP = {"id": -100555, "type": "supergroup", "title": "初二(3)班"}
+BOT = {"id": 999, "is_bot": True, "first_name": "青年之声", "username": "voy_bot"}
+# Third parties: nothing of them may be stored.
+FRIEND = {
+    "id": 853_274_619,
+    "is_bot": False,
+    "first_name": "张三丰",
+    "last_name": "Zhang",
+    "username": "zhangsan_2010",
+}
+WRITER = {"id": 764_183_552, "is_bot": False, "first_name": "李四光", "username": "lisiguang"}
+THIRD_PARTY = (
+    "853274619",
+    "张三丰",
+    "Zhang",
+    "zhangsan_2010",
+    "764183552",
+    "李四光",
+    "lisiguang",
+    "13812345678",
+    "东湖路8号",
+)
+DATE = 1_795_000_100
+CARD = {
+    "message_id": 40,
+    "date": DATE - 50,
+    "chat": CHAT,
+    "from": BOT,
+    "text": "📨 问题 #12 已转给团干部",
+}
+MENTION = {"type": "text_mention", "offset": 0, "length": 2, "user": FRIEND}
+CONTACT = {
+    "phone_number": "+8613812345678",
+    "first_name": "张三丰",
+    "last_name": "Zhang",
+    "user_id": 853_274_619,
+    "vcard": "BEGIN:VCARD\nFN:张三丰\nTEL:+8613812345678\nEND:VCARD",
+}
+CLASSMATES_MESSAGE = {
+    "message_id": 30,
+    "date": DATE - 90,
+    "chat": GROUP,
+    "from": FRIEND,
+    "text": "张三丰 住在东湖路8号",
+    "entities": [MENTION],
+}
+IDS_ONLY = {"message_id": 30, "date": DATE - 90, "chat": GROUP}
+
+
+def _message(chat: dict[str, Any] = CHAT, **fields: Any) -> dict[str, Any]:
+    return {"message_id": 41, "date": DATE, "chat": chat, "from": ME, **fields}
+
+
+Check = Callable[[dict[str, Any], Message], None]
+
+
+def _forward(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["forward_origin"] == {"type": "user", "date": DATE - 600}
+    assert stored["forward_date"] == DATE - 600  # when, not who
+    assert stored["entities"] == [{"type": "text_mention", "offset": 0, "length": 2}]
+    assert revived.forward_origin is not None  # handled as a forward
+    assert revived.text == "班长说周六在东湖公园集合"
+
+
+def _caption(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["caption_entities"] == [{"type": "text_mention", "offset": 0, "length": 2}]
+    assert revived.caption == "班长拍的" and revived.photo
+
+
+def _contact(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["contact"] == {}
+    assert revived.contact is not None and inbox.message_kind(revived) == "contact"
+
+
+def _classmate_replied_to(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["reply_to_message"] == IDS_ONLY
+    assert revived.reply_to_message is not None and revived.reply_to_message.message_id == 30
+    assert revived.reply_to_message.from_user is None  # not the bot's: not a card
+
+
+def _card_replied_to(stored: dict[str, Any], revived: Message) -> None:
+    card = stored["reply_to_message"]
+    assert {k: card[k] for k in CARD} == CARD  # the bot's own card: its header is read
+    assert stored["entities"] == [{"type": "text_mention", "offset": 0, "length": 2}]
+    replied = revived.reply_to_message
+    assert replied is not None and replied.from_user is not None and replied.from_user.is_bot
+    assert replied.text == CARD["text"]
+
+
+def _external(stored: dict[str, Any], revived: Message) -> None:
+    assert "external_reply" not in stored and revived.external_reply is None
+
+
+def _shared_users(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["users_shared"] == {"request_id": 1, "users": []}
+    assert revived.users_shared is not None
+
+
+def _shared_chat(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["chat_shared"] == {"request_id": 2, "chat_id": -100777}
+    assert revived.chat_shared is not None
+
+
+def _added(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["new_chat_members"] == [BOT]  # the bot itself, not the classmate
+    assert [u.id for u in revived.new_chat_members] == [BOT["id"]]
+
+
+def _removed(stored: dict[str, Any], revived: Message) -> None:
+    assert "left_chat_member" not in stored and revived.left_chat_member is None
+
+
+def _pinned(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["pinned_message"] == IDS_ONLY
+    assert revived.pinned_message is not None
+
+
+CASES: list[tuple[str, dict[str, Any], Check]] = [
+    (
+        "a forwarded message mentioning someone",
+        {
+            "message": _message(
+                text="班长说周六在东湖公园集合",
+                entities=[MENTION],
+                forward_origin={"type": "user", "date": DATE - 600, "sender_user": WRITER},
+                forward_from=WRITER,
+                forward_date=DATE - 600,
+            )
+        },
+        _forward,
+    ),
+    (
+        "a caption mentioning someone",
+        {
+            "message": _message(
+                photo=[{"file_id": "p", "file_unique_id": "pu", "width": 9, "height": 9}],
+                caption="班长拍的",
+                caption_entities=[MENTION],
+            )
+        },
+        _caption,
+    ),
+    ("a friend's contact", {"message": _message(contact=CONTACT)}, _contact),
+    (
+        "a reply to a classmate in a group",
+        {"message": _message(GROUP, text="/queue", reply_to_message=CLASSMATES_MESSAGE)},
+        _classmate_replied_to,
+    ),
+    (
+        "a reply to the bot's card mentioning someone",
+        {"message": _message(text="张三 周六下午", entities=[MENTION], reply_to_message=CARD)},
+        _card_replied_to,
+    ),
+    (
+        "a reply to a message in another chat",
+        {
+            "message": _message(
+                text="这是真的吗",
+                external_reply={
+                    "origin": {"type": "user", "date": DATE - 900, "sender_user": FRIEND},
+                    "chat": {"id": FRIEND["id"], "type": "private", "first_name": "张三丰"},
+                    "message_id": 5,
+                    "contact": CONTACT,
+                },
+            )
+        },
+        _external,
+    ),
+    (
+        "users shared",
+        {
+            "message": _message(
+                users_shared={
+                    "request_id": 1,
+                    "users": [{"user_id": FRIEND["id"], "first_name": "张三丰", "username": "x"}],
+                }
+            )
+        },
+        _shared_users,
+    ),
+    (
+        "a chat shared",
+        {
+            "message": _message(
+                chat_shared={
+                    "request_id": 2,
+                    "chat_id": -100777,
+                    "title": "张三丰的群",
+                    "username": "zhangsan_2010",
+                }
+            )
+        },
+        _shared_chat,
+    ),
+    (
+        "a classmate added to a group",
+        {"message": _message(GROUP, new_chat_members=[FRIEND, BOT])},
+        _added,
+    ),
+    (
+        "a classmate removed from a group",
+        {"message": _message(GROUP, left_chat_member=FRIEND)},
+        _removed,
+    ),
+    (
+        "a classmate's message pinned",
+        {"message": _message(GROUP, pinned_message=CLASSMATES_MESSAGE)},
+        _pinned,
+    ),
+    (
+        "an edited message mentioning someone",
+        {"edited_message": _message(text="班长说", entities=[MENTION], edit_date=DATE + 5)},
+        lambda stored, _revived: None,
+    ),
+]
+
+
+def _update(payload: dict[str, Any]) -> Update:
+    update = Update.de_json({"update_id": 7, **payload}, None)
+    assert update is not None
+    return update
+
+
+def _leaks(payload: Any) -> list[str]:
+    text = json.dumps(payload, ensure_ascii=False)
+    return [leaked for leaked in THIRD_PARTY if leaked in text]
+
+
+@pytest.fixture
+async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(db_url)
+    await migrate.upgrade(engine)
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.mark.parametrize(("case", "payload", "check"), CASES, ids=[c[0] for c in CASES])
+async def test_an_update_is_stored_without_third_parties_and_still_handled_alike(
+    sessions: async_sessionmaker[AsyncSession],
+    case: str,
+    payload: dict[str, Any],
+    check: Check,
+) -> None:
+    update = _update(payload)
+    assert _leaks(update.to_dict()), "the case carries no third party"
+    async with unit_of_work(sessions) as session:
+        assert await inbox.store(session, update) is not None
+    async with sessions() as session:
+        row = await session.scalar(select(InboundMessage))
+    assert row is not None and row.status == INBOUND_RECEIVED  # not handled yet
+    assert _leaks(row.payload) == [], case
+    # What the edge stores once it is handled holds none either.
+    assert _leaks(inbox.unquoted(update) or {}) == [], case
+    assert _leaks(inbox.strip_quotes(update.to_dict())) == [], case
+    # A crash or a requeue rebuilds the update from the row: handled as it would have been.
+    revived = Update.de_json(inbox.readable(row.payload), None)
+    assert revived is not None and revived.effective_message is not None
+    assert inbox.fingerprint(revived) == inbox.fingerprint(update)
+    (key,) = payload
+    check(row.payload[key], revived.effective_message)
+    assert _leaks(inbox.unquoted(revived) or {}) == [], case
+
+
+async def test_a_press_under_the_bot_reply_to_a_forward_is_stored_without_its_writer(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Telegram sends the pressed message with the message it replied to: a young
+    person's forwarded message, whose origin names its first writer."""
+    forwarded = _message(
+        text="班长说周六集合",
+        entities=[MENTION],
+        forward_origin={"type": "user", "date": DATE - 600, "sender_user": WRITER},
+        forward_from=WRITER,
+        forward_date=DATE - 600,
+    )
+    pressed = {**CARD, "message_id": 42, "reply_to_message": forwarded}
+    query = {"id": "q1", "from": ME, "chat_instance": "c", "data": "v1:hum:1", "message": pressed}
+    update = _update({"callback_query": query})
+    async with unit_of_work(sessions) as session:
+        assert await inbox.store(session, update) is not None
+    async with sessions() as session:
+        stored = await session.scalar(select(InboundMessage.payload))
+    assert stored is not None and _leaks(stored) == []
+    message = stored["callback_query"]["message"]
+    assert message["text"] == CARD["text"]  # the bot's own message stays
+    assert message["reply_to_message"] == {"message_id": 41, "date": DATE, "chat": CHAT}
+    revived = Update.de_json(inbox.readable(stored), None)
+    assert revived is not None and revived.callback_query is not None
+    assert revived.callback_query.data == "v1:hum:1"
+
+
+KEPT: list[tuple[str, dict[str, Any]]] = [
+    # Who joined a group by themselves is the sender.
+    ("new_chat_members", _message(GROUP, new_chat_members=[ME])),
+    # A bot, not a person; the sender chose it.
+    ("via_bot", _message(text="天气", via_bot={"id": 555, "is_bot": True, "first_name": "天气"})),
+    # The sender themselves, speaking as their channel or as the group (anonymous admin).
+    ("sender_chat", _message(GROUP, text="/queue", sender_chat=GROUP)),
+    # Words of the bot's card replied to, formatting only: dropped once handled.
+    (
+        "quote",
+        _message(text="这个呢", reply_to_message=CARD, quote={"text": "问题 #12", "position": 3}),
+    ),
+]
+
+
+@pytest.mark.parametrize(("field", "message"), KEPT, ids=[k[0] for k in KEPT])
+async def test_what_names_no_third_party_is_stored_as_sent(
+    sessions: async_sessionmaker[AsyncSession], field: str, message: dict[str, Any]
+) -> None:
+    update = _update({"message": message})
+    async with unit_of_work(sessions) as session:
+        assert await inbox.store(session, update) is not None
+    async with sessions() as session:
+        stored = await session.scalar(select(InboundMessage.payload))
+    assert stored is not None
+    assert stored["message"][field] == update.to_dict()["message"][field]
