@@ -25,6 +25,12 @@ from bot.webhook import BotWebServer, webhook_path, webhook_secret
 
 _log = logging.getLogger(__name__)
 
+# The kinds of update the bot has handlers for, and so asks Telegram for. Asking for
+# every kind (Update.ALL_TYPES) also opted in to chat_member and message reactions,
+# which name other people (a member someone added or removed, who reacted to what):
+# stored in the inbound log, handled by nothing.
+ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+
 
 @asynccontextmanager
 async def _started(application: BotApplication) -> AsyncIterator[BotApplication]:
@@ -75,7 +81,7 @@ async def polling(
         await application.updater.start_polling(
             poll_interval=0.0,
             timeout=poll_timeout,
-            allowed_updates=Update.ALL_TYPES,
+            allowed_updates=ALLOWED_UPDATES,
             error_callback=partial(_polling_error, application),
         )
         try:
@@ -162,7 +168,7 @@ async def webhook(
             await application.bot.set_webhook(
                 url,
                 secret_token=secret,
-                allowed_updates=Update.ALL_TYPES,
+                allowed_updates=ALLOWED_UPDATES,
                 max_connections=max_connections,
             )
             yield server

@@ -113,3 +113,18 @@ async def test_a_forward_left_unhandled_by_a_crash_is_stored_without_others_and_
             for person in (WRITER, MONITOR):
                 found = await _scan(session, strings=_traces(person), number=int(person["id"]))
                 assert found == [], found
+
+
+async def test_the_bot_asks_only_for_the_updates_it_handles(harness: BotHarness) -> None:
+    """Asking for every kind of update opted in to chat_member and message reactions,
+    which name other people (a member someone else added or removed, who reacted): the
+    inbound log stored them whole and nothing handled them."""
+    import json
+
+    await harness.send(XIAOMING, "你好")
+    polls = [c for c in await harness.client.calls() if c["method"] == "getUpdates"]
+    assert polls
+    for call in polls:
+        allowed = call["params"]["allowed_updates"]
+        allowed = json.loads(allowed) if isinstance(allowed, str) else allowed
+        assert sorted(allowed) == ["callback_query", "edited_message", "message"], allowed

@@ -97,6 +97,8 @@ def _sample(text: str, name: str, **labels: str) -> float:
 async def test_messages_arrive_by_webhook_and_get_replies(hooked: WebhookBot) -> None:
     info = await hooked.client.webhook()
     assert info["url"] == f"{hooked.base}/telegram" and info["pending_update_count"] == 0
+    # Only the kinds it handles: not chat_member or reactions, which name other people.
+    assert sorted(info["allowed_updates"]) == ["callback_query", "edited_message", "message"]
     assert hooked.app.updater is not None and not hooked.app.updater.running  # no polling
     seq = await hooked.client.last_seq()
     (reply,) = await hooked.send(XIAOMING, "请问几岁能入团啊？")
