@@ -12,8 +12,10 @@ are never long enough or never introduced the way personal data is.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import hmac
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -56,12 +58,14 @@ _ENCLOSED = {
     **dict.fromkeys("⓪⓿🄋", "0"),
 }
 _NUMERALS |= _ENCLOSED
-# What may part the digits of one number: spaces (a no-break or thin space too), and a
-# dot, dash (any of Unicode's, the minus sign), underscore, slash, tilde or comma with a
-# space on either side or none. Two spaces may part them as well.
-_SPACES = " \u00a0\u2009\u202f"
-_MARKS = "-.·・•_/~〜\u2010\u2011\u2012\u2013\u2014\u2015\u2212,、"
-_GAP = rf"(?:[{_SPACES}]?[{re.escape(_MARKS)}][{_SPACES}]?|[{_SPACES}]{{1,2}})"
+# What may part the digits of one number: spaces (a no-break, en, em, thin or zero-width
+# space, a tab too), and a dot, dash (any of Unicode's, the minus sign, doubled as in
+# 138——1234), underscore, slash, tilde, comma or the ideographic full stop (a dot typed
+# with a Chinese input method) with a space on either side or none. Two spaces may part
+# them as well.
+_SPACES = " \t\u00a0" + "".join(map(chr, range(0x2000, 0x200C))) + "\u202f\u205f\u2060\ufeff"
+_MARKS = "-.·・•‧∙⋅﹒_/~〜\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe63,、。"
+_GAP = rf"(?:[{_SPACES}]?[{re.escape(_MARKS)}]{{1,2}}[{_SPACES}]?|[{_SPACES}]{{1,2}})"
 # A run of digits in any script (Chinese numerals, １２３, 𝟏𝟐𝟑, ١٢٣, ①②③), one gap at most
 # between two. 十/百/千/万 end a run: 三百元, 十二月 and 二十三 are amounts and dates, never a
 # number read out digit by digit.
@@ -71,11 +75,11 @@ _SEPARATOR = re.compile(_GAP)
 # Commas part a list (2023、2024、2025, 1,380,000) more often than a number: groups parted by
 # them make one number only when they are of three digits or more and not all as long.
 _LIST_MARKS = frozenset(",、")
-# What an e-mail address or a WeChat id is made of: a run of digits touching one, directly
-# or through a dot, dash, underscore, % or +, is part of it (zhang.2008.0512@qq.com,
-# wxid_2010_1234_5678x) and is left as written, for the e-mail and WeChat patterns.
-_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@")
-_JOINERS = frozenset("._%+-")
+# An ID number's digits put together, whatever their groups (110101 2005 01 01 1234): 18,
+# or 17 before the check character X. No list or date has its area code and birth date.
+_ID_DIGITS = re.compile(
+    r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3,4}"
+)
 # Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
 # No personal number is shorter (a QQ number has five digits).
 _RUN_MIN_DIGITS = 5
@@ -127,8 +131,12 @@ def _keep_school(match: re.Match[str]) -> bool:
 
 # Introducers of contact ids, followed by an optional "是" or colon.
 _INTRO_SEP = r"\s*(?:是|为)?\s*:?\s*"
+# A QQ number (or an older WeChat id, which is one): 5 to 11 digits, or two or three
+# groups of three to five parted by a space or a dash (1234 5678, 123-456-789); not a
+# number after a whole one (QQ 12345678 2026年, QQ 12345678 15岁).
+_QQ_NUMBER = r"(?:[0-9]{3,5}(?:[ -][0-9]{3,5}){1,2}|[0-9]{5,11})(?![0-9])"
 # WeChat ids: a letter then 5+ letters, digits, _ or -; older ids are QQ numbers.
-_WECHAT_ID = r"(?:[a-z][a-z0-9_-]{5,}|[0-9]{5,11}(?![0-9]))"
+_WECHAT_ID = rf"(?:[a-z][a-z0-9_-]{{5,}}|{_QQ_NUMBER})"
 
 # Who a young person names: family, and other children (a teacher's name is left for the
 # cadre who has to act on a report).
@@ -160,15 +168,18 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "id_card",
         # 18 digits: area, birth date, sequence, check character (X); or the old 15. Parted
         # after the area and the birth date (and within it, 6-4-4-4), as people type it.
+        # An X may follow a number put together (一…一二三X, 110101·2005·0101·123x) or a
+        # space or other gap (110101 2005 0101 123 X).
         r"(?<![0-9])[1-9][0-9]{5}[\s-]?(?:18|19|20)[0-9]{2}[\s-]?(?:0[1-9]|1[0-2])"
-        r"(?:0[1-9]|[12][0-9]|3[01])[\s-]?[0-9]{3}[0-9x](?![0-9])"
+        rf"(?:0[1-9]|[12][0-9]|3[01])[\s-]?[0-9]{{3}}(?:[0-9x]|{_JOINED}*{_GAP}?x(?![a-z]))(?![0-9])"
         r"|(?<![0-9])[1-9][0-9]{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])",
     ),
     # 16 to 19 digits, in groups of four when spaced.
     ("bank_card", r"(?<![0-9])[0-9]{4}(?:[ -]?[0-9]{4}){3}(?:[ -]?[0-9]{1,3})?(?![0-9])"),
     (
         "phone",
-        r"(?<![0-9])(?:(?:\+|00)86[ -]?|\(\+?86\)\s?)?1[3-9][0-9](?:[ -]?[0-9]){8}(?![0-9])",
+        # The country code with it, however parted from the number (+86·138…).
+        rf"(?<![0-9])(?:(?:\+|00)86{_GAP}?|\(\+?86\)\s?)?1[3-9][0-9](?:[ -]?[0-9]){{8}}(?![0-9])",
     ),
     (
         "landline",
@@ -178,7 +189,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "qq",
         rf"(?:(?<![a-z])q{{1,2}}(?![a-z])|扣扣|企鹅)(?:号码?|群)?{_INTRO_SEP}"
-        r"(?P<v>[1-9][0-9]{4,10})(?![0-9])",
+        rf"(?P<v>(?=[1-9]){_QQ_NUMBER})",
     ),
     ("wechat", rf"(?:微信|威信|薇信|v信)(?:号|id)?{_INTRO_SEP}(?P<v>{_WECHAT_ID})"),
     # After a Latin introducer an id must hold a digit or _ or -: "WeChat account" is
@@ -251,6 +262,9 @@ _KINDS = tuple(
     (kind, re.compile(pattern, re.ASCII | re.IGNORECASE)) for kind, pattern in _PATTERNS
 )
 
+# The kinds whose text may hold digits parted like a number's and is masked whole.
+_ADDRESSES = tuple(pattern for kind, pattern in _KINDS if kind in ("email", "wechat"))
+
 MASK_KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _KINDS))
 """The kinds of personal data, in the order they are looked for; keys of the labels."""
 
@@ -277,34 +291,74 @@ def _one_number(groups: list[str], separators: list[str]) -> bool:
     return all(len(group) >= 3 for group in groups)
 
 
-def _in_address(text: str, start: int, end: int) -> bool:
-    """Whether the ASCII digits at ``text[start:end]`` are part of an e-mail address or
-    an id: a letter, digit or @ next to them, or one past a dot, dash, _, % or +."""
-    for step, edge in ((-1, start - 1), (1, end)):
-        if 0 <= edge < len(text) and text[edge] in _JOINERS:
-            edge += step
-        if 0 <= edge < len(text) and text[edge] in _WORD:
-            return True
-    return False
+def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
+    """The parts of a run of digits that may each be one number, as ranges of its groups:
+    groups of three digits or more in a row, or single digits with the same pause between
+    them. A group of two is a part alone, so a short number beside a long one is no part
+    of it (+86 138·1234·5678, 138·1234·5678 3点, 第2 一三八…)."""
+    parts: list[tuple[int, int]] = []
+    first = 0
+    for i in range(1, len(groups)):
+        grouped = len(groups[first]) >= 3 and len(groups[i]) >= 3
+        spelled = len(groups[first]) == len(groups[i]) == 1
+        if not (grouped or (spelled and separators[i - 1] == separators[first])):
+            parts.append((first, i))
+            first = i
+    parts.append((first, len(groups)))
+    return parts
 
 
-def _as_digits(match: re.Match[str]) -> str:
-    """A long run of digits in ASCII, the same length (the spans stay in place): one
+def _as_digits(match: re.Match[str], in_address: Callable[[int, int], bool]) -> str:
+    """A long run of digits in ASCII, the same length (the spans stay in place): each
     number's digits put together, its separators after them as :data:`_JOINED`."""
     run = match.group(0)
     groups = _SEPARATOR.split(run)
     separators = _SEPARATOR.findall(run)
-    digits = [_ascii_digit(char) for group in groups for char in group]
-    if len(digits) < _RUN_MIN_DIGITS:
+    digits = "".join(_ascii_digit(char) for group in groups for char in group)
+    if len(digits) < _RUN_MIN_DIGITS or in_address(*match.span()):
+        # Part of an address the e-mail and WeChat patterns read whole.
         return run
-    as_read = set(separators) <= {" ", "-"} and any(len(g) > 1 for g in groups)
-    if run.isascii() and (as_read or _in_address(match.string, match.start(), match.end())):
-        # As the patterns read it already (QQ 12345678 13812345678 is two), or part of
-        # an address the e-mail and WeChat patterns read whole.
-        return run
-    if separators and _one_number(groups, separators):
-        return "".join(digits) + _JOINED * sum(map(len, separators))
-    return "".join(char if _SEPARATOR.fullmatch(char) else _ascii_digit(char) for char in run)
+    listed = any(_LIST_MARKS & set(separator) for separator in separators)
+    if separators and not listed and min(map(len, groups)) > 1 and _ID_DIGITS.fullmatch(digits):
+        # An ID number, its birth date parted too (110101.2005.01.01.1234).
+        return digits + _JOINED * sum(map(len, separators))
+    # Groups of ASCII digits parted by one space or dash are left as written: the patterns
+    # read them so (138 1234 5678), and two numbers side by side stay two (QQ 12345678
+    # 13812345678). Digits read out one by one are put together all the same.
+    as_read = run.isascii() and set(separators) <= {" ", "-"}
+    pieces: list[str] = []
+    for first, last in _parts(groups, separators):
+        part, between = groups[first:last], separators[first : last - 1]
+        part_digits = "".join(_ascii_digit(char) for group in part for char in group)
+        if first:
+            pieces.append(separators[first - 1])
+        if (
+            between
+            and len(part_digits) >= _RUN_MIN_DIGITS
+            and _one_number(part, between)
+            and not (as_read and len(part[0]) > 1)
+        ):
+            pieces.append(part_digits + _JOINED * sum(map(len, between)))
+        else:
+            written = [_ascii_digit(char) for char in part[0]]
+            for separator, group in zip(between, part[1:], strict=True):
+                written += [separator, *map(_ascii_digit, group)]
+            pieces.append("".join(written))
+    return "".join(pieces)
+
+
+def _within(spans: list[tuple[int, int]]) -> Callable[[int, int], bool]:
+    """Whether ``start, end`` lies inside one of the spans (in time growing with the
+    log of their number, not the number)."""
+    spans = sorted(spans)
+    starts = [start for start, _ in spans]
+    reaches = list(itertools.accumulate((end for _, end in spans), max))
+
+    def within(start: int, end: int) -> bool:
+        i = bisect.bisect_right(starts, start) - 1
+        return i >= 0 and reaches[i] >= end
+
+    return within
 
 
 def _spans(text: str) -> list[tuple[int, int, str]]:
@@ -315,8 +369,16 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
     simplified = _t2s().convert(work)
     if len(simplified) == len(work):
         work = simplified
-    # Numbers spelled out (一三八…) or parted (138·1234·5678) as the patterns read them.
-    work = _DIGIT_RUN.sub(_as_digits, work)
+    # Numbers spelled out (一三八…) or parted (138·1234·5678) as the patterns read them,
+    # but for digits in an e-mail address or a WeChat id (zhang.2008.0512@qq.com,
+    # wxid_2010_1234_5678x), read whole by those patterns.
+    addresses = [
+        match.span("v") if "v" in pattern.groupindex else match.span()
+        for pattern in _ADDRESSES
+        for match in pattern.finditer(work)
+    ]
+    in_address = _within(addresses)
+    work = _DIGIT_RUN.sub(lambda match: _as_digits(match, in_address), work)
     spans: list[tuple[int, int, str]] = []
 
     def blanker(kind: str) -> Callable[[re.Match[str]], str]:

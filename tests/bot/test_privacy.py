@@ -407,3 +407,127 @@ def test_masking_time_grows_about_linearly(unit: str) -> None:
     # every position). The ratio, not a time, so a slow machine does not fail it.
     small, large = _seconds(unit * (2_000 // len(unit))), _seconds(unit * (20_000 // len(unit)))
     assert large / small < 30, (small, large)
+
+
+# Gaps found after the separators above: a country code before a number parted by dots,
+# QQ numbers and WeChat ids typed in groups, an ID number's check character X after a
+# parted number, a number glued to letters, a number beside a short one, more separators.
+PARTED_GAPS = [
+    # +86 before a number the phone pattern reads only once it is put together
+    ("电话+86 138.1234.5678", "电话[手机]", "phone"),
+    ("+86·138·1234·5678", "[手机]", "phone"),
+    ("+86 一三八·一二三四·五六七八", "[手机]", "phone"),
+    ("+86 1 3 8 1 2 3 4 5 6 7 8", "[手机]", "phone"),
+    ("+86-1-3-8-1-2-3-4-5-6-7-8 找我", "[手机] 找我", "phone"),
+    ("＋８６ １３８．１２３４．５６７８", "[手机]", "phone"),
+    # QQ numbers and WeChat ids in groups
+    ("QQ 1234 5678", "QQ [QQ]", "qq"),
+    ("qq号 12345 6789", "qq号 [QQ]", "qq"),
+    ("QQ：123-456-789，加我", "QQ：[QQ]，加我", "qq"),
+    ("扣扣 1234 5678 有事找我", "扣扣 [QQ] 有事找我", "qq"),
+    ("我的QQ是 12345678 15岁", "我的QQ是 [QQ] 15岁", "qq"),
+    ("QQ:12345678 2026年注册的", "QQ:[QQ] 2026年注册的", "qq"),
+    ("微信 1234 5678", "微信 [微信]", "wechat"),
+    ("wx: 123 456 789", "wx: [微信]", "wechat"),
+    # ID numbers ending in X, parted or in numerals
+    ("身份证一一〇一〇一·二〇〇五〇一〇一·一二三X", "身份证[身份证]", "id_card"),
+    ("身份证一一〇一〇一-二〇〇五〇一〇一-一二三X", "身份证[身份证]", "id_card"),
+    ("身份证 一一〇一〇一 二〇〇五 〇一〇一 一二三X", "身份证 [身份证]", "id_card"),
+    ("身份证 110101·2005·0101·123x", "身份证 [身份证]", "id_card"),
+    ("身份证１１０１０１．２００５０１０１．１２３Ｘ", "身份证[身份证]", "id_card"),
+    ("身份证 110101 2005 0101 123 X", "身份证 [身份证]", "id_card"),
+    ("身份证 1 1 0 1 0 1 2 0 0 5 0 1 0 1 1 2 3 X", "身份证 [身份证]", "id_card"),
+    ("身份证 110101 2005 01 01 1234", "身份证 [身份证]", "id_card"),
+    ("身份证 110101.2005.01.01.123X", "身份证 [身份证]", "id_card"),
+    # glued to letters (no e-mail address or WeChat id holds them)
+    ("tel138.1234.5678", "tel[手机]", "phone"),
+    ("abc138.1234.5678.", "abc[手机].", "phone"),
+    ("abc13812345678.", "abc[手机].", "phone"),
+    ("138.1234.5678abc", "[手机]abc", "phone"),
+    ("Tel.138.1234.5678", "Tel.[手机]", "phone"),
+    ("联系abc_138_1234_5678", "联系abc_[手机]", "phone"),
+    # beside a short number
+    ("电话138.1234.5678 3点后打", "电话[手机] 3点后打", "phone"),
+    ("第2 138·1234·5678", "第2 [手机]", "phone"),
+    ("电话1 3 8 1 2 3 4 5 6 7 8，3点后", "电话[手机]，3点后", "phone"),
+    # more separators: doubled dashes and dots, the ideographic full stop, more dots and
+    # hyphens, more spaces (en and em spaces, zero-width, tab)
+    ("电话138——1234——5678", "电话[手机]", "phone"),
+    ("电话138--1234--5678", "电话[手机]", "phone"),
+    ("电话138··1234··5678", "电话[手机]", "phone"),
+    ("电话138。1234。5678", "电话[手机]", "phone"),
+    ("电话138‧1234‧5678", "电话[手机]", "phone"),
+    ("电话138∙1234∙5678", "电话[手机]", "phone"),
+    ("电话138⋅1234⋅5678", "电话[手机]", "phone"),
+    ("电话138﹒1234﹒5678", "电话[手机]", "phone"),
+    ("电话138﹣1234﹣5678", "电话[手机]", "phone"),
+    ("电话138\u20021234\u20025678", "电话[手机]", "phone"),
+    ("电话138\u2003\u20031234\u2003\u20035678", "电话[手机]", "phone"),
+    ("电话138\u200b1234\u200b5678", "电话[手机]", "phone"),
+    ("电话138\t1234\t5678", "电话[手机]", "phone"),
+    ("电话一三八\u3000一二三四\u3000五六七八", "电话[手机]", "phone"),
+]
+
+# Still e-mail addresses and WeChat ids, masked whole.
+PARTED_ADDRESSES = [
+    ("邮箱 138.1234.5678@qq.com", "邮箱 [邮箱]", "email"),
+    ("邮箱 tel.138.1234.5678@163.com", "邮箱 [邮箱]", "email"),
+    ("微信 abc_138_1234_5678", "微信 [微信]", "wechat"),
+]
+
+PARTED_UNTOUCHED = [
+    "活动在2026-11-24举行",
+    "活动在2026.11.24 12:30开始",
+    "2026年11月24日12:30到13:30",
+    "08:00-17:30开放",
+    "2026.11.24-2026.11.30",
+    "2026.11.24 - 2026.11.30 共7天",
+    "2026。11。24",
+    "2025年和2026年",
+    "1998 2005 2026",
+    "团费 12.50 元",
+    "奖金1,380.50元",
+    "考了135.5分",
+    "语文120 数学135 英语140",
+    "邮编330038",
+    "邮编 100871",
+    "3 5 7 人",
+    "共12 345人",
+    "v1.3.8 和 v2.10.15",
+    "2026-11-24 3点",
+    "QQ群 500 人",
+    "QQ 2026年才注册",
+    "微信 2026年",
+    "身份证 2026年到期",
+    "身份证号 1101 xiaoming",
+    "1.5——2.5 之间",
+    "第1——3章",
+    "1~3——5~7",
+]
+
+
+@pytest.mark.parametrize(("text", "masked", "kind"), PARTED_GAPS + PARTED_ADDRESSES)
+def test_parted_numbers_past_the_gaps_are_masked(text: str, masked: str, kind: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == [kind]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+@pytest.mark.parametrize("text", PARTED_UNTOUCHED)
+def test_dates_times_amounts_and_codes_are_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+    assert find_personal_data(text) == []
+
+
+def test_a_country_code_is_masked_with_the_number() -> None:
+    assert find_personal_data("电话+86 138.1234.5678。") == [("phone", "+86 138.1234.5678")]
+    assert find_personal_data("身份证 110101·2005·0101·123x。") == [
+        ("id_card", "110101·2005·0101·123x")
+    ]
+
+
+def test_an_x_starting_a_word_is_no_check_character() -> None:
+    # Seventeen digits are hidden all the same (as what kind does not matter here).
+    masked = mask_personal_data("身份证 110101 2005 0101 123 xiaoming", LABELS)
+    assert masked.endswith("] xiaoming")
+    assert not re.search("[0-9]", masked)
