@@ -151,13 +151,9 @@ def demo(
 
     settings = load_settings()
     _setup_logging(settings)
-    options = DemoOptions(
-        data_dir=data_dir,
-        host=host,
-        port=port,
-        open_browser=browser,
-        database_url=os.environ.get("VOY_DATABASE_URL"),
-    )
+    # Never VOY_DATABASE_URL: set for `voy run` (production's), the demo would load its
+    # org file into that database and send its due pushes to the sandbox.
+    options = DemoOptions(data_dir=data_dir, host=host, port=port, open_browser=browser)
     try:
         loop.run(run_demo(options), choice=settings.event_loop)
     except ConfigError as exc:

@@ -45,7 +45,7 @@ class DemoOptions:
 
 
 def demo_settings(options: DemoOptions) -> Settings:
-    """Demo settings: the sandbox token, SQLite in the data dir (or VOY_DATABASE_URL)."""
+    """Demo settings: the sandbox token, SQLite in the data dir (or ``database_url``)."""
     url = options.database_url or f"sqlite+aiosqlite:///{options.data_dir / 'voy.sqlite3'}"
     return Settings(telegram_token=SecretStr(DEMO_TOKEN), database_url=url)
 

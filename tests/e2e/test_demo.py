@@ -23,10 +23,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.sqlite_only("the demo keeps its own SQLite file by design")
-async def test_demo_serves_the_web_chat_and_the_bot_answers(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VOY_")}
+async def _start_demo(
+    tmp_path: Path, port: int, **env: str
+) -> tuple[asyncio.subprocess.Process, list[str]]:
+    """``voy demo`` in a child process, once it printed its URL (and the lines so far)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("VOY_")}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -38,20 +39,37 @@ async def test_demo_serves_the_web_chat_and_the_bot_answers(tmp_path: Path) -> N
         "--data-dir",
         str(tmp_path / "demo"),
         cwd=ROOT,
-        env=env,
+        env={**environ, **env},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
     assert process.stdout is not None
     output: list[str] = []
+    async with asyncio.timeout(60):
+        while True:
+            line = (await process.stdout.readline()).decode()
+            assert line, "demo exited early:\n" + "".join(output)
+            output.append(line)
+            if line.startswith("Database:"):
+                return process, output
+
+
+async def _stop_demo(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    """SIGINT the demo; its exit status and the rest of its output."""
+    assert process.stdout is not None
+    process.send_signal(signal.SIGINT)
+    async with asyncio.timeout(30):
+        rest = (await process.stdout.read()).decode()
+        code = await process.wait()
+    return code, rest
+
+
+@pytest.mark.sqlite_only("the demo keeps its own SQLite file by design")
+async def test_demo_serves_the_web_chat_and_the_bot_answers(tmp_path: Path) -> None:
+    port = _free_port()
+    process, output = await _start_demo(tmp_path, port)
     try:
-        async with asyncio.timeout(60):
-            while True:
-                line = (await process.stdout.readline()).decode()
-                assert line, "demo exited early:\n" + "".join(output)
-                output.append(line)
-                if f"http://127.0.0.1:{port}/" in line:
-                    break
+        assert any(f"http://127.0.0.1:{port}/" in line for line in output), output
         client = SandboxClient(f"http://127.0.0.1:{port}")
         async with httpx.AsyncClient() as http:
             page = await http.get(f"http://127.0.0.1:{port}/")
@@ -63,10 +81,23 @@ async def test_demo_serves_the_web_chat_and_the_bot_answers(tmp_path: Path) -> N
         assert await client.violations() == []
         await client.aclose()
     finally:
-        process.send_signal(signal.SIGINT)
-        async with asyncio.timeout(30):
-            rest = (await process.stdout.read()).decode()
-            code = await process.wait()
+        code, rest = await _stop_demo(process)
     assert code == 0, "".join(output) + rest
     assert "Demo stopped." in rest
     assert (tmp_path / "demo" / "voy.sqlite3").exists()
+
+
+@pytest.mark.sqlite_only("the demo keeps its own SQLite file by design")
+async def test_demo_never_uses_the_database_of_voy_db_and_voy_run(tmp_path: Path) -> None:
+    """The README has an operator `export VOY_DATABASE_URL=` production's database; a
+    `make demo` from that shell loaded the demo org into it (every real cadre not in the
+    demo file deactivated, the committee chat replaced) and its deliverer sent the due
+    pushes of real young people to the sandbox, where they failed for good."""
+    production = tmp_path / "production.sqlite3"
+    process, output = await _start_demo(
+        tmp_path, _free_port(), VOY_DATABASE_URL=f"sqlite+aiosqlite:///{production}"
+    )
+    code, rest = await _stop_demo(process)
+    assert code == 0, "".join(output) + rest
+    assert output[-1] == f"Database: sqlite+aiosqlite:///{tmp_path / 'demo' / 'voy.sqlite3'}\n"
+    assert not production.exists()
