@@ -35,6 +35,8 @@ def load_settings(**overrides: object) -> Settings:
 def _problem(error: Any) -> str:
     """One setting's problem, with the value given unless it is a secret."""
     name = "_".join(map(str, error["loc"]))
+    if not name:  # a rule between settings: its message names them
+        return str(error["msg"])
     field = Settings.model_fields.get(name)
     # A database URL may carry its password.
     secret = name == "database_url" or (field is not None and field.annotation is SecretStr)

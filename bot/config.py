@@ -9,7 +9,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     # Respect Telegram's flood limits with PTB's AIORateLimiter.
     rate_limit: bool = True
     # Updates handled at once (one chat's still in order); SQLite serialises writers anyway.
-    concurrent_updates: int = 1
+    concurrent_updates: int = Field(default=1, ge=1)
     # The event loop of `voy run` and the demo: "auto" (uvloop where installed, else
     # asyncio's own), "uvloop" (required) or "asyncio". uvloop cut the bot's CPU per
     # update by about a sixth in the load benchmark (bench/README.md).
@@ -74,8 +74,8 @@ class Settings(BaseSettings):
     quiet_hours_end: time = time(8, 0)
     log_level: str = "INFO"
     # Matcher bands (confidence 0..1); unset means the matcher's tuned defaults.
-    match_answer_threshold: float | None = None
-    match_suggest_threshold: float | None = None
+    match_answer_threshold: float | None = Field(default=None, ge=0, le=1)
+    match_suggest_threshold: float | None = Field(default=None, ge=0, le=1)
     # The bot's @username, for the invite links `voy cadre invite` prints.
     bot_username: str = ""
     # Cadres see young people as 青年#A3F2: a keyed hash of their id. Unset: derived
@@ -204,6 +204,20 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @model_validator(mode="after")
+    def _suggest_not_above_answer(self) -> Settings:
+        # The matcher's own check, said here in one line rather than in a traceback.
+        thresholds = Thresholds()
+        answer = thresholds.answer if (a := self.match_answer_threshold) is None else a
+        suggest = thresholds.suggest if (s := self.match_suggest_threshold) is None else s
+        if suggest > answer:
+            raise ValueError(
+                f"VOY_MATCH_SUGGEST_THRESHOLD ({suggest:g}) must not be above "
+                f"VOY_MATCH_ANSWER_THRESHOLD ({answer:g}); unset, they are "
+                f"{thresholds.suggest:g} and {thresholds.answer:g}"
+            )
+        return self
 
     @property
     def tz(self) -> ZoneInfo:

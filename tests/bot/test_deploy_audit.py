@@ -1,0 +1,92 @@
+"""Deployment audit: the README followed literally by an operator setting the bot up.
+
+Each test here failed on the code it was written against; see the audit report.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bot.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _voy(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run this worktree's ``voy`` in a child process (its own logging, no pytest)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("VOY_")}
+    environ.update(env)
+    environ["PYTHONPATH"] = str(ROOT)  # this tree's code, not an editable install's
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+# --- settings out of range: one line, exit status 2 (README, The command line) -----------
+
+
+def test_run_with_no_concurrent_updates_says_so_in_one_line(tmp_path: Path) -> None:
+    """``VOY_CONCURRENT_UPDATES=0`` passed the settings and ended `voy run` in PTB's
+    ValueError traceback, exit status 1."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    result = _voy(
+        ["run", "--bot-api-url", "http://127.0.0.1:9/bot"],  # nothing listens there
+        tmp_path,
+        VOY_TELEGRAM_TOKEN="123456:real-looking",
+        VOY_DATABASE_URL=url,
+        VOY_CONCURRENT_UPDATES="0",
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2 and "VOY_CONCURRENT_UPDATES" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("answer", "suggest"),
+    [
+        (5.0, None),  # out of 0..1
+        (None, -0.1),
+        (0.1, None),  # below the default suggest threshold (0.15)
+        (None, 0.9),  # above the default answer threshold (0.8)
+        (0.4, 0.5),
+    ],
+)
+def test_matcher_thresholds_that_cannot_work_are_refused_with_the_settings(
+    answer: float | None, suggest: float | None
+) -> None:
+    """They passed the settings and ended `voy run`, `voy demo` and `voy kb match` in
+    a traceback from the matcher's own check."""
+    with pytest.raises(ValidationError, match=r"(?i)match_(answer|suggest)_threshold"):
+        Settings(  # type: ignore[call-arg]
+            match_answer_threshold=answer, match_suggest_threshold=suggest, _env_file=None
+        )
+
+
+@pytest.mark.parametrize(("answer", "suggest"), [(None, None), (0.9, 0.2), (0.5, 0.5), (1, 0)])
+def test_matcher_thresholds_that_work_are_accepted(
+    answer: float | None, suggest: float | None
+) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        match_answer_threshold=answer, match_suggest_threshold=suggest, _env_file=None
+    )
+    thresholds = settings.thresholds()
+    assert thresholds.suggest <= thresholds.answer
+
+
+def test_inconsistent_thresholds_are_one_line_naming_both_settings(tmp_path: Path) -> None:
+    result = _voy(["db", "current"], tmp_path, VOY_MATCH_ANSWER_THRESHOLD="0.1")
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "VOY_MATCH_ANSWER_THRESHOLD" in line and "VOY_MATCH_SUGGEST_THRESHOLD" in line
