@@ -61,8 +61,9 @@ def digest(
         chat_id = await org.get_setting(session, "committee_chat_id")
         if chat_id is None:
             fail("no committee chat configured (committee.chat_id in the org file)")
-        created = await enqueue_report(session, report, chat_id=int(chat_id), now=now)
+        # The rows already there first: the ones made now are not "queued again".
         again = await send_failed_again(session, chosen, chat_id=int(chat_id), now=now)
+        created = await enqueue_report(session, report, chat_id=int(chat_id), now=now)
         return report, created, again
 
     report, created, again = asyncio.run(in_session(settings, action, write=send))

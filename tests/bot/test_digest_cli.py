@@ -84,6 +84,7 @@ def test_send_enqueues_once(db: str) -> None:
     first = runner.invoke(app, ["digest", "--week", "2026-W46", "--send"])
     assert first.exit_code == 0, first.output
     assert "3 message(s) scheduled" in first.output
+    assert "queued again" not in first.output  # nothing was undelivered before
     again = runner.invoke(app, ["digest", "--week", "2026-W46", "--send"])
     assert again.exit_code == 0 and "already scheduled" in again.output
     rows = sorted(asyncio.run(_outbox(db)))
