@@ -6,16 +6,20 @@ Each test here failed on the code it was written against; see the audit report.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from bot.cli import app
 from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
 
 
 def _voy(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -90,3 +94,20 @@ def test_inconsistent_thresholds_are_one_line_naming_both_settings(tmp_path: Pat
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()
     assert "VOY_MATCH_ANSWER_THRESHOLD" in line and "VOY_MATCH_SUGGEST_THRESHOLD" in line
+
+
+# --- the README's own examples ------------------------------------------------------------
+
+
+def test_the_readmes_org_file_example_loads(db_env: str, tmp_path: Path) -> None:
+    """Its cadre named a topic (volunteer) the example did not define: refused as written."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## The org file") :]
+    example = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert example is not None
+    org_file = tmp_path / "org.yaml"
+    org_file.write_text(example.group(1), encoding="utf-8")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["org", "load", str(org_file)])
+    assert result.exit_code == 0, result.output
+    assert "1 cadres" in result.output
