@@ -162,6 +162,12 @@ class Settings(BaseSettings):
             return value
         return {"WARN": "WARNING", "FATAL": "CRITICAL"}.get(value.upper(), value.upper())
 
+    @field_validator("bot_username")
+    @classmethod
+    def _bare_username(cls, value: str) -> str:
+        # Written as Telegram shows it (@name), it would make t.me/@name links.
+        return value.strip().removeprefix("@")
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.config import Settings
+from bot.data import DEMO_ORG
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -111,3 +112,19 @@ def test_the_readmes_org_file_example_loads(db_env: str, tmp_path: Path) -> None
     result = runner.invoke(app, ["org", "load", str(org_file)])
     assert result.exit_code == 0, result.output
     assert "1 cadres" in result.output
+
+
+# --- cadre invites ----------------------------------------------------------------------
+
+
+def test_an_invite_link_works_with_the_bot_username_written_with_its_at(
+    db_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: VOY_BOT_USERNAME is "the bot's @username"; written so, the link printed
+    was https://t.me/@voice_of_youth_bot?start=…, which does not open the bot."""
+    monkeypatch.setenv("VOY_BOT_USERNAME", "@voice_of_youth_bot")
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["org", "load", str(DEMO_ORG)]).exit_code == 0
+    result = runner.invoke(app, ["cadre", "invite", "--name", "孙老师", "--region", "city"])
+    assert result.exit_code == 0, result.output
+    assert "https://t.me/voice_of_youth_bot?start=cadre-" in result.output, result.output
