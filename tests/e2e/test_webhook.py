@@ -45,6 +45,8 @@ from tests.webhook_support import (
 )
 
 OPS_CHAT = -1009000000001
+# `voy run` in a child process runs this tree's code, not an editable install's.
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -283,6 +285,7 @@ async def test_voy_run_serves_the_webhook_logs_json_and_stops_on_sigterm(
         "VOY_WEBHOOK_SECRET": SECRET,
         "VOY_RATE_LIMIT": "false",
         "VOY_LOG_LEVEL": "DEBUG",
+        "PYTHONPATH": str(ROOT),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -390,6 +393,7 @@ async def test_voy_run_polls_by_default_with_a_metrics_port(
         "VOY_TELEGRAM_TOKEN": TOKEN,
         "VOY_DATABASE_URL": sqlite_url,
         "VOY_RATE_LIMIT": "false",
+        "PYTHONPATH": str(ROOT),
     }
     env.pop("VOY_WEBHOOK_URL", None)
     process = await asyncio.create_subprocess_exec(
