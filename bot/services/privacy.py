@@ -80,6 +80,19 @@ _LIST_MARKS = frozenset(",、")
 _ID_DIGITS = re.compile(
     r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3,4}"
 )
+# The digits of a number that can be told from digits alone: a mobile or ID number (18, 17
+# before an X, or the old 15), then a landline number with its area code.
+_SURE_NUMBERS = (
+    re.compile(
+        rf"1[3-9][0-9]{{9}}|{_ID_DIGITS.pattern}"
+        r"|[1-9][0-9]{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}"
+    ),
+    re.compile("0[1-9][0-9]{1,2}[2-9][0-9]{6,7}"),
+)
+# Chinese numerals are words too (陆 and 伍 are surnames, 老二, 老幺, 两个, 一直, 三点, 高三,
+# 人参): up to this many glued to a number on either side may be a word, not digits.
+_WORD_DIGITS = 3
+_WORD_NUMERALS = frozenset(_NUMERALS) - frozenset(_ENCLOSED)
 # Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
 # No personal number is shorter (a QQ number has five digits).
 _RUN_MIN_DIGITS = 5
@@ -308,16 +321,52 @@ def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
     return parts
 
 
+def _numeral_words(run: str) -> tuple[int, int]:
+    """Where the number in a run of digits starts and ends, when Chinese numerals glued
+    to it are words (小陆13812345678, 老二一三八…, 13812345678两个号): the run read whole is
+    no mobile, ID or landline number, but is one once up to :data:`_WORD_DIGITS` numerals
+    (or all of them, before digits of another script) are left off either end. The run's
+    own start and end otherwise; mobile and ID numbers before landline numbers, then the
+    fewest numerals left off."""
+    at = [i for i, char in enumerate(run) if char in _NUMERALS or char.isdecimal()]
+    digits = "".join(_ascii_digit(run[i]) for i in at)
+    words = [run[i] in _WORD_NUMERALS for i in at]
+    lead = next((k for k, word in enumerate(words) if not word), len(at))
+    trail = next((k for k, word in enumerate(reversed(words)) if not word), len(at))
+    cuts = sorted(
+        (front + back, front, back)
+        for front in {*range(min(lead, _WORD_DIGITS) + 1), lead}
+        for back in {*range(min(trail, _WORD_DIGITS) + 1), trail}
+        if front + back < len(at)
+    )
+    for shapes in _SURE_NUMBERS:
+        for _, front, back in cuts:
+            if shapes.fullmatch(digits, front, len(at) - back):
+                return at[front], at[len(at) - back - 1] + 1
+    return 0, len(run)
+
+
 def _as_digits(match: re.Match[str], in_address: Callable[[int, int], bool]) -> str:
     """A long run of digits in ASCII, the same length (the spans stay in place): each
-    number's digits put together, its separators after them as :data:`_JOINED`."""
+    number's digits put together, its separators after them as :data:`_JOINED`; Chinese
+    numerals glued to a number as words are left as written."""
     run = match.group(0)
+    if in_address(*match.span()):
+        # Part of an address the e-mail and WeChat patterns read whole.
+        return run
+    return _read_run(run)
+
+
+def _read_run(run: str) -> str:
+    """:func:`_as_digits` for a run, or for a part of one."""
     groups = _SEPARATOR.split(run)
     separators = _SEPARATOR.findall(run)
     digits = "".join(_ascii_digit(char) for group in groups for char in group)
-    if len(digits) < _RUN_MIN_DIGITS or in_address(*match.span()):
-        # Part of an address the e-mail and WeChat patterns read whole.
+    if len(digits) < _RUN_MIN_DIGITS:
         return run
+    start, end = _numeral_words(run)
+    if (start, end) != (0, len(run)):
+        return run[:start] + _read_run(run[start:end]) + run[end:]
     listed = any(_LIST_MARKS & set(separator) for separator in separators)
     if separators and not listed and min(map(len, groups)) > 1 and _ID_DIGITS.fullmatch(digits):
         # An ID number, its birth date parted too (110101.2005.01.01.1234).
@@ -327,12 +376,20 @@ def _as_digits(match: re.Match[str], in_address: Callable[[int, int], bool]) -> 
     # 13812345678). Digits read out one by one are put together all the same.
     as_read = run.isascii() and set(separators) <= {" ", "-"}
     pieces: list[str] = []
+    # Where each group starts in the run.
+    starts = [0]
+    for group, separator in zip(groups, separators, strict=False):
+        starts.append(starts[-1] + len(group) + len(separator))
     for first, last in _parts(groups, separators):
         part, between = groups[first:last], separators[first : last - 1]
         part_digits = "".join(_ascii_digit(char) for group in part for char in group)
         if first:
             pieces.append(separators[first - 1])
-        if (
+        text = run[starts[first] : starts[last - 1] + len(groups[last - 1])]
+        if len(part) < len(groups) and _numeral_words(text) != (0, len(text)):
+            # A number with a numeral word glued to it, beside another.
+            pieces.append(_read_run(text))
+        elif (
             between
             and len(part_digits) >= _RUN_MIN_DIGITS
             and _one_number(part, between)

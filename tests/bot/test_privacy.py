@@ -549,6 +549,48 @@ def test_an_x_starting_a_word_is_no_check_character() -> None:
     assert not re.search("[0-9]", masked)
 
 
+# A Chinese numeral that is also a word (陆 and 伍 are surnames, 老二 and 老幺 name a child,
+# 两个, 一直, 三点, 高三) glued to a number before or after it: the number is masked
+# and the word kept.
+NUMERAL_WORDS = [
+    ("联系人：小陆13812345678", "联系人：小陆[手机]", "phone"),
+    ("聯繫人：小陸13812345678", "聯繫人：小陸[手机]", "phone"),
+    ("找老伍13812345678", "找老伍[手机]", "phone"),
+    ("我家老二13812345678", "我家老二[手机]", "phone"),
+    ("我是老幺13812345678", "我是老幺[手机]", "phone"),
+    ("我是高三13812345678", "我是高三[手机]", "phone"),
+    ("人参13812345678", "人参[手机]", "phone"),
+    ("13812345678一直打不通", "[手机]一直打不通", "phone"),
+    ("13812345678两个号都行", "[手机]两个号都行", "phone"),
+    ("打13812345678三点以后", "打[手机]三点以后", "phone"),
+    ("老二13812345678两个号都行", "老二[手机]两个号都行", "phone"),
+    ("拨零13812345678", "拨零[手机]", "phone"),
+    ("小陆138.1234.5678", "小陆[手机]", "phone"),
+    ("小陆138 1234 5678", "小陆[手机]", "phone"),
+    ("小陆１３８－１２３４－５６７８", "小陆[手机]", "phone"),
+    ("我家老二一三八一二三四五六七八", "我家老二[手机]", "phone"),
+    ("一三八一二三四五六七八两个号都行", "[手机]两个号都行", "phone"),
+    ("小陆110101200501011234", "小陆[身份证]", "id_card"),
+    ("老二11010120050101123X", "老二[身份证]", "id_card"),
+    ("小陆110101.2005.01.01.1234", "小陆[身份证]", "id_card"),
+    ("小陆0791-88123456", "小陆[座机]", "landline"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked", "kind"), NUMERAL_WORDS)
+def test_a_number_glued_to_a_numeral_word_is_masked(text: str, masked: str, kind: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == [kind]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+def test_the_numeral_word_is_not_part_of_the_number() -> None:
+    assert find_personal_data("小陆13812345678两个号") == [("phone", "13812345678")]
+    assert find_personal_data("老二一三八一二三四五六七八") == [
+        ("phone", "一三八一二三四五六七八")
+    ]
+
+
 # Property: a mobile or ID number, however it is written (digits in any script the masking
 # reads, grouped as people group them, any separators between the groups) and whatever
 # text around it, does not survive masking: no seven of its digits in a row are left, and
