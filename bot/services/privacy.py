@@ -169,7 +169,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     # hold a QQ number (12345678@qq.com); an ID card holds phone-like digit runs.
     # From the start of the address only: tried again from every character of a long run
     # of letters or digits, the pattern would take time growing with the run's square.
-    ("email", r"(?<![a-z0-9._%+-])[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"),
+    # A number typed in groups before it is its start (138 1234 5678@qq.com).
+    (
+        "email",
+        r"(?<![a-z0-9._%+-])(?:(?:[0-9]{3,5} ){1,2}(?=[0-9]))?"
+        r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}",
+    ),
     (
         "student_id",
         # 学号, 学籍号, 考号, 准考证号, 学生证号: each names one pupil.

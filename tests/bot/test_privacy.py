@@ -591,6 +591,23 @@ def test_the_numeral_word_is_not_part_of_the_number() -> None:
     ]
 
 
+# A number parted by spaces before an e-mail address: the address is the whole number.
+SPACED_ADDRESSES = [
+    ("邮箱 138 1234 5678@qq.com", "邮箱 [邮箱]", "email"),
+    ("138 1234 5678@qq.com，谢谢", "[邮箱]，谢谢", "email"),
+    ("发到1234 5678@qq.com", "发到[邮箱]", "email"),
+    ("邮箱1381 2345 678@163.com", "邮箱[邮箱]", "email"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked", "kind"), SPACED_ADDRESSES)
+def test_a_spaced_number_before_an_address_is_masked_whole(
+    text: str, masked: str, kind: str
+) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == [kind]
+
+
 # Property: a mobile or ID number, however it is written (digits in any script the masking
 # reads, grouped as people group them, any separators between the groups) and whatever
 # text around it, does not survive masking: no seven of its digits in a row are left, and
