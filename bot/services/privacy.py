@@ -142,6 +142,22 @@ def _keep_school(match: re.Match[str]) -> bool:
     return bool(_GENERIC_SCHOOL.fullmatch(prefix) or _SCHOOL_LEVEL.search(prefix))
 
 
+# A mobile number as people group it: whole, or in two or three groups of three digits or
+# more (138 1234 5678, 138 123 45678, 1381 234 5678, 138 12345678), as :func:`_one_number`
+# reads groups; digits read out one by one are put together before. Not a list of short
+# numbers that happens to add up to eleven digits after a 13 to 19 (分数 135 120 98 100).
+_MOBILE_GROUPS = [
+    (11,),
+    *((first, 11 - first) for first in range(3, 9)),
+    *(
+        (first, second, 11 - first - second)
+        for first in range(3, 6)
+        for second in range(3, 9 - first)
+    ),
+]
+_MOBILE = "(?=1[3-9])(?:{})".format(
+    "|".join("[ -]".join(f"[0-9]{{{size}}}" for size in sizes) for sizes in _MOBILE_GROUPS)
+)
 # Introducers of contact ids, followed by an optional "是" or colon.
 _INTRO_SEP = r"\s*(?:是|为)?\s*:?\s*"
 # A QQ number (or an older WeChat id, which is one): 5 to 11 digits, or two or three
@@ -197,7 +213,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (
         "phone",
         # The country code with it, however parted from the number (+86·138…).
-        rf"(?<![0-9])(?:(?:\+|00)86{_GAP}?|\(\+?86\)\s?)?1[3-9][0-9](?:[ -]?[0-9]){{8}}(?![0-9])",
+        rf"(?<![0-9])(?:(?:\+|00)86{_GAP}?|\(\+?86\)\s?)?{_MOBILE}(?![0-9])",
     ),
     (
         "landline",

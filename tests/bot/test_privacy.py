@@ -608,6 +608,46 @@ def test_a_spaced_number_before_an_address_is_masked_whole(
     assert [k for k, _ in find_personal_data(text)] == [kind]
 
 
+# A mobile number typed in groups the way people group one: 3-4-4, 3-3-5, 4-3-4, 4-4-3,
+# 3-8, 7-4, or digit by digit.
+MOBILE_GROUPINGS = [
+    ("电话 138 1234 5678", "电话 [手机]"),
+    ("电话 138 123 45678", "电话 [手机]"),
+    ("电话 1381 234 5678", "电话 [手机]"),
+    ("电话 1381 2345 678", "电话 [手机]"),
+    ("电话 138 12345678", "电话 [手机]"),
+    ("电话 1381234 5678", "电话 [手机]"),
+    ("电话 138-123-45678", "电话 [手机]"),
+    ("电话 1 3 8 1 2 3 4 5 6 7 8", "电话 [手机]"),
+    ("电话 1-3-8-1-2-3-4-5-6-7-8", "电话 [手机]"),
+]
+
+# Scores, counts and lists of short numbers that happen to add up to eleven digits after
+# a 13-19: no grouping of a phone number.
+SHORT_NUMBER_LISTS = [
+    "分数 135 120 98 100",
+    "各科 135 120 98 100 88",
+    "得分 138 95 102 110",
+    "报名人数 150 200 86 123",
+    "13 58 92 100 88",
+    "年龄 15 16 14 13 17 15",
+    "票数 139 12 8 100 55",
+    "1 3 8 12 34 56 78 人",
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), MOBILE_GROUPINGS)
+def test_a_mobile_in_its_usual_groups_is_masked(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == ["phone"]
+
+
+@pytest.mark.parametrize("text", SHORT_NUMBER_LISTS)
+def test_lists_of_short_numbers_are_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+    assert find_personal_data(text) == []
+
+
 # Property: a mobile or ID number, however it is written (digits in any script the masking
 # reads, grouped as people group them, any separators between the groups) and whatever
 # text around it, does not survive masking: no seven of its digits in a row are left, and
