@@ -158,12 +158,16 @@ _MOBILE_GROUPS = [
 _MOBILE = "(?=1[3-9])(?:{})".format(
     "|".join("[ -]".join(f"[0-9]{{{size}}}" for size in sizes) for sizes in _MOBILE_GROUPS)
 )
+# What parts a bank card number's groups: a space or a dash, unless a whole mobile number
+# follows it (a separate number).
+_CARD_GAP = r"(?:[ -](?!1[3-9][0-9]{9}(?![0-9])))"
 # Introducers of contact ids, followed by an optional "是" or colon.
 _INTRO_SEP = r"\s*(?:是|为)?\s*:?\s*"
 # A QQ number (or an older WeChat id, which is one): 5 to 11 digits, or two or three
-# groups of three to five parted by a space or a dash (1234 5678, 123-456-789); not a
-# number after a whole one (QQ 12345678 2026年, QQ 12345678 15岁).
-_QQ_NUMBER = r"(?:[0-9]{3,5}(?:[ -][0-9]{3,5}){1,2}|[0-9]{5,11})(?![0-9])"
+# groups of three to five parted by a space or a dash (1234 5678, 123-456-789), and a
+# shorter group after a dash (1234-5678-90); not a number after a whole one (QQ 12345678
+# 2026年, QQ 12345678 15岁).
+_QQ_NUMBER = r"(?:[0-9]{3,5}(?:[ -][0-9]{3,5}){1,2}|[0-9]{5,11})(?:-[0-9]{1,5})?(?![0-9])"
 # WeChat ids: a letter then 5+ letters, digits, _ or -; older ids are QQ numbers.
 _WECHAT_ID = rf"(?:[a-z][a-z0-9_-]{{5,}}|{_QQ_NUMBER})"
 
@@ -208,8 +212,12 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         rf"(?:0[1-9]|[12][0-9]|3[01])[\s-]?[0-9]{{3}}(?:[0-9x]|{_JOINED}*{_GAP}?x(?![a-z]))(?![0-9])"
         r"|(?<![0-9])[1-9][0-9]{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}(?![0-9])",
     ),
-    # 16 to 19 digits, in groups of four when spaced.
-    ("bank_card", r"(?<![0-9])[0-9]{4}(?:[ -]?[0-9]{4}){3}(?:[ -]?[0-9]{1,3})?(?![0-9])"),
+    # 16 to 19 digits, in groups of four when spaced; not a number and a mobile number
+    # after it, whose lengths happen to add up (QQ 12345678 13812345678).
+    (
+        "bank_card",
+        rf"(?<![0-9])[0-9]{{4}}(?:{_CARD_GAP}?[0-9]{{4}}){{3}}(?:{_CARD_GAP}?[0-9]{{1,3}})?(?![0-9])",
+    ),
     (
         "phone",
         # The country code with it, however parted from the number (+86·138…).

@@ -648,6 +648,43 @@ def test_lists_of_short_numbers_are_kept(text: str) -> None:
     assert find_personal_data(text) == []
 
 
+def test_a_qq_number_beside_a_phone_number_is_two_numbers() -> None:
+    assert find_personal_data("QQ 12345678 13812345678") == [
+        ("qq", "12345678"),
+        ("phone", "13812345678"),
+    ]
+    assert mask_personal_data("QQ 12345678 13812345678", LABELS) == "QQ [QQ] [手机]"
+    assert find_personal_data("QQ 12345678-13812345678") == [
+        ("qq", "12345678"),
+        ("phone", "13812345678"),
+    ]
+
+
+def test_a_bank_card_is_still_masked_however_grouped_in_fours() -> None:
+    for card in (
+        "6222021234567890123",
+        "6222 0212 3456 7890 123",
+        "6222-0212-3456-7890",
+        "6222 021234567890123",
+        "6222 0212 34567890 123",
+        "1234 5678 1381 2345 678",
+    ):
+        assert find_personal_data(f"卡号{card}") == [("bank_card", card)]
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("QQ 1234-5678-90", "QQ [QQ]"),
+        ("QQ：123-456-7890", "QQ：[QQ]"),
+        ("qq 12345678-9", "qq [QQ]"),
+        ("微信 1234-5678-90", "微信 [微信]"),
+    ],
+)
+def test_a_qq_number_ending_in_a_short_group_is_masked_whole(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+
+
 # Property: a mobile or ID number, however it is written (digits in any script the masking
 # reads, grouped as people group them, any separators between the groups) and whatever
 # text around it, does not survive masking: no seven of its digits in a row are left, and
