@@ -337,11 +337,17 @@ def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
     """The parts of a run of digits that may each be one number, as ranges of its groups:
     groups of three digits or more in a row, or single digits with the same pause between
     them. A group of two is a part alone, so a short number beside a long one is no part
-    of it (+86 138·1234·5678, 138·1234·5678 3点, 第2 一三八…)."""
+    of it (+86 138·1234·5678, 138·1234·5678 3点, 第2 一三八…); so is a whole mobile or ID
+    number, a number of its own (QQ 一二三四五六七八 一三八一二三四五六七八)."""
+    whole = [
+        bool(_SURE_NUMBERS[0].fullmatch("".join(map(_ascii_digit, group)))) for group in groups
+    ]
     parts: list[tuple[int, int]] = []
     first = 0
     for i in range(1, len(groups)):
-        grouped = len(groups[first]) >= 3 and len(groups[i]) >= 3
+        grouped = (
+            len(groups[first]) >= 3 and len(groups[i]) >= 3 and not whole[i - 1] and not whole[i]
+        )
         spelled = len(groups[first]) == len(groups[i]) == 1
         if not (grouped or (spelled and separators[i - 1] == separators[first])):
             parts.append((first, i))

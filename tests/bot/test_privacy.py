@@ -660,6 +660,19 @@ def test_a_qq_number_beside_a_phone_number_is_two_numbers() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "QQ 一二三四五六七八 一三八一二三四五六七八",
+        "QQ 12345678·13812345678",
+        "QQ 12345678  13812345678",
+        "QQ １２３４５６７８．１３８１２３４５６７８",
+    ],
+)
+def test_a_whole_mobile_number_after_a_parted_one_is_its_own(text: str) -> None:
+    assert [kind for kind, _ in find_personal_data(text)] == ["qq", "phone"]
+
+
 def test_a_bank_card_is_still_masked_however_grouped_in_fours() -> None:
     for card in (
         "6222021234567890123",
