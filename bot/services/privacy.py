@@ -195,6 +195,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?<![a-z0-9._%+-])(?:(?:[0-9]{3,5} ){1,2}(?=[0-9]))?"
         r"[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}",
     ),
+    # WeChat's own ids, with no WeChat word before them (wxid_2010_1234_5678x).
+    ("wechat", r"(?<![a-z0-9_-])wxid_[a-z0-9_-]{4,}"),
     (
         "student_id",
         # 学号, 学籍号, 考号, 准考证号, 学生证号: each names one pupil.

@@ -406,16 +406,19 @@ def _seconds(text: str) -> float:
 
 # Hostile repeats for each way a number is read: digits, numerals, letters next to them,
 # groups of one, two and three, separators single and doubled, a country code, an X, QQ and
-# WeChat introducers, e-mail and WeChat id characters, list marks, a zero-width space.
+# WeChat introducers, e-mail and WeChat id characters, list marks, a zero-width space,
+# numerals that are words glued to digits, groups before an e-mail, wxid_.
 HOSTILE_UNITS = [
     "一", "1", "a", "a.", "1.", "一 ", "1 ", "12 ", "123 ", "1.2 ", "1——", "QQ 123 ",
     "qq1234 ", "+86 ", "8 6", "123X", "1 X ", "a_1", "a@1.", "1@a.", "微信 1234 ", "wx 1 ",
     "1、", "123、", "1。", "\u200b1", "x1", "a1_", "12345 ",
+    "陆1", "1两", "两 1 ", "陆138 ", "138 1234 ", "1234 a", "12345678 ", "wxid_1", "1234-",
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    "unit", ["一", "1", "a", "a.", "1.", "一 ", "QQ 123 ", "+86 ", "123X", "a_1"]
+    "unit",
+    ["一", "1", "a", "a.", "1.", "一 ", "QQ 123 ", "+86 ", "123X", "a_1", "陆1", "138 1234 "],
 )
 def test_masking_time_grows_about_linearly(unit: str) -> None:
     # A hostile text of 20,000 characters against one of 2,000: ten times as long should
@@ -696,6 +699,26 @@ def test_a_bank_card_is_still_masked_however_grouped_in_fours() -> None:
 )
 def test_a_qq_number_ending_in_a_short_group_is_masked_whole(text: str, masked: str) -> None:
     assert mask_personal_data(text, LABELS) == masked
+
+
+# A WeChat id with WeChat's own prefix, said with no WeChat word before it.
+WXIDS = [
+    ("wxid_2010_1234_5678x", "[微信]"),
+    ("加我 wxid_ab12cd34ef5612 谢谢", "加我 [微信] 谢谢"),
+    ("我的号wxid_13812345678", "我的号[微信]"),
+    ("WXID_abc2010", "[微信]"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), WXIDS)
+def test_a_wxid_is_a_wechat_id(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == ["wechat"]
+
+
+@pytest.mark.parametrize("text", ["wxid_是什么意思", "wxid_开头的号怎么加"])
+def test_the_wxid_prefix_alone_is_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
 
 
 # Property: a mobile or ID number, however it is written (digits in any script the masking
