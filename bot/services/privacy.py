@@ -80,11 +80,12 @@ _LIST_MARKS = frozenset(",、")
 _ID_DIGITS = re.compile(
     r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3,4}"
 )
-# The digits of a number that can be told from digits alone: a mobile or ID number (18, 17
-# before an X, or the old 15), then a landline number with its area code.
+# The digits of a number that can be told from digits alone: a mobile number (its country
+# code with it) or an ID number (18, 17 before an X, or the old 15), then a landline number
+# with its area code.
 _SURE_NUMBERS = (
     re.compile(
-        rf"1[3-9][0-9]{{9}}|{_ID_DIGITS.pattern}"
+        rf"(?:0086|86)?1[3-9][0-9]{{9}}|{_ID_DIGITS.pattern}"
         r"|[1-9][0-9]{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3}"
     ),
     re.compile("0[1-9][0-9]{1,2}[2-9][0-9]{6,7}"),
@@ -222,8 +223,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         "phone",
-        # The country code with it, however parted from the number (+86·138…).
-        rf"(?<![0-9])(?:(?:\+|00)86{_GAP}?|\(\+?86\)\s?)?{_MOBILE}(?![0-9])",
+        # The country code with it, however parted from the number (+86·138…), or glued
+        # to it with no + (8613812345678).
+        rf"(?<![0-9])(?:(?:\+|00)86{_GAP}?|\(\+?86\)\s?|86(?=1[3-9]))?{_MOBILE}(?![0-9])",
     ),
     (
         "landline",

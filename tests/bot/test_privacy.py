@@ -587,6 +587,20 @@ def test_a_number_glued_to_a_numeral_word_is_masked(text: str, masked: str, kind
     assert mask_personal_data(masked, LABELS) == masked
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("电话8613812345678", "电话[手机]"),
+        ("小陆8613812345678", "小陆[手机]"),
+        ("老二0086 13812345678", "老二[手机]"),
+    ],
+)
+def test_a_country_code_glued_without_a_plus_is_masked_with_the_number(
+    text: str, masked: str
+) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+
+
 def test_the_numeral_word_is_not_part_of_the_number() -> None:
     assert find_personal_data("小陆13812345678两个号") == [("phone", "13812345678")]
     assert find_personal_data("老二一三八一二三四五六七八") == [
@@ -842,6 +856,26 @@ def test_a_written_number_never_survives_masking(
         assert digits[start : start + 7] not in left, (written, masked)
     parts = re.sub("|".join(map(re.escape, sorted(_SEPARATORS, key=len, reverse=True))), "", left)
     assert digits not in re.sub(r"\s", "", parts), (written, masked)
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+# Chinese numerals that are words too (陆 and 伍 are surnames, 老二, 老幺, 两个, 一直, 三点).
+_NUMERAL_WORDS = st.text(st.sampled_from("陆陸伍参參两兩零幺一二三"), max_size=3)
+
+
+@settings(max_examples=_EXAMPLES, derandomize=_PROFILE != "hunt", database=None, deadline=None)
+@given(number=_written_numbers(), word_before=_NUMERAL_WORDS, word_after=_NUMERAL_WORDS)
+@example(number=("13812345678", "1 3 8 1 2 3 4 5 6 7 8"), word_before="二", word_after="两")
+@example(number=("110101200501011234", "110101.2005.01.01.1234"), word_before="陆", word_after="")
+@example(number=("13000000000", "0086 13000000000"), word_before="一一", word_after="一一一")
+def test_a_written_number_glued_to_numeral_words_never_survives_masking(
+    number: tuple[str, str], word_before: str, word_after: str
+) -> None:
+    digits, written = number
+    masked = mask_personal_data(f"联系人{word_before}{written}{word_after}", LABELS)
+    left = _as_ascii(masked)
+    for start in range(len(digits) - 6):
+        assert digits[start : start + 7] not in left, (written, masked)
     assert mask_personal_data(masked, LABELS) == masked
 
 
