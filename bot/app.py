@@ -272,12 +272,9 @@ async def _post_init(application: BotApplication) -> None:
             language_code=language_code,
         )
     # Staff menus add their roles' commands: one call per staff member, in the background
-    # so that a large org does not delay the first update.
-    _background.add(asyncio.create_task(_set_menus(application), name="staff menus"))
-
-
-# Start-up tasks that run beside the bot (a reference keeps each alive until it ends).
-_background: set[asyncio.Task[None]] = set()
+    # so that a large org does not delay the first update (cancelled if the bot stops
+    # first: bot.runner).
+    services.background.add(asyncio.create_task(_set_menus(application), name="staff menus"))
 
 
 async def _set_menus(application: BotApplication) -> None:
@@ -293,7 +290,7 @@ async def _set_menus(application: BotApplication) -> None:
     except Exception:
         _log.warning("could not set the staff menus", exc_info=True)
     finally:
-        _background.discard(asyncio.current_task())
+        services.background.discard(asyncio.current_task())
 
 
 async def _post_shutdown(application: BotApplication) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -47,6 +49,20 @@ class Services:
     database_alerted: bool = False
     # Whether another instance polls the same token (bot.polling_watch).
     polling: PollingWatch = field(default_factory=PollingWatch)
+    # Start-up tasks that run beside the bot (bot.app; a reference keeps each alive
+    # until it ends): cancelled before the bot shuts down (:meth:`cancel_background`).
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def cancel_background(self) -> None:
+        """Cancel the start-up tasks still running and wait for them to end: after the
+        shutdown they would call the Bot API through closed clients (a failed start logged
+        one failure per staff chat before its real error)."""
+        tasks, self.background = self.background, set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def report_sessions(self) -> async_sessionmaker[AsyncSession]:
         """The session factory for long, read-only work."""

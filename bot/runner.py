@@ -56,6 +56,9 @@ async def _started(application: BotApplication) -> AsyncIterator[BotApplication]
             if application.running:
                 await application.stop()
     finally:
+        # Before the HTTP clients close: a start-up task (the staff menus) still running
+        # would fail on each call, and a failed start log those before its real error.
+        await application.bot_data.services.cancel_background()
         await application.shutdown()
         if application.post_shutdown is not None:
             await application.post_shutdown(application)
