@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import socket
@@ -26,6 +27,8 @@ from bot.config import ConfigError, Settings, default_database_url
 from bot.services import org
 from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
+
+_log = logging.getLogger("bot.cli")  # not __main__ under `python -m bot.cli`
 
 app = typer.Typer(
     help="Voice of Youth (青年之声) Telegram bot.",
@@ -88,6 +91,8 @@ def run(
     except ConfigError as exc:
         fail(str(exc))
     _setup_logging(settings)
+    if warning := settings.pseudonym_secret_warning():
+        _log.warning("%s", warning)
     if not asyncio.run(_is_current(settings)):
         fail_logged(settings, "the database is not up to date: run `voy db upgrade` first")
     base_url = settings.bot_api_url.rstrip("/") or None

@@ -22,6 +22,9 @@ HTTP_CLIENTS = ("aiohttp", "httpx")
 
 # Tokens that mean "nobody configured this yet": refuse to start on them.
 _PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "token", "xxx", "test"}
+# Pseudonym secrets that mean "nobody chose one", and the shortest that is not a guess.
+_PLACEHOLDER_SECRETS = _PLACEHOLDER_TOKENS | {"secret", "changeit", "change_me", "example"}
+_MIN_PSEUDONYM_SECRET = 16
 # The async drivers the bot runs on.
 _DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 # What Telegram accepts as a webhook secret_token.
@@ -250,6 +253,26 @@ class Settings(BaseSettings):
             return secret
         token = self.telegram_token.get_secret_value()
         return hashlib.sha256(f"voy-pseudonym:{token}".encode()).hexdigest()
+
+    def pseudonym_secret_warning(self) -> str | None:
+        """What is wrong with ``VOY_PSEUDONYM_SECRET`` for production (unset, so derived
+        from the token; a placeholder; short), for a warning at start-up; else None."""
+        secret = self.pseudonym_secret.get_secret_value()
+        if not secret.strip():
+            problem = "is not set, so the pseudonyms' key is derived from the bot token"
+        elif secret.strip().lower() in _PLACEHOLDER_SECRETS:
+            problem = "is a placeholder"
+        elif len(secret) < _MIN_PSEUDONYM_SECRET:
+            problem = f"is shorter than {_MIN_PSEUDONYM_SECRET} characters (guessable)"
+        else:
+            return None
+        return (
+            f"VOY_PSEUDONYM_SECRET {problem}: it keys the pseudonyms cadres know young "
+            "people by and the u: codes in logs, and every one of them changes when it is "
+            "set or changed later (or, while derived, when the token is revoked). Set it "
+            "once to a long random value (openssl rand -hex 32) and keep it; the README "
+            "(Configuration) says how to keep the pseudonyms in use now"
+        )
 
     def require_token(self) -> str:
         """Return the token; raise :class:`ConfigError` if it is missing or a placeholder."""

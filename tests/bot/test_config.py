@@ -55,3 +55,24 @@ def test_valid_webhook_secrets_are_accepted(secret: str) -> None:
         telegram_token=SecretStr("1:x"), webhook_secret=SecretStr(secret), _env_file=None
     )
     assert settings.webhook_secret.get_secret_value() == secret
+
+
+@pytest.mark.parametrize("secret", ["", "   ", "changeme", "CHANGE-ME", "secret", "short-key"])
+def test_a_pseudonym_secret_unset_or_a_placeholder_is_warned_about(secret: str) -> None:
+    """Unset, the pseudonyms cadres know people by follow the token; set later (or the
+    token revoked), every one changes. A placeholder or a short key is guessable."""
+    settings = Settings(  # type: ignore[call-arg]
+        telegram_token=SecretStr("1:x"), pseudonym_secret=SecretStr(secret), _env_file=None
+    )
+    warning = settings.pseudonym_secret_warning()
+    assert warning is not None and "VOY_PSEUDONYM_SECRET" in warning
+    assert secret.strip() == "" or secret not in warning  # a secret is never logged
+
+
+def test_a_long_random_pseudonym_secret_is_not_warned_about() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        telegram_token=SecretStr("1:x"),
+        pseudonym_secret=SecretStr("9f2c1e7a5b3d4c6e8f0a1b2c3d4e5f60"),
+        _env_file=None,
+    )
+    assert settings.pseudonym_secret_warning() is None

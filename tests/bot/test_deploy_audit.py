@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -112,6 +113,31 @@ def test_the_readmes_org_file_example_loads(db_env: str, tmp_path: Path) -> None
     result = runner.invoke(app, ["org", "load", str(org_file)])
     assert result.exit_code == 0, result.output
     assert "1 cadres" in result.output
+
+
+def test_the_readmes_command_keeps_the_pseudonyms_in_use(tmp_path: Path) -> None:
+    """A bot running without VOY_PSEUDONYM_SECRET keeps its pseudonyms by setting it to
+    what the README's command prints."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**The pseudonyms' key.**") :]
+    command = re.search(r"```sh\n(.*?)\n```", section, re.DOTALL)
+    assert command is not None
+    token = "123456:real-looking"
+    printed = subprocess.run(
+        ["sh", "-c", command.group(1).replace("python3", shlex.quote(sys.executable), 1)],
+        env={**os.environ, "VOY_TELEGRAM_TOKEN": token},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    derived = Settings(telegram_token=SecretStr(token), _env_file=None)  # type: ignore[call-arg]
+    chosen = Settings(  # type: ignore[call-arg]
+        telegram_token=SecretStr("654321:another-token"),
+        pseudonym_secret=SecretStr(printed),
+        _env_file=None,
+    )
+    assert chosen.pseudonym_key() == derived.pseudonym_key()
+    assert chosen.pseudonym_secret_warning() is None
 
 
 # --- cadre invites ----------------------------------------------------------------------

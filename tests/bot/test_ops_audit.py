@@ -178,3 +178,22 @@ def test_a_database_never_migrated_says_to_upgrade_it(tmp_path: Path) -> None:
     result = _voy(["kb", "match", "怎么入团"], tmp_path, VOY_DATABASE_URL=url)
     assert "Traceback" not in result.stderr, result.stderr[-600:]
     assert result.returncode == 2 and "voy db upgrade" in result.stderr, result.stderr
+
+
+# --- the pseudonyms' key ------------------------------------------------------------------
+
+
+def test_run_warns_at_start_when_the_pseudonym_secret_is_unset(tmp_path: Path) -> None:
+    """Unset, VOY_PSEUDONYM_SECRET is derived from the token: setting it later, or revoking
+    the token, changes every pseudonym cadres know people by. `voy run` said nothing."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    env = {"VOY_TELEGRAM_TOKEN": "123456:real-looking", "VOY_DATABASE_URL": url}
+    run = ["run", "--bot-api-url", "http://127.0.0.1:9/bot"]  # nothing listens: it stops
+    unset = _voy(run, tmp_path, **env)
+    (warning,) = [line for line in unset.stderr.splitlines() if "VOY_PSEUDONYM_SECRET" in line]
+    assert "WARNING" in warning and "token" in warning
+    secret = "9f2c1e7a5b3d4c6e8f0a1b2c3d4e5f60"
+    chosen = _voy(run, tmp_path, **env, VOY_PSEUDONYM_SECRET=secret)
+    assert "VOY_PSEUDONYM_SECRET" not in chosen.stderr and secret not in chosen.stderr
+    assert unset.returncode == chosen.returncode == 2  # the Bot API is not there
