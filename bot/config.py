@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_secret: SecretStr = SecretStr("")
     webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    # Webhook mode: how often getWebhookInfo is read, to see updates Telegram cannot
+    # deliver (a proxy refusing or misrouting them; bot.webhook_watch).
+    webhook_check_interval_s: float = Field(default=60.0, gt=0)
     listen: str = "127.0.0.1"
     # Polling mode: start even though a webhook is registered (and so delete it). Off,
     # a polling run refuses, so a stray one cannot cut the webhook instances off.

@@ -19,6 +19,7 @@ from bot.i18n import Translator, translator
 from bot.metrics import Metrics
 from bot.ops_alerts import DirectAlerts
 from bot.polling_watch import PollingWatch
+from bot.webhook_watch import WebhookWatch
 from knowledge.index import KnowledgeIndex
 from storage.models import User
 
@@ -49,6 +50,8 @@ class Services:
     database_alerted: bool = False
     # Whether another instance polls the same token (bot.polling_watch).
     polling: PollingWatch = field(default_factory=PollingWatch)
+    # Whether Telegram can deliver to this instance's webhook (bot.webhook_watch).
+    webhook: WebhookWatch = field(default_factory=WebhookWatch)
     # Start-up tasks that run beside the bot (bot.app; a reference keeps each alive
     # until it ends): cancelled before the bot shuts down (:meth:`cancel_background`).
     background: set[asyncio.Task[None]] = field(default_factory=set)

@@ -120,6 +120,30 @@ class OutboxGauges(Collector):
         )
 
 
+class WebhookGauges(Collector):
+    """What Telegram's getWebhookInfo said at the last check (bot.webhook_watch); nothing
+    before the first check, and in polling mode."""
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self.last_error: float | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Yield the two gauges, once read."""
+        if self.pending is None:
+            return
+        yield GaugeMetricFamily(
+            "voy_webhook_pending_updates",
+            "Updates waiting at Telegram for delivery to the webhook (getWebhookInfo).",
+            value=self.pending,
+        )
+        yield GaugeMetricFamily(
+            "voy_webhook_last_error_timestamp",
+            "Unix time of Telegram's last failed delivery to the webhook (0: none).",
+            value=self.last_error or 0,
+        )
+
+
 def _aware(moment: datetime | str) -> datetime:
     # min() over a SQLite column may come back naive, or as text: the column's type
     # decorator does not apply to an aggregate.
@@ -137,6 +161,8 @@ class Metrics:
             self.registry.register(collector)
         self.outbox = OutboxGauges()
         self.registry.register(self.outbox)
+        self.webhook = WebhookGauges()
+        self.registry.register(self.webhook)
 
     async def render(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> bytes:
         """Refresh the gauges and return the exposition text."""

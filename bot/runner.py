@@ -16,7 +16,7 @@ from functools import partial
 from telegram import Update
 from telegram.error import Conflict, TelegramError
 
-from bot import leases, metrics, outage, polling_watch
+from bot import leases, metrics, outage, polling_watch, webhook_watch
 from bot.config import ConfigError, Settings
 from bot.context import BotApplication
 from bot.digest_render import font_warning
@@ -174,6 +174,7 @@ async def webhook(
                 allowed_updates=ALLOWED_UPDATES,
                 max_connections=max_connections,
             )
+            webhook_watch.register(application, url)
             yield server
         finally:
             await server.stop()

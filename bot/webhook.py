@@ -150,7 +150,12 @@ class BotWebServer:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         """200 when the database answers, the bot is running and no other instance polls
-        its token; else 503, with the first reason."""
+        its token; else 503, with the first reason.
+
+        Telegram unable to deliver to the webhook (bot.webhook_watch) is named too, with
+        ``"status": "degraded"`` but 200: the fault lies before the instances (the proxy,
+        the URL registered at Telegram), and a health check that routes traffic would take
+        every instance out at once, so that no delivery could succeed again."""
         services = self._application.bot_data.services
         database = await outage.database_answers(services.engine, _HEALTH_TIMEOUT_S)
         if not database:
@@ -162,10 +167,13 @@ class BotWebServer:
             polling or polling_watch.REASON: polling is not None,
         }
         reason = next((name for name, failing in reasons.items() if failing), None)
-        body: dict[str, object] = {"status": "unavailable" if reason else "ok"}
+        webhook = services.webhook.problem()  # webhook_failing, webhook_replaced
+        body: dict[str, object] = {
+            "status": "unavailable" if reason else "degraded" if webhook else "ok"
+        }
         body["database"] = database
-        if reason:
-            body["reason"] = reason
+        if reason or webhook:
+            body["reason"] = reason or webhook
         status = 503 if reason else 200
         return web.Response(status=status, text=json.dumps(body), content_type="application/json")
 
