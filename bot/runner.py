@@ -45,10 +45,12 @@ async def _started(application: BotApplication) -> AsyncIterator[BotApplication]
             0
         ].shutdown()  # getUpdates' own client (PTB has no accessor)
         raise
-    # PTB calls these hooks only from run_polling/run_webhook; we start by hand.
-    if application.post_init is not None:
-        await application.post_init(application)
     try:
+        # PTB calls these hooks only from run_polling/run_webhook; we start by hand. A
+        # hook that fails (the database gone while stranded updates are queued) shuts
+        # the bot down like any failed start: HTTP clients closed, the engine disposed.
+        if application.post_init is not None:
+            await application.post_init(application)
         await application.start()
         try:
             yield application
