@@ -76,6 +76,13 @@ def run(
     from bot.app import build_application
     from bot.runner import serve
 
+    if webhook_url is not None and not webhook_url.strip():
+        # systemd gives an unset ${VOY_WEBHOOK_URL} as an empty argument: polling instead,
+        # one instance per port, would cut each other off.
+        fail(
+            "--webhook-url is empty: give the public HTTPS URL (VOY_WEBHOOK_URL, for "
+            "deploy/systemd/voy@.service), or leave the option out for long polling"
+        )
     overrides = {
         "webhook_url": webhook_url,
         "listen": listen,
