@@ -224,3 +224,24 @@ def test_unit_waits_for_the_graceful_shutdown() -> None:
     batch = lease - min(lease / 2, 30)
     call = 3 * DEFAULT_TIMEOUT_S + DEFAULT_POOL_TIMEOUT_S
     assert int(stop[:-1]) >= SHUTDOWN_TIMEOUT_S + batch + call
+
+
+def test_readme_runs_voy_commands_as_the_unit_runs_the_bot() -> None:
+    """README, "Running under systemd": the alias for `voy db upgrade` and the like uses
+    the unit's user, working folder, settings file, umask and program, and the files
+    it installs are these."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (alias,) = re.findall(r"^alias voy='(.+)'$", readme, flags=re.MULTILINE)
+    words = shlex.split(alias)
+    assert words[:2] == ["sudo", "systemd-run"]
+    options = dict(word.split("=", 1) for word in words if word.startswith("--") and "=" in word)
+    properties = dict(
+        words[index + 1].split("=", 1) for index, word in enumerate(words) if word == "-p"
+    )
+    assert options["--uid"] == _one("User") and options["--gid"] == _one("Group")
+    assert options["--working-directory"] == _one("WorkingDirectory")
+    assert properties == {"UMask": _one("UMask"), "EnvironmentFile": _one("EnvironmentFile")}
+    assert words[-1] == shlex.split(_one("ExecStart"))[0]
+    installed = re.findall(r"sudo install -m \d+ (?:-g voy )?(deploy/\S+)", readme)
+    assert set(installed) == {"deploy/voy.env.example", "deploy/systemd/voy@.service"}
+    assert all((ROOT / path).is_file() for path in installed)
