@@ -72,6 +72,8 @@ def retry_command(
 
     Fix the cause first: an update failing again is stored as failed again. A message
     its sender sent again since, and was answered for, is dropped without a word.
+    An id named that cannot be queued (not failed, not found, or erased) is named in a
+    line on stderr and the command exits 2; the others are queued all the same.
     """
     if bool(ids) == all_failed:
         fail("name the updates to retry by id, or pass --all")
@@ -83,14 +85,20 @@ def retry_command(
             write=True,
         )
     )
-    typer.echo(
-        f"queued {len(report.requeued)} updates again; a running bot takes them within"
-        f" {settings.requeue_interval_s:g} s"
-    )
+    if report.requeued or all_failed:
+        typer.echo(
+            f"queued {len(report.requeued)} updates again; a running bot takes them within"
+            f" {settings.requeue_interval_s:g} s"
+        )
+    missed = []
     if report.erased:
-        typer.echo(f"not queued, erased (/forget or retention): {_ids(report.erased)}")
+        missed.append(f"not queued, erased (/forget or retention): {_ids(report.erased)}")
     if report.not_failed:
-        typer.echo(f"not queued, not failed or not found: {_ids(report.not_failed)}")
+        missed.append(f"not queued, not failed or not found: {_ids(report.not_failed)}")
+    if missed and not all_failed:  # named, so expected to be queued
+        fail("; ".join(missed))
+    for line in missed:  # --all: the erased ones are skipped by design
+        typer.echo(line)
 
 
 def _ids(ids: list[int]) -> str:

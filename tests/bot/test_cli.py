@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.data import DEMO_ORG
-from storage.db import create_engine
+from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.models import INBOUND_FAILED, InboundMessage
 
 runner = CliRunner()
 
@@ -63,3 +64,47 @@ def test_org_load_reports_a_bad_file(db_env: str, tmp_path: Path) -> None:
     result = runner.invoke(app, ["org", "load", str(bad)])
     assert result.exit_code == 2
     assert "unknown codes" in result.output
+
+
+def _failed_update(url: str) -> int:
+    """Store one update as failed for good, as the bot does; return its row id."""
+
+    async def store() -> int:
+        engine = create_engine(url)
+        try:
+            async with unit_of_work(create_session_factory(engine)) as session:
+                row = InboundMessage(
+                    update_id=7001,
+                    fingerprint="test:7001",
+                    telegram_user_id=1001,
+                    chat_id=1001,
+                    kind="text",
+                    text="团费怎么交？",
+                    payload={"update_id": 7001},
+                    status=INBOUND_FAILED,
+                    error="RuntimeError at handlers/x.py:1",
+                )
+                session.add(row)
+                await session.flush()
+                return row.id
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(store())
+
+
+def test_updates_retry_of_an_id_not_failed_says_so_and_exits_2(db_env: str) -> None:
+    """`voy updates retry 99999` (a typo, or an update handled meanwhile) printed
+    "queued 0 updates again" and exited 0: a script or an operator took it as done."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, ["updates", "retry", "99999"])
+    assert result.exit_code == 2, result.output
+    assert "not queued, not failed or not found: #99999" in result.output
+    assert "queued 0" not in result.output
+    # Named with one that can be retried: that one is queued all the same, and the
+    # command still says what it did not find.
+    failed = _failed_update(db_env)
+    result = runner.invoke(app, ["updates", "retry", str(failed), "99999"])
+    assert result.exit_code == 2, result.output
+    assert "queued 1 updates again" in result.output and "#99999" in result.output
+    assert "no failed updates" in runner.invoke(app, ["updates", "failed"]).output
