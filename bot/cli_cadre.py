@@ -103,7 +103,11 @@ def away(
             day = datetime.strptime(until, "%Y-%m-%d")
         except ValueError:
             fail(f"not a date: {until} (use YYYY-MM-DD)")
-        moment = day.replace(tzinfo=load_settings().tz).astimezone(UTC)
+        tz = load_settings().tz
+        today = Clock().now().astimezone(tz).date()
+        if day.date() <= today:  # away until then is not away at all
+            fail(f"{until} is not after today ({today}): give the day they are back, or --back")
+        moment = day.replace(tzinfo=tz).astimezone(UTC)
     cadre = _run(lambda session: cadres.set_away(session, telegram_id=telegram_id, until=moment))
     typer.echo(f"cadre {cadre.name} is {'back' if moment is None else f'away until {until}'}")
 

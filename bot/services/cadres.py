@@ -109,8 +109,14 @@ async def _get(session: AsyncSession, telegram_id: int) -> Cadre:
 
 
 async def set_away(session: AsyncSession, *, telegram_id: int, until: datetime | None) -> Cadre:
-    """Mark a cadre away until ``until`` (None: back now); routing skips them meanwhile."""
+    """Mark a cadre away until ``until`` (None: back now); routing skips them meanwhile.
+
+    Raises:
+        CadreError: no such cadre, or one removed (routing skips them whatever this says).
+    """
     cadre = await _get(session, telegram_id)
+    if not cadre.active:
+        raise CadreError(f"cadre {cadre.name} ({telegram_id}) is removed; add them again first")
     cadre.away_until = until
     return cadre
 
