@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli_common import fail, in_session, load_settings
 from bot.services import org
@@ -33,21 +34,33 @@ def kb_import(
     ] = False,
     by: Annotated[str, typer.Option(help="Who is making the change (kept in history).")] = "",
 ) -> None:
-    """Create or update entries from a YAML, JSONL or CSV file (matched by id)."""
+    """Create or update entries from a YAML, JSONL or CSV file (matched by id).
+
+    Nothing is imported while an answer would break the bot or an active entry names a
+    topic the organisation does not have (once an org is loaded).
+    """
     entries = _read(path)
     changed_by = by or f"import:{path.name}"
-    try:
-        report = asyncio.run(
-            in_session(
-                load_settings(),
-                lambda session: store.import_entries(
-                    session, entries, changed_by=changed_by, deactivate_missing=replace
-                ),
-                write=True,
-            )
+
+    async def import_file(session: AsyncSession) -> store.ImportReport:
+        topics = await org.topic_codes(session)
+        return await store.import_entries(
+            session,
+            entries,
+            changed_by=changed_by,
+            deactivate_missing=replace,
+            known_topics=topics or None,  # without an org loaded, topics cannot be checked
         )
+
+    try:
+        report = asyncio.run(in_session(load_settings(), import_file, write=True))
     except store.InvalidEntries as exc:
         fail(f"{path}: nothing imported; fix these answers first:\n{exc}")
+    except store.UnknownTopics as exc:
+        fail(
+            f"{path}: nothing imported; these topics are not the organisation's (fix them, "
+            f"or add them to the org file and `voy org load` it):\n{exc}"
+        )
     typer.echo(
         f"{len(report.created)} created, {len(report.updated)} updated, "
         f"{report.unchanged} unchanged, {len(report.deactivated)} deactivated"

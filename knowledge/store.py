@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import event, select
@@ -44,6 +45,21 @@ class InvalidEntries(ValueError):
         """Keep the issues; the message lists them."""
         super().__init__("\n".join(map(str, issues)))
         self.issues = issues
+
+
+class UnknownTopics(ValueError):
+    """Raised when active entries name topics the organisation does not have: questions
+    asked from them would be offered to no cadre."""
+
+    def __init__(self, topics: dict[str, list[str]]) -> None:
+        """Keep the entries' ids by unknown topic; the message has a line per topic."""
+        super().__init__("\n".join(_topic_line(topic, ids) for topic, ids in topics.items()))
+        self.topics = topics
+
+
+def _topic_line(topic: str, ids: list[str]) -> str:
+    shown = ", ".join(ids[:10]) + (", …" if len(ids) > 10 else "")
+    return f"topic {topic!r}: {len(ids)} {'entry' if len(ids) == 1 else 'entries'} ({shown})"
 
 
 @dataclass
@@ -104,16 +120,31 @@ async def import_entries(
     *,
     changed_by: str,
     deactivate_missing: bool = False,
+    known_topics: Collection[str] | None = None,
 ) -> ImportReport:
     """Create or update entries by id; each change is a new version with a revision row.
+
+    Args:
+        known_topics: the organisation's topic codes, to check the active entries'
+            topics against (None: not checked). A question asked from an entry takes its
+            topic, and only cadres of that topic are offered it.
 
     Raises:
         InvalidEntries: an answer is empty, not valid Telegram HTML, or too long; nothing
             is imported then.
+        UnknownTopics: an active entry names a topic not in ``known_topics``; nothing is
+            imported then.
     """
     issues = answer_issues(entries)
     if issues:
         raise InvalidEntries(issues)
+    if known_topics is not None:
+        unknown: dict[str, list[str]] = {}
+        for data in entries:
+            if data.active and data.topic is not None and data.topic not in known_topics:
+                unknown.setdefault(data.topic, []).append(data.id)
+        if unknown:
+            raise UnknownTopics(unknown)
     changed_by = changed_by[:128]
     report = ImportReport()
     existing = {e.slug: e for e in await session.scalars(select(FaqEntry))}

@@ -108,3 +108,38 @@ def test_updates_retry_of_an_id_not_failed_says_so_and_exits_2(db_env: str) -> N
     assert result.exit_code == 2, result.output
     assert "queued 1 updates again" in result.output and "#99999" in result.output
     assert "no failed updates" in runner.invoke(app, ["updates", "failed"]).output
+
+
+def test_kb_import_refuses_topics_the_organisation_does_not_have(
+    db_env: str, tmp_path: Path
+) -> None:
+    """An entry's topic becomes the topic of a question asked from it, and only cadres
+    of that topic are offered it: a topic the org does not have (a typo, a topic the org
+    file dropped) sends those questions past every cadre to the committee's pool. The
+    import said nothing; only `voy kb lint` found it."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["org", "load", str(DEMO_ORG)]).exit_code == 0
+    faq = tmp_path / "faq.yaml"
+    faq.write_text(
+        "entries:\n"
+        "  - {id: a, topic: leage, question: 团费怎么交？, answer: 按月缴纳。}\n"
+        "  - {id: b, topic: leage, question: 怎么转团关系？, answer: 在智慧团建转接。}\n"
+        "  - {id: c, topic: jobs, question: 哪里找实习？, answer: 看青年之家公告。}\n"
+        "  - {id: d, topic: league, question: 几岁能入团？, answer: 年满十四周岁。}\n"
+        "  - {id: e, topic: gone, question: 旧问题？, answer: 旧答案。, active: false}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["kb", "import", str(faq)])
+    assert result.exit_code == 2, result.output
+    assert "nothing imported" in result.output
+    assert "topic 'leage': 2 entries (a, b)" in result.output
+    assert "topic 'jobs': 1 entry (c)" in result.output
+    assert "gone" not in result.output  # an inactive entry routes nothing
+    exported = tmp_path / "out.yaml"
+    assert "wrote 0 entries" in runner.invoke(app, ["kb", "export", str(exported)]).output
+
+    faq.write_text(faq.read_text(encoding="utf-8").replace("leage", "league"), encoding="utf-8")
+    faq.write_text(faq.read_text(encoding="utf-8").replace("jobs", "employment"), encoding="utf-8")
+    result = runner.invoke(app, ["kb", "import", str(faq)])
+    assert result.exit_code == 0, result.output
+    assert "5 created" in result.output
