@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ import typer
 from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot import logs, loop
@@ -178,16 +180,29 @@ def demo(
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     settings = load_settings()
-    asyncio.run(_migrate(settings, lambda engine: migrate.upgrade(engine, revision)))
-    typer.echo(f"database upgraded to {revision}")
+    before, after = asyncio.run(
+        _migrate(settings, lambda engine: migrate.upgrade(engine, revision))
+    )
+    typer.echo(_moved("upgraded", before, after))
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Revert migrations down to REVISION ('base' empties the database)."""
     settings = load_settings()
-    asyncio.run(_migrate(settings, lambda engine: migrate.downgrade(engine, revision)))
-    typer.echo(f"database downgraded to {revision}")
+    before, after = asyncio.run(
+        _migrate(settings, lambda engine: migrate.downgrade(engine, revision))
+    )
+    typer.echo(_moved("downgraded", before, after))
+
+
+def _moved(verb: str, before: str | None, after: str | None) -> str:
+    """What a migration did, by the revisions' ids (an empty database is "base")."""
+    if before == after:
+        return f"database already at {after or 'base (empty)'}"
+    if before is None:
+        return f"database {verb} to {after}"
+    return f"database {verb} from {before} to {after or 'base (empty)'}"
 
 
 @db_app.command("current")
@@ -205,10 +220,13 @@ def db_current() -> None:
     typer.echo(asyncio.run(read()) or "empty")
 
 
-async def _migrate(settings: Settings, action: object) -> None:
+async def _migrate(
+    settings: Settings,
+    action: Callable[[AsyncEngine], Awaitable[tuple[str | None, str | None]]],
+) -> tuple[str | None, str | None]:
     engine = create_engine(settings.database_url)
     try:
-        await action(engine)  # type: ignore[operator]
+        return await action(engine)
     except CommandError as exc:  # an unknown revision, say
         fail(f"migration refused: {exc}")
     finally:

@@ -23,37 +23,42 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Upgrade the database behind ``engine`` to ``revision``."""
-    await _run(engine, lambda cfg: command.upgrade(cfg, revision))
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade the database behind ``engine`` to ``revision``; return the revisions it was
+    at before and is at after (None: empty)."""
+    return await _run(engine, lambda cfg: command.upgrade(cfg, revision))
 
 
-async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    """Downgrade the database behind ``engine`` to ``revision``."""
-    await _run(engine, lambda cfg: command.downgrade(cfg, revision))
+async def downgrade(engine: AsyncEngine, revision: str) -> tuple[str | None, str | None]:
+    """Downgrade the database behind ``engine`` to ``revision``; return the revisions it
+    was at before and is at after (None: empty)."""
+    return await _run(engine, lambda cfg: command.downgrade(cfg, revision))
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """Return the revision the database is at, or None for an empty database."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_revision)
+
+
+def _revision(connection: Connection) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    def _read(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
-    async with engine.connect() as connection:
-        return await connection.run_sync(_read)
+    return MigrationContext.configure(connection).get_current_revision()
 
 
-async def _run(engine: AsyncEngine, action: object) -> None:
+async def _run(engine: AsyncEngine, action: object) -> tuple[str | None, str | None]:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
 
-    def _with_connection(connection: Connection) -> None:
+    def _with_connection(connection: Connection) -> tuple[str | None, str | None]:
+        before = _revision(connection)
         config.attributes["connection"] = connection
         action(config)  # type: ignore[operator]
+        return before, _revision(connection)
 
     async with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two upgrades at once (two instances' deploy steps): the second waits for the
             # first, then finds the database current. Released with the transaction.
             await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-        await connection.run_sync(_with_connection)
+        return await connection.run_sync(_with_connection)

@@ -6,10 +6,12 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.data import DEMO_ORG
+from storage import migrate
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import INBOUND_FAILED, InboundMessage
 
@@ -143,3 +145,23 @@ def test_kb_import_refuses_topics_the_organisation_does_not_have(
     result = runner.invoke(app, ["kb", "import", str(faq)])
     assert result.exit_code == 0, result.output
     assert "5 created" in result.output
+
+
+def test_db_upgrade_names_the_revision_it_reached(db_env: str) -> None:
+    """It printed "database upgraded to head", whichever revision that was, and the same
+    when there was nothing to do."""
+    script = ScriptDirectory.from_config(migrate.alembic_config(db_env))
+    head = script.get_current_head()
+    assert head is not None and head != "head"
+    previous = script.get_revision(head).down_revision
+    assert isinstance(previous, str)
+    first = runner.invoke(app, ["db", "upgrade", "--revision", previous])
+    assert first.exit_code == 0 and first.output.strip() == f"database upgraded to {previous}"
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"database upgraded from {previous} to {head}"
+    again = runner.invoke(app, ["db", "upgrade"])
+    assert again.exit_code == 0 and again.output.strip() == f"database already at {head}"
+    down = runner.invoke(app, ["db", "downgrade", previous])
+    assert down.exit_code == 0
+    assert down.output.strip() == f"database downgraded from {head} to {previous}"
