@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import re
+import shlex
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Annotated
 
 import typer
 from alembic.util import CommandError
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -273,6 +274,52 @@ def _configured_database_url() -> str:
 
 # A database never migrated (SQLite's and PostgreSQL's words for a missing table).
 _NO_TABLE = r"no such table|relation .* does not exist"
+# PostgreSQL's SQLSTATEs of a connection that could not be made: class 08 (connection),
+# 28 (login refused), 3D000 (no such database), 57P (shutting down, starting up), 53300
+# (too many connections).
+_CONNECT_STATES = ("08", "28", "3D000", "57P", "53300")
+_SQLITE_CANTOPEN = 14
+
+
+def _database_error(exc: BaseException) -> str:
+    """One line for a database error: the database as configured (no password), whether
+    it could not be reached at all, the driver's words, and what to do where we know."""
+    url = make_url(_configured_database_url())
+    reason = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(reason).splitlines()[0] if str(reason) else ""
+    state = getattr(reason, "sqlstate", None)
+    state = state if isinstance(state, str) else ""
+    code = getattr(reason, "sqlite_errorcode", None)
+    connect = (
+        not isinstance(exc, DBAPIError)  # the socket's error: refused, unknown host, timeout
+        or state.startswith(_CONNECT_STATES)
+        or (isinstance(code, int) and code & 0xFF == _SQLITE_CANTOPEN)
+    )
+    # asyncpg's errors reach us as SQLAlchemy's generic "Error": the SQLSTATE says more.
+    detail = f"{text} (SQLSTATE {state})" if state else f"{type(reason).__name__}: {text}"
+    if state == "3D000":
+        hint = f"; create it (`{_createdb(url)}`), then run `voy db upgrade`"
+    elif state.startswith("28"):
+        hint = "; check the user and password in it, and the server's pg_hba.conf"
+    elif re.search(_NO_TABLE, text):
+        hint = " (run `voy db upgrade` first)"
+    else:
+        hint = ""
+    name = f' "{url.database}"' if url.database else ""
+    return (
+        f"cannot {'connect to' if connect else 'use'} the database{name} named in "
+        f"VOY_DATABASE_URL ({url.render_as_string(hide_password=True)}): {detail}{hint}"
+    )
+
+
+def _createdb(url: URL) -> str:
+    """The ``createdb`` command that makes the database ``url`` names on its server."""
+    options = [
+        f"{flag} {shlex.quote(str(value))}"
+        for flag, value in (("-h", url.host), ("-p", url.port), ("-U", url.username))
+        if value
+    ]
+    return " ".join(["createdb", *options, shlex.quote(url.database or "")])
 
 
 def main() -> None:
@@ -281,15 +328,7 @@ def main() -> None:
     try:
         app()
     except (ConnectionError, socket.gaierror, TimeoutError, DBAPIError) as exc:
-        url = make_url(_configured_database_url())
-        reason = exc.orig if isinstance(exc, DBAPIError) else exc
-        text = str(reason).splitlines()[0] if str(reason) else ""
-        hint = " (run `voy db upgrade` first)" if re.search(_NO_TABLE, text) else ""
-        typer.echo(
-            f"voy: cannot use the database {url.render_as_string(hide_password=True)}: "
-            f"{type(reason).__name__}: {text}{hint}",
-            err=True,
-        )
+        typer.echo(f"voy: {_database_error(exc)}", err=True)
         raise SystemExit(2) from None
 
 

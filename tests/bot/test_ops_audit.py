@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from telegram import BotCommandScopeChat
 from typer.testing import CliRunner
 
@@ -20,6 +23,7 @@ from bot import menus
 from bot.cli import app
 from bot.data import DEMO_ORG
 from bot.services import org
+from tests.conftest import POSTGRES_ENV
 from tests.support import COMMITTEE_CHAT, BotHarness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +94,33 @@ def test_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
     )
     assert "Traceback" not in result.stderr, result.stderr[-600:]
     assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        'voy: cannot connect to the database "voy" named in VOY_DATABASE_URL '
+        "(postgresql+asyncpg://voy:***@127.0.0.1:1/voy): ConnectionRefusedError: "
+    ), line
+
+
+def test_a_database_that_does_not_exist_says_how_to_create_it(tmp_path: Path) -> None:
+    """A PostgreSQL server without the database VOY_DATABASE_URL names (not created yet,
+    or a typo) printed `Error: database "…" does not exist`: an exception's type name
+    that says nothing, and nothing about what to do."""
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        if os.environ.get("VOY_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"this run needs PostgreSQL but {POSTGRES_ENV} is not set")
+        pytest.skip(f"needs PostgreSQL ({POSTGRES_ENV})")
+    name = f"voy_nope_{uuid.uuid4().hex[:8]}"
+    url = make_url(base).set(database=name, password="s3cret-pw")
+    result = _voy(
+        ["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url.render_as_string(hide_password=False)
+    )
+    assert result.returncode == 2, result.stderr[-600:]
+    (line,) = result.stderr.strip().splitlines()
+    assert "Traceback" not in line and "s3cret-pw" not in line and "***" in line
+    assert f'cannot connect to the database "{name}" named in VOY_DATABASE_URL' in line, line
+    assert "does not exist" in line and re.search(rf"`createdb [^`]*\b{name}`", line), line
+    assert "Error:" not in line
 
 
 def test_db_downgrade_to_an_unknown_revision_says_so_in_one_line(tmp_path: Path) -> None:
