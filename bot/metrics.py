@@ -83,16 +83,26 @@ _SHARED = (
 
 
 class OutboxGauges(Collector):
-    """Outbox depth and lag, as last read by :meth:`refresh` (called before each scrape)."""
+    """Outbox depth and lag, as read by :meth:`refresh` for this scrape (called before
+    each), and whether that read worked.
+
+    A read that fails (the database out of reach) leaves depth and lag out of the
+    exposition rather than repeat the last values read: a still picture of the outbox
+    would look healthy to an alert on the lag. ``voy_outbox_up`` says which it is, as
+    Prometheus' guide to exporters has an ``up`` gauge say a scrape of the application
+    failed while the exporter's other metrics still hold.
+    """
 
     def __init__(self) -> None:
-        self.pending = 0
-        self.lag_s = 0.0
+        self.pending: int | None = None
+        self.lag_s: float | None = None
 
     async def refresh(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
-        """Read the number of undelivered rows and the age of the oldest due one."""
+        """Read the number of undelivered rows and the age of the oldest due one; on
+        failure, forget the last ones read, then raise."""
+        self.pending = self.lag_s = None
         async with sessions() as session:
-            self.pending = int(
+            pending = int(
                 await session.scalar(
                     select(func.count())
                     .select_from(OutboxMessage)
@@ -106,10 +116,20 @@ class OutboxGauges(Collector):
                     OutboxMessage.due_at <= now,
                 )
             )
+        self.pending = pending
         self.lag_s = max(0.0, (now - _aware(oldest)).total_seconds()) if oldest else 0.0
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Yield the two gauges."""
+        """Yield whether the outbox was read, and its two gauges when it was."""
+        read = self.pending is not None and self.lag_s is not None
+        yield GaugeMetricFamily(
+            "voy_outbox_up",
+            "1 if this scrape read the outbox from the database, 0 if it could not "
+            "(voy_outbox_pending and voy_outbox_lag_seconds are then left out).",
+            value=1 if read else 0,
+        )
+        if not read:
+            return
         yield GaugeMetricFamily(
             "voy_outbox_pending", "Outbox rows not yet delivered.", value=self.pending
         )

@@ -28,7 +28,7 @@ from telegram import Update
 
 from bot.config import Settings
 from bot.digest_render import cjk_font
-from bot.services import inbox
+from bot.services import inbox, outbox
 from bot.services.privacy import log_pseudonym
 from bot.webhook import SECRET_HEADER, BotWebServer
 from sandbox import SandboxClient, SandboxServer
@@ -180,8 +180,6 @@ async def test_metrics_move_with_updates(hooked: WebhookBot) -> None:
 
 async def test_outbox_gauges_show_depth_and_lag(hooked: WebhookBot) -> None:
     from bot.leases import database_now
-    from bot.services import outbox
-    from storage.db import unit_of_work
 
     services = hooked.app.bot_data.services
     now = services.clock.now()
@@ -212,6 +210,46 @@ async def test_outbox_gauges_show_depth_and_lag(hooked: WebhookBot) -> None:
     async with services.sessions() as session:
         still = await session.get(OutboxMessage, row.id)
     assert still is not None and still.state == "sending"
+
+
+def _names(text: str) -> set[str]:
+    """The names of the samples in a Prometheus exposition."""
+    return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+@pytest.mark.sqlite_only("makes the database unreachable by replacing the SQLite file")
+async def test_outbox_gauges_are_left_out_while_the_database_is_out_of_reach(
+    hooked: WebhookBot, sqlite_url: str
+) -> None:
+    """During an outage /metrics answered 200 with the outbox depth and lag last read
+    before it: an alert on the lag saw a still picture (the outbox is unreadable, the
+    pushes piling up in memory or lost). Now they are left out and voy_outbox_up is 0."""
+    services = hooked.app.bot_data.services
+    async with unit_of_work(services.sessions) as session:
+        await outbox.enqueue(
+            session,
+            kind="test",
+            chat_id=4242,
+            text="hi",
+            due_at=services.clock.now() + timedelta(days=1),  # not due: it stays pending
+            dedupe_key="stale-gauge-test",
+            audience="staff",
+        )
+    status, text = await _get(f"{hooked.base}/metrics")
+    assert status == 200 and _sample(text, "voy_outbox_pending") >= 1
+    assert _sample(text, "voy_outbox_up") == 1
+
+    await services.engine.dispose()
+    path = Path(sqlite_url.split("///", 1)[1])
+    _replace_with_folder(path)
+    try:
+        status, text = await _get(f"{hooked.base}/metrics")
+    finally:
+        shutil.rmtree(path)
+    assert status == 200  # the counters still tell what the process did
+    assert "voy_updates_duplicate_total" in _names(text)
+    assert not {"voy_outbox_pending", "voy_outbox_lag_seconds"} & _names(text), text
+    assert "voy_outbox_up" in _names(text) and _sample(text, "voy_outbox_up") == 0
 
 
 async def test_graceful_shutdown_finishes_the_update_in_flight(hooked: WebhookBot) -> None:
