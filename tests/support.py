@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Integer, String, column, func, insert, select, table
@@ -16,6 +20,25 @@ from knowledge.store import current_version
 from sandbox import SandboxClient, SandboxServer
 from storage.base import UTCDateTime
 from storage.models import INBOUND_RECEIVED, InboundMessage, User
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_voy(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run this tree's ``voy`` in a child process (its own logging, no pytest), with no
+    ``VOY_`` setting but ``env``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("VOY_")}
+    environ.update(env)
+    environ["PYTHONPATH"] = str(ROOT)  # this tree's code, not an editable install's
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
 
 TOKEN = "123456789:SANDBOX-test-token"
 

@@ -19,24 +19,10 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.config import Settings
 from bot.data import DEMO_ORG
+from tests.support import run_voy
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
-
-
-def _voy(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run this worktree's ``voy`` in a child process (its own logging, no pytest)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("VOY_")}
-    environ.update(env)
-    environ["PYTHONPATH"] = str(ROOT)  # this tree's code, not an editable install's
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 # --- settings out of range: one line, exit status 2 (README, The command line) -----------
@@ -46,8 +32,8 @@ def test_run_with_no_concurrent_updates_says_so_in_one_line(tmp_path: Path) -> N
     """``VOY_CONCURRENT_UPDATES=0`` passed the settings and ended `voy run` in PTB's
     ValueError traceback, exit status 1."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
-    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
-    result = _voy(
+    assert run_voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    result = run_voy(
         ["run", "--bot-api-url", "http://127.0.0.1:9/bot"],  # nothing listens there
         tmp_path,
         VOY_TELEGRAM_TOKEN="123456:real-looking",
@@ -91,7 +77,7 @@ def test_matcher_thresholds_that_work_are_accepted(
 
 
 def test_inconsistent_thresholds_are_one_line_naming_both_settings(tmp_path: Path) -> None:
-    result = _voy(["db", "current"], tmp_path, VOY_MATCH_ANSWER_THRESHOLD="0.1")
+    result = run_voy(["db", "current"], tmp_path, VOY_MATCH_ANSWER_THRESHOLD="0.1")
     assert "Traceback" not in result.stderr, result.stderr[-600:]
     assert result.returncode == 2
     (line,) = result.stderr.splitlines()

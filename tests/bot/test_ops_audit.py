@@ -9,8 +9,6 @@ import asyncio
 import logging
 import os
 import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -24,25 +22,10 @@ from bot.cli import app
 from bot.data import DEMO_ORG
 from bot.services import org
 from tests.conftest import POSTGRES_ENV
-from tests.support import COMMITTEE_CHAT, BotHarness
+from tests.support import COMMITTEE_CHAT, BotHarness, run_voy
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
-
-
-def _voy(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run this worktree's ``voy`` in a child process (its own logging, no pytest)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("VOY_")}
-    environ.update(env)
-    environ["PYTHONPATH"] = str(ROOT)  # this tree's code, not an editable install's
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 # --- the org file -----------------------------------------------------------------------
@@ -69,7 +52,7 @@ def test_an_empty_org_file_is_refused_not_loaded_as_an_empty_organisation(
 
 def test_run_with_an_unknown_log_level_says_so_in_one_line(tmp_path: Path) -> None:
     """``VOY_LOG_LEVEL`` is not validated: ``voy run`` dies in logging.basicConfig."""
-    result = _voy(
+    result = run_voy(
         ["run"],
         tmp_path,
         VOY_TELEGRAM_TOKEN="123456:real-looking",
@@ -81,13 +64,13 @@ def test_run_with_an_unknown_log_level_says_so_in_one_line(tmp_path: Path) -> No
 
 
 def test_a_malformed_database_url_says_so_in_one_line(tmp_path: Path) -> None:
-    result = _voy(["db", "current"], tmp_path, VOY_DATABASE_URL="postgres://voy@db-host/voy")
+    result = run_voy(["db", "current"], tmp_path, VOY_DATABASE_URL="postgres://voy@db-host/voy")
     assert "Traceback" not in result.stderr, result.stderr[-600:]
     assert result.returncode == 2 and "VOY_DATABASE_URL" in result.stderr
 
 
 def test_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
-    result = _voy(
+    result = run_voy(
         ["db", "upgrade"],
         tmp_path,
         VOY_DATABASE_URL="postgresql+asyncpg://voy:pw@127.0.0.1:1/voy",
@@ -112,7 +95,7 @@ def test_a_database_that_does_not_exist_says_how_to_create_it(tmp_path: Path) ->
         pytest.skip(f"needs PostgreSQL ({POSTGRES_ENV})")
     name = f"voy_nope_{uuid.uuid4().hex[:8]}"
     url = make_url(base).set(database=name, password="s3cret-pw")
-    result = _voy(
+    result = run_voy(
         ["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url.render_as_string(hide_password=False)
     )
     assert result.returncode == 2, result.stderr[-600:]
@@ -125,8 +108,8 @@ def test_a_database_that_does_not_exist_says_how_to_create_it(tmp_path: Path) ->
 
 def test_db_downgrade_to_an_unknown_revision_says_so_in_one_line(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
-    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
-    result = _voy(["db", "downgrade", "0099_typo"], tmp_path, VOY_DATABASE_URL=url)
+    assert run_voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    result = run_voy(["db", "downgrade", "0099_typo"], tmp_path, VOY_DATABASE_URL=url)
     assert "Traceback" not in result.stderr, result.stderr[-600:]
     assert result.returncode == 2 and "0099_typo" in result.stderr
 
@@ -134,10 +117,10 @@ def test_db_downgrade_to_an_unknown_revision_says_so_in_one_line(tmp_path: Path)
 def test_kb_import_of_a_file_not_in_utf8_says_so_in_one_line(tmp_path: Path) -> None:
     """A GBK-encoded FAQ (what Excel on a Chinese Windows writes) is a likely input."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
-    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    assert run_voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
     faq = tmp_path / "faq.csv"
     faq.write_bytes("id,question,answer\n1,几岁能入团,年满十四周岁\n".encode("gbk"))
-    result = _voy(["kb", "import", str(faq)], tmp_path, VOY_DATABASE_URL=url)
+    result = run_voy(["kb", "import", str(faq)], tmp_path, VOY_DATABASE_URL=url)
     assert "Traceback" not in result.stderr, result.stderr[-600:]
     assert result.returncode == 2 and "faq.csv" in result.stderr
 
@@ -145,8 +128,8 @@ def test_kb_import_of_a_file_not_in_utf8_says_so_in_one_line(tmp_path: Path) -> 
 def test_run_when_the_bot_api_is_unreachable_says_so_in_one_line(tmp_path: Path) -> None:
     """api.telegram.org blocked, or HTTPS_PROXY unset: a traceback, and an unclosed session."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
-    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
-    result = _voy(
+    assert run_voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    result = run_voy(
         ["run", "--bot-api-url", "http://127.0.0.1:9/bot"],  # nothing listens there
         tmp_path,
         VOY_TELEGRAM_TOKEN="123456:real-looking",
@@ -206,7 +189,7 @@ def test_cadre_invite_refuses_a_validity_of_no_days(db_env: str) -> None:
 
 def test_a_database_never_migrated_says_to_upgrade_it(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
-    result = _voy(["kb", "match", "怎么入团"], tmp_path, VOY_DATABASE_URL=url)
+    result = run_voy(["kb", "match", "怎么入团"], tmp_path, VOY_DATABASE_URL=url)
     assert "Traceback" not in result.stderr, result.stderr[-600:]
     assert result.returncode == 2 and "voy db upgrade" in result.stderr, result.stderr
 
@@ -218,13 +201,13 @@ def test_run_warns_at_start_when_the_pseudonym_secret_is_unset(tmp_path: Path) -
     """Unset, VOY_PSEUDONYM_SECRET is derived from the token: setting it later, or revoking
     the token, changes every pseudonym cadres know people by. `voy run` said nothing."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
-    assert _voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    assert run_voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
     env = {"VOY_TELEGRAM_TOKEN": "123456:real-looking", "VOY_DATABASE_URL": url}
     run = ["run", "--bot-api-url", "http://127.0.0.1:9/bot"]  # nothing listens: it stops
-    unset = _voy(run, tmp_path, **env)
+    unset = run_voy(run, tmp_path, **env)
     (warning,) = [line for line in unset.stderr.splitlines() if "VOY_PSEUDONYM_SECRET" in line]
     assert "WARNING" in warning and "token" in warning
     secret = "9f2c1e7a5b3d4c6e8f0a1b2c3d4e5f60"
-    chosen = _voy(run, tmp_path, **env, VOY_PSEUDONYM_SECRET=secret)
+    chosen = run_voy(run, tmp_path, **env, VOY_PSEUDONYM_SECRET=secret)
     assert "VOY_PSEUDONYM_SECRET" not in chosen.stderr and secret not in chosen.stderr
     assert unset.returncode == chosen.returncode == 2  # the Bot API is not there
