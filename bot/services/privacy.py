@@ -162,8 +162,10 @@ _MOBILE = "(?=1[3-9])(?:{})".format(
 # What parts a bank card number's groups: a space or a dash, unless a whole mobile number
 # follows it (a separate number).
 _CARD_GAP = r"(?:[ -](?!1[3-9][0-9]{9}(?![0-9])))"
-# Introducers of contact ids, followed by an optional "是" or colon.
-_INTRO_SEP = r"\s*(?:是|为)?\s*:?\s*"
+# Introducers of contact ids, followed by an optional "是" or colon. Each space run is
+# read one way only: three optional runs side by side split a long one every way there
+# is (time growing with its cube) before the id after it is found missing.
+_INTRO_SEP = r"\s*(?:(?:是|为)\s*)?(?::\s*)?"
 # A QQ number (or an older WeChat id, which is one): 5 to 11 digits, or two or three
 # groups of three to five parted by a space or a dash (1234 5678, 123-456-789), and a
 # shorter group after a dash (1234-5678-90); not a number after a whole one (QQ 12345678

@@ -428,6 +428,20 @@ def test_masking_time_grows_about_linearly(unit: str) -> None:
     assert large / small < 30, (small, large)
 
 
+@pytest.mark.parametrize("introducer", ["微信", "wx", "wechat id", "QQ号", "扣扣", "学号"])
+@pytest.mark.parametrize("space", [" ", "\n"])
+def test_an_introducer_before_a_long_run_of_spaces_is_masked_fast(
+    introducer: str, space: str
+) -> None:
+    # An id's introducer, then spaces or line breaks and no id: each of the optional
+    # spaces around 是/为 and the colon took a share of the run in every way there is,
+    # time growing with the run's cube (a 4,000-character message: minutes on the
+    # event loop). Ten times as long should take about ten times as long.
+    small = _seconds(f"{introducer}{space * 50}!")
+    large = _seconds(f"{introducer}{space * 500}!")
+    assert large / small < 30, (small, large)
+
+
 # Gaps found after the separators above: a country code before a number parted by dots,
 # QQ numbers and WeChat ids typed in groups, an ID number's check character X after a
 # parted number, a number glued to letters, a number beside a short one, more separators.
