@@ -139,6 +139,14 @@ def _pinned(stored: dict[str, Any], revived: Message) -> None:
     assert revived.pinned_message is not None
 
 
+def _story(stored: dict[str, Any], revived: Message) -> None:
+    assert revived.story is not None  # handled as a forwarded story
+
+
+# The chat a friend's story was posted in: a private chat, named by the friend.
+FRIENDS_CHAT = {**{k: FRIEND[k] for k in ("id", "first_name", "username")}, "type": "private"}
+
+
 CASES: list[tuple[str, dict[str, Any], Check]] = [
     (
         "a forwarded message mentioning someone",
@@ -230,6 +238,16 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
         "a classmate's message pinned",
         {"message": _message(GROUP, pinned_message=CLASSMATES_MESSAGE)},
         _pinned,
+    ),
+    (
+        "a friend's story forwarded",
+        {
+            "message": _message(
+                story={"chat": FRIENDS_CHAT, "id": 3},
+                forward_origin={"type": "user", "date": DATE - 600, "sender_user": FRIEND},
+            )
+        },
+        _story,
     ),
     (
         "an edited message mentioning someone",
