@@ -520,6 +520,28 @@ def test_harmless_messages_pass(text: str) -> None:
     assert assess(text) is None
 
 
+# The parent named before the blow, as children most often say it: with 我 before the
+# parent (被我爸打了), and with what the blow left (打出血, 掐出血). The exclusions after
+# the verb that keep 抽出时间 and 打中 (a ball) out took 打出血 and 揍出血 with them.
+PARENT_BEFORE_THE_BLOW = [
+    "昨天被我爸打了一顿",
+    "我又被我妈打了",
+    "被我继父打了",
+    "被我爸打得浑身是伤",
+    "被爸爸打出血了",
+    "我被爸爸打出了血",
+    "被爸爸揍出血",
+    "被妈妈掐出血",
+    "被爸爸打出淤青",
+]
+
+
+@pytest.mark.parametrize("text", PARENT_BEFORE_THE_BLOW)
+def test_a_parent_named_before_the_blow_is_caught(text: str) -> None:
+    concern = assess(text)
+    assert concern is not None and concern.category == "abuse", (text, concern)
+
+
 def test_there_are_enough_examples() -> None:
     assert len(POSITIVES) >= 40
     assert len(NEGATIVES) >= 20
