@@ -498,6 +498,8 @@ NEGATIVES = [
     "she was voted most likely to succeed",
     "my dad throws the ball to me",
     "老师的点评一针见血",
+    "被妈妈抽出时间陪我",
+    "被我爸打电话叫回家",
     "我把药全吃完了，明天去医院复查",
     "考完试就不用再烦了",
     "nobody would notice if i changed my hairstyle",
