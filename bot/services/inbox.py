@@ -132,6 +132,7 @@ _HOLDS_PART = ("quote", "external_reply")
 #   first wrote it (a user, their name, a group or channel, a signature) is not kept;
 # - a text_mention entity (someone mentioned by their account): where it stands in the
 #   text, not the User object;
+# - a story forwarded or replied to: its id, not its chat (the poster's private chat);
 # - a shared contact: that it was one ({}), not its name, number, vcard or user id (the
 #   bot answers every contact alike);
 # - a message replied to or pinned that is no bot's (a classmate's, in a group): its ids
@@ -160,6 +161,8 @@ _LEGACY_FORWARD = (
 _ENTITIES = ("entities", "caption_entities")
 _IDS = frozenset({"message_id", "date", "chat"})
 _CHAT_SHARED_KEPT = frozenset({"request_id", "chat_id"})
+# A story forwarded or replied to: its chat is the poster's (a friend's private chat).
+_STORIES = ("story", "reply_to_story")
 # Where an update holds a message.
 _MESSAGES = (
     "message",
@@ -206,6 +209,10 @@ def _without_others_in(message: dict[str, Any]) -> dict[str, Any] | None:
                 changed[key] = inner
         elif not set(held) <= _IDS:
             changed[key] = {k: v for k, v in held.items() if k in _IDS}
+    for key in _STORIES:
+        story = message.get(key)
+        if isinstance(story, dict) and "chat" in story:
+            changed[key] = {k: v for k, v in story.items() if k != "chat"}
     shared = message.get("users_shared")
     if isinstance(shared, dict) and shared.get("users"):
         changed["users_shared"] = {"request_id": shared.get("request_id"), "users": []}
@@ -257,6 +264,7 @@ _ORIGIN_BLANKS: dict[str, dict[str, Any]] = {
     "channel": {"chat": {"id": 0, "type": "channel"}, "message_id": 0},
 }
 _CONTACT_BLANKS = {"phone_number": "", "first_name": ""}
+_STORY_CHAT_BLANK = {"id": 0, "type": "private"}
 
 
 def _filled(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -266,6 +274,10 @@ def _filled(message: dict[str, Any]) -> dict[str, Any] | None:
         blanks = _ORIGIN_BLANKS.get(str(origin.get("type")), {})
         if missing := {k: v for k, v in blanks.items() if k not in origin}:
             out = {**message, "forward_origin": {**origin, **missing}}
+    for key in _STORIES:
+        story = message.get(key)
+        if isinstance(story, dict) and "chat" not in story:
+            out = {**(out or message), key: {**story, "chat": _STORY_CHAT_BLANK}}
     contact = message.get("contact")
     if isinstance(contact, dict) and not set(_CONTACT_BLANKS) <= set(contact):
         out = {**(out or message), "contact": {**_CONTACT_BLANKS, **contact}}

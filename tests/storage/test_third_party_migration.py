@@ -42,6 +42,13 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "message": {**BASE, "photo": [], "caption": "班长", "caption_entities": [MENTION]}
     },
     "contact": {"message": {**BASE, "contact": CONTACT}},
+    "story": {
+        "message": {
+            **BASE,
+            "story": {"chat": {**CHAT, "id": FRIEND["id"], "first_name": "张三丰"}, "id": 3},
+            "forward_origin": {"type": "user", "date": 1, "sender_user": FRIEND},
+        }
+    },
     "reply": {"message": {**BASE, "chat": GROUP, "text": "/queue", "reply_to_message": CLASSMATE}},
     "card": {
         "message": {**BASE, "text": "班长 说", "entities": [MENTION], "reply_to_message": CARD}

@@ -3,9 +3,9 @@ stored. The rows stored before kept the other people an update carries until han
 and some even then: a text_mention entity's User object, a forward's first writer
 (rows not yet handled), a shared contact's name, number and vcard, a classmate's
 message replied to or pinned in a group (with its sender), a reply to a message in
-another chat, shared users and chats, members someone else added or removed. Each row,
-handled or not, loses them as bot.services.inbox stores an update now; a row not yet
-handled can still be handled (inbox.readable).
+another chat, a story's poster, shared users and chats, members someone else added or
+removed. Each row, handled or not, loses them as bot.services.inbox stores an update
+now; a row not yet handled can still be handled (inbox.readable).
 
 Revision ID: 0018_third_parties_cleanup
 Revises: 0017_forward_origin_cleanup
@@ -38,6 +38,8 @@ _HOLDS_MESSAGE = ("reply_to_message", "pinned_message")
 _ENTITIES = ("entities", "caption_entities")
 _IDS = frozenset({"message_id", "date", "chat"})
 _CHAT_SHARED_KEPT = frozenset({"request_id", "chat_id"})
+# A story forwarded or replied to: its chat is the poster's (a friend's private chat).
+_STORIES = ("story", "reply_to_story")
 _MESSAGES = (
     "message",
     "edited_message",
@@ -58,6 +60,8 @@ _MARKERS = (
     '"chat_shared"',
     '"new_chat_members"',
     '"left_chat_member"',
+    '"story"',
+    '"reply_to_story"',
 )
 _BATCH = 1000
 
@@ -101,6 +105,10 @@ def _without_others_in(message: dict[str, Any]) -> dict[str, Any] | None:
                 changed[key] = inner
         elif not set(held) <= _IDS:
             changed[key] = {k: v for k, v in held.items() if k in _IDS}
+    for key in _STORIES:
+        story = message.get(key)
+        if isinstance(story, dict) and "chat" in story:
+            changed[key] = {k: v for k, v in story.items() if k != "chat"}
     shared = message.get("users_shared")
     if isinstance(shared, dict) and shared.get("users"):
         changed["users_shared"] = {"request_id": shared.get("request_id"), "users": []}
