@@ -535,6 +535,10 @@ PARENT_BEFORE_THE_BLOW = [
     "被爸爸揍出血",
     "被妈妈掐出血",
     "被爸爸打出淤青",
+    "被我哥打了",  # a brother or sister: the review's near misses
+    "又被我姐打了一顿",
+    "我被关在厕所里",
+    "我被同学锁在器材室里出不来",
 ]
 
 
