@@ -111,14 +111,21 @@ def sqlite_url(database_url: str) -> str:
     return database_url
 
 
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+def postgres_server_url() -> str:
+    """The configured PostgreSQL server's URL; the test skips with a notice when none is
+    configured, and fails when the run requires PostgreSQL."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         if os.environ.get("VOY_REQUIRE_POSTGRES") == "1" or run_backend() == "postgres":
             pytest.fail(f"this run needs PostgreSQL but {POSTGRES_ENV} is not set")
         pytest.skip(_POSTGRES_NOTICE)
+    return base
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    base = postgres_server_url()
     import asyncpg
 
     dsn = base.replace("postgresql+asyncpg://", "postgresql://")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import uuid
 from pathlib import Path
@@ -21,7 +20,7 @@ from bot import menus
 from bot.cli import app
 from bot.data import DEMO_ORG
 from bot.services import org
-from tests.conftest import POSTGRES_ENV
+from tests.conftest import postgres_server_url
 from tests.support import COMMITTEE_CHAT, BotHarness, run_voy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,11 +87,7 @@ def test_a_database_that_does_not_exist_says_how_to_create_it(tmp_path: Path) ->
     """A PostgreSQL server without the database VOY_DATABASE_URL names (not created yet,
     or a typo) printed `Error: database "…" does not exist`: an exception's type name
     that says nothing, and nothing about what to do."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        if os.environ.get("VOY_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"this run needs PostgreSQL but {POSTGRES_ENV} is not set")
-        pytest.skip(f"needs PostgreSQL ({POSTGRES_ENV})")
+    base = postgres_server_url()
     name = f"voy_nope_{uuid.uuid4().hex[:8]}"
     url = make_url(base).set(database=name, password="s3cret-pw")
     result = run_voy(

@@ -26,6 +26,23 @@ from storage.db import create_engine
 from tests.conftest import prepare
 
 
+def _text_update(update_id: int, user_id: int, name: str) -> Update:
+    """A private "hi" from ``user_id``, as Telegram sends it."""
+    return Update.de_json(
+        {
+            "update_id": update_id,
+            "message": {
+                "message_id": 1,
+                "date": 1795000000,
+                "chat": {"id": user_id, "type": "private"},
+                "from": {"id": user_id, "is_bot": False, "first_name": name},
+                "text": "hi",
+            },
+        },
+        None,
+    )
+
+
 async def _error_of(url: str, *statements: str) -> Exception:
     engine = create_engine(url)
     try:
@@ -421,19 +438,7 @@ async def test_a_failed_commit_whose_rollback_fails_too_is_reported_once(sqlite_
         default_locale="en",
     )
     processor.bind(rerun, failed=failed)
-    update = Update.de_json(
-        {
-            "update_id": 7,
-            "message": {
-                "message_id": 1,
-                "date": 1795000000,
-                "chat": {"id": 1001, "type": "private"},
-                "from": {"id": 1001, "is_bot": False, "first_name": "小明"},
-                "text": "hi",
-            },
-        },
-        None,
-    )
+    update = _text_update(7, 1001, "小明")
     try:
         await processor.do_process_update(update, handlers())
     finally:
@@ -484,19 +489,7 @@ async def test_a_different_error_after_a_failed_commit_is_reported_too(db_url: s
     async with engine.begin() as connection:
         for statement in _MARKS_REFUSED_POSTGRES if postgres else _MARKS_REFUSED_SQLITE:
             await connection.execute(text(statement))
-    update = Update.de_json(
-        {
-            "update_id": 8,
-            "message": {
-                "message_id": 1,
-                "date": 1795000000,
-                "chat": {"id": 1002, "type": "private"},
-                "from": {"id": 1002, "is_bot": False, "first_name": "小红"},
-                "text": "hi",
-            },
-        },
-        None,
-    )
+    update = _text_update(8, 1002, "小红")
     try:
         await processor.do_process_update(update, handlers())
     finally:
