@@ -157,7 +157,8 @@ async def _render(
         )
     else:
         key = "ask.routed" if outcome.cadre is not None else "youth.routed_pool"
-        text = _with_forward_note(tr, tr(key, ref=outcome.question.id), forwarded)
+        routed = Html(tr(key, ref=outcome.question.id) + "\n" + tr("ask.helpline"))
+        text = _with_forward_note(tr, routed, forwarded)
         await message.reply_text(
             text, reply_markup=share_identity_keyboard(tr, outcome.question.id)
         )
