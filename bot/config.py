@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     sla_reminder_hours: float = 24
     sla_escalation_hours: float = 48
     resolve_check_hours: float = 24
+    # Suggestions the young person neither chose from nor turned down within this time:
+    # the question goes to a person (they saw no answer yet).
+    suggest_route_hours: float = Field(default=12, gt=0)
     auto_resolve_days: float = 7
     # Passes to a colleague a question may take without an answer; a further one is
     # refused and the committee asked to step in (two cadres passing it back and forth).

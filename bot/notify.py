@@ -617,19 +617,22 @@ async def youth_notice(
     settings: Settings,
     now: datetime,
     buttons: bool = False,
+    helpline: bool = False,
     **params: object,
 ) -> None:
     """Tell the young person about a step (forwarded, key suggestion, …); with
-    ``buttons``, they can mark it resolved or follow up from there."""
+    ``buttons``, they can mark it resolved or follow up from there; with ``helpline``,
+    the helpline's numbers follow (the question went to a person)."""
     asker = await session.get(User, question.user_id)
     if asker is None:
         return
     tr = translator(asker.locale, settings.default_locale)
+    text = tr(key, ref=question.id, **params)
     await outbox_service.enqueue(
         session,
         kind=NOTICE,
         chat_id=asker.telegram_id,
-        text=tr(key, ref=question.id, **params),
+        text=Html(text + "\n" + tr("ask.helpline")) if helpline else text,
         due_at=now,
         dedupe_key=f"notice:{question.id}:{key}:{len(question.events)}",
         audience=AUDIENCE_YOUTH,

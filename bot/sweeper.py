@@ -17,6 +17,7 @@ from bot import leases, notify, wish_notify
 from bot.context import Services
 from bot.i18n import translator
 from bot.services import (
+    asking,
     broadcast_drafts,
     lifecycle,
     outbox,
@@ -48,6 +49,8 @@ class SweepReport:
     # Waited in the pool past the escalation time: offered again (routed, or reminded).
     pool_reoffered: int = 0
     auto_resolved: int = 0
+    # Suggestions nobody chose from in time: handed to a person.
+    unchosen_routed: int = 0
     wishes_released: int = 0
     wishes_closed: int = 0
     wishes_review_reminded: int = 0
@@ -64,6 +67,7 @@ async def sweep(services: Services) -> SweepReport:
         # an update on the same question) cannot change it between our read and write.
         await lock_for_writing(session)
         await _unheld(session, services, report)
+        await _unchosen(session, services, report)
         await _escalate(session, services, report)
         await _pool(session, services, report)
         await _auto_resolve(session, services, report)
@@ -251,6 +255,27 @@ async def _unheld(session: AsyncSession, services: Services, report: SweepReport
         await notify.resolved(session, question)  # drop the old cadre's reminder
         await _hand_on(session, services, question, cadre, header=None)
         report.rerouted += 1
+
+
+async def _unchosen(session: AsyncSession, services: Services, report: SweepReport) -> None:
+    """Suggestions the young person left without a choice: the question goes to a
+    person, and they are told (with the helpline, as every reply that hands on does)."""
+    settings, now = services.settings, services.clock.now()
+    found = await asking.route_unchosen(
+        session, now=now, after=timedelta(hours=settings.suggest_route_hours), tz=settings.tz
+    )
+    for routed in found.routed:
+        await _hand_on(session, services, routed.question, routed.cadre, header="card.no_choice")
+        await notify.youth_notice(
+            session,
+            routed.question,
+            key="youth.no_choice_routed",
+            settings=settings,
+            now=now,
+            helpline=True,
+            asked=routed.question.text[:60],
+        )
+        report.unchosen_routed += 1
 
 
 async def _hand_on(

@@ -172,7 +172,9 @@ async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> Non
         error,
     )
     key = "callback.stale"
-    if isinstance(error, asking.AlreadyAnswered):
+    if isinstance(error, asking.HandedOn):
+        key = "ask.handed_on"
+    elif isinstance(error, asking.AlreadyAnswered):
         key = "ask.already"
     elif isinstance(error, asking.Erased):
         key = "ask.erased"

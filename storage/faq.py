@@ -111,7 +111,8 @@ class MatchLog(Base):
     # Database ids of the entries shown (the answer, or the suggestions): only these
     # may be chosen, so forged button data cannot teach an arbitrary entry.
     offered: Mapped[list[int]] = mapped_column(JSON, default=list)
-    # solved, ask_person, chose or none_of_these; None until a button is pressed.
+    # solved, ask_person, chose or none_of_these; None until a button is pressed; no_choice
+    # when the suggestions were left unchosen and the question went to a person.
     response: Mapped[str | None] = mapped_column(String(16))
     chosen_slug: Mapped[str | None] = mapped_column(String(64))
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

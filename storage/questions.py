@@ -49,7 +49,8 @@ class Question(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(24), default="new", index=True)
     # The matcher's nearest entries when the question was asked: [{slug, confidence}].
     candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    # How it reached a person: "unmatched", "none_of_these", "ask_person", "safeguarding".
+    # How it reached a person: "unmatched", "none_of_these", "ask_person", "no_choice"
+    # (suggestions left without a choice), "safeguarding".
     reason: Mapped[str | None] = mapped_column(String(24))
     inbound_update_id: Mapped[int | None] = mapped_column(BigInteger)
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

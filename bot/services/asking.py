@@ -6,8 +6,8 @@ from the choices young people make, and opens a question for a person when neede
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
@@ -47,6 +47,9 @@ RESPONSE_SOLVED = "solved"
 RESPONSE_ASK_PERSON = "ask_person"
 RESPONSE_CHOSE = "chose"
 RESPONSE_NONE = "none_of_these"
+# Not a button: the young person neither chose a suggestion nor turned them down in time,
+# so the question went to a person (:func:`route_unchosen`).
+RESPONSE_NO_CHOICE = "no_choice"
 # Which band each response belongs to: a button of another band is forged.
 _BAND_OF = {
     RESPONSE_SOLVED: "answer",
@@ -62,6 +65,11 @@ class NotYours(PermissionError):
 
 class AlreadyAnswered(Exception):
     """The button was pressed before; its choice stands."""
+
+
+class HandedOn(AlreadyAnswered):
+    """Suggestions nobody chose from in time: the question went to a person, so its
+    buttons are done."""
 
 
 class Erased(NotYours):
@@ -257,6 +265,9 @@ async def _claim(
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await session.refresh(log)
+        if log.response == RESPONSE_NO_CHOICE:
+            raise HandedOn(log_id)
         raise AlreadyAnswered(log_id)
     await session.refresh(log)
     return log
@@ -347,6 +358,67 @@ async def choose(
     session.add(follow_up)
     await session.flush()
     return Answered(follow_up.id, entry)
+
+
+# Unchosen suggestions handed on per sweep at most (the rest in the next one).
+UNCHOSEN_BATCH = 100
+
+
+@dataclass
+class Unchosen:
+    """What :func:`route_unchosen` did: questions handed to a person, and older copies
+    of a question asked again in the same words since (withdrawn, not handed on twice)."""
+
+    routed: list[Routed] = field(default_factory=list)
+    superseded: int = 0
+
+
+async def route_unchosen(
+    session: AsyncSession, *, now: datetime, after: timedelta, tz: ZoneInfo
+) -> Unchosen:
+    """Hand to a person every question whose suggestions the young person neither chose
+    from nor turned down within ``after``: they saw only the entries' questions, never an
+    answer, and every matter raised gets one. A question whose words were erased
+    (retention) has nothing left to hand on and is withdrawn, as is one the young person
+    asked again in the same words since: the later one stands for it."""
+    done = Unchosen()
+    due = await session.scalars(
+        select(Question)
+        .where(Question.status == lifecycle.SUGGESTED, Question.last_activity_at <= now - after)
+        .order_by(Question.id)
+        .limit(UNCHOSEN_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    for question in list(due):
+        # The suggestions' buttons stop here: a press from now on is told it went on.
+        await session.execute(
+            update(MatchLog)
+            .where(MatchLog.question_id == question.id, MatchLog.response.is_(None))
+            .values(response=RESPONSE_NO_CHOICE, responded_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if question.text == PURGED or await _asked_again(session, question):
+            lifecycle.fire(question, "withdraw", actor="system", now=now, note=RESPONSE_NO_CHOICE)
+            done.superseded += 1
+            continue
+        assignment = await questions.route(
+            session, question, reason=RESPONSE_NO_CHOICE, now=now, tz=tz
+        )
+        done.routed.append(Routed(question, assignment.cadre))
+    return done
+
+
+async def _asked_again(session: AsyncSession, question: Question) -> bool:
+    """Whether the asker asked the same words again later (a question not withdrawn)."""
+    later = await session.scalars(
+        select(Question.text).where(
+            Question.user_id == question.user_id,
+            Question.id > question.id,
+            Question.status.not_in((lifecycle.WITHDRAWN, lifecycle.CLOSED_SPAM)),
+        )
+    )
+    wanted = normalize(question.text)
+    return any(normalize(text) == wanted for text in later)
 
 
 async def replaced_by_edit(

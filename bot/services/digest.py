@@ -71,7 +71,7 @@ KEYWORD_SAMPLE = 2000
 # Routed questions grouped into FAQ gaps per week at most (the newest).
 GAP_SAMPLE = 1500
 # How a question that no FAQ entry answered reached a person.
-GAP_REASONS = ("unmatched", "none_of_these", "ask_person")
+GAP_REASONS = ("unmatched", "none_of_these", "ask_person", "no_choice")
 # A gap's example is quoted in the summary cut to this many characters.
 GAP_EXAMPLE_CUT = 40
 # The digest's outbox rows (bot.digest_job): /forget looks for the person's words there.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from bot.services import asking, users
+from bot.services import asking, lifecycle, users
 from knowledge import store
 from knowledge.entries import read_entries
 from knowledge.index import KnowledgeIndex
@@ -316,3 +316,66 @@ async def test_a_question_asked_again_while_a_person_has_it_opens_no_second_tick
         assert isinstance(other, asking.Routed) and other.question.id != first.question.id
         # One the FAQ can answer is answered, whatever is open.
         assert isinstance(await ask("团费怎么交"), asking.Answered)
+
+
+async def test_suggestions_left_without_a_choice_go_to_a_person(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Every matter is answered: suggestions nobody chose from or turned down go to a
+    person after the wait, once; their buttons then say so; a copy asked again in the
+    same words is withdrawn for the later one, not handed on twice."""
+    index = KnowledgeIndex(Thresholds(answer=1.0, suggest=0.05))
+    wait = timedelta(hours=12)
+    async with unit_of_work(sessions) as session:
+        user = await _user(session)
+        first = await asking.ask(
+            session, user=user, text="团关系咋转", index=index, max_length=100, now=NOW, tz=TZ
+        )
+        chosen = await asking.ask(
+            session, user=user, text="团费咋交", index=index, max_length=100, now=NOW, tz=TZ
+        )
+        assert isinstance(first, asking.Suggested) and isinstance(chosen, asking.Suggested)
+        await asking.choose(
+            session,
+            user=user,
+            log_id=chosen.log_id,
+            entry_id=chosen.entries[0].id,
+            index=index,
+            now=NOW,
+        )
+        # Not yet: the wait has not passed.
+        early = await asking.route_unchosen(session, now=NOW + wait / 2, after=wait, tz=TZ)
+        assert early.routed == [] and early.superseded == 0
+        # Asked again in the same words (punctuation aside) an hour later.
+        later = NOW + timedelta(hours=1)
+        again = await asking.ask(
+            session, user=user, text="团关系咋转？", index=index, max_length=100, now=later, tz=TZ
+        )
+        assert isinstance(again, asking.Suggested)
+    async with unit_of_work(sessions) as session:
+        done = await asking.route_unchosen(session, now=NOW + wait, after=wait, tz=TZ)
+        assert done.routed == [] and done.superseded == 1  # the later copy stands for it
+    async with unit_of_work(sessions) as session:
+        done = await asking.route_unchosen(session, now=later + wait, after=wait, tz=TZ)
+        (routed,) = done.routed
+        assert routed.question.text == "团关系咋转？"
+        assert routed.question.reason == asking.RESPONSE_NO_CHOICE
+        assert routed.question.status in (lifecycle.ROUTED, lifecycle.ASSIGNED)
+    async with unit_of_work(sessions) as session:
+        again_done = await asking.route_unchosen(session, now=later + 2 * wait, after=wait, tz=TZ)
+        assert again_done.routed == [] and again_done.superseded == 0  # once only
+        rows = await session.execute(select(Question.text, Question.status))
+        statuses = {text: status for text, status in rows}
+        assert statuses["团关系咋转"] == lifecycle.WITHDRAWN
+        assert statuses["团费咋交"] == lifecycle.AUTO_ANSWERED  # chosen: not touched
+        user = await _user(session)
+        for log_id in (first.log_id, again.log_id):
+            with pytest.raises(asking.HandedOn):
+                await asking.choose(
+                    session,
+                    user=user,
+                    log_id=log_id,
+                    entry_id=first.entries[0].id,
+                    index=index,
+                    now=later + 2 * wait,
+                )

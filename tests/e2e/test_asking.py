@@ -7,12 +7,16 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
+from bot.sweeper import sweep
 from knowledge import store
 from sandbox import SandboxServer
 from storage.faq import MatchLog
+from storage.models import Cadre
 from storage.questions import Question
 from tests.conftest import run_harness
 from tests.support import ALEX, XIAOMEI, XIAOMING, BotHarness, buttons
+
+CADRES = [{"id": i, "first_name": "老师", "language_code": "zh-hans"} for i in (2001, 2002, 2003)]
 
 
 async def _logs(harness: BotHarness) -> list[MatchLog]:
@@ -75,8 +79,11 @@ async def test_english_routing_message(harness: BotHarness) -> None:
 
 @pytest.fixture
 async def cautious(sandbox: SandboxServer, database_url: str) -> AsyncIterator[BotHarness]:
-    """A bot that never answers on its own, so every likely match becomes a suggestion."""
-    async for running in run_harness(sandbox, database_url, match_answer_threshold=1.0):
+    """A bot that never answers on its own, so every likely match becomes a suggestion;
+    suggestions left without a choice go to a person after two hours (by day)."""
+    async for running in run_harness(
+        sandbox, database_url, match_answer_threshold=1.0, suggest_route_hours=2
+    ):
         yield running
 
 
@@ -125,6 +132,43 @@ async def test_none_of_these_routes(cautious: BotHarness) -> None:
     assert question.reason == "none_of_these" and question.text == "团关系咋转"
     routed = [m for m in await cautious.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
     assert "转给团干部" in routed["text"]
+
+
+async def test_suggestions_left_without_a_choice_go_to_a_person(cautious: BotHarness) -> None:
+    """The young person looks at the choices and walks away: after the wait the question
+    goes to a person, they are told (with the helpline), the cadre's card says why, and
+    a choice pressed afterwards says a person has it."""
+    for cadre in CADRES:  # their private chats exist
+        await cautious.client.send_text(cadre, "/start")
+    (reply,) = await cautious.send(XIAOMING, "团关系咋转")
+    assert "你是想问" in reply["text"]
+    services = cautious.app.bot_data.services
+    assert (await sweep(services)).unchosen_routed == 0  # not before the wait
+    seq = await cautious.client.last_seq()
+    services.clock.advance(hours=cautious.settings.suggest_route_hours)
+    assert (await sweep(services)).unchosen_routed == 1
+    (question,) = await _questions(cautious)
+    assert (question.status, question.reason) == ("assigned", "no_choice")
+    told = await cautious.client.wait_for_bot_message(
+        XIAOMING["id"], after_seq=seq, timeout=10, predicate=lambda m: "团关系咋转" in m["text"]
+    )
+    assert f"问题编号 {question.id}" in told["text"] and "12355" in told["text"]
+    async with cautious.sessions() as session:
+        cadre = await session.get(Cadre, question.assigned_cadre_id)
+    assert cadre is not None
+    card = await cautious.client.wait_for_bot_message(
+        cadre.telegram_id,
+        after_seq=seq,
+        timeout=10,
+        predicate=lambda m: f"#{question.id}" in m["text"],
+    )
+    assert "没有选择" in card["text"]
+    late = await cautious.press(XIAOMING, reply, "怎么转团组织关系")
+    assert late["show_alert"] and "转给团干部" in late["text"]
+    (question,) = await _questions(cautious)
+    assert question.status == "assigned"  # the press changed nothing
+    assert (await sweep(services)).unchosen_routed == 0  # once only
+    assert [log.response for log in await _logs(cautious)] == ["no_choice"]
 
 
 async def test_forged_pick_cannot_teach_an_entry_that_was_not_offered(
