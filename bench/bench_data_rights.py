@@ -82,7 +82,9 @@ async def run(questions: int, messages: int) -> None:
         async with unit_of_work(sessions) as session:
             person = await users.get_by_telegram_id(session, TELEGRAM_ID)
             assert person is not None
-            await data_forget.forget(session, user=person, now=now, default_locale="zh-Hans")
+            await data_forget.forget(
+                session, user=person, now=now, default_locale="zh-Hans", secret="s"
+            )
         print(f"forget: {time.perf_counter() - start:.2f} s (one transaction)")
         await engine.dispose()
 

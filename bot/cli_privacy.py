@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import sys
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,10 +15,24 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli_common import fail, in_session, load_settings
-from bot.services import access_log
+from bot.rights_ui import tell_holders
+from bot.services import access_log, data_forget
+from storage.base import utcnow
 from storage.models import Cadre, User
+from storage.privacy import Erasure
 
-privacy_app = typer.Typer(help="Personal data: who was shown whose data.", no_args_is_help=True)
+privacy_app = typer.Typer(
+    help="Personal data: who was shown whose data; erasures to apply again after a restore.",
+    no_args_is_help=True,
+)
+erasures_app = typer.Typer(
+    help="Erasures (/forget) recorded as keys, to apply again after restoring a backup.",
+    no_args_is_help=True,
+)
+privacy_app.add_typer(erasures_app, name="erasures")
+
+# An erasure's key as it appears in a file, an export or a log line.
+_KEY = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 
 
 @dataclass
@@ -79,3 +96,65 @@ def access_log_command(
             who = f"{line.viewer} ({line.viewer_telegram_id or line.chat_id})"
             fields = ",".join(line.fields)
             typer.echo(f"{line.at}  {who}  {line.item}  {line.purpose}  [{fields}]")
+
+
+@erasures_app.command("export")
+def erasures_export() -> None:
+    """Print every recorded erasure's key and time, oldest first: keep the list outside
+    the database (a restore takes the database's record back with it)."""
+
+    async def rows(session: AsyncSession) -> list[tuple[str, str]]:
+        found = await session.execute(
+            select(Erasure.key, Erasure.forgotten_at).order_by(Erasure.forgotten_at, Erasure.key)
+        )
+        return [(key, at.isoformat(timespec="seconds")) for key, at in found]
+
+    for key, at in asyncio.run(in_session(load_settings(), rows, write=False)):
+        typer.echo(f"{key}\t{at}")
+
+
+@erasures_app.command("reapply")
+def erasures_reapply(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A file of erasure keys (an export, or log lines naming them); - reads "
+            "standard input."
+        ),
+    ],
+) -> None:
+    """Erase again everyone a key names (after restoring a backup from before their
+    /forget), tell whoever held their open items, and record every key."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read {source}: {exc.strerror or exc}")
+    keys = set(_KEY.findall(text.lower()))
+    if not keys:
+        fail(f"no erasure keys in {source} (64 hex characters each)")
+    settings = load_settings()
+
+    async def act(session: AsyncSession) -> data_forget.Reapplied:
+        now = utcnow()
+        done = await data_forget.reapply(
+            session,
+            keys=keys,
+            now=now,
+            default_locale=settings.default_locale,
+            secret=settings.pseudonym_key(),
+        )
+        for report in done.erased:
+            await tell_holders(session, report, settings=settings, now=now)
+        return done
+
+    done = asyncio.run(in_session(settings, act, write=True))
+    typer.echo(
+        f"{len(keys)} keys read: {len(done.erased)} people erased again, "
+        f"{done.recorded} keys newly recorded"
+    )
+    if done.staff:
+        ids = ", ".join(map(str, done.staff))
+        typer.echo(
+            f"not erased, staff now (the committee decides; remove the role, then run "
+            f"again): user id {ids}"
+        )

@@ -84,6 +84,7 @@ async def forget_button(update: Update, context: BotContext) -> None:
             user=user,
             now=now,
             default_locale=context.services.settings.default_locale,
+            secret=context.services.settings.pseudonym_key(),
         )
     except data_forget.StaffAccount:
         await query.answer(tr.plain("data_rights.forget_staff"), show_alert=True)

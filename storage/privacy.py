@@ -36,3 +36,19 @@ class PersonalDataAccess(Base):
     # Which personal fields were shown, e.g. ["first_name"] or ["wish_text_masked"].
     fields: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class Erasure(Base):
+    """Someone who used ``/forget``, as a keyed hash of their Telegram id (never the id).
+
+    Restoring a backup taken before an erasure brings the person back;
+    ``voy privacy erasures reapply`` finds them by this key and erases them again. The
+    table is restored with the rest, so a copy must live outside the database: each
+    erasure's key is also logged, and ``voy privacy erasures export`` lists them.
+    """
+
+    __tablename__ = "erasures"
+
+    # HMAC-SHA256 of the Telegram id under the deployment's pseudonym secret, in hex.
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime())

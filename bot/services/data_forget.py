@@ -9,8 +9,12 @@ happens in the caller's session: one transaction.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
+import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,8 +36,11 @@ from storage.db import lock_for_writing
 from storage.faq import FaqEntry, FaqPhrasing, FaqRevision, MatchLog
 from storage.models import INBOUND_HANDLED, Cadre, InboundMessage, User
 from storage.outbox import STATE_CANCELLED, STATE_PENDING, OutboxMessage
+from storage.privacy import Erasure
 from storage.questions import Conversation, Question
 from storage.wishes import Wish
+
+_log = logging.getLogger(__name__)
 
 NOTE = "owner asked to be forgotten"
 # Wish events whose note is free text someone typed (a reviewer's reason).
@@ -93,10 +100,18 @@ async def preview(session: AsyncSession, *, user: User) -> Preview:
     )
 
 
+def erasure_key(telegram_id: int, secret: str) -> str:
+    """The key an erasure is recorded under: HMAC-SHA256 of the Telegram id under the
+    pseudonym secret, in hex (the id cannot be read back from it without the secret)."""
+    return hmac.new(secret.encode(), f"erased:{telegram_id}".encode(), hashlib.sha256).hexdigest()
+
+
 async def forget(
-    session: AsyncSession, *, user: User, now: datetime, default_locale: str
+    session: AsyncSession, *, user: User, now: datetime, default_locale: str, secret: str
 ) -> ForgetReport:
-    """Erase ``user``'s personal data (flushed, committed by the caller).
+    """Erase ``user``'s personal data (flushed, committed by the caller), and record the
+    erasure under :func:`erasure_key` (``secret``: the pseudonym secret), in the database
+    and in the log, so that it can be applied again after a restore (:func:`reapply`).
 
     Raises:
         StaffAccount: the user holds a staff role.
@@ -104,6 +119,10 @@ async def forget(
     _check(user)
     report = ForgetReport()
     me, tg, ghost = user.id, user.telegram_id, forgotten_telegram_id(user.id)
+    key = erasure_key(tg, secret)
+    if await session.get(Erasure, key) is None:
+        session.add(Erasure(key=key, forgotten_at=now))
+    _log.info("erasure recorded: %s", key)
     quoted = await _quoted_forms(session, user_id=me)  # before their texts go
     question_ids = set(await session.scalars(select(Question.id).where(Question.user_id == me)))
     wish_ids = set(await session.scalars(select(Wish.id).where(Wish.user_id == me)))
@@ -125,6 +144,60 @@ async def forget(
     user.telegram_id, user.forgotten_at = ghost, now
     await session.flush()
     return report
+
+
+@dataclass
+class Reapplied:
+    """What :func:`reapply` did."""
+
+    # People back from a restored backup, erased again.
+    erased: list[ForgetReport] = field(default_factory=list)
+    # Keys added to the database's record (it lacked them: erased after the backup).
+    recorded: int = 0
+    # Users matching a key who hold a staff role now: not erased (the committee decides).
+    staff: list[int] = field(default_factory=list)
+
+
+# Keys looked up per statement.
+_KEY_CHUNK = 500
+
+
+async def reapply(
+    session: AsyncSession,
+    *,
+    keys: Collection[str],
+    now: datetime,
+    default_locale: str,
+    secret: str,
+) -> Reapplied:
+    """Apply recorded erasures again (after a restore): every person whose Telegram id
+    gives one of ``keys`` is erased again, and every key is recorded."""
+    wanted = set(keys)
+    done = Reapplied()
+    listed = sorted(wanted)
+    for start in range(0, len(listed), _KEY_CHUNK):
+        chunk = listed[start : start + _KEY_CHUNK]
+        known = set(await session.scalars(select(Erasure.key).where(Erasure.key.in_(chunk))))
+        for key in chunk:
+            if key not in known:
+                session.add(Erasure(key=key, forgotten_at=now))
+                done.recorded += 1
+    await session.flush()
+    people = await session.scalars(
+        select(User).where(User.forgotten_at.is_(None)).order_by(User.id)
+    )
+    for user in list(people):
+        if erasure_key(user.telegram_id, secret) not in wanted:
+            continue
+        try:
+            report = await forget(
+                session, user=user, now=now, default_locale=default_locale, secret=secret
+            )
+        except StaffAccount:
+            done.staff.append(user.id)
+            continue
+        done.erased.append(report)
+    return done
 
 
 def _theirs_locked(model: type[Question] | type[Wish], user_id: int) -> Any:

@@ -47,6 +47,8 @@ EXCLUDED_TABLES: dict[str, str] = {
     "faq_phrasings",
     "broadcasts": "announcements written by committee admins (staff); a young person "
     "appears only as an outbox recipient",
+    "erasures": "who used /forget, as a keyed hash of the Telegram id (no id, no data), "
+    "kept so the erasure can be applied again after a restore",
 }
 
 _CADRE_REF = re.compile(r"cadre:(\d+)")

@@ -460,7 +460,9 @@ async def test_forget_blanks_every_personal_text_and_keeps_the_counts(
     async with unit_of_work(sessions) as session:
         a = await session.get(User, world.a.id)
         assert a is not None
-        report = await data_forget.forget(session, user=a, now=NOW, default_locale="zh-Hans")
+        report = await data_forget.forget(
+            session, user=a, now=NOW, default_locale="zh-Hans", secret="s"
+        )
 
     assert report.questions == 2 and report.wishes == 2
     holders = {(h.item_kind, h.item_id, h.chat_id) for h in report.holders}
@@ -513,7 +515,9 @@ async def test_forget_refuses_staff_and_changes_nothing(
         with pytest.raises(data_forget.StaffAccount):
             await data_forget.preview(session, user=wang)
         with pytest.raises(data_forget.StaffAccount):
-            await data_forget.forget(session, user=wang, now=NOW, default_locale="zh-Hans")
+            await data_forget.forget(
+                session, user=wang, now=NOW, default_locale="zh-Hans", secret="s"
+            )
         assert wang.telegram_id == 2001 and wang.forgotten_at is None
 
 
@@ -755,7 +759,9 @@ async def test_holders_are_told_without_personal_data(
 ) -> None:
     async with unit_of_work(sessions) as session:
         world = await _world(session)
-        report = await data_forget.forget(session, user=world.a, now=NOW, default_locale="zh-Hans")
+        report = await data_forget.forget(
+            session, user=world.a, now=NOW, default_locale="zh-Hans", secret="s"
+        )
         told = await rights_ui.tell_holders(session, report, settings=_settings(), now=NOW)
         again = await rights_ui.tell_holders(session, report, settings=_settings(), now=NOW)
         notices = list(
@@ -780,7 +786,9 @@ async def test_a_question_waiting_in_the_pool_is_withdrawn_with_the_committee_to
         suggested = _question(youth, "SUGGESTED SECRET-A", lifecycle.SUGGESTED)
         session.add_all([waiting, suggested])
         await session.flush()
-        report = await data_forget.forget(session, user=youth, now=NOW, default_locale="en")
+        report = await data_forget.forget(
+            session, user=youth, now=NOW, default_locale="en", secret="s"
+        )
     assert [(h.chat_id, h.recipient_user_id, h.item_id) for h in report.holders] == [
         (-1001000000001, None, waiting.id)  # the committee's group holds the pool
     ]
@@ -806,7 +814,7 @@ async def test_announcement_choices_are_exported_and_forgotten(
     async with unit_of_work(sessions) as session:
         a = await session.get(User, world.a.id)
         assert a is not None
-        await data_forget.forget(session, user=a, now=NOW, default_locale="zh-Hans")
+        await data_forget.forget(session, user=a, now=NOW, default_locale="zh-Hans", secret="s")
     async with sessions() as session:
         left = {
             (table, user_id)

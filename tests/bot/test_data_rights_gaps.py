@@ -74,7 +74,7 @@ async def _forget(factory: async_sessionmaker[AsyncSession]) -> None:
     async with unit_of_work(factory) as session:
         user = await users.get_by_telegram_id(session, A_TG)
         assert user is not None
-        await data_forget.forget(session, user=user, now=NOW, default_locale="zh-Hans")
+        await data_forget.forget(session, user=user, now=NOW, default_locale="zh-Hans", secret="s")
 
 
 async def test_an_update_redelivered_after_forget_is_still_a_duplicate(

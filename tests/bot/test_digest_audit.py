@@ -158,7 +158,9 @@ async def test_sla_breach_stays_counted_after_the_young_person_uses_forget(
     async with unit_of_work(sessions) as session:
         youth = await _staff(session, 9201)
         # Friday: the young person, answered a day late, asks to be forgotten.
-        await data_forget.forget(session, user=youth, now=at(20, 9), default_locale="zh-Hans")
+        await data_forget.forget(
+            session, user=youth, now=at(20, 9), default_locale="zh-Hans", secret="s"
+        )
     # Expected: still 1 (unanswered at its deadline, Wed 09:00; withdrawn only on Friday).
     assert (await _digest(sessions)).this.sla_breaches == 1
 

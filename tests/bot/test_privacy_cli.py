@@ -1,22 +1,31 @@
-"""`voy privacy access-log`: the data protection officer lists who saw a person's data."""
+"""`voy privacy`: the data protection officer lists who saw a person's data, and applies
+erasures again after a backup is restored."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli import app
 from bot.data import DEMO_ORG
-from bot.services import access_log, users
+from bot.rights_ui import WITHDRAWN
+from bot.services import access_log, data_forget, lifecycle, questions, users
 from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.models import Cadre, User
+from storage.outbox import OutboxMessage
+from storage.privacy import Erasure
+from storage.questions import Question
 
 runner = CliRunner()
 YOUTH = 5_551_001
+NOW = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -76,3 +85,118 @@ def test_nobody_saw_and_unknown_person(db: str) -> None:
     assert result.exit_code == 0 and "nobody was shown" in result.output
     unknown = runner.invoke(app, ["privacy", "access-log", "--user", "42"])
     assert unknown.exit_code == 2 and "no user with Telegram id 42" in unknown.output
+
+
+SECRET = "a-long-random-pseudonym-secret-for-tests-0123456789"
+
+
+async def _seed_question(url: str) -> None:
+    """A young person with a question a cadre holds, and another young person."""
+    engine = create_engine(url)
+    try:
+        async with unit_of_work(create_session_factory(engine)) as session:
+            youth, _ = await users.touch(
+                session,
+                telegram_id=YOUTH,
+                first_name="小明",
+                language_code="zh",
+                default_locale="zh-Hans",
+            )
+            await users.touch(
+                session,
+                telegram_id=YOUTH + 1,
+                first_name="小红",
+                language_code="zh",
+                default_locale="zh-Hans",
+            )
+            question = await questions.create(
+                session, user=youth, text="我家住在东湖路8号，想问助学金", now=NOW
+            )
+            lifecycle.fire(question, "route", actor="system", now=NOW)
+            cadre = await session.scalar(select(Cadre).where(Cadre.telegram_id == 2001))
+            assert cadre is not None
+            lifecycle.fire(question, "assign", actor="system", now=NOW)
+            question.assigned_cadre_id = cadre.id
+    finally:
+        await engine.dispose()
+
+
+async def _forget(url: str, telegram_id: int) -> None:
+    engine = create_engine(url)
+    try:
+        async with unit_of_work(create_session_factory(engine)) as session:
+            user = await users.get_by_telegram_id(session, telegram_id)
+            assert user is not None
+            await data_forget.forget(
+                session, user=user, now=NOW, default_locale="zh-Hans", secret=SECRET
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _state(url: str) -> tuple[list[int], list[tuple[str, str]], list[int], int]:
+    """Telegram ids of the people, the questions' texts and states, the chats told that
+    an item was withdrawn, and the erasures recorded."""
+    engine = create_engine(url)
+    try:
+        async with create_session_factory(engine)() as session:
+            people = list(await session.scalars(select(User.telegram_id).order_by(User.id)))
+            asked = [(q.text, q.status) for q in await session.scalars(select(Question))]
+            told = list(
+                await session.scalars(
+                    select(OutboxMessage.chat_id).where(OutboxMessage.kind == WITHDRAWN)
+                )
+            )
+            erasures = len(list(await session.scalars(select(Erasure.key))))
+            return people, asked, told, erasures
+    finally:
+        await engine.dispose()
+
+
+def test_erasures_are_applied_again_after_a_restore(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backup from before a /forget is restored: the person is back, until the
+    erasures kept outside the database (the export, or the log) are applied again."""
+    monkeypatch.setenv("VOY_PSEUDONYM_SECRET", SECRET)
+    live = tmp_path / "privacy.sqlite3"
+    asyncio.run(_seed_question(db))
+    backup = tmp_path / "backup.sqlite3"
+    shutil.copy(live, backup)
+    asyncio.run(_forget(db, YOUTH))
+    exported = runner.invoke(app, ["privacy", "erasures", "export"])
+    assert exported.exit_code == 0, exported.output
+    (line,) = exported.output.strip().splitlines()
+    key, at = line.split("\t")
+    assert key == data_forget.erasure_key(YOUTH, SECRET) and str(YOUTH) not in line
+    assert at.startswith("2026-11-18T")
+    keys = tmp_path / "erasures.txt"
+    keys.write_text(exported.output, encoding="utf-8")
+
+    shutil.copy(backup, live)  # the restore
+    people, asked, _, erasures = asyncio.run(_state(db))
+    assert YOUTH in people and asked[0][1] == "assigned" and erasures == 0
+
+    done = runner.invoke(app, ["privacy", "erasures", "reapply", str(keys)])
+    assert done.exit_code == 0, done.output
+    assert "1 keys read: 1 people erased again, 1 keys newly recorded" in done.output
+    people, asked, told, erasures = asyncio.run(_state(db))
+    assert YOUTH not in people and YOUTH + 1 in people
+    assert asked[0] != ("我家住在东湖路8号，想问助学金", "assigned")
+    assert asked[0][1] == "withdrawn" and "东湖路" not in asked[0][0]
+    assert told == [2001] and erasures == 1  # the cadre holding it is told
+
+    # Again, from log lines on standard input: nobody left to erase, nothing new.
+    log = f"2026-11-18 10:00:01 INFO bot.services.data_forget erasure recorded: {key}\n"
+    again = runner.invoke(app, ["privacy", "erasures", "reapply", "-"], input=log)
+    assert again.exit_code == 0, again.output
+    assert "1 keys read: 0 people erased again, 0 keys newly recorded" in again.output
+
+
+def test_erasures_reapply_refuses_a_file_without_keys(db: str, tmp_path: Path) -> None:
+    empty = tmp_path / "nothing.txt"
+    empty.write_text("no keys here\n", encoding="utf-8")
+    result = runner.invoke(app, ["privacy", "erasures", "reapply", str(empty)])
+    assert result.exit_code == 2 and "no erasure keys" in result.output
+    missing = runner.invoke(app, ["privacy", "erasures", "reapply", str(tmp_path / "gone")])
+    assert missing.exit_code == 2 and "cannot read" in missing.output

@@ -190,7 +190,11 @@ async def test_forget_while_a_cadre_answers_erases_the_answer_too(
 
     async def youth_forgets(session: AsyncSession) -> object:
         return await data_forget.forget(
-            session, user=await _staff(session, 1001), now=now, default_locale="zh-Hans"
+            session,
+            user=await _staff(session, 1001),
+            now=now,
+            default_locale="zh-Hans",
+            secret="s",
         )
 
     outcome = await _race(sessions, li_answers, youth_forgets)

@@ -11,12 +11,12 @@ from sqlalchemy import delete, select, update
 
 from bot import retention_job
 from bot.i18n import html_to_plain
-from bot.services import lifecycle
+from bot.services import data_forget, lifecycle
 from bot.services.data_rights import PURGED
 from bot.sweeper import sweep
 from sandbox import SandboxServer
 from storage.faq import FaqEntry, FaqRevision, MatchLog
-from storage.privacy import PersonalDataAccess
+from storage.privacy import Erasure, PersonalDataAccess
 from storage.questions import Question
 from storage.wishes import Wish
 from tests.conftest import run_harness
@@ -157,6 +157,11 @@ async def test_forget_confirmed_withdraws_tells_the_cadre_and_leaves_nothing(
     assert "小明" not in notice["text"] and "篮球" not in notice["text"]
     withdrawn = await _question(harness)
     assert withdrawn.status == lifecycle.WITHDRAWN and withdrawn.text == PURGED
+    # Recorded, as a key only, to be applied again if a backup from before is restored.
+    async with harness.sessions() as session:
+        (erasure,) = list(await session.scalars(select(Erasure)))
+    key = data_forget.erasure_key(XIAOMING["id"], harness.settings.pseudonym_key())
+    assert erasure.key == key
 
     # Writing again starts afresh: a new user, greeted as one, with nothing stored.
     await _reply(harness, XIAOMING, "/start", "你好，小明")
