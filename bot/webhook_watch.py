@@ -17,7 +17,8 @@ error. In webhook mode a job on every instance reads it every
   end it.
 - The webhook registered at Telegram not being this instance's URL is an episode of its
   own (``webhook_replaced``): another deployment set its URL, or an instance started by
-  polling deleted it. It ends once the URL is this instance's again.
+  polling deleted it. It ends once the URL is this instance's again. The URLs are
+  compared as addresses (:func:`same_url`): Telegram may report ours in another spelling.
 
 Meanwhile ``/healthz`` names the reason (bot.webhook). The ops chat gets one alert per
 episode, naming Telegram's error (or the URL registered there), again when the reason
@@ -34,6 +35,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from telegram import WebhookInfo
 from telegram.error import TelegramError
@@ -51,6 +53,7 @@ JOB = "webhook_watch"
 LEASE = "webhook_watch"
 # Checks in a row that find deliveries going through before an episode ends.
 CLEAR_CHECKS = 2
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ class WebhookWatch:
             self._seen_error is None or state.error_date > self._seen_error
         )
         self._seen_error = state.error_date
-        if self.url is not None and state.url != self.url:
+        if self.url is not None and not same_url(state.url, self.url):
             self._begin(REPLACED, state.url, now, state)
             return
         if newer and not first and state.pending > 0:
@@ -197,6 +200,32 @@ class WebhookWatch:
             self._told = (notice.episode.reason, _identity(notice.episode))
         elif self._back is notice:
             self._back = None
+
+
+def same_url(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are one webhook address: the scheme and host in any case,
+    the scheme's default port given or not, an empty path as "/". The rest (the path the
+    instances listen on, its trailing slash, the query) must be the same."""
+    return _address(a) == _address(b)
+
+
+def _address(url: str) -> tuple[str | int | None, ...]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # not a port: compared as written
+        return (url,)
+    return (
+        scheme,
+        parts.username,
+        parts.password,
+        (parts.hostname or "").lower(),
+        None if port == _DEFAULT_PORTS.get(scheme) else port,
+        parts.path or "/",
+        parts.query,
+        parts.fragment,
+    )
 
 
 def _identity(episode: Episode) -> str:

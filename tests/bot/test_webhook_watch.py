@@ -168,6 +168,44 @@ def test_a_webhook_registered_elsewhere_is_its_own_episode() -> None:
     assert notice is not None and notice.kind == "back"
 
 
+def test_the_url_as_telegram_normalised_it_is_still_ours() -> None:
+    """Telegram may report the URL it was given in another spelling of the same
+    address: the host in lower case, the default port dropped, an empty path as "/".
+    Compared as plain strings, every instance reported webhook_replaced and alerted."""
+    for ours, reported in (
+        ("https://Bot.Example.ORG/tg/hook", "https://bot.example.org/tg/hook"),
+        ("HTTPS://bot.example.org/tg/hook", "https://bot.example.org/tg/hook"),
+        ("https://bot.example.org:443/tg/hook", "https://bot.example.org/tg/hook"),
+        ("https://bot.example.org/tg/hook", "https://bot.example.org:443/tg/hook"),
+        ("https://bot.example.org", "https://bot.example.org/"),
+        ("https://bot.example.org:443/tg/hook?x=1", "https://BOT.example.org/tg/hook?x=1"),
+    ):
+        watch = WebhookWatch()
+        watch.watch(ours)
+        watch.observe(WebhookState(url=reported, pending=0), T0)
+        assert watch.problem() is None and watch.due() is None, (ours, reported)
+
+
+def test_another_path_port_or_query_is_another_webhook() -> None:
+    """Only the spelling of the scheme, host and default port is forgiven: the path
+    (the instances listen on exactly it), its case, a trailing slash, another port or
+    another query is another webhook."""
+    for reported in (
+        "https://bot.example.org/tg/hook/",
+        "https://bot.example.org/TG/hook",
+        "https://bot.example.org:8443/tg/hook",
+        "http://bot.example.org/tg/hook",
+        "https://bot.example.org/tg/hook?x=1",
+        "https://other.example.org/tg/hook",
+    ):
+        watch = WebhookWatch()
+        watch.watch(URL)
+        watch.observe(WebhookState(url=reported, pending=0), T0)
+        assert watch.problem() == REPLACED, reported
+        notice = watch.due()
+        assert notice is not None and notice.episode.detail == reported  # as Telegram said
+
+
 def test_a_change_of_reason_is_alerted_again() -> None:
     checks = Checks()
     checks.check()
