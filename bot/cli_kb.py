@@ -93,19 +93,24 @@ def kb_lint(
         Path | None, typer.Argument(help="A KB file; without it, the database's KB.")
     ] = None,
 ) -> None:
-    """Report near-duplicates, phrasings closer to another entry, and bad answers."""
-    known_topics: set[str] | None = None
+    """Report near-duplicates, phrasings closer to another entry, bad answers, and the
+    topics the organisation does not have (all that `voy kb import` would refuse)."""
+    settings = load_settings()
     if path is not None:
         entries = _read(path)
     else:
-        settings = load_settings()
         entries = asyncio.run(in_session(settings, store.export_entries, write=False))
-        topics = asyncio.run(in_session(settings, org.topic_codes, write=False))
-        known_topics = topics or None  # without an org loaded, topics cannot be checked
-    issues = lint(entries, known_topics=known_topics)
+    # Checked as `voy kb import` checks them: against the organisation in the database.
+    topics = asyncio.run(in_session(settings, org.topic_codes, write=False))
+    # Without an org loaded, topics cannot be checked.
+    issues = lint(entries, known_topics=topics or None)
     for issue in issues:
         typer.echo(str(issue))
-    typer.echo(f"{len(entries)} entries, {len(issues)} issues")
+    refused = sum(issue.refused_by_import for issue in issues)
+    typer.echo(
+        f"{len(entries)} entries, {len(issues)} issues"
+        + (f" ({refused} would stop `voy kb import`)" if refused else "")
+    )
     if issues:
         raise typer.Exit(1)
 

@@ -6,6 +6,7 @@ which suits KBs of a few thousand phrasings, the size a committee curates by han
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,9 @@ from sandbox.telegram_html import TextError, parse_html
 # Room left for the footer ("did this answer your question?") under Telegram's 4096.
 MAX_ANSWER_CHARS = 3500
 NEAR_DUPLICATE = 92.0
+# The issues ``voy kb import`` refuses a file for (the others make the bot answer worse,
+# not fail).
+REFUSED_BY_IMPORT = frozenset({"empty_answer", "bad_html", "long_answer", "unknown_topic"})
 
 
 @dataclass(frozen=True)
@@ -31,13 +35,26 @@ class LintIssue:
     def __str__(self) -> str:
         return f"{self.kind:17} {self.entry_id}: {self.detail}"
 
+    @property
+    def refused_by_import(self) -> bool:
+        """Whether ``voy kb import`` refuses a file with this issue."""
+        return self.kind in REFUSED_BY_IMPORT
 
-def lint(entries: list[EntryData], *, known_topics: set[str] | None = None) -> list[LintIssue]:
-    """Return every problem found in ``entries`` (active ones only for the matching checks)."""
+
+def lint(
+    entries: list[EntryData], *, known_topics: Collection[str] | None = None
+) -> list[LintIssue]:
+    """Return every problem found in ``entries`` (active ones only for the matching checks);
+    with ``known_topics``, the organisation's, also the entries :func:`unknown_topic`."""
     issues = answer_issues(entries)
-    for entry in entries:
-        if known_topics is not None and entry.topic not in known_topics:
-            issues.append(LintIssue("unknown_topic", entry.id, f"topic {entry.topic!r}"))
+    if known_topics is not None:
+        issues.extend(
+            LintIssue(
+                "unknown_topic", entry.id, f"topic {entry.topic!r} is not the organisation's"
+            )
+            for entry in entries
+            if unknown_topic(entry, known_topics)
+        )
     active = [entry for entry in entries if entry.active]
     issues.extend(_near_duplicate_questions(active))
     issues.extend(_phrasings_closer_elsewhere(active))
@@ -47,6 +64,14 @@ def lint(entries: list[EntryData], *, known_topics: set[str] | None = None) -> l
 def answer_issues(entries: list[EntryData]) -> list[LintIssue]:
     """Answers Telegram would refuse or the bot could not send (empty, broken, too long)."""
     return [issue for entry in entries for issue in _answer_issues(entry)]
+
+
+def unknown_topic(entry: EntryData, known_topics: Collection[str]) -> bool:
+    """Whether ``entry`` is active and names a topic not in ``known_topics``: a question
+    asked from it takes its topic, and only that topic's cadres are offered it. An entry
+    without a topic is not (its questions go to whoever covers the asker's region), nor
+    is an inactive one (nothing is asked from it)."""
+    return entry.active and entry.topic is not None and entry.topic not in known_topics
 
 
 def _answer_issues(entry: EntryData) -> list[LintIssue]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from knowledge.entries import EntryData
-from knowledge.lint import LintIssue, answer_issues
+from knowledge.lint import LintIssue, answer_issues, unknown_topic
 from storage.faq import SOURCE_IMPORT, FaqEntry, FaqPhrasing, FaqRevision
 from storage.models import OrgSetting
 
@@ -141,7 +141,7 @@ async def import_entries(
     if known_topics is not None:
         unknown: dict[str, list[str]] = {}
         for data in entries:
-            if data.active and data.topic is not None and data.topic not in known_topics:
+            if data.topic is not None and unknown_topic(data, known_topics):
                 unknown.setdefault(data.topic, []).append(data.id)
         if unknown:
             raise UnknownTopics(unknown)

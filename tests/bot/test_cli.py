@@ -147,6 +147,44 @@ def test_kb_import_refuses_topics_the_organisation_does_not_have(
     assert "5 created" in result.output
 
 
+def test_kb_lint_reports_what_kb_import_refuses_and_nothing_it_accepts(
+    db_env: str, tmp_path: Path
+) -> None:
+    """An entry without a topic is any cadre's (routing offers its questions to whoever
+    covers the asker's region), and an inactive one routes nothing: import takes both,
+    but lint of the database's FAQ called each an "unknown_topic" (``topic None``) and
+    failed. Lint of the file said nothing of the topic import then refused."""
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    assert runner.invoke(app, ["org", "load", str(DEMO_ORG)]).exit_code == 0
+    faq = tmp_path / "faq.yaml"
+    faq.write_text(
+        "entries:\n"
+        "  - {id: n, question: 几岁能入团？, answer: 年满十四周岁。}\n"
+        "  - {id: a, topic: leage, question: 团费怎么交？, answer: 按月缴纳。}\n"
+        "  - {id: e, topic: gone, question: 旧问题？, answer: 旧答案。, active: false}\n",
+        encoding="utf-8",
+    )
+    lint = runner.invoke(app, ["kb", "lint", str(faq)])
+    refused = runner.invoke(app, ["kb", "import", str(faq)])
+    assert refused.exit_code == 2 and "topic 'leage': 1 entry (a)" in refused.output
+    assert "these topics are not the organisation's" in refused.output
+    assert lint.exit_code == 1, lint.output
+    (issue,) = [line for line in lint.output.splitlines() if line.startswith("unknown_topic")]
+    assert issue.split(None, 2) == [
+        "unknown_topic",
+        "a:",
+        "topic 'leage' is not the organisation's",
+    ]
+    assert "1 would stop `voy kb import`" in lint.output
+
+    faq.write_text(faq.read_text(encoding="utf-8").replace("leage", "league"), encoding="utf-8")
+    lint = runner.invoke(app, ["kb", "lint", str(faq)])
+    assert lint.exit_code == 0 and "3 entries, 0 issues" in lint.output, lint.output
+    assert runner.invoke(app, ["kb", "import", str(faq)]).exit_code == 0
+    lint = runner.invoke(app, ["kb", "lint"])  # the database's FAQ, as imported
+    assert lint.exit_code == 0 and "3 entries, 0 issues" in lint.output, lint.output
+
+
 def test_db_upgrade_names_the_revision_it_reached(db_env: str) -> None:
     """It printed "database upgraded to head", whichever revision that was, and the same
     when there was nothing to do."""
