@@ -29,7 +29,7 @@ from bot.cli_updates import updates_app
 from bot.config import ConfigError, Settings, default_database_url
 from bot.services import org
 from storage import migrate
-from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.db import DatabaseFolderError, create_engine, create_session_factory, unit_of_work
 
 _log = logging.getLogger("bot.cli")  # not __main__ under `python -m bot.cli`
 
@@ -173,6 +173,11 @@ def demo(
         loop.run(run_demo(options), choice=settings.event_loop)
     except ConfigError as exc:
         fail(str(exc))
+    except DatabaseFolderError as exc:
+        fail(
+            f"cannot create the folder {exc.folder} (--data-dir) for the demo's database "
+            f"{exc.database}: {exc.reason}"
+        )
     except OSError as exc:
         fail(f"cannot start the demo on {host}:{port}: {exc.strerror or exc}")
 
@@ -329,6 +334,13 @@ def main() -> None:
         app()
     except (ConnectionError, socket.gaierror, TimeoutError, DBAPIError) as exc:
         typer.echo(f"voy: {_database_error(exc)}", err=True)
+        raise SystemExit(2) from None
+    except DatabaseFolderError as exc:
+        typer.echo(
+            f"voy: cannot create the folder {exc.folder} for the SQLite database "
+            f"{exc.database} named in VOY_DATABASE_URL: {exc.reason}",
+            err=True,
+        )
         raise SystemExit(2) from None
 
 

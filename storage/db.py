@@ -20,12 +20,26 @@ from sqlalchemy.ext.asyncio import (
 from storage import inline_sqlite
 
 
+class DatabaseFolderError(Exception):
+    """Raised when the folder of a SQLite database cannot be created."""
+
+    def __init__(self, folder: str, database: str, reason: str) -> None:
+        """Keep the folder that could not be made, the database's path and the OS's reason."""
+        super().__init__(f"cannot create the folder {folder} for {database}: {reason}")
+        self.folder = folder
+        self.database = database
+        self.reason = reason
+
+
 def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngine:
     """Create an async engine that hides statement parameters in errors.
 
     For SQLite, also create the folder and enable WAL and foreign keys; statements run on
     the event loop's thread (``storage.inline_sqlite``) unless ``inline`` is False, when
     they run on aiosqlite's thread (long reads that must not hold the loop).
+
+    Raises:
+        DatabaseFolderError: the SQLite database's folder cannot be created.
     """
     parsed = make_url(url)
     # Statement parameters (people's messages, names) stay out of exception texts, and so
@@ -34,7 +48,13 @@ def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngin
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a regular file on the way, a read-only file system
+                raise DatabaseFolderError(
+                    str(exc.filename or folder), database, exc.strerror or str(exc)
+                ) from exc
         connect_args = {"timeout": 30, **kwargs.pop("connect_args", {})}
         # Calls run on the event loop's thread, not aiosqlite's (storage/inline_sqlite),
         # for a plain file; a URL with options (uri=true, …) keeps aiosqlite, which reads

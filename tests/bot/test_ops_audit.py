@@ -101,6 +101,67 @@ def test_a_database_that_does_not_exist_says_how_to_create_it(tmp_path: Path) ->
     assert "Error:" not in line
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["db", "upgrade"],
+        ["db", "current"],
+        ["kb", "lint"],
+        ["org", "load", str(DEMO_ORG)],
+    ],
+)
+def test_a_sqlite_folder_that_cannot_be_made_says_so_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A SQLite path under a regular file (a typo, a file where the folder should be):
+    each command that opens the database ended in mkdir's traceback."""
+    (tmp_path / "state").write_text("", encoding="utf-8")
+    database = tmp_path / "state" / "voy" / "voy.sqlite3"
+    result = run_voy(
+        command,
+        tmp_path,
+        VOY_DATABASE_URL=f"sqlite+aiosqlite:///{database}",
+        VOY_TELEGRAM_TOKEN="123456:real-looking",
+        VOY_PSEUDONYM_SECRET="9f2c1e7a5b3d4c6e8f0a1b2c3d4e5f60",  # no warning before
+    )
+    assert result.returncode == 2, result.stderr[-600:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        f"voy: cannot create the folder {database.parent} for the SQLite database "
+        f"{database} named in VOY_DATABASE_URL: Not a directory"
+    ), line
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc here")
+def test_a_sqlite_folder_where_none_can_be_made_says_so_in_one_line(tmp_path: Path) -> None:
+    """/proc takes no new folders, not even root's (whom a read-only folder lets through)."""
+    result = run_voy(
+        ["db", "upgrade"], tmp_path, VOY_DATABASE_URL="sqlite+aiosqlite:////proc/nope/voy.db"
+    )
+    assert result.returncode == 2, result.stderr[-600:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        "voy: cannot create the folder /proc/nope for the SQLite database /proc/nope/voy.db "
+        "named in VOY_DATABASE_URL: No such file or directory"
+    ), line
+
+
+def test_a_demo_folder_that_cannot_be_made_says_so_in_one_line(tmp_path: Path) -> None:
+    """It said "cannot start the demo on 127.0.0.1:PORT", as if the port were the trouble."""
+    (tmp_path / "state").write_text("", encoding="utf-8")
+    data_dir = tmp_path / "state" / "demo"
+    result = run_voy(
+        ["demo", "--data-dir", str(data_dir), "--no-browser", "--port", "0"], tmp_path
+    )
+    assert result.returncode == 2, result.stderr[-600:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line == (
+        f"voy: cannot create the folder {data_dir} (--data-dir) for the demo's database "
+        f"{data_dir / 'voy.sqlite3'}: Not a directory"
+    ), line
+
+
 def test_db_downgrade_to_an_unknown_revision_says_so_in_one_line(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
     assert run_voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
