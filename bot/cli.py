@@ -21,7 +21,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot import logs, loop
 from bot.cli_cadre import cadre_app
-from bot.cli_common import fail, fail_logged, load_settings
+from bot.cli_common import REFUSED, UNAVAILABLE, fail, fail_logged, load_settings
 from bot.cli_digest import digest
 from bot.cli_kb import kb_app
 from bot.cli_privacy import privacy_app
@@ -124,6 +124,7 @@ def run(
             settings,
             f"cannot reach the Bot API at {base_url or 'api.telegram.org'}: check the network, "
             "a proxy (HTTPS_PROXY) or VOY_BOT_API_URL",
+            UNAVAILABLE,
         )
     except TelegramError as exc:
         token = settings.telegram_token.get_secret_value()
@@ -279,10 +280,12 @@ def _configured_database_url() -> str:
 
 # A database never migrated (SQLite's and PostgreSQL's words for a missing table).
 _NO_TABLE = r"no such table|relation .* does not exist"
-# PostgreSQL's SQLSTATEs of a connection that could not be made: class 08 (connection),
-# 28 (login refused), 3D000 (no such database), 57P (shutting down, starting up), 53300
-# (too many connections).
-_CONNECT_STATES = ("08", "28", "3D000", "57P", "53300")
+# PostgreSQL's SQLSTATEs of a server out of reach for now: class 08 (connection), 57P
+# (shutting down, starting up), 53300 (too many connections).
+_UNREACHABLE_STATES = ("08", "57P", "53300")
+# Those of a connection that could not be made: also 28 (login refused) and 3D000 (no
+# such database), which stay so until someone acts.
+_CONNECT_STATES = (*_UNREACHABLE_STATES, "28", "3D000")
 _SQLITE_CANTOPEN = 14
 
 
@@ -317,6 +320,17 @@ def _database_error(exc: BaseException) -> str:
     )
 
 
+def _unreachable(exc: BaseException) -> bool:
+    """Whether the database was out of reach (the server down or starting, the network,
+    its host unknown, no connection free), which may pass by itself, unlike a refused
+    login, a missing database or a SQLite file that cannot be opened."""
+    reason = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(reason, OSError):  # refused, unknown host, timeout
+        return True
+    state = getattr(reason, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_UNREACHABLE_STATES)
+
+
 def _createdb(url: URL) -> str:
     """The ``createdb`` command that makes the database ``url`` names on its server."""
     options = [
@@ -329,19 +343,19 @@ def _createdb(url: URL) -> str:
 
 def main() -> None:
     """Entry point of the ``voy`` script: a database that cannot be reached is one line,
-    whichever command found out."""
+    whichever command found out, and exit status 75 if it may pass by itself, else 2."""
     try:
         app()
     except (ConnectionError, socket.gaierror, TimeoutError, DBAPIError) as exc:
         typer.echo(f"voy: {_database_error(exc)}", err=True)
-        raise SystemExit(2) from None
+        raise SystemExit(UNAVAILABLE if _unreachable(exc) else REFUSED) from None
     except DatabaseFolderError as exc:
         typer.echo(
             f"voy: cannot create the folder {exc.folder} for the SQLite database "
             f"{exc.database} named in VOY_DATABASE_URL: {exc.reason}",
             err=True,
         )
-        raise SystemExit(2) from None
+        raise SystemExit(REFUSED) from None
 
 
 if __name__ == "__main__":

@@ -15,8 +15,16 @@ from storage.db import create_engine, create_session_factory, unit_of_work
 
 T = TypeVar("T")
 
+# Exit statuses (README, "The command line"; deploy/systemd/voy@.service restarts on
+# UNAVAILABLE, not on REFUSED). A command that fails otherwise exits 1.
+# What stays wrong until someone fixes it: a setting, the token, an input, the schema.
+REFUSED = 2
+# What may pass by itself: the database or the Bot API out of reach (sysexits.h's
+# EX_TEMPFAIL, "try again later").
+UNAVAILABLE = 75
 
-def fail(message: str, code: int = 2) -> NoReturn:
+
+def fail(message: str, code: int = REFUSED) -> NoReturn:
     """Print a one-line error and exit."""
     typer.echo(f"voy: {message}", err=True)
     raise typer.Exit(code)
@@ -44,7 +52,7 @@ def _problem(error: Any) -> str:
     return f"VOY_{name.upper()}: {error['msg']}{given}"
 
 
-def fail_logged(settings: Settings, message: str, code: int = 2) -> NoReturn:
+def fail_logged(settings: Settings, message: str, code: int = REFUSED) -> NoReturn:
     """:func:`fail`, once logging is set up: with JSON logs, the line is a JSON record
     too, so a log collector reads every line of the process."""
     if settings.log_format != "json":

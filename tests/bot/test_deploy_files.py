@@ -214,6 +214,24 @@ def test_unit_runs_as_its_user_in_its_state_folder() -> None:
     assert not any("db" in shlex.split(line) for line in directives.get("ExecStartPre", []))
 
 
+def test_unit_restarts_what_may_pass_and_not_what_the_operator_must_fix() -> None:
+    """`voy` exits 2 for what stays wrong until someone fixes it (a setting, the token,
+    a schema not upgraded, a wrong option): restarted every RestartSec, it failed the
+    same way forever. It exits 75 for what may pass by itself (the database or the Bot
+    API out of reach at start, as at boot): that is restarted, as a crash (1) is. The
+    README says both."""
+    from bot.cli_common import REFUSED, UNAVAILABLE
+
+    assert (REFUSED, UNAVAILABLE) == (2, 75)
+    assert _one("Restart") == "on-failure"
+    assert _one("RestartPreventExitStatus").split() == [str(REFUSED)]
+    text = UNIT.read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for status in (REFUSED, UNAVAILABLE):
+        assert re.search(rf"(?m)^#.*\bexit(s| status) {status}\b", text), status
+        assert re.search(rf"(?i)\bexit status {status}\b", readme), status
+
+
 def test_unit_waits_for_the_graceful_shutdown() -> None:
     """TimeoutStopSec covers the webhook's drain of the updates in flight, then the
     outbox batch under way (it stops taking rows at half its lease, then finishes the

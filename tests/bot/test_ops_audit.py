@@ -75,12 +75,41 @@ def test_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
         VOY_DATABASE_URL="postgresql+asyncpg://voy:pw@127.0.0.1:1/voy",
     )
     assert "Traceback" not in result.stderr, result.stderr[-600:]
-    assert result.returncode == 2
+    assert result.returncode == 75  # EX_TEMPFAIL: may pass by itself, unlike a setting
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(
         'voy: cannot connect to the database "voy" named in VOY_DATABASE_URL '
         "(postgresql+asyncpg://voy:***@127.0.0.1:1/voy): ConnectionRefusedError: "
     ), line
+
+
+def test_run_tells_a_database_out_of_reach_from_a_refused_configuration(
+    tmp_path: Path,
+) -> None:
+    """Under systemd (deploy/systemd/voy@.service) a refused configuration must not be
+    restarted, a database not up yet must be: both exited 2. Out of reach is 75
+    (sysexits.h's EX_TEMPFAIL), what only the operator can fix stays 2."""
+    env = {
+        "VOY_TELEGRAM_TOKEN": "123456:real-looking",
+        "VOY_PSEUDONYM_SECRET": "9f2c1e7a5b3d4c6e8f0a1b2c3d4e5f60",
+    }
+    for url in (
+        "postgresql+asyncpg://voy:pw@127.0.0.1:1/voy",  # the server is down
+        "postgresql+asyncpg://voy:pw@db-host.invalid/voy",  # no such host (yet)
+    ):
+        down = run_voy(["run"], tmp_path, VOY_DATABASE_URL=url, **env)
+        assert down.returncode == 75, down.stderr[-600:]
+        (line,) = down.stderr.strip().splitlines()
+        assert line.startswith('voy: cannot connect to the database "voy"'), line
+    refused = run_voy(
+        ["run"], tmp_path, VOY_DATABASE_URL="postgresql+asyncpg://voy:pw@127.0.0.1:1/voy"
+    )
+    assert refused.returncode == 2 and "VOY_TELEGRAM_TOKEN" in refused.stderr
+    old = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    upgrade = ["db", "upgrade", "--revision", "0001"]
+    assert run_voy(upgrade, tmp_path, VOY_DATABASE_URL=old).returncode == 0
+    stale = run_voy(["run"], tmp_path, VOY_DATABASE_URL=old, **env)
+    assert stale.returncode == 2 and "voy db upgrade" in stale.stderr, stale.stderr[-600:]
 
 
 def test_a_database_that_does_not_exist_says_how_to_create_it(tmp_path: Path) -> None:
@@ -99,6 +128,17 @@ def test_a_database_that_does_not_exist_says_how_to_create_it(tmp_path: Path) ->
     assert f'cannot connect to the database "{name}" named in VOY_DATABASE_URL' in line, line
     assert "does not exist" in line and re.search(rf"`createdb [^`]*\b{name}`", line), line
     assert "Error:" not in line
+
+
+def test_a_login_the_server_refuses_is_not_out_of_reach(tmp_path: Path) -> None:
+    """Exit status 2, not 75: trying again every few seconds does not make it valid."""
+    url = make_url(postgres_server_url()).set(
+        username=f"voy_nope_{uuid.uuid4().hex[:8]}", password="s3cret-pw"
+    )
+    result = run_voy(
+        ["db", "current"], tmp_path, VOY_DATABASE_URL=url.render_as_string(hide_password=False)
+    )
+    assert result.returncode == 2 and "(SQLSTATE 28" in result.stderr, result.stderr[-600:]
 
 
 @pytest.mark.parametrize(
@@ -192,7 +232,7 @@ def test_run_when_the_bot_api_is_unreachable_says_so_in_one_line(tmp_path: Path)
         VOY_DATABASE_URL=url,
     )
     assert "Traceback" not in result.stderr, result.stderr[-600:]
-    assert result.returncode == 2
+    assert result.returncode == 75  # EX_TEMPFAIL: the network may come back
 
 
 def test_digest_refuses_an_unknown_locale(db_env: str, tmp_path: Path) -> None:
@@ -266,4 +306,4 @@ def test_run_warns_at_start_when_the_pseudonym_secret_is_unset(tmp_path: Path) -
     secret = "9f2c1e7a5b3d4c6e8f0a1b2c3d4e5f60"
     chosen = run_voy(run, tmp_path, **env, VOY_PSEUDONYM_SECRET=secret)
     assert "VOY_PSEUDONYM_SECRET" not in chosen.stderr and secret not in chosen.stderr
-    assert unset.returncode == chosen.returncode == 2  # the Bot API is not there
+    assert unset.returncode == chosen.returncode == 75  # the Bot API is not there
