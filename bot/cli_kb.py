@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli_common import fail, in_session, load_settings
+from bot.config import Settings
 from bot.services import org
 from knowledge import store
 from knowledge.entries import EntryData, KbFileError, read_entries, write_entries
@@ -24,6 +26,23 @@ def _read(path: Path) -> list[EntryData]:
         return read_entries(path)
     except KbFileError as exc:
         fail(str(exc))
+
+
+def _org_topics(settings: Settings, *, file_only: bool) -> set[str] | None:
+    """The organisation's topic codes in the database, or None without an org loaded. A
+    file linted where no SQLite database exists yet is linted without them: the check
+    must not create a database, nor fail for the lack of one."""
+    url = make_url(settings.database_url)
+    missing = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if file_only and missing and not Path(str(url.database)).exists():
+        typer.echo(
+            f"voy: topics not checked: no database at {url.database} to read the "
+            "organisation's from (set VOY_DATABASE_URL, or run `voy db upgrade` and "
+            "`voy org load`)",
+            err=True,
+        )
+        return None
+    return asyncio.run(in_session(settings, org.topic_codes, write=False)) or None
 
 
 @kb_app.command("import")
@@ -100,10 +119,9 @@ def kb_lint(
         entries = _read(path)
     else:
         entries = asyncio.run(in_session(settings, store.export_entries, write=False))
-    # Checked as `voy kb import` checks them: against the organisation in the database.
-    topics = asyncio.run(in_session(settings, org.topic_codes, write=False))
-    # Without an org loaded, topics cannot be checked.
-    issues = lint(entries, known_topics=topics or None)
+    # Checked as `voy kb import` checks them: against the organisation in the database
+    # (without an org loaded, they cannot be).
+    issues = lint(entries, known_topics=_org_topics(settings, file_only=path is not None))
     for issue in issues:
         typer.echo(str(issue))
     refused = sum(issue.refused_by_import for issue in issues)

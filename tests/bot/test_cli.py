@@ -203,3 +203,21 @@ def test_db_upgrade_names_the_revision_it_reached(db_env: str) -> None:
     down = runner.invoke(app, ["db", "downgrade", previous])
     assert down.exit_code == 0
     assert down.output.strip() == f"database downgraded from {head} to {previous}"
+
+
+def test_kb_lint_of_a_file_needs_no_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A KB file is linted where no database was set up: without the topic check (said
+    on stderr), and without creating a database file as a side effect."""
+    database = tmp_path / "var" / "voy.sqlite3"
+    monkeypatch.setenv("VOY_DATABASE_URL", f"sqlite+aiosqlite:///{database}")
+    faq = tmp_path / "faq.yaml"
+    faq.write_text(
+        "entries:\n  - {id: a, topic: leage, question: 团费怎么交？, answer: 按月缴纳。}\n",
+        encoding="utf-8",
+    )
+    lint = runner.invoke(app, ["kb", "lint", str(faq)])
+    assert lint.exit_code == 0, lint.output
+    assert "1 entries, 0 issues" in lint.stdout and "topics not checked" in lint.stderr
+    assert not database.exists()
