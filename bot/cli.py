@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ from bot.cli_privacy import privacy_app
 from bot.cli_updates import updates_app
 from bot.config import ConfigError, Settings, default_database_url
 from bot.services import org
+from bot.webhook import ListenError
 from storage import migrate
 from storage.db import DatabaseFolderError, create_engine, create_session_factory, unit_of_work
 
@@ -131,7 +133,7 @@ def run(
         fail_logged(
             settings, f"the Bot API refused to start the bot: {str(exc).replace(token, '***')}"
         )
-    except OSError as exc:
+    except ListenError as exc:  # other OSErrors (a database lost at start) reach main()
         fail_logged(settings, f"cannot listen on {exc.strerror or exc}")
 
 
@@ -287,6 +289,10 @@ _UNREACHABLE_STATES = ("08", "57P", "53300")
 # such database), which stay so until someone acts.
 _CONNECT_STATES = (*_UNREACHABLE_STATES, "28", "3D000")
 _SQLITE_CANTOPEN = 14
+# A socket's errors that say the network cannot get there now (no route, network down).
+_NETWORK_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
+)
 
 
 def _database_error(exc: BaseException) -> str:
@@ -356,6 +362,11 @@ def main() -> None:
             err=True,
         )
         raise SystemExit(REFUSED) from None
+    except OSError as exc:
+        if exc.errno not in _NETWORK_ERRNOS:
+            raise
+        typer.echo(f"voy: {_database_error(exc)}", err=True)
+        raise SystemExit(UNAVAILABLE) from None
 
 
 if __name__ == "__main__":

@@ -29,6 +29,11 @@ from bot.edge import SessionUpdateProcessor
 
 _log = logging.getLogger(__name__)
 
+
+class ListenError(OSError):
+    """The server's address cannot be bound (taken, privileged, not this host's)."""
+
+
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 _HEALTH_TIMEOUT_S = 3.0
 # A graceful stop waits this long for updates in flight before cutting them off.
@@ -101,7 +106,7 @@ class BotWebServer:
         except OSError as exc:  # name the address: the webhook's and the metrics' differ
             sock.close()
             where = f"{self._host}:{self._requested_port}"
-            raise OSError(exc.errno, f"{where}: {exc.strerror or exc}") from exc
+            raise ListenError(exc.errno, f"{where}: {exc.strerror or exc}") from exc
         await web.SockSite(runner, sock).start()
         self._port = sock.getsockname()[1]
         self._runner = runner

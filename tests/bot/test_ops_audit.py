@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import uuid
 from pathlib import Path
 
@@ -20,8 +21,9 @@ from bot import menus
 from bot.cli import app
 from bot.data import DEMO_ORG
 from bot.services import org
+from sandbox import SandboxServer
 from tests.conftest import postgres_server_url
-from tests.support import COMMITTEE_CHAT, BotHarness, run_voy
+from tests.support import COMMITTEE_CHAT, TOKEN, BotHarness, run_voy
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -81,6 +83,20 @@ def test_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
         'voy: cannot connect to the database "voy" named in VOY_DATABASE_URL '
         "(postgresql+asyncpg://voy:***@127.0.0.1:1/voy): ConnectionRefusedError: "
     ), line
+
+
+def test_a_database_without_a_route_says_so_in_one_line(tmp_path: Path) -> None:
+    """No route to the server (2001:db8::/32 is the documentation prefix, routed nowhere):
+    a plain OSError, not a ConnectionError. It ended in a traceback with status 1."""
+    result = run_voy(
+        ["db", "current"],
+        tmp_path,
+        VOY_DATABASE_URL="postgresql+asyncpg://voy:pw@[2001:db8::1]:5432/voy",
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 75, result.stderr[-600:]  # the network may come back
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith('voy: cannot connect to the database "voy"'), line
 
 
 def test_run_tells_a_database_out_of_reach_from_a_refused_configuration(
@@ -307,3 +323,32 @@ def test_run_warns_at_start_when_the_pseudonym_secret_is_unset(tmp_path: Path) -
     chosen = run_voy(run, tmp_path, **env, VOY_PSEUDONYM_SECRET=secret)
     assert "VOY_PSEUDONYM_SECRET" not in chosen.stderr and secret not in chosen.stderr
     assert unset.returncode == chosen.returncode == 75  # the Bot API is not there
+
+
+async def test_run_whose_webhook_port_is_taken_says_so_and_is_not_restarted(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """The port is the operator's to change: one line, exit 2. (Every OSError at run was
+    called a listen error, so a database lost at start-up was one too.)"""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    upgraded = await asyncio.to_thread(run_voy, ["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url)
+    assert upgraded.returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = await asyncio.to_thread(
+            run_voy,
+            [
+                *("run", "--bot-api-url", sandbox.base_url),
+                *("--webhook-url", "https://bot.example.org/tg"),
+                *("--listen", "127.0.0.1", "--port", str(port)),
+            ],
+            tmp_path,
+            VOY_TELEGRAM_TOKEN=TOKEN,
+            VOY_DATABASE_URL=url,
+            VOY_WEBHOOK_SECRET="s" * 40,
+        )
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2, result.stderr[-600:]
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
