@@ -622,6 +622,33 @@ def test_the_numeral_word_is_not_part_of_the_number() -> None:
     ]
 
 
+# A number glued to a numeral word, after another number and a space: the two were read
+# as one number of twenty digits or more, which is neither, and both were left visible.
+NUMERAL_WORDS_AFTER_A_NUMBER = [
+    ("QQ 12345678 陆13812345678", "QQ [QQ] 陆[手机]"),
+    ("QQ 12345678 陸13812345678", "QQ [QQ] 陸[手机]"),
+    ("QQ 12345678 13812345678两个号都行", "QQ [QQ] [手机]两个号都行"),
+    ("QQ 12345678 陆138.1234.5678", "QQ [QQ] 陆[手机]"),
+    ("QQ 12345678 陆138 1234 5678", "QQ [QQ] 陆[手机]"),
+    ("QQ 12345678 陆138-1234-5678 找我", "QQ [QQ] 陆[手机] 找我"),
+    ("QQ 12345678 陆一三八一二三四五六七八", "QQ [QQ] 陆[手机]"),
+    ("QQ 12345678 陆110101200501011234", "QQ [QQ] 陆[身份证]"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), NUMERAL_WORDS_AFTER_A_NUMBER)
+def test_a_number_glued_to_a_numeral_word_after_another_is_masked(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+def test_the_numeral_word_after_another_number_is_kept() -> None:
+    assert find_personal_data("QQ 12345678 陆13812345678") == [
+        ("qq", "12345678"),
+        ("phone", "13812345678"),
+    ]
+
+
 # A number parted by spaces before an e-mail address: the address is the whole number.
 SPACED_ADDRESSES = [
     ("邮箱 138 1234 5678@qq.com", "邮箱 [邮箱]", "email"),
