@@ -94,6 +94,11 @@ _SURE_NUMBERS = (
 # 人参): up to this many glued to a number on either side may be a word, not digits.
 _WORD_DIGITS = 3
 _WORD_NUMERALS = frozenset(_NUMERALS) - frozenset(_ENCLOSED)
+_WORD_NUMERAL_CHARS = "".join(sorted(_WORD_NUMERALS))
+# How many digits a number glued to numeral words may have, the words with it: a mobile
+# number's eleven to an ID number's eighteen and the words on either side.
+_WORDED_MIN_DIGITS = 11
+_WORDED_MAX_DIGITS = 18 + 2 * _WORD_DIGITS
 # Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
 # No personal number is shorter (a QQ number has five digits).
 _RUN_MIN_DIGITS = 5
@@ -344,10 +349,16 @@ def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
     groups of three digits or more in a row, or single digits with the same pause between
     them. A group of two is a part alone, so a short number beside a long one is no part
     of it (+86 138·1234·5678, 138·1234·5678 3点, 第2 一三八…); so is a whole mobile or ID
-    number, a number of its own (QQ 一二三四五六七八 一三八一二三四五六七八)."""
+    number, a number of its own (QQ 一二三四五六七八 一三八一二三四五六七八), and one glued
+    to numeral words (QQ 12345678 陆13812345678, see :func:`_worded_numbers`)."""
     whole = [
         bool(_SURE_NUMBERS[0].fullmatch("".join(map(_ascii_digit, group)))) for group in groups
     ]
+    digits = "".join(map(_ascii_digit, "".join(groups)))
+    if any(shapes.fullmatch(digits) for shapes in _SURE_NUMBERS):
+        ends: set[int] = set()
+    else:
+        ends = _worded_numbers(groups, digits)
     parts: list[tuple[int, int]] = []
     first = 0
     for i in range(1, len(groups)):
@@ -355,11 +366,77 @@ def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
             len(groups[first]) >= 3 and len(groups[i]) >= 3 and not whole[i - 1] and not whole[i]
         )
         spelled = len(groups[first]) == len(groups[i]) == 1
-        if not (grouped or (spelled and separators[i - 1] == separators[first])):
+        if i in ends or not (grouped or (spelled and separators[i - 1] == separators[first])):
             parts.append((first, i))
             first = i
     parts.append((first, len(groups)))
     return parts
+
+
+def _worded_numbers(groups: list[str], digits: str) -> set[int]:
+    """Where the numbers glued to numeral words in a run of digits start and end, as
+    indices of its groups (``digits``: the run's digits in ASCII). A group alone, or groups
+    beginning with numeral words glued to digits of another script or ending so (QQ
+    12345678 陆13812345678, QQ 12345678 陆138 1234 5678, QQ 12345678 13812345678两个号),
+    that are a mobile, ID or landline number once the words are left off, as
+    :func:`_numeral_words` leaves them off. Read with the number before them, they made no
+    number at all. Only for a run that is no such number itself: within one, the words
+    are its digits."""
+    ends: set[int] = set()
+    lead = [len(group) - len(group.lstrip(_WORD_NUMERAL_CHARS)) for group in groups]
+    trail = [len(group) - len(group.rstrip(_WORD_NUMERAL_CHARS)) for group in groups]
+    # Groups beginning, or ending, with numeral words glued to digits of another script.
+    opens = [0 < words < len(group) for words, group in zip(lead, groups, strict=True)]
+    closes = [0 < words < len(group) for words, group in zip(trail, groups, strict=True)]
+    if (
+        not any(opens)
+        and not any(closes)
+        and not any(
+            words and len(group) >= _WORDED_MIN_DIGITS
+            for words, group in zip(lead, groups, strict=True)
+        )
+    ):
+        return ends
+    # How many digits come before each group.
+    before = list(itertools.accumulate(map(len, groups), initial=0))
+    first = 0
+    while first < len(groups):
+        reach = first
+        for last in range(first + 1, len(groups) + 1):
+            start, end = before[first], before[last]
+            if end - start > _WORDED_MAX_DIGITS:
+                break
+            if end - start < _WORDED_MIN_DIGITS:
+                continue
+            if last == first + 1:
+                fronts, backs = _word_cuts(lead[first], 0), _word_cuts(trail[first], 0)
+            elif not (opens[first] or closes[last - 1]):
+                continue
+            else:
+                fronts = _word_cuts(lead[first], len(groups[first]))
+                backs = _word_cuts(trail[last - 1], len(groups[last - 1]))
+            if any(
+                front + back and shapes.fullmatch(digits, start + front, end - back)
+                for front in fronts
+                for back in backs
+                for shapes in _SURE_NUMBERS
+            ):
+                reach = last
+        if reach > first:
+            ends |= {first, reach}
+            first = reach
+        else:
+            first += 1
+    return ends
+
+
+def _word_cuts(words: int, size: int) -> set[int]:
+    """How many numeral words may be left off a number's end, ``words`` of them there: up
+    to :data:`_WORD_DIGITS`, or all of them before digits of another script. With
+    ``size``, the group's length, only words glued to digits of another script."""
+    if size and words in (0, size):
+        return {0}
+    return {*range(min(words, _WORD_DIGITS) + 1), words}
 
 
 def _numeral_words(run: str) -> tuple[int, int]:

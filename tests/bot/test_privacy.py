@@ -407,12 +407,14 @@ def _seconds(text: str) -> float:
 # Hostile repeats for each way a number is read: digits, numerals, letters next to them,
 # groups of one, two and three, separators single and doubled, a country code, an X, QQ and
 # WeChat introducers, e-mail and WeChat id characters, list marks, a zero-width space,
-# numerals that are words glued to digits, groups before an e-mail, wxid_.
+# numerals that are words glued to digits (before or after a number), groups before an
+# e-mail, wxid_.
 HOSTILE_UNITS = [
     "一", "1", "a", "a.", "1.", "一 ", "1 ", "12 ", "123 ", "1.2 ", "1——", "QQ 123 ",
     "qq1234 ", "+86 ", "8 6", "123X", "1 X ", "a_1", "a@1.", "1@a.", "微信 1234 ", "wx 1 ",
     "1、", "123、", "1。", "\u200b1", "x1", "a1_", "12345 ",
     "陆1", "1两", "两 1 ", "陆138 ", "138 1234 ", "1234 a", "12345678 ", "wxid_1", "1234-",
+    "5678两 ", "1234 陆138 ",
 ]  # fmt: skip
 
 
