@@ -669,7 +669,7 @@ def test_a_spaced_number_before_an_address_is_masked_whole(
 
 
 # A mobile number typed in groups the way people group one: 3-4-4, 3-3-5, 4-3-4, 4-4-3,
-# 3-8, 7-4, or digit by digit.
+# 3-8, 7-4, 3-4-2-2 (the last four in pairs, the same pause between all), or digit by digit.
 MOBILE_GROUPINGS = [
     ("电话 138 1234 5678", "电话 [手机]"),
     ("电话 138 123 45678", "电话 [手机]"),
@@ -680,6 +680,13 @@ MOBILE_GROUPINGS = [
     ("电话 138-123-45678", "电话 [手机]"),
     ("电话 1 3 8 1 2 3 4 5 6 7 8", "电话 [手机]"),
     ("电话 1-3-8-1-2-3-4-5-6-7-8", "电话 [手机]"),
+    ("电话 138 1234 56 78", "电话 [手机]"),
+    ("电话 138-1234-56-78，晚上打", "电话 [手机]，晚上打"),
+    ("电话 138.1234.56.78", "电话 [手机]"),
+    ("电话 138·1234·56·78。", "电话 [手机]。"),
+    ("电话 138  1234  56  78", "电话 [手机]"),
+    ("电话 一三八 一二三四 五六 七八", "电话 [手机]"),
+    ("电话 +86 138 1234 56 78", "电话 [手机]"),
 ]
 
 # Scores, counts and lists of short numbers that happen to add up to eleven digits after
@@ -818,7 +825,7 @@ _SEPARATORS = [
 # Commas part lists: two numbers' groups of one length are two numbers (2023、2024), so
 # comma-parted groups of two digits or single digits are no test of a number.
 _LIST = ("，", "、", ", ")
-_MOBILE_GROUPS = [[11], [3, 4, 4], [3, 8], [7, 4], [4, 4, 3], [1] * 11]
+_MOBILE_GROUPS = [[11], [3, 4, 4], [3, 8], [7, 4], [4, 4, 3], [3, 4, 2, 2], [1] * 11]
 _ID_GROUPS = [[18], [6, 8, 4], [6, 4, 4, 4], [6, 12], [6, 4, 2, 2, 4], [1] * 18]
 _COUNTRY_CODES = ["+86 ", "+86-", "+86·", "0086 ", "(+86)", "(+86) ", "＋８６ "]
 # Text around the number: no digit or numeral in it (one beside the number would make it
@@ -859,14 +866,14 @@ def _written_numbers(draw: st.DrawFn) -> tuple[str, str]:
         else draw(st.sampled_from(_WRITINGS[int(digit)]))
         for digit in digits
     ]
-    spelled = min(groups) == 1
     separators = _SEPARATORS if min(groups) > 2 else [s for s in _SEPARATORS if s not in _LIST]
-    # Digits read out one by one share one pause; groups may have a different one each.
+    # Digits read out one by one, or in pairs, share one pause; groups of three or more may
+    # have a different one each.
     same = draw(st.sampled_from(separators))
     written, at = "", 0
     for i, size in enumerate(groups):
         if i:
-            written += same if spelled else draw(st.sampled_from(separators) | st.just(""))
+            written += same if min(groups) < 3 else draw(st.sampled_from(separators) | st.just(""))
         written += "".join(chars[at : at + size])
         at += size
     if len(digits) == 11 and draw(st.booleans()):
