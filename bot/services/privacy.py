@@ -161,8 +161,14 @@ _MOBILE_GROUPS = [
         for second in range(3, 9 - first)
     ),
 ]
+# Or its last four digits in pairs (138 1234 56 78), the same pause between all its groups
+# when read by :func:`_parts`.
+_MOBILE_IN_PAIRS = (3, 4, 2, 2)
 _MOBILE = "(?=1[3-9])(?:{})".format(
-    "|".join("[ -]".join(f"[0-9]{{{size}}}" for size in sizes) for sizes in _MOBILE_GROUPS)
+    "|".join(
+        "[ -]".join(f"[0-9]{{{size}}}" for size in sizes)
+        for sizes in [*_MOBILE_GROUPS, _MOBILE_IN_PAIRS]
+    )
 )
 # What parts a bank card number's groups: a space or a dash, unless a whole mobile number
 # follows it (a separate number).
@@ -334,14 +340,22 @@ def _ascii_digit(char: str) -> str:
 
 def _one_number(groups: list[str], separators: list[str]) -> bool:
     """Whether digits parted so are one number: read out one by one with the same pause
-    (1 3 8 …, 一-三-八…), or in groups of three or more (138 1234 5678, 110101 2005…).
+    (1 3 8 …, 一-三-八…), or in groups of three or more (138 1234 5678, 110101 2005…), or
+    a mobile number's last four digits in pairs with the same pause (138.1234.56.78).
     Not a list (1.5 2.5 3.5, 2026.05.01, 13 14 15, 1、2、3, 2023、2024、2025)."""
     if any(_LIST_MARKS & set(separator) for separator in separators):
         lengths = {len(group) for group in groups}
         return min(lengths) >= 3 and len(lengths) > 1
-    if all(len(group) == 1 for group in groups):
+    if all(len(group) == 1 for group in groups) or _in_pairs(groups):
         return len(set(separators)) == 1
     return all(len(group) >= 3 for group in groups)
+
+
+def _in_pairs(groups: list[str]) -> bool:
+    """Whether groups are a mobile number's, its last four digits in pairs (138 1234 56 78)."""
+    return tuple(map(len, groups)) == _MOBILE_IN_PAIRS and bool(
+        _SURE_NUMBERS[0].fullmatch("".join(map(_ascii_digit, "".join(groups))))
+    )
 
 
 def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
@@ -350,7 +364,9 @@ def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
     them. A group of two is a part alone, so a short number beside a long one is no part
     of it (+86 138·1234·5678, 138·1234·5678 3点, 第2 一三八…); so is a whole mobile or ID
     number, a number of its own (QQ 一二三四五六七八 一三八一二三四五六七八), and one glued
-    to numeral words (QQ 12345678 陆13812345678, see :func:`_worded_numbers`)."""
+    to numeral words (QQ 12345678 陆13812345678, see :func:`_worded_numbers`). A mobile
+    number with its last four digits in pairs, the same pause between all its groups, is
+    one part (138·1234·56·78)."""
     whole = [
         bool(_SURE_NUMBERS[0].fullmatch("".join(map(_ascii_digit, group)))) for group in groups
     ]
@@ -359,14 +375,32 @@ def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
         ends: set[int] = set()
     else:
         ends = _worded_numbers(groups, digits)
+    # Where a mobile number in pairs starts, and the group after its end.
+    paired = {
+        i: i + len(_MOBILE_IN_PAIRS)
+        for i in range(len(groups) - len(_MOBILE_IN_PAIRS) + 1)
+        if _in_pairs(groups[i : i + len(_MOBILE_IN_PAIRS)])
+        and len(set(separators[i : i + len(_MOBILE_IN_PAIRS) - 1])) == 1
+    }
     parts: list[tuple[int, int]] = []
     first = 0
     for i in range(1, len(groups)):
-        grouped = (
-            len(groups[first]) >= 3 and len(groups[i]) >= 3 and not whole[i - 1] and not whole[i]
-        )
-        spelled = len(groups[first]) == len(groups[i]) == 1
-        if i in ends or not (grouped or (spelled and separators[i - 1] == separators[first])):
+        if first in paired:
+            joined = i < paired[first]
+        else:
+            grouped = (
+                len(groups[first]) >= 3
+                and len(groups[i]) >= 3
+                and not whole[i - 1]
+                and not whole[i]
+            )
+            spelled = len(groups[first]) == len(groups[i]) == 1
+            joined = (
+                i not in paired
+                and i not in ends
+                and (grouped or (spelled and separators[i - 1] == separators[first]))
+            )
+        if not joined:
             parts.append((first, i))
             first = i
     parts.append((first, len(groups)))
