@@ -617,6 +617,36 @@ def test_a_country_code_glued_without_a_plus_is_masked_with_the_number(
     assert mask_personal_data(text, LABELS) == masked
 
 
+# 86 before a mobile number and a space or other pause, with no + or 00: the country code
+# is masked with the number, as +86 is.
+BARE_COUNTRY_CODES = [
+    ("86 138 1234 5678", "[手机]"),
+    ("电话86 138 1234 5678", "电话[手机]"),
+    ("86-138-1234-5678", "[手机]"),
+    ("86 13812345678，晚上打", "[手机]，晚上打"),
+    ("86·138·1234·5678", "[手机]"),
+    ("86—138—1234—5678", "[手机]"),
+    ("86 一三八一二三四五六七八", "[手机]"),
+    ("86 1 3 8 1 2 3 4 5 6 7 8", "[手机]"),
+    ("86 138 1234 56 78", "[手机]"),
+    ("８６ １３８ １２３４ ５６７８", "[手机]"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), BARE_COUNTRY_CODES)
+def test_a_bare_country_code_is_masked_with_the_number(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == ["phone"]
+
+
+def test_86_ending_another_number_is_no_country_code() -> None:
+    assert find_personal_data("电话86 138 1234 5678") == [("phone", "86 138 1234 5678")]
+    assert find_personal_data("QQ 12345686 13812345678") == [
+        ("qq", "12345686"),
+        ("phone", "13812345678"),
+    ]
+
+
 def test_the_numeral_word_is_not_part_of_the_number() -> None:
     assert find_personal_data("小陆13812345678两个号") == [("phone", "13812345678")]
     assert find_personal_data("老二一三八一二三四五六七八") == [
@@ -827,7 +857,7 @@ _SEPARATORS = [
 _LIST = ("，", "、", ", ")
 _MOBILE_GROUPS = [[11], [3, 4, 4], [3, 8], [7, 4], [4, 4, 3], [3, 4, 2, 2], [1] * 11]
 _ID_GROUPS = [[18], [6, 8, 4], [6, 4, 4, 4], [6, 12], [6, 4, 2, 2, 4], [1] * 18]
-_COUNTRY_CODES = ["+86 ", "+86-", "+86·", "0086 ", "(+86)", "(+86) ", "＋８６ "]
+_COUNTRY_CODES = ["+86 ", "+86-", "+86·", "0086 ", "(+86)", "(+86) ", "＋８６ ", "86 ", "86-"]
 # Text around the number: no digit or numeral in it (one beside the number would make it
 # another, longer number), but anything else: words, letters, punctuation, @ and dots.
 _AROUND = st.text(
