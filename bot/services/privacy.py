@@ -236,9 +236,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         "phone",
-        # The country code with it, however parted from the number (+86·138…), or glued
-        # to it with no + (8613812345678).
-        rf"(?<![0-9])(?:(?:\+|00)86{_GAP}?|\(\+?86\)\s?|86(?=1[3-9]))?{_MOBILE}(?![0-9])",
+        # The country code with it, however parted from the number, with a + or none
+        # (+86·138…, 86 138…, 8613812345678).
+        rf"(?<![0-9])(?:(?:\+|00)?86{_GAP}?|\(\+?86\)\s?)?{_MOBILE}(?![0-9])",
     ),
     (
         "landline",
