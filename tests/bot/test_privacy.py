@@ -782,6 +782,37 @@ def test_a_bank_card_is_still_masked_however_grouped_in_fours() -> None:
         assert find_personal_data(f"卡号{card}") == [("bank_card", card)]
 
 
+# Years in a row, parted by spaces or dashes, are a list (which years' policies), no bank
+# card: no card number begins with 19 or 20 (UnionPay 62, Visa 4, Mastercard 51-55 and
+# 2221-2720, the old domestic 9).
+YEAR_LISTS = [
+    "2023 2024 2025 2026年的政策有什么不同",
+    "2023 2024 2025 2026",
+    "2023-2024-2025-2026",
+    "2022 2023 2024 2025 2026这几年的志愿时长",
+    "2026 2025 2024 2023 这四年",
+    "1998 2005 2016 2026",
+]
+
+
+@pytest.mark.parametrize("text", YEAR_LISTS)
+def test_a_list_of_years_is_no_bank_card(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+    assert find_personal_data(text) == []
+
+
+def test_a_card_number_beside_or_after_years_is_still_masked() -> None:
+    for card in (
+        "2023202420252026",
+        "2023 2024 2025 2026 123",
+        "2023 2024 2025 2026123",
+        "6222 2023 2024 2025",
+        "2023 2024 2025 6222",
+        "6222 0212 3456 7890",
+    ):
+        assert find_personal_data(f"卡号{card}") == [("bank_card", card)]
+
+
 @pytest.mark.parametrize(
     ("text", "masked"),
     [
