@@ -390,10 +390,21 @@ async def route_unchosen(
         .with_for_update(skip_locked=True)
     )
     for question in list(due):
+        # A press being handled holds its log (and then wants the question, which we
+        # hold): skipped until the next sweep, never waited for (a deadlock otherwise).
+        logs = list(
+            await session.scalars(
+                select(MatchLog.id)
+                .where(MatchLog.question_id == question.id, MatchLog.band == "suggest")
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not logs:
+            continue
         # The suggestions' buttons stop here: a press from now on is told it went on.
         await session.execute(
             update(MatchLog)
-            .where(MatchLog.question_id == question.id, MatchLog.response.is_(None))
+            .where(MatchLog.id.in_(logs), MatchLog.response.is_(None))
             .values(response=RESPONSE_NO_CHOICE, responded_at=now)
             .execution_options(synchronize_session=False)
         )

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.services import data_forget, lifecycle, questions, users
+from bot.services import asking, data_forget, lifecycle, questions, users
 from bot.services.data_rights import PURGED
+from knowledge.index import KnowledgeIndex
+from knowledge.types import Thresholds
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import Cadre, User
 from storage.questions import Question
@@ -25,6 +28,7 @@ from tests.conftest import prepare
 
 # How long the first change stays uncommitted while the second waits or goes ahead.
 _HOLD_S = 0.3
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -207,3 +211,50 @@ async def test_forget_while_a_cadre_answers_erases_the_answer_too(
         assert question is not None
         assert question.text == PURGED
         assert [m.text for m in question.thread] == [PURGED]
+
+
+async def test_a_press_being_handled_is_not_overtaken_by_the_unchosen_sweep(
+    postgres_url: str,
+) -> None:
+    """A choice pressed just as the suggestions' wait runs out: the press holds its log
+    (and will want the question next); the sweep holds the question. The sweep waited
+    for the log, so the two deadlocked, or, once the press went first, the sweep routed
+    the question the press was answering. Now it leaves it for the next sweep."""
+    await prepare(postgres_url)
+    engine = create_engine(postgres_url)
+    sessions = create_session_factory(engine)
+    index = KnowledgeIndex(Thresholds(answer=1.0, suggest=0.05))
+    now = Clock().now()
+    try:
+        async with unit_of_work(sessions) as session:
+            youth, _ = await users.touch(
+                session,
+                telegram_id=1001,
+                first_name="小明",
+                language_code="zh-hans",
+                default_locale="zh-Hans",
+            )
+            shown = await asking.ask(
+                session, user=youth, text="团关系咋转", index=index, max_length=100, now=now, tz=TZ
+            )
+            assert isinstance(shown, asking.Suggested)
+
+        async def press(session: AsyncSession) -> object:
+            youth = await _staff(session, 1001)
+            return await asking._claim(
+                session, user=youth, log_id=shown.log_id, response=asking.RESPONSE_CHOSE
+            )
+
+        async def sweep(session: AsyncSession) -> object:
+            return await asking.route_unchosen(
+                session, now=now + timedelta(hours=13), after=timedelta(hours=12), tz=TZ
+            )
+
+        outcome = await _race(sessions, press, sweep)
+        assert isinstance(outcome, asking.Unchosen), outcome
+        assert outcome.routed == [] and outcome.superseded == 0
+        async with sessions() as session:
+            question = await session.scalar(select(Question))
+            assert question is not None and question.status == lifecycle.SUGGESTED
+    finally:
+        await engine.dispose()
