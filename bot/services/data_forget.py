@@ -183,12 +183,13 @@ async def reapply(
                 session.add(Erasure(key=key, forgotten_at=now))
                 done.recorded += 1
     await session.flush()
-    people = await session.scalars(
-        select(User).where(User.forgotten_at.is_(None)).order_by(User.id)
+    people = await session.execute(
+        select(User.id, User.telegram_id).where(User.forgotten_at.is_(None)).order_by(User.id)
     )
-    for user in list(people):
-        if erasure_key(user.telegram_id, secret) not in wanted:
-            continue
+    named = [user_id for user_id, tg in people if erasure_key(tg, secret) in wanted]
+    for user_id in named:
+        user = await session.get(User, user_id)
+        assert user is not None  # read in this transaction
         try:
             report = await forget(
                 session, user=user, now=now, default_locale=default_locale, secret=secret
