@@ -69,6 +69,17 @@ CLASSMATES_MESSAGE = {
     "entities": [MENTION],
 }
 IDS_ONLY = {"message_id": 30, "date": DATE - 90, "chat": GROUP}
+# A giveaway a classmate ran in the group.
+CLASSMATES_GIVEAWAY = {
+    **IDS_ONLY,
+    "from": FRIEND,
+    "giveaway": {
+        "chats": [GROUP],
+        "winners_selection_date": DATE - 60,
+        "winner_count": 2,
+        "prize_description": "张三丰 送的书",
+    },
+}
 
 
 def _message(chat: dict[str, Any] = CHAT, **fields: Any) -> dict[str, Any]:
@@ -141,6 +152,16 @@ def _pinned(stored: dict[str, Any], revived: Message) -> None:
 
 def _story(stored: dict[str, Any], revived: Message) -> None:
     assert revived.story is not None  # handled as a forwarded story
+
+
+def _giveaway_won(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["giveaway_winners"]["winners"] == []  # how many won, not who
+    assert revived.giveaway_winners is not None and revived.giveaway_winners.winner_count == 2
+
+
+def _giveaway_completed(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["giveaway_completed"] == {"winner_count": 2, "giveaway_message": IDS_ONLY}
+    assert revived.giveaway_completed is not None
 
 
 # The chat a friend's story was posted in: a private chat, named by the friend.
@@ -248,6 +269,32 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
             )
         },
         _story,
+    ),
+    (
+        "a giveaway's winners announced",
+        {
+            "message": _message(
+                GROUP,
+                giveaway_winners={
+                    "chat": GROUP,
+                    "giveaway_message_id": 30,
+                    "winners_selection_date": DATE - 60,
+                    "winner_count": 2,
+                    "winners": [FRIEND, WRITER],
+                },
+            )
+        },
+        _giveaway_won,
+    ),
+    (
+        "a classmate's giveaway completed",
+        {
+            "message": _message(
+                GROUP,
+                giveaway_completed={"winner_count": 2, "giveaway_message": CLASSMATES_GIVEAWAY},
+            )
+        },
+        _giveaway_completed,
     ),
     (
         "an edited message mentioning someone",
