@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -142,7 +142,10 @@ _HOLDS_PART = ("quote", "external_reply")
 # - users shared (a keyboard request, which the bot never makes): their request id; a
 #   chat shared: its request id and chat id;
 # - a member someone else added to a group or removed from it: dropped (one who joined
-#   or left by themselves is the sender).
+#   or left by themselves is the sender);
+# - a giveaway's winners: how many, not who (unless the sender won);
+# - a message a service message is about (a giveaway completed, a checklist's tasks done
+#   or added, a poll's option added or deleted, a suggested post): as replied to, above.
 # Kept as they come: via_bot (a bot, not a person), sender_chat (the sender speaking as
 # their channel or as the group) and quote (words of the message replied to, formatting
 # only; dropped once handled, above).
@@ -163,6 +166,21 @@ _IDS = frozenset({"message_id", "date", "chat"})
 _CHAT_SHARED_KEPT = frozenset({"request_id", "chat_id"})
 # A story forwarded or replied to: its chat is the poster's (a friend's private chat).
 _STORIES = ("story", "reply_to_story")
+# Users a service message names beside its sender, in a list.
+_USER_LISTS_IN = (("giveaway_winners", "winners"),)
+# A message held in a service message, which is about it.
+_HOLDS_MESSAGE_IN = (
+    ("giveaway_completed", "giveaway_message"),
+    ("checklist_tasks_done", "checklist_message"),
+    ("checklist_tasks_added", "checklist_message"),
+    ("poll_option_added", "poll_message"),
+    ("poll_option_deleted", "poll_message"),
+    ("suggested_post_approved", "suggested_post_message"),
+    ("suggested_post_approval_failed", "suggested_post_message"),
+    ("suggested_post_declined", "suggested_post_message"),
+    ("suggested_post_paid", "suggested_post_message"),
+    ("suggested_post_refunded", "suggested_post_message"),
+)
 # Where an update holds a message.
 _MESSAGES = (
     "message",
@@ -189,6 +207,42 @@ def _unmentioned(entities: Any) -> list[Any] | None:
     ]
 
 
+def _held_without_others(held: dict[str, Any]) -> dict[str, Any] | None:
+    """A message held in another one (replied to, pinned, …) without the other people it
+    carries: the bot's own without them, any other reduced to its ids; None if it carries
+    none."""
+    if _is_bot(held.get("from")):
+        return _without_others_in(held)
+    return None if set(held) <= _IDS else {k: v for k, v in held.items() if k in _IDS}
+
+
+def _in_part(message: dict[str, Any], key: str, name: str) -> Any:
+    """``message[key][name]``, if there is one."""
+    part = message.get(key)
+    return part.get(name) if isinstance(part, dict) else None
+
+
+def _parts_without_others(
+    message: dict[str, Any], own: Callable[[Any], bool]
+) -> dict[str, dict[str, Any]]:
+    """The parts of ``message`` (what a service message is about) that carry other people
+    than ``own`` ones, without them."""
+    changed: dict[str, dict[str, Any]] = {}
+
+    def change(key: str, name: str, value: Any) -> None:
+        changed[key] = {**changed.get(key, message[key]), name: value}
+
+    for key, name in _HOLDS_MESSAGE_IN:
+        held = _in_part(message, key, name)
+        if isinstance(held, dict) and (inner := _held_without_others(held)) is not None:
+            change(key, name, inner)
+    for key, name in _USER_LISTS_IN:
+        users = _in_part(message, key, name)
+        if isinstance(users, list) and not all(own(u) for u in users):
+            change(key, name, [u for u in users if own(u)])
+    return changed
+
+
 def _without_others_in(message: dict[str, Any]) -> dict[str, Any] | None:
     """``message`` without the other people it carries; None if it carries none."""
     changed: dict[str, Any] = {}
@@ -202,13 +256,8 @@ def _without_others_in(message: dict[str, Any]) -> dict[str, Any] | None:
         changed["contact"] = {}
     for key in _HOLDS_MESSAGE:
         held = message.get(key)
-        if not isinstance(held, dict):
-            continue
-        if _is_bot(held.get("from")):
-            if (inner := _without_others_in(held)) is not None:
-                changed[key] = inner
-        elif not set(held) <= _IDS:
-            changed[key] = {k: v for k, v in held.items() if k in _IDS}
+        if isinstance(held, dict) and (inner := _held_without_others(held)) is not None:
+            changed[key] = inner
     for key in _STORIES:
         story = message.get(key)
         if isinstance(story, dict) and "chat" in story:
@@ -228,6 +277,7 @@ def _without_others_in(message: dict[str, Any]) -> dict[str, Any] | None:
     members = message.get("new_chat_members")
     if isinstance(members, list) and not all(own(m) for m in members):
         changed["new_chat_members"] = [m for m in members if own(m)]
+    changed.update(_parts_without_others(message, own))
     dropped = [k for k in (*_LEGACY_FORWARD, "external_reply") if k in message]
     if "left_chat_member" in message and not own(message["left_chat_member"]):
         dropped.append("left_chat_member")
