@@ -159,6 +159,30 @@ def _giveaway_won(stored: dict[str, Any], revived: Message) -> None:
     assert revived.giveaway_winners is not None and revived.giveaway_winners.winner_count == 2
 
 
+def _invited(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["video_chat_participants_invited"] == {"users": []}
+    assert revived.video_chat_participants_invited is not None
+
+
+def _near_a_classmate(stored: dict[str, Any], revived: Message) -> None:
+    # The sender's own part of the alert stays, the classmate's is blank once read back.
+    alert = stored["proximity_alert_triggered"]
+    assert alert in ({"traveler": ME, "distance": 50}, {"watcher": ME, "distance": 50})
+    read = revived.proximity_alert_triggered
+    assert read is not None and read.distance == 50
+    assert {read.traveler.id, read.watcher.id} == {ME["id"], 0}
+
+
+def _new_owner(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["chat_owner_changed"] == {}
+    assert revived.chat_owner_changed is not None
+
+
+def _owner_left(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["chat_owner_left"] == {}
+    assert revived.chat_owner_left is not None
+
+
 def _giveaway_completed(stored: dict[str, Any], revived: Message) -> None:
     assert stored["giveaway_completed"] == {"winner_count": 2, "giveaway_message": IDS_ONLY}
     assert revived.giveaway_completed is not None
@@ -295,6 +319,41 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
             )
         },
         _giveaway_completed,
+    ),
+    (
+        "classmates invited to a video chat",
+        {"message": _message(GROUP, video_chat_participants_invited={"users": [FRIEND, WRITER]})},
+        _invited,
+    ),
+    (
+        "a classmate's proximity alert triggered by the sender",
+        {
+            "message": _message(
+                GROUP,
+                proximity_alert_triggered={"traveler": ME, "watcher": FRIEND, "distance": 50},
+            )
+        },
+        _near_a_classmate,
+    ),
+    (
+        "the sender's proximity alert triggered by a classmate",
+        {
+            "message": _message(
+                GROUP,
+                proximity_alert_triggered={"traveler": FRIEND, "watcher": ME, "distance": 50},
+            )
+        },
+        _near_a_classmate,
+    ),
+    (
+        "a classmate made the group's owner",
+        {"message": _message(GROUP, chat_owner_changed={"new_owner": FRIEND})},
+        _new_owner,
+    ),
+    (
+        "the group's owner left, a classmate to follow",
+        {"message": _message(GROUP, chat_owner_left={"new_owner": FRIEND})},
+        _owner_left,
     ),
     (
         "an edited message mentioning someone",
