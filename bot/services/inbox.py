@@ -143,7 +143,9 @@ _HOLDS_PART = ("quote", "external_reply")
 #   chat shared: its request id and chat id;
 # - a member someone else added to a group or removed from it: dropped (one who joined
 #   or left by themselves is the sender);
-# - a giveaway's winners: how many, not who (unless the sender won);
+# - people a service message names beside its sender (classmates invited to a video
+#   chat, a giveaway's winners, the other person of a proximity alert, the group's next
+#   owner): dropped, but for the sender;
 # - a message a service message is about (a giveaway completed, a checklist's tasks done
 #   or added, a poll's option added or deleted, a suggested post): as replied to, above.
 # Kept as they come: via_bot (a bot, not a person), sender_chat (the sender speaking as
@@ -166,8 +168,15 @@ _IDS = frozenset({"message_id", "date", "chat"})
 _CHAT_SHARED_KEPT = frozenset({"request_id", "chat_id"})
 # A story forwarded or replied to: its chat is the poster's (a friend's private chat).
 _STORIES = ("story", "reply_to_story")
-# Users a service message names beside its sender, in a list.
-_USER_LISTS_IN = (("giveaway_winners", "winners"),)
+# Users a service message names beside its sender: in a list, or one each; of these PTB
+# requires some (:func:`readable` fills them in blank).
+_USER_LISTS_IN = (("video_chat_participants_invited", "users"), ("giveaway_winners", "winners"))
+_REQUIRED_USERS_IN = (
+    ("proximity_alert_triggered", "traveler"),
+    ("proximity_alert_triggered", "watcher"),
+    ("chat_owner_changed", "new_owner"),
+)
+_USERS_IN = (*_REQUIRED_USERS_IN, ("chat_owner_left", "new_owner"))
 # A message held in a service message, which is about it.
 _HOLDS_MESSAGE_IN = (
     ("giveaway_completed", "giveaway_message"),
@@ -232,6 +241,9 @@ def _parts_without_others(
     def change(key: str, name: str, value: Any) -> None:
         changed[key] = {**changed.get(key, message[key]), name: value}
 
+    def drop(key: str, name: str) -> None:
+        changed[key] = {k: v for k, v in changed.get(key, message[key]).items() if k != name}
+
     for key, name in _HOLDS_MESSAGE_IN:
         held = _in_part(message, key, name)
         if isinstance(held, dict) and (inner := _held_without_others(held)) is not None:
@@ -240,6 +252,10 @@ def _parts_without_others(
         users = _in_part(message, key, name)
         if isinstance(users, list) and not all(own(u) for u in users):
             change(key, name, [u for u in users if own(u)])
+    for key, name in _USERS_IN:
+        user = _in_part(message, key, name)
+        if user is not None and not own(user):
+            drop(key, name)
     return changed
 
 
@@ -307,8 +323,9 @@ def _without_others(payload: dict[str, Any]) -> dict[str, Any] | None:
 
 # What PTB requires of what is stored without it, to read a stored update back (after a
 # crash, or requeued): blanks, in memory only. Handled, the update is stored reduced again.
+_USER_BLANK = {"id": 0, "is_bot": False, "first_name": ""}
 _ORIGIN_BLANKS: dict[str, dict[str, Any]] = {
-    "user": {"sender_user": {"id": 0, "is_bot": False, "first_name": ""}},
+    "user": {"sender_user": _USER_BLANK},
     "hidden_user": {"sender_user_name": ""},
     "chat": {"sender_chat": {"id": 0, "type": "group"}},
     "channel": {"chat": {"id": 0, "type": "channel"}, "message_id": 0},
@@ -335,12 +352,17 @@ def _filled(message: dict[str, Any]) -> dict[str, Any] | None:
         held = message.get(key)
         if isinstance(held, dict) and (inner := _filled(held)) is not None:
             out = {**(out or message), key: inner}
+    for key, name in _REQUIRED_USERS_IN:
+        part = (out or message).get(key)
+        if isinstance(part, dict) and name not in part:
+            out = {**(out or message), key: {**part, name: _USER_BLANK}}
     return out
 
 
 def readable(payload: dict[str, Any]) -> dict[str, Any]:
-    """A stored update's payload as PTB can read it back: a forward's origin and a
-    contact, stored without who they name, get the blank fields PTB requires."""
+    """A stored update's payload as PTB can read it back: a forward's origin, a contact,
+    a story and a service message, stored without who they name, get the blank fields PTB
+    requires."""
     out = dict(payload)
     for key in _MESSAGES:
         message = out.get(key)
