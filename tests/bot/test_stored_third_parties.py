@@ -69,6 +69,50 @@ CLASSMATES_MESSAGE = {
     "entities": [MENTION],
 }
 IDS_ONLY = {"message_id": 30, "date": DATE - 90, "chat": GROUP}
+UNMENTIONED = [{"type": "text_mention", "offset": 0, "length": 2}]
+PHOTO = [{"file_id": "p", "file_unique_id": "pu", "width": 9, "height": 9}]
+POLL = {
+    "id": "p1",
+    "question": "张三 说的对吗",
+    "question_entities": [MENTION],
+    "options": [
+        {"persistent_id": "1", "text": "张三", "text_entities": [MENTION], "voter_count": 0},
+        {"persistent_id": "2", "text": "周日", "voter_count": 0, "added_by_user": FRIEND},
+    ],
+    "total_voter_count": 0,
+    "is_closed": False,
+    "is_anonymous": True,
+    "type": "quiz",
+    "allows_multiple_answers": False,
+    "allows_revoting": False,
+    "members_only": False,
+    "correct_option_ids": [0],
+    "explanation": "张三 知道",
+    "explanation_entities": [MENTION],
+    "description": "张三 问的",
+    "description_entities": [MENTION],
+}
+# A task of a checklist a classmate completed.
+TASK = {
+    "id": 1,
+    "text": "张三 买书",
+    "text_entities": [MENTION],
+    "completed_by_user": FRIEND,
+    "completion_date": DATE - 5,
+}
+GIFT = {
+    "id": "g1",
+    "star_count": 15,
+    "sticker": {
+        "file_id": "s",
+        "file_unique_id": "su",
+        "width": 9,
+        "height": 9,
+        "is_animated": False,
+        "is_video": False,
+        "type": "custom_emoji",
+    },
+}
 # A giveaway a classmate ran in the group.
 CLASSMATES_GIVEAWAY = {
     **IDS_ONLY,
@@ -92,13 +136,13 @@ Check = Callable[[dict[str, Any], Message], None]
 def _forward(stored: dict[str, Any], revived: Message) -> None:
     assert stored["forward_origin"] == {"type": "user", "date": DATE - 600}
     assert stored["forward_date"] == DATE - 600  # when, not who
-    assert stored["entities"] == [{"type": "text_mention", "offset": 0, "length": 2}]
+    assert stored["entities"] == UNMENTIONED
     assert revived.forward_origin is not None  # handled as a forward
     assert revived.text == "班长说周六在东湖公园集合"
 
 
 def _caption(stored: dict[str, Any], revived: Message) -> None:
-    assert stored["caption_entities"] == [{"type": "text_mention", "offset": 0, "length": 2}]
+    assert stored["caption_entities"] == UNMENTIONED
     assert revived.caption == "班长拍的" and revived.photo
 
 
@@ -116,7 +160,7 @@ def _classmate_replied_to(stored: dict[str, Any], revived: Message) -> None:
 def _card_replied_to(stored: dict[str, Any], revived: Message) -> None:
     card = stored["reply_to_message"]
     assert {k: card[k] for k in CARD} == CARD  # the bot's own card: its header is read
-    assert stored["entities"] == [{"type": "text_mention", "offset": 0, "length": 2}]
+    assert stored["entities"] == UNMENTIONED
     replied = revived.reply_to_message
     assert replied is not None and replied.from_user is not None and replied.from_user.is_bot
     assert replied.text == CARD["text"]
@@ -183,6 +227,50 @@ def _owner_left(stored: dict[str, Any], revived: Message) -> None:
     assert revived.chat_owner_left is not None
 
 
+def _poll(stored: dict[str, Any], revived: Message) -> None:
+    poll = stored["poll"]
+    for key in ("question_entities", "explanation_entities", "description_entities"):
+        assert poll[key] == UNMENTIONED, key
+    assert poll["options"][0]["text_entities"] == UNMENTIONED
+    assert "added_by_user" not in poll["options"][1]
+    assert revived.poll is not None and revived.poll.question == POLL["question"]
+    assert inbox.message_kind(revived) == "poll"
+
+
+def _game(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["game"]["text_entities"] == UNMENTIONED
+    assert revived.game is not None and revived.game.text == "张三 得了一百分"
+
+
+def _task_done(task: dict[str, Any]) -> None:
+    assert task["text_entities"] == UNMENTIONED and "completed_by_user" not in task
+    assert task["completion_date"] == DATE - 5  # done, not by whom
+
+
+def _checklist(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["checklist"]["title_entities"] == UNMENTIONED
+    _task_done(stored["checklist"]["tasks"][0])
+    assert revived.checklist is not None and revived.checklist.title == "张三 的清单"
+
+
+def _tasks_added(stored: dict[str, Any], revived: Message) -> None:
+    _task_done(stored["checklist_tasks_added"]["tasks"][0])
+    assert stored["checklist_tasks_added"]["checklist_message"] == IDS_ONLY
+    assert revived.checklist_tasks_added is not None
+
+
+def _option_added(stored: dict[str, Any], revived: Message) -> None:
+    added = stored["poll_option_added"]
+    assert added["option_text_entities"] == UNMENTIONED
+    assert added["poll_message"] == IDS_ONLY
+    assert revived.poll_option_added is not None
+
+
+def _gift(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["gift"]["entities"] == UNMENTIONED
+    assert revived.gift is not None and revived.gift.text == "张三 生日快乐"
+
+
 def _giveaway_completed(stored: dict[str, Any], revived: Message) -> None:
     assert stored["giveaway_completed"] == {"winner_count": 2, "giveaway_message": IDS_ONLY}
     assert revived.giveaway_completed is not None
@@ -210,7 +298,7 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
         "a caption mentioning someone",
         {
             "message": _message(
-                photo=[{"file_id": "p", "file_unique_id": "pu", "width": 9, "height": 9}],
+                photo=PHOTO,
                 caption="班长拍的",
                 caption_entities=[MENTION],
             )
@@ -354,6 +442,70 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
         "the group's owner left, a classmate to follow",
         {"message": _message(GROUP, chat_owner_left={"new_owner": FRIEND})},
         _owner_left,
+    ),
+    ("a poll mentioning someone", {"message": _message(GROUP, poll=POLL)}, _poll),
+    (
+        "a game mentioning someone",
+        {
+            "message": _message(
+                GROUP,
+                game={
+                    "title": "答题",
+                    "description": "答题",
+                    "photo": PHOTO,
+                    "text": "张三 得了一百分",
+                    "text_entities": [MENTION],
+                },
+            )
+        },
+        _game,
+    ),
+    (
+        "a checklist a classmate ticked",
+        {
+            "message": _message(
+                GROUP,
+                checklist={"title": "张三 的清单", "title_entities": [MENTION], "tasks": [TASK]},
+            )
+        },
+        _checklist,
+    ),
+    (
+        "tasks added to a classmate's checklist",
+        {
+            "message": _message(
+                GROUP,
+                checklist_tasks_added={
+                    "checklist_message": {**IDS_ONLY, "from": FRIEND, "text": "张三丰"},
+                    "tasks": [TASK],
+                },
+            )
+        },
+        _tasks_added,
+    ),
+    (
+        "an option added to a classmate's poll",
+        {
+            "message": _message(
+                GROUP,
+                poll_option_added={
+                    "poll_message": {**IDS_ONLY, "from": FRIEND, "poll": POLL},
+                    "option_persistent_id": "3",
+                    "option_text": "张三",
+                    "option_text_entities": [MENTION],
+                },
+            )
+        },
+        _option_added,
+    ),
+    (
+        "a gift with words mentioning someone",
+        {
+            "message": _message(
+                gift={"gift": GIFT, "text": "张三 生日快乐", "entities": [MENTION]},
+            )
+        },
+        _gift,
     ),
     (
         "an edited message mentioning someone",
