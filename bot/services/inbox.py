@@ -131,7 +131,8 @@ _HOLDS_PART = ("quote", "external_reply")
 # - a forward's origin: that it was forwarded, from what kind of sender, and when; who
 #   first wrote it (a user, their name, a group or channel, a signature) is not kept;
 # - a text_mention entity (someone mentioned by their account): where it stands in the
-#   text, not the User object;
+#   text, not the User object; in a caption, a poll, a game, a checklist or a gift's
+#   words alike;
 # - a story forwarded or replied to: its id, not its chat (the poster's private chat);
 # - a shared contact: that it was one ({}), not its name, number, vcard or user id (the
 #   bot answers every contact alike);
@@ -145,7 +146,8 @@ _HOLDS_PART = ("quote", "external_reply")
 #   or left by themselves is the sender);
 # - people a service message names beside its sender (classmates invited to a video
 #   chat, a giveaway's winners, the other person of a proximity alert, the group's next
-#   owner): dropped, but for the sender;
+#   owner), and who added a poll's option or ticked a checklist's task: dropped, but for
+#   the sender;
 # - a message a service message is about (a giveaway completed, a checklist's tasks done
 #   or added, a poll's option added or deleted, a suggested post): as replied to, above.
 # Kept as they come: via_bot (a bot, not a person), sender_chat (the sender speaking as
@@ -168,6 +170,23 @@ _IDS = frozenset({"message_id", "date", "chat"})
 _CHAT_SHARED_KEPT = frozenset({"request_id", "chat_id"})
 # A story forwarded or replied to: its chat is the poster's (a friend's private chat).
 _STORIES = ("story", "reply_to_story")
+# Entities in a part of a message (a poll's question, explanation and description, a
+# game's text, a checklist's title, a gift's words, a poll's option added or deleted).
+_ENTITIES_IN = (
+    ("poll", "question_entities"),
+    ("poll", "explanation_entities"),
+    ("poll", "description_entities"),
+    ("game", "text_entities"),
+    ("checklist", "title_entities"),
+    ("gift", "entities"),
+    ("gift_upgrade_sent", "entities"),
+    ("poll_option_added", "option_text_entities"),
+    ("poll_option_deleted", "option_text_entities"),
+)
+# Items of a part (a poll's options, a checklist's tasks): their entities, and who added
+# or ticked them.
+_ITEMS_IN = (("poll", "options"), ("checklist", "tasks"), ("checklist_tasks_added", "tasks"))
+_ITEM_USERS = ("added_by_user", "completed_by_user")
 # Users a service message names beside its sender: in a list, or one each; of these PTB
 # requires some (:func:`readable` fills them in blank).
 _USER_LISTS_IN = (("video_chat_participants_invited", "users"), ("giveaway_winners", "winners"))
@@ -231,11 +250,21 @@ def _in_part(message: dict[str, Any], key: str, name: str) -> Any:
     return part.get(name) if isinstance(part, dict) else None
 
 
+def _item_without_others(item: Any, own: Callable[[Any], bool]) -> Any:
+    """A poll's option or a checklist's task without the users it names but ``own`` ones."""
+    if not isinstance(item, dict):
+        return item
+    out = {k: v for k, v in item.items() if k not in _ITEM_USERS or own(v)}
+    if (entities := _unmentioned(item.get("text_entities"))) is not None:
+        out["text_entities"] = entities
+    return out
+
+
 def _parts_without_others(
     message: dict[str, Any], own: Callable[[Any], bool]
 ) -> dict[str, dict[str, Any]]:
-    """The parts of ``message`` (what a service message is about) that carry other people
-    than ``own`` ones, without them."""
+    """The parts of ``message`` (a poll, a game, a checklist, a service message's content)
+    that carry other people than ``own`` ones, without them."""
     changed: dict[str, dict[str, Any]] = {}
 
     def change(key: str, name: str, value: Any) -> None:
@@ -244,6 +273,15 @@ def _parts_without_others(
     def drop(key: str, name: str) -> None:
         changed[key] = {k: v for k, v in changed.get(key, message[key]).items() if k != name}
 
+    for key, name in _ENTITIES_IN:
+        if (entities := _unmentioned(_in_part(message, key, name))) is not None:
+            change(key, name, entities)
+    for key, name in _ITEMS_IN:
+        items = _in_part(message, key, name)
+        if isinstance(items, list):
+            clean = [_item_without_others(item, own) for item in items]
+            if clean != items:
+                change(key, name, clean)
     for key, name in _HOLDS_MESSAGE_IN:
         held = _in_part(message, key, name)
         if isinstance(held, dict) and (inner := _held_without_others(held)) is not None:
