@@ -271,6 +271,15 @@ def _gift(stored: dict[str, Any], revived: Message) -> None:
     assert revived.gift is not None and revived.gift.text == "张三 生日快乐"
 
 
+def _rich(stored: dict[str, Any], revived: Message) -> None:
+    (paragraph,) = stored["rich_message"]["blocks"]
+    assert paragraph["text"] == [
+        "看",
+        {"type": "text_mention", "text": {"type": "bold", "text": "班长"}},
+    ]
+    assert revived.api_kwargs["rich_message"] == stored["rich_message"]  # PTB keeps it as is
+
+
 def _giveaway_completed(stored: dict[str, Any], revived: Message) -> None:
     assert stored["giveaway_completed"] == {"winner_count": 2, "giveaway_message": IDS_ONLY}
     assert revived.giveaway_completed is not None
@@ -506,6 +515,29 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
             )
         },
         _gift,
+    ),
+    (
+        "a rich message mentioning someone",
+        {
+            "message": _message(
+                rich_message={
+                    "blocks": [
+                        {
+                            "type": "paragraph",
+                            "text": [
+                                "看",
+                                {
+                                    "type": "text_mention",
+                                    "text": {"type": "bold", "text": "班长"},
+                                    "user": FRIEND,
+                                },
+                            ],
+                        }
+                    ]
+                }
+            )
+        },
+        _rich,
     ),
     (
         "an edited message mentioning someone",
