@@ -131,8 +131,8 @@ _HOLDS_PART = ("quote", "external_reply")
 # - a forward's origin: that it was forwarded, from what kind of sender, and when; who
 #   first wrote it (a user, their name, a group or channel, a signature) is not kept;
 # - a text_mention entity (someone mentioned by their account): where it stands in the
-#   text, not the User object; in a caption, a poll, a game, a checklist or a gift's
-#   words alike;
+#   text, not the User object; in a caption, a poll, a game, a checklist, a gift's words
+#   or a rich message's text (a text_mention of its own there, at any depth) alike;
 # - a story forwarded or replied to: its id, not its chat (the poster's private chat);
 # - a shared contact: that it was one ({}), not its name, number, vcard or user id (the
 #   bot answers every contact alike);
@@ -235,6 +235,16 @@ def _unmentioned(entities: Any) -> list[Any] | None:
     ]
 
 
+def _rich_unmentioned(text: Any) -> Any:
+    """A rich message's text (blocks of texts in texts) without the users it mentions."""
+    if isinstance(text, list):
+        return [_rich_unmentioned(t) for t in text]
+    if not isinstance(text, dict):
+        return text
+    mention = text.get("type") == "text_mention"
+    return {k: _rich_unmentioned(v) for k, v in text.items() if not (mention and k == "user")}
+
+
 def _held_without_others(held: dict[str, Any]) -> dict[str, Any] | None:
     """A message held in another one (replied to, pinned, …) without the other people it
     carries: the bot's own without them, any other reduced to its ids; None if it carries
@@ -308,6 +318,9 @@ def _without_others_in(message: dict[str, Any]) -> dict[str, Any] | None:
             changed[key] = entities
     if isinstance(message.get("contact"), dict) and message["contact"]:
         changed["contact"] = {}
+    rich = message.get("rich_message")
+    if rich is not None and (plain := _rich_unmentioned(rich)) != rich:
+        changed["rich_message"] = plain
     for key in _HOLDS_MESSAGE:
         held = message.get(key)
         if isinstance(held, dict) and (inner := _held_without_others(held)) is not None:
