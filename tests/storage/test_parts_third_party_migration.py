@@ -41,6 +41,7 @@ POLL = {
     "type": "regular",
     "allows_multiple_answers": False,
     "allows_revoting": False,
+    "members_only": False,
 }
 MENTIONING_POLL = {
     **POLL,
