@@ -102,6 +102,13 @@ class SandboxClient:
         result: dict[str, Any] = await self._call("POST", "/messages/edit", json=body)
         return result
 
+    async def pin(self, user: User, chat_id: int, message_id: int) -> dict[str, Any]:
+        """Pin message ``message_id`` of group ``chat_id`` as ``user`` (one the chat's
+        history does not hold arrives as an InaccessibleMessage)."""
+        body = {"user": _user(user), "chat_id": chat_id, "message_id": message_id}
+        result: dict[str, Any] = await self._call("POST", "/messages/pin", json=body)
+        return result
+
     async def send_photo(
         self,
         user: User,

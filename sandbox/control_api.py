@@ -15,7 +15,7 @@ from aiohttp import web
 from sandbox.bot_api import CORE_KEY
 from sandbox.core import SandboxCore
 from sandbox.render import view_message
-from sandbox.user_actions import edit_message, post_message, press_button
+from sandbox.user_actions import edit_message, pin_message, post_message, press_button
 
 _MAX_WAIT = 60.0
 _STATIC = Path(str(resources.files("sandbox").joinpath("static")))
@@ -70,6 +70,10 @@ async def messages_post(core: SandboxCore, request: web.Request) -> Any:
 
 async def messages_edit(core: SandboxCore, request: web.Request) -> Any:
     return edit_message(core, await _json(request))
+
+
+async def messages_pin(core: SandboxCore, request: web.Request) -> Any:
+    return pin_message(core, await _json(request))
 
 
 async def callbacks_post(core: SandboxCore, request: web.Request) -> Any:
@@ -221,6 +225,7 @@ def add_routes(app: web.Application) -> None:
     api = "/sandbox/api"
     app.router.add_post(f"{api}/messages", _guarded(messages_post))
     app.router.add_post(f"{api}/messages/edit", _guarded(messages_edit))
+    app.router.add_post(f"{api}/messages/pin", _guarded(messages_pin))
     app.router.add_post(f"{api}/callbacks", _guarded(callbacks_post))
     app.router.add_get(f"{api}/callbacks/{{query_id}}", _guarded(callback_get))
     app.router.add_get(f"{api}/chats", _guarded(chats_get))

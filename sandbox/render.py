@@ -105,6 +105,14 @@ def telegram_message(chat: Chat, msg: StoredMessage, *, nested: bool = False) ->
     replied = chat.messages.get(msg.reply_to) if msg.reply_to else None
     if replied is not None and not nested:
         data["reply_to_message"] = telegram_message(chat, replied, nested=True)
+    if msg.pinned is not None and not nested:
+        pinned = chat.messages.get(msg.pinned)
+        # One the bot cannot see (not in this chat's history): an InaccessibleMessage.
+        data["pinned_message"] = (
+            telegram_message(chat, pinned, nested=True)
+            if pinned is not None
+            else {"chat": chat.telegram(), "message_id": msg.pinned, "date": 0}
+        )
     return data
 
 

@@ -46,6 +46,8 @@ class StoredMessage:
     contact: dict[str, Any] | None = None
     # Photos sent together as an album share one (each is a message of its own).
     media_group_id: str | None = None
+    # A service message: someone pinned the message with this id (``pinned_message``).
+    pinned: int | None = None
 
 
 @dataclass

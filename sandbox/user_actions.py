@@ -217,6 +217,25 @@ def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
     return {"update_id": update_id, "message_id": msg.message_id, "chat_id": chat.id}
 
 
+def pin_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
+    """Simulate a user pinning a message of a group: the bot gets the service message,
+    whose ``pinned_message`` is the message, or an InaccessibleMessage (``date`` 0) for a
+    ``message_id`` the chat's history does not hold (too old for the bot to see).
+    Returns ``{"update_id", "message_id", "chat_id"}``."""
+    user, chat = _user_and_chat(core, payload)
+    if chat.type == "private":
+        raise ValueError("pinning is simulated in groups only")
+    message_id = payload.get("message_id")
+    if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id < 1:
+        raise ValueError('"message_id" must be a positive integer')
+    msg = chat.add(user, from_bot=False, pinned=message_id)
+    update_id = core.updates.put("message", telegram_message(chat, msg))
+    core.events.append(
+        "user_message", chat_id=chat.id, update_id=update_id, message=view_message(msg)
+    )
+    return {"update_id": update_id, "message_id": msg.message_id, "chat_id": chat.id}
+
+
 def edit_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
     """Simulate a user editing the text of a message they sent: an ``edited_message``
     update carries it as it stands now. Returns ``{"update_id", "message_id"}``."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage import inline_sqlite
+
+_log = logging.getLogger(__name__)
 
 
 class DatabaseFolderError(Exception):
@@ -45,6 +50,7 @@ def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngin
     # Statement parameters (people's messages, names) stay out of exception texts, and so
     # out of logs and the inbound log.
     kwargs.setdefault("hide_parameters", True)
+    kwargs.setdefault("json_serializer", to_json)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -75,6 +81,22 @@ def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngin
     if parsed.get_backend_name() == "postgresql":
         _replace_nul_characters(engine)
     return engine
+
+
+def _jsonable(value: object) -> object:
+    """What JSON cannot hold as it is: a date as the Bot API writes it (Unix seconds; PTB
+    leaves an InaccessibleMessage's ``date`` 0 as a datetime in ``to_dict``); anything
+    else as its text, logged. A value one update carries must never fail the batch of
+    updates it arrived with: the intake would try that batch again forever."""
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    _log.warning("stored %s as text in a JSON column", type(value).__name__)
+    return str(value)
+
+
+def to_json(value: object) -> str:
+    """The engines' JSON serializer: :func:`json.dumps`, with :func:`_jsonable`."""
+    return json.dumps(value, default=_jsonable)
 
 
 def _replace_nul_characters(engine: AsyncEngine) -> None:

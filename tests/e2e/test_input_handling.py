@@ -90,3 +90,22 @@ async def test_a_crashing_handler_keeps_the_message_and_apologises(harness: BotH
     assert row.status == INBOUND_FAILED and row.text == "explode"
     # The type and where it was raised; the message could quote a person's text.
     assert (row.error or "").startswith("RuntimeError at ") and "boom" not in (row.error or "")
+
+
+async def test_a_pin_of_an_old_message_in_a_group_holds_up_nothing(harness: BotHarness) -> None:
+    """A cadre pins an old card in the committee's group: Telegram sends the pinned
+    message as an InaccessibleMessage (date 0), whose date PTB writes back as a datetime.
+    Storing it failed (not JSON), the batch was kept for the next try, the getUpdates
+    that would confirm it never came: the bot heard nobody again."""
+    wang = {"id": 2001, "first_name": "王老师", "language_code": "zh-hans"}
+    mark = await harness.inbound_mark()
+    pinned = await harness.client.pin(wang, COMMITTEE_CHAT, 7)
+    row = await harness.settled(pinned["update_id"], after=mark)
+    assert row.status == INBOUND_HANDLED
+    assert row.payload["message"]["pinned_message"] == {
+        "chat": row.payload["message"]["chat"],
+        "message_id": 7,
+        "date": 0,
+    }
+    (reply,) = await harness.send(XIAOMING, "请问几岁能入团啊？")
+    assert "年满十四周岁" in reply["text"]

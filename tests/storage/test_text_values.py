@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
 from sqlalchemy import select
 
 from storage import migrate
-from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.db import create_engine, create_session_factory, to_json, unit_of_work
 from storage.models import InboundMessage, User
 
 
@@ -35,3 +39,11 @@ async def test_nul_characters_do_not_stop_a_message_being_stored(database_url: s
         assert row.payload == {"message": {"text": "hi\x00there"}}  # JSON escapes it
     finally:
         await engine.dispose()
+
+
+def test_json_columns_take_what_an_update_can_carry() -> None:
+    """A date PTB leaves as a datetime is written as the Bot API writes it, and nothing
+    one update carries can fail the write of the batch it came with."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert json.loads(to_json({"date": epoch, "n": [1, "二"]})) == {"date": 0, "n": [1, "二"]}
+    assert json.loads(to_json({"odd": Decimal("1.5")})) == {"odd": "1.5"}
