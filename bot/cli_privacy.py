@@ -7,6 +7,7 @@ import json
 import re
 import sys
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -31,8 +32,11 @@ erasures_app = typer.Typer(
 )
 privacy_app.add_typer(erasures_app, name="erasures")
 
-# An erasure's key as it appears in a file, an export or a log line.
-_KEY = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+# An erasure as an export or a log line gives it: key, time (ISO 8601), secret check.
+_LINE = re.compile(
+    r"(?<![0-9a-f])([0-9a-f]{64})\s+(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?"
+    r"(?:[+-]\d\d:\d\d|Z))\s+([0-9a-f]{8})(?![0-9a-f])"
+)
 
 
 @dataclass
@@ -100,17 +104,34 @@ def access_log_command(
 
 @erasures_app.command("export")
 def erasures_export() -> None:
-    """Print every recorded erasure's key and time, oldest first: keep the list outside
-    the database (a restore takes the database's record back with it)."""
+    """Print every recorded erasure (key, time, secret check), oldest first: keep the
+    list outside the database (a restore takes the database's record back with it)."""
+    settings = load_settings()
+    if warning := settings.pseudonym_secret_warning():
+        typer.echo(f"voy: warning: {warning}", err=True)
+    secret = settings.pseudonym_key()
 
-    async def rows(session: AsyncSession) -> list[tuple[str, str]]:
+    async def rows(session: AsyncSession) -> list[str]:
         found = await session.execute(
             select(Erasure.key, Erasure.forgotten_at).order_by(Erasure.forgotten_at, Erasure.key)
         )
-        return [(key, at.isoformat(timespec="seconds")) for key, at in found]
+        return [data_forget.erasure_line(data_forget.Recorded(k, at), secret) for k, at in found]
 
-    for key, at in asyncio.run(in_session(load_settings(), rows, write=False)):
-        typer.echo(f"{key}\t{at}")
+    typer.echo("# voy privacy erasures: key, erased at (UTC), secret check")
+    for line in asyncio.run(in_session(settings, rows, write=False)):
+        typer.echo(line)
+
+
+def _read_erasures(text: str, check: str) -> tuple[list[data_forget.Recorded], int]:
+    """The erasures a text names (an export, or log lines), and how many were made
+    under another secret."""
+    found, foreign = [], 0
+    for key, at, their_check in _LINE.findall(text):
+        if their_check != check:
+            foreign += 1
+            continue
+        found.append(data_forget.Recorded(key, datetime.fromisoformat(at)))
+    return found, foreign
 
 
 @erasures_app.command("reapply")
@@ -118,43 +139,51 @@ def erasures_reapply(
     source: Annotated[
         str,
         typer.Argument(
-            help="A file of erasure keys (an export, or log lines naming them); - reads "
-            "standard input."
+            help="An export of erasures, or log lines naming them; - reads standard input."
         ),
     ],
 ) -> None:
-    """Erase again everyone a key names (after restoring a backup from before their
-    /forget), tell whoever held their open items, and record every key."""
+    """Erase again everyone an erasure names whose account is from before it (after
+    restoring a backup from before their /forget), tell whoever held their open items,
+    and record every erasure."""
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
     except OSError as exc:
         fail(f"cannot read {source}: {exc.strerror or exc}")
-    keys = set(_KEY.findall(text.lower()))
-    if not keys:
-        fail(f"no erasure keys in {source} (64 hex characters each)")
     settings = load_settings()
+    secret = settings.pseudonym_key()
+    erasures, foreign = _read_erasures(text, data_forget.secret_check(secret))
+    if not erasures and not foreign:
+        fail(f"no erasures in {source} (lines of a key, a time and a secret check)")
 
     async def act(session: AsyncSession) -> data_forget.Reapplied:
         now = utcnow()
         done = await data_forget.reapply(
             session,
-            keys=keys,
+            erasures=erasures,
             now=now,
             default_locale=settings.default_locale,
-            secret=settings.pseudonym_key(),
+            secret=secret,
         )
         for report in done.erased:
             await tell_holders(session, report, settings=settings, now=now)
         return done
 
-    done = asyncio.run(in_session(settings, act, write=True))
+    done = (
+        asyncio.run(in_session(settings, act, write=True)) if erasures else data_forget.Reapplied()
+    )
     typer.echo(
-        f"{len(keys)} keys read: {len(done.erased)} people erased again, "
-        f"{done.recorded} keys newly recorded"
+        f"{len(erasures)} erasures read: {len(done.erased)} people erased again, "
+        f"{done.recorded} newly recorded, {done.returned} kept (they came back after)"
     )
     if done.staff:
         ids = ", ".join(map(str, done.staff))
         typer.echo(
             f"not erased, staff now (the committee decides; remove the role, then run "
             f"again): user id {ids}"
+        )
+    if foreign:
+        fail(
+            f"{foreign} erasures were made under another VOY_PSEUDONYM_SECRET (or, with it "
+            "unset, another bot token) and name nobody now: run again with that secret"
         )

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import case, delete, literal, or_, select, update
@@ -32,7 +32,7 @@ from bot.services.privacy import MASK_KINDS, mask_personal_data
 from bot.services.promotion import PROMOTED_PREFIX
 from knowledge import store
 from storage.broadcasts import AnnouncementPreference, Subscription
-from storage.db import lock_for_writing
+from storage.db import insert_for, lock_for_writing
 from storage.faq import FaqEntry, FaqPhrasing, FaqRevision, MatchLog
 from storage.models import INBOUND_HANDLED, Cadre, InboundMessage, User
 from storage.outbox import STATE_CANCELLED, STATE_PENDING, OutboxMessage
@@ -106,6 +106,45 @@ def erasure_key(telegram_id: int, secret: str) -> str:
     return hmac.new(secret.encode(), f"erased:{telegram_id}".encode(), hashlib.sha256).hexdigest()
 
 
+def secret_check(secret: str) -> str:
+    """Eight hex characters that tell which secret keys were made under (not the secret):
+    keys of another secret name nobody, so applying them would quietly do nothing."""
+    return hmac.new(secret.encode(), b"erasure-check", hashlib.sha256).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One erasure as kept outside the database: its key and when it was made."""
+
+    key: str
+    at: datetime
+
+
+def erasure_line(recorded: Recorded, secret: str) -> str:
+    """An erasure as exported and logged: key, time (ISO 8601, UTC) and secret check."""
+    at = recorded.at.astimezone(UTC).isoformat(timespec="microseconds")
+    return f"{recorded.key} {at} {secret_check(secret)}"
+
+
+async def _record(session: AsyncSession, recorded: Recorded) -> bool:
+    """Keep ``recorded`` in the database (the latest time per key); True if it was new."""
+    insert = insert_for(session)
+    added = await session.execute(
+        insert(Erasure)
+        .values(key=recorded.key, forgotten_at=recorded.at)
+        .on_conflict_do_nothing(index_elements=[Erasure.key])
+    )
+    if added.rowcount == 1:  # type: ignore[attr-defined]
+        return True
+    await session.execute(
+        update(Erasure)
+        .where(Erasure.key == recorded.key, Erasure.forgotten_at < recorded.at)
+        .values(forgotten_at=recorded.at)
+        .execution_options(synchronize_session=False)
+    )
+    return False
+
+
 async def forget(
     session: AsyncSession, *, user: User, now: datetime, default_locale: str, secret: str
 ) -> ForgetReport:
@@ -119,10 +158,9 @@ async def forget(
     _check(user)
     report = ForgetReport()
     me, tg, ghost = user.id, user.telegram_id, forgotten_telegram_id(user.id)
-    key = erasure_key(tg, secret)
-    if await session.get(Erasure, key) is None:
-        session.add(Erasure(key=key, forgotten_at=now))
-    _log.info("erasure recorded: %s", key)
+    recorded = Recorded(erasure_key(tg, secret), now)
+    await _record(session, recorded)
+    _log.info("erasure recorded: %s", erasure_line(recorded, secret))
     quoted = await _quoted_forms(session, user_id=me)  # before their texts go
     question_ids = set(await session.scalars(select(Question.id).where(Question.user_id == me)))
     wish_ids = set(await session.scalars(select(Wish.id).where(Wish.user_id == me)))
@@ -152,41 +190,45 @@ class Reapplied:
 
     # People back from a restored backup, erased again.
     erased: list[ForgetReport] = field(default_factory=list)
-    # Keys added to the database's record (it lacked them: erased after the backup).
+    # Erasures added to the database's record (it lacked them: made after the backup).
     recorded: int = 0
-    # Users matching a key who hold a staff role now: not erased (the committee decides).
+    # Users a key names who first wrote after that erasure (they came back): kept.
+    returned: int = 0
+    # Users a key names who hold a staff role now: not erased (the committee decides).
     staff: list[int] = field(default_factory=list)
-
-
-# Keys looked up per statement.
-_KEY_CHUNK = 500
 
 
 async def reapply(
     session: AsyncSession,
     *,
-    keys: Collection[str],
+    erasures: Collection[Recorded],
     now: datetime,
     default_locale: str,
     secret: str,
 ) -> Reapplied:
     """Apply recorded erasures again (after a restore): every person whose Telegram id
-    gives one of ``keys`` is erased again, and every key is recorded."""
-    wanted = set(keys)
+    gives a key, and whose row is from before that erasure, is erased again (a person
+    who came back afterwards is a new user and stays); every erasure is recorded."""
+    latest: dict[str, datetime] = {}
+    for item in erasures:
+        latest[item.key] = max(item.at, latest.get(item.key, item.at))
     done = Reapplied()
-    listed = sorted(wanted)
-    for start in range(0, len(listed), _KEY_CHUNK):
-        chunk = listed[start : start + _KEY_CHUNK]
-        known = set(await session.scalars(select(Erasure.key).where(Erasure.key.in_(chunk))))
-        for key in chunk:
-            if key not in known:
-                session.add(Erasure(key=key, forgotten_at=now))
-                done.recorded += 1
-    await session.flush()
+    for key, at in sorted(latest.items()):
+        done.recorded += await _record(session, Recorded(key, at))
     people = await session.execute(
-        select(User.id, User.telegram_id).where(User.forgotten_at.is_(None)).order_by(User.id)
+        select(User.id, User.telegram_id, User.created_at)
+        .where(User.forgotten_at.is_(None))
+        .order_by(User.id)
     )
-    named = [user_id for user_id, tg in people if erasure_key(tg, secret) in wanted]
+    named = []
+    for user_id, telegram_id, created_at in people:
+        erased_at = latest.get(erasure_key(telegram_id, secret))
+        if erased_at is None:
+            continue
+        if created_at > erased_at:
+            done.returned += 1
+            continue
+        named.append(user_id)
     for user_id in named:
         user = await session.get(User, user_id)
         assert user is not None  # read in this transaction

@@ -17,6 +17,7 @@ from bot.cli import app
 from bot.data import DEMO_ORG
 from bot.rights_ui import WITHDRAWN
 from bot.services import access_log, data_forget, lifecycle, questions, users
+from storage.base import utcnow
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import Cadre, User
 from storage.outbox import OutboxMessage
@@ -25,7 +26,6 @@ from storage.questions import Question
 
 runner = CliRunner()
 YOUTH = 5_551_001
-NOW = datetime(2026, 11, 18, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -90,8 +90,9 @@ def test_nobody_saw_and_unknown_person(db: str) -> None:
 SECRET = "a-long-random-pseudonym-secret-for-tests-0123456789"
 
 
-async def _seed_question(url: str) -> None:
-    """A young person with a question a cadre holds, and another young person."""
+async def _seed_question(url: str, *, later: bool = False) -> None:
+    """A young person with a question a cadre holds, and another young person (``later``:
+    the first one, back after an erasure, asks again)."""
     engine = create_engine(url)
     try:
         async with unit_of_work(create_session_factory(engine)) as session:
@@ -102,20 +103,21 @@ async def _seed_question(url: str) -> None:
                 language_code="zh",
                 default_locale="zh-Hans",
             )
-            await users.touch(
-                session,
-                telegram_id=YOUTH + 1,
-                first_name="小红",
-                language_code="zh",
-                default_locale="zh-Hans",
-            )
+            if not later:
+                await users.touch(
+                    session,
+                    telegram_id=YOUTH + 1,
+                    first_name="小红",
+                    language_code="zh",
+                    default_locale="zh-Hans",
+                )
             question = await questions.create(
-                session, user=youth, text="我家住在东湖路8号，想问助学金", now=NOW
+                session, user=youth, text="我家住在东湖路8号，想问助学金", now=utcnow()
             )
-            lifecycle.fire(question, "route", actor="system", now=NOW)
+            lifecycle.fire(question, "route", actor="system", now=utcnow())
             cadre = await session.scalar(select(Cadre).where(Cadre.telegram_id == 2001))
             assert cadre is not None
-            lifecycle.fire(question, "assign", actor="system", now=NOW)
+            lifecycle.fire(question, "assign", actor="system", now=utcnow())
             question.assigned_cadre_id = cadre.id
     finally:
         await engine.dispose()
@@ -128,7 +130,7 @@ async def _forget(url: str, telegram_id: int) -> None:
             user = await users.get_by_telegram_id(session, telegram_id)
             assert user is not None
             await data_forget.forget(
-                session, user=user, now=NOW, default_locale="zh-Hans", secret=SECRET
+                session, user=user, now=utcnow(), default_locale="zh-Hans", secret=SECRET
             )
     finally:
         await engine.dispose()
@@ -166,10 +168,12 @@ def test_erasures_are_applied_again_after_a_restore(
     asyncio.run(_forget(db, YOUTH))
     exported = runner.invoke(app, ["privacy", "erasures", "export"])
     assert exported.exit_code == 0, exported.output
-    (line,) = exported.output.strip().splitlines()
-    key, at = line.split("\t")
+    header, line = exported.output.strip().splitlines()
+    assert header.startswith("#")
+    key, at, check = line.split()
     assert key == data_forget.erasure_key(YOUTH, SECRET) and str(YOUTH) not in line
-    assert at.startswith("2026-11-18T")
+    assert at.startswith(utcnow().date().isoformat()) and at.endswith("+00:00")
+    assert check == data_forget.secret_check(SECRET) and check not in SECRET
     keys = tmp_path / "erasures.txt"
     keys.write_text(exported.output, encoding="utf-8")
 
@@ -179,24 +183,59 @@ def test_erasures_are_applied_again_after_a_restore(
 
     done = runner.invoke(app, ["privacy", "erasures", "reapply", str(keys)])
     assert done.exit_code == 0, done.output
-    assert "1 keys read: 1 people erased again, 1 keys newly recorded" in done.output
+    assert "1 erasures read: 1 people erased again, 1 newly recorded, 0 kept" in done.output
     people, asked, told, erasures = asyncio.run(_state(db))
     assert YOUTH not in people and YOUTH + 1 in people
-    assert asked[0] != ("我家住在东湖路8号，想问助学金", "assigned")
     assert asked[0][1] == "withdrawn" and "东湖路" not in asked[0][0]
     assert told == [2001] and erasures == 1  # the cadre holding it is told
 
-    # Again, from log lines on standard input: nobody left to erase, nothing new.
-    log = f"2026-11-18 10:00:01 INFO bot.services.data_forget erasure recorded: {key}\n"
+    # Again, from a log line on standard input: nobody left to erase, nothing new.
+    log = f"2026-11-18 10:00:01 INFO bot.services.data_forget erasure recorded: {line}\n"
     again = runner.invoke(app, ["privacy", "erasures", "reapply", "-"], input=log)
     assert again.exit_code == 0, again.output
-    assert "1 keys read: 0 people erased again, 0 keys newly recorded" in again.output
+    assert "1 erasures read: 0 people erased again, 0 newly recorded" in again.output
+
+
+def test_someone_who_came_back_after_their_erasure_is_kept(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They used /forget, came back and asked again; the backup is from after that. The
+    erasure names their Telegram id, but their account now is a new one: it stays."""
+    monkeypatch.setenv("VOY_PSEUDONYM_SECRET", SECRET)
+    asyncio.run(_seed_question(db))
+    asyncio.run(_forget(db, YOUTH))
+    exported = runner.invoke(app, ["privacy", "erasures", "export"]).output
+    asyncio.run(_seed_question(db, later=True))  # back, with a new question
+    keys = tmp_path / "erasures.txt"
+    keys.write_text(exported, encoding="utf-8")
+    done = runner.invoke(app, ["privacy", "erasures", "reapply", str(keys)])
+    assert done.exit_code == 0, done.output
+    assert "0 people erased again, 0 newly recorded, 1 kept" in done.output
+    people, asked, _, _ = asyncio.run(_state(db))
+    assert YOUTH in people
+    assert [status for _, status in asked] == ["withdrawn", "assigned"]
+
+
+def test_erasures_of_another_secret_are_refused(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys made under another secret (or a token revoked since, with none set) name
+    nobody: applying them did nothing and said all was well."""
+    monkeypatch.setenv("VOY_PSEUDONYM_SECRET", SECRET)
+    asyncio.run(_seed_question(db))
+    asyncio.run(_forget(db, YOUTH))
+    keys = tmp_path / "erasures.txt"
+    keys.write_text(runner.invoke(app, ["privacy", "erasures", "export"]).output)
+    monkeypatch.setenv("VOY_PSEUDONYM_SECRET", SECRET[::-1])
+    done = runner.invoke(app, ["privacy", "erasures", "reapply", str(keys)])
+    assert done.exit_code == 2
+    assert "1 erasures were made under another VOY_PSEUDONYM_SECRET" in done.output
 
 
 def test_erasures_reapply_refuses_a_file_without_keys(db: str, tmp_path: Path) -> None:
     empty = tmp_path / "nothing.txt"
     empty.write_text("no keys here\n", encoding="utf-8")
     result = runner.invoke(app, ["privacy", "erasures", "reapply", str(empty)])
-    assert result.exit_code == 2 and "no erasure keys" in result.output
+    assert result.exit_code == 2 and "no erasures in" in result.output
     missing = runner.invoke(app, ["privacy", "erasures", "reapply", str(tmp_path / "gone")])
     assert missing.exit_code == 2 and "cannot read" in missing.output

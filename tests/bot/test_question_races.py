@@ -23,6 +23,7 @@ from knowledge.index import KnowledgeIndex
 from knowledge.types import Thresholds
 from storage.db import create_engine, create_session_factory, unit_of_work
 from storage.models import Cadre, User
+from storage.privacy import Erasure
 from storage.questions import Question
 from tests.conftest import prepare
 
@@ -258,3 +259,25 @@ async def test_a_press_being_handled_is_not_overtaken_by_the_unchosen_sweep(
             assert question is not None and question.status == lifecycle.SUGGESTED
     finally:
         await engine.dispose()
+
+
+async def test_one_erasure_recorded_twice_at_once_is_kept_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """/forget pressed twice, each press on another instance: the second insert of the
+    same key failed (a unique violation) and the second update with it."""
+    now = Clock().now()
+    key = data_forget.erasure_key(1001, "s")
+
+    async def first(session: AsyncSession) -> object:
+        return await data_forget._record(session, data_forget.Recorded(key, now))
+
+    async def second(session: AsyncSession) -> object:
+        later = now + timedelta(seconds=1)
+        return await data_forget._record(session, data_forget.Recorded(key, later))
+
+    outcome = await _race(sessions, first, second)
+    assert outcome is False, outcome  # not new, and no error
+    async with sessions() as session:
+        (kept,) = list(await session.scalars(select(Erasure)))
+        assert kept.key == key and kept.forgotten_at == now + timedelta(seconds=1)
