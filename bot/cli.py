@@ -18,7 +18,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 
 from bot import logs, loop
 from bot.cli_cadre import cadre_app
@@ -126,6 +126,13 @@ def run(
             settings,
             f"cannot reach the Bot API at {base_url or 'api.telegram.org'}: check the network, "
             "a proxy (HTTPS_PROXY) or VOY_BOT_API_URL",
+            UNAVAILABLE,
+        )
+    except RetryAfter as exc:  # flood control (instances starting together): it passes
+        fail_logged(
+            settings,
+            f"the Bot API asks to wait {exc.retry_after} s before the next call (flood "
+            "control); start again after that",
             UNAVAILABLE,
         )
     except TelegramError as exc:

@@ -25,8 +25,10 @@ HANDLERS: dict[str, Handler] = {
 CORE_KEY = web.AppKey("sandbox_core", SandboxCore)
 
 
-def _error(code: int, description: str) -> web.Response:
-    body = {"ok": False, "error_code": code, "description": description}
+def _error(code: int, description: str, retry_after: int | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
     return web.json_response(body, status=code)
 
 
@@ -82,7 +84,12 @@ async def handle_method(request: web.Request) -> web.Response:
         fault = core.faults.get(shape.name.lower())
         if fault and fault.get("chat_id") in (None, chat_of(raw)):
             # The control API makes this method fail (a Telegram outage, a flaky network).
-            raise ApiError(fault["error_code"], fault["description"], violation=False)
+            raise ApiError(
+                fault["error_code"],
+                fault["description"],
+                violation=False,
+                retry_after=fault.get("retry_after"),
+            )
         result = await handler(core, checked.params)
     except ApiError as exc:
         core.record_call(name, raw, ok=False, code=exc.code, error=exc.description)
@@ -90,7 +97,7 @@ async def handle_method(request: web.Request) -> web.Response:
             core.record_violation(name, raw, exc.description, code=exc.code, soft=False)
         if exc.code == 403:
             core.events.append("blocked", chat_id=chat_of(raw), method=name)
-        return _error(exc.code, exc.description)
+        return _error(exc.code, exc.description, exc.retry_after)
     except Exception as exc:  # a sandbox bug must not look like a network failure
         log.exception("sandbox failed on %s", name)
         description = f"Internal Server Error: sandbox bug: {exc!r}"

@@ -303,9 +303,17 @@ class SandboxClient:
         *,
         description: str = "Internal Server Error",
         chat_id: int | None = None,
+        retry_after: int | None = None,
     ) -> None:
-        """Make the Bot API ``method`` fail with ``error_code`` (0 removes the fault)."""
-        body = {"method": method, "error_code": error_code, "description": description}
+        """Make the Bot API ``method`` fail with ``error_code`` (0 removes the fault); a
+        429 with ``retry_after`` is Telegram's flood control."""
+        body: dict[str, Any] = {
+            "method": method,
+            "error_code": error_code,
+            "description": description,
+        }
         if chat_id is not None:
             body["chat_id"] = chat_id
+        if retry_after is not None:
+            body["retry_after"] = retry_after
         await self._call("POST", "/faults", json=body)

@@ -203,12 +203,16 @@ async def faults_post(core: SandboxCore, request: web.Request) -> Any:
         raise ValueError("error_code must be 0 or an HTTP error status")
     if chat_id is not None and not isinstance(chat_id, int):
         raise ValueError("chat_id must be an integer")
+    retry_after = body.get("retry_after")
+    if retry_after is not None and (not isinstance(retry_after, int) or code != 429):
+        raise ValueError("retry_after must be an integer, with error_code 429")
     if code:
         description = str(body.get("description") or "Internal Server Error")
         core.faults[method.lower()] = {
             "error_code": code,
             "description": description,
             "chat_id": chat_id,
+            "retry_after": retry_after,
         }
     else:
         core.faults.pop(method.lower(), None)

@@ -15,11 +15,20 @@ class ApiError(Exception):
             user who blocked the bot is not: the bot cannot know in advance.
     """
 
-    def __init__(self, code: int, description: str, *, violation: bool = True) -> None:
+    def __init__(
+        self,
+        code: int,
+        description: str,
+        *,
+        violation: bool = True,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.violation = violation
+        # A 429's ``parameters.retry_after``: seconds to wait (flood control).
+        self.retry_after = retry_after
 
 
 def bad_request(detail: str) -> ApiError:

@@ -21,7 +21,7 @@ from bot import menus
 from bot.cli import app
 from bot.data import DEMO_ORG
 from bot.services import org
-from sandbox import SandboxServer
+from sandbox import SandboxClient, SandboxServer
 from tests.conftest import postgres_server_url
 from tests.support import COMMITTEE_CHAT, TOKEN, BotHarness, run_voy
 
@@ -352,3 +352,39 @@ async def test_run_whose_webhook_port_is_taken_says_so_and_is_not_restarted(
     assert "Traceback" not in result.stderr, result.stderr[-600:]
     assert result.returncode == 2, result.stderr[-600:]
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+async def test_run_under_flood_control_at_start_is_restarted(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    """Two instances starting together can meet Telegram's flood control on setWebhook:
+    it passes, so exit 75 (restarted), not 2 (which systemd leaves down for good)."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    upgraded = await asyncio.to_thread(run_voy, ["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url)
+    assert upgraded.returncode == 0
+    client = SandboxClient(sandbox.url.rstrip("/"))
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    try:
+        await client.set_fault(
+            "setWebhook", 429, description="Too Many Requests: retry after 3", retry_after=3
+        )
+        result = await asyncio.to_thread(
+            run_voy,
+            [
+                *("run", "--bot-api-url", sandbox.base_url),
+                *("--webhook-url", "https://bot.example.org/tg"),
+                *("--listen", "127.0.0.1", "--port", str(port)),
+            ],
+            tmp_path,
+            VOY_TELEGRAM_TOKEN=TOKEN,
+            VOY_DATABASE_URL=url,
+            VOY_WEBHOOK_SECRET="s" * 40,
+        )
+    finally:
+        await client.aclose()
+    assert result.returncode == 75, result.stderr[-600:]
+    # (PTB's rate limiter logs its last retry with a traceback; ours is the last line.)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("voy: the Bot API asks to wait 3 s"), last
