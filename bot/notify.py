@@ -82,6 +82,7 @@ _HEADER_KEYS = (
     "card.urgent_again",
     "card.pool_again",
     "card.reminder",
+    "card.no_choice",
     "youth.answer",
     "youth.resolve_check",
     "youth.forwarded",
@@ -89,6 +90,7 @@ _HEADER_KEYS = (
     "ask.routed",
     "youth.routed_pool",
     "youth.follow_up_sent",
+    "youth.no_choice_routed",
 )
 
 

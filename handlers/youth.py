@@ -174,6 +174,8 @@ async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> Non
     key = "callback.stale"
     if isinstance(error, asking.HandedOn):
         key = "ask.handed_on"
+    elif isinstance(error, asking.Superseded):
+        key = "ask.superseded"
     elif isinstance(error, asking.AlreadyAnswered):
         key = "ask.already"
     elif isinstance(error, asking.Erased):

@@ -50,6 +50,9 @@ RESPONSE_NONE = "none_of_these"
 # Not a button: the young person neither chose a suggestion nor turned them down in time,
 # so the question went to a person (:func:`route_unchosen`).
 RESPONSE_NO_CHOICE = "no_choice"
+# Not a button either: left without a choice, and asked again in the same words since, so
+# the later question stands for it (withdrawn).
+RESPONSE_SUPERSEDED = "superseded"
 # Which band each response belongs to: a button of another band is forged.
 _BAND_OF = {
     RESPONSE_SOLVED: "answer",
@@ -70,6 +73,11 @@ class AlreadyAnswered(Exception):
 class HandedOn(AlreadyAnswered):
     """Suggestions nobody chose from in time: the question went to a person, so its
     buttons are done."""
+
+
+class Superseded(AlreadyAnswered):
+    """Suggestions nobody chose from in time, asked again since: the later question's
+    buttons count, not these."""
 
 
 class Erased(NotYours):
@@ -268,6 +276,8 @@ async def _claim(
         await session.refresh(log)
         if log.response == RESPONSE_NO_CHOICE:
             raise HandedOn(log_id)
+        if log.response == RESPONSE_SUPERSEDED:
+            raise Superseded(log_id)
         raise AlreadyAnswered(log_id)
     await session.refresh(log)
     return log
@@ -362,6 +372,9 @@ async def choose(
 
 # Unchosen suggestions handed on per sweep at most (the rest in the next one).
 UNCHOSEN_BATCH = 100
+# Suggestions whose wait ran out longer ago than this are left alone (retention closes
+# them): only a first upgrade finds such a backlog.
+UNCHOSEN_LATEST = timedelta(days=7)
 
 
 @dataclass
@@ -380,11 +393,18 @@ async def route_unchosen(
     from nor turned down within ``after``: they saw only the entries' questions, never an
     answer, and every matter raised gets one. A question whose words were erased
     (retention) has nothing left to hand on and is withdrawn, as is one the young person
-    asked again in the same words since: the later one stands for it."""
+    asked again in the same words since: the later one stands for it. Only waits that
+    ran out within :data:`UNCHOSEN_LATEST` count."""
     done = Unchosen()
     due = await session.scalars(
         select(Question)
-        .where(Question.status == lifecycle.SUGGESTED, Question.last_activity_at <= now - after)
+        .where(
+            Question.status == lifecycle.SUGGESTED,
+            Question.last_activity_at <= now - after,
+            # Not a backlog from before this rule (a first upgrade): months-old questions
+            # reaching cadres, and their askers, out of the blue.
+            Question.last_activity_at > now - after - UNCHOSEN_LATEST,
+        )
         .order_by(Question.id)
         .limit(UNCHOSEN_BATCH)
         .with_for_update(skip_locked=True)
@@ -401,15 +421,19 @@ async def route_unchosen(
         )
         if not logs:
             continue
-        # The suggestions' buttons stop here: a press from now on is told it went on.
+        superseded = question.text == PURGED or await _asked_again(session, question)
+        # The suggestions' buttons stop here: a press from now on is told where it went.
         await session.execute(
             update(MatchLog)
             .where(MatchLog.id.in_(logs), MatchLog.response.is_(None))
-            .values(response=RESPONSE_NO_CHOICE, responded_at=now)
+            .values(
+                response=RESPONSE_SUPERSEDED if superseded else RESPONSE_NO_CHOICE,
+                responded_at=now,
+            )
             .execution_options(synchronize_session=False)
         )
-        if question.text == PURGED or await _asked_again(session, question):
-            lifecycle.fire(question, "withdraw", actor="system", now=now, note=RESPONSE_NO_CHOICE)
+        if superseded:
+            lifecycle.fire(question, "withdraw", actor="system", now=now, note=RESPONSE_SUPERSEDED)
             done.superseded += 1
             continue
         assignment = await questions.route(

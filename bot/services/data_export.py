@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import html_to_plain
 from bot.services import access_log, data_forget
+from bot.services.asking import RESPONSE_NO_CHOICE, RESPONSE_SUPERSEDED
 from bot.services.data_rights import describe_actor, pseudonymise_refs, staff_code
 from storage.broadcasts import AnnouncementPreference, Subscription
 from storage.faq import FaqEntry, FaqRevision, MatchLog
@@ -50,6 +51,12 @@ def _at(value: datetime | None) -> str | None:
 
 
 # What the bot said at once to each message (the match log's band).
+def _yours(response: str | None) -> str | None:
+    """A button the person pressed; None for what the bot recorded when they pressed
+    none (the suggestions went to a person, or were asked again)."""
+    return None if response in (RESPONSE_NO_CHOICE, RESPONSE_SUPERSEDED) else response
+
+
 _REPLY_OF_BAND = {"answer": "faq_answer", "suggest": "did_you_mean", "route": "passed_to_a_person"}
 
 
@@ -181,7 +188,7 @@ async def export(
                 "query": m.query,
                 "band": m.band,
                 "faq_entry": m.entry_slug,
-                "your_response": m.response,
+                "your_response": _yours(m.response),
                 "chosen_entry": m.chosen_slug,
                 "at": _at(m.created_at),
             }
@@ -317,7 +324,7 @@ def _on_the_spot(
         "your_message": log.query,
         "reply": _REPLY_OF_BAND.get(log.band, log.band),
         "faq_entries": shown,
-        "your_response": log.response,
+        "your_response": _yours(log.response),
         "chosen_entry": log.chosen_slug,
     }
 

@@ -369,8 +369,13 @@ async def test_suggestions_left_without_a_choice_go_to_a_person(
         assert statuses["团关系咋转"] == lifecycle.WITHDRAWN
         assert statuses["团费咋交"] == lifecycle.AUTO_ANSWERED  # chosen: not touched
         user = await _user(session)
-        for log_id in (first.log_id, again.log_id):
-            with pytest.raises(asking.HandedOn):
+        # A press under the withdrawn copy points to the later one; under the later one,
+        # says a person has it.
+        for log_id, refusal in (
+            (first.log_id, asking.Superseded),
+            (again.log_id, asking.HandedOn),
+        ):
+            with pytest.raises(refusal):
                 await asking.choose(
                     session,
                     user=user,
@@ -379,3 +384,24 @@ async def test_suggestions_left_without_a_choice_go_to_a_person(
                     index=index,
                     now=later + 2 * wait,
                 )
+
+
+async def test_suggestions_left_long_before_this_rule_are_not_handed_on(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A first upgrade finds months of unchosen suggestions: they are not sent to cadres
+    (nor their askers told) out of the blue; a recent one is."""
+    index = KnowledgeIndex(Thresholds(answer=1.0, suggest=0.05))
+    wait = timedelta(hours=12)
+    async with unit_of_work(sessions) as session:
+        user = await _user(session)
+        for text, at in (("团关系咋转", NOW), ("团费咋交", NOW + timedelta(days=30))):
+            shown = await asking.ask(
+                session, user=user, text=text, index=index, max_length=100, now=at, tz=TZ
+            )
+            assert isinstance(shown, asking.Suggested)
+    async with unit_of_work(sessions) as session:
+        done = await asking.route_unchosen(
+            session, now=NOW + timedelta(days=30) + wait, after=wait, tz=TZ
+        )
+        assert [r.question.text for r in done.routed] == ["团费咋交"]

@@ -171,6 +171,23 @@ async def test_suggestions_left_without_a_choice_go_to_a_person(cautious: BotHar
     assert [log.response for log in await _logs(cautious)] == ["no_choice"]
 
 
+async def test_a_choice_under_a_copy_asked_again_points_to_the_later_one(
+    cautious: BotHarness,
+) -> None:
+    """The same words asked twice, the first copy's wait over: it is withdrawn for the
+    later one (not handed on twice), and a choice under it says where to choose."""
+    services = cautious.app.bot_data.services
+    (first,) = await cautious.send(XIAOMING, "团关系咋转")
+    services.clock.advance(hours=1)
+    await cautious.send(XIAOMING, "团关系咋转？")
+    services.clock.advance(hours=cautious.settings.suggest_route_hours - 0.5)
+    report = await sweep(services)
+    assert report.unchosen_routed == 0
+    assert [q.status for q in await _questions(cautious)] == ["withdrawn", "suggested"]
+    late = await cautious.press(XIAOMING, first, "怎么转团组织关系")
+    assert late["show_alert"] and "新消息" in late["text"]
+
+
 async def test_forged_pick_cannot_teach_an_entry_that_was_not_offered(
     cautious: BotHarness,
 ) -> None:

@@ -382,3 +382,22 @@ async def test_mydata_holds_the_choices_the_bot_offered_on_the_spot(
     assert offered and all("answer" not in e for e in reply["faq_entries"])
     labels = " ".join(b["text"] for b in buttons(offer))
     assert all(question[:8] in labels for question in offered), (offered, labels)
+
+
+async def test_mydata_does_not_call_the_bots_step_a_response_of_theirs(
+    sandbox: SandboxServer, database_url: str
+) -> None:
+    """Choices left alone go to a person after a while: the export says the young person
+    pressed nothing (the bot's "no_choice" was shown as their response)."""
+    async for harness in run_harness(
+        sandbox, database_url, match_answer_threshold=1.0, suggest_route_hours=2
+    ):
+        await harness.send(XIAOMING, "团关系咋转")
+        harness.app.bot_data.services.clock.advance(hours=2)
+        assert (await sweep(harness.app.bot_data.services)).unchosen_routed == 1
+        sent = await _reply(harness, XIAOMING, "/mydata", "voy-mydata-")
+        data = await _document(harness, sent)
+    (reply,) = data["replies_on_the_spot"]
+    assert reply["reply"] == "did_you_mean" and reply["your_response"] is None
+    (match,) = data["faq_matches"]
+    assert match["your_response"] is None
