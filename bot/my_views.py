@@ -46,7 +46,7 @@ def listing(
         line: str = tr(
             "my.line",
             ref=question.id,
-            status=tr.plain(f"status.{question.status}"),
+            status=tr.plain(f"status.{lifecycle.status_label(question)}"),
             date=_when(question.asked_at, tz),
             text=question.text[:80],
         )
@@ -101,7 +101,7 @@ def question_detail(
         tr(
             "my.detail_title",
             ref=question.id,
-            status=tr.plain(f"status.{question.status}"),
+            status=tr.plain(f"status.{lifecycle.status_label(question)}"),
             date=_when(question.asked_at, tz),
         )
     ]

@@ -433,7 +433,9 @@ async def route_unchosen(
             .execution_options(synchronize_session=False)
         )
         if superseded:
-            lifecycle.fire(question, "withdraw", actor="system", now=now, note=RESPONSE_SUPERSEDED)
+            lifecycle.fire(
+                question, "withdraw", actor="system", now=now, note=lifecycle.WITHDRAWN_SUPERSEDED
+            )
             done.superseded += 1
             continue
         assignment = await questions.route(
@@ -466,7 +468,11 @@ async def replaced_by_edit(
     question = await questions.own(session, question_id=question_id, user=user)
     if question.status in (lifecycle.NEW, lifecycle.SUGGESTED):
         lifecycle.fire(
-            question, "withdraw", actor=questions.actor_of(user), now=now, note="edited"
+            question,
+            "withdraw",
+            actor=questions.actor_of(user),
+            now=now,
+            note=lifecycle.WITHDRAWN_EDITED,
         )
         return True
     return question.status == lifecycle.AUTO_ANSWERED

@@ -170,3 +170,19 @@ def escalated(question: Question) -> bool:
 
 def _committee_pass(event: QuestionEvent) -> bool:
     return event.trigger == "assign" and event.note.startswith(COMMITTEE_PASS_NOTE)
+
+
+# Withdrawn by the bot, not by the young person: why (the withdraw event's note).
+WITHDRAWN_SUPERSEDED = "superseded"
+WITHDRAWN_EDITED = "edited"
+
+
+def status_label(question: Question) -> str:
+    """The key of the question's state as the young person sees it (``status.…``): one
+    the bot withdrew for a later message (the same words asked again, or the message
+    edited) says so, rather than reading as withdrawn by them."""
+    if question.status == WITHDRAWN:
+        note = next((e.note for e in reversed(question.events) if e.trigger == "withdraw"), "")
+        if note in (WITHDRAWN_SUPERSEDED, WITHDRAWN_EDITED):
+            return f"withdrawn_{note}"
+    return question.status

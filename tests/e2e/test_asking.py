@@ -186,6 +186,9 @@ async def test_a_choice_under_a_copy_asked_again_points_to_the_later_one(
     assert [q.status for q in await _questions(cautious)] == ["withdrawn", "suggested"]
     late = await cautious.press(XIAOMING, first, "怎么转团组织关系")
     assert late["show_alert"] and "新消息" in late["text"]
+    # /my does not say they withdrew it: it says the later one counts.
+    (listing,) = await cautious.send(XIAOMING, "/my")
+    assert "以新的那条为准" in listing["text"] and "已撤回" not in listing["text"]
 
 
 async def test_forged_pick_cannot_teach_an_entry_that_was_not_offered(

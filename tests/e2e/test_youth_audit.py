@@ -212,6 +212,9 @@ async def test_editing_a_question_waiting_for_a_choice_does_not_say_it_is_over(
     await cautious.settled(edited["update_id"], after=mark)
     said = "\n".join(await _bot_texts_after(cautious, XIAOMING["id"], before))
     assert "已经结束" not in said, said
+    # /my says the edited message counts, not that he withdrew the first.
+    (listing,) = await cautious.send(XIAOMING, "/my")
+    assert "以改过的为准" in listing["text"] and "已撤回" not in listing["text"]
 
 
 # --- safeguarding -----------------------------------------------------------------------
