@@ -109,17 +109,24 @@ def erasures_export() -> None:
     settings = load_settings()
     if warning := settings.pseudonym_secret_warning():
         typer.echo(f"voy: warning: {warning}", err=True)
-    secret = settings.pseudonym_key()
+    check = data_forget.secret_check(settings.pseudonym_key())
 
-    async def rows(session: AsyncSession) -> list[str]:
-        found = await session.execute(
-            select(Erasure.key, Erasure.forgotten_at).order_by(Erasure.forgotten_at, Erasure.key)
+    async def rows(session: AsyncSession) -> list[Erasure]:
+        return list(
+            await session.scalars(select(Erasure).order_by(Erasure.forgotten_at, Erasure.key))
         )
-        return [data_forget.erasure_line(data_forget.Recorded(k, at), secret) for k, at in found]
 
+    erasures = asyncio.run(in_session(settings, rows, write=False))
     typer.echo("# voy privacy erasures: key, erased at (UTC), secret check")
-    for line in asyncio.run(in_session(settings, rows, write=False)):
-        typer.echo(line)
+    for erasure in erasures:
+        recorded = data_forget.Recorded(erasure.key, erasure.forgotten_at, erasure.secret_check)
+        typer.echo(data_forget.erasure_line(recorded))
+    if foreign := sum(e.secret_check != check for e in erasures):
+        typer.echo(
+            f"voy: warning: {foreign} erasures were made under another VOY_PSEUDONYM_SECRET "
+            "(or, with it unset, another bot token): reapply needs that secret for them",
+            err=True,
+        )
 
 
 def _read_erasures(text: str, check: str) -> tuple[list[data_forget.Recorded], int]:
@@ -130,7 +137,7 @@ def _read_erasures(text: str, check: str) -> tuple[list[data_forget.Recorded], i
         if their_check != check:
             foreign += 1
             continue
-        found.append(data_forget.Recorded(key, datetime.fromisoformat(at)))
+        found.append(data_forget.Recorded(key, datetime.fromisoformat(at), their_check))
     return found, foreign
 
 

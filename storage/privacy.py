@@ -52,3 +52,5 @@ class Erasure(Base):
     # HMAC-SHA256 of the Telegram id under the deployment's pseudonym secret, in hex.
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     forgotten_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Which secret the key was made under (bot.services.data_forget.secret_check).
+    secret_check: Mapped[str] = mapped_column(String(8))

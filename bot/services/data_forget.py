@@ -114,16 +114,18 @@ def secret_check(secret: str) -> str:
 
 @dataclass(frozen=True)
 class Recorded:
-    """One erasure as kept outside the database: its key and when it was made."""
+    """One erasure as kept outside the database: its key, when it was made, and which
+    secret it was made under (:func:`secret_check`)."""
 
     key: str
     at: datetime
+    check: str
 
 
-def erasure_line(recorded: Recorded, secret: str) -> str:
+def erasure_line(recorded: Recorded) -> str:
     """An erasure as exported and logged: key, time (ISO 8601, UTC) and secret check."""
     at = recorded.at.astimezone(UTC).isoformat(timespec="microseconds")
-    return f"{recorded.key} {at} {secret_check(secret)}"
+    return f"{recorded.key} {at} {recorded.check}"
 
 
 async def _record(session: AsyncSession, recorded: Recorded) -> bool:
@@ -131,7 +133,7 @@ async def _record(session: AsyncSession, recorded: Recorded) -> bool:
     insert = insert_for(session)
     added = await session.execute(
         insert(Erasure)
-        .values(key=recorded.key, forgotten_at=recorded.at)
+        .values(key=recorded.key, forgotten_at=recorded.at, secret_check=recorded.check)
         .on_conflict_do_nothing(index_elements=[Erasure.key])
     )
     if added.rowcount == 1:  # type: ignore[attr-defined]
@@ -146,11 +148,19 @@ async def _record(session: AsyncSession, recorded: Recorded) -> bool:
 
 
 async def forget(
-    session: AsyncSession, *, user: User, now: datetime, default_locale: str, secret: str
+    session: AsyncSession,
+    *,
+    user: User,
+    now: datetime,
+    default_locale: str,
+    secret: str,
+    erased_at: datetime | None = None,
 ) -> ForgetReport:
     """Erase ``user``'s personal data (flushed, committed by the caller), and record the
     erasure under :func:`erasure_key` (``secret``: the pseudonym secret), in the database
-    and in the log, so that it can be applied again after a restore (:func:`reapply`).
+    and in the log, so that it can be applied again after a restore (:func:`reapply`);
+    ``erased_at``: the erasure being applied again, when it was first made (``now`` for a
+    new one).
 
     Raises:
         StaffAccount: the user holds a staff role.
@@ -158,9 +168,9 @@ async def forget(
     _check(user)
     report = ForgetReport()
     me, tg, ghost = user.id, user.telegram_id, forgotten_telegram_id(user.id)
-    recorded = Recorded(erasure_key(tg, secret), now)
+    recorded = Recorded(erasure_key(tg, secret), erased_at or now, secret_check(secret))
     await _record(session, recorded)
-    _log.info("erasure recorded: %s", erasure_line(recorded, secret))
+    _log.info("erasure recorded: %s", erasure_line(recorded))
     quoted = await _quoted_forms(session, user_id=me)  # before their texts go
     question_ids = set(await session.scalars(select(Question.id).where(Question.user_id == me)))
     wish_ids = set(await session.scalars(select(Wish.id).where(Wish.user_id == me)))
@@ -213,8 +223,9 @@ async def reapply(
     for item in erasures:
         latest[item.key] = max(item.at, latest.get(item.key, item.at))
     done = Reapplied()
+    check = secret_check(secret)
     for key, at in sorted(latest.items()):
-        done.recorded += await _record(session, Recorded(key, at))
+        done.recorded += await _record(session, Recorded(key, at, check))
     people = await session.execute(
         select(User.id, User.telegram_id, User.created_at)
         .where(User.forgotten_at.is_(None))
@@ -233,8 +244,14 @@ async def reapply(
         user = await session.get(User, user_id)
         assert user is not None  # read in this transaction
         try:
+            erased_at = latest[erasure_key(user.telegram_id, secret)]
             report = await forget(
-                session, user=user, now=now, default_locale=default_locale, secret=secret
+                session,
+                user=user,
+                now=now,
+                default_locale=default_locale,
+                secret=secret,
+                erased_at=erased_at,
             )
         except StaffAccount:
             done.staff.append(user.id)

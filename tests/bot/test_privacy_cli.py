@@ -188,6 +188,10 @@ def test_erasures_are_applied_again_after_a_restore(
     assert YOUTH not in people and YOUTH + 1 in people
     assert asked[0][1] == "withdrawn" and "东湖路" not in asked[0][0]
     assert told == [2001] and erasures == 1  # the cadre holding it is told
+    # Recorded as it was first made, not as of this run (a later reapply from an older
+    # backup would otherwise take someone who came back since for someone erased after).
+    after = runner.invoke(app, ["privacy", "erasures", "export"]).output
+    assert after.strip().splitlines()[1] == line
 
     # Again, from a log line on standard input: nobody left to erase, nothing new.
     log = f"2026-11-18 10:00:01 INFO bot.services.data_forget erasure recorded: {line}\n"
@@ -230,6 +234,13 @@ def test_erasures_of_another_secret_are_refused(
     done = runner.invoke(app, ["privacy", "erasures", "reapply", str(keys)])
     assert done.exit_code == 2
     assert "1 erasures were made under another VOY_PSEUDONYM_SECRET" in done.output
+    # Exported after the secret changed: still marked with the secret they were made
+    # under (and the export says so), so the reapply refuses them as before.
+    exported = runner.invoke(app, ["privacy", "erasures", "export"])
+    assert "1 erasures were made under another" in exported.stderr
+    keys.write_text(exported.stdout)
+    again = runner.invoke(app, ["privacy", "erasures", "reapply", str(keys)])
+    assert again.exit_code == 2 and "made under another" in again.output
 
 
 def test_erasures_reapply_refuses_a_file_without_keys(db: str, tmp_path: Path) -> None:

@@ -270,11 +270,11 @@ async def test_one_erasure_recorded_twice_at_once_is_kept_once(
     key = data_forget.erasure_key(1001, "s")
 
     async def first(session: AsyncSession) -> object:
-        return await data_forget._record(session, data_forget.Recorded(key, now))
+        return await data_forget._record(session, data_forget.Recorded(key, now, "c"))
 
     async def second(session: AsyncSession) -> object:
         later = now + timedelta(seconds=1)
-        return await data_forget._record(session, data_forget.Recorded(key, later))
+        return await data_forget._record(session, data_forget.Recorded(key, later, "c"))
 
     outcome = await _race(sessions, first, second)
     assert outcome is False, outcome  # not new, and no error

@@ -23,6 +23,7 @@ def upgrade() -> None:
         "erasures",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("forgotten_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("secret_check", sa.String(length=8), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_erasures")),
     )
 
