@@ -109,27 +109,64 @@ class DurableUpdateQueue(asyncio.Queue[object]):
 
         A redelivered update (its batch was not confirmed when the process died) is
         already in the log: :func:`recover` queued it at start-up, or it was handled; it
-        is not queued again. If storing fails the error propagates and the updates stay
-        collected for the next flush: the ``getUpdates`` that would confirm them is not
-        sent, and if the process dies Telegram delivers them again.
+        is not queued again. If storing the batch fails, its updates are stored one by
+        one (:meth:`_one_by_one`); if the database itself fails, the error propagates and
+        the updates not stored stay collected for the next flush: the ``getUpdates`` that
+        would confirm them is not sent, and if the process dies Telegram delivers them
+        again.
         """
         async with self._flushing:
             batch = self._unstored[:]
             if not batch:
                 return 0
-            async with self._sessions() as session:
-                stored = [await inbox.store(session, update) for update in batch]
-                await session.commit()
-            del self._unstored[: len(batch)]
-            queued = 0
-            for update, inbound_id in zip(batch, stored, strict=True):
-                if inbound_id is None:
-                    _log.info("update %s was delivered before; not queued again", update.update_id)
-                    continue
-                self._stored[inbox.fingerprint(update)] = inbound_id
-                self.put_nowait(update)
-                queued += 1
-            return queued
+            try:
+                async with self._sessions() as session:
+                    stored = [await inbox.store(session, update) for update in batch]
+                    await session.commit()
+            except Exception:
+                # One update that cannot be stored must not hold up the rest for good
+                # (the batch would be tried again forever): one by one instead.
+                _log.exception("could not store %d updates together; one by one", len(batch))
+                return await self._one_by_one(batch)
+            return self._hand_on(batch, stored)
+
+    async def _one_by_one(self, batch: list[Update]) -> int:
+        """Store ``batch`` an update per transaction; one that cannot be stored as it
+        came is kept as far as it can be (:func:`inbox.store_unstorable`). If even that
+        fails (the database), the updates stored so far are queued and the error raised:
+        the rest stay for the next flush."""
+        stored: list[int | None] = []
+        try:
+            for update in batch:
+                try:
+                    async with self._sessions() as session:
+                        inbound_id = await inbox.store(session, update)
+                        await session.commit()
+                except Exception as exc:
+                    _log.exception("update %s cannot be stored as it came", update.update_id)
+                    async with self._sessions() as session:
+                        await inbox.store_unstorable(session, update, exc)
+                        await session.commit()
+                    inbound_id = None  # failed: for an operator, not handled
+                stored.append(inbound_id)
+        finally:
+            queued = self._hand_on(batch[: len(stored)], stored)
+        return queued
+
+    def _hand_on(self, batch: list[Update], stored: list[int | None]) -> int:
+        """Drop ``batch`` (stored) from the collected updates and queue those to handle."""
+        del self._unstored[: len(batch)]
+        queued = 0
+        for update, inbound_id in zip(batch, stored, strict=True):
+            if inbound_id is None:
+                _log.info(
+                    "update %s is not handled now (stored before, or unstorable)", update.update_id
+                )
+                continue
+            self._stored[inbox.fingerprint(update)] = inbound_id
+            self.put_nowait(update)
+            queued += 1
+        return queued
 
 
 class IntakeRequest(BaseRequest):

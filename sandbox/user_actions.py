@@ -171,6 +171,15 @@ def _contact(value: Any) -> dict[str, Any] | None:
     return contact
 
 
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogate, which JSON can escape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
     """Simulate a user message; return ``{"update_id", "message_id"}``."""
     user, chat = _user_and_chat(core, payload)
@@ -178,6 +187,9 @@ def post_message(core: SandboxCore, payload: dict[str, Any]) -> dict[str, Any]:
     text = payload.get("text")
     if text is not None and not isinstance(text, str):
         raise ValueError('"text" must be a string')
+    for words in (text, payload.get("caption")):
+        if isinstance(words, str) and not _is_unicode(words):
+            raise ValueError("text with a lone surrogate: Telegram delivers only valid Unicode")
     contact = _contact(payload.get("contact"))
     if contact is not None and (media is not None or text):
         raise ValueError("a contact is a message of its own (no text, no media)")

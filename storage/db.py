@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -21,8 +20,6 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage import inline_sqlite
-
-_log = logging.getLogger(__name__)
 
 
 class DatabaseFolderError(Exception):
@@ -84,18 +81,17 @@ def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngin
 
 
 def _jsonable(value: object) -> object:
-    """What JSON cannot hold as it is: a date as the Bot API writes it (Unix seconds; PTB
-    leaves an InaccessibleMessage's ``date`` 0 as a datetime in ``to_dict``); anything
-    else as its text, logged. A value one update carries must never fail the batch of
-    updates it arrived with: the intake would try that batch again forever."""
+    """A date as the Bot API writes it (Unix seconds): PTB's ``to_dict`` leaves an
+    InaccessibleMessage's ``date`` (0) as a datetime, and an update carrying one (a pin
+    of an old message) could not be stored at all. Anything else JSON cannot hold is an
+    error, as with :func:`json.dumps`."""
     if isinstance(value, datetime):
         return int(value.timestamp())
-    _log.warning("stored %s as text in a JSON column", type(value).__name__)
-    return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def to_json(value: object) -> str:
-    """The engines' JSON serializer: :func:`json.dumps`, with :func:`_jsonable`."""
+    """The engines' JSON serializer: :func:`json.dumps`, dates as :func:`_jsonable` says."""
     return json.dumps(value, default=_jsonable)
 
 

@@ -567,6 +567,40 @@ async def store(session: AsyncSession, update: Update) -> int | None:
     return new_id
 
 
+def _storable(text: str | None) -> str | None:
+    """``text`` with what no database can hold (a lone surrogate) replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8") if text else text
+
+
+async def store_unstorable(session: AsyncSession, update: Update, error: BaseException) -> None:
+    """Keep what can be kept of an update whose row could not be written as it came: its
+    ids, kind and text (made storable), marked failed with the reason, so that the batch
+    it arrived with is stored and confirmed (one bad update must not stop the intake), and
+    an operator sees it (``voy updates``)."""
+    kind, text = describe(update)
+    user, chat = update.effective_user, update.effective_chat
+    message = update.effective_message
+    row = {
+        "update_id": update.update_id,
+        "fingerprint": fingerprint(update),
+        "telegram_user_id": user.id if user else None,
+        "chat_id": chat.id if chat else None,
+        "message_id": message.message_id if message else None,
+        "kind": kind,
+        "text": _storable(text),
+        "payload": {"update_id": update.update_id},
+        "status": INBOUND_FAILED,
+        "error": f"not stored as it came: {type(error).__name__}: {str(error)[:300]}",
+        "received_at": utcnow(),
+    }
+    insert = insert_for(session)
+    await session.execute(
+        insert(InboundMessage.__table__)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=[InboundMessage.__table__.c.fingerprint])
+    )
+
+
 async def to_handle(session: AsyncSession, update: Update) -> int | None:
     """Return the id of ``update``'s row if it still waits to be handled, else None.
 

@@ -88,6 +88,13 @@ async def test_errors_of_the_control_api(server: SandboxServer, client: SandboxC
         assert response.status_code == 404 and response.json()["ok"] is False
         response = await http.post("/messages", json={"user": {"id": 5}, "text": "x"})
         assert response.status_code == 400
+        # A lone surrogate (JSON can escape one): refused, as Telegram would never deliver
+        # it; accepted, it made every getUpdates after it fail.
+        broken = json.dumps({"user": YOUTH.user_payload(), "text": "hi \ud83d"})
+        response = await http.post(
+            "/messages", content=broken, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400 and "surrogate" in response.text
         assert (await http.get("/chats/424242/messages")).status_code == 404
     personas = await client.personas()
     assert personas[2]["chat"] == COMMITTEE.chat and personas[0]["kind"] == "youth"
