@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
 from bot.i18n import html_to_plain
-from bot.services import lifecycle, questions, safeguarding
+from bot.services import lifecycle, org, questions, safeguarding
 from bot.services.data_rights import PURGED
 from bot.services.org import region_chain
 from bot.services.privacy import find_personal_data
@@ -372,9 +372,11 @@ async def choose(
 
 # Unchosen suggestions handed on per sweep at most (the rest in the next one).
 UNCHOSEN_BATCH = 100
-# Suggestions whose wait ran out longer ago than this are left alone (retention closes
-# them): only a first upgrade finds such a backlog.
+# Suggestions whose wait ran out this long before the rule first ran are left alone
+# (retention closes them): only a first upgrade finds such a backlog.
 UNCHOSEN_LATEST = timedelta(days=7)
+# The org setting holding when the rule first ran (ISO 8601).
+UNCHOSEN_SINCE = "unchosen_suggestions_since"
 
 
 @dataclass
@@ -393,17 +395,23 @@ async def route_unchosen(
     from nor turned down within ``after``: they saw only the entries' questions, never an
     answer, and every matter raised gets one. A question whose words were erased
     (retention) has nothing left to hand on and is withdrawn, as is one the young person
-    asked again in the same words since: the later one stands for it. Only waits that
-    ran out within :data:`UNCHOSEN_LATEST` count."""
+    asked again in the same words since: the later one stands for it. Waits that ran out
+    more than :data:`UNCHOSEN_LATEST` before this rule first ran are left alone."""
     done = Unchosen()
+    # Not a backlog from before this rule (a first upgrade): months-old questions reaching
+    # cadres, and their askers, out of the blue. Fixed at the rule's first run, so a long
+    # outage later leaves nothing behind.
+    since = await org.get_setting(session, UNCHOSEN_SINCE)
+    if since is None:
+        since = now.isoformat()
+        await org.set_setting(session, UNCHOSEN_SINCE, since)
+    oldest = datetime.fromisoformat(since) - UNCHOSEN_LATEST
     due = await session.scalars(
         select(Question)
         .where(
             Question.status == lifecycle.SUGGESTED,
             Question.last_activity_at <= now - after,
-            # Not a backlog from before this rule (a first upgrade): months-old questions
-            # reaching cadres, and their askers, out of the blue.
-            Question.last_activity_at > now - after - UNCHOSEN_LATEST,
+            Question.last_activity_at > oldest - after,
         )
         .order_by(Question.id)
         .limit(UNCHOSEN_BATCH)
@@ -421,7 +429,8 @@ async def route_unchosen(
         )
         if not logs:
             continue
-        superseded = question.text == PURGED or await _asked_again(session, question)
+        erased = question.text == PURGED
+        superseded = not erased and await _asked_again(session, question)
         # The suggestions' buttons stop here: a press from now on is told where it went.
         await session.execute(
             update(MatchLog)
@@ -432,10 +441,9 @@ async def route_unchosen(
             )
             .execution_options(synchronize_session=False)
         )
-        if superseded:
-            lifecycle.fire(
-                question, "withdraw", actor="system", now=now, note=lifecycle.WITHDRAWN_SUPERSEDED
-            )
+        if erased or superseded:  # nothing left to hand on, or the later one stands for it
+            note = lifecycle.WITHDRAWN_SUPERSEDED if superseded else PURGED
+            lifecycle.fire(question, "withdraw", actor="system", now=now, note=note)
             done.superseded += 1
             continue
         assignment = await questions.route(

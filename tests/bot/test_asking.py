@@ -405,3 +405,17 @@ async def test_suggestions_left_long_before_this_rule_are_not_handed_on(
             session, now=NOW + timedelta(days=30) + wait, after=wait, tz=TZ
         )
         assert [r.question.text for r in done.routed] == ["团费咋交"]
+    # The limit is fixed when the rule first runs: a sweeper down for weeks afterwards
+    # leaves nothing behind.
+    later = NOW + timedelta(days=31)
+    async with unit_of_work(sessions) as session:
+        user = await _user(session)
+        shown = await asking.ask(
+            session, user=user, text="团关系咋转", index=index, max_length=100, now=later, tz=TZ
+        )
+        assert isinstance(shown, asking.Suggested)
+    async with unit_of_work(sessions) as session:
+        done = await asking.route_unchosen(
+            session, now=later + timedelta(days=20), after=wait, tz=TZ
+        )
+        assert [r.question.text for r in done.routed] == ["团关系咋转"]
