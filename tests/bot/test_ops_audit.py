@@ -9,6 +9,7 @@ import asyncio
 import logging
 import re
 import socket
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -325,30 +326,37 @@ def test_run_warns_at_start_when_the_pseudonym_secret_is_unset(tmp_path: Path) -
     assert unset.returncode == chosen.returncode == 75  # the Bot API is not there
 
 
+async def _run_webhook(
+    sandbox: SandboxServer, tmp_path: Path, port: int
+) -> subprocess.CompletedProcess[str]:
+    """``voy run`` in webhook mode on ``port`` against the sandbox, on a new database."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
+    upgraded = await asyncio.to_thread(run_voy, ["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url)
+    assert upgraded.returncode == 0
+    return await asyncio.to_thread(
+        run_voy,
+        [
+            *("run", "--bot-api-url", sandbox.base_url),
+            *("--webhook-url", "https://bot.example.org/tg"),
+            *("--listen", "127.0.0.1", "--port", str(port)),
+        ],
+        tmp_path,
+        VOY_TELEGRAM_TOKEN=TOKEN,
+        VOY_DATABASE_URL=url,
+        VOY_WEBHOOK_SECRET="s" * 40,
+    )
+
+
 async def test_run_whose_webhook_port_is_taken_says_so_and_is_not_restarted(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     """The port is the operator's to change: one line, exit 2. (Every OSError at run was
     called a listen error, so a database lost at start-up was one too.)"""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
-    upgraded = await asyncio.to_thread(run_voy, ["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url)
-    assert upgraded.returncode == 0
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = await asyncio.to_thread(
-            run_voy,
-            [
-                *("run", "--bot-api-url", sandbox.base_url),
-                *("--webhook-url", "https://bot.example.org/tg"),
-                *("--listen", "127.0.0.1", "--port", str(port)),
-            ],
-            tmp_path,
-            VOY_TELEGRAM_TOKEN=TOKEN,
-            VOY_DATABASE_URL=url,
-            VOY_WEBHOOK_SECRET="s" * 40,
-        )
+        result = await _run_webhook(sandbox, tmp_path, port)
     assert "Traceback" not in result.stderr, result.stderr[-600:]
     assert result.returncode == 2, result.stderr[-600:]
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
@@ -359,29 +367,15 @@ async def test_run_under_flood_control_at_start_is_restarted(
 ) -> None:
     """Two instances starting together can meet Telegram's flood control on setWebhook:
     it passes, so exit 75 (restarted), not 2 (which systemd leaves down for good)."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}"
-    upgraded = await asyncio.to_thread(run_voy, ["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url)
-    assert upgraded.returncode == 0
-    client = SandboxClient(sandbox.url.rstrip("/"))
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
+    client = SandboxClient(sandbox.url.rstrip("/"))
     try:
         await client.set_fault(
             "setWebhook", 429, description="Too Many Requests: retry after 3", retry_after=3
         )
-        result = await asyncio.to_thread(
-            run_voy,
-            [
-                *("run", "--bot-api-url", sandbox.base_url),
-                *("--webhook-url", "https://bot.example.org/tg"),
-                *("--listen", "127.0.0.1", "--port", str(port)),
-            ],
-            tmp_path,
-            VOY_TELEGRAM_TOKEN=TOKEN,
-            VOY_DATABASE_URL=url,
-            VOY_WEBHOOK_SECRET="s" * 40,
-        )
+        result = await _run_webhook(sandbox, tmp_path, port)
     finally:
         await client.aclose()
     assert result.returncode == 75, result.stderr[-600:]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from bot.cli import app
@@ -38,17 +39,22 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
+async def _youth(session: AsyncSession, telegram_id: int, name: str) -> User:
+    youth, _ = await users.touch(
+        session,
+        telegram_id=telegram_id,
+        first_name=name,
+        language_code="zh",
+        default_locale="zh-Hans",
+    )
+    return youth
+
+
 async def _seed(url: str, *, views: int) -> None:
     engine = create_engine(url)
     try:
         async with unit_of_work(create_session_factory(engine)) as session:
-            youth, _ = await users.touch(
-                session,
-                telegram_id=YOUTH,
-                first_name="小明",
-                language_code="zh",
-                default_locale="zh-Hans",
-            )
+            youth = await _youth(session, YOUTH, "小明")
             wang = await users.get_by_telegram_id(session, 2001)
             assert wang is not None
             for number in range(views):
@@ -96,21 +102,9 @@ async def _seed_question(url: str, *, later: bool = False) -> None:
     engine = create_engine(url)
     try:
         async with unit_of_work(create_session_factory(engine)) as session:
-            youth, _ = await users.touch(
-                session,
-                telegram_id=YOUTH,
-                first_name="小明",
-                language_code="zh",
-                default_locale="zh-Hans",
-            )
+            youth = await _youth(session, YOUTH, "小明")
             if not later:
-                await users.touch(
-                    session,
-                    telegram_id=YOUTH + 1,
-                    first_name="小红",
-                    language_code="zh",
-                    default_locale="zh-Hans",
-                )
+                await _youth(session, YOUTH + 1, "小红")
             question = await questions.create(
                 session, user=youth, text="我家住在东湖路8号，想问助学金", now=utcnow()
             )
