@@ -40,18 +40,24 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
     await engine.dispose()
 
 
+async def _xiaoming(session: AsyncSession) -> User:
+    """The young person 1001, 小明."""
+    youth, _ = await users.touch(
+        session,
+        telegram_id=1001,
+        first_name="小明",
+        language_code="zh-hans",
+        default_locale="zh-Hans",
+    )
+    return youth
+
+
 async def _question(
     sessions: async_sessionmaker[AsyncSession], now: datetime, **values: object
 ) -> int:
     """A young person's question in district-c about employment (李老师 and 张老师 cover it)."""
     async with unit_of_work(sessions) as session:
-        youth, _ = await users.touch(
-            session,
-            telegram_id=1001,
-            first_name="小明",
-            language_code="zh-hans",
-            default_locale="zh-Hans",
-        )
+        youth = await _xiaoming(session)
         question = Question(
             user_id=youth.id,
             text="高新区哪里有大学生实习岗位",
@@ -228,13 +234,7 @@ async def test_a_press_being_handled_is_not_overtaken_by_the_unchosen_sweep(
     now = Clock().now()
     try:
         async with unit_of_work(sessions) as session:
-            youth, _ = await users.touch(
-                session,
-                telegram_id=1001,
-                first_name="小明",
-                language_code="zh-hans",
-                default_locale="zh-Hans",
-            )
+            youth = await _xiaoming(session)
             shown = await asking.ask(
                 session, user=youth, text="团关系咋转", index=index, max_length=100, now=now, tz=TZ
             )
