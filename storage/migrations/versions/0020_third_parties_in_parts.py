@@ -114,7 +114,10 @@ _MARKERS = (
     '"chat_owner_left"',
     '"rich_message"',
 )
-_BATCH = 1000
+# Each batch is a range of this many ids, from the next stored one, which reads its own
+# rows once: a filter on the text with ORDER BY id LIMIT made PostgreSQL read and sort all
+# the rows after the previous batch (or the whole table) for each batch.
+_STEP = 10_000
 
 _inbound = sa.table(
     "inbound_messages",
@@ -281,22 +284,21 @@ def upgrade() -> None:
     bind = op.get_bind()
     text = sa.cast(_inbound.c.payload, sa.Text)
     carries = sa.or_(*(text.like(f"%{marker}%") for marker in _MARKERS))
-    last = 0
-    while True:
+    first = sa.select(sa.func.min(_inbound.c.id))
+    start = bind.scalar(first.where(_inbound.c.id > 0))
+    while start is not None:
+        end = start + _STEP
         rows = bind.execute(
             sa.select(_inbound.c.id, _inbound.c.payload)
-            .where(_inbound.c.id > last, carries)
+            .where(_inbound.c.id >= start, _inbound.c.id < end, carries)
             .order_by(_inbound.c.id)
-            .limit(_BATCH)
         ).all()
-        if not rows:
-            return
         for row_id, payload in rows:
             if isinstance(payload, dict) and (clean := _without_others(payload)) is not None:
                 bind.execute(
                     sa.update(_inbound).where(_inbound.c.id == row_id).values(payload=clean)
                 )
-        last = rows[-1][0]
+        start = bind.scalar(first.where(_inbound.c.id >= end))
 
 
 def downgrade() -> None:
