@@ -26,8 +26,9 @@ from knowledge.normalize import normalize, small_talk
 from knowledge.store import add_phrasing
 from knowledge.types import Hit
 from storage.base import utcnow
+from storage.db import insert_for
 from storage.faq import SOURCE_SUGGESTION, MatchLog
-from storage.models import Cadre, User
+from storage.models import Cadre, OrgSetting, User
 from storage.questions import Question
 
 # Below this confidence the nearest entry says nothing reliable about the topic.
@@ -402,9 +403,13 @@ async def route_unchosen(
     # cadres, and their askers, out of the blue. Fixed at the rule's first run, so a long
     # outage later leaves nothing behind.
     since = await org.get_setting(session, UNCHOSEN_SINCE)
-    if since is None:
-        since = now.isoformat()
-        await org.set_setting(session, UNCHOSEN_SINCE, since)
+    if since is None:  # the first run: two sweeps at once keep one moment (insert or ignore)
+        await session.execute(
+            insert_for(session)(OrgSetting)
+            .values(key=UNCHOSEN_SINCE, value=now.isoformat())
+            .on_conflict_do_nothing(index_elements=[OrgSetting.key])
+        )
+        since = await org.get_setting(session, UNCHOSEN_SINCE)
     oldest = datetime.fromisoformat(since) - UNCHOSEN_LATEST
     due = await session.scalars(
         select(Question)
