@@ -33,8 +33,8 @@ def _org_topics(settings: Settings, *, file_only: bool) -> set[str] | None:
     file linted where no SQLite database exists yet is linted without them: the check
     must not create a database, nor fail for the lack of one."""
     url = make_url(settings.database_url)
-    missing = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    if file_only and missing and not Path(str(url.database)).exists():
+    in_a_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+    if file_only and in_a_file and not Path(str(url.database)).exists():
         typer.echo(
             f"voy: topics not checked: no database at {url.database} to read the "
             "organisation's from (set VOY_DATABASE_URL, or run `voy db upgrade` and "

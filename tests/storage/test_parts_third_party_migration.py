@@ -8,16 +8,12 @@ row not yet handled still is."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import insert, select
-from telegram import Update
-
-from bot.services import inbox
 from storage import migrate
 from storage.db import create_engine
-from storage.models import InboundMessage
+from tests.bot.test_stored_third_parties import GIFT
+from tests.storage.stored_updates import assert_stripped, rows_of, upgraded
 
 ME = {"id": 1001, "is_bot": False, "first_name": "小明"}
 FRIEND = {"id": 853_274_619, "is_bot": False, "first_name": "张三丰", "username": "zhangsan_2010"}
@@ -52,19 +48,6 @@ MENTIONING_POLL = {
     ],
 }
 TASK = {"id": 1, "text": "买书", "completed_by_user": FRIEND, "completion_date": 1}
-GIFT = {
-    "id": "g1",
-    "star_count": 15,
-    "sticker": {
-        "file_id": "s",
-        "file_unique_id": "su",
-        "width": 9,
-        "height": 9,
-        "is_animated": False,
-        "is_video": False,
-        "type": "custom_emoji",
-    },
-}
 MENTIONED_IN_RICH = {"type": "text_mention", "text": "班长", "user": FRIEND}
 PAYLOADS: dict[str, dict[str, Any]] = {
     "winners": {
@@ -155,35 +138,10 @@ def _row(n: int, name: str, status: str) -> dict[str, Any]:
 
 async def test_stored_updates_lose_the_third_parties_their_parts_carry(db_url: str) -> None:
     engine = create_engine(db_url)
-    table = InboundMessage.__table__
-    statuses = ("handled", "failed", "received", "requeued")
-    rows = [
-        _row(n, name, statuses[n % len(statuses)])
-        for n, name in enumerate(PAYLOADS)
-        if name != "plain"
-    ]
-    rows.append(_row(99, "plain", "handled"))
+    rows = rows_of(PAYLOADS, _row)
     try:
-        await migrate.upgrade(engine, "0019_erasures")
-        async with engine.begin() as connection:
-            for row in rows:
-                await connection.execute(insert(table).values(**row))
-        await migrate.upgrade(engine)
-        async with engine.connect() as connection:
-            found = {
-                text: payload
-                for text, payload in (
-                    await connection.execute(select(table.c.text, table.c.payload))
-                ).all()
-            }
-        for name, payload in found.items():
-            if name == "plain":
-                continue
-            stored = json.dumps(payload, ensure_ascii=False)
-            assert not [t for t in THIRD_PARTY if t in stored], (name, stored)
-            # What was not handled yet can still be: PTB reads it.
-            assert Update.de_json(inbox.readable(payload), None) is not None, name
-        assert found["plain"] == rows[-1]["payload"]  # the sender's own words stay
+        found = await upgraded(engine, rows, before="0019_erasures")
+        assert_stripped(found, rows, THIRD_PARTY)
         message = {name: found[name]["message"] for name in found if name != "edited"}
         assert message["winners"]["giveaway_winners"]["winners"] == [ME]  # the sender won
         assert message["completed"]["giveaway_completed"]["giveaway_message"] == IDS

@@ -6,16 +6,11 @@ added or removed. What handling reads stays, so a row not yet handled still is."
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import insert, select
-from telegram import Update
-
-from bot.services import inbox
 from storage import migrate
 from storage.db import create_engine
-from storage.models import InboundMessage
+from tests.storage.stored_updates import assert_stripped, rows_of, upgraded
 
 ME = {"id": 1001, "is_bot": False, "first_name": "小明"}
 BOT = {"id": 999, "is_bot": True, "first_name": "青年之声"}
@@ -110,35 +105,10 @@ def _row(n: int, name: str, status: str) -> dict[str, Any]:
 
 async def test_stored_updates_lose_the_third_parties_they_carry(db_url: str) -> None:
     engine = create_engine(db_url)
-    table = InboundMessage.__table__
-    statuses = ("handled", "failed", "received", "requeued")
-    rows = [
-        _row(n, name, statuses[n % len(statuses)])
-        for n, name in enumerate(PAYLOADS)
-        if name != "plain"
-    ]
-    rows.append(_row(99, "plain", "handled"))
+    rows = rows_of(PAYLOADS, _row)
     try:
-        await migrate.upgrade(engine, "0017_forward_origin_cleanup")
-        async with engine.begin() as connection:
-            for row in rows:
-                await connection.execute(insert(table).values(**row))
-        await migrate.upgrade(engine)
-        async with engine.connect() as connection:
-            found = {
-                text: payload
-                for text, payload in (
-                    await connection.execute(select(table.c.text, table.c.payload))
-                ).all()
-            }
-        for name, payload in found.items():
-            if name == "plain":
-                continue
-            stored = json.dumps(payload, ensure_ascii=False)
-            assert not [t for t in THIRD_PARTY if t in stored], (name, stored)
-            # What was not handled yet can still be: PTB reads it.
-            assert Update.de_json(inbox.readable(payload), None) is not None, name
-        assert found["plain"] == rows[-1]["payload"]  # the sender's own words stay
+        found = await upgraded(engine, rows, before="0017_forward_origin_cleanup")
+        assert_stripped(found, rows, THIRD_PARTY)
         message = found["forward"]["message"]
         assert message["forward_origin"] == {"type": "user", "date": 1}
         assert message["forward_date"] == 1 and "forward_from" not in message
