@@ -611,6 +611,13 @@ async def answer_to_youth(
     )
 
 
+def with_helpline(tr: Translator, text: str) -> Html:
+    """``text`` (Telegram HTML) with the helpline's numbers under it: every message that
+    tells a young person their question went to a person has them, so a call for help
+    the safeguarding list missed still gets them."""
+    return Html(text + "\n" + tr("ask.helpline"))
+
+
 async def youth_notice(
     session: AsyncSession,
     question: Question,
@@ -634,7 +641,7 @@ async def youth_notice(
         session,
         kind=NOTICE,
         chat_id=asker.telegram_id,
-        text=Html(text + "\n" + tr("ask.helpline")) if helpline else text,
+        text=with_helpline(tr, text) if helpline else text,
         due_at=now,
         dedupe_key=f"notice:{question.id}:{key}:{len(question.events)}",
         audience=AUDIENCE_YOUTH,

@@ -157,7 +157,7 @@ async def _render(
         )
     else:
         key = "ask.routed" if outcome.cadre is not None else "youth.routed_pool"
-        routed = Html(tr(key, ref=outcome.question.id) + "\n" + tr("ask.helpline"))
+        routed = notify.with_helpline(tr, tr(key, ref=outcome.question.id))
         text = _with_forward_note(tr, routed, forwarded)
         await message.reply_text(
             text, reply_markup=share_identity_keyboard(tr, outcome.question.id)

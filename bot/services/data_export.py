@@ -50,13 +50,13 @@ def _at(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-# What the bot said at once to each message (the match log's band).
 def _yours(response: str | None) -> str | None:
     """A button the person pressed; None for what the bot recorded when they pressed
     none (the suggestions went to a person, or were asked again)."""
     return None if response in (RESPONSE_NO_CHOICE, RESPONSE_SUPERSEDED) else response
 
 
+# What the bot said at once to each message (the match log's band).
 _REPLY_OF_BAND = {"answer": "faq_answer", "suggest": "did_you_mean", "route": "passed_to_a_person"}
 
 
