@@ -5,6 +5,7 @@ on staff learns who first wrote it; its personal data is masked like any text.""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,6 +27,7 @@ THIRD_PARTY = (
     "张三丰",
     "zhangsan_2010",
     "1777",
+    "-1001777",
     "李四光",
     "东湖青年频道",
     "donghu_youth",
@@ -50,6 +52,16 @@ ORIGINS: list[tuple[dict[str, Any], str]] = [
         "东湖公园夏令营开始招募营员，名额有限，报名请加微信 donghu2026",
     ),
 ]
+
+
+def _leaks(leaked: str, text: str) -> bool:
+    """Whether ``text`` holds ``leaked``; an id only as a whole number, not as digits of
+    another (a message's date, 1795177712, is not the friend 1777)."""
+    if leaked.lstrip("-").isdigit():
+        return re.search(rf"(?<![\d-]){re.escape(leaked)}(?!\d)", text) is not None
+    return leaked in text
+
+
 # The start of what the young person is told when a forwarded message reaches staff.
 NOTE = "你转发的这条消息"
 HIDDEN = ("一三八一二三四五六七八", "幺三九 零零一二 三四五六", "donghu2026")
@@ -80,7 +92,7 @@ async def test_a_forwarded_message_is_asked_marked_and_without_its_sender(
         shown = card["text"]
         assert "转发" in shown and "东湖公园" in shown, shown
         for leaked in (*THIRD_PARTY, *HIDDEN):
-            assert leaked not in shown, (leaked, shown)
+            assert not _leaks(leaked, shown), (leaked, shown)
     async with harness.sessions() as session:
         asked = list(await session.scalars(select(Question).order_by(Question.id)))
         stored = [
@@ -91,11 +103,12 @@ async def test_a_forwarded_message_is_asked_marked_and_without_its_sender(
     # The stored updates keep that a message was forwarded, not who first wrote it.
     assert sum('"forward_origin"' in payload for payload in stored) == 3
     for leaked in THIRD_PARTY:
-        assert not any(leaked in payload for payload in stored), leaked
+        assert not any(_leaks(leaked, payload) for payload in stored), leaked
     # 小明's own copy says which of his messages were forwarded (and not from whom).
     data = await _document(harness, await _reply(harness, XIAOMING, "/mydata", "voy-mydata-"))
     assert [q["messages"][0]["forwarded"] for q in data["questions"]] == [True, True, True]
-    assert not any(leaked in json.dumps(data, ensure_ascii=False) for leaked in THIRD_PARTY)
+    exported = json.dumps(data, ensure_ascii=False)
+    assert not any(_leaks(leaked, exported) for leaked in THIRD_PARTY)
 
 
 async def test_a_forwarded_follow_up_is_marked_on_the_cadres_card(harness: BotHarness) -> None:
