@@ -58,7 +58,11 @@ def create_engine(url: str, *, inline: bool = True, **kwargs: Any) -> AsyncEngin
                 raise DatabaseFolderError(
                     str(exc.filename or folder), database, exc.strerror or str(exc)
                 ) from exc
-        connect_args = {"timeout": 30, **kwargs.pop("connect_args", {})}
+        # How long to wait for another process's lock: 30 s, or the URL's ``?timeout=``
+        # (SQLAlchemy reads that, but its own connect_args used to override it).
+        timeout = parsed.query.get("timeout", 30)
+        timeout = timeout[-1] if isinstance(timeout, tuple) else timeout
+        connect_args = {"timeout": float(timeout), **kwargs.pop("connect_args", {})}
         # Calls run on the event loop's thread, not aiosqlite's (storage/inline_sqlite),
         # for a plain file; a URL with options (uri=true, …) keeps aiosqlite, which reads
         # them.
