@@ -9,6 +9,7 @@ import os
 import re
 import shlex
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
@@ -28,12 +29,16 @@ from bot.cli_kb import kb_app
 from bot.cli_privacy import privacy_app
 from bot.cli_updates import updates_app
 from bot.config import ConfigError, Settings, default_database_url
+from bot.delivery import retry_wait
 from bot.services import org
 from bot.webhook import ListenError
 from storage import migrate
 from storage.db import DatabaseFolderError, create_engine, create_session_factory, unit_of_work
 
 _log = logging.getLogger("bot.cli")  # not __main__ under `python -m bot.cli`
+# The longest flood-control wait sat out before exiting; a longer one is met again after
+# the restart, a quarter of an hour later at most.
+_MAX_FLOOD_WAIT_S = 900.0
 
 app = typer.Typer(
     help="Voice of Youth (青年之声) Telegram bot.",
@@ -129,10 +134,15 @@ def run(
             UNAVAILABLE,
         )
     except RetryAfter as exc:  # flood control (instances starting together): it passes
+        # Wait it out before exiting: restarted at once (systemd's 5 s), the instance would
+        # meet it again, and calls made under flood control can prolong it.
+        wait = min(retry_wait(exc).total_seconds(), _MAX_FLOOD_WAIT_S)
+        _log.warning("flood control at start: waiting %.0f s before exiting", wait)
+        time.sleep(wait)
         fail_logged(
             settings,
-            f"the Bot API asks to wait {exc.retry_after} s before the next call (flood "
-            "control); start again after that",
+            f"the Bot API asked to wait {wait:.0f} s before the next call (flood control); "
+            "waited, start again now",
             UNAVAILABLE,
         )
     except TelegramError as exc:
@@ -296,6 +306,8 @@ _UNREACHABLE_STATES = ("08", "57P", "53300")
 # such database), which stay so until someone acts.
 _CONNECT_STATES = (*_UNREACHABLE_STATES, "28", "3D000")
 _SQLITE_CANTOPEN = 14
+# SQLITE_BUSY and SQLITE_LOCKED: another process held the file longer than the wait.
+_SQLITE_BUSY = (5, 6)
 # A socket's errors that say the network cannot get there now (no route, network down).
 _NETWORK_ERRNOS = frozenset(
     {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
@@ -322,6 +334,11 @@ def _database_error(exc: BaseException) -> str:
         hint = f"; create it (`{_createdb(url)}`), then run `voy db upgrade`"
     elif state.startswith("28"):
         hint = "; check the user and password in it, and the server's pg_hba.conf"
+    elif isinstance(code, int) and code & 0xFF in _SQLITE_BUSY:
+        hint = (
+            "; another process held it locked for longer than the wait (30 s, or the "
+            "URL's ?timeout=)"
+        )
     elif re.search(_NO_TABLE, text):
         hint = " (run `voy db upgrade` first)"
     else:
@@ -335,10 +352,14 @@ def _database_error(exc: BaseException) -> str:
 
 def _unreachable(exc: BaseException) -> bool:
     """Whether the database was out of reach (the server down or starting, the network,
-    its host unknown, no connection free), which may pass by itself, unlike a refused
+    its host unknown, no connection free, a SQLite file another process holds locked),
+    which may pass by itself, unlike a refused
     login, a missing database or a SQLite file that cannot be opened."""
     reason = exc.orig if isinstance(exc, DBAPIError) else exc
     if isinstance(reason, OSError):  # refused, unknown host, timeout
+        return True
+    code = getattr(reason, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _SQLITE_BUSY:  # another process's lock
         return True
     state = getattr(reason, "sqlstate", None)
     return isinstance(state, str) and state.startswith(_UNREACHABLE_STATES)

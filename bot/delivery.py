@@ -154,7 +154,7 @@ def classify(
     """Decide what a failed send means for its row (``attempts``: failures before this one)."""
     error = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, RetryAfter):
-        return Outcome(STATE_PENDING, error, attempts, due_at=now + _retry_after(exc))
+        return Outcome(STATE_PENDING, error, attempts, due_at=now + retry_wait(exc))
     if isinstance(exc, ChatMigrated):
         return Outcome(STATE_PENDING, error, attempts, due_at=now, chat_id=exc.new_chat_id)
     if isinstance(exc, Forbidden):
@@ -177,7 +177,8 @@ _OUTCOME_LABELS = {
 }
 
 
-def _retry_after(exc: RetryAfter) -> timedelta:
+def retry_wait(exc: RetryAfter) -> timedelta:
+    """How long Telegram's flood control asks to wait, whichever type PTB gives it in."""
     with warnings.catch_warnings():  # PTB 22 warns that this becomes a timedelta
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after

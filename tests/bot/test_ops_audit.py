@@ -9,7 +9,9 @@ import asyncio
 import logging
 import re
 import socket
+import sqlite3
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -127,6 +129,33 @@ def test_run_tells_a_database_out_of_reach_from_a_refused_configuration(
     assert run_voy(upgrade, tmp_path, VOY_DATABASE_URL=old).returncode == 0
     stale = run_voy(["run"], tmp_path, VOY_DATABASE_URL=old, **env)
     assert stale.returncode == 2 and "voy db upgrade" in stale.stderr, stale.stderr[-600:]
+
+
+def test_a_sqlite_file_another_process_holds_locked_is_out_of_reach_for_now(
+    tmp_path: Path,
+) -> None:
+    """A backup or a long `voy db upgrade` holding the file: it passes, so exit 75 (a
+    systemd unit restarts it), not 2 (left down); and the URL's ?timeout= is the wait
+    (our own 30 s used to override it)."""
+    path = tmp_path / "voy.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    assert run_voy(["db", "upgrade"], tmp_path, VOY_DATABASE_URL=url).returncode == 0
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        result = run_voy(
+            ["kb", "match", "怎么入团"], tmp_path, VOY_DATABASE_URL=f"{url}?timeout=1"
+        )
+        waited = time.monotonic() - started
+    finally:
+        holder.close()
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 75, result.stderr[-600:]
+    (line,) = result.stderr.strip().splitlines()
+    assert "database is locked" in line and "another process held it locked" in line, line
+    assert waited < 20, waited  # one second's wait, not 30
 
 
 def test_a_database_that_does_not_exist_says_how_to_create_it(tmp_path: Path) -> None:
@@ -366,19 +395,24 @@ async def test_run_under_flood_control_at_start_is_restarted(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     """Two instances starting together can meet Telegram's flood control on setWebhook:
-    it passes, so exit 75 (restarted), not 2 (which systemd leaves down for good)."""
+    it passes, so exit 75 (restarted), not 2 (which systemd leaves down for good), after
+    sitting out the wait (restarted 5 s later, it met the flood control again)."""
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     client = SandboxClient(sandbox.url.rstrip("/"))
     try:
         await client.set_fault(
-            "setWebhook", 429, description="Too Many Requests: retry after 3", retry_after=3
+            "setWebhook", 429, description="Too Many Requests: retry after 2", retry_after=2
         )
         result = await _run_webhook(sandbox, tmp_path, port)
+        exited = time.time()
+        (*_, last_call) = [c for c in await client.calls() if c["method"] == "setWebhook"]
     finally:
         await client.aclose()
     assert result.returncode == 75, result.stderr[-600:]
+    assert exited - last_call["time"] >= 2, "exited before the flood-control wait was over"
     # (PTB's rate limiter logs its last retry with a traceback; ours is the last line.)
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("voy: the Bot API asks to wait 3 s"), last
+    assert last.startswith("voy: the Bot API asked to wait 2 s"), last
+    assert "flood control at start: waiting 2 s before exiting" in result.stderr
