@@ -25,13 +25,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(SOURCES)
 	$(BIN)/mypy bot handlers knowledge storage sandbox bench
 
+# Tests run in one process per core (pytest-xdist); PYTEST_WORKERS=0 runs them in this one.
+PYTEST_WORKERS ?= auto
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The whole suite again with every general database fixture on PostgreSQL (no lint).
 VOY_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 test-postgres: $(STAMP)
-	VOY_TEST_BACKEND=postgres VOY_TEST_POSTGRES_URL=$(VOY_TEST_POSTGRES_URL) $(BIN)/pytest $(PYTEST_ARGS)
+	VOY_TEST_BACKEND=postgres VOY_TEST_POSTGRES_URL=$(VOY_TEST_POSTGRES_URL) $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix $(SOURCES)
