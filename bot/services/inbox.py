@@ -146,10 +146,16 @@ _HOLDS_PART = ("quote", "external_reply")
 #   or left by themselves is the sender);
 # - people a service message names beside its sender (classmates invited to a video
 #   chat, a giveaway's winners, the other person of a proximity alert, the group's next
-#   owner), and who added a poll's option or ticked a checklist's task: dropped, but for
-#   the sender;
+#   owner), who added a poll's option or ticked a checklist's task (as themselves or as a
+#   chat), who opened the topic of a channel's direct messages chat the message is in
+#   (its topic id stays), and whom a guest bot's message answers (guest_bot_caller_user
+#   and _chat): dropped, but for the sender (and the message's own chat);
+# - chats other than the message's own and the sender's, in a giveaway (those to join,
+#   the one that ran it: as a forward's origin would name it) and as a gift's publisher:
+#   dropped;
 # - a message a service message is about (a giveaway completed, a checklist's tasks done
 #   or added, a poll's option added or deleted, a suggested post): as replied to, above.
+# A guest_message (sent to the bot as a guest in a chat) is stripped as any message.
 # Kept as they come: via_bot (a bot, not a person), sender_chat (the sender speaking as
 # their channel or as the group) and quote (words of the message replied to, formatting
 # only; dropped once handled, above).
@@ -184,9 +190,10 @@ _ENTITIES_IN = (
     ("poll_option_deleted", "option_text_entities"),
 )
 # Items of a part (a poll's options, a checklist's tasks): their entities, and who added
-# or ticked them.
+# or ticked them (a user, or a chat).
 _ITEMS_IN = (("poll", "options"), ("checklist", "tasks"), ("checklist_tasks_added", "tasks"))
 _ITEM_USERS = ("added_by_user", "completed_by_user")
+_ITEM_CHATS = ("added_by_chat", "completed_by_chat")
 # Users a service message names beside its sender: in a list, or one each; of these PTB
 # requires some (:func:`readable` fills them in blank).
 _USER_LISTS_IN = (("video_chat_participants_invited", "users"), ("giveaway_winners", "winners"))
@@ -195,7 +202,18 @@ _REQUIRED_USERS_IN = (
     ("proximity_alert_triggered", "watcher"),
     ("chat_owner_changed", "new_owner"),
 )
-_USERS_IN = (*_REQUIRED_USERS_IN, ("chat_owner_left", "new_owner"))
+_USERS_IN = (
+    *_REQUIRED_USERS_IN,
+    ("chat_owner_left", "new_owner"),
+    ("direct_messages_topic", "user"),
+)
+# Whom a guest bot's message answers: a user, or a chat.
+_CALLER_USER, _CALLER_CHAT = "guest_bot_caller_user", "guest_bot_caller_chat"
+# Chats a part names: in a list, or one (PTB requires it: :func:`readable` fills it in).
+_CHAT_LISTS_IN = (("giveaway", "chats"),)
+_REQUIRED_CHATS_IN = (("giveaway_winners", "chat"),)
+# Parts holding a gift, whose publisher is a chat.
+_GIFTS = ("gift", "gift_upgrade_sent", "unique_gift")
 # A message held in a service message, which is about it.
 _HOLDS_MESSAGE_IN = (
     ("giveaway_completed", "giveaway_message"),
@@ -217,6 +235,7 @@ _MESSAGES = (
     "edited_channel_post",
     "business_message",
     "edited_business_message",
+    "guest_message",
 )
 
 
@@ -260,21 +279,29 @@ def _in_part(message: dict[str, Any], key: str, name: str) -> Any:
     return part.get(name) if isinstance(part, dict) else None
 
 
-def _item_without_others(item: Any, own: Callable[[Any], bool]) -> Any:
-    """A poll's option or a checklist's task without the users it names but ``own`` ones."""
+def _item_without_others(
+    item: Any, own: Callable[[Any], bool], own_chat: Callable[[Any], bool]
+) -> Any:
+    """A poll's option or a checklist's task without the users and chats it names but
+    ``own`` and ``own_chat`` ones."""
     if not isinstance(item, dict):
         return item
-    out = {k: v for k, v in item.items() if k not in _ITEM_USERS or own(v)}
+    out = {
+        k: v
+        for k, v in item.items()
+        if (k not in _ITEM_USERS or own(v)) and (k not in _ITEM_CHATS or own_chat(v))
+    }
     if (entities := _unmentioned(item.get("text_entities"))) is not None:
         out["text_entities"] = entities
     return out
 
 
 def _parts_without_others(
-    message: dict[str, Any], own: Callable[[Any], bool]
+    message: dict[str, Any], own: Callable[[Any], bool], own_chat: Callable[[Any], bool]
 ) -> dict[str, dict[str, Any]]:
     """The parts of ``message`` (a poll, a game, a checklist, a service message's content)
-    that carry other people than ``own`` ones, without them."""
+    that carry other people than ``own`` ones, or other chats than ``own_chat`` ones,
+    without them."""
     changed: dict[str, dict[str, Any]] = {}
 
     def change(key: str, name: str, value: Any) -> None:
@@ -289,7 +316,7 @@ def _parts_without_others(
     for key, name in _ITEMS_IN:
         items = _in_part(message, key, name)
         if isinstance(items, list):
-            clean = [_item_without_others(item, own) for item in items]
+            clean = [_item_without_others(item, own, own_chat) for item in items]
             if clean != items:
                 change(key, name, clean)
     for key, name in _HOLDS_MESSAGE_IN:
@@ -304,6 +331,22 @@ def _parts_without_others(
         user = _in_part(message, key, name)
         if user is not None and not own(user):
             drop(key, name)
+    for key, name in _CHAT_LISTS_IN:
+        chats = _in_part(message, key, name)
+        if isinstance(chats, list) and not all(own_chat(c) for c in chats):
+            change(key, name, [c for c in chats if own_chat(c)])
+    for key, name in _REQUIRED_CHATS_IN:
+        chat = _in_part(message, key, name)
+        if chat is not None and not own_chat(chat):
+            drop(key, name)
+    for key in _GIFTS:
+        gift = _in_part(message, key, "gift")
+        if (
+            isinstance(gift, dict)
+            and "publisher_chat" in gift
+            and not own_chat(gift["publisher_chat"])
+        ):
+            change(key, "gift", {k: v for k, v in gift.items() if k != "publisher_chat"})
     return changed
 
 
@@ -341,13 +384,27 @@ def _without_others_in(message: dict[str, Any]) -> dict[str, Any] | None:
     def own(user: Any) -> bool:
         return _is_bot(user) or (isinstance(user, dict) and user.get("id") == sender_id)
 
+    # The chat the message is in, and the chat its sender speaks as.
+    chat_ids = {
+        c.get("id")
+        for c in (message.get("chat"), message.get("sender_chat"))
+        if isinstance(c, dict)
+    } - {None}
+
+    def own_chat(chat: Any) -> bool:
+        return isinstance(chat, dict) and chat.get("id") in chat_ids
+
     members = message.get("new_chat_members")
     if isinstance(members, list) and not all(own(m) for m in members):
         changed["new_chat_members"] = [m for m in members if own(m)]
-    changed.update(_parts_without_others(message, own))
+    changed.update(_parts_without_others(message, own, own_chat))
     dropped = [k for k in (*_LEGACY_FORWARD, "external_reply") if k in message]
     if "left_chat_member" in message and not own(message["left_chat_member"]):
         dropped.append("left_chat_member")
+    if _CALLER_USER in message and not own(message[_CALLER_USER]):
+        dropped.append(_CALLER_USER)
+    if _CALLER_CHAT in message and not own_chat(message[_CALLER_CHAT]):
+        dropped.append(_CALLER_CHAT)
     if not changed and not dropped:
         return None
     out = {k: v for k, v in message.items() if k not in dropped}
@@ -383,6 +440,7 @@ _ORIGIN_BLANKS: dict[str, dict[str, Any]] = {
 }
 _CONTACT_BLANKS = {"phone_number": "", "first_name": ""}
 _STORY_CHAT_BLANK = {"id": 0, "type": "private"}
+_CHAT_BLANK = {"id": 0, "type": "channel"}
 
 
 def _filled(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -407,13 +465,17 @@ def _filled(message: dict[str, Any]) -> dict[str, Any] | None:
         part = (out or message).get(key)
         if isinstance(part, dict) and name not in part:
             out = {**(out or message), key: {**part, name: _USER_BLANK}}
+    for key, name in _REQUIRED_CHATS_IN:
+        part = (out or message).get(key)
+        if isinstance(part, dict) and name not in part:
+            out = {**(out or message), key: {**part, name: _CHAT_BLANK}}
     return out
 
 
 def readable(payload: dict[str, Any]) -> dict[str, Any]:
     """A stored update's payload as PTB can read it back: a forward's origin, a contact,
-    a story and a service message, stored without who they name, get the blank fields PTB
-    requires."""
+    a story, a service message and a giveaway's winners, stored without who they name, get
+    the blank fields PTB requires."""
     out = dict(payload)
     for key in _MESSAGES:
         message = out.get(key)

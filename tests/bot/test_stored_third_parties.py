@@ -287,6 +287,87 @@ def _giveaway_completed(stored: dict[str, Any], revived: Message) -> None:
 
 # The chat a friend's story was posted in: a private chat, named by the friend.
 FRIENDS_CHAT = {**{k: FRIEND[k] for k in ("id", "first_name", "username")}, "type": "private"}
+# A classmate's channel: named by them, as the chat their posts speak as.
+FRIENDS_CHANNEL = {"id": -1_008_532_746, "type": "channel", "title": "张三丰的频道"}
+# A channel's direct messages chat, and the topic a classmate opened in it.
+DIRECT = {"id": -100_888, "type": "supergroup", "title": "团委私信", "is_direct_messages": True}
+FRIENDS_TOPIC = {"topic_id": 77, "user": FRIEND}
+CHANNEL = {"id": -100_999, "type": "channel", "title": "团委"}
+# Another bot, a guest in the group, answering whoever called it.
+GUEST_BOT = {"id": 556, "is_bot": True, "first_name": "百科", "username": "baike_bot"}
+CALLED_BY_A_CLASSMATE = {
+    "guest_bot_caller_user": FRIEND,
+    "guest_bot_caller_chat": {**FRIENDS_CHANNEL, "username": "zhangsan_2010"},
+}
+UNIQUE_GIFT = {
+    "gift_id": "u1",
+    "base_name": "小熊",
+    "name": "小熊-7",
+    "number": 7,
+    "model": {"name": "m", "sticker": GIFT["sticker"], "rarity_per_mille": 5},
+    "symbol": {"name": "s", "sticker": GIFT["sticker"], "rarity_per_mille": 5},
+    "backdrop": {
+        "name": "b",
+        "colors": {"center_color": 1, "edge_color": 2, "symbol_color": 3, "text_color": 4},
+        "rarity_per_mille": 5,
+    },
+    "publisher_chat": FRIENDS_CHANNEL,
+}
+
+
+def _topic(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["direct_messages_topic"] == {"topic_id": 77}  # which topic, not who opened it
+    assert revived.direct_messages_topic is not None
+    assert revived.direct_messages_topic.topic_id == 77
+
+
+def _guest_answer(stored: dict[str, Any], revived: Message) -> None:
+    assert not [k for k in stored if k.startswith("guest_bot_caller")]
+    assert revived.guest_bot_caller_user is None and revived.guest_bot_caller_chat is None
+    assert revived.text == "张三 问的是东湖"
+
+
+def _card_in_a_topic(stored: dict[str, Any], revived: Message) -> None:
+    card = stored["reply_to_message"]
+    assert {k: card[k] for k in CARD} == CARD  # the bot's own card: its header is read
+    assert card["direct_messages_topic"] == {"topic_id": 77}
+    assert not [k for k in card if k.startswith("guest_bot_caller")]
+    replied = revived.reply_to_message
+    assert replied is not None and replied.text == CARD["text"]
+
+
+def _ticked_as_a_channel(stored: dict[str, Any], revived: Message) -> None:
+    (task,) = stored["checklist"]["tasks"]
+    assert "completed_by_chat" not in task and task["completion_date"] == DATE - 5
+    assert revived.checklist is not None
+
+
+def _added_as_a_channel(stored: dict[str, Any], revived: Message) -> None:
+    option = stored["poll"]["options"][1]
+    assert "added_by_chat" not in option and option["addition_date"] == DATE - 5
+    assert revived.poll is not None and len(revived.poll.options) == 2
+
+
+def _channels_giveaway(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["giveaway"]["chats"] == [GROUP]  # the group it is in, not the channel
+    assert revived.giveaway is not None and revived.giveaway.winner_count == 2
+
+
+def _channels_winners(stored: dict[str, Any], revived: Message) -> None:
+    winners = stored["giveaway_winners"]
+    assert "chat" not in winners and winners["winners"] == [ME]  # the sender won
+    assert revived.giveaway_winners is not None and revived.giveaway_winners.chat.id == 0
+
+
+def _published_gift(stored: dict[str, Any], revived: Message) -> None:
+    (key,) = [k for k in ("gift", "gift_upgrade_sent", "unique_gift") if k in stored]
+    assert "publisher_chat" not in stored[key]["gift"]  # the gift, not who published it
+    assert getattr(revived, key) is not None
+
+
+def _guest_message(stored: dict[str, Any], revived: Message) -> None:
+    assert stored["reply_to_message"] == IDS_ONLY
+    assert revived.text == "这是真的吗"
 
 
 CASES: list[tuple[str, dict[str, Any], Check]] = [
@@ -540,6 +621,154 @@ CASES: list[tuple[str, dict[str, Any], Check]] = [
         _rich,
     ),
     (
+        "a channel's answer in the direct messages topic a classmate opened",
+        {
+            "message": _message(
+                DIRECT,
+                text="收到",
+                sender_chat=CHANNEL,
+                direct_messages_topic=FRIENDS_TOPIC,
+                **{"from": {"id": 136_817_688, "is_bot": True, "first_name": "Channel"}},
+            )
+        },
+        _topic,
+    ),
+    (
+        "a guest bot's answer to a classmate",
+        {
+            "message": _message(
+                GROUP,
+                text="张三 问的是东湖",
+                **{"from": GUEST_BOT},
+                **CALLED_BY_A_CLASSMATE,
+            )
+        },
+        _guest_answer,
+    ),
+    (
+        "a reply to the bot's card in a classmate's topic, the bot a guest there",
+        {
+            "message": _message(
+                DIRECT,
+                text="周六",
+                reply_to_message={
+                    **CARD,
+                    "direct_messages_topic": FRIENDS_TOPIC,
+                    **CALLED_BY_A_CLASSMATE,
+                },
+            )
+        },
+        _card_in_a_topic,
+    ),
+    (
+        "a checklist a classmate ticked as their channel",
+        {
+            "message": _message(
+                GROUP,
+                checklist={
+                    "title": "清单",
+                    "tasks": [
+                        {
+                            "id": 1,
+                            "text": "买书",
+                            "completed_by_chat": FRIENDS_CHANNEL,
+                            "completion_date": DATE - 5,
+                        }
+                    ],
+                },
+            )
+        },
+        _ticked_as_a_channel,
+    ),
+    (
+        "an option a classmate added to a poll as their channel",
+        {
+            "message": _message(
+                GROUP,
+                poll={
+                    **POLL,
+                    "question_entities": [],
+                    "explanation_entities": [],
+                    "description_entities": [],
+                    "options": [
+                        {"persistent_id": "1", "text": "周六", "voter_count": 0},
+                        {
+                            "persistent_id": "2",
+                            "text": "周日",
+                            "voter_count": 0,
+                            "added_by_chat": FRIENDS_CHANNEL,
+                            "addition_date": DATE - 5,
+                        },
+                    ],
+                },
+            )
+        },
+        _added_as_a_channel,
+    ),
+    (
+        "a classmate's channel's giveaway forwarded",
+        {
+            "message": _message(
+                GROUP,
+                giveaway={
+                    "chats": [FRIENDS_CHANNEL, GROUP],
+                    "winners_selection_date": DATE + 60,
+                    "winner_count": 2,
+                },
+                forward_origin={
+                    "type": "channel",
+                    "date": DATE - 600,
+                    "chat": FRIENDS_CHANNEL,
+                    "message_id": 3,
+                },
+            )
+        },
+        _channels_giveaway,
+    ),
+    (
+        "a classmate's channel's giveaway won",
+        {
+            "message": _message(
+                giveaway_winners={
+                    "chat": FRIENDS_CHANNEL,
+                    "giveaway_message_id": 3,
+                    "winners_selection_date": DATE - 60,
+                    "winner_count": 1,
+                    "winners": [ME],
+                },
+            )
+        },
+        _channels_winners,
+    ),
+    (
+        "a gift a classmate's channel published",
+        {"message": _message(gift={"gift": {**GIFT, "publisher_chat": FRIENDS_CHANNEL}})},
+        _published_gift,
+    ),
+    (
+        "a gift's upgrade, the gift a classmate's channel's",
+        {
+            "message": _message(
+                gift_upgrade_sent={"gift": {**GIFT, "publisher_chat": FRIENDS_CHANNEL}}
+            )
+        },
+        _published_gift,
+    ),
+    (
+        "a unique gift a classmate's channel published",
+        {"message": _message(unique_gift={"gift": UNIQUE_GIFT, "origin": "upgrade"})},
+        _published_gift,
+    ),
+    (
+        "a guest message replying to a classmate",
+        {
+            "guest_message": _message(
+                GROUP, text="这是真的吗", guest_query_id="gq1", reply_to_message=CLASSMATES_MESSAGE
+            )
+        },
+        _guest_message,
+    ),
+    (
         "an edited message mentioning someone",
         {"edited_message": _message(text="班长说", entities=[MENTION], edit_date=DATE + 5)},
         lambda stored, _revived: None,
@@ -628,6 +857,25 @@ KEPT: list[tuple[str, dict[str, Any]]] = [
     ("via_bot", _message(text="天气", via_bot={"id": 555, "is_bot": True, "first_name": "天气"})),
     # The sender themselves, speaking as their channel or as the group (anonymous admin).
     ("sender_chat", _message(GROUP, text="/queue", sender_chat=GROUP)),
+    # The topic the sender opened in a channel's direct messages chat: theirs.
+    (
+        "direct_messages_topic",
+        _message(DIRECT, text="你好", direct_messages_topic={"topic_id": 77, "user": ME}),
+    ),
+    # A giveaway's winners announced in the group it ran in: the group is the message's.
+    (
+        "giveaway_winners",
+        _message(
+            GROUP,
+            giveaway_winners={
+                "chat": GROUP,
+                "giveaway_message_id": 30,
+                "winners_selection_date": DATE - 60,
+                "winner_count": 1,
+                "winners": [ME],
+            },
+        ),
+    ),
     # Words of the bot's card replied to, formatting only: dropped once handled.
     (
         "quote",
