@@ -1,4 +1,4 @@
-"""The data migrations that rewrite stored updates (0015, 0017, 0018, 0020) walk
+"""The data migrations that rewrite stored updates (0015, 0017, 0018, 0020, 0021) walk
 inbound_messages in batches: every row they strip is reached wherever its id falls (ids
 with gaps, more rows than one batch), and on PostgreSQL each row is read about once, not
 the whole table again for each batch."""
@@ -21,7 +21,7 @@ FRIEND = {"id": 853_274_619, "is_bot": False, "first_name": "张三丰"}
 GROUP = {"id": -100555, "type": "supergroup", "title": "初二(3)班"}
 MENTION = {"type": "text_mention", "offset": 0, "length": 2, "user": FRIEND}
 # What each of the migrations strips: a classmate's message replied to (0015, 0018), a
-# forward's first writer (0017), a mention in a poll (0020).
+# forward's first writer (0017), a mention in a poll (0020), who opened the topic (0021).
 CARRIES = {
     "message_id": 60,
     "date": 2,
@@ -31,6 +31,7 @@ CARRIES = {
     "reply_to_message": {"message_id": 30, "date": 1, "chat": GROUP, "from": FRIEND, "text": "好"},
     "forward_origin": {"type": "user", "date": 1, "sender_user": FRIEND},
     "forward_date": 1,
+    "direct_messages_topic": {"topic_id": 7, "user": FRIEND},
     "poll": {
         "id": "p1",
         "question": "班长 说的对吗",
@@ -50,6 +51,7 @@ MIGRATIONS = [
     ("0016_forwarded_messages", "0017_forward_origin_cleanup"),
     ("0017_forward_origin_cleanup", "0018_third_parties_cleanup"),
     ("0019_erasures", "0020_third_parties_in_parts"),
+    ("0020_third_parties_in_parts", "0021_topics_callers_chats"),
 ]
 # How many times a migration reads the whole table besides stripping it: 0015 builds an
 # index on chat_id.
