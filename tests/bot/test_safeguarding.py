@@ -601,15 +601,15 @@ def test_long_text_costs_in_proportion_to_its_length() -> None:
     long = ("我想问一下怎么入团，团费交多少？volunteer hours 证明怎么开，谢谢！" * 60)[:2000]
     assert assess(long) is None  # no hit: every category is scanned in full
 
-    def best(text: str) -> float:
-        timings = []
-        for _ in range(20):
-            start = time.perf_counter()
+    # The least of many rounds, in turn, in this process's CPU time (the suite's other
+    # workers do not count).
+    best = [float("inf")] * 2
+    for _ in range(20):
+        for i, text in enumerate((long, long[:200])):
+            start = time.process_time()
             assess(text)
-            timings.append(time.perf_counter() - start)
-        return min(timings)
-
-    ratio = best(long) / best(long[:200])
+            best[i] = min(best[i], time.process_time() - start)
+    ratio = best[0] / best[1]
     assert ratio < 40, f"2,000 characters took {ratio:.0f} times as long as 200"
 
 
