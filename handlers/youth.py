@@ -100,7 +100,8 @@ async def cry_for_help(
 
 
 async def _after(context: BotContext, outcome: asking.Outcome) -> None:
-    """A routed question's card goes to its cadre or the committee's pool."""
+    """A routed question's card goes to its cadre or the committee's pool; after a call
+    for help, what the young person writes next joins it."""
     if isinstance(outcome, asking.Urgent):
         await notify.urgent(
             context.session,
@@ -110,6 +111,7 @@ async def _after(context: BotContext, outcome: asking.Outcome) -> None:
             settings=context.services.settings,
             now=context.services.clock.now(),
         )
+        await _keep_listening(context, outcome.question.id)
     elif isinstance(outcome, asking.Routed):
         await notify.card(
             context.session,
@@ -120,6 +122,20 @@ async def _after(context: BotContext, outcome: asking.Outcome) -> None:
             nearest=notify.nearest(context.services.knowledge, outcome.question),
             turned_down=notify.rejected(context.services.knowledge, outcome.question),
         )
+
+
+async def _keep_listening(context: BotContext, question_id: int) -> None:
+    """The reply to a call for help invites the young person to go on telling: their next
+    text (within ``VOY_PENDING_STEP_MINUTES``) is a follow-up of that ticket, for the
+    person who holds it, not a new question matched against the FAQ. A wish draft in
+    progress keeps its step (the draft waits, as it does for the call itself)."""
+    await conversations.expect_again(
+        context.session,
+        chat_id=context.user.telegram_id,
+        kind=conversations.AWAIT_FOLLOW_UP,
+        now=context.services.clock.now(),
+        question_id=question_id,
+    )
 
 
 def _with_forward_note(tr: Translator, text: Html, forwarded: bool) -> Html:
@@ -412,6 +428,8 @@ async def submit_follow_up(
             now=now,
             nearest=[],
         )
+    if assignment.question.urgent:  # they may have more to tell: it joins this ticket too
+        await _keep_listening(context, question_id)
     await message.reply_text(
         _with_forward_note(
             context.tr, context.tr("youth.follow_up_sent", ref=question_id), forwarded

@@ -161,3 +161,24 @@ async def test_the_committees_copy_of_a_long_cry_fits_with_who_holds_it(
     card = await _wait(harness, COMMITTEE, seq, f"紧急关注 #{urgent.id}")
     assert "李" * 128 in card["text"] and "卡片放不下" in card["text"], card["text"][-300:]
     assert utf16_units(card["text"]) <= 4096
+
+
+async def test_what_they_tell_next_reaches_the_same_person(harness: BotHarness) -> None:
+    """The reply to a call for help invites the young person to go on ("可以继续告诉我发生
+    了什么"): what they write next joins that ticket and reaches the cadre who holds it.
+    It was asked as a new question instead: a ticket of its own, a card without the call
+    for help, or FAQ suggestions about joining the league for "我该怎么办"."""
+    await _setup(harness)
+    said = texts(await harness.send(XIAOMING, "同学一直欺负我，我不想去学校了"))
+    assert "继续告诉我" in said
+    (urgent,) = await _urgent_questions(harness)
+    for more in ("是我们班的三个男生，已经两个星期了", "我该怎么办"):
+        seq = await harness.client.last_seq()
+        replies = await harness.send(XIAOMING, more)
+        said = texts(replies)
+        assert f"#{urgent.id}" in said and "你是想问" not in said, said
+        card = await _wait(harness, LI["id"], seq, more)
+        assert f"问题 #{urgent.id} " in card["text"], card["text"]
+    async with harness.sessions() as session:
+        asked = (await session.scalars(select(Question))).all()
+    assert [q.id for q in asked] == [urgent.id]
