@@ -240,7 +240,11 @@ async def hand_over(update: Update, context: BotContext) -> None:
         return
     await _after(context, outcome)
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    if response == asking.RESPONSE_NONE:  # the choices give way to what was chosen
+        chose = context.tr("ask.you_chose", question=context.tr.plain("ask.none_of_these"))
+        await query.edit_message_text(chose)
+    else:  # the FAQ's answer stays readable
+        await query.edit_message_reply_markup(None)
     await _render(message, context.tr, outcome)
 
 

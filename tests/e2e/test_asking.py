@@ -126,12 +126,16 @@ async def test_a_chosen_suggestion_with_personal_data_is_answered_not_learned(
 
 
 async def test_none_of_these_routes(cautious: BotHarness) -> None:
+    """The choices give way to what was chosen, as a suggestion chosen does: the message
+    kept asking "你是想问：" with nothing under it."""
     (reply,) = await cautious.send(XIAOMING, "团关系咋转")
     await cautious.press(XIAOMING, reply, "以上都不是")
     (question,) = await _questions(cautious)
     assert question.reason == "none_of_these" and question.text == "团关系咋转"
     routed = [m for m in await cautious.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
     assert "转给团干部" in routed["text"]
+    choices = await cautious.message(XIAOMING["id"], reply["message_id"])
+    assert choices["text"] == "你选择了：以上都不是，找人工解答" and not buttons(choices)
 
 
 async def test_suggestions_left_without_a_choice_go_to_a_person(cautious: BotHarness) -> None:
