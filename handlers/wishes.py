@@ -146,7 +146,8 @@ async def _reask(
 
 
 async def photo(update: Update, context: BotContext) -> None:
-    """A photo: part of a wish draft, a claimer's proof, or (otherwise) not understood."""
+    """A photo: part of a wish draft, a claimer's proof, or (otherwise) its caption asked
+    as a question; a photo without one is not understood."""
     message = update.effective_message
     assert message is not None and message.photo
     if await youth.cry_for_help(message, context, message.caption, update_id=update.update_id):
@@ -174,7 +175,10 @@ async def photo(update: Update, context: BotContext) -> None:
     if draft is None:
         if message.media_group_id is not None and await _more_proof(message, context, file_id):
             return
-        await message.reply_text(context.tr("message.non_text"))
+        if message.caption and message.caption.strip():  # its words are the question
+            await youth.ask(message, context, message.caption, update_id=update.update_id)
+        else:
+            await message.reply_text(context.tr("message.non_text"))
         return
     try:
         drafts.give_photo(draft, file_id, message.caption)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from telegram import CallbackQuery, Message, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop
 
@@ -53,7 +53,8 @@ async def ask(message: Message, context: BotContext, text: str, *, update_id: in
         forwarded=forwarded,
     )
     await _after(context, outcome)
-    await _render(message, context.tr, outcome, forwarded=forwarded)
+    # A photo's or a file's caption: the reply says only the words were read.
+    await _render(message, context.tr, outcome, forwarded=forwarded, media=message.text is None)
 
 
 async def reply_to_faq_answer(message: Message, context: BotContext, replied_text: str) -> bool:
@@ -145,39 +146,41 @@ def _with_forward_note(tr: Translator, text: Html, forwarded: bool) -> Html:
 
 
 async def _render(
-    message: Message, tr: Translator, outcome: asking.Outcome, *, forwarded: bool = False
+    message: Message,
+    tr: Translator,
+    outcome: asking.Outcome,
+    *,
+    forwarded: bool = False,
+    media: bool = False,
 ) -> None:
     """Reply with the outcome. A question that goes to staff (now, or after an FAQ answer
-    or suggestions the young person turned down) says so if it holds a forwarded message."""
+    or suggestions the young person turned down) says so if it holds a forwarded message;
+    one asked in a photo's or a file's caption says that only its words were read."""
     if isinstance(outcome, asking.Routed | asking.Urgent):
         forwarded = forwarded or any(m.forwarded for m in outcome.question.thread)
+    markup: InlineKeyboardMarkup | None = None
     if isinstance(outcome, asking.Urgent):
-        await message.reply_text(_with_forward_note(tr, tr("safeguard.help"), forwarded))
+        text = _with_forward_note(tr, tr("safeguard.help"), forwarded)
     elif isinstance(outcome, asking.Repeated):
-        await message.reply_text(tr("ask.repeated", ref=outcome.question_id))
+        text = tr("ask.repeated", ref=outcome.question_id)
     elif isinstance(outcome, asking.SmallTalk):
-        await message.reply_text(tr(f"ask.small_{outcome.kind}"))
+        text = tr(f"ask.small_{outcome.kind}")
     elif isinstance(outcome, asking.TooLong):
-        await message.reply_text(
-            tr("message.too_long", length=outcome.length, limit=outcome.limit)
-        )
+        text = tr("message.too_long", length=outcome.length, limit=outcome.limit)
     elif isinstance(outcome, asking.Answered):
-        await message.reply_text(
-            tr("ask.answer", answer=Html(outcome.entry.answer)),
-            reply_markup=feedback_keyboard(tr, outcome.log_id),
-        )
+        text = tr("ask.answer", answer=Html(outcome.entry.answer))
+        markup = feedback_keyboard(tr, outcome.log_id)
     elif isinstance(outcome, asking.Suggested):
-        await message.reply_text(
-            tr("ask.did_you_mean"),
-            reply_markup=suggestions_keyboard(tr, outcome.log_id, outcome.entries),
-        )
+        text = tr("ask.did_you_mean")
+        markup = suggestions_keyboard(tr, outcome.log_id, outcome.entries)
     else:
         key = "ask.routed" if outcome.cadre is not None else "youth.routed_pool"
         routed = notify.with_helpline(tr, tr(key, ref=outcome.question.id))
         text = _with_forward_note(tr, routed, forwarded)
-        await message.reply_text(
-            text, reply_markup=share_identity_keyboard(tr, outcome.question.id)
-        )
+        markup = share_identity_keyboard(tr, outcome.question.id)
+    if media:  # first: "did you mean:" must stay next to its choices
+        text = Html(tr("ask.caption_note") + "\n\n" + text)
+    await message.reply_text(text, reply_markup=markup)
 
 
 async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> None:
@@ -269,8 +272,9 @@ async def choose(update: Update, context: BotContext) -> None:
 
 
 async def other_message(update: Update, context: BotContext) -> None:
-    """Answer stickers, voice and the like: only text (and photos for wishes) is read;
-    a caption that calls for help is answered as one."""
+    """Answer stickers, voice and the like: only text (and photos for wishes) is read; a
+    caption that calls for help is answered as one, and any other caption is asked as
+    the question (the file itself is not passed on)."""
     message = update.effective_message
     if message is not None and await cry_for_help(
         message, context, message.caption, update_id=update.update_id
@@ -278,7 +282,9 @@ async def other_message(update: Update, context: BotContext) -> None:
         return
     if await wishes.draft_other(update, context):
         return
-    if message is not None:
+    if message is not None and message.caption and message.caption.strip():
+        await ask(message, context, message.caption, update_id=update.update_id)
+    elif message is not None:
         await message.reply_text(context.tr("message.non_text"))
 
 

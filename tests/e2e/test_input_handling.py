@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from storage.models import INBOUND_FAILED, INBOUND_HANDLED, InboundMessage
@@ -36,12 +38,41 @@ async def test_too_long_text_is_kept_and_explained(harness: BotHarness) -> None:
 async def test_sticker_and_photo_get_a_clear_reply(harness: BotHarness) -> None:
     sent = await harness.client.send_sticker(XIAOMING)
     await harness.settled(sent["update_id"])
-    sent = await harness.client.send_photo(XIAOMING, caption="看看这个")
+    sent = await harness.client.send_photo(XIAOMING)
     await harness.settled(sent["update_id"])
     replies = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]
-    assert len(replies) == 2 and all("文字" in m["text"] for m in replies)
+    assert len(replies) == 2 and all("请用文字" in m["text"] for m in replies)
     kinds = [(row.kind, row.text) for row in await _inbound(harness)]
-    assert kinds == [("sticker", None), ("photo", "看看这个")]
+    assert kinds == [("sticker", None), ("photo", None)]
+
+
+async def _reply_to(harness: BotHarness, sent: dict[str, Any]) -> dict[str, Any]:
+    await harness.settled(sent["update_id"])
+    return [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+
+
+async def test_a_caption_is_asked_as_the_question(harness: BotHarness) -> None:
+    """The words a young person wrote under a photo or a file are their question (they
+    were told to use words, and did): answered from the FAQ or taken to a person, with a
+    word that the picture itself was not read and goes to nobody."""
+    answered = await _reply_to(
+        harness, await harness.client.send_photo(XIAOMING, caption="团费怎么交？")
+    )
+    assert "团费按月缴纳" in answered["text"] and "只读了你附上的文字" in answered["text"]
+    seq = await harness.client.last_seq()
+    sent = await harness.client.send_document(
+        XIAOMING, "照片.pdf", caption="小区篮球场坏了找谁修，我的手机13812345678"
+    )
+    routed = await _reply_to(harness, sent)
+    async with harness.sessions() as session:
+        question = await session.scalar(select(Question).order_by(Question.id.desc()))
+    assert question is not None and question.text.startswith("小区篮球场坏了")
+    assert f"问题编号 {question.id}" in routed["text"] and "只读了你附上的文字" in routed["text"]
+    card = await harness.client.wait_for_bot_message(
+        2001, after_seq=seq, timeout=10, predicate=lambda m: "问题 #" in (m.get("text") or "")
+    )
+    assert "小区篮球场坏了" in card["text"] and "13812345678" not in card["text"]
+    assert not card.get("document") and not card.get("photo")  # the file stays with us
 
 
 async def test_unknown_command(harness: BotHarness) -> None:
