@@ -12,6 +12,7 @@ from bot.i18n import Html, Translator, html_to_plain, translator, utf16_units
 from bot.notify import masked
 from bot.services import access_log, org, outbox, users, wishes
 from bot.services.privacy import find_personal_data
+from bot.services.wish_drafts import UNDER_14
 from bot.wish_keyboards import fulfil_keyboard, owner_keyboard, receipt_keyboard, reviewer_keyboard
 from storage.models import ROLE_ADMIN, ROLE_REVIEWER, Region, User
 from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH, METHOD_PHOTO
@@ -46,6 +47,13 @@ def hours_waiting(wish: Wish, now: datetime) -> int:
     return max(int((now - wish.submitted_at).total_seconds() // 3600), 0)
 
 
+def _consent(wish: Wish) -> str:
+    """How the guardian's consent stands: needed under 14 (given or missing), else not."""
+    if wish.age_band not in UNDER_14:
+        return "not_needed"
+    return "given" if wish.guardian_consent else "missing"
+
+
 async def review_card(
     session: AsyncSession, tr: Translator, wish: Wish, check: wishes.Checklist
 ) -> str:
@@ -54,7 +62,7 @@ async def review_card(
     lines = [
         tr(
             "wish.check_ok" if check.eligible else "wish.check_warn",
-            label=tr.plain("wish.check_eligible"),
+            label=tr.plain(f"wish.check_consent_{_consent(wish)}"),
         ),
         tr(
             "wish.check_ok" if check.within_cap else "wish.check_warn",

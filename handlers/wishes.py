@@ -670,7 +670,7 @@ async def _fulfil(
     await wish_notify.to_owner(
         context.session,
         wish,
-        key="wish.fulfilled_notice",
+        key="wish.fulfilled_notice_note" if text else "wish.fulfilled_notice",
         settings=context.services.settings,
         now=now,
         markup="receipt",

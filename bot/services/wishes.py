@@ -15,7 +15,7 @@ from bot.services import access_log, outbox
 from bot.services import wish_lifecycle as life
 from bot.services.org import region_subtree
 from bot.services.privacy import find_personal_data
-from bot.services.wish_drafts import Draft
+from bot.services.wish_drafts import UNDER_14, Draft
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER, User
 from storage.questions import Conversation
 from storage.wishes import Wish, WishEvent
@@ -156,7 +156,7 @@ async def checklist(session: AsyncSession, wish: Wish, *, value_cap: int) -> Che
         )
     )
     return Checklist(
-        eligible=wish.age_band not in ("u10", "10-13") or wish.guardian_consent,
+        eligible=wish.age_band not in UNDER_14 or wish.guardian_consent,
         within_cap=wish.value_yuan <= value_cap,
         personal_data=sorted({kind for kind, _ in find_personal_data(wish.text)}),
         duplicate_of=duplicate,

@@ -121,6 +121,8 @@ async def test_from_wish_to_confirmed_receipt(harness: BotHarness) -> None:
     wish = await _submit(harness)
     card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
     assert "✅ 公开内容不含个人信息" in card["text"] and "✅ 在价值上限之内" in card["text"]
+    # Not "guardian agreed", which a 14–17-year-old was never asked.
+    assert "✅ 14 岁及以上：无需监护人同意" in card["text"] and "监护人已同意" not in card["text"]
     await harness.press(ZHANG, card, "通过并公开")
     await _wait(harness, XIAOMING["id"], seq, "已通过审核并公开")
 
@@ -182,7 +184,8 @@ async def test_the_proof_photo_reaches_the_young_person_with_the_receipt_questio
     # One message: that very photo, the note as its caption, and the buttons.
     fulfilled = await _caption(harness, XIAOMING["id"], seq, "已经实现啦")
     assert fulfilled["photo"]["file_name"] == "bike-delivered.jpg"
-    assert f"W{wish.id}" in fulfilled["caption"] and "车已送到" in fulfilled["caption"]
+    assert f"W{wish.id}" in fulfilled["caption"]
+    assert "\n对方留言：车已送到\n" in fulfilled["caption"]  # its own line, said whose
     assert [b["text"] for b in buttons(fulfilled)] == ["✅ 收到了", "❓ 还没收到"]
     assert "已通知心愿主人" in (await _last(harness, LI))["text"]
     await harness.press(XIAOMING, fulfilled, "收到了")
@@ -286,9 +289,12 @@ async def test_a_childs_wish_waits_for_guardian_consent(harness: BotHarness) -> 
     await harness.press(XIAOMING, await _last(harness, XIAOMING), "10–13 岁")
     await harness.press(XIAOMING, await _last(harness, XIAOMING), "我是监护人")
     review = await _last(harness, XIAOMING)
+    seq = await harness.client.last_seq()
     await harness.press(XIAOMING, review, "提交")
     wish = await _wish(harness)
     assert wish.guardian_consent and wish.status == life.SUBMITTED
+    card = await _wait(harness, ZHANG["id"], seq, f"W{wish.id}")
+    assert "✅ 未满 14 岁：监护人已同意" in card["text"]
 
 
 async def test_wrong_input_re_asks_and_cancel_works(harness: BotHarness) -> None:
