@@ -176,6 +176,8 @@ def _forwarded(question: Question) -> bool:
 def age_text(tr: Translator, since: datetime, now: datetime) -> str:
     """How long ago, in the reader's language."""
     minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 1:  # not "0 minutes ago"
+        return tr.plain("time.just_now")
     if minutes < 60:
         return tr.plain("time.minutes", n=minutes)
     if minutes < 60 * 48:

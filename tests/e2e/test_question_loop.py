@@ -90,6 +90,7 @@ async def test_follow_up_goes_back_to_the_same_cadre(harness: BotHarness) -> Non
     seq = await harness.client.last_seq()
     await harness.send(XIAOMING, QUESTION)
     card = await _next_card(harness, WANG["id"], seq, "问题 #")
+    assert "刚刚" in card["text"] and "0 分钟前" not in card["text"]  # asked this minute
     question = await _question(harness)
     await harness.press(WANG, card, "答复")
     seq = await harness.client.last_seq()
