@@ -126,4 +126,4 @@ async def cancel(update: Update, context: BotContext) -> None:
         await broadcasts.cancel_draft(message, context)
         return
     await conversations.clear(context.session, message.chat_id)
-    await message.reply_text(context.tr("card.cancelled"))
+    await message.reply_text(context.tr("card.cancelled" if waiting else "card.nothing_to_cancel"))

@@ -93,6 +93,8 @@ async def test_follow_up_goes_back_to_the_same_cadre(harness: BotHarness) -> Non
     assert "刚刚" in card["text"] and "0 分钟前" not in card["text"]  # asked this minute
     question = await _question(harness)
     await harness.press(WANG, card, "答复")
+    assert (await harness.send(WANG, "/cancel"))[-1]["text"] == "已取消。"  # no answer now
+    await harness.press(WANG, card, "答复")
     seq = await harness.client.last_seq()
     await harness.send(WANG, "周六有。")
     answer = await _next_card(harness, XIAOMING["id"], seq, "团干部答复了你的问题")

@@ -306,6 +306,8 @@ async def test_wrong_input_re_asks_and_cancel_works(harness: BotHarness) -> None
     assert "照片" in still["text"] and buttons(still)
     (cancelled,) = await harness.send(XIAOMING, "/cancel")
     assert "已取消" in cancelled["text"]
+    (again,) = await harness.send(XIAOMING, "/cancel")  # not "cancelled" again
+    assert again["text"] == "现在没有需要取消的操作。"
     del photo
 
 
