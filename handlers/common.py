@@ -67,7 +67,8 @@ async def _reply(update: Update, text: str, **kwargs: object) -> None:
 
 
 async def start(update: Update, context: BotContext) -> None:
-    """Greet the sender; ask a young person without a region to choose one."""
+    """Greet the sender; ask a young person without a region to choose one. Staff are
+    greeted as staff: their cards come here, /help lists their commands."""
     user = context.user
     tr = context.tr
     if update.effective_chat and update.effective_chat.type != ChatType.PRIVATE:
@@ -77,6 +78,9 @@ async def start(update: Update, context: BotContext) -> None:
         await _join_as_cadre(update, context, context.args[0])
         return
     name = update.effective_user.first_name if update.effective_user else ""
+    if any(user.has_role(role) for role in org.ORG_ROLES):  # staff: no youth's welcome
+        await _reply(update, tr("start.staff", name=name))
+        return
     if context.scope.is_new_user:
         days = context.services.settings.retention_days
         kept = tr.plain("start.kept_days", days=f"{days:g}") if days else tr.plain("start.kept")

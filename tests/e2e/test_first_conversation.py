@@ -52,6 +52,15 @@ async def test_start_greets_and_region_is_picked_in_two_levels(harness: BotHarne
     assert "欢迎回来" in texts(again) and len(again) == 1  # no picker once a region is set
 
 
+async def test_start_greets_staff_as_staff(harness: BotHarness) -> None:
+    """A cadre's /start is not a young person's welcome with a region to pick and a wish
+    to make: it says what comes to this chat and where their commands are."""
+    replies = await harness.send({"id": 2001, "first_name": "王老师"}, "/start")
+    (greeting,) = replies
+    assert "工作人员" in greeting["text"] and "/help" in greeting["text"]
+    assert not buttons(greeting) and "区域" not in greeting["text"]
+
+
 async def test_back_and_whole_district(harness: BotHarness) -> None:
     picker = (await harness.send(XIAOMING, "/start"))[-1]
     await harness.press(XIAOMING, picker, "西城区")
