@@ -100,6 +100,15 @@ _WORD_NUMERAL_CHARS = "".join(sorted(_WORD_NUMERALS))
 # number's eleven to an ID number's eighteen and the words on either side.
 _WORDED_MIN_DIGITS = 11
 _WORDED_MAX_DIGITS = 18 + 2 * _WORD_DIGITS
+# Chinese numerals next to digits of another script with nothing between them: where a
+# number glued to numeral words may end (12345678陆13812345678, 12345678陆一三八…), as
+# :func:`_part_at_words` and :func:`_part_at_script_change` decide.
+_OTHER_DIGIT = rf"[\d{''.join(_ENCLOSED)}]"
+_WORD_DIGIT = f"[{_WORD_NUMERAL_CHARS}]"
+_GLUED_WORDS = re.compile(rf"(?<={_OTHER_DIGIT}){_WORD_DIGIT}+(?={_OTHER_DIGIT})")
+_SCRIPT_CHANGE = re.compile(
+    rf"(?<={_OTHER_DIGIT})(?={_WORD_DIGIT})|(?<={_WORD_DIGIT})(?={_OTHER_DIGIT})"
+)
 # Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
 # No personal number is shorter (a QQ number has five digits).
 _RUN_MIN_DIGITS = 5
@@ -331,6 +340,12 @@ _KINDS = tuple(
 # The kinds whose text may hold digits parted like a number's and is masked whole.
 _ADDRESSES = tuple(pattern for kind, pattern in _KINDS if kind in ("email", "wechat"))
 
+# The kinds of number told from their digits alone, and the bank card, which may be any.
+_SURE_KINDS = tuple(
+    pattern for kind, pattern in _KINDS if kind in ("id_card", "phone", "landline")
+)
+_BANK_CARD = next(pattern for kind, pattern in _KINDS if kind == "bank_card")
+
 MASK_KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _KINDS))
 """The kinds of personal data, in the order they are looked for; keys of the labels."""
 
@@ -526,6 +541,12 @@ def _read_run(run: str) -> str:
     start, end = _numeral_words(run)
     if (start, end) != (0, len(run)):
         return run[:start] + _read_run(run[start:end]) + run[end:]
+    if not any(shapes.fullmatch(digits) for shapes in _SURE_NUMBERS):
+        parted = _part_at_words(run)
+        if parted is None:
+            parted = _part_at_script_change(run)
+        if parted is not None:
+            return parted
     listed = any(_LIST_MARKS & set(separator) for separator in separators)
     if separators and not listed and min(map(len, groups)) > 1 and _ID_DIGITS.fullmatch(digits):
         # An ID number, its birth date parted too (110101.2005.01.01.1234).
@@ -561,6 +582,111 @@ def _read_run(run: str) -> str:
                 written += [separator, *map(_ascii_digit, group)]
             pieces.append("".join(written))
     return "".join(pieces)
+
+
+def _part_at_words(run: str) -> str | None:
+    """:func:`_read_run` for a run with numeral words glued between digits of another
+    script that part two numbers (QQ 12345678陆13812345678): read with the words as
+    digits, the run made no number at all. The words part the run where the digits on
+    either side, read alone up to the next such words, are a mobile, ID or landline
+    number, or a card number with a number of five digits or more on the other side.
+    Elsewhere they are digits (卡号62220212三4567890123, 卡号6222021234567890一23). None
+    when no words part the run."""
+    words = [match.span() for match in _GLUED_WORDS.finditer(run)]
+    if not words:
+        return None
+    bounds = [0, *itertools.chain.from_iterable(words), len(run)]
+    pieces = [run[bounds[k] : bounds[k + 1]] for k in range(0, len(bounds), 2)]
+    readings = [_read_run(piece) for piece in pieces]
+    sure = [_holds_sure_number(reading) for reading in readings]
+    card = [bool(_BANK_CARD.search(reading)) for reading in readings]
+    # How many digits come before each piece.
+    before = list(itertools.accumulate((_count_digits(piece) for piece in pieces), initial=0))
+    cuts = [
+        span
+        for k, span in enumerate(words)
+        if sure[k]
+        or sure[k + 1]
+        or (card[k] and before[-1] - before[k + 1] >= _RUN_MIN_DIGITS)
+        or (card[k + 1] and before[k + 1] >= _RUN_MIN_DIGITS)
+    ]
+    if not cuts:
+        return None
+    # The pieces' readings by where they start and end, for text between two cuts.
+    known = {(bounds[2 * k], bounds[2 * k + 1]): reading for k, reading in enumerate(readings)}
+    edges = [0, *itertools.chain.from_iterable(cuts), len(run)]
+    parts = [run[start:end] for start, end in itertools.pairwise(edges)]
+    read = [
+        part if k % 2 else known.get(span) or _read_run(part)
+        for k, (part, span) in enumerate(zip(parts, itertools.pairwise(edges), strict=True))
+    ]
+    return _glued(parts, read)
+
+
+def _part_at_script_change(run: str) -> str | None:
+    """:func:`_read_run` for a run whose digits of one script run on into a number in
+    another that begins or ends with numeral words (QQ 12345678陆一三八一二三四五六七八,
+    一三八一二三四五六七八两12345678): the two are read apart when the numerals read
+    alone are a mobile, ID or landline number with the words left as written. Only where
+    the script changes once: a run that changes more mixes scripts digit by digit, and
+    nothing tells where one number ends. None when the run is not parted."""
+    changes = [match.start() for match in _SCRIPT_CHANGE.finditer(run)]
+    if len(changes) != 1:
+        return None
+    (change,) = changes
+    head, tail = run[:change], run[change:]
+    if run[change] in _WORD_NUMERALS:
+        read_tail = _read_run(tail)
+        words = len(read_tail) - len(read_tail.lstrip(_WORD_NUMERAL_CHARS))
+        if not words or not _holds_sure_number(read_tail):
+            return None
+        parts = [head, tail[:words], tail[words:]]
+        return _glued(parts, [_read_run(head), tail[:words], read_tail[words:]])
+    read_head = _read_run(head)
+    words = len(read_head) - len(read_head.rstrip(_WORD_NUMERAL_CHARS))
+    if not words or not _holds_sure_number(read_head):
+        return None
+    parts = [head[:-words], head[-words:], tail]
+    return _glued(parts, [read_head[:-words], head[-words:], _read_run(tail)])
+
+
+def _glued(parts: list[str], read: list[str]) -> str:
+    """The reading of a run parted at numeral words: ``parts`` alternate between text
+    read (``read``, the same lengths) and the words, left as written. Words that are the
+    digits of the number after or before them (QQ 13000000000零一12345678: 零一12345678)
+    join both numbers; glued, only one span can hold them, so the first number's takes
+    the other as :data:`_JOINED` (both hidden, masking the text again changes nothing)."""
+    for k in range(1, len(parts) - 1, 2):
+        before, words, after = parts[k - 1], parts[k], parts[k + 1]
+        if _holds_sure_number(read[k + 1]) and _holds_sure_number(read[k - 1]):
+            continue
+        if not _holds_sure_number(read[k + 1]) and _holds_sure_number(_read_run(words + after)):
+            if _ends_in_number(read[k - 1]):
+                read[k] = _JOINED * len(words)
+                read[k + 1] = _JOINED * len(after)
+        elif not _holds_sure_number(read[k - 1]):
+            joined = _read_run(before + words)
+            if _holds_sure_number(joined) and _ends_in_number(joined):
+                read[k - 1], read[k] = joined[: len(before)], joined[len(before) :]
+                read[k + 1] = _JOINED * len(after)
+    return "".join(read)
+
+
+def _holds_sure_number(reading: str) -> bool:
+    """Whether text read by :func:`_read_run` holds a mobile, ID or landline number."""
+    return any(kind.search(reading) for kind in _SURE_KINDS)
+
+
+def _ends_in_number(reading: str) -> bool:
+    """Whether text read by :func:`_read_run` ends in a mobile, ID or landline number
+    (its parting marks after it too)."""
+    end = len(reading.rstrip(_JOINED))
+    return any(match.end() == end for kind in _SURE_KINDS for match in kind.finditer(reading))
+
+
+def _count_digits(text: str) -> int:
+    """How many digits a text holds, in any script :data:`_DIGIT_RUN` reads."""
+    return sum(char in _NUMERALS or char.isdecimal() for char in text)
 
 
 def _within(spans: list[tuple[int, int]]) -> Callable[[int, int], bool]:

@@ -8,7 +8,7 @@ import time
 from datetime import date
 
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from bot.services.privacy import MASK_KINDS, find_personal_data, mask_personal_data, pseudonym
@@ -419,6 +419,7 @@ HOSTILE_UNITS = [
     "1、", "123、", "1。", "\u200b1", "x1", "a1_", "12345 ",
     "陆1", "1两", "两 1 ", "陆138 ", "138 1234 ", "1234 a", "12345678 ", "wxid_1", "1234-",
     "5678两 ", "1234 陆138 ", "138 1234 56 78 ", "56.", "2023 ", "2023-2024 12 ",
+    "13812345678陆", "1陆2", "13000000000零一12345678", "12345678陆一三八",
 ]  # fmt: skip
 
 
@@ -682,6 +683,49 @@ def test_the_numeral_word_after_another_number_is_kept() -> None:
         ("qq", "12345678"),
         ("phone", "13812345678"),
     ]
+
+
+# The same with no space: the numeral word glued to both numbers was read as a digit, and
+# the twenty digits or more made no number, so both were left visible.
+NUMERAL_WORDS_BETWEEN_NUMBERS = [
+    ("QQ 12345678陆13812345678", "QQ [QQ]陆[手机]"),
+    ("QQ12345678陸13812345678", "QQ[QQ]陸[手机]"),
+    ("QQ 12345678两13812345678", "QQ [QQ]两[手机]"),
+    ("QQ 12345678二三13812345678", "QQ [QQ]二三[手机]"),
+    ("QQ １２３４５６７８陆１３８１２３４５６７８", "QQ [QQ]陆[手机]"),
+    ("QQ 12345678陆138 1234 5678", "QQ [QQ]陆[手机]"),
+    ("QQ 12345678陆138-1234-5678找我", "QQ [QQ]陆[手机]找我"),
+    ("QQ 12345678陆138.1234.5678", "QQ [QQ]陆[手机]"),
+    ("QQ 12345678陆一三八一二三四五六七八", "QQ [QQ]陆[手机]"),
+    ("QQ 12345678陆一三八 一二三四 五六七八", "QQ [QQ]陆[手机]"),
+    ("一三八一二三四五六七八两12345678", "[手机]两12345678"),
+    ("QQ 12345678陆110101200501011234", "QQ [QQ]陆[身份证]"),
+    ("QQ 12345678陆0791-88123456", "QQ [QQ]陆[座机]"),
+    ("13812345678陆13912345678", "[手机]陆[手机]"),
+    ("QQ 123456789陆13812345678两13912345678", "QQ [QQ]陆[手机]两[手机]"),
+    ("QQ 12345678陆6222021234567890", "QQ [QQ]陆[银行卡]"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), NUMERAL_WORDS_BETWEEN_NUMBERS)
+def test_a_numeral_word_glued_between_two_numbers_parts_them(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Numerals glued inside one number written in two scripts are its digits.
+        "电话138一二三45678",
+        "卡号62220212三4567890123",
+        "卡号6222021234567890一23",
+        "身份证11010120050101一234",
+    ],
+)
+def test_numerals_inside_one_number_are_its_digits(text: str) -> None:
+    assert len(find_personal_data(text)) == 1
+    assert not re.search("[0-9]", mask_personal_data(text, LABELS))
 
 
 # A number parted by spaces before an e-mail address: the address is the whole number.
@@ -990,6 +1034,52 @@ def test_a_written_number_glued_to_numeral_words_never_survives_masking(
     left = _as_ascii(masked)
     for start in range(len(digits) - 6):
         assert digits[start : start + 7] not in left, (written, masked)
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+# A QQ number in digits of its own, glued to numeral words and the number, after or before
+# it. A number whose digits mix scripts one by one (1三8…) is left out: glued to another
+# number, nothing tells where either ends.
+_CHINESE = frozenset("〇零一幺壹二两贰貳三叁參四肆五伍六陆陸七柒八捌九玖")
+_NEIGHBOURS = st.sampled_from(["12345678", "１２３４５６７８", "987654321"])
+
+
+@settings(max_examples=_EXAMPLES, derandomize=_PROFILE != "hunt", database=None, deadline=None)
+@given(
+    number=_written_numbers(),
+    word=_NUMERAL_WORDS.filter(bool),
+    neighbour=_NEIGHBOURS,
+    number_first=st.booleans(),
+)
+@example(
+    number=("13812345678", "13812345678"), word="陆", neighbour="12345678", number_first=False
+)
+@example(
+    number=("13812345678", "一三八一二三四五六七八"),
+    word="陆",
+    neighbour="12345678",
+    number_first=False,
+)
+# The words are digits of the number after them too (零一12345678): both are hidden.
+@example(
+    number=("13000000000", "13000000000"), word="零一", neighbour="12345678", number_first=True
+)
+@example(
+    number=("110101200501011234", "一一〇一〇一二〇〇五〇一〇一一二三四"),
+    word="两",
+    neighbour="12345678",
+    number_first=True,
+)
+def test_a_written_number_glued_by_numeral_words_to_another_never_survives_masking(
+    number: tuple[str, str], word: str, neighbour: str, number_first: bool
+) -> None:
+    digits, written = number
+    assume(len({char in _CHINESE for char in written if char in _AS_ASCII}) == 1)
+    text = f"{written}{word}{neighbour}" if number_first else f"QQ {neighbour}{word}{written}"
+    masked = mask_personal_data(text, LABELS)
+    left = _as_ascii(masked).removesuffix(_as_ascii(neighbour))
+    for start in range(len(digits) - 6):
+        assert digits[start : start + 7] not in left, (text, masked)
     assert mask_personal_data(masked, LABELS) == masked
 
 
