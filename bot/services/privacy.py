@@ -109,6 +109,13 @@ _GLUED_WORDS = re.compile(rf"(?<={_OTHER_DIGIT}){_WORD_DIGIT}+(?={_OTHER_DIGIT})
 _SCRIPT_CHANGE = re.compile(
     rf"(?<={_OTHER_DIGIT})(?={_WORD_DIGIT})|(?<={_WORD_DIGIT})(?={_OTHER_DIGIT})"
 )
+# How many digits a number told from its digits alone may have, most first (an ID number,
+# a mobile number with its country code, a landline number), and a card number.
+_SURE_SIZES = (18, 17, 15, 13, 12, 11, 10)
+_CARD_SIZES = range(16, 20)
+_OLD_ID = re.compile("[0-9]{15}")
+# How a mobile number begins, or its country code.
+_MOBILE_HEADS = frozenset({*(f"1{digit}" for digit in "3456789"), "86"})
 # Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
 # No personal number is shorter (a QQ number has five digits).
 _RUN_MIN_DIGITS = 5
@@ -230,8 +237,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "student_id",
         # 学号, 学籍号, 考号, 准考证号, 学生证号: each names one pupil.
         r"(?:学号|學號|学籍号|學籍號|考号|考號|准考证号?|准考證號?|学生证号|學生證號)(?:码|碼)?"
-        # Typed in groups too (2026 3601 0203), as phone and ID numbers are.
-        rf"{_INTRO_SEP}(?P<v>[0-9a-z][0-9a-z-]{{3,24}}(?:\s[0-9][0-9-]{{1,12}})*)",
+        # Typed in groups too (2026 3601 0203), as phone and ID numbers are; a group longer
+        # than thirteen (an ID number after it) is none of its groups. Its first group runs
+        # on as long as it goes: cut short, the rest was shown.
+        rf"{_INTRO_SEP}(?P<v>[0-9a-z][0-9a-z-]{{3,}}(?:\s[0-9][0-9-]{{1,12}}(?![0-9]))*)",
     ),
     (
         "id_card",
@@ -345,6 +354,7 @@ _SURE_KINDS = tuple(
     pattern for kind, pattern in _KINDS if kind in ("id_card", "phone", "landline")
 )
 _BANK_CARD = next(pattern for kind, pattern in _KINDS if kind == "bank_card")
+_ID_CARD = next(pattern for kind, pattern in _KINDS if kind == "id_card")
 
 MASK_KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _KINDS))
 """The kinds of personal data, in the order they are looked for; keys of the labels."""
@@ -531,8 +541,9 @@ def _as_digits(match: re.Match[str], in_address: Callable[[int, int], bool]) -> 
     return _read_run(run)
 
 
-def _read_run(run: str) -> str:
-    """:func:`_as_digits` for a run, or for a part of one."""
+def _read_run(run: str, *, apart: bool = True) -> str:
+    """:func:`_as_digits` for a run, or for a part of one; ``apart``: look for a number
+    glued to others when the run read whole holds none (see :func:`_part_at_numbers`)."""
     groups = _SEPARATOR.split(run)
     separators = _SEPARATOR.findall(run)
     digits = "".join(_ascii_digit(char) for group in groups for char in group)
@@ -541,14 +552,24 @@ def _read_run(run: str) -> str:
     start, end = _numeral_words(run)
     if (start, end) != (0, len(run)):
         return run[:start] + _read_run(run[start:end]) + run[end:]
-    if not any(shapes.fullmatch(digits) for shapes in _SURE_NUMBERS):
-        parted = _part_at_words(run)
-        if parted is None:
-            parted = _part_at_script_change(run)
-        if parted is not None:
-            return parted
-    listed = any(_LIST_MARKS & set(separator) for separator in separators)
-    if separators and not listed and min(map(len, groups)) > 1 and _ID_DIGITS.fullmatch(digits):
+    reading = _read_groups(run, groups, separators, digits)
+    if not apart or any(shapes.fullmatch(digits) for shapes in _SURE_NUMBERS):
+        return reading
+    # The run may hold a number glued to numeral words or to other digits, which read
+    # whole made the run too long for any number, or a shorter one that took some of its
+    # digits: read apart, the run is read so when more of it is hidden.
+    readings = [
+        reading,
+        _part_at_words(run),
+        _part_at_script_change(run),
+        _part_at_numbers(run, groups, separators),
+    ]
+    return max((found for found in readings if found is not None), key=_hidden)
+
+
+def _read_groups(run: str, groups: list[str], separators: list[str], digits: str) -> str:
+    """:func:`_read_run` for a run read whole, its groups and their digits given."""
+    if separators and _id_groups(groups, separators) and _ID_DIGITS.fullmatch(digits):
         # An ID number, its birth date parted too (110101.2005.01.01.1234).
         return digits + _JOINED * sum(map(len, separators))
     # Groups of ASCII digits parted by one space or dash are left as written: the patterns
@@ -582,6 +603,79 @@ def _read_run(run: str) -> str:
                 written += [separator, *map(_ascii_digit, group)]
             pieces.append("".join(written))
     return "".join(pieces)
+
+
+def _id_groups(groups: list[str], separators: list[str]) -> bool:
+    """Whether groups may be an ID number's however their digits fall: not a list, and
+    no single digit but a last one before the check character (1101 0120 0801 0112 3X)."""
+    return not any(_LIST_MARKS & set(separator) for separator in separators) and all(
+        len(group) > 1 for group in groups[:-1]
+    )
+
+
+def _part_at_numbers(run: str, groups: list[str], separators: list[str]) -> str | None:
+    """:func:`_read_run` for a run holding a mobile, ID or landline number in groups
+    after or before other digits (学号 2023 110101 2008 01 01 1234, 2023.138.1234.5678):
+    read whole, the digits made no number, and the number's groups were not all read by
+    the patterns. The number's groups are put together, the rest read alone. A mobile or
+    landline number so only when the run is no card number's length (1234.5678.1381.2345
+    .678 is one card). None when the run holds no such number."""
+    digits = "".join(_ascii_digit(char) for group in groups for char in group)
+    # Where each group's digits start, and which group starts at a digit.
+    at = list(itertools.accumulate(map(len, groups), initial=0))
+    starting = {offset: k for k, offset in enumerate(at)}
+    card = len(digits) in _CARD_SIZES
+    numbers: list[tuple[int, int]] = []
+    first = 0
+    while first < len(groups) - 1:
+        # What the number may be, told from its first digits and its birth date's century
+        # (fewer patterns tried on a long run of digits that holds none).
+        head = digits[at[first] : at[first] + 2]
+        may_be_id = digits[at[first] + 6 : at[first] + 8] in ("18", "19", "20")
+        may_be_phone = not card and (head[0] == "0" or head in _MOBILE_HEADS)
+        for size in _SURE_SIZES if may_be_id or may_be_phone else ():
+            last = starting.get(at[first] + size, 0)
+            if last - first < 2 or last - first == len(groups):
+                continue
+            part, between = groups[first:last], separators[first : last - 1]
+            if (
+                may_be_id
+                and _ID_DIGITS.fullmatch(digits, at[first], at[last])
+                and (_id_groups(part, between) or _one_number(part, between))
+            ):
+                break
+            if (
+                may_be_phone
+                and any(shapes.fullmatch(digits, at[first], at[last]) for shapes in _SURE_NUMBERS)
+                and _one_number(part, between)
+            ):
+                break
+        else:
+            first += 1
+            continue
+        numbers.append((first, last))
+        first = last
+    if not numbers:
+        return None
+    # Where each group starts in the run.
+    starts = [0]
+    for group, separator in zip(groups, separators, strict=False):
+        starts.append(starts[-1] + len(group) + len(separator))
+    read: list[str] = []
+    done = 0
+    for first, last in [*numbers, (len(groups), len(groups))]:
+        if first > done:
+            # The groups between two numbers, read alone.
+            text = run[starts[done] : starts[first - 1] + len(groups[first - 1])]
+            read += [separators[done - 1] if done else "", _read_run(text, apart=False)]
+        if first < len(groups):
+            between = separators[first : last - 1]
+            read += [
+                separators[first - 1] if first else "",
+                digits[at[first] : at[last]] + _JOINED * sum(map(len, between)),
+            ]
+        done = last
+    return "".join(read)
 
 
 def _part_at_words(run: str) -> str | None:
@@ -670,6 +764,20 @@ def _glued(parts: list[str], read: list[str]) -> str:
                 read[k - 1], read[k] = joined[: len(before)], joined[len(before) :]
                 read[k + 1] = _JOINED * len(after)
     return "".join(read)
+
+
+def _hidden(reading: str) -> int:
+    """How many digits of text read by :func:`_read_run` the kinds of number hide. An old
+    ID number's fifteen digits count for none: none has been issued since 2004 (no
+    minor's), and fifteen digits with a month and a day in them are more often a number
+    beside another (QQ 987654321一一一130 00000000 is no old ID number and a mobile's
+    first digits, but a QQ and a mobile number)."""
+    hidden = [False] * len(reading)
+    for kind in (*_SURE_KINDS, _BANK_CARD):
+        for match in kind.finditer(reading):
+            if kind is not _ID_CARD or not _OLD_ID.fullmatch(match.group()):
+                hidden[match.start() : match.end()] = [True] * (match.end() - match.start())
+    return sum(hide and char in "0123456789" for hide, char in zip(hidden, reading, strict=True))
 
 
 def _holds_sure_number(reading: str) -> bool:

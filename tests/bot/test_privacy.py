@@ -873,6 +873,79 @@ def test_a_qq_number_ending_in_a_short_group_is_masked_whole(text: str, masked: 
     assert mask_personal_data(text, LABELS) == masked
 
 
+# A number in groups after another number in the same run (a student number, a year, a
+# count): read with it, the digits made no number, and the ID number was shown whenever its
+# birth date was parted (01 01) or its groups by anything but a space or a dash; a mobile
+# number too when parted by dots, slashes or the like.
+NUMBERS_AFTER_A_NUMBER = [
+    ("2023 110101 2008 01 01 1234", "2023 [身份证]", "id_card"),
+    ("12 110101 2008 01 01 1234", "12 [身份证]", "id_card"),
+    ("2023 110101.2008.0101.1234", "2023 [身份证]", "id_card"),
+    ("2023.110101.2008.01.01.1234", "2023.[身份证]", "id_card"),
+    ("2023—110101—2008—0101—1234", "2023—[身份证]", "id_card"),
+    ("2023/110101/2008/0101/123X", "2023/[身份证]", "id_card"),
+    ("2023、110101、2008、0101、1234", "2023、[身份证]", "id_card"),
+    ("２０２３ １１０１０１．２００８．０１０１．１２３４", "２０２３ [身份证]", "id_card"),
+    ("2023 一一〇一〇一 二〇〇八 〇一 〇一 一二三四", "2023 [身份证]", "id_card"),
+    ("2023 1101 0120 0801 0112 34", "2023 [身份证]", "id_card"),
+    ("2023.138.1234.5678", "2023.[手机]", "phone"),
+    ("2023 138.1234.5678", "2023 [手机]", "phone"),
+    ("123·138·1234·5678", "123·[手机]", "phone"),
+    ("2023/一三八/一二三四/五六七八", "2023/[手机]", "phone"),
+    ("电话 2 1 3 8 1 2 3 4 5 6 7 8", "电话 2 [手机]", "phone"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked", "kind"), NUMBERS_AFTER_A_NUMBER)
+def test_a_number_in_groups_after_another_is_masked(text: str, masked: str, kind: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == [kind]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+# After a student number the ID number was cut where the student number's pattern stopped,
+# and its last digits were shown (学号 2023 1101012008010|11234).
+@pytest.mark.parametrize(
+    "text",
+    [
+        "学号 2023 110101200801011234",
+        "学号 2023 110101 2008 01 01 1234",
+        "学号 2023-110101-2008-0101-1234",
+        "学号 2023 一一〇一〇一二〇〇八〇一〇一一二三四",
+        "考号 2023 110101 2008 0101 123X",
+        "学号 2023 1101 0120 0801 0112 34",
+    ],
+)
+def test_an_id_number_after_a_student_number_is_hidden_whole(text: str) -> None:
+    masked = mask_personal_data(text, LABELS)
+    assert not re.search("[0-9X一二三四五六七八九〇]", masked), masked
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+# Dates, lists and counts after a number stay as they are; a card number stays one.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2023 2026.11.24 2026.11.30",
+        "第3 2026.11.24—2026.11.30",
+        "2023.138.12",
+        "123.456.789.101",
+        "12 13 14 15 16 17 18 19 20 21 22",
+        "1 2 3 4 5 6 7 8 9 10 11 12",
+        "分数 100 135 120 98 100",
+    ],
+)
+def test_dates_and_lists_after_a_number_are_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+
+
+@pytest.mark.parametrize(
+    "card", ["1234.5678.1381.2345.678", "6222/1381/2345/6789", "1234 5678 1381 2345 678"]
+)
+def test_a_card_number_holding_a_mobile_number_is_one_card(card: str) -> None:
+    assert find_personal_data(f"卡号{card}") == [("bank_card", card)]
+
+
 # A WeChat id with WeChat's own prefix, said with no WeChat word before it.
 WXIDS = [
     ("wxid_2010_1234_5678x", "[微信]"),
