@@ -903,6 +903,21 @@ def test_a_number_in_groups_after_another_is_masked(text: str, masked: str, kind
     assert mask_personal_data(masked, LABELS) == masked
 
 
+# An ID number typed in fours, its last digit alone before the check character: read as
+# a card number, its X was shown.
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("身份证 1101 0120 0801 0112 3X", "身份证 [身份证]"),
+        ("身份证 1101-0120-0801-0112-3x，对吗", "身份证 [身份证]，对吗"),
+        ("2023 1101 0120 0801 0112 3X", "2023 [身份证]"),
+    ],
+)
+def test_an_id_number_in_fours_is_masked_with_its_check_character(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == ["id_card"]
+
+
 # After a student number the ID number was cut where the student number's pattern stopped,
 # and its last digits were shown (学号 2023 1101012008010|11234).
 @pytest.mark.parametrize(
