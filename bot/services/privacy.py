@@ -114,6 +114,10 @@ _SCRIPT_CHANGE = re.compile(
 _SURE_SIZES = (18, 17, 15, 13, 12, 11, 10)
 _CARD_SIZES = range(16, 20)
 _OLD_ID = re.compile("[0-9]{15}")
+# How an ID number's area code begins: its province's code. Read after other digits, an
+# ID number's eighteen must begin so: dates in a row (2008.09-2012.07 2012.09) hold as
+# many digits with a birth date in place, but begin with 19 or 20, which no province has.
+_PROVINCES = re.compile("1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3]|91")
 # How a mobile number begins, or its country code.
 _MOBILE_HEADS = frozenset({*(f"1{digit}" for digit in "3456789"), "86"})
 # Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
@@ -640,6 +644,7 @@ def _part_at_numbers(run: str, groups: list[str], separators: list[str]) -> str 
             part, between = groups[first:last], separators[first : last - 1]
             if (
                 may_be_id
+                and _PROVINCES.match(digits, at[first])
                 and _ID_DIGITS.fullmatch(digits, at[first], at[last])
                 and (_id_groups(part, between) or _one_number(part, between))
             ):
