@@ -34,6 +34,9 @@ _BLANK = "\x00"
 # Stands in for what parted the digits of one number (138·1234·5678, 一 三 八 …) once the
 # digits are put together; part of the number's span, matched by no pattern.
 _JOINED = "\x01"
+# Stands in for what parts the years or dates of a list (2019/2020/2021/2022) once read;
+# matched by no pattern, so no card number is read across it.
+_APART = "\x02"
 
 # Digits written out one by one in Chinese (一三八…, 幺 for 1 as it is read aloud, 〇/零/○
 # for 0, the banker's 壹贰叁, simplified or traditional), each one ASCII digit.
@@ -118,6 +121,8 @@ _OLD_ID = re.compile("[0-9]{15}")
 # ID number's eighteen must begin so: dates in a row (2008.09-2012.07 2012.09) hold as
 # many digits with a birth date in place, but begin with 19 or 20, which no province has.
 _PROVINCES = re.compile("1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3]|91")
+# A year, a year and a month, or a date, as digits (2026, 202605, 20260501).
+_DATE = re.compile(r"(?:19|20)[0-9]{2}(?:(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])?)?")
 # How a mobile number begins, or its country code.
 _MOBILE_HEADS = frozenset({*(f"1{digit}" for digit in "3456789"), "86"})
 # Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
@@ -596,6 +601,19 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
             pieces.append(_read_run(text))
         elif (
             between
+            and len(part_digits) in _CARD_SIZES
+            and _dated(part)
+            and (last == len(groups) or len(groups[last]) > 3)
+        ):
+            # Years or dates in a row (2019/2020/2021/2022, 20260501-20260507): no card
+            # number begins with 19 or 20. A short group after them may end a card's
+            # number all the same, as for :data:`_YEARS`.
+            written = [_ascii_digit(char) for char in part[0]]
+            for separator, group in zip(between, part[1:], strict=True):
+                written += [_APART * len(separator), *map(_ascii_digit, group)]
+            pieces.append("".join(written))
+        elif (
+            between
             and len(part_digits) >= _RUN_MIN_DIGITS
             and _one_number(part, between)
             and not (as_read and len(part[0]) > 1)
@@ -607,6 +625,25 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
                 written += [separator, *map(_ascii_digit, group)]
             pieces.append("".join(written))
     return "".join(pieces)
+
+
+def _dated(groups: list[str]) -> bool:
+    """Whether groups are years or dates in a row (2019 2020 2021 2022, 20260501 20260507,
+    2026.0501-2026.0507): each a year, a year and a month, or a date, in one group or in
+    more."""
+    digits = "".join(_ascii_digit(char) for group in groups for char in group)
+    at = list(itertools.accumulate(map(len, groups), initial=0))
+    # The ends of groups that a list of dates from the first one reaches.
+    reached = {0}
+    for first, start in enumerate(at[:-1]):
+        if start not in reached:
+            continue
+        for end in at[first + 1 :]:
+            if end - start > len("20260501"):
+                break
+            if _DATE.fullmatch(digits, start, end):
+                reached.add(end)
+    return len(digits) in reached
 
 
 def _id_groups(groups: list[str], separators: list[str]) -> bool:
