@@ -604,6 +604,7 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
             and len(part_digits) in _CARD_SIZES
             and _dated(part)
             and (last == len(groups) or len(groups[last]) > 3)
+            and not _ID_DIGITS.fullmatch(part_digits)
         ):
             # Years or dates in a row (2019/2020/2021/2022, 20260501-20260507): no card
             # number begins with 19 or 20. A short group after them may end a card's

@@ -1108,6 +1108,8 @@ def _as_ascii(text: str) -> str:
 @example(number=("13812345678", "+86 138.1234.5678"), before="电话", after="")
 @example(number=("13812345678", "138.1234.5678"), before="tel", after="")
 @example(number=("13812345678", "13812345678"), before="abc", after=".")
+# Its digits fall into dates (201401 20000101 1900): an ID number all the same.
+@example(number=("201401200001011900", "2 0 1 4 0 1 2 0 0 0 0 1 0 1 1 9 0 0"), before="", after="")
 @example(
     number=("11010120050101123X", "一一〇一〇一·二〇〇五〇一〇一·一二三X"), before="", after=""
 )
