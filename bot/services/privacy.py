@@ -383,11 +383,16 @@ def _one_number(groups: list[str], separators: list[str]) -> bool:
     """Whether digits parted so are one number: read out one by one with the same pause
     (1 3 8 …, 一-三-八…), or in groups of three or more (138 1234 5678, 110101 2005…), or
     a mobile number's last four digits in pairs with the same pause (138.1234.56.78).
-    Not a list (1.5 2.5 3.5, 2026.05.01, 13 14 15, 1、2、3, 2023、2024、2025)."""
+    Not a list (1.5 2.5 3.5, 2026.05.01, 13 14 15, 1、2、3, 2023、2024、2025), unless it
+    is a mobile or ID number read out so (138、1234、56、78, 1、3、8、1、2、3、4、5、6、7、8)."""
+    spelled = all(len(group) == 1 for group in groups) or _in_pairs(groups)
     if any(_LIST_MARKS & set(separator) for separator in separators):
+        if spelled and len(set(separators)) == 1:
+            digits = "".join(_ascii_digit(char) for group in groups for char in group)
+            return bool(_SURE_NUMBERS[0].fullmatch(digits))
         lengths = {len(group) for group in groups}
         return min(lengths) >= 3 and len(lengths) > 1
-    if all(len(group) == 1 for group in groups) or _in_pairs(groups):
+    if spelled:
         return len(set(separators)) == 1
     return all(len(group) >= 3 for group in groups)
 
@@ -680,6 +685,8 @@ def _part_at_numbers(run: str, groups: list[str], separators: list[str]) -> str 
             if last - first < 2 or last - first == len(groups):
                 continue
             part, between = groups[first:last], separators[first : last - 1]
+            if _listed_on(groups, separators, first, last):
+                continue
             if (
                 may_be_id
                 and _PROVINCES.match(digits, at[first])
@@ -719,6 +726,17 @@ def _part_at_numbers(run: str, groups: list[str], separators: list[str]) -> str 
             ]
         done = last
     return "".join(read)
+
+
+def _listed_on(groups: list[str], separators: list[str], first: int, last: int) -> bool:
+    """Whether groups ``first`` to ``last`` are digits or pairs parted by a list mark that
+    parts the groups beside them too: a list going on (1、3、8、1、2、3、4、5、6、7、8、9),
+    not a number read out, which ends where the pause changes."""
+    between = set(separators[first : last - 1])
+    if not (_LIST_MARKS & set("".join(between))) or max(map(len, groups[first:last])) > 2:
+        return False
+    beside = separators[first - 1 : first] + separators[last - 1 : last]
+    return bool(between & set(beside))
 
 
 def _part_at_words(run: str) -> str | None:

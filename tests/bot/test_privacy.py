@@ -792,6 +792,51 @@ def test_lists_of_short_numbers_are_kept(text: str) -> None:
     assert find_personal_data(text) == []
 
 
+# The same groups parted by list marks (、，,): a mobile number in pairs, or a mobile or ID
+# number read out digit by digit, the same mark between all. Lists of numbers that make
+# no such number stay as they are.
+LISTED_MOBILES = [
+    ("138、1234、56、78", "[手机]"),
+    ("电话138、1234、56、78，晚上打", "电话[手机]，晚上打"),
+    ("电话 138，1234，56，78", "电话 [手机]"),
+    ("电话 138,1234,56,78", "电话 [手机]"),
+    ("电话 138 、1234 、56 、78", "电话 [手机]"),
+    ("电话 一三八、一二三四、五六、七八", "电话 [手机]"),
+    ("电话 幺三八、幺二三四、五六、七八", "电话 [手机]"),
+    ("电话 １３８、１２３４、５６、７８", "电话 [手机]"),
+    ("电话 1、3、8、1、2、3、4、5、6、7、8", "电话 [手机]"),
+    ("电话 一、三、八、一、二、三、四、五、六、七、八", "电话 [手机]"),
+    ("+86、138、1234、56、78", "[手机]"),
+]
+
+LISTS_OF_PAIRS = [
+    "12、34、56、78",
+    "138、12、34、56",
+    "第1、3、5、7、9题",
+    "1、2、3、4、5、6、7、8、9、10、11",
+    "一、二、三、四、五、六、七、八、九、十",
+    "得分 135、120、98、100",
+    "1、3、8、1、2、3、4、5、6、7、8、9",
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), LISTED_MOBILES)
+def test_a_mobile_parted_by_list_marks_is_masked(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == ["phone"]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+@pytest.mark.parametrize("text", LISTS_OF_PAIRS)
+def test_lists_of_pairs_and_digits_are_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+
+
+def test_an_id_number_read_out_with_list_marks_is_masked() -> None:
+    text = "身份证 1、1、0、1、0、1、2、0、0、5、0、1、0、1、1、2、3、4"
+    assert mask_personal_data(text, LABELS) == "身份证 [身份证]"
+
+
 def test_a_qq_number_beside_a_phone_number_is_two_numbers() -> None:
     assert find_personal_data("QQ 12345678 13812345678") == [
         ("qq", "12345678"),
@@ -1041,7 +1086,8 @@ _SEPARATORS = [
     "/", "／", " / ", "_", "＿", "~", "～", "，", "、", ", ",
 ]  # fmt: skip
 # Commas part lists: two numbers' groups of one length are two numbers (2023、2024), so
-# comma-parted groups of two digits or single digits are no test of a number.
+# comma-parted groups of two digits are no test of a number; digits read out one by one,
+# or a mobile number's last four in pairs, the same mark between all, are.
 _LIST = ("，", "、", ", ")
 _MOBILE_GROUPS = [[11], [3, 4, 4], [3, 8], [7, 4], [4, 4, 3], [3, 4, 2, 2], [1] * 11]
 _ID_GROUPS = [[18], [6, 8, 4], [6, 4, 4, 4], [6, 12], [6, 4, 2, 2, 4], [1] * 18]
@@ -1084,7 +1130,8 @@ def _written_numbers(draw: st.DrawFn) -> tuple[str, str]:
         else draw(st.sampled_from(_WRITINGS[int(digit)]))
         for digit in digits
     ]
-    separators = _SEPARATORS if min(groups) > 2 else [s for s in _SEPARATORS if s not in _LIST]
+    listable = min(groups) > 2 or max(groups) == 1 or groups == [3, 4, 2, 2]
+    separators = _SEPARATORS if listable else [s for s in _SEPARATORS if s not in _LIST]
     # Digits read out one by one, or in pairs, share one pause; groups of three or more may
     # have a different one each.
     same = draw(st.sampled_from(separators))
