@@ -23,7 +23,7 @@ from bot.wish_keyboards import (
     reviewer_keyboard,
     step_keyboard,
 )
-from handlers import common, youth
+from handlers import common, dialog, youth
 from storage.models import Region
 
 AWAIT_REASON = conversations.AWAIT_WISH_REASON
@@ -175,8 +175,8 @@ async def photo(update: Update, context: BotContext) -> None:
     if draft is None:
         if message.media_group_id is not None and await _more_proof(message, context, file_id):
             return
-        if message.caption and message.caption.strip():  # its words are the question
-            await youth.ask(message, context, message.caption, update_id=update.update_id)
+        if message.caption and message.caption.strip():  # its words, read as a text's
+            await dialog.route(message, context, message.caption, update_id=update.update_id)
         else:
             await message.reply_text(context.tr("message.non_text"))
         return

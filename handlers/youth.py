@@ -22,19 +22,11 @@ from bot.keyboards import (
 from bot.services import asking, conversations, lifecycle, questions, safeguarding
 from bot.services import wishes as wish_service
 from bot.services.org import ORG_ROLES
-from handlers import common, wishes
+from handlers import common, dialog, wishes
 
 _log = logging.getLogger(__name__)
 # /my lists the newest this many questions, and as many wishes.
 MY_LIMIT = 10
-
-
-async def text_message(update: Update, context: BotContext) -> None:
-    """Answer a question from the FAQ, offer suggestions, or hand it to a person."""
-    message = update.effective_message
-    assert message is not None
-    assert message.text is not None
-    await ask(message, context, message.text, update_id=update.update_id)
 
 
 async def ask(message: Message, context: BotContext, text: str, *, update_id: int) -> None:
@@ -57,10 +49,12 @@ async def ask(message: Message, context: BotContext, text: str, *, update_id: in
     await _render(message, context.tr, outcome, forwarded=forwarded, media=message.text is None)
 
 
-async def reply_to_faq_answer(message: Message, context: BotContext, replied_text: str) -> bool:
-    """A young person's reply to one of the FAQ's answers: that question goes to a person,
-    the reply with it (as 👎 "ask a person" and a follow-up). False if it is not one."""
-    assert message.text is not None
+async def reply_to_faq_answer(
+    message: Message, context: BotContext, replied_text: str, text: str
+) -> bool:
+    """A young person's reply (``text``) to one of the FAQ's answers: that question goes
+    to a person, the reply with it (as 👎 "ask a person" and a follow-up). False if it is
+    not one."""
     log_id = await asking.answer_replied_to(
         context.session,
         user=context.user,
@@ -73,13 +67,13 @@ async def reply_to_faq_answer(message: Message, context: BotContext, replied_tex
         context.session,
         user=context.user,
         log_id=log_id,
-        text=message.text,
+        text=text,
         index=context.services.knowledge,
         now=context.services.clock.now(),
         tz=context.services.settings.tz,
     )
     await _after(context, outcome)
-    await _render(message, context.tr, outcome)
+    await _render(message, context.tr, outcome, media=message.text is None)
     return True
 
 
@@ -283,7 +277,7 @@ async def other_message(update: Update, context: BotContext) -> None:
     if await wishes.draft_other(update, context):
         return
     if message is not None and message.caption and message.caption.strip():
-        await ask(message, context, message.caption, update_id=update.update_id)
+        await dialog.route(message, context, message.caption, update_id=update.update_id)
     elif message is not None:
         await message.reply_text(context.tr("message.non_text"))
 
@@ -440,11 +434,12 @@ async def submit_follow_up(
         )
     if assignment.question.urgent:  # they may have more to tell: it joins this ticket too
         await _keep_listening(context, question_id)
-    await message.reply_text(
-        _with_forward_note(
-            context.tr, context.tr("youth.follow_up_sent", ref=question_id), forwarded
-        )
+    sent = _with_forward_note(
+        context.tr, context.tr("youth.follow_up_sent", ref=question_id), forwarded
     )
+    if message.text is None:  # a caption: only its words went on
+        sent = Html(context.tr("ask.caption_note") + "\n\n" + sent)
+    await message.reply_text(sent)
 
 
 async def share_identity_button(update: Update, context: BotContext) -> None:
