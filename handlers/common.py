@@ -11,7 +11,7 @@ from bot import callbacks, menus, notify
 from bot.context import BotContext
 from bot.i18n import Html, Translator, html_to_plain, translator
 from bot.keyboards import language_keyboard, region_keyboard, start_menu
-from bot.services import cadres, conversations, org, users
+from bot.services import cadres, conversations, inbox, org, users
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER
 
 
@@ -256,3 +256,15 @@ async def too_long_again(
     await message.reply_text(
         context.tr(key if armed else f"{key}_reply", length=length, limit=limit)
     )
+
+
+async def not_read(message: Message, context: BotContext, update_id: int) -> None:
+    """A message without words the bot can read (a sticker, a voice message, a photo
+    without a caption): ask for the question in words; once per album, whose first
+    message's reply stands for the rest (it is stored like every message)."""
+    album = message.media_group_id
+    if album is not None and await inbox.earlier_in_album(
+        context.session, chat_id=message.chat_id, album=album, update_id=update_id
+    ):
+        return
+    await message.reply_text(context.tr("message.non_text"))

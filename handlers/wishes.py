@@ -178,7 +178,7 @@ async def photo(update: Update, context: BotContext) -> None:
         if message.caption and message.caption.strip():  # its words, read as a text's
             await dialog.route(message, context, message.caption, update_id=update.update_id)
         else:
-            await message.reply_text(context.tr("message.non_text"))
+            await common.not_read(message, context, update.update_id)
         return
     try:
         drafts.give_photo(draft, file_id, message.caption)

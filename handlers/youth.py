@@ -279,7 +279,7 @@ async def other_message(update: Update, context: BotContext) -> None:
     if message is not None and message.caption and message.caption.strip():
         await dialog.route(message, context, message.caption, update_id=update.update_id)
     elif message is not None:
-        await message.reply_text(context.tr("message.non_text"))
+        await common.not_read(message, context, update.update_id)
 
 
 async def edited(update: Update, context: BotContext) -> None:

@@ -911,3 +911,21 @@ async def unhandled(session: AsyncSession, *, stranded_before: datetime | None) 
             func.coalesce(InboundMessage.requeued_at, InboundMessage.received_at) < stranded_before
         )
     return [Claimed(*row) for row in await session.execute(query.order_by(InboundMessage.id))]
+
+
+async def earlier_in_album(
+    session: AsyncSession, *, chat_id: int, album: str, update_id: int
+) -> bool:
+    """Whether a message of the album ``album`` came into ``chat_id`` before the update
+    ``update_id``: Telegram sends an album's photos or files as messages of their own,
+    and the reply to the first one stands for all of them."""
+    earlier = await session.scalar(
+        select(InboundMessage.id)
+        .where(
+            InboundMessage.chat_id == chat_id,
+            InboundMessage.update_id < update_id,
+            InboundMessage.payload["message"]["media_group_id"].as_string() == album,
+        )
+        .limit(1)
+    )
+    return earlier is not None

@@ -140,3 +140,25 @@ async def test_a_pin_of_an_old_message_in_a_group_holds_up_nothing(harness: BotH
     }
     (reply,) = await harness.send(XIAOMING, "请问几岁能入团啊？")
     assert "年满十四周岁" in reply["text"]
+
+
+async def _album(harness: BotHarness, album: str, captions: list[str | None]) -> list[str]:
+    """Send an album (a message per photo, as Telegram does); the bot's replies to it."""
+    before = len([m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]])
+    for caption in captions:
+        sent = await harness.client.send_photo(XIAOMING, caption=caption, media_group_id=album)
+        await harness.settled(sent["update_id"])
+    replies = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]]
+    return [m["text"] for m in replies[before:]]
+
+
+async def test_an_album_is_answered_once(harness: BotHarness) -> None:
+    """Three photos with one caption are one message to the young person: the caption is
+    answered, and the other two photos do not add "please write it in words" after it.
+    Without any caption, the request comes once."""
+    await harness.send(XIAOMING, "/start")
+    (answer,) = await _album(harness, "album-1", ["团费怎么交？", None, None])
+    assert "团费按月缴纳" in answer
+    (request,) = await _album(harness, "album-2", [None, None, None])
+    assert "请用文字" in request
+    assert [row.kind for row in await _inbound(harness)][-6:] == ["photo"] * 6  # all kept
