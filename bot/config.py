@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import replace
 from datetime import time
@@ -190,6 +191,16 @@ class Settings(BaseSettings):
                 f"unsupported database driver {url.drivername!r}; use one of "
                 f"{_DATABASE_DRIVERS} (e.g. postgresql+asyncpg://user:pass@host/db)"
             )
+        if url.get_backend_name() == "sqlite" and "timeout" in url.query:
+            timeout = url.query["timeout"]
+            try:
+                seconds = float(timeout[-1] if isinstance(timeout, tuple) else timeout)
+            except ValueError:
+                seconds = math.nan
+            if not (math.isfinite(seconds) and seconds >= 0):
+                raise ValueError(
+                    "the SQLite URL's ?timeout= must be a number of seconds, 0 or more"
+                )
         return value
 
     @field_validator(*_CHOICES)

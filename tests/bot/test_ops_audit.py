@@ -73,6 +73,14 @@ def test_a_malformed_database_url_says_so_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2 and "VOY_DATABASE_URL" in result.stderr
 
 
+@pytest.mark.parametrize("timeout", ["abc", "nan", "-1"])
+def test_a_sqlite_wait_that_is_no_number_says_so_in_one_line(tmp_path: Path, timeout: str) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'voy.sqlite3'}?timeout={timeout}"
+    result = run_voy(["db", "current"], tmp_path, VOY_DATABASE_URL=url)
+    assert "Traceback" not in result.stderr, result.stderr[-600:]
+    assert result.returncode == 2 and "?timeout=" in result.stderr, result.stderr
+
+
 def test_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
     result = run_voy(
         ["db", "upgrade"],
