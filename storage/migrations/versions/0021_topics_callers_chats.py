@@ -211,22 +211,18 @@ def _parts_without_others(
         held = _in_part(message, key, name)
         if isinstance(held, dict) and (inner := _held_without_others(held)) is not None:
             change(key, name, inner)
-    for key, name in _USER_LISTS_IN:
-        users = _in_part(message, key, name)
-        if isinstance(users, list) and not all(own(u) for u in users):
-            change(key, name, [u for u in users if own(u)])
-    for key, name in _USERS_IN:
-        user = _in_part(message, key, name)
-        if user is not None and not own(user):
-            drop(key, name)
-    for key, name in _CHAT_LISTS_IN:
-        chats = _in_part(message, key, name)
-        if isinstance(chats, list) and not all(own_chat(c) for c in chats):
-            change(key, name, [c for c in chats if own_chat(c)])
-    for key, name in _CHATS_IN:
-        chat = _in_part(message, key, name)
-        if chat is not None and not own_chat(chat):
-            drop(key, name)
+    for lists, singles, kept in (
+        (_USER_LISTS_IN, _USERS_IN, own),
+        (_CHAT_LISTS_IN, _CHATS_IN, own_chat),
+    ):
+        for key, name in lists:
+            found = _in_part(message, key, name)
+            if isinstance(found, list) and not all(kept(x) for x in found):
+                change(key, name, [x for x in found if kept(x)])
+        for key, name in singles:
+            one = _in_part(message, key, name)
+            if one is not None and not kept(one):
+                drop(key, name)
     for key in _GIFTS:
         gift = _in_part(message, key, "gift")
         if (
