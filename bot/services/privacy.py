@@ -388,7 +388,7 @@ def _one_number(groups: list[str], separators: list[str]) -> bool:
     spelled = all(len(group) == 1 for group in groups) or _in_pairs(groups)
     if any(_LIST_MARKS & set(separator) for separator in separators):
         if spelled and len(set(separators)) == 1:
-            digits = "".join(_ascii_digit(char) for group in groups for char in group)
+            digits = _digits(groups)
             return bool(_SURE_NUMBERS[0].fullmatch(digits))
         lengths = {len(group) for group in groups}
         return min(lengths) >= 3 and len(lengths) > 1
@@ -477,8 +477,7 @@ def _worded_numbers(groups: list[str], digits: str) -> set[int]:
         )
     ):
         return ends
-    # How many digits come before each group.
-    before = list(itertools.accumulate(map(len, groups), initial=0))
+    before = _offsets(groups)
     first = 0
     while first < len(groups):
         reach = first
@@ -555,12 +554,38 @@ def _as_digits(match: re.Match[str], in_address: Callable[[int, int], bool]) -> 
     return _read_run(run)
 
 
+def _digits(groups: list[str]) -> str:
+    """The ASCII digits of groups, put together."""
+    return "".join(_ascii_digit(char) for group in groups for char in group)
+
+
+def _offsets(groups: list[str]) -> list[int]:
+    """How many digits come before each group (and after the last)."""
+    return list(itertools.accumulate(map(len, groups), initial=0))
+
+
+def _starts(groups: list[str], separators: list[str]) -> list[int]:
+    """Where each group starts in the run it was split from."""
+    starts = [0]
+    for group, separator in zip(groups, separators, strict=False):
+        starts.append(starts[-1] + len(group) + len(separator))
+    return starts
+
+
+def _written(groups: list[str], separators: list[str]) -> str:
+    """Groups in ASCII digits with ``separators`` between them."""
+    written = [_ascii_digit(char) for char in groups[0]]
+    for separator, group in zip(separators, groups[1:], strict=True):
+        written += [separator, *map(_ascii_digit, group)]
+    return "".join(written)
+
+
 def _read_run(run: str, *, apart: bool = True) -> str:
     """:func:`_as_digits` for a run, or for a part of one; ``apart``: look for a number
     glued to others when the run read whole holds none (see :func:`_part_at_numbers`)."""
     groups = _SEPARATOR.split(run)
     separators = _SEPARATOR.findall(run)
-    digits = "".join(_ascii_digit(char) for group in groups for char in group)
+    digits = _digits(groups)
     if len(digits) < _RUN_MIN_DIGITS:
         return run
     start, end = _numeral_words(run)
@@ -591,13 +616,10 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
     # 13812345678). Digits read out one by one are put together all the same.
     as_read = run.isascii() and set(separators) <= {" ", "-"}
     pieces: list[str] = []
-    # Where each group starts in the run.
-    starts = [0]
-    for group, separator in zip(groups, separators, strict=False):
-        starts.append(starts[-1] + len(group) + len(separator))
+    starts = _starts(groups, separators)
     for first, last in _parts(groups, separators):
         part, between = groups[first:last], separators[first : last - 1]
-        part_digits = "".join(_ascii_digit(char) for group in part for char in group)
+        part_digits = _digits(part)
         if first:
             pieces.append(separators[first - 1])
         text = run[starts[first] : starts[last - 1] + len(groups[last - 1])]
@@ -614,10 +636,7 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
             # Years or dates in a row (2019/2020/2021/2022, 20260501-20260507): no card
             # number begins with 19 or 20. A short group after them may end a card's
             # number all the same, as for :data:`_YEARS`.
-            written = [_ascii_digit(char) for char in part[0]]
-            for separator, group in zip(between, part[1:], strict=True):
-                written += [_APART * len(separator), *map(_ascii_digit, group)]
-            pieces.append("".join(written))
+            pieces.append(_written(part, [_APART * len(sep) for sep in between]))
         elif (
             between
             and len(part_digits) >= _RUN_MIN_DIGITS
@@ -626,10 +645,7 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
         ):
             pieces.append(part_digits + _JOINED * sum(map(len, between)))
         else:
-            written = [_ascii_digit(char) for char in part[0]]
-            for separator, group in zip(between, part[1:], strict=True):
-                written += [separator, *map(_ascii_digit, group)]
-            pieces.append("".join(written))
+            pieces.append(_written(part, between))
     return "".join(pieces)
 
 
@@ -637,8 +653,8 @@ def _dated(groups: list[str]) -> bool:
     """Whether groups are years or dates in a row (2019 2020 2021 2022, 20260501 20260507,
     2026.0501-2026.0507): each a year, a year and a month, or a date, in one group or in
     more."""
-    digits = "".join(_ascii_digit(char) for group in groups for char in group)
-    at = list(itertools.accumulate(map(len, groups), initial=0))
+    digits = _digits(groups)
+    at = _offsets(groups)
     # The ends of groups that a list of dates from the first one reaches.
     reached = {0}
     for first, start in enumerate(at[:-1]):
@@ -667,9 +683,9 @@ def _part_at_numbers(run: str, groups: list[str], separators: list[str]) -> str 
     the patterns. The number's groups are put together, the rest read alone. A mobile or
     landline number so only when the run is no card number's length (1234.5678.1381.2345
     .678 is one card). None when the run holds no such number."""
-    digits = "".join(_ascii_digit(char) for group in groups for char in group)
+    digits = _digits(groups)
     # Where each group's digits start, and which group starts at a digit.
-    at = list(itertools.accumulate(map(len, groups), initial=0))
+    at = _offsets(groups)
     starting = {offset: k for k, offset in enumerate(at)}
     card = len(digits) in _CARD_SIZES
     numbers: list[tuple[int, int]] = []
@@ -707,10 +723,7 @@ def _part_at_numbers(run: str, groups: list[str], separators: list[str]) -> str 
         first = last
     if not numbers:
         return None
-    # Where each group starts in the run.
-    starts = [0]
-    for group, separator in zip(groups, separators, strict=False):
-        starts.append(starts[-1] + len(group) + len(separator))
+    starts = _starts(groups, separators)
     read: list[str] = []
     done = 0
     for first, last in [*numbers, (len(groups), len(groups))]:
