@@ -68,7 +68,7 @@ async def _reply(update: Update, text: str, **kwargs: object) -> None:
 
 async def start(update: Update, context: BotContext) -> None:
     """Greet the sender; ask a young person without a region to choose one. Staff are
-    greeted as staff: their cards come here, /help lists their commands."""
+    greeted as staff: messages about their work come here, /help lists their commands."""
     user = context.user
     tr = context.tr
     if update.effective_chat and update.effective_chat.type != ChatType.PRIVATE:

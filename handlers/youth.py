@@ -139,6 +139,12 @@ def _with_forward_note(tr: Translator, text: Html, forwarded: bool) -> Html:
     return Html(text + "\n\n" + tr("ask.forwarded_note")) if forwarded else text
 
 
+def _with_caption_note(tr: Translator, text: Html) -> Html:
+    """``text`` answering a photo's or a file's caption: first (so that "did you mean:"
+    stays next to its choices), that only the words were read."""
+    return Html(tr("ask.caption_note") + "\n\n" + text)
+
+
 async def _render(
     message: Message,
     tr: Translator,
@@ -172,9 +178,7 @@ async def _render(
         routed = notify.with_helpline(tr, tr(key, ref=outcome.question.id))
         text = _with_forward_note(tr, routed, forwarded)
         markup = share_identity_keyboard(tr, outcome.question.id)
-    if media:  # first: "did you mean:" must stay next to its choices
-        text = Html(tr("ask.caption_note") + "\n\n" + text)
-    await message.reply_text(text, reply_markup=markup)
+    await message.reply_text(_with_caption_note(tr, text) if media else text, reply_markup=markup)
 
 
 async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> None:
@@ -437,9 +441,8 @@ async def submit_follow_up(
     sent = _with_forward_note(
         context.tr, context.tr("youth.follow_up_sent", ref=question_id), forwarded
     )
-    if message.text is None:  # a caption: only its words went on
-        sent = Html(context.tr("ask.caption_note") + "\n\n" + sent)
-    await message.reply_text(sent)
+    media = message.text is None  # a caption: only its words went on
+    await message.reply_text(_with_caption_note(context.tr, sent) if media else sent)
 
 
 async def share_identity_button(update: Update, context: BotContext) -> None:
