@@ -79,11 +79,6 @@ def transient(error: BaseException | None) -> bool:
     return isinstance(error, sa_exc.TimeoutError | ConnectionError | TimeoutError)
 
 
-def update_type(update: Update) -> str:
-    """The kind of ``update`` as Telegram names it: message, callback_query, …"""
-    return next((kind for kind in Update.ALL_TYPES if getattr(update, kind, None)), "other")
-
-
 def _kind(error: BaseException) -> tuple[str, ...]:
     """What tells one failure from another: the error's type and, for a database error,
     the driver's error type and code (SQLite's extended result code, PostgreSQL's
@@ -304,7 +299,7 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
 
             scope = UpdateScope(session=session, locale=self._default_locale)
             scope.inbound_id = inbound_id
-            scope.extra["update_type"] = update_type(update)
+            scope.extra["update_type"] = inbox.update_type(update)
             scope.polled = polled
             scope.late_since = late_since
             scope.chat_id = update.effective_chat.id if update.effective_chat else None
@@ -335,8 +330,8 @@ class SessionUpdateProcessor(BaseUpdateProcessor):
         self, session: AsyncSession, update: Update, scope: UpdateScope
     ) -> None:
         sender = update.effective_user
-        if sender is None or sender.is_bot:
-            return
+        if sender is None or sender.is_bot or not inbox.reads(update):
+            return  # a reaction, a member change…: that person never wrote to the bot
         chat = update.effective_chat
         scope.user, scope.is_new_user = await users.touch(
             session,

@@ -58,8 +58,8 @@ from telegram.ext import Application
 
 from bot import metrics
 from bot.context import BotApplication, BotData
-from bot.edge import update_type
 from bot.i18n import translator
+from bot.services.inbox import update_type
 
 _log = logging.getLogger(__name__)
 

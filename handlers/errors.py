@@ -14,9 +14,10 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler
 
 from bot import logs, metrics, ops_alerts, outage
 from bot.context import BotContext, current_scope
-from bot.edge import SessionUpdateProcessor, transient, update_type
+from bot.edge import SessionUpdateProcessor, transient
 from bot.i18n import translator
 from bot.services import inbox
+from bot.services.inbox import update_type
 from storage.db import unit_of_work
 
 _log = logging.getLogger(__name__)

@@ -45,6 +45,22 @@ def message_kind(message: Message) -> str:
     return next((kind for kind in _MESSAGE_KINDS if getattr(message, kind, None)), "other")
 
 
+def reads(update: Update) -> bool:
+    """Whether the bot reads ``update``: a message of any kind, or a button press.
+
+    Other kinds (reactions, member changes, poll answers, join requests, …) it never asks
+    Telegram for (``bot.runner.ALLOWED_UPDATES``): they name people who did not write to
+    the bot. If one comes anyway (``allowed_updates`` set by hand, or left from an earlier
+    deployment), only that it came is recorded: its id and its kind, nobody's id or name.
+    """
+    return update.callback_query is not None or update.effective_message is not None
+
+
+def update_type(update: Update) -> str:
+    """The kind of ``update`` as Telegram names it: message, callback_query, …"""
+    return next((kind for kind in Update.ALL_TYPES if getattr(update, kind, None)), "other")
+
+
 def describe(update: Update) -> tuple[str, str | None]:
     """Return the kind of an update and the text it carries, if any."""
     if update.callback_query is not None:
@@ -52,7 +68,7 @@ def describe(update: Update) -> tuple[str, str | None]:
     message = update.effective_message
     if message is not None:
         return message_kind(message), message.text if message.text is not None else message.caption
-    return "other", None
+    return update_type(update), None
 
 
 def fingerprint(update: Update) -> str:
@@ -72,7 +88,8 @@ def fingerprint(update: Update) -> str:
     date = int(moment.timestamp()) if moment else ""
     # Queries (callback, inline, shipping, pre-checkout) and polls carry their own id.
     ident = "" if payload is None or payload is message else getattr(payload, "id", "")
-    chat = update.effective_chat.id if update.effective_chat else ""
+    # An update the bot does not read keeps no chat: a private chat's id is a person's.
+    chat = update.effective_chat.id if update.effective_chat and reads(update) else ""
     message_id = message.message_id if message is not None else ""
     return f"{update.update_id}:{chat}:{message_id}:{date}:{ident}"[:96]
 
@@ -561,19 +578,32 @@ def unquoted(update: Update) -> dict[str, Any] | None:
 
 def _stored_payload(update: Update) -> dict[str, Any]:
     """``update`` as the inbound log stores it on arrival: without the other people it
-    carries (see above), all that handling it reads kept (:func:`readable`)."""
+    carries (see above), all that handling it reads kept (:func:`readable`); of an update
+    the bot does not read (:func:`reads`), only its id."""
+    if not reads(update):
+        return {"update_id": update.update_id}
     payload = update.to_dict()
     return _without_others(payload) or payload
+
+
+def _sender_and_chat(update: Update) -> tuple[int | None, int | None]:
+    """The ids of ``update``'s sender and chat as stored: none for one the bot does not
+    read (:func:`reads`)."""
+    if not reads(update):
+        return None, None
+    user, chat = update.effective_user, update.effective_chat
+    return (user.id if user else None), (chat.id if chat else None)
 
 
 def _row_values(update: Update) -> dict[str, Any]:
     kind, text = describe(update)
     message = update.effective_message
+    sender, chat = _sender_and_chat(update)
     return {
         "update_id": update.update_id,
         "fingerprint": fingerprint(update),
-        "telegram_user_id": update.effective_user.id if update.effective_user else None,
-        "chat_id": update.effective_chat.id if update.effective_chat else None,
+        "telegram_user_id": sender,
+        "chat_id": chat,
         "message_id": message.message_id if message else None,
         "kind": kind,
         "text": text,
@@ -636,13 +666,13 @@ async def store_unstorable(session: AsyncSession, update: Update, error: BaseExc
     it arrived with is stored and confirmed (one bad update must not stop the intake), and
     an operator sees it (``voy updates``)."""
     kind, text = describe(update)
-    user, chat = update.effective_user, update.effective_chat
+    sender, chat = _sender_and_chat(update)
     message = update.effective_message
     row = {
         "update_id": update.update_id,
         "fingerprint": fingerprint(update),
-        "telegram_user_id": user.id if user else None,
-        "chat_id": chat.id if chat else None,
+        "telegram_user_id": sender,
+        "chat_id": chat,
         "message_id": message.message_id if message else None,
         "kind": kind,
         "text": _storable(text),

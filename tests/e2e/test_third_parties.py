@@ -5,18 +5,23 @@ of who those people are, not even while the update waits to be handled."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import aiohttp
 from sqlalchemy import select
 from telegram import Bot
 
 from bot.services import inbox
+from bot.webhook import SECRET_HEADER
 from sandbox import SandboxClient, SandboxServer
 from storage.db import create_engine, create_session_factory
 from storage.models import INBOUND_HANDLED, INBOUND_RECEIVED, InboundMessage
 from storage.questions import Question
 from tests.bot.test_data_rights import _scan
-from tests.conftest import run_harness
+from tests.conftest import prepare, run_harness
 from tests.e2e.test_forwarded import MONITOR, WRITER, _start
 from tests.support import TOKEN, XIAOMING, BotHarness
+from tests.webhook_support import SECRET, start_webhook_bot, stop_webhook_bot
 
 CLASS_GROUP = -1002000000777
 NON_TEXT = "我现在只能读懂文字消息"
@@ -128,3 +133,95 @@ async def test_the_bot_asks_only_for_the_updates_it_handles(harness: BotHarness)
         allowed = call["params"]["allowed_updates"]
         allowed = json.loads(allowed) if isinstance(allowed, str) else allowed
         assert sorted(allowed) == ["callback_query", "edited_message", "message"], allowed
+
+
+REACTOR = {
+    "id": 912_345_678,
+    "is_bot": False,
+    "first_name": "赵六",
+    "last_name": "Zhao",
+    "username": "zhaoliu_07",
+}
+
+
+def _unread_updates(first_id: int) -> list[dict[str, Any]]:
+    """Kinds of update the bot never asks for (a reaction in a private chat and in a
+    group, a member change, a poll answer, a join request), each naming a person."""
+    private = {"id": REACTOR["id"], "type": "private", "first_name": REACTOR["first_name"]}
+    group = {"id": CLASS_GROUP, "type": "group", "title": "初二(3)班"}
+    member = {"user": REACTOR, "status": "member"}
+    reaction = {"message_id": 7, "date": 1_795_000_000, "old_reaction": []}
+    reaction["new_reaction"] = [{"type": "emoji", "emoji": "👍"}]
+    kinds: list[dict[str, Any]] = [
+        {"message_reaction": {**reaction, "chat": private, "user": REACTOR}},
+        {"message_reaction": {**reaction, "chat": group, "user": REACTOR}},
+        {
+            "chat_member": {
+                "chat": group,
+                "from": REACTOR,
+                "date": 1_795_000_000,
+                "old_chat_member": {"user": REACTOR, "status": "left"},
+                "new_chat_member": member,
+            }
+        },
+        {
+            "poll_answer": {
+                "poll_id": "5",
+                "user": REACTOR,
+                "option_ids": [0],
+                "option_persistent_ids": ["a"],
+            }
+        },
+        {
+            "chat_join_request": {
+                "chat": group,
+                "from": REACTOR,
+                "user_chat_id": REACTOR["id"],
+                "date": 1_795_000_000,
+                "bio": "初二学生，住东湖路8号",
+            }
+        },
+    ]
+    return [{"update_id": first_id + n, **kind} for n, kind in enumerate(kinds)]
+
+
+async def test_updates_the_bot_never_asks_for_are_recorded_without_their_people(
+    sandbox: SandboxServer, sqlite_url: str
+) -> None:
+    """Telegram sends only the kinds the bot asks for, but one set up by hand (or left
+    from an earlier deployment's ``allowed_updates``) may send others: each is recorded
+    (its id, its kind) and answered 200, and nothing is kept of who reacted, joined or
+    answered, not even as a user of the bot."""
+    await prepare(sqlite_url)
+    hooked = await start_webhook_bot(sandbox, sqlite_url)
+    try:
+        for update in _unread_updates(880_001):
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(
+                    f"{hooked.base}/telegram", json=update, headers={SECRET_HEADER: SECRET}
+                ) as response,
+            ):
+                assert response.status == 200, update
+        async with hooked.sessions() as session:
+            rows = list(
+                await session.scalars(
+                    select(InboundMessage).where(InboundMessage.update_id >= 880_001)
+                )
+            )
+            assert len(rows) == 5 and {row.status for row in rows} == {INBOUND_HANDLED}
+            assert sorted(row.kind for row in rows) == [
+                "chat_join_request",
+                "chat_member",
+                "message_reaction",
+                "message_reaction",
+                "poll_answer",
+            ]
+            found = await _scan(
+                session,
+                strings=(*_traces(REACTOR), "东湖路8号"),
+                number=int(REACTOR["id"]),
+            )
+        assert found == []
+    finally:
+        await stop_webhook_bot(hooked)
