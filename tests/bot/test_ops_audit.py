@@ -110,6 +110,25 @@ def test_a_database_without_a_route_says_so_in_one_line(tmp_path: Path) -> None:
     assert line.startswith('voy: cannot connect to the database "voy"'), line
 
 
+def test_an_unknown_database_host_is_named_with_what_to_check(tmp_path: Path) -> None:
+    """A host name that does not resolve may be a typo or a server not started yet: the
+    exit stays 75 (restarted), and the line names the host and what to check, so a typo
+    is not mistaken for an outage while it is restarted again and again."""
+    result = run_voy(
+        ["db", "current"],
+        tmp_path,
+        VOY_DATABASE_URL="postgresql+asyncpg://voy:pw@db-hots.invalid:5432/voy",
+    )
+    assert result.returncode == 75, result.stderr[-600:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith('voy: cannot connect to the database "voy"'), line
+    assert line.endswith(
+        '; the host name "db-hots.invalid" could not be resolved: check its spelling in '
+        "VOY_DATABASE_URL, or that its server is up and its name published (a container "
+        "not started yet); under systemd voy is started again until the name resolves"
+    ), line
+
+
 def test_run_tells_a_database_out_of_reach_from_a_refused_configuration(
     tmp_path: Path,
 ) -> None:
