@@ -655,3 +655,24 @@ def test_macros_expand(tmp_path: Path) -> None:
 
 def test_patterns_are_compiled_once() -> None:
     assert safeguarding._categories() is safeguarding._categories()
+
+
+def test_the_evaluation_counts_alarms_misses_and_false_alarms() -> None:
+    """``bench/eval_safeguarding.py``: what the list's reviewers measure it with."""
+    from bench.eval_safeguarding import evaluate, render
+
+    report = evaluate(
+        [
+            {"text": "我不想活了", "label": "concern", "kind": "self_harm"},
+            {"text": "今天天气不错", "label": "concern", "kind": "self_harm"},  # a miss
+            {"text": "我爸喝醉了就打我", "label": "concern", "kind": "abuse"},
+            {"text": "团费怎么交", "label": "ok"},
+            {"text": "我想去死", "label": "ok", "kind": "planted"},  # a false alarm
+        ]
+    )
+    assert report.missed == ["今天天气不错"]
+    assert [text for text, _ in report.false_alarms] == ["我想去死"]
+    text = render(report, misses=True)
+    assert "recall      2/3 = 0.667" in text and "false alarm 1/2 = 0.500" in text
+    assert "concern  self_harm                   1/2" in text
+    assert "ok       -                           0/1" in text
