@@ -70,7 +70,7 @@ async def forget_button(update: Update, context: BotContext) -> None:
         _log.warning(
             "refused %s from %s", logs.callback_shape(query.data), logs.who(query.from_user.id)
         )
-        await query.answer(tr.plain("callback.stale"), show_alert=True)
+        await query.answer(tr.plain("callback.stale_forget"), show_alert=True)
         return
     if data.action == "fgn":
         await query.answer()

@@ -229,8 +229,13 @@ async def draft_button(update: Update, context: BotContext) -> None:
     # The review screen's buttons and the "change which" menu name their draft: an old
     # screen's do nothing.
     named = {"wsub": 0, "wedit": 0, "wcan": 0, "wed": 1}.get(data.action)
-    if draft is None or (named is not None and data.args[named] != drafts.serial(draft)):
-        await query.answer(tr.plain("callback.stale"), show_alert=True)
+    if draft is None:  # submitted, cancelled or expired: only a new one can be begun
+        await query.answer(tr.plain("callback.stale_wish_draft"), show_alert=True)
+        return
+    if named is not None and data.args[named] != drafts.serial(draft):
+        # An earlier draft's screen: the draft being written now goes on where it stands.
+        await query.answer(tr.plain("callback.stale_wish_step"), show_alert=True)
+        await _prompt(message, context, draft)
         return
     await query.answer()
     now = context.services.clock.now()
@@ -287,7 +292,9 @@ async def _submit(message: Message, context: BotContext, draft: drafts.Draft) ->
     try:
         wish = await wishes.submit(context.session, user=context.user, draft=draft, now=now)
     except wishes.ConsentMissing:
-        await message.reply_text(tr("callback.stale"))
+        await message.reply_text(
+            tr("wish.consent_needed"), reply_markup=review_keyboard(tr, drafts.serial(draft))
+        )
         return
     except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
         # The returned wish this draft changes was withdrawn (or closed) meanwhile: the
@@ -605,7 +612,7 @@ async def claim_button(update: Update, context: BotContext) -> None:
         await query.answer(text, show_alert=True)
         return
     except wishes.WishGone:
-        await query.answer(tr.plain("callback.stale"), show_alert=True)
+        await query.answer(tr.plain("callback.stale_wish_offer"), show_alert=True)
         return
     except wishes.WishNotAllowed:
         await query.answer(tr.plain("wish.not_claimer"), show_alert=True)

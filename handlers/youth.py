@@ -188,7 +188,7 @@ async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> Non
         logs.who(query.from_user.id if query.from_user else None),
         error,
     )
-    key = "callback.stale"
+    key = "callback.stale_ask"  # not theirs, or gone: asking again is what is left
     if isinstance(error, asking.HandedOn):
         key = "ask.handed_on"
     elif isinstance(error, asking.Superseded):
@@ -198,6 +198,12 @@ async def _refuse(query: CallbackQuery, tr: Translator, error: Exception) -> Non
     elif isinstance(error, asking.Erased):
         key = "ask.erased"
     await query.answer(tr.plain(key), show_alert=True)
+
+
+async def _stale_question(query: CallbackQuery, tr: Translator, question_id: int) -> None:
+    """Refuse a button of question ``question_id`` that no longer applies (the question
+    moved on, or is not the presser's), pointing to /my, which shows where it stands."""
+    await query.answer(tr.plain("callback.stale_question", ref=question_id), show_alert=True)
 
 
 def _query(update: Update) -> tuple[CallbackQuery, Message, callbacks.Callback]:
@@ -338,10 +344,10 @@ async def resolved_button(update: Update, context: BotContext) -> None:
             await query.answer(context.tr.plain("youth.resolved_already", ref=data.id()))
             await query.edit_message_reply_markup(None)
             return
-        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        await _stale_question(query, context.tr, data.id())
         return
     except questions.NotAllowed:
-        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        await _stale_question(query, context.tr, data.id())
         return
     await notify.resolved(context.session, question)
     await query.answer()
@@ -355,10 +361,10 @@ async def follow_up_button(update: Update, context: BotContext) -> None:
     try:
         question = await questions.own(context.session, question_id=data.id(), user=context.user)
     except questions.NotAllowed:
-        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        await _stale_question(query, context.tr, data.id())
         return
     if not lifecycle.allowed(question.status, "follow_up"):  # say so now, not after typing
-        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        await _stale_question(query, context.tr, data.id())
         return
     if not await common.expect_or_explain(
         query,
@@ -454,7 +460,7 @@ async def share_identity_button(update: Update, context: BotContext) -> None:
             context.session, question_id=data.id(), user=context.user, now=now
         )
     except (questions.NotAllowed, lifecycle.IllegalTransition):
-        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        await _stale_question(query, context.tr, data.id())
         return
     await notify.name_shared(
         context.session, question, settings=context.services.settings, now=now
@@ -502,7 +508,8 @@ async def my_item_button(update: Update, context: BotContext) -> None:
             wish = await wish_service.own(context.session, wish_id=data.id(), user=context.user)
             text, markup = my_views.wish_detail(context.tr, wish, tz=tz)
     except (questions.NotAllowed, wish_service.WishNotAllowed):
-        await query.answer(context.tr.plain("callback.stale"), show_alert=True)
+        key = "callback.stale_question" if data.action == "myq" else "callback.stale_wish"
+        await query.answer(context.tr.plain(key, ref=data.id()), show_alert=True)
         return
     await query.answer()
     await message.reply_text(text, reply_markup=markup)

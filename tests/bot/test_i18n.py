@@ -103,3 +103,15 @@ def test_html_to_plain_drops_tags_and_can_keep_link_addresses() -> None:
     html_text = '<b>团费</b> &amp; <a href="https://example.org/x">说明</a>'
     assert html_to_plain(html_text) == "团费 & 说明"
     assert html_to_plain(html_text, keep_links=True) == "团费 & 说明 (https://example.org/x)"
+
+
+# Refusals shown as a callback query's pop-up: Telegram shows at most 200 characters.
+POPUP_KEYS = [key for key in load_catalog("zh-Hans") if key.startswith("callback.")]
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_button_refusals_fit_a_pop_up(locale: str) -> None:
+    tr = Translator(locale)
+    for key in POPUP_KEYS:
+        text = tr.plain(key, ref=2**31 - 1)  # the longest reference number there is
+        assert len(text) <= 200, (key, len(text))
