@@ -460,6 +460,18 @@ def _refusal(tr: Translator, error: Exception, wish_id: int) -> str:
     return tr.plain("wish.not_allowed")
 
 
+def _owner_refusal(tr: Translator, error: Exception, wish_id: int) -> str:
+    """Why the owner's button did nothing; for a wish someone took on, what they can do
+    instead of withdrawing it (write to us: nothing reaches the claimer directly)."""
+    if (
+        isinstance(error, life.IllegalWishTransition)
+        and error.trigger == "withdraw"
+        and error.state == life.CLAIMED
+    ):
+        return tr.plain("wish.withdraw_claimed", ref=wish_id)
+    return _refusal(tr, error, wish_id)
+
+
 async def owner_button(update: Update, context: BotContext) -> None:
     """The young person withdraws a wish, or edits a returned one to resubmit it."""
     query, message, data = _query(update)
@@ -474,7 +486,7 @@ async def owner_button(update: Update, context: BotContext) -> None:
             await message.reply_text(tr("wish.withdrawn", ref=wish.id))
             return
     except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
-        await query.answer(_refusal(tr, error, data.id()), show_alert=True)
+        await query.answer(_owner_refusal(tr, error, data.id()), show_alert=True)
         return
     if wish.status != life.RETURNED:
         await query.answer(

@@ -106,7 +106,10 @@ def test_html_to_plain_drops_tags_and_can_keep_link_addresses() -> None:
 
 
 # Refusals shown as a callback query's pop-up: Telegram shows at most 200 characters.
-POPUP_KEYS = [key for key in load_catalog("zh-Hans") if key.startswith("callback.")]
+POPUP_KEYS = [
+    *(key for key in load_catalog("zh-Hans") if key.startswith("callback.")),
+    "wish.withdraw_claimed",
+]
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
