@@ -19,6 +19,10 @@ __all__ = ["cn_to_arabic", "normalize", "normalize_many", "small_talk"]
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000}
+_MYRIAD = 10_000  # 万: a unit over a whole group (十二万 is twelve of them)
+_ALL_UNITS = {*_UNITS, "万"}
+# A numeral's parts: a run of ASCII digits stands for one digit (12万), or one character.
+_NUMERAL_TOKEN = re.compile(r"[0-9]+|.", re.DOTALL | re.ASCII)
 _NUMERAL = "零〇一二两三四五六七八九十百千"
 
 # A numeral is only rewritten when it is clearly a quantity: it has a positional
@@ -78,25 +82,48 @@ def _t2s() -> opencc.OpenCC:
 def cn_to_arabic(numeral: str) -> int | None:
     """Convert a Chinese numeral such as ``二十五`` or ``一九九八`` to an int.
 
+    Spoken short forms are read as said: ``三百五`` is 350 and ``一千二`` 1200 (a last
+    digit straight after 百, 千 or 万 counts in the next lower place; after 零 it does
+    not: ``一百零五`` is 105). Arabic digits may stand for the digits (``2百五``, ``1千``).
+
     Args:
-        numeral: Characters from 零〇一二两三四五六七八九十百千 only.
+        numeral: Characters from 零〇一二两三四五六七八九十百千万 and ASCII digits.
 
     Returns:
-        The value, or None when the characters do not form a number.
+        The value, or None when the characters do not form a number (units out of
+        order as in ``百百``, two digits in a row before a unit, another character).
     """
-    if not numeral:
+    tokens = _NUMERAL_TOKEN.findall(numeral)
+    if not tokens or not all(t.isdigit() or t in _DIGITS or t in _ALL_UNITS for t in tokens):
         return None
-    if not any(ch in _UNITS for ch in numeral):
+    if not any(token in _ALL_UNITS for token in tokens):
         # Digit-by-digit reading: 一九九八 -> 1998.
-        return int("".join(str(_DIGITS[ch]) for ch in numeral))
-    total, current = 0, 0
-    for ch in numeral:
-        if ch in _DIGITS:
-            current = _DIGITS[ch]
+        return int("".join(str(_DIGITS[t]) if t in _DIGITS else t for t in tokens))
+    total, section = 0, 0  # above 万, and below it
+    digit: int | None = None  # the digit waiting for its unit
+    unit = 0  # the last unit in this section (they must fall)
+    after_zero = False
+    for token in tokens:
+        if token == "万":
+            if total:
+                return None
+            total = (section + (digit or 0) or 1) * _MYRIAD
+            section, digit, unit, after_zero = 0, None, _MYRIAD, False
+        elif token in _UNITS:
+            value = _UNITS[token]
+            if (unit and value >= unit) or digit == 0:
+                return None
+            section += (1 if digit is None else digit) * value
+            digit, unit, after_zero = None, value, False
+        elif digit is not None:
+            return None  # two digits in a row: 五五百
+        elif token in ("零", "〇"):
+            after_zero = True
         else:
-            total += (current or 1) * _UNITS[ch]
-            current = 0
-    return total + current
+            digit = int(token) if token.isdigit() else _DIGITS[token]
+    if digit is not None and len(tokens[-1]) == 1 and unit >= 100 and not after_zero:
+        digit *= unit // 10  # a last digit straight after 百: 三百五 is short for 三百五十
+    return total + section + (digit or 0)
 
 
 def _number(match: re.Match[str]) -> str:

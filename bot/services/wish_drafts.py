@@ -4,9 +4,7 @@ middle resumes where it was. Wrong input re-asks the same step; nothing resets."
 
 from __future__ import annotations
 
-import re
 import secrets
-import unicodedata
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from transitions import Machine
 
+from bot.services.amounts import parse_yuan
 from storage.questions import Conversation
 
 KIND = "wish_draft"
-_AMOUNT = re.compile(r"\s*(\d{1,6})\s*(\D{0,4})\s*")
 # The "not specified" choice at the area step.
 NO_REGION = "none"
 # The longest a wish's text may be (with a caption added at the photo step).
@@ -183,16 +181,11 @@ def give_text(draft: Draft, text: str, *, max_value: int) -> None:
         draft.fields["place"] = text
         _next(draft, "done")
     elif draft.step == VALUE:
-        # A number, optionally followed by a short unit ("300", "300元", "300 yuan").
-        amount = _AMOUNT.fullmatch(text)
-        # A unit may follow the number, but not a multiplier (5千 is not 5).
-        if (
-            amount is None
-            or any(unicodedata.numeric(ch, None) is not None for ch in amount.group(2))
-            or not 1 <= int(amount.group(1)) <= max_value
-        ):
+        # Digits or Chinese numerals, with a unit or a hedge ("300元", "大概一百块吧").
+        amount = parse_yuan(text)
+        if amount is None or not 1 <= amount <= max_value:
             raise WrongInput("wish.value_out_of_range", cap=max_value)
-        draft.fields["value_yuan"] = int(amount.group(1))
+        draft.fields["value_yuan"] = amount
         _next(draft, "done")
     else:
         raise WrongInput(f"wish.ask_{draft.step}", cap=max_value)

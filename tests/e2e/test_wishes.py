@@ -742,6 +742,23 @@ async def test_amounts_with_multipliers_and_forged_areas_are_refused(harness: Bo
     assert "400 元" in review["text"]
 
 
+async def test_an_amount_in_chinese_numerals_is_taken(harness: BotHarness) -> None:
+    """Typed "大概一百块吧", a young person was asked for "a whole amount, e.g. 300"; words
+    that give no amount still are."""
+    await _reply(harness, "/wish", "描述你的心愿")
+    await harness.press(XIAOMING, await _reply(harness, "想要一套课外书", "照片"), "跳过")
+    await harness.press(XIAOMING, await _prompt(harness, "哪一类"), "图书")
+    await harness.press(XIAOMING, await _prompt(harness, "为谁许的"), "我自己")
+    await harness.press(XIAOMING, await _prompt(harness, "年龄段"), "14–17 岁")
+    await harness.press(XIAOMING, await _prompt(harness, "哪个区域"), "高新区")
+    await _reply(harness, "西山社区", "价值")
+    await _reply(harness, "不太清楚，挺贵的", "1 到 500")  # no amount: asked again
+    review = await _reply(harness, "大概一百块吧", "请确认你的心愿")
+    assert "估计价值：100 元" in review["text"], review["text"]
+    await harness.press(XIAOMING, review, "提交")
+    assert (await _wish(harness)).value_yuan == 100
+
+
 async def test_the_pool_masks_names_and_details_before_cutting(harness: BotHarness) -> None:
     await _staff(harness)
     text = "我叫张小明，" + "想" * 100 + "电话13812345678"

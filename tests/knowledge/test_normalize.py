@@ -82,6 +82,39 @@ def test_cn_to_arabic() -> None:
     assert cn_to_arabic("") is None
 
 
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [
+        ("三百五", 350),  # spoken short for 三百五十, not 305
+        ("一千二", 1200),
+        ("一万二", 12000),
+        ("一千二百五", 1250),
+        ("一百一", 110),
+        ("两百", 200),
+        ("两千零五十", 2050),
+        ("一千零二", 1002),
+        ("十五", 15),
+        ("十万", 100000),
+        ("十二万", 120000),
+        ("一九九八", 1998),
+        ("1千", 1000),  # digits and numerals mixed
+        ("2百五", 250),
+        ("1千2", 1200),
+        ("1千200", 1200),
+        ("12万", 120000),
+    ],
+)
+def test_cn_to_arabic_reads_spoken_and_mixed_numerals(numeral: str, value: int) -> None:
+    assert cn_to_arabic(numeral) == value
+
+
+@pytest.mark.parametrize(
+    "numeral", ["百百", "千千", "一百千", "五五百", "万万", "百x", "三百五五"]
+)
+def test_cn_to_arabic_refuses_what_is_no_number(numeral: str) -> None:
+    assert cn_to_arabic(numeral) is None
+
+
 @pytest.mark.parametrize("raw", ["", "   ", "，，，", "\n\n", "🙂"])
 def test_nothing_left(raw: str) -> None:
     assert normalize(raw) == ""
