@@ -162,10 +162,19 @@ def masked(tr: Translator, text: str) -> str:
     return mask_personal_data(text, {kind: tr.plain(f"mask.{kind}") for kind in MASK_KINDS})
 
 
-def as_said(tr: Translator, shown: str, *, forwarded: bool) -> str | Html:
+def as_said(
+    tr: Translator, shown: str, *, forwarded: bool, file_kind: str | None = None
+) -> str | Html:
     """A young person's (masked) words for a card: a message they forwarded says so (it is
-    someone else's words, and whose is not shown: that is a third party's data)."""
-    return tr("card.youth_forwarded", text=shown) if forwarded else shown
+    someone else's words, and whose is not shown: that is a third party's data); words
+    written under a photo or a file (``file_kind``, as the inbound log names the message)
+    say that it came with them and was not passed on (it could not be masked), so that
+    the cadre can ask them to describe it."""
+    said = tr("card.youth_forwarded", text=shown) if forwarded else shown
+    if file_kind is None:
+        return said
+    key = "card.said_under_photo" if file_kind == "photo" else "card.said_under_file"
+    return tr(key, text=said)
 
 
 def _forwarded(question: Question) -> bool:
@@ -222,6 +231,7 @@ async def _card_text(
     )
     region = await session.get(Region, question.region_code) if question.region_code else None
     topic = await session.get(Topic, question.topic) if question.topic else None
+    file_kind = await questions.asked_with_file(session, question)
 
     def build(shown: str) -> Html:
         return Html(lead + body(shown) + tail)
@@ -236,7 +246,7 @@ async def _card_text(
             if region
             else tr.plain("card.unknown_region"),
             topic=tr.name_of(topic.names, topic.code) if topic else tr.plain("card.unknown_topic"),
-            text=as_said(tr, shown, forwarded=_forwarded(question)),
+            text=as_said(tr, shown, forwarded=_forwarded(question), file_kind=file_kind),
         )
         text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
         if turned_down:
@@ -260,17 +270,19 @@ def _urgent_text(
     asker: User | None,
     name_shown: bool,
     tail: str,
+    file_kind: str | None,
     shown: str,
 ) -> Html:
-    """An urgent card showing ``shown`` of the question, and the follow-up that raised it;
-    ``tail`` (HTML) ends it, inside the length budget."""
+    """An urgent card showing ``shown`` of the question (``file_kind``: asked under a
+    photo or a file), and the follow-up that raised it; ``tail`` (HTML) ends it, inside
+    the length budget."""
     text = tr(
         "card.urgent",
         ref=question.id,
         category=tr.plain(f"concern.{category}"),
         who=who,
         region=place,
-        text=as_said(tr, shown, forwarded=_forwarded(question)),
+        text=as_said(tr, shown, forwarded=_forwarded(question), file_kind=file_kind),
     )
     return Html(
         _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who) + tail
@@ -451,11 +463,15 @@ async def follow_up_card(
     settings: Settings,
     now: datetime,
     forwarded: bool = False,
+    file_kind: str | None = None,
 ) -> None:
-    """Send a young person's follow-up (``forwarded``: a message they forwarded) to the
-    cadre on the ticket."""
+    """Send a young person's follow-up (``forwarded``: a message they forwarded;
+    ``file_kind``: written under a photo or a file, not passed on) to the cadre on the
+    ticket."""
     tr = await _translator_for(session, cadre.telegram_id, settings)
-    shown = as_said(tr, masked(tr, text)[:CARD_TEXT_LIMIT], forwarded=forwarded)
+    shown = as_said(
+        tr, masked(tr, text)[:CARD_TEXT_LIMIT], forwarded=forwarded, file_kind=file_kind
+    )
     await outbox_service.enqueue(
         session,
         kind=CARD,
@@ -683,6 +699,7 @@ async def urgent(
         recipients.append((committee, None))
     asker = await session.get(User, question.user_id)
     region = await session.get(Region, question.region_code) if question.region_code else None
+    file_kind = await questions.asked_with_file(session, question)
     for chat_id, person in recipients:
         tr = await _translator_for(session, chat_id, settings)
         # The on-duty cadre may see a shared name; the committee's group never does.
@@ -700,7 +717,16 @@ async def urgent(
         tail = "\n" + tr("card.urgent_held_by", name=held_by.name) if held_by else ""
         text = fitted(
             functools.partial(
-                _urgent_text, tr, question, category, who, place, asker, name_shown, tail
+                _urgent_text,
+                tr,
+                question,
+                category,
+                who,
+                place,
+                asker,
+                name_shown,
+                tail,
+                file_kind,
             ),
             masked(tr, question.text),
             tr,

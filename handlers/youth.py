@@ -19,7 +19,7 @@ from bot.keyboards import (
     share_identity_keyboard,
     suggestions_keyboard,
 )
-from bot.services import asking, conversations, lifecycle, questions, safeguarding
+from bot.services import asking, conversations, inbox, lifecycle, questions, safeguarding
 from bot.services import wishes as wish_service
 from bot.services.org import ORG_ROLES
 from handlers import common, dialog, wishes
@@ -430,6 +430,7 @@ async def submit_follow_up(
             cadre=assignment.cadre,
             text=text,
             forwarded=forwarded,
+            file_kind=None if message.text is not None else inbox.message_kind(message),
             settings=context.services.settings,
             now=now,
         )

@@ -609,6 +609,34 @@ async def asked_in(
     )
 
 
+# Kinds of message (as the inbound log names them) that are words only: anything else a
+# question was asked with came with a photo or a file, whose caption was the question.
+_WORDS_ONLY = frozenset({"text", "command"})
+
+
+async def asked_with_file(session: AsyncSession, question: Question) -> str | None:
+    """The kind of message ``question`` was asked in the caption of ("photo", "document",
+    "video", … as the inbound log names it; the file itself went to nobody), or None if
+    it was typed (or is not known to have come with a file).
+
+    Read from the inbound log's row of the update that asked it (a row keeps its kind
+    when its text is purged), so that every card of the question can say so.
+    """
+    if question.inbound_update_id is None:
+        return None
+    kind = await session.scalar(
+        select(InboundMessage.kind)
+        .join(User, User.telegram_id == InboundMessage.telegram_user_id)
+        .where(
+            InboundMessage.update_id == question.inbound_update_id,
+            User.id == question.user_id,
+        )
+        .order_by(InboundMessage.id.desc())  # update ids restart (a new token): the newest
+        .limit(1)
+    )
+    return None if kind is None or kind in _WORDS_ONLY else kind
+
+
 async def named_in_copy(
     session: AsyncSession, *, user: User, ticket: int
 ) -> tuple[int, str] | None:

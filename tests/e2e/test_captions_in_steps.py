@@ -1,6 +1,8 @@
 """A photo's or a file's caption is read where a text would be: a young person's words
 under a screenshot after a call for help, after "follow up" or in a reply to their answer
-join that ticket; a cadre's caption while answering is no question of theirs."""
+join that ticket; a cadre's caption while answering is no question of theirs. The
+cadre's card of words written under a photo or a file says that one came with them and
+was not passed on."""
 
 from __future__ import annotations
 
@@ -96,3 +98,62 @@ async def test_a_cadres_caption_in_reply_to_a_card_is_not_a_question(
     reply = await _settle(harness, LI["id"], sent)
     assert "打字" in reply["text"], reply["text"]
     assert len(await _questions(harness)) == 1
+
+
+async def _card_for(harness: BotHarness, sent: dict[str, Any], seq: int) -> dict[str, Any]:
+    await harness.settled(sent["update_id"])
+    return await _wait(harness, LI["id"], seq, "问题 #")
+
+
+async def test_a_question_under_a_photo_tells_the_cadre_the_photo_was_not_passed_on(
+    harness: BotHarness,
+) -> None:
+    """The cadre's card showed the caption as if it were all there was: nothing said a
+    picture came with it (not passed on: it cannot be masked), so "as you can see in the
+    picture" made no sense to them and they did not know to ask for a description."""
+    await _setup(harness)
+    seq = await harness.client.last_seq()
+    sent = await harness.client.send_photo(XIAOMING, "高新区的青年创业沙龙怎么报名？海报在图里")
+    card = await _card_for(harness, sent, seq)
+    assert "海报在图里" in card["text"] and "图片" in card["text"], card["text"]
+    assert "没有转" in card["text"] and "文字" in card["text"], card["text"]
+
+
+async def test_a_question_under_a_file_says_a_file_came_with_it(harness: BotHarness) -> None:
+    await _setup(harness)
+    seq = await harness.client.last_seq()
+    sent = await harness.client.send_document(
+        XIAOMING, "报名表.docx", caption="高新区的青年创业沙龙怎么报名？表格填好了"
+    )
+    card = await _card_for(harness, sent, seq)
+    assert "文件" in card["text"] and "没有转" in card["text"], card["text"]
+
+
+async def test_a_typed_question_has_no_such_line(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    assert "没有转" not in card["text"], card["text"]
+
+
+async def test_a_follow_up_under_a_photo_tells_the_cadre_too(harness: BotHarness) -> None:
+    await _setup(harness)
+    card = await _ask(harness, "高新区的青年创业沙龙怎么报名")
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "周六在团委报名，带上报名表", reply_to=card["message_id"])
+    answer = await _wait(harness, XIAOMING["id"], seq, "团干部答复")
+    seq = await harness.client.last_seq()
+    sent = await harness.client.send_photo(XIAOMING, "是这张表吗", reply_to=answer["message_id"])
+    await harness.settled(sent["update_id"])
+    follow_up = await _wait(harness, LI["id"], seq, "是这张表吗")
+    assert "图片" in follow_up["text"] and "没有转" in follow_up["text"], follow_up["text"]
+
+
+async def test_a_call_for_help_under_a_photo_says_so_on_the_urgent_card(
+    harness: BotHarness,
+) -> None:
+    await _setup(harness)
+    seq = await harness.client.last_seq()
+    sent = await harness.client.send_photo(XIAOMING, "同学一直欺负我，我不想去学校了，看这张图")
+    await harness.settled(sent["update_id"])
+    card = await _wait(harness, LI["id"], seq, "紧急")
+    assert "图片" in card["text"] and "没有转" in card["text"], card["text"]
