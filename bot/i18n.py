@@ -48,6 +48,11 @@ def utf16_units(text: str) -> int:
 
 
 _LINK = re.compile(r'<a\s+href="([^"]*)"[^>]*>(.*?)</a>', re.DOTALL)
+# Marks where a link written out as plain text ends, until the words after it are known
+# (tags between may hide them); never left in a result.
+_LINK_END = "\x00"
+_WORD_AFTER_LINK = re.compile(_LINK_END + r"(?=\w)")
+_SCHEME = re.compile(r"^(?:https?://)?(?:www\.)?")
 # A piece of Telegram HTML: a tag (closing or not, and its name), an entity, a character.
 _PIECE = re.compile(r"<(/?)([a-zA-Z][\w-]*)[^>]*>|&(?:#\d+|#x[\da-fA-F]+|\w+);|.", re.DOTALL)
 _EMPTY_TAG = re.compile(r"<([a-zA-Z][\w-]*)[^>]*></\1>")
@@ -85,11 +90,23 @@ def html_to_plain(text: str, *, keep_links: bool = False) -> str:
     """Telegram HTML as the reader sees it: tags dropped, entities decoded.
 
     ``keep_links``: a link's address follows its text in brackets, so a copy kept as
-    plain text still leads where the original did.
+    plain text still leads where the original did: set apart by a space from a word
+    that follows (not "官网 (https://…)报名"), and left out where the link's text is
+    its address already.
     """
-    if keep_links:
-        text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
-    return html.unescape(_TAGS.sub("", text))
+    if not keep_links:
+        return html.unescape(_TAGS.sub("", text))
+    text = _LINK.sub(_link_as_plain, text.replace(_LINK_END, ""))
+    return _WORD_AFTER_LINK.sub(" ", html.unescape(_TAGS.sub("", text))).replace(_LINK_END, "")
+
+
+def _link_as_plain(link: re.Match[str]) -> str:
+    """A link's text and, unless that is the address itself, its address in brackets."""
+    address, words = link.group(1), link.group(2)
+    shown = html.unescape(_TAGS.sub("", words)).strip()
+    if _SCHEME.sub("", shown).rstrip("/") == _SCHEME.sub("", html.unescape(address)).rstrip("/"):
+        return words
+    return f"{words} ({address}){_LINK_END}"
 
 
 class Html(str):

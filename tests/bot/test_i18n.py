@@ -109,6 +109,27 @@ def test_html_to_plain_drops_tags_and_can_keep_link_addresses() -> None:
     assert html_to_plain(html_text, keep_links=True) == "团费 & 说明 (https://example.org/x)"
 
 
+@pytest.mark.parametrize(
+    ("html_text", "plain"),
+    [
+        # The address is set apart from the words after it, not run into them.
+        ('见<a href="https://a.org/x">官网</a>下一句', "见官网 (https://a.org/x) 下一句"),
+        ('见<a href="https://a.org/x">官网</a><b>报名</b>', "见官网 (https://a.org/x) 报名"),
+        ('see <a href="https://a.org">the site</a>now', "see the site (https://a.org) now"),
+        # Punctuation or a space after it needs none.
+        ('见<a href="https://a.org/x">官网</a>。', "见官网 (https://a.org/x)。"),
+        ('<a href="https://a.org/x">官网</a> 报名', "官网 (https://a.org/x) 报名"),
+        # A link whose words are its address is not written out twice.
+        ('登录 <a href="https://zhtj.youth.cn">zhtj.youth.cn</a>，', "登录 zhtj.youth.cn，"),
+        ('<a href="https://www.a.org/">https://www.a.org</a>', "https://www.a.org"),
+    ],
+)
+def test_a_kept_link_reads_apart_from_what_follows(html_text: str, plain: str) -> None:
+    from bot.i18n import html_to_plain
+
+    assert html_to_plain(html_text, keep_links=True) == plain
+
+
 # Refusals shown as a callback query's pop-up: Telegram shows at most 200 characters.
 POPUP_KEYS = [
     *(key for key in load_catalog("zh-Hans") if key.startswith("callback.")),

@@ -252,3 +252,39 @@ async def test_kb_change_from_another_session_is_picked_up_without_restart(
     await harness.knowledge_current()
     (after,) = await harness.send(XIAOMING, "青年之家几点开门")
     assert "9:00" in after["text"]
+
+
+async def test_my_shows_a_link_in_an_faq_answer_apart_from_the_next_words(
+    harness: BotHarness,
+) -> None:
+    """/my's copy of the FAQ answer (plain text) put the link's address in brackets right
+    before the next word: "中国志愿服务网 (https://…)实名注册"."""
+    from knowledge.entries import EntryData
+    from storage.db import unit_of_work
+
+    async with unit_of_work(harness.sessions) as session:
+        await store.import_entries(
+            session,
+            [
+                EntryData(
+                    id="volunteer-hours",
+                    question="志愿时长证明怎么开？",
+                    alt_questions=("怎么开志愿服务证明", "志愿时长证明去哪开"),
+                    answer='在<a href="https://chinavolunteer.mca.gov.cn">中国志愿服务网</a>'
+                    '实名注册后，登录 <a href="https://zhtj.youth.cn">zhtj.youth.cn</a>，'
+                    "就可以申请证明。",
+                    topic="volunteer",
+                )
+            ],
+            changed_by="test",
+        )
+    await harness.knowledge_current()
+    (answer,) = await harness.send(XIAOMING, "志愿时长证明怎么开")
+    assert "实名注册" in answer["text"]
+    (listing,) = await harness.send(XIAOMING, "/my")
+    await harness.press(XIAOMING, listing, "#")
+    detail = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]][-1]
+    shown = detail["text"]
+    assert "中国志愿服务网 (https://chinavolunteer.mca.gov.cn) 实名注册" in shown, shown
+    # A link whose words are its address is not written out twice.
+    assert "登录 zhtj.youth.cn，" in shown, shown
