@@ -196,6 +196,9 @@ _MOBILE = "(?=1[3-9])(?:{})".format(
         for sizes in [*_MOBILE_GROUPS, _MOBILE_IN_PAIRS]
     )
 )
+# Or its first three digits in brackets, as an area code is written ((138)1234-5678,
+# （138）1234 5678): the brackets end no digit run, so its groups are read alone.
+_BRACKETED_MOBILE = r"\(\s?1[3-9][0-9]\s?\)\s?[0-9]{4}[ -]?[0-9]{4}"
 # What parts a bank card number's groups: a space or a dash, unless a whole mobile number
 # follows it (a separate number).
 _CARD_GAP = r"(?:[ -](?!1[3-9][0-9]{9}(?![0-9])))"
@@ -272,7 +275,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         "phone",
         # The country code with it, however parted from the number, with a + or none
         # (+86·138…, 86 138…, 8613812345678).
-        rf"(?<![0-9])(?:(?:\+|00)?86{_GAP}?|\(\+?86\)\s?)?{_MOBILE}(?![0-9])",
+        rf"(?<![0-9])(?:(?:\+|00)?86{_GAP}?|\(\+?86\)\s?)?(?:{_MOBILE}|{_BRACKETED_MOBILE})"
+        r"(?![0-9])",
     ),
     (
         "landline",

@@ -792,6 +792,30 @@ def test_lists_of_short_numbers_are_kept(text: str) -> None:
     assert find_personal_data(text) == []
 
 
+# A mobile number with its first three digits in brackets, as a landline's area code is
+# written: the brackets are no digit, so the groups after them were read alone and shown.
+BRACKETED_MOBILES = [
+    ("(138)1234-5678", "[手机]"),
+    ("（138）1234 5678", "[手机]"),
+    ("电话（138）12345678，晚上打", "电话[手机]，晚上打"),
+    ("电话 (138) 1234 5678", "电话 [手机]"),
+    ("电话（138）1234·5678", "电话[手机]"),
+    ("+86 (138) 1234-5678", "[手机]"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), BRACKETED_MOBILES)
+def test_a_mobile_with_its_first_group_in_brackets_is_masked(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == ["phone"]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+def test_a_short_number_in_brackets_is_kept() -> None:
+    for text in ("第(138)题 1234 5678", "(135)分 12345678", "(138)1234"):
+        assert find_personal_data(text) == [], text
+
+
 # The same groups parted by list marks (、，,): a mobile number in pairs, or a mobile or ID
 # number read out digit by digit, the same mark between all. Lists of numbers that make
 # no such number stay as they are.
