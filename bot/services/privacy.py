@@ -280,8 +280,10 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         "landline",
-        r"(?<![0-9])(?:\(0[0-9]{2,3}\)|0[0-9]{2,3})[ -]?"
-        r"[2-9](?:[0-9]{6,7}|[0-9]{2,3}[ -][0-9]{4})(?![0-9])",
+        # A local number begins with 2 to 9; after an area code in brackets, which says
+        # a phone number follows, with any digit (a made-up or mistyped one is hidden too).
+        r"(?<![0-9])(?:0[0-9]{2,3}[ -]?[2-9]|\(\s?0[0-9]{2,3}\s?\)[ -]?[0-9])"
+        r"(?:[0-9]{6,7}|[0-9]{2,3}[ -][0-9]{4})(?![0-9])",
     ),
     (
         "qq",

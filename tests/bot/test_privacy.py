@@ -811,6 +811,24 @@ def test_a_mobile_with_its_first_group_in_brackets_is_masked(text: str, masked: 
     assert mask_personal_data(masked, LABELS) == masked
 
 
+# A landline number with its area code in brackets: the brackets say what the digits
+# after them are, so they are hidden whatever digit they begin with (a made-up or mistyped
+# local number, 1234 5678, was shown).
+BRACKETED_LANDLINES = [
+    ("(010)12345678", "[座机]"),
+    ("（010）1234-5678", "[座机]"),
+    ("学校电话（0755）1234567，找老师", "学校电话[座机]，找老师"),
+    ("(021) 0123 4567", "[座机]"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), BRACKETED_LANDLINES)
+def test_a_landline_with_its_area_code_in_brackets_is_masked(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == ["landline"]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
 def test_a_short_number_in_brackets_is_kept() -> None:
     for text in ("第(138)题 1234 5678", "(135)分 12345678", "(138)1234"):
         assert find_personal_data(text) == [], text
