@@ -187,13 +187,15 @@ _MOBILE_GROUPS = [
         for second in range(3, 9 - first)
     ),
 ]
-# Or its last four digits in pairs (138 1234 56 78), the same pause between all its groups
-# when read by :func:`_parts`.
-_MOBILE_IN_PAIRS = (3, 4, 2, 2)
+# Or its last four or eight digits in pairs (138 1234 56 78, 138 12 34 56 78), the same
+# pause between all its groups when read by :func:`_parts`. A list of a score of 130 to
+# 199 and four of two digits (135 98 87 76 65) is read as a mobile number too: nothing
+# tells the two apart, and a number shown is worse than a list hidden.
+_MOBILES_IN_PAIRS = ((3, 4, 2, 2), (3, 2, 2, 2, 2))
 _MOBILE = "(?=1[3-9])(?:{})".format(
     "|".join(
         "[ -]".join(f"[0-9]{{{size}}}" for size in sizes)
-        for sizes in [*_MOBILE_GROUPS, _MOBILE_IN_PAIRS]
+        for sizes in [*_MOBILE_GROUPS, *_MOBILES_IN_PAIRS]
     )
 )
 # Or its first three digits in brackets, as an area code is written ((138)1234-5678,
@@ -388,7 +390,8 @@ def _ascii_digit(char: str) -> str:
 def _one_number(groups: list[str], separators: list[str]) -> bool:
     """Whether digits parted so are one number: read out one by one with the same pause
     (1 3 8 …, 一-三-八…), or in groups of three or more (138 1234 5678, 110101 2005…), or
-    a mobile number's last four digits in pairs with the same pause (138.1234.56.78).
+    a mobile number's last digits in pairs with the same pause (138.1234.56.78,
+    138.12.34.56.78).
     Not a list (1.5 2.5 3.5, 2026.05.01, 13 14 15, 1、2、3, 2023、2024、2025), unless it
     is a mobile or ID number read out so (138、1234、56、78, 1、3、8、1、2、3、4、5、6、7、8)."""
     spelled = all(len(group) == 1 for group in groups) or _in_pairs(groups)
@@ -404,8 +407,9 @@ def _one_number(groups: list[str], separators: list[str]) -> bool:
 
 
 def _in_pairs(groups: list[str]) -> bool:
-    """Whether groups are a mobile number's, its last four digits in pairs (138 1234 56 78)."""
-    return tuple(map(len, groups)) == _MOBILE_IN_PAIRS and bool(
+    """Whether groups are a mobile number's, its last four or eight digits in pairs (138 1234
+    56 78, 138 12 34 56 78)."""
+    return tuple(map(len, groups)) in _MOBILES_IN_PAIRS and bool(
         _SURE_NUMBERS[0].fullmatch("".join(map(_ascii_digit, "".join(groups))))
     )
 
@@ -417,8 +421,8 @@ def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
     of it (+86 138·1234·5678, 138·1234·5678 3点, 第2 一三八…); so is a whole mobile or ID
     number, a number of its own (QQ 一二三四五六七八 一三八一二三四五六七八), and one glued
     to numeral words (QQ 12345678 陆13812345678, see :func:`_worded_numbers`). A mobile
-    number with its last four digits in pairs, the same pause between all its groups, is
-    one part (138·1234·56·78)."""
+    number with its last digits in pairs, the same pause between all its groups, is one
+    part (138·1234·56·78, 138·12·34·56·78)."""
     whole = [
         bool(_SURE_NUMBERS[0].fullmatch("".join(map(_ascii_digit, group)))) for group in groups
     ]
@@ -429,10 +433,11 @@ def _parts(groups: list[str], separators: list[str]) -> list[tuple[int, int]]:
         ends = _worded_numbers(groups, digits)
     # Where a mobile number in pairs starts, and the group after its end.
     paired = {
-        i: i + len(_MOBILE_IN_PAIRS)
-        for i in range(len(groups) - len(_MOBILE_IN_PAIRS) + 1)
-        if _in_pairs(groups[i : i + len(_MOBILE_IN_PAIRS)])
-        and len(set(separators[i : i + len(_MOBILE_IN_PAIRS) - 1])) == 1
+        i: i + len(shape)
+        for shape in _MOBILES_IN_PAIRS
+        for i in range(len(groups) - len(shape) + 1)
+        if _in_pairs(groups[i : i + len(shape)])
+        and len(set(separators[i : i + len(shape) - 1])) == 1
     }
     parts: list[tuple[int, int]] = []
     first = 0

@@ -746,7 +746,8 @@ def test_a_spaced_number_before_an_address_is_masked_whole(
 
 
 # A mobile number typed in groups the way people group one: 3-4-4, 3-3-5, 4-3-4, 4-4-3,
-# 3-8, 7-4, 3-4-2-2 (the last four in pairs, the same pause between all), or digit by digit.
+# 3-8, 7-4, 3-4-2-2 or 3-2-2-2-2 (the last four or eight in pairs, the same pause between
+# all), or digit by digit.
 MOBILE_GROUPINGS = [
     ("电话 138 1234 5678", "电话 [手机]"),
     ("电话 138 123 45678", "电话 [手机]"),
@@ -764,6 +765,11 @@ MOBILE_GROUPINGS = [
     ("电话 138  1234  56  78", "电话 [手机]"),
     ("电话 一三八 一二三四 五六 七八", "电话 [手机]"),
     ("电话 +86 138 1234 56 78", "电话 [手机]"),
+    ("138 12 34 56 78", "[手机]"),
+    ("电话 138-12-34-56-78，晚上打", "电话 [手机]，晚上打"),
+    ("电话 138.12.34.56.78", "电话 [手机]"),
+    ("电话 一三八 一二 三四 五六 七八", "电话 [手机]"),
+    ("电话 +86 138 12 34 56 78", "电话 [手机]"),
 ]
 
 # Scores, counts and lists of short numbers that happen to add up to eleven digits after
@@ -846,6 +852,7 @@ LISTED_MOBILES = [
     ("电话 一三八、一二三四、五六、七八", "电话 [手机]"),
     ("电话 幺三八、幺二三四、五六、七八", "电话 [手机]"),
     ("电话 １３８、１２３４、５６、７８", "电话 [手机]"),
+    ("电话 138、12、34、56、78", "电话 [手机]"),
     ("电话 1、3、8、1、2、3、4、5、6、7、8", "电话 [手机]"),
     ("电话 一、三、八、一、二、三、四、五、六、七、八", "电话 [手机]"),
     ("+86、138、1234、56、78", "[手机]"),
@@ -1131,7 +1138,9 @@ _SEPARATORS = [
 # comma-parted groups of two digits are no test of a number; digits read out one by one,
 # or a mobile number's last four in pairs, the same mark between all, are.
 _LIST = ("，", "、", ", ")
-_MOBILE_GROUPS = [[11], [3, 4, 4], [3, 8], [7, 4], [4, 4, 3], [3, 4, 2, 2], [1] * 11]
+_MOBILE_GROUPS = [
+    [11], [3, 4, 4], [3, 8], [7, 4], [4, 4, 3], [3, 4, 2, 2], [3, 2, 2, 2, 2], [1] * 11
+]  # fmt: skip
 _ID_GROUPS = [[18], [6, 8, 4], [6, 4, 4, 4], [6, 12], [6, 4, 2, 2, 4], [1] * 18]
 _COUNTRY_CODES = ["+86 ", "+86-", "+86·", "0086 ", "(+86)", "(+86) ", "＋８６ ", "86 ", "86-"]
 # Text around the number: no digit or numeral in it (one beside the number would make it
@@ -1172,7 +1181,7 @@ def _written_numbers(draw: st.DrawFn) -> tuple[str, str]:
         else draw(st.sampled_from(_WRITINGS[int(digit)]))
         for digit in digits
     ]
-    listable = min(groups) > 2 or max(groups) == 1 or groups == [3, 4, 2, 2]
+    listable = min(groups) > 2 or max(groups) == 1 or groups in ([3, 4, 2, 2], [3, 2, 2, 2, 2])
     separators = _SEPARATORS if listable else [s for s in _SEPARATORS if s not in _LIST]
     # Digits read out one by one, or in pairs, share one pause; groups of three or more may
     # have a different one each.
