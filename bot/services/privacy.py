@@ -19,6 +19,7 @@ import hmac
 import itertools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 
@@ -622,6 +623,10 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
     if separators and _id_groups(groups, separators) and _ID_DIGITS.fullmatch(digits):
         # An ID number, its birth date parted too (110101.2005.01.01.1234).
         return digits + _JOINED * sum(map(len, separators))
+    read_out = _read_out_in_groups(groups, separators)
+    if read_out is not None and _one_number(*read_out):
+        # Digits read out one by one in a number's groups (1 3 8 - 1 2 3 4 - 5 6 7 8).
+        return digits + _JOINED * sum(map(len, separators))
     # Groups of ASCII digits parted by one space or dash are left as written: the patterns
     # read them so (138 1234 5678), and two numbers side by side stay two (QQ 12345678
     # 13812345678). Digits read out one by one are put together all the same.
@@ -658,6 +663,30 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
         else:
             pieces.append(_written(part, between))
     return "".join(pieces)
+
+
+def _read_out_in_groups(
+    groups: list[str], separators: list[str]
+) -> tuple[list[str], list[str]] | None:
+    """Single digits read out one by one within groups and another pause between the
+    groups (1 3 8 - 1 2 3 4 - 5 6 7 8, 1-3-8 1-2-3-4 5-6-7-8), as the groups (each its
+    digits as written, put together) and the pauses between them, for :func:`_one_number`
+    to tell whether they are one number. The pause within the groups is the one that parts
+    the most digits, and no list mark. None when the run is not so read: a group of more
+    than one digit, or one pause throughout."""
+    if any(len(group) != 1 for group in groups) or len(set(separators)) < 2:
+        return None
+    ((within, _),) = Counter(separators).most_common(1)
+    if _LIST_MARKS & set(within):
+        return None
+    joined, between = [groups[0]], []
+    for separator, group in zip(separators, groups[1:], strict=True):
+        if separator == within:
+            joined[-1] += group
+        else:
+            joined.append(group)
+            between.append(separator)
+    return joined, between
 
 
 def _dated(groups: list[str]) -> bool:

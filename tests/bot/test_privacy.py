@@ -798,6 +798,39 @@ def test_lists_of_short_numbers_are_kept(text: str) -> None:
     assert find_personal_data(text) == []
 
 
+# Digits read out one by one within groups, another pause between the groups (1 3 8 - 1 2 3
+# 4 - 5 6 7 8): the pauses differ, so the digits were read as no number and shown.
+SPELLED_IN_GROUPS = [
+    ("1 3 8 - 1 2 3 4 - 5 6 7 8", "[手机]", "phone"),
+    ("电话 1 3 8-1 2 3 4-5 6 7 8，晚上打", "电话 [手机]，晚上打", "phone"),
+    ("电话 一 三 八 - 一 二 三 四 - 五 六 七 八", "电话 [手机]", "phone"),
+    ("1-3-8 1-2-3-4 5-6-7-8", "[手机]", "phone"),
+    ("电话 1 3 8 / 1 2 3 4 / 5 6 / 7 8", "电话 [手机]", "phone"),
+    ("身份证 1 1 0 1 0 1 - 2 0 0 5 0 1 0 1 - 1 2 3 4", "身份证 [身份证]", "id_card"),
+    ("身份证 1 1 0 1 0 1 - 2 0 0 8 0 1 0 1 - 1 2 3 X", "身份证 [身份证]", "id_card"),
+]
+
+# Groups read out so that make no number: a date, an answer key in fours, short groups.
+SPELLED_IN_GROUPS_KEPT = [
+    "2 0 2 6 - 0 5 - 0 1",
+    "答案 1 3 2 4 - 2 3 1 4 - 2 3 1 2",
+    "1 3 - 8 1 - 2 3 - 4 5 - 6 7 - 8",
+    "第 1 3 - 1 5 题",
+]
+
+
+@pytest.mark.parametrize(("text", "masked", "kind"), SPELLED_IN_GROUPS)
+def test_digits_read_out_in_groups_are_masked(text: str, masked: str, kind: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == [kind]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+@pytest.mark.parametrize("text", SPELLED_IN_GROUPS_KEPT)
+def test_digits_read_out_in_groups_that_make_no_number_are_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+
+
 # A mobile number with its first three digits in brackets, as a landline's area code is
 # written: the brackets are no digit, so the groups after them were read alone and shown.
 BRACKETED_MOBILES = [
