@@ -129,6 +129,16 @@ _MOBILE_HEADS = frozenset({*(f"1{digit}" for digit in "3456789"), "86"})
 # Shorter runs are left as written: 二〇二六 (a year), 三〇二 (a room), 一二三 (counting).
 # No personal number is shorter (a QQ number has five digits).
 _RUN_MIN_DIGITS = 5
+# Words that say a phone number follows, up to six other characters before a run of
+# digits (电话 2 1 3 8…, 我的手机号是 1 3 8…, call me: 1-3-8…): a mobile number is read out
+# of single digits going on past it, which without them are a list (see
+# :func:`_read_on`). Traditional forms too, for a text not read in simplified characters.
+_PHONE_CUE = re.compile(
+    r"(?:电话|電話|手机|手機|号码|號碼|联系|聯繫|聯系|打|拨|撥|致电|致電|短信"
+    r"|(?<![a-z])(?:call|tel|phone|mobile))[^0-9\n]{0,6}$",
+    re.IGNORECASE,
+)
+_CUE_REACH = 12
 
 _NUM = "[0-9零〇一二两三四五六七八九十百]+"
 # What ends a name run back from a place or school word: a pause, or a word before one.
@@ -563,7 +573,9 @@ def _as_digits(match: re.Match[str], in_address: Callable[[int, int], bool]) -> 
     if in_address(*match.span()):
         # Part of an address the e-mail and WeChat patterns read whole.
         return run
-    return _read_run(run)
+    start = match.start()
+    cued = bool(_PHONE_CUE.search(match.string, max(0, start - _CUE_REACH), start))
+    return _read_run(run, cued=cued)
 
 
 def _digits(groups: list[str]) -> str:
@@ -592,17 +604,24 @@ def _written(groups: list[str], separators: list[str]) -> str:
     return "".join(written)
 
 
-def _read_run(run: str, *, apart: bool = True) -> str:
+def _read_run(run: str, *, apart: bool = True, cued: bool = False) -> str:
     """:func:`_as_digits` for a run, or for a part of one; ``apart``: look for a number
-    glued to others when the run read whole holds none (see :func:`_part_at_numbers`)."""
+    glued to others when the run read whole holds none (see :func:`_part_at_numbers`);
+    ``cued``: a phone number is said to follow (see :data:`_PHONE_CUE`)."""
     groups = _SEPARATOR.split(run)
     separators = _SEPARATOR.findall(run)
     digits = _digits(groups)
     if len(digits) < _RUN_MIN_DIGITS:
         return run
     start, end = _numeral_words(run)
-    if (start, end) != (0, len(run)):
-        return run[:start] + _read_run(run[start:end]) + run[end:]
+    # Numerals read out among numerals with one pause between all are no words beside a
+    # number but more of a list (答案 一 三 二 四 二 三 一 四 二 三 一 二; see
+    # :func:`_read_on`); beside digits of another script they are (1 3 8 … 8 一直).
+    words_apart = (start, end) != (0, len(run))
+    if words_apart and (
+        cued or not _spelled_list(groups, separators) or not set(groups) <= _WORD_NUMERALS
+    ):
+        return run[:start] + _read_run(run[start:end], cued=cued) + run[end:]
     reading = _read_groups(run, groups, separators, digits)
     if not apart or any(shapes.fullmatch(digits) for shapes in _SURE_NUMBERS):
         return reading
@@ -613,7 +632,7 @@ def _read_run(run: str, *, apart: bool = True) -> str:
         reading,
         _part_at_words(run),
         _part_at_script_change(run),
-        _part_at_numbers(run, groups, separators),
+        _part_at_numbers(run, groups, separators, cued=cued),
     ]
     return max((found for found in readings if found is not None), key=_hidden)
 
@@ -716,13 +735,17 @@ def _id_groups(groups: list[str], separators: list[str]) -> bool:
     )
 
 
-def _part_at_numbers(run: str, groups: list[str], separators: list[str]) -> str | None:
+def _part_at_numbers(
+    run: str, groups: list[str], separators: list[str], *, cued: bool = False
+) -> str | None:
     """:func:`_read_run` for a run holding a mobile, ID or landline number in groups
     after or before other digits (学号 2023 110101 2008 01 01 1234, 2023.138.1234.5678):
     read whole, the digits made no number, and the number's groups were not all read by
     the patterns. The number's groups are put together, the rest read alone. A mobile or
     landline number so only when the run is no card number's length (1234.5678.1381.2345
-    .678 is one card). None when the run holds no such number."""
+    .678 is one card), and no list going on past it (:func:`_listed_on`,
+    :func:`_read_on`) unless ``cued``: a phone word comes just before the run. None when
+    the run holds no such number."""
     digits = _digits(groups)
     # Where each group's digits start, and which group starts at a digit.
     at = _offsets(groups)
@@ -741,7 +764,7 @@ def _part_at_numbers(run: str, groups: list[str], separators: list[str]) -> str 
             if last - first < 2 or last - first == len(groups):
                 continue
             part, between = groups[first:last], separators[first : last - 1]
-            if _listed_on(groups, separators, first, last):
+            if not cued and _listed_on(groups, separators, first, last):
                 continue
             if (
                 may_be_id
@@ -752,6 +775,7 @@ def _part_at_numbers(run: str, groups: list[str], separators: list[str]) -> str 
                 break
             if (
                 may_be_phone
+                and (cued or not _read_on(groups, separators, first, last))
                 and any(shapes.fullmatch(digits, at[first], at[last]) for shapes in _SURE_NUMBERS)
                 and _one_number(part, between)
             ):
@@ -790,6 +814,33 @@ def _listed_on(groups: list[str], separators: list[str], first: int, last: int) 
         return False
     beside = separators[first - 1 : first] + separators[last - 1 : last]
     return bool(between & set(beside))
+
+
+def _read_on(groups: list[str], separators: list[str], first: int, last: int) -> bool:
+    """Whether groups ``first`` to ``last`` are single digits with one pause that goes on
+    to a single digit beside them: a list read out (an answer key, 1 3 2 4 2 3 1 4 2 3 1
+    2), not a mobile or landline number read out, which ends where the digits or the
+    pause change (QQ 12345678 1 3 8…, 1 3 8… 8，3点后).
+
+    The trade-off: some eleven digits in a row of such a list often begin as a mobile
+    number does (a 1, then 3 to 9: about one answer key of 1 to 4 in eight from each
+    digit on), while a number read out digit by digit with one more digit beside it and
+    the same pause is rare; so the list is shown, unless a phone word comes just before
+    the run (电话 2 1 3 8 1 2 3 4 5 6 7 8: the number is read out of it and hidden, the 2
+    shown). A list of exactly a number's digits is hidden whatever the words: nothing
+    tells it from the number. So is an ID number read out of a list: its area code and
+    birth date are no chance (see :func:`_part_at_numbers`)."""
+    if not _spelled_list(groups[first:last], separators[first : last - 1]):
+        return False
+    pause = separators[first]
+    before = first > 0 and len(groups[first - 1]) == 1 and separators[first - 1] == pause
+    after = last < len(groups) and len(groups[last]) == 1 and separators[last - 1] == pause
+    return before or after
+
+
+def _spelled_list(groups: list[str], separators: list[str]) -> bool:
+    """Whether groups are single digits with one pause between all (1 3 2 4, 一-三-二)."""
+    return len(set(separators)) == 1 and all(len(group) == 1 for group in groups)
 
 
 def _part_at_words(run: str) -> str | None:

@@ -1103,6 +1103,46 @@ def test_dates_and_lists_after_a_number_are_kept(text: str) -> None:
     assert mask_personal_data(text, LABELS) == text
 
 
+# Single digits with one pause that go on past a mobile number's eleven (an answer key):
+# their first eleven were hidden as a mobile number whenever they happened to make one.
+# A list going on is no number read out, unless a phone number is said to follow (电话,
+# 手机, 打, call...): then the number is read out of it, as before.
+READ_OUT_LISTS = [
+    "答案是 1 3 2 4 2 3 1 4 2 3 1 2",
+    "答案 1-3-2-4-2-3-1-4-2-3-1-2",
+    "答案 一 三 二 四 二 三 一 四 二 三 一 二",
+    "选 1 3 5 2 4 1 3 5 2 4 1 3 5",
+    "顺序 2 1 3 8 1 2 3 4 5 6 7 8",
+]
+
+CUED_READ_OUT_LISTS = [
+    ("电话 2 1 3 8 1 2 3 4 5 6 7 8", "电话 2 [手机]"),
+    ("手机 1 3 8 1 2 3 4 5 6 7 8 9", "手机 [手机] 9"),
+    ("打给我 1 3 8 1 2 3 4 5 6 7 8 9", "打给我 [手机] 9"),
+    ("我的電話是 1 3 8 1 2 3 4 5 6 7 8 9", "我的電話是 [手机] 9"),
+    ("call me: 1-3-8-1-2-3-4-5-6-7-8-9", "call me: [手机]-9"),
+    ("电话 1、3、8、1、2、3、4、5、6、7、8、9", "电话 [手机]、9"),
+    # Read out whole, or after a number of more than one digit, it is one all the same.
+    ("1 3 8 1 2 3 4 5 6 7 8", "[手机]"),
+    ("QQ 12345678 1 3 8 1 2 3 4 5 6 7 8", "QQ [QQ] [手机]"),
+    ("1 3 8 1 2 3 4 5 6 7 8 一直打不通", "[手机] 一直打不通"),
+    ("1 3 8 1 2 3 4 5 6 7 8 两个号都行", "[手机] 两个号都行"),
+    # An ID number's digits are no chance: read out of a longer list, it is hidden.
+    ("1 1 0 1 0 1 2 0 0 5 0 1 0 1 1 2 3 4 5 6", "[身份证] 5 6"),
+]
+
+
+@pytest.mark.parametrize("text", READ_OUT_LISTS)
+def test_a_list_of_digits_going_on_past_a_mobile_number_is_kept(text: str) -> None:
+    assert mask_personal_data(text, LABELS) == text
+
+
+@pytest.mark.parametrize(("text", "masked"), CUED_READ_OUT_LISTS)
+def test_a_mobile_number_is_read_out_of_a_list_after_a_phone_word(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert mask_personal_data(masked, LABELS) == masked
+
+
 @pytest.mark.parametrize(
     "card", ["1234.5678.1381.2345.678", "6222/1381/2345/6789", "1234 5678 1381 2345 678"]
 )
