@@ -652,7 +652,7 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
     as_read = run.isascii() and set(separators) <= {" ", "-"}
     pieces: list[str] = []
     starts = _starts(groups, separators)
-    for first, last in _parts(groups, separators):
+    for first, last in _with_card_ends(_parts(groups, separators), groups, separators):
         part, between = groups[first:last], separators[first : last - 1]
         part_digits = _digits(part)
         if first:
@@ -661,6 +661,8 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
         if len(part) < len(groups) and _numeral_words(text) != (0, len(text)):
             # A number with a numeral word glued to it, beside another.
             pieces.append(_read_run(text))
+        elif between and not as_read and _card_end(part, between):
+            pieces.append(part_digits + _JOINED * sum(map(len, between)))
         elif (
             between
             and len(part_digits) in _CARD_SIZES
@@ -682,6 +684,41 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
         else:
             pieces.append(_written(part, between))
     return "".join(pieces)
+
+
+def _with_card_ends(
+    parts: list[tuple[int, int]], groups: list[str], separators: list[str]
+) -> list[tuple[int, int]]:
+    """:func:`_parts` with a group of one to three digits after a card number's sixteen
+    put with them when :func:`_card_end` says it ends the card; a part alone, it was shown
+    after the card's label (卡号 [银行卡]/1)."""
+    merged: list[tuple[int, int]] = []
+    for first, last in parts:
+        if (
+            merged
+            and last == first + 1
+            and _card_end(groups[merged[-1][0] : last], separators[merged[-1][0] : first])
+        ):
+            merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _card_end(groups: list[str], separators: list[str]) -> bool:
+    """Whether groups are a card number's sixteen digits in fours (or eights) and a last
+    group of one to three digits (6222/0212/3456/7890/1, 6222.0212.3456.7890.12), which
+    the bank card pattern reads after a space or a dash. Years in a row are a card so too
+    (卡号 2019/2020/2021/2022/1), as for :data:`_YEARS`. Not parted by list marks:
+    2023、2024、2025、2026、1 is a list."""
+    *fours, end = groups
+    return (
+        bool(fours)
+        and sum(map(len, fours)) == 16
+        and all(len(four) % 4 == 0 for four in fours)
+        and len(end) <= 3
+        and not _LIST_MARKS & set("".join(separators))
+    )
 
 
 def _read_out_in_groups(

@@ -1006,6 +1006,26 @@ def test_a_card_number_beside_or_after_years_is_still_masked() -> None:
         assert find_personal_data(f"卡号{card}") == [("bank_card", card)]
 
 
+# A card number's short last group after its sixteen digits in fours, parted otherwise
+# than by a space or a dash: the sixteen were hidden and the last group shown after the
+# label (卡号 [银行卡]/1).
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("卡号 2019/2020/2021/2022/1", "卡号 [银行卡]"),
+        ("卡号 6222/0212/3456/7890/1", "卡号 [银行卡]"),
+        ("卡号6222.0212.3456.7890.12，谢谢", "卡号[银行卡]，谢谢"),
+        ("卡号 6222·0212·3456·7890·123", "卡号 [银行卡]"),
+        ("卡号 62220212/34567890/1", "卡号 [银行卡]"),
+        ("卡号 6222—0212—3456—7890—1", "卡号 [银行卡]"),
+    ],
+)
+def test_a_card_numbers_short_last_group_is_hidden_with_it(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert [k for k, _ in find_personal_data(text)] == ["bank_card"]
+    assert mask_personal_data(masked, LABELS) == masked
+
+
 @pytest.mark.parametrize(
     ("text", "masked"),
     [
