@@ -75,6 +75,7 @@ def _docstrings(tree: ast.AST) -> set[int]:
 PATTERN_MODULES = {
     "bot/services/amounts.py",
     "bot/services/privacy.py",
+    "bot/services/personal_numbers.py",
     "bot/services/safeguarding.py",
 }
 
