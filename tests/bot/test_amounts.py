@@ -31,6 +31,23 @@ from bot.services.amounts import parse_yuan
         ("about 300 yuan", 300),
         ("5千", 5000),  # a multiplier multiplies (the cap is checked by the caller)
         ("2万", 20000),
+        # Endings people add, accepted before Chinese numerals were read (a review).
+        ("300塊錢", 300),
+        ("300圓", 300),
+        ("300元錢", 300),
+        ("300元整", 300),
+        ("300块整", 300),
+        ("300，", 300),
+        ("300元，", 300),
+        ("300元😊", 300),
+        ("300元的", 300),
+        ("300元啊", 300),
+        ("300元呢", 300),
+        ("300元 谢谢", 300),
+        ("300?", 300),
+        ("三百塊錢", 300),
+        ("估計兩百", 200),
+        ("應該兩百", 200),
     ],
 )
 def test_amounts_people_write(text: str, yuan: int) -> None:
@@ -53,6 +70,10 @@ def test_amounts_people_write(text: str, yuan: int) -> None:
         "一起",
         "百百",
         "元",
+        "300多",  # vague: more than 300
+        "300以内",
+        "300+",
+        "⑳" * 2200,  # NFKC makes 4,400 digits: more than int() reads
     ],
 )
 def test_what_is_no_amount_is_refused(text: str) -> None:
