@@ -609,9 +609,10 @@ async def asked_in(
     )
 
 
-# Kinds of message (as the inbound log names them) that are words only: anything else a
-# question was asked with came with a photo or a file, whose caption was the question.
-_WORDS_ONLY = frozenset({"text", "command"})
+# Kinds of message (as the inbound log names them) that carry a file under a caption.
+# Anything else asked a question with words only: a text, or a button press (a question
+# typed in a wish draft is asked by its "❓" button).
+_WITH_FILE = frozenset({"photo", "voice", "video", "audio", "document", "animation"})
 
 
 async def asked_with_file(session: AsyncSession, question: Question) -> str | None:
@@ -634,7 +635,7 @@ async def asked_with_file(session: AsyncSession, question: Question) -> str | No
         .order_by(InboundMessage.id.desc())  # update ids restart (a new token): the newest
         .limit(1)
     )
-    return None if kind is None or kind in _WORDS_ONLY else kind
+    return kind if kind in _WITH_FILE else None
 
 
 async def named_in_copy(

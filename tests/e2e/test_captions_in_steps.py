@@ -157,3 +157,20 @@ async def test_a_call_for_help_under_a_photo_says_so_on_the_urgent_card(
     await harness.settled(sent["update_id"])
     card = await _wait(harness, LI["id"], seq, "紧急")
     assert "图片" in card["text"] and "没有转" in card["text"], card["text"]
+
+
+async def test_a_question_asked_from_a_wish_draft_by_its_button_has_no_such_line(
+    harness: BotHarness,
+) -> None:
+    """A question typed in a wish draft and asked with "❓ Ask this" is asked by the
+    button press: its card said it came under a file (the press's update is no text)."""
+    await _setup(harness)
+    await harness.send(XIAOMING, "/wish")
+    await harness.send(XIAOMING, "想要一辆自行车上学")
+    (skip,) = [m for m in await harness.client.messages(XIAOMING["id"]) if m["from_bot"]][-1:]
+    await harness.press(XIAOMING, skip, "跳过")
+    (reply,) = await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
+    seq = await harness.client.last_seq()
+    await harness.press(XIAOMING, reply, "问这个问题")
+    card = await _wait(harness, LI["id"], seq, "问题 #")
+    assert "创业沙龙" in card["text"] and "没有转" not in card["text"], card["text"]
