@@ -104,9 +104,14 @@ def _link_as_plain(link: re.Match[str]) -> str:
     """A link's text and, unless that is the address itself, its address in brackets."""
     address, words = link.group(1), link.group(2)
     shown = html.unescape(_TAGS.sub("", words)).strip()
-    if _SCHEME.sub("", shown).rstrip("/") == _SCHEME.sub("", html.unescape(address)).rstrip("/"):
-        return words
+    if _bare(shown) == _bare(html.unescape(address)):
+        return f"{words}{_LINK_END}"
     return f"{words} ({address}){_LINK_END}"
+
+
+def _bare(address: str) -> str:
+    """``address`` without its scheme, ``www.``, a closing slash and its case."""
+    return _SCHEME.sub("", address.casefold()).rstrip("/")
 
 
 class Html(str):

@@ -123,6 +123,12 @@ def test_html_to_plain_drops_tags_and_can_keep_link_addresses() -> None:
         # A link whose words are its address is not written out twice.
         ('登录 <a href="https://zhtj.youth.cn">zhtj.youth.cn</a>，', "登录 zhtj.youth.cn，"),
         ('<a href="https://www.a.org/">https://www.a.org</a>', "https://www.a.org"),
+        # ... and is set apart from a word after it too; the address's case is no matter.
+        (
+            '<a href="https://a.org/x?a=1&amp;b=2">https://a.org/x?a=1&amp;b=2</a>后面',
+            "https://a.org/x?a=1&b=2 后面",
+        ),
+        ('<a href="HTTPS://A.ORG">a.org</a>', "a.org"),
     ],
 )
 def test_a_kept_link_reads_apart_from_what_follows(html_text: str, plain: str) -> None:
