@@ -344,7 +344,8 @@ def _database_error(exc: BaseException) -> str:
     elif isinstance(reason, socket.gaierror):
         # A typo and a server not started yet look the same from here: both exit 75.
         hint = (
-            f'; the host name "{url.host}" could not be resolved: check its spelling in '
+            f'; the host name "{url.host or url.query.get("host")}" could not be resolved: '
+            "check its spelling in "
             "VOY_DATABASE_URL, or that its server is up and its name published (a "
             "container not started yet); under systemd voy is started again until the "
             "name resolves"

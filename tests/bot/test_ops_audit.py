@@ -127,6 +127,11 @@ def test_an_unknown_database_host_is_named_with_what_to_check(tmp_path: Path) ->
         "VOY_DATABASE_URL, or that its server is up and its name published (a container "
         "not started yet); under systemd voy is started again until the name resolves"
     ), line
+    # The host given as an option of the URL, as for a Unix socket's folder.
+    url = "postgresql+asyncpg://voy:pw@/voy?host=db-hots.invalid"
+    result = run_voy(["db", "current"], tmp_path, VOY_DATABASE_URL=url)
+    assert result.returncode == 75, result.stderr[-600:]
+    assert 'the host name "db-hots.invalid" could not be resolved' in result.stderr
 
 
 def test_run_tells_a_database_out_of_reach_from_a_refused_configuration(
