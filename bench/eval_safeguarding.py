@@ -89,9 +89,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("file", type=Path, help="JSONL: text, label (concern|ok), kind")
     parser.add_argument("--misses", action="store_true", help="list what the list got wrong")
     args = parser.parse_args(argv)
-    text = args.file.read_text(encoding="utf-8")
-    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
-    print(render(evaluate(lines), misses=args.misses))
+    print(render(evaluate(read(args.file)), misses=args.misses))
+
+
+def read(path: Path) -> list[dict[str, str]]:
+    """The labelled lines of ``path`` (a byte-order mark and blank lines allowed); a line
+    that is no JSON object with a text and a label is named, not a traceback."""
+    lines = []
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SystemExit(f"{path}:{number}: not JSON: {exc}") from None
+        if not isinstance(item, dict) or not {"text", "label"} <= item.keys():
+            raise SystemExit(f"{path}:{number}: needs a JSON object with text and label")
+        lines.append(item)
+    return lines
 
 
 if __name__ == "__main__":

@@ -676,3 +676,17 @@ def test_the_evaluation_counts_alarms_misses_and_false_alarms() -> None:
     assert "recall      2/3 = 0.667" in text and "false alarm 1/2 = 0.500" in text
     assert "concern  self_harm                   1/2" in text
     assert "ok       -                           0/1" in text
+
+
+def test_the_evaluation_reads_a_file_saved_with_a_bom_and_names_a_bad_line(
+    tmp_path: Path,
+) -> None:
+    from bench.eval_safeguarding import read
+
+    good = tmp_path / "good.jsonl"
+    good.write_text('\ufeff{"text": "我不想活了", "label": "concern"}\r\n\r\n', encoding="utf-8")
+    assert read(good) == [{"text": "我不想活了", "label": "concern"}]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "a", "label": "ok"}\n{"label": "ok"}\n', encoding="utf-8")
+    with pytest.raises(SystemExit, match=r"bad.jsonl:2: needs a JSON object with text and label"):
+        read(bad)
