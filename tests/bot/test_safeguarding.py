@@ -748,3 +748,34 @@ def test_the_evaluation_reads_a_file_saved_with_a_bom_and_names_a_bad_line(
     bad.write_text('{"text": "a", "label": "ok"}\n{"label": "ok"}\n', encoding="utf-8")
     with pytest.raises(SystemExit, match=r"bad.jsonl:2: needs a JSON object with text and label"):
         read(bad)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "chars"),
+    [
+        ("打我", {"打"}),
+        ("(?:被|俾)(?:我的?)?(?:爸|妈)打", {"被", "俾"}),
+        ("(?:我)?被打", {"我", "被"}),  # an optional opening: what follows can open too
+        ("(?<!很)堵我", {"堵"}),  # look-behind, look-ahead and \b take no character
+        ("\\bkms\\b", {"k"}),
+        ("(?:[一二]|\\d+)天", {"一", "二", *"0123456789"}),
+        ("(?:|x)y", {"x", "y"}),  # an empty alternative
+        ("被.{0,4}打", {"被"}),
+        (".{0,4}打", None),  # any character can open it
+        ("[^x]打", None),
+        ("\\w+死", None),
+        ("(?:x)?", None),  # can match nothing
+        ("(?i)x", None),  # would match X too
+    ],
+)
+def test_first_characters_of_a_pattern(pattern: str, chars: set[str] | None) -> None:
+    """What lets the combined alternation skip the positions no pattern can start at."""
+    assert safeguarding._first_chars(pattern) == (None if chars is None else frozenset(chars))
+
+
+def test_every_shipped_alternation_skips_positions_no_pattern_can_start_at() -> None:
+    """A pattern that can begin with any character (``.``, ``\\w``, ``[^…]``) would make
+    every category scan every position: start patterns with a literal (YAML header)."""
+    for cat in safeguarding._categories():
+        for compiled in (*cat.patterns, *cat.exclude):
+            assert compiled.pattern.startswith("(?=["), (cat.name, compiled.pattern[:80])
