@@ -276,6 +276,42 @@ ABUSE = [
     "屋企成日有人打交 我唔敢返屋企",  # Cantonese: afraid to go home
     "my uncle does stuff to me when my parents aren't home",
     "my dad said if i tell anyone he'll hurt my mom",
+    # Fourth round, by family. The hair, the neck, pinned down, a thing or a tool used
+    # on the child, a bone broken.
+    "我妈一生气就揪着我的头发往地上拖",
+    "他抓住我的头往桌子上磕",
+    "爸爸掐着我的脖子不放",
+    "佢揸住我條頸",  # Cantonese: he grabbed my neck
+    "奶奶拿缝衣针扎我",
+    "我爸拿烟灰缸砸我",
+    "他把我按在地上打",
+    "他打断过我的手",
+    "my dad grabbed me by the hair",
+    "my mom throws things at me when she's angry",
+    "he pinned me against the wall",
+    # A weapon at home, a child hiding.
+    "家里人吵架，我爸举着菜刀要砍我妈",
+    "我躲在衣柜里不敢出来，外面在砸东西",
+    # Neglect: no doctor, told to bear it, adults gone, no food or warm clothes.
+    "我发烧好几天了，爸妈不带我去看病",
+    "手骨折了，我妈说忍忍就好了",
+    "爸妈去外地好几天了，电话一直打不通",
+    "家里没有大人，我和妹妹已经吃了三天方便面",
+    "妈妈把我一个人丢在家，已经一个星期没回来了",
+    "冬天了还没有棉衣穿",
+    "屋企冇嘢食",  # Cantonese: no food at home
+    "my parents havent been home in four days",
+    "theres no food in the house",
+    "my mom won't take me to the doctor",
+    # Thrown out or shut out.
+    "被我妈赶出来了，现在不知道去哪",
+    "俾老豆趕咗出屋企",  # Cantonese
+    "我爸叫我滚，我就出来了，现在在街上",
+    "我妈不给我开门",
+    "她说让我死在外面",
+    "再也不想回那个家了",
+    "my dad threw me out last night",
+    "i have nowhere to sleep tonight",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -562,6 +598,15 @@ NEGATIVES = [
     "一吃辣就想吐",
     "i said goodbye to my friends at the airport",
     "i dont think ill make it to class on time",
+    # ... and next to its abuse families.
+    "我妈拿刀切菜",
+    "妈妈拿我的手机打游戏",
+    "昨晚躲在被子里哭了一晚上",
+    "高三好痛苦，妈妈说忍忍就过去了",
+    "被老师赶出教室了",
+    "我不想回家过年",
+    "the teacher kicked me out of class",
+    "my mom won't let me go to the party",
     "",
     "   ",
 ]
