@@ -312,6 +312,33 @@ ABUSE = [
     "再也不想回那个家了",
     "my dad threw me out last night",
     "i have nowhere to sleep tonight",
+    # Sexual abuse said indirectly: a hand inside clothes, a touch that felt wrong, a
+    # drink and lost memory, rubbing in a crowd, a closed door and a demand.
+    "他把手伸进我的裤子里",
+    "表哥趁我睡着把手伸到我被子里",
+    "叔叔帮我涂药的时候摸的地方让我很不舒服",
+    "喝了他递给我的水就晕了，醒来在陌生的房间",
+    "醒来发现裤子被脱了",
+    "地铁上有个大叔一直用下面顶我",
+    "他关上门就让我亲他",
+    "he put his hand under my shirt",
+    "i woke up and my clothes were off",
+    # Grooming: fewer clothes in the photos, "the other girls all do", a scout asking
+    # for photos in underwear, a threat to send the photos on, gifts, secrecy, flattery,
+    # an offer of work far away.
+    "他老让我穿少一点拍照片给他看",
+    "他说别的女孩都给他发过，我不发就是不爱他",
+    "有个说自己是模特公司的人要我发穿泳衣的照片",
+    "我发了照片给他，他说不给钱就把照片发给我爸妈",
+    "一个网友给我寄了一双鞋",
+    "游戏里认识的大哥哥说想来我的学校看我",
+    "他叫我把我们的聊天记录都删了",
+    "他总说我比同龄人成熟",
+    "有人让我偷偷把家里的户口本带出来",
+    "有人说可以带我去柬埔寨打工赚大钱",
+    "he wants pics of me in my bikini",
+    "he told me to delete our chats",
+    "he says im mature for my age",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -607,6 +634,15 @@ NEGATIVES = [
     "我不想回家过年",
     "the teacher kicked me out of class",
     "my mom won't let me go to the party",
+    # ... and next to its sexual abuse and grooming families.
+    "我家猫老蹭我",
+    "他老是蹭我的饭卡",
+    "帮我看看这件泳衣好看吗",
+    "别的同学都会做这道题",
+    "老师关上门让我坐下说",
+    "吃了他给的药就不晕了",
+    "朋友让我把照片删了",
+    "爸爸带我去他上班的地方看看",
     "",
     "   ",
 ]
