@@ -379,6 +379,34 @@ VIOLENCE = [
     "我真係想攞刀劈死佢",  # Cantonese 劈 = hack
     "谁再惹我我就让他见血",
     "gonna bring my dad's gun to school",
+    # Fourth round, by family. The young person's own threats: fire, something in a
+    # drink, "whoever" as the target, pushing someone down, a plan of revenge, a weapon
+    # for the next time.
+    "我要把他家烧了",
+    "真想在她饭里下点泻药",
+    "谁再惹我我就弄死谁",
+    "想趁他不注意把他推下楼",
+    "这口气咽不下，我一定要报复回去",
+    "下次他再推我我就拿圆规扎他",
+    "让他们也尝尝被欺负的滋味",
+    "im going to burn his house down",
+    "i'll put something in her drink",
+    "i want to make them suffer",
+    # Threats to the young person: people brought to beat them, a blade, knowing where
+    # they live.
+    "他们说明天要叫人来收拾我",
+    "那群人说放学后砍我",
+    "他说知道我家在哪，让我晚上小心点",
+    "he said he knows where i live",
+    # Stalking: a tracker, a stranger lurking or taking photos, knowing what they wear,
+    # calls from changing numbers.
+    "我书包里被人放了定位器",
+    "有个陌生男人天天在校门口盯着我看",
+    "上学路上被人偷拍了",
+    "有个号码一直给我发消息，说出我每天穿什么",
+    "陌生号码天天换着号打给我",
+    "someone put an airtag in my bag",
+    "he always shows up wherever i go",
 ]
 BULLYING = [
     "被欺负",
@@ -643,6 +671,17 @@ NEGATIVES = [
     "吃了他给的药就不晕了",
     "朋友让我把照片删了",
     "爸爸带我去他上班的地方看看",
+    # ... and next to its violence and stalking families.
+    "复仇者联盟什么时候上映",
+    "报复性熬夜怎么改",
+    "中医讲究对症下药",
+    "趁老师不注意睡了一觉",
+    "往你碗里加点汤",
+    "帮我砍一刀",
+    "叫人打我电话就行",
+    "陌生人给的东西不要吃等等",
+    "钥匙上装个airtag能找回来吗",
+    "i put an airtag on my keys",
     "",
     "   ",
 ]
