@@ -467,6 +467,29 @@ BULLYING = [
     "他们逼我在厕所里跪着给他们道歉",
     "我的照片被人做成表情包在年级群里传",
     "they call me slurs every day",
+    # Fourth round, by family. Names, belongings, school as a punishment, locked in.
+    "他们天天叫我肥猪",
+    "班上男生喊我丑八怪",
+    "佢哋成日叫我肥婆",  # Cantonese
+    "他们把我的鞋藏起来了",
+    "他们把我的校服扔进了垃圾桶",
+    "每天去学校都像下地狱一样",
+    "被同学反锁在厕所里出不来",
+    # Photos and videos posted, polls, being "hung up" online.
+    "她们把我换衣服的照片发到了群里",
+    "有人把我被打的视频传到网上",
+    "他们在群里投票选班上最恶心的人",
+    "被人开帖挂出来了",
+    # Extortion: searched for money, made to buy or bring things, "or else".
+    "那几个人每天都翻我的书包拿钱",
+    "高年级的逼我每天帮他们买早餐",
+    "他们让我每周带一条烟给他们",
+    "他们逼我去偷家里的钱",
+    "他们说否则就废了我",
+    "佢哋日日問我攞錢",  # Cantonese
+    "they make me pay them every week",
+    "they filmed me getting hit and put it on tiktok",
+    "someone made a poll about who's the ugliest and everyone picked me",
 ]
 POSITIVES = (
     [(text, "self_harm") for text in SELF_HARM]
@@ -682,6 +705,14 @@ NEGATIVES = [
     "陌生人给的东西不要吃等等",
     "钥匙上装个airtag能找回来吗",
     "i put an airtag on my keys",
+    # ... and next to its bullying families.
+    "妈妈翻我钱包",
+    "爸爸叫我臭小子",
+    "高三上学就像坐牢",
+    "老师把我的获奖照片发到了班群",
+    "我爸让我去楼下买包烟",
+    "还好你帮我，不然就把我累死了",
+    "要不把我的也带上",
     "",
     "   ",
 ]
