@@ -713,6 +713,32 @@ NEGATIVES = [
     "我爸让我去楼下买包烟",
     "还好你帮我，不然就把我累死了",
     "要不把我的也带上",
+    # Harmless forms the list raised an alarm for, with other phrasings of each: game
+    # tactics and respawning, laughing "to death", the news, a legal question, a topic
+    # for class, a bystander's "what if", campaigns against bullying, calls, fiction.
+    "这波自杀式打法太莽了",
+    "自杀式进攻居然赢了",
+    "这个视频让我笑不活了",
+    "笑得不活了哈哈",
+    "掉进虚空自杀回出生点",
+    "mc里自杀能回家吗",
+    "热搜上说某明星轻生了是真的吗",
+    "新闻报道有个人跳楼了，是哪里的",
+    "新闻说有人持刀抢劫银行被抓了",
+    "最近的持刀伤人案判了吗",
+    "网暴别人要负法律责任吗",
+    "热搜说那个主播被网暴了",
+    "班会要讲关于校园霸凌的话题，怎么准备",
+    "写一篇关于网络暴力的作文",
+    "假如遇到同学被霸凌该不该告诉老师",
+    "如果发现别人被孤立应该怎么帮",
+    "远离校园霸凌手抄报怎么画",
+    "抵制网络暴力倡议书",
+    "我妈一上午打了我二十多个电话",
+    "他打了我好几通电话我都没接",
+    "东野圭吾的小说里凶手是怎么杀人的",
+    "那部剧里的霸凌情节太压抑了",
+    "看完那本书里面的欺凌描写好难受",
     "",
     "   ",
 ]
@@ -790,6 +816,26 @@ def test_exclusion_blanks_only_its_own_span() -> None:
     # Gaming slang does not hide a real report in the same message.
     concern = assess("打游戏被虐，回家爸爸还打我")
     assert concern is not None and concern.category == "abuse"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("看到新闻说有人自杀，我也想自杀", "self_harm"),
+        ("热搜上那个博主被网暴了，我也被网暴了", "bullying"),
+        ("网暴我的人会被判刑吗", "bullying"),
+        ("我看到同桌每天被欺负", "bullying"),
+        ("如果看到有人被欺负怎么办，我自己就天天被欺负", "bullying"),
+        ("他打了我好几个电话，回家又打了我一巴掌", "abuse"),
+        ("电影里的霸凌跟我在学校被霸凌一模一样", "bullying"),
+        ("笑不活了，但其实我真的不想活了", "self_harm"),
+    ],
+)
+def test_a_report_next_to_a_harmless_form_is_still_caught(text: str, category: str) -> None:
+    """The news, a legal question, a bystander's "what if", calls and fiction are
+    blanked out as spans: a report of the writer's own in the same message stays."""
+    concern = assess(text)
+    assert concern is not None and concern.category == category, (text, concern)
 
 
 def test_clause_end_survives_punctuation() -> None:
