@@ -173,6 +173,16 @@ SELF_HARM = [
     "例假好几个月没来了，头发也掉得厉害",
     "i havent eaten in three days",
     "im scared to eat because i'll gain weight",
+    # Fifth round: a probe of fresh phrasings, written after the fourth, missed these.
+    "我真的好累，感觉自己撑不住了",
+    "我不想再给任何人添麻烦了，以后就不会了",
+    "我把我的游戏账号密码都给了表弟，以后用不到了",
+    "对不起，这是我最后一次跟你们说话了",
+    "我用橡皮擦一直擦手腕直到破皮",
+    "已经一个礼拜没怎么吃东西了",
+    "我吃完饭总是偷偷去厕所抠出来",
+    "我覺得自己係個負擔",  # Cantonese 係 = 是
+    "i've been cutting for a year",
 ]
 ABUSE = [
     "他打我",
@@ -339,6 +349,18 @@ ABUSE = [
     "he wants pics of me in my bikini",
     "he told me to delete our chats",
     "he says im mature for my age",
+    # Fifth round (a probe of fresh phrasings).
+    "妈妈的男朋友老是喝醉了进我房间",
+    "家里三天没开火了，我饿得睡不着",
+    "我跟弟弟两个人在家，大人都出去了好几天",
+    "有个叔叔经常给我买零食，还让我别告诉我妈",
+    "体育老师让我去器材室单独找他",
+    "网上有个人说如果我不给他发视频就把我们的聊天发给全校",
+    "他说见面的事不要跟任何人说",
+    "现在在火车站，不知道今晚睡哪",
+    "a man from instagram wants to meet me alone",
+    "my dad hits my little brother",
+    "I ran away and I'm sleeping at the park",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -407,6 +429,11 @@ VIOLENCE = [
     "陌生号码天天换着号打给我",
     "someone put an airtag in my bag",
     "he always shows up wherever i go",
+    # Fifth round (a probe of fresh phrasings).
+    "我恨他们，我要让他们全部消失",
+    "谁敢再笑我，我就拿刀跟他拼了",
+    "我在网上买了一把刀，准备明天带去学校",
+    "有個男人成日跟住我返學",  # Cantonese 跟住 = 跟着
 ]
 BULLYING = [
     "被欺负",
@@ -490,6 +517,10 @@ BULLYING = [
     "they make me pay them every week",
     "they filmed me getting hit and put it on tiktok",
     "someone made a poll about who's the ugliest and everyone picked me",
+    # Fifth round (a probe of fresh phrasings).
+    "有人在我的储物柜里塞了恐吓信",
+    "全班同学建了个群专门讨论怎么整我",
+    "他们每天让我帮他们写作业，不写就打",
 ]
 POSITIVES = (
     [(text, "self_harm") for text in SELF_HARM]
@@ -739,6 +770,10 @@ NEGATIVES = [
     "东野圭吾的小说里凶手是怎么杀人的",
     "那部剧里的霸凌情节太压抑了",
     "看完那本书里面的欺凌描写好难受",
+    # Next to the fifth round's families.
+    "困得撑不住了，先睡了",
+    "周末不知道去哪玩",
+    "毕业了，以后这些课本用不上了",
     "",
     "   ",
 ]
