@@ -183,6 +183,20 @@ SELF_HARM = [
     "我吃完饭总是偷偷去厕所抠出来",
     "我覺得自己係個負擔",  # Cantonese 係 = 是
     "i've been cutting for a year",
+    # Sixth round: a second probe of fresh phrasings missed these.
+    "每天晚上都在想，如果我从没出现过，大家会不会更开心",
+    "活着太没劲了，每天都一样",
+    "感觉自己像个多余的人，没有人需要我",
+    "想找个没人的地方一直睡下去",
+    "洗澡的时候热水烫手臂，烫到起泡才停",
+    "我会故意把手往门上砸",
+    "最近一天只吃一顿，还是觉得自己好胖",
+    "吐完之后才觉得安心",
+    "我已经想好了，周五晚上就结束",
+    "我唔想再喺呢個世界",  # Cantonese
+    "我已經好多日冇食嘢",  # Cantonese
+    "I feel like a burden to everyone around me",
+    "I've been thinking about ending things",
 ]
 ABUSE = [
     "他打我",
@@ -361,6 +375,18 @@ ABUSE = [
     "a man from instagram wants to meet me alone",
     "my dad hits my little brother",
     "I ran away and I'm sleeping at the park",
+    # Sixth round (a second probe of fresh phrasings).
+    "我妈罚我在阳台站了一夜",
+    "继母不让我吃晚饭，说我不配",
+    "上课的时候老师老是贴着我站，还把手放在我腰上",
+    "家里没人做饭，我已经饿了两天",
+    "我爸妈离婚了，谁都不要我",
+    "爷爷奶奶都住院了，家里就剩我一个",
+    "有个大哥哥说喜欢我，让我晚上偷偷溜出去见他",
+    "他让我拍下面给他看",
+    "my uncle makes me do things I don't want to",
+    "a guy online keeps asking for photos and says he'll share our chats if I stop",
+    "my stepdad keeps coming into the bathroom when I shower",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -434,6 +460,8 @@ VIOLENCE = [
     "谁敢再笑我，我就拿刀跟他拼了",
     "我在网上买了一把刀，准备明天带去学校",
     "有個男人成日跟住我返學",  # Cantonese 跟住 = 跟着
+    # Sixth round (a second probe of fresh phrasings).
+    "我真的忍不了了，我已经准备好刀了",
 ]
 BULLYING = [
     "被欺负",
@@ -521,6 +549,10 @@ BULLYING = [
     "有人在我的储物柜里塞了恐吓信",
     "全班同学建了个群专门讨论怎么整我",
     "他们每天让我帮他们写作业，不写就打",
+    # Sixth round (a second probe of fresh phrasings).
+    "那个男生说要在放学路上堵我，让我等着",
+    "每次体育课他们都故意用球砸我",
+    "有人冒用我的名字在网上骂人",
 ]
 POSITIVES = (
     [(text, "self_harm") for text in SELF_HARM]
@@ -773,6 +805,11 @@ NEGATIVES = [
     # Next to the fifth round's families.
     "困得撑不住了，先睡了",
     "周末不知道去哪玩",
+    "想消失一个周末去旅游",
+    "考试周要熬不住了",
+    "mum took my phone away for a week",
+    "不小心被开水烫到起泡了",
+    "男朋友说他不要我了",
     "毕业了，以后这些课本用不上了",
     "",
     "   ",
