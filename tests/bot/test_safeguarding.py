@@ -197,6 +197,15 @@ SELF_HARM = [
     "我已經好多日冇食嘢",  # Cantonese
     "I feel like a burden to everyone around me",
     "I've been thinking about ending things",
+    # Seventh round: a third probe of fresh phrasings missed these.
+    "我把日记烧了，该处理的都处理好了",
+    "好想就这样睡过去不用再面对明天",
+    "我觉得我的存在就是个错误",
+    "我已经很久没有开心过了，感觉活着就是在受罪",
+    "今天在天台上站了好久，风好大",
+    "刚才拿剪刀在腿上剪了几道",
+    "一个月瘦了十斤，但我还想再瘦",
+    "我身上的伤不敢让同学看见，夏天也穿长袖",
 ]
 ABUSE = [
     "他打我",
@@ -381,12 +390,21 @@ ABUSE = [
     "上课的时候老师老是贴着我站，还把手放在我腰上",
     "家里没人做饭，我已经饿了两天",
     "我爸妈离婚了，谁都不要我",
-    "爷爷奶奶都住院了，家里就剩我一个",
     "有个大哥哥说喜欢我，让我晚上偷偷溜出去见他",
     "他让我拍下面给他看",
     "my uncle makes me do things I don't want to",
     "a guy online keeps asking for photos and says he'll share our chats if I stop",
     "my stepdad keeps coming into the bathroom when I shower",
+    # Seventh round (a third probe of fresh phrasings).
+    "继父半夜敲我的门，我把门锁上了他就在外面骂",
+    "网上认识的人说他是18岁，可是视频里他看起来像三十多",
+    "他说只要我跟他视频脱衣服就给我五百块",
+    "我的衣服被他们扒了",
+    "妈妈出去打工一直没回来",
+    "我从家里跑出来了，现在在朋友家",
+    "my mom's boyfriend makes me sleep in his bed",
+    "my parents leave me alone for weeks",
+    "someone I met on a game wants me to come to his house",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -462,6 +480,10 @@ VIOLENCE = [
     "有個男人成日跟住我返學",  # Cantonese 跟住 = 跟着
     # Sixth round (a second probe of fresh phrasings).
     "我真的忍不了了，我已经准备好刀了",
+    # Seventh round (a third probe of fresh phrasings).
+    "我要让那个老师付出代价",
+    "我知道她住哪，放学就去找她算账",
+    "有个人每天在我们学校门口拍女生",
 ]
 BULLYING = [
     "被欺负",
@@ -553,6 +575,9 @@ BULLYING = [
     "那个男生说要在放学路上堵我，让我等着",
     "每次体育课他们都故意用球砸我",
     "有人冒用我的名字在网上骂人",
+    # Seventh round (a third probe of fresh phrasings).
+    "全年级都在传我的丑照",
+    "班上嘅人成日笑我係肥婆",  # Cantonese
 ]
 POSITIVES = (
     [(text, "self_harm") for text in SELF_HARM]
@@ -810,6 +835,13 @@ NEGATIVES = [
     "mum took my phone away for a week",
     "不小心被开水烫到起泡了",
     "男朋友说他不要我了",
+    "今天在天台上坐了一会儿看星星",
+    "爸爸出差一直没回家，好想他",
+    "暑假瘦了五斤，还想再瘦一点点，怎么运动",
+    "夏天也要穿长袖防晒吗",
+    "今天在江边坐了好久，风景真好",
+    "大家都在说我进步了",
+    "我妈让我别告诉我爸我考了多少分",
     "毕业了，以后这些课本用不上了",
     "",
     "   ",
