@@ -206,6 +206,14 @@ SELF_HARM = [
     "刚才拿剪刀在腿上剪了几道",
     "一个月瘦了十斤，但我还想再瘦",
     "我身上的伤不敢让同学看见，夏天也穿长袖",
+    # Eighth round: a fourth probe of fresh phrasings missed these.
+    "如果明天出车祸就好了",
+    "药箱里的药我都数过了，够了",
+    "我觉得我死了爸妈会松一口气",
+    "昨天晚上差点就从窗户跳出去了",
+    "我拿小刀在手腕上写了他的名字",
+    "我已经吐了一个月了，牙都坏了",
+    "每顿饭只吃几口",
 ]
 ABUSE = [
     "他打我",
@@ -405,6 +413,15 @@ ABUSE = [
     "my mom's boyfriend makes me sleep in his bed",
     "my parents leave me alone for weeks",
     "someone I met on a game wants me to come to his house",
+    # Eighth round (a fourth probe of fresh phrasings).
+    "我爸说我再哭就把我扔出去",
+    "我身上的烟疤是我爸弄的",
+    "我在网上认识的男朋友32岁，他说年龄不是问题",
+    "他说只要我去见他就给我买最新的手机",
+    "家里已经断水断电了，爸爸欠了好多钱跑了",
+    "有個男人喺網上叫我傳相畀佢",  # Cantonese 相 = photo
+    "my coach sends me messages late at night and tells me not to tell my parents",
+    "i'm thinking of running away tonight",
 ]
 VIOLENCE = [
     "我想杀了他",
@@ -484,6 +501,10 @@ VIOLENCE = [
     "我要让那个老师付出代价",
     "我知道她住哪，放学就去找她算账",
     "有个人每天在我们学校门口拍女生",
+    # Eighth round (a fourth probe of fresh phrasings).
+    "那个人说如果我敢报警就让我全家好看",
+    "这几天总有一辆车停在我家楼下，车里的人一直盯着我",
+    "我的手机好像被人装了监控软件",
 ]
 BULLYING = [
     "被欺负",
@@ -578,6 +599,10 @@ BULLYING = [
     # Seventh round (a third probe of fresh phrasings).
     "全年级都在传我的丑照",
     "班上嘅人成日笑我係肥婆",  # Cantonese
+    # Eighth round (a fourth probe of fresh phrasings).
+    "他们把我的头发剪掉了一块",
+    "他们让我每天给他们五块钱，不给就不让我上厕所",
+    "有人在贴吧发帖说我是小三",
 ]
 POSITIVES = (
     [(text, "self_harm") for text in SELF_HARM]
@@ -862,6 +887,12 @@ NEGATIVES = [
     "网友给我寄了明信片",
     "拼多多砍我一刀的链接",
     "成绩被挂出来了",
+    "理发师剪了我的头发",
+    "对面的同学一直看着我",
+    "不给钱就不让我参加活动吗",
+    "老师不在了大家都松一口气",
+    "明天小区停水停电吗",
+    "我男朋友25岁，比我大两岁",
     "毕业了，以后这些课本用不上了",
     "",
     "   ",
