@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -1131,3 +1132,21 @@ def test_every_shipped_alternation_skips_positions_no_pattern_can_start_at() -> 
     for cat in safeguarding._categories():
         for compiled in (*cat.patterns, *cat.exclude):
             assert compiled.pattern.startswith("(?=["), (cat.name, compiled.pattern[:80])
+
+
+DEV_SET = Path(__file__).resolve().parents[1] / "data" / "safeguarding_dev.jsonl"
+
+
+def test_the_list_keeps_what_it_reaches_on_its_dev_set() -> None:
+    """A regression guard, not a measure: the list was tuned on this set
+    (tests/data/README.md), so its 120 of 120 calls for help overstate what it catches
+    in new messages. An edit may not miss one of them nor add a false alarm to the one
+    left (今日測驗難到爆，我想死呀哈哈, kept: hyperbole and a real wish read alike)."""
+    from bench.eval_safeguarding import CONCERN, OK, evaluate
+
+    text = DEV_SET.read_text(encoding="utf-8")
+    report = evaluate([json.loads(line) for line in text.splitlines() if line.strip()])
+    concern, ok = report.by_label[CONCERN], report.by_label[OK]
+    assert (concern.total, ok.total) == (120, 120)
+    assert concern.alarms >= 120, report.missed
+    assert ok.alarms <= 1, report.false_alarms
