@@ -215,6 +215,13 @@ SELF_HARM = [
     "我拿小刀在手腕上写了他的名字",
     "我已经吐了一个月了，牙都坏了",
     "每顿饭只吃几口",
+    # A burden to the whole family, unnoticed if gone, a date not reached.
+    "我就是这个家的拖油瓶",
+    "我是爸妈的负担",
+    "感觉自己像透明人一样，消失了也没人发现",
+    "死了都不会有人在乎",
+    "i don't think i'll make it to next year",
+    "i don't see myself making it to graduation",
 ]
 ABUSE = [
     "他打我",

@@ -98,6 +98,10 @@ async def test_an_ordinary_caption_is_not_a_question(harness: BotHarness) -> Non
         (ALEX, "some guys said they'll jump me after school", "you are not alone"),
         (XIAOMEI, "唔想再生存落去", "你並不孤單"),  # Cantonese: I don't want to go on living
         (XIAOMEI, "補習班老師一直傳很噁心的訊息給我 還約我單獨出去", "你並不孤單"),
+        # Missed until the burden and "a date not reached" families grew (see the
+        # helpline test below, which used them as misses).
+        (XIAOMEI, "我覺得我是全家的累贅", "你並不孤單"),
+        (ALEX, "i don't see myself making it to my birthday", "you are not alone"),
     ],
 )
 async def test_in_their_own_words_and_language(
@@ -119,8 +123,8 @@ async def test_in_their_own_words_and_language(
     ("user", "words"),
     [
         (XIAOMING, "我不想长大了，也不想再过下一个生日"),
-        (XIAOMEI, "我覺得我是全家的累贅"),
-        (ALEX, "i don't see myself making it to my birthday"),
+        (XIAOMEI, "最近常常覺得好累，什麼都不想做"),
+        (ALEX, "i feel so empty lately"),
         (XIAOMING, "我们街道的篮球场周末几点开门"),
     ],
 )
