@@ -125,6 +125,15 @@ _PHONE_CUE = re.compile(
     re.IGNORECASE,
 )
 _CUE_REACH = 12
+# A word glued to a run's single last digit (3点, 2个号, 5号, 9am) or first one (第2, 高3),
+# or a measure word after a space (1 班, 3 点后): the digit is the word's, a count or a
+# time, not one more of a list read out (see :func:`_read_on`) nor of the number beside
+# it. Traditional forms too, for a text not read in simplified characters.
+_MEASURE_WORDS = (
+    "点點个個号號班楼樓层層栋棟岁歲次年月日天周週元块塊分秒时時位名张張本条條页頁题題届屆"
+)
+_WORD_AFTER = re.compile(rf"[^\W\d_]|[{_SPACES}]{{1,2}}[{_MEASURE_WORDS}]")
+_WORD_BEFORE = re.compile(r"[^\W\d_]")
 
 # A mobile number as people group it: whole, or in two or three groups of three digits or
 # more (138 1234 5678, 138 123 45678, 1381 234 5678, 138 12345678), as :func:`_one_number`
@@ -406,9 +415,34 @@ def _as_digits(match: re.Match[str], in_address: Callable[[int, int], bool]) -> 
     if in_address(*match.span()):
         # Part of an address the e-mail and WeChat patterns read whole.
         return run
-    start = match.start()
-    cued = bool(_PHONE_CUE.search(match.string, max(0, start - _CUE_REACH), start))
-    return _read_run(run, cued=cued)
+    start, end = match.span()
+    text = match.string
+    cued = bool(_PHONE_CUE.search(text, max(0, start - _CUE_REACH), start))
+    # Read without a digit glued to a word at either end too, and so when that hides more
+    # (1 3 8 1 2 3 4 5 6 7 8 3点后 is a mobile number and a time, not twelve digits).
+    fronts, backs = _word_digit_cuts(run, text, start, end)
+    readings = [
+        run[:front] + _read_run(run[front:back], cued=cued) + run[back:]
+        for front in fronts
+        for back in backs
+    ]
+    return max(readings, key=_hidden)
+
+
+def _word_digit_cuts(run: str, text: str, start: int, end: int) -> tuple[list[int], list[int]]:
+    """Where a run of digits (``start`` to ``end`` in ``text``) may be read from and to: its
+    start and end, and past a single first or last digit glued to a word (第2 1 3 8…, …7 8
+    3点后, …7 8 1 班; see :data:`_WORD_AFTER`), with the pause beside it."""
+    groups = _SEPARATOR.split(run)
+    separators = _SEPARATOR.findall(run)
+    fronts, backs = [0], [len(run)]
+    if not separators:
+        return fronts, backs
+    if len(groups[0]) == 1 and start and _WORD_BEFORE.match(text, start - 1):
+        fronts.append(1 + len(separators[0]))
+    if len(groups[-1]) == 1 and _WORD_AFTER.match(text, end):
+        backs.append(len(run) - 1 - len(separators[-1]))
+    return fronts, backs
 
 
 def _digits(groups: list[str]) -> str:

@@ -420,6 +420,7 @@ HOSTILE_UNITS = [
     "陆1", "1两", "两 1 ", "陆138 ", "138 1234 ", "1234 a", "12345678 ", "wxid_1", "1234-",
     "5678两 ", "1234 陆138 ", "138 1234 56 78 ", "56.", "2023 ", "2023-2024 12 ",
     "13812345678陆", "1陆2", "13000000000零一12345678", "12345678陆一三八",
+    "1 3点", "第2 1 3 8 ",
 ]  # fmt: skip
 
 
@@ -1152,6 +1153,22 @@ CUED_READ_OUT_LISTS = [
 ]
 
 
+# A digit glued to a word after a mobile number read out (3点后, 2个号, 1班, 3楼, 5号) is
+# the word's, not a list going on: the number was shown.
+NUMBERS_READ_OUT_BEFORE_A_COUNT = [
+    ("我妈妈 1 3 8 1 2 3 4 5 6 7 8 2个号都行", "我妈妈 [手机] 2个号都行"),
+    ("1 3 8 1 2 3 4 5 6 7 8 1 班的", "[手机] 1 班的"),
+    ("1 3 8 1 2 3 4 5 6 7 8 3楼", "[手机] 3楼"),
+    ("1-3-8-1-2-3-4-5-6-7-8-3点后打", "[手机]-3点后打"),
+    ("1.3.8.1.2.3.4.5.6.7.8.5号", "[手机].5号"),
+    ("１ ３ ８ １ ２ ３ ４ ５ ６ ７ ８ ２个号", "[手机] ２个号"),
+    ("一 三 八 一 二 三 四 五 六 七 八 3点后", "[手机] 3点后"),
+    ("一-三-八-一-二-三-四-五-六-七-八-九点后", "[手机]-九点后"),
+    ("1 3 8 1 2 3 4 5 6 7 8 2個號都行", "[手机] 2個號都行"),
+    ("1 3 8 - 1 2 3 4 - 5 6 7 8 3点后打", "[手机] 3点后打"),
+]
+
+
 @pytest.mark.parametrize("text", READ_OUT_LISTS)
 def test_a_list_of_digits_going_on_past_a_mobile_number_is_kept(text: str) -> None:
     assert mask_personal_data(text, LABELS) == text
@@ -1161,6 +1178,38 @@ def test_a_list_of_digits_going_on_past_a_mobile_number_is_kept(text: str) -> No
 def test_a_mobile_number_is_read_out_of_a_list_after_a_phone_word(text: str, masked: str) -> None:
     assert mask_personal_data(text, LABELS) == masked
     assert mask_personal_data(masked, LABELS) == masked
+
+
+@pytest.mark.parametrize(("text", "masked"), NUMBERS_READ_OUT_BEFORE_A_COUNT)
+def test_a_digit_glued_to_a_word_after_a_read_out_number_is_no_list(
+    text: str, masked: str
+) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+# The same families: a mobile number read out with one pause (ASCII, full-width or Chinese
+# digits), then the pause and a digit glued to a word, after other words or none.
+_READ_OUT_PAUSES = [" ", "  ", "-", ".", " - ", "·", "_", "/", "—", "~", "、", "，"]
+_DIGIT_SCRIPTS = ["0123456789", "０１２３４５６７８９", "〇一二三四五六七八九"]
+
+
+def _read_out(digits: str, script: str, pause: str) -> str:
+    return pause.join(script[int(digit)] for digit in digits)
+
+
+@pytest.mark.parametrize("pause", _READ_OUT_PAUSES)
+@pytest.mark.parametrize(
+    "count", ["3点后打", "2个号都行", "1班", "3楼", "5号", "三点后", "1 班的"]
+)
+def test_a_number_read_out_before_a_count_never_survives_masking(pause: str, count: str) -> None:
+    for script in _DIGIT_SCRIPTS:
+        for before in ["", "我妈妈 ", "加我微信 ", "+86 ", "QQ 12345678 "]:
+            text = before + _read_out("13812345678", script, pause) + pause + count
+            masked = mask_personal_data(text, LABELS)
+            left = re.sub("[^0-9]", "", _as_ascii(masked))
+            assert "1381234" not in left and "2345678" not in left, (text, masked)
+            assert mask_personal_data(masked, LABELS) == masked
 
 
 @pytest.mark.parametrize(
