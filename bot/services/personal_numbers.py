@@ -125,6 +125,9 @@ _PHONE_CUE = re.compile(
     re.IGNORECASE,
 )
 _CUE_REACH = 12
+# How many single digits a list read out goes on past a mobile number in it to be a
+# list (see :func:`_read_on`).
+_LIST_MORE = 2
 # A word glued to a run's single last digit (3点, 2个号, 5号, 9am) or first one (第2, 高3),
 # or a measure word after a space (1 班, 3 点后): the digit is the word's, a count or a
 # time, not one more of a list read out (see :func:`_read_on`) nor of the number beside
@@ -679,8 +682,8 @@ def _part_at_numbers(
                 break
             if (
                 may_be_phone
-                and (cued or not _read_on(groups, separators, first, last))
                 and any(shapes.fullmatch(digits, at[first], at[last]) for shapes in _SURE_NUMBERS)
+                and (cued or not _read_on(groups, separators, first, last))
                 and _one_number(part, between)
             ):
                 break
@@ -721,25 +724,58 @@ def _listed_on(groups: list[str], separators: list[str], first: int, last: int) 
 
 
 def _read_on(groups: list[str], separators: list[str], first: int, last: int) -> bool:
-    """Whether groups ``first`` to ``last`` are single digits with one pause that goes on
-    to a single digit beside them: a list read out (an answer key, 1 3 2 4 2 3 1 4 2 3 1
-    2), not a mobile or landline number read out, which ends where the digits or the
-    pause change (QQ 12345678 1 3 8…, 1 3 8… 8，3点后).
+    """Whether groups ``first`` to ``last`` are single digits with one pause that go on
+    for at least :data:`_LIST_MORE` single digits beside them with the same pause: a list
+    read out (an answer key, 1 3 2 4 2 3 1 4 2 3 1 2 4 3), not a mobile or landline number
+    read out, which ends where the digits or the pause change (QQ 12345678 1 3 8…).
 
     The trade-off: some eleven digits in a row of such a list often begin as a mobile
     number does (a 1, then 3 to 9: about one answer key of 1 to 4 in eight from each
-    digit on), while a number read out digit by digit with one more digit beside it and
+    digit on), while a number read out digit by digit with two more digits beside it and
     the same pause is rare; so the list is shown, unless a phone word comes just before
-    the run (电话 2 1 3 8 1 2 3 4 5 6 7 8: the number is read out of it and hidden, the 2
-    shown). A list of exactly a number's digits is hidden whatever the words: nothing
-    tells it from the number. So is an ID number read out of a list: its area code and
-    birth date are no chance (see :func:`_part_at_numbers`)."""
+    the run (电话 2 1 3 8 1 2 3 4 5 6 7 8 9 0: the number is read out of it and hidden).
+    One digit more is not enough (1 3 8 1 2 3 4 5 6 7 8 9: a number and a stray digit,
+    or a list; hidden), nor are digits that are another number read out (two mobile
+    numbers in a row), nor one glued to a word (3点, 2个号: see :func:`_word_digit_cuts`). So
+    is an ID number read out of a list: its area code and birth date are no chance (see
+    :func:`_part_at_numbers`)."""
     if not _spelled_list(groups[first:last], separators[first : last - 1]):
         return False
     pause = separators[first]
-    before = first > 0 and len(groups[first - 1]) == 1 and separators[first - 1] == pause
-    after = last < len(groups) and len(groups[last]) == 1 and separators[last - 1] == pause
-    return before or after
+    # As far as tells whether another number or enough digits go on either side (a long
+    # list read to its ends from every digit on would take time growing with its square).
+    reach = max(_SURE_SIZES) + _LIST_MORE
+    before, after = first, last
+    while (
+        before > max(0, first - reach)
+        and len(groups[before - 1]) == 1
+        and separators[before - 1] == pause
+    ):
+        before -= 1
+    while (
+        after < min(len(groups), last + reach)
+        and len(groups[after]) == 1
+        and separators[after - 1] == pause
+    ):
+        after += 1
+    more_before, more_after = _digits(groups[before:first]), _digits(groups[last:after])
+    # Digits beside the number that begin with (or, before it, end with) another number
+    # are no list going on.
+    if any(
+        shapes.fullmatch(more_before, len(more_before) - size)
+        for size in _SURE_SIZES
+        for shapes in _SURE_NUMBERS
+        if size <= len(more_before)
+    ):
+        more_before = ""
+    if any(
+        shapes.fullmatch(more_after, 0, size)
+        for size in _SURE_SIZES
+        for shapes in _SURE_NUMBERS
+        if size <= len(more_after)
+    ):
+        more_after = ""
+    return len(more_before) + len(more_after) >= _LIST_MORE
 
 
 def _spelled_list(groups: list[str], separators: list[str]) -> bool:

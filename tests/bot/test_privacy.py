@@ -420,7 +420,7 @@ HOSTILE_UNITS = [
     "陆1", "1两", "两 1 ", "陆138 ", "138 1234 ", "1234 a", "12345678 ", "wxid_1", "1234-",
     "5678两 ", "1234 陆138 ", "138 1234 56 78 ", "56.", "2023 ", "2023-2024 12 ",
     "13812345678陆", "1陆2", "13000000000零一12345678", "12345678陆一三八",
-    "1 3点", "第2 1 3 8 ",
+    "1 3点", "第2 1 3 8 ", "1 3 ", "1 3 8 1 2 3 4 5 6 7 8 9 0 ",
 ]  # fmt: skip
 
 
@@ -1126,22 +1126,26 @@ def test_dates_and_lists_after_a_number_are_kept(text: str) -> None:
 
 # Single digits with one pause that go on past a mobile number's eleven (an answer key):
 # their first eleven were hidden as a mobile number whenever they happened to make one.
-# A list going on is no number read out, unless a phone number is said to follow (电话,
-# 手机, 打, call...): then the number is read out of it, as before.
+# A list going on two digits or more past the number is no number read out, unless a
+# phone number is said to follow (电话, 手机, 打, call...): then the number is read out of
+# it, as before.
 READ_OUT_LISTS = [
-    "答案是 1 3 2 4 2 3 1 4 2 3 1 2",
-    "答案 1-3-2-4-2-3-1-4-2-3-1-2",
-    "答案 一 三 二 四 二 三 一 四 二 三 一 二",
+    "答案是 1 3 2 4 2 3 1 4 2 3 1 2 4 3",
+    "答案 1-3-2-4-2-3-1-4-2-3-1-2-4-3",
+    "答案 1.3.2.4.2.3.1.4.2.3.1.2.4.3",
+    "答案 一 三 二 四 二 三 一 四 二 三 一 二 四 三",
+    "答案是 1 3 2 4 2 3 1 4 2 3 1 2 4 3 对吗",
     "选 1 3 5 2 4 1 3 5 2 4 1 3 5",
-    "顺序 2 1 3 8 1 2 3 4 5 6 7 8",
+    "顺序 2 1 3 8 1 2 3 4 5 6 7 8 9",
+    "1 3 2 4 - 2 3 1 4 - 2 3 1 2",
 ]
 
 CUED_READ_OUT_LISTS = [
-    ("电话 2 1 3 8 1 2 3 4 5 6 7 8", "电话 2 [手机]"),
-    ("手机 1 3 8 1 2 3 4 5 6 7 8 9", "手机 [手机] 9"),
-    ("打给我 1 3 8 1 2 3 4 5 6 7 8 9", "打给我 [手机] 9"),
-    ("我的電話是 1 3 8 1 2 3 4 5 6 7 8 9", "我的電話是 [手机] 9"),
-    ("call me: 1-3-8-1-2-3-4-5-6-7-8-9", "call me: [手机]-9"),
+    ("电话 2 1 3 8 1 2 3 4 5 6 7 8 9 0", "电话 2 [手机] 9 0"),
+    ("手机 1 3 8 1 2 3 4 5 6 7 8 9 0", "手机 [手机] 9 0"),
+    ("打给我 1 3 8 1 2 3 4 5 6 7 8 9 0", "打给我 [手机] 9 0"),
+    ("我的電話是 1 3 8 1 2 3 4 5 6 7 8 9 0", "我的電話是 [手机] 9 0"),
+    ("call me: 1-3-8-1-2-3-4-5-6-7-8-9-0", "call me: [手机]-9-0"),
     ("电话 1、3、8、1、2、3、4、5、6、7、8、9", "电话 [手机]、9"),
     # Read out whole, or after a number of more than one digit, it is one all the same.
     ("1 3 8 1 2 3 4 5 6 7 8", "[手机]"),
@@ -1152,6 +1156,19 @@ CUED_READ_OUT_LISTS = [
     ("1 1 0 1 0 1 2 0 0 5 0 1 0 1 1 2 3 4 5 6", "[身份证] 5 6"),
 ]
 
+# One more single digit after a mobile number read out, or before it, is no list going
+# on (1 3 8 1 2 3 4 5 6 7 8 9 was shown); nor is another number read out after it.
+NUMBERS_READ_OUT_BESIDE_A_DIGIT = [
+    ("1 3 8 1 2 3 4 5 6 7 8 9", "[手机] 9"),
+    ("1-3-8-1-2-3-4-5-6-7-8-9", "[手机]-9"),
+    ("1.3.8.1.2.3.4.5.6.7.8.9", "[手机].9"),
+    ("一 三 八 一 二 三 四 五 六 七 八 九", "[手机] 九"),
+    ("2 1 3 8 1 2 3 4 5 6 7 8", "2 [手机]"),
+    ("答案是 1 3 2 4 2 3 1 4 2 3 1 2", "答案是 [手机] 2"),
+    ("答案 一 三 二 四 二 三 一 四 二 三 一 二", "答案 [手机] 二"),
+    ("1 3 8 1 2 3 4 5 6 7 8 1 3 9 1 2 3 4 5 6 7 8", "[手机] [手机]"),
+    ("1-3-8-1-2-3-4-5-6-7-8-1-3-9-1-2-3-4-5-6-7-8-9", "[手机]-[手机]-9"),
+]
 
 # A digit glued to a word after a mobile number read out (3点后, 2个号, 1班, 3楼, 5号) is
 # the word's, not a list going on: the number was shown.
@@ -1176,6 +1193,12 @@ def test_a_list_of_digits_going_on_past_a_mobile_number_is_kept(text: str) -> No
 
 @pytest.mark.parametrize(("text", "masked"), CUED_READ_OUT_LISTS)
 def test_a_mobile_number_is_read_out_of_a_list_after_a_phone_word(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+@pytest.mark.parametrize(("text", "masked"), NUMBERS_READ_OUT_BESIDE_A_DIGIT)
+def test_a_mobile_number_read_out_beside_one_more_digit_is_masked(text: str, masked: str) -> None:
     assert mask_personal_data(text, LABELS) == masked
     assert mask_personal_data(masked, LABELS) == masked
 
@@ -1206,6 +1229,23 @@ def test_a_number_read_out_before_a_count_never_survives_masking(pause: str, cou
     for script in _DIGIT_SCRIPTS:
         for before in ["", "我妈妈 ", "加我微信 ", "+86 ", "QQ 12345678 "]:
             text = before + _read_out("13812345678", script, pause) + pause + count
+            masked = mask_personal_data(text, LABELS)
+            left = re.sub("[^0-9]", "", _as_ascii(masked))
+            assert "1381234" not in left and "2345678" not in left, (text, masked)
+            assert mask_personal_data(masked, LABELS) == masked
+
+
+# And with one more digit before or after it, no word glued to it. (Parted by list marks,
+# 1、3、8、1、2、3、4、5、6、7、8、9 is a list: see LISTS_OF_PAIRS.)
+@pytest.mark.parametrize("pause", [p for p in _READ_OUT_PAUSES if p not in "、，"])
+def test_a_number_read_out_beside_one_more_digit_never_survives_masking(pause: str) -> None:
+    for script in _DIGIT_SCRIPTS:
+        number = _read_out("13812345678", script, pause)
+        for text in [
+            number + pause + script[9],
+            script[2] + pause + number,
+            f"答案 {number}{pause}{script[1]}。",
+        ]:
             masked = mask_personal_data(text, LABELS)
             left = re.sub("[^0-9]", "", _as_ascii(masked))
             assert "1381234" not in left and "2345678" not in left, (text, masked)
