@@ -116,12 +116,15 @@ _MOBILE_HEADS = frozenset({*(f"1{digit}" for digit in "3456789"), "86"})
 # No personal number is shorter (a QQ number has five digits).
 _RUN_MIN_DIGITS = 5
 # Words that say a phone number follows, up to six other characters before a run of
-# digits (电话 2 1 3 8…, 我的手机号是 1 3 8…, call me: 1-3-8…): a mobile number is read out
-# of single digits going on past it, which without them are a list (see
+# digits (电话 2 1 3 8…, 我的手机号是 1 3 8…, call me: 1-3-8…, 加我微信 1 3 8…, 联系方式：…,
+# QQ 1 3 8…), or a country code's plus (+86 1 3 8…, +86) 1 3 8…): a mobile number is read
+# out of single digits going on past it, which without them are a list (see
 # :func:`_read_on`). Traditional forms too, for a text not read in simplified characters.
 _PHONE_CUE = re.compile(
-    r"(?:电话|電話|手机|手機|号码|號碼|联系|聯繫|聯系|打|拨|撥|致电|致電|短信"
-    r"|(?<![a-z])(?:call|tel|phone|mobile))[^0-9\n]{0,6}$",
+    r"(?:(?:电话|電話|手机|手機|号码|號碼|联系|聯繫|聯系|打|拨|撥|致电|致電|短信|加我"
+    r"|微信|威信|薇信|v信|扣扣|企鹅|企鵝"
+    r"|(?<![a-z])(?:call|tel|phone|mobile|qq|wx|vx|wechat|weixin))[^0-9\n]{0,6}"
+    r"|\+(?:86\)?[^0-9\n]{0,2})?)$",
     re.IGNORECASE,
 )
 _CUE_REACH = 12

@@ -1185,6 +1185,22 @@ NUMBERS_READ_OUT_BEFORE_A_COUNT = [
     ("1 3 8 - 1 2 3 4 - 5 6 7 8 3点后打", "[手机] 3点后打"),
 ]
 
+# Words that say a phone number follows: contact words, WeChat and QQ, a country code.
+NEWLY_CUED_READ_OUT_LISTS = [
+    ("加我微信 1 3 8 1 2 3 4 5 6 7 8 3点以后在线", "加我微信 [手机] 3点以后在线"),
+    ("加我微信 1 3 8 1 2 3 4 5 6 7 8 9 0", "加我微信 [手机] 9 0"),
+    ("加我 1 3 8 1 2 3 4 5 6 7 8 9 0", "加我 [手机] 9 0"),
+    ("vx 1 3 8 1 2 3 4 5 6 7 8 9 0", "vx [手机] 9 0"),
+    ("wx: 1-3-8-1-2-3-4-5-6-7-8-9-0", "wx: [手机]-9-0"),
+    ("v信 1 3 8 1 2 3 4 5 6 7 8 9 0", "v信 [手机] 9 0"),
+    ("QQ 1 3 8 1 2 3 4 5 6 7 8 9 0", "QQ [手机] 9 0"),
+    ("qq号 1.3.8.1.2.3.4.5.6.7.8.9.0", "qq号 [手机].9.0"),
+    ("联系方式：1 3 8 1 2 3 4 5 6 7 8 9 0", "联系方式：[手机] 9 0"),
+    ("聯繫方式：一 三 八 一 二 三 四 五 六 七 八 九 〇", "聯繫方式：[手机] 九 〇"),
+    ("+86 1 3 8 1 2 3 4 5 6 7 8 9 0", "[手机] 9 0"),
+    ("+86 1 3 8 1 2 3 4 5 6 7 8 9点后", "[手机] 9点后"),
+]
+
 
 @pytest.mark.parametrize("text", READ_OUT_LISTS)
 def test_a_list_of_digits_going_on_past_a_mobile_number_is_kept(text: str) -> None:
@@ -1250,6 +1266,12 @@ def test_a_number_read_out_beside_one_more_digit_never_survives_masking(pause: s
             left = re.sub("[^0-9]", "", _as_ascii(masked))
             assert "1381234" not in left and "2345678" not in left, (text, masked)
             assert mask_personal_data(masked, LABELS) == masked
+
+
+@pytest.mark.parametrize(("text", "masked"), NEWLY_CUED_READ_OUT_LISTS)
+def test_contact_words_and_a_country_code_say_a_number_follows(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert mask_personal_data(masked, LABELS) == masked
 
 
 @pytest.mark.parametrize(
