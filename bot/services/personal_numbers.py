@@ -515,8 +515,7 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
     if separators and _id_groups(groups, separators) and _ID_DIGITS.fullmatch(digits):
         # An ID number, its birth date parted too (110101.2005.01.01.1234).
         return digits + JOINED * sum(map(len, separators))
-    read_out = _read_out_in_groups(groups, separators)
-    if read_out is not None and _one_number(*read_out):
+    if _read_out_number(groups, separators):
         # Digits read out one by one in a number's groups (1 3 8 - 1 2 3 4 - 5 6 7 8).
         return digits + JOINED * sum(map(len, separators))
     # Groups of ASCII digits parted by one space or dash are left as written: the patterns
@@ -525,7 +524,8 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
     as_read = run.isascii() and set(separators) <= {" ", "-"}
     pieces: list[str] = []
     starts = _starts(groups, separators)
-    for first, last in _with_card_ends(_parts(groups, separators), groups, separators):
+    parts = _with_card_ends(_parts(groups, separators), groups, separators)
+    for first, last in _with_read_out_numbers(parts, groups, separators):
         part, between = groups[first:last], separators[first : last - 1]
         part_digits = _digits(part)
         if first:
@@ -550,7 +550,7 @@ def _read_groups(run: str, groups: list[str], separators: list[str], digits: str
         elif (
             between
             and len(part_digits) >= _RUN_MIN_DIGITS
-            and _one_number(part, between)
+            and (_one_number(part, between) or _read_out_number(part, between))
             and not (as_read and len(part[0]) > 1)
         ):
             pieces.append(part_digits + JOINED * sum(map(len, between)))
@@ -592,6 +592,39 @@ def _card_end(groups: list[str], separators: list[str]) -> bool:
         and len(end) <= 3
         and not _LIST_MARKS & set("".join(separators))
     )
+
+
+def _with_read_out_numbers(
+    parts: list[tuple[int, int]], groups: list[str], separators: list[str]
+) -> list[tuple[int, int]]:
+    """``parts`` with single digits read out in a number's groups, another pause between
+    the groups, put together when :func:`_read_out_number` says they are one number
+    (QQ 12345678 1 3 8 - 1 2 3 4 - 5 6 7 8): :func:`_parts` parts them where the pause
+    changes, and read alone, the number was shown beside another. Only all the single
+    digits in a row together, as for a run of them alone."""
+    merged: list[tuple[int, int]] = []
+    stretch: list[tuple[int, int]] = []
+    for part in [*parts, (len(groups), len(groups))]:
+        first, last = part
+        if first < len(groups) and all(len(group) == 1 for group in groups[first:last]):
+            stretch.append(part)
+            continue
+        if len(stretch) > 1 and _read_out_number(
+            groups[stretch[0][0] : stretch[-1][1]], separators[stretch[0][0] : stretch[-1][1] - 1]
+        ):
+            stretch = [(stretch[0][0], stretch[-1][1])]
+        merged += stretch
+        stretch = []
+        if first < len(groups):
+            merged.append(part)
+    return merged
+
+
+def _read_out_number(groups: list[str], separators: list[str]) -> bool:
+    """Whether groups are one number's digits read out one by one in its groups, another
+    pause between the groups (see :func:`_read_out_in_groups`)."""
+    read_out = _read_out_in_groups(groups, separators)
+    return read_out is not None and _one_number(*read_out)
 
 
 def _read_out_in_groups(
@@ -654,8 +687,10 @@ def _part_at_numbers(
     the patterns. The number's groups are put together, the rest read alone. A mobile or
     landline number so only when the run is no card number's length (1234.5678.1381.2345
     .678 is one card), and no list going on past it (:func:`_listed_on`,
-    :func:`_read_on`) unless ``cued``: a phone word comes just before the run. None when
-    the run holds no such number."""
+    :func:`_read_on`) unless ``cued``: a phone word comes just before the run. Then its
+    digits may also be read out in groups that run on past it (vx 1-3-8 1-2-3-4
+    5-6-7-8-9), which without the word may be a list in groups (1 3 2 4 - 2 3 1 4 - 2 3
+    1 2). None when the run holds no such number."""
     digits = _digits(groups)
     # Where each group's digits start, and which group starts at a digit.
     at = _offsets(groups)
@@ -687,7 +722,7 @@ def _part_at_numbers(
                 may_be_phone
                 and any(shapes.fullmatch(digits, at[first], at[last]) for shapes in _SURE_NUMBERS)
                 and (cued or not _read_on(groups, separators, first, last))
-                and _one_number(part, between)
+                and (_one_number(part, between) or (cued and _read_out_number(part, between)))
             ):
                 break
         else:

@@ -1201,6 +1201,17 @@ NEWLY_CUED_READ_OUT_LISTS = [
     ("+86 1 3 8 1 2 3 4 5 6 7 8 9点后", "[手机] 9点后"),
 ]
 
+# Digits read out in a number's groups after another number (ce0848a read them out alone
+# only): shown, and hidden once the other number was masked.
+READ_OUT_IN_GROUPS_AFTER_A_NUMBER = [
+    ("QQ 12345678 1 3 8 - 1 2 3 4 - 5 6 7 8", "QQ [QQ] [手机]"),
+    ("QQ 12345678 1-3-8 1-2-3-4 5-6-7-8", "QQ [QQ] [手机]"),
+    ("QQ 12345678 一 三 八 - 一 二 三 四 - 五 六 七 八", "QQ [QQ] [手机]"),
+    # After a phone word, read out of groups that run on past it.
+    ("电话 1-3-8 1-2-3-4 5-6-7-8-9", "电话 [手机]-9"),
+    ("电话 1 3 8 - 1 2 3 4 - 5 6 7 8 9", "电话 [手机] 9"),
+]
+
 
 @pytest.mark.parametrize("text", READ_OUT_LISTS)
 def test_a_list_of_digits_going_on_past_a_mobile_number_is_kept(text: str) -> None:
@@ -1270,6 +1281,12 @@ def test_a_number_read_out_beside_one_more_digit_never_survives_masking(pause: s
 
 @pytest.mark.parametrize(("text", "masked"), NEWLY_CUED_READ_OUT_LISTS)
 def test_contact_words_and_a_country_code_say_a_number_follows(text: str, masked: str) -> None:
+    assert mask_personal_data(text, LABELS) == masked
+    assert mask_personal_data(masked, LABELS) == masked
+
+
+@pytest.mark.parametrize(("text", "masked"), READ_OUT_IN_GROUPS_AFTER_A_NUMBER)
+def test_a_number_read_out_in_groups_after_another_is_masked(text: str, masked: str) -> None:
     assert mask_personal_data(text, LABELS) == masked
     assert mask_personal_data(masked, LABELS) == masked
 
