@@ -494,7 +494,12 @@ def _read_run(run: str, *, apart: bool = True, cued: bool = False) -> str:
     if words_apart and (
         cued or not _spelled_list(groups, separators) or not set(groups) <= _WORD_NUMERALS
     ):
-        return run[:start] + _read_run(run[start:end], cued=cued) + run[end:]
+        worded = run[:start] + _read_run(run[start:end], cued=cued) + run[end:]
+        # The numerals may be a card number's digits all the same, the number left when
+        # they are words one that hides nothing (六二二二_二八零零_…_三四 holds an old ID
+        # number's fifteen after 六二二; see :func:`_hidden`): then the run is read whole.
+        whole = _read_groups(run, groups, separators, digits)
+        return whole if _hidden(worded) == 0 < _hidden(whole) else worded
     reading = _read_groups(run, groups, separators, digits)
     if not apart or any(shapes.fullmatch(digits) for shapes in _SURE_NUMBERS):
         return reading

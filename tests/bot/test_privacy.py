@@ -1291,6 +1291,21 @@ def test_a_number_read_out_in_groups_after_another_is_masked(text: str, masked: 
     assert mask_personal_data(masked, LABELS) == masked
 
 
+# A card number in Chinese numerals whose digits after its first three happen to make an
+# old ID number's fifteen was read so, which hides nothing: it was shown.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "卡号 六二二二_二八零零_六二三零_九零二零_三四",
+        "卡号 六二二二_二八零零_六二三零_九零二零_三四 2张",
+    ],
+)
+def test_a_card_number_in_numerals_holding_an_old_id_number_is_masked(text: str) -> None:
+    masked = mask_personal_data(text, LABELS)
+    assert masked.startswith("卡号 [银行卡]"), masked
+    assert mask_personal_data(masked, LABELS) == masked
+
+
 @pytest.mark.parametrize(
     "card", ["1234.5678.1381.2345.678", "6222/1381/2345/6789", "1234 5678 1381 2345 678"]
 )
