@@ -38,6 +38,7 @@ __all__ = [
     "assess",
     "categories",
     "check_pattern_file",
+    "prepare_for_matching",
 ]
 
 PATTERNS_FILE = Path(__file__).resolve().parent.parent / "data" / "safeguarding.yaml"
@@ -118,9 +119,16 @@ def _simplify(text: str) -> str:
     return text
 
 
+def prepare_for_matching(text: str) -> str:
+    """The first steps of matching, shared with the concern model (concern_model.py):
+    Traditional to Simplified, NFKC, lower case, the folds, emoji and zero-width
+    characters dropped. Punctuation and spaces are left as they are."""
+    return _INVISIBLE_RE.sub("", _simplify(text))
+
+
 def _prepare(text: str) -> tuple[str, str]:
     """Return the clause form and the joined form of a message (see the YAML header)."""
-    text = _APOSTROPHE_RE.sub("", _INVISIBLE_RE.sub("", _simplify(text)))
+    text = _APOSTROPHE_RE.sub("", prepare_for_matching(text))
     text = _SPACES_RE.sub(" ", _BREAK_RE.sub("\n", text))
     clauses = _CJK_SPACE_RE.sub("", _SPACED_BREAK_RE.sub("\n", text)).strip()
     return clauses, _CJK_BREAK_RE.sub("", clauses)
