@@ -249,6 +249,8 @@ async def _card_text(
             text=as_said(tr, shown, forwarded=_forwarded(question), file_kind=file_kind),
         )
         text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
+        if question.reason == questions.POSSIBLE_CONCERN:
+            text = Html(text + "\n\n" + tr("card.possible_concern"))
         if turned_down:
             seen = tr.plain("card.separator").join(entry.question for entry in turned_down)
             text = Html(text + "\n\n" + tr("card.turned_down", entries=seen))

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
 from bot.i18n import html_to_plain
-from bot.services import lifecycle, org, questions, safeguarding
+from bot.services import concern_model, lifecycle, org, questions, safeguarding
 from bot.services.data_rights import PURGED
 from bot.services.org import region_chain
 from bot.services.privacy import find_personal_data
@@ -193,6 +193,17 @@ async def ask(
         return Urgent(question, assignment.cadre, concern)
     if (talk := small_talk(text)) is not None:
         return SmallTalk(talk)
+    if concern_model.possible(text):
+        # Words close to a call for help the list does not know: a person reads it (the
+        # reply gives 110 and 12355 as for any question routed), not the FAQ.
+        if waiting := await _waiting_with_same_words(session, user, text):
+            return Repeated(waiting)
+        question = await questions.create(
+            session, user=user, text=text, now=now, update_id=update_id, forwarded=forwarded
+        )
+        reason = questions.POSSIBLE_CONCERN
+        assignment = await questions.route(session, question, reason=reason, now=now, tz=tz)
+        return Routed(question, assignment.cadre)
     if len(text) > max_length:
         return TooLong(len(text), max_length)
     regions = await region_chain(session, user.region_code)

@@ -289,6 +289,12 @@ async def resolve(
     return question
 
 
+# The reason a question went to a person when the safeguarding list did not raise the
+# alarm but the concern model (:mod:`bot.services.concern_model`) found its words close to
+# a call for help: the FAQ is skipped and its cards ask the cadre to read it with care.
+POSSIBLE_CONCERN = "possible_concern"
+
+
 def raise_alert(question: Question, *, now: datetime, category: str = "") -> None:
     """Flag ``question`` urgent: a call for help (``category``, see
     :mod:`bot.services.safeguarding`) was raised now, in it or in a follow-up (the audit

@@ -186,3 +186,27 @@ async def test_what_they_tell_next_reaches_the_same_person(harness: BotHarness) 
     async with harness.sessions() as session:
         asked = (await session.scalars(select(Question))).all()
     assert [q.id for q in asked] == [urgent.id]
+
+
+async def test_words_close_to_a_call_for_help_reach_a_person_not_the_faq(
+    harness: BotHarness,
+) -> None:
+    """The list does not know these words, but the concern model finds them close to a
+    call for help: no FAQ answer or choices, no alarm either; a person gets the question,
+    its card asks them to read it with care, and the young person the helplines."""
+    words = "我最近总是一个人躲在房间里哭，不想见任何人"
+    await _setup(harness)
+    seq = await harness.client.last_seq()
+    replies = await harness.send(XIAOMING, words)
+    assert "12355" in texts(replies) and "转给团干部" in texts(replies), texts(replies)
+    assert not any("pick" in str(m.get("reply_markup")) for m in replies)  # no choices
+    assert await _urgent_questions(harness) == []
+    async with harness.sessions() as session:
+        (question,) = await session.scalars(select(Question))
+    assert question.reason == "possible_concern" and question.status != "answered"
+    card = await _wait(harness, LI["id"], seq, "问题 #")
+    assert "措辞接近求助信息" in card["text"], card["text"]
+    # An ordinary question is answered by the FAQ as before, and its card-less path is
+    # untouched: no such words on anything sent to the cadre.
+    (reply,) = await harness.send(XIAOMING, "请问几岁能入团啊？")
+    assert "年满十四周岁" in reply["text"]
