@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import opencc
 
-__all__ = ["cn_to_arabic", "normalize", "normalize_many", "small_talk"]
+__all__ = ["cn_to_arabic", "normalize", "normalize_many", "small_talk", "to_simplified"]
 
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
@@ -77,6 +77,12 @@ _PARTICLE_RE = re.compile(
 def _t2s() -> opencc.OpenCC:
     """One Traditional→Simplified converter per process (it loads dictionaries)."""
     return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """``text`` with Traditional characters made Simplified (OpenCC ``t2s``), through the
+    one converter of the process (the matcher, masking, safeguarding and amounts share it)."""
+    return str(_t2s().convert(text))
 
 
 def cn_to_arabic(numeral: str) -> int | None:

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
-import opencc
-
-from knowledge.normalize import cn_to_arabic
+from knowledge.normalize import cn_to_arabic, to_simplified
 
 __all__ = ["parse_yuan"]
 
@@ -43,7 +40,7 @@ def parse_yuan(text: str) -> int | None:
     ``5千`` is 5000, not 5."""
     if len(text) > _LONGEST:
         return None
-    simplified = _t2s().convert(text)
+    simplified = to_simplified(text)
     rest = unicodedata.normalize("NFKC", simplified).translate(_SIMPLIFIED).strip().casefold()
     while True:
         trimmed = _AFTER.sub("", _BEFORE.sub("", rest)).strip()
@@ -53,9 +50,3 @@ def parse_yuan(text: str) -> int | None:
     if not _NUMBER.fullmatch(rest):
         return None
     return cn_to_arabic(rest)
-
-
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    """Traditional to Simplified (兩百塊錢 is 两百块钱)."""
-    return opencc.OpenCC("t2s")

@@ -23,11 +23,9 @@ import hmac
 import itertools
 import re
 from collections.abc import Callable, Mapping
-from functools import lru_cache
-
-import opencc
 
 from bot.services.personal_numbers import JOINED, NUMBER_PATTERNS, read_numbers
+from knowledge.normalize import to_simplified
 
 __all__ = ["MASK_KINDS", "find_personal_data", "mask_personal_data", "pseudonym"]
 
@@ -214,12 +212,6 @@ MASK_KINDS: tuple[str, ...] = tuple(dict.fromkeys(kind for kind, _ in _KINDS))
 """The kinds of personal data, in the order they are looked for; keys of the labels."""
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    """One Traditional→Simplified converter per process (it loads dictionaries)."""
-    return opencc.OpenCC("t2s")
-
-
 def _within(spans: list[tuple[int, int]]) -> Callable[[int, int], bool]:
     """Whether ``start, end`` lies inside one of the spans (in time growing with the
     log of their number, not the number)."""
@@ -239,7 +231,7 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
     work = text.translate(_HALF_WIDTH)
     # Matched in simplified characters (光明小區5號樓 as 光明小区5号楼), when the conversion
     # keeps every character in its place: the spans are the original text's.
-    simplified = _t2s().convert(work)
+    simplified = to_simplified(work)
     if len(simplified) == len(work):
         work = simplified
     # Numbers spelled out (一三八…) or parted (138·1234·5678) as the patterns read them,
