@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bot.services.safeguarding import prepare_for_matching
 
-__all__ = ["MAX_CHARS", "MODEL_FILE", "possible", "prepare", "score", "threshold"]
+__all__ = ["MAX_CHARS", "MODEL_FILE", "load", "possible", "prepare", "score", "threshold"]
 
 MODEL_FILE = Path(__file__).resolve().parent.parent / "data" / "concern_model.json"
 # The characters scored, before and after preparation: a whole Telegram message.
@@ -115,6 +115,11 @@ def _sigmoid(x: float) -> float:
 def threshold() -> float:
     """The score above which a message is a possible concern (in the model file)."""
     return _model().threshold
+
+
+def load() -> None:
+    """Read the shipped model now, at start-up rather than on the first question."""
+    _model()
 
 
 def possible(text: str) -> bool:
