@@ -53,6 +53,11 @@ _CLAUSE_END_RE = re.compile(
     r"[。！？!?；;，,、…~～：\n\r]+|[.](?:\s|$)|(?<![0-9]):|:(?![0-9])|\s{2,}"
 )
 
+# Characters that carry no topic: pronouns, particles, question and modal words. A
+# phrasing that shares only these with a question is no candidate for it: 我想入团
+# matched 我不想活了 through 我 and 想 and offered the crisis entry first.
+_FUNCTION_CHARS = frozenset("我你他她它们想要的了吗呢吧啊呀么是不没有在能会可以怎什哪个这那一请问")
+
 Sims = npt.NDArray[np.float32]
 
 
@@ -140,7 +145,7 @@ class Matcher:
             carry hits (for logging and topic guesses).
         """
         canon = self.canonical(query)
-        cands = self._candidates(self._similarities(canon, region), canon)
+        cands = self._candidates(self._similarities(canon, region), canon, topical=True)
         whole = cands[0] if cands else None
         if len(canon) >= LONG_MESSAGE_CHARS and cands:
             cands = self._by_passages(query, canon, cands)
@@ -251,14 +256,19 @@ class Matcher:
             sims = np.where(mask, sims, np.float32(0.0))
         return sims
 
-    def _candidates(self, sims: Sims, canon: str) -> list[Candidate]:
-        """Shortlist the best phrasings and rerank them into one candidate per entry."""
+    def _candidates(self, sims: Sims, canon: str, *, topical: bool = False) -> list[Candidate]:
+        """Shortlist the best phrasings and rerank them into one candidate per entry.
+        ``topical``: leave out phrasings that share only :data:`_FUNCTION_CHARS` with
+        ``canon`` (what a young person is offered; the self-calibration sees them all)."""
         k = min(SHORTLIST, len(sims))
         if k == 0:
             return []
         top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
         top = top[sims[top] > 0.0]
         shortlist = [(int(p), int(self._entry_of[p]), self._canon[p], float(sims[p])) for p in top]
+        if topical:
+            words = set(canon) - _FUNCTION_CHARS
+            shortlist = [item for item in shortlist if not words.isdisjoint(item[2])]
         return rerank(canon, shortlist)
 
     # --- self-calibration hooks (see knowledge.calibration) -------------------------

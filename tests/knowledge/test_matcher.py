@@ -208,6 +208,27 @@ def test_the_league_questions_themselves_still_match(
     assert result.top is not None and result.top.entry_id == entry, result.hits[:1]
 
 
+@pytest.mark.parametrize(
+    ("query", "entry"),
+    [
+        ("我想入团", "league-join-steps"),
+        ("我想加入共青团", "league-join-steps"),
+        ("我想入党", "league-recommend-party"),
+        ("我想学习", "league-youth-study-what"),
+    ],
+)
+def test_words_like_i_and_want_alone_match_nothing(
+    starter_matcher: Matcher, query: str, entry: str
+) -> None:
+    """我想入团 shares 我 and 想 with 我不想活了 and nothing else; through them the crisis
+    entry came first among the choices offered to someone asking to join the League."""
+    result = starter_matcher.match(query)
+    shown = [hit.entry_id for hit in result.hits]
+    assert shown[0] == entry and "counselling-crisis" not in shown, shown
+    # The crisis entry still answers what it is about.
+    assert starter_matcher.match("活着没意思").top.entry_id == "counselling-crisis"  # type: ignore[union-attr]
+
+
 def test_contrasts_need_a_term_on_each_side() -> None:
     synonyms = load_synonyms(
         "groups: [[入团, 加入共青团]]\ncontrasts: [[入团, 入党], [团费, 党费]]\n"
