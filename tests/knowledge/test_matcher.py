@@ -229,6 +229,12 @@ def test_words_like_i_and_want_alone_match_nothing(
     assert starter_matcher.match("活着没意思").top.entry_id == "counselling-crisis"  # type: ignore[union-attr]
 
 
+def test_the_conditions_to_join_are_asked_as_young_people_ask(starter_matcher: Matcher) -> None:
+    """Other entries have phrasings ending 要什么条件 (the Party's, volunteering's)."""
+    result = starter_matcher.match("入团要什么条件啊")
+    assert result.top is not None and result.top.entry_id == "league-join-conditions"
+
+
 def test_contrasts_need_a_term_on_each_side() -> None:
     synonyms = load_synonyms(
         "groups: [[入团, 加入共青团]]\ncontrasts: [[入团, 入党], [团费, 党费]]\n"
