@@ -3,10 +3,15 @@
 submitted → approved (published) | returned (the youth edits and resubmits) | rejected;
 approved → claimed → fulfilled (with proof) → confirmed (received) | disputed → closed.
 The youth may withdraw until it is claimed; an idle claim is released back to approved.
+A claimed wish is not theirs alone to withdraw (the claimer may have bought it already):
+their "withdraw" asks the claimer (``ask_withdraw``, the wish stays claimed), who agrees
+(``agree_withdraw``: withdrawn) or keeps it (``keep``). The request belongs to the claim:
+if the claim is released while it waits, the sweep withdraws the wish as asked.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +68,10 @@ _TRANSITIONS: list[Any] = [
     {"trigger": "close", "source": [CONFIRMED, FULFILLED, DISPUTED], "dest": CLOSED},
     # The owner asked to be forgotten after it was claimed (see bot.services.data_forget).
     {"trigger": "owner_left", "source": CLAIMED, "dest": WITHDRAWN},
+    # The owner asks the claimer to let a claimed wish go; the claimer agrees or keeps it.
+    {"trigger": "ask_withdraw", "source": CLAIMED, "dest": None},
+    {"trigger": "agree_withdraw", "source": CLAIMED, "dest": WITHDRAWN},
+    {"trigger": "keep", "source": CLAIMED, "dest": None},
 ]
 
 MACHINE = Machine(
@@ -81,6 +90,42 @@ CLOSED_UNCONFIRMED = "unconfirmed"
 # A ``withdraw`` by the sweep (its note): returned for edits and never resubmitted.
 WITHDRAWN_LAPSED = "not resubmitted"
 CLOSED_UNSETTLED = "dispute not settled"
+# The note of an ``agree_withdraw`` (the claimer's) or of the sweep's ``withdraw`` after
+# releasing a claim while the owner's request waited: the young person had asked.
+WITHDRAWN_ASKED = "the young person asked to withdraw it"
+
+
+@dataclass(frozen=True)
+class WithdrawRequest:
+    """The owner's request to withdraw a claimed wish, under its current claim."""
+
+    asked: WishEvent  # the ``ask_withdraw`` event (its id names the request on buttons)
+    kept: WishEvent | None  # the claimer's ``keep``, if that was the answer
+
+    @property
+    def pending(self) -> bool:
+        """Whether the claimer has still to answer."""
+        return self.kept is None
+
+
+def withdraw_request(wish: Wish) -> WithdrawRequest | None:
+    """The owner's request to withdraw ``wish``, if it is claimed and one was made since
+    it was claimed (a request ends with its claim: agreed, it is withdrawn; released, the
+    sweep withdraws it; fulfilled, it was delivered)."""
+    if wish.status != CLAIMED:
+        return None
+    asked: WishEvent | None = None
+    kept: WishEvent | None = None
+    for event in reversed(wish.events):
+        if event.trigger == "claim":
+            break
+        if event.trigger == "keep" and asked is None:
+            kept = event
+        elif event.trigger == "ask_withdraw" and asked is None:
+            asked = event
+    if asked is None:
+        return None
+    return WithdrawRequest(asked, kept)
 
 
 def status_label(wish: Wish) -> str:
@@ -89,6 +134,10 @@ def status_label(wish: Wish) -> str:
     if wish.status == WITHDRAWN:
         note = next((e.note for e in reversed(wish.events) if e.trigger == "withdraw"), "")
         return "withdrawn_lapsed" if note == WITHDRAWN_LAPSED else WITHDRAWN
+    if wish.status == CLAIMED:
+        request = withdraw_request(wish)
+        if request is not None:
+            return "claimed_withdraw_asked" if request.pending else "claimed_kept"
     if wish.status == CLOSED:
         note = next((e.note for e in reversed(wish.events) if e.trigger == "close"), "")
         if note == CLOSED_UNCONFIRMED:

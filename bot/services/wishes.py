@@ -38,6 +38,16 @@ class ClaimLimitReached(Exception):
         self.limit = limit
 
 
+class RequestAnswered(Exception):
+    """A button answering an owner's request to withdraw a wish, when that request is
+    no longer waiting: answered already, lapsed with its claim, or never made."""
+
+    def __init__(self, wish_id: int) -> None:
+        """Keep the wish's id for the message."""
+        super().__init__(wish_id)
+        self.wish_id = wish_id
+
+
 class ConsentMissing(Exception):
     """A child's wish cannot be submitted without a guardian's consent."""
 
@@ -125,6 +135,10 @@ async def submit(session: AsyncSession, *, user: User, draft: Draft, now: dateti
     return wish
 
 
+# Triggers that leave the wish where it is (recorded, no move).
+_STAYS = ("progress", "ask_withdraw", "keep")
+
+
 async def _saved(session: AsyncSession, wish: Wish, trigger: str) -> Wish:
     """Write the change now; if someone changed the wish meanwhile, refuse this one."""
     wish_id = wish.id  # read first: after a failed flush the object cannot be loaded
@@ -132,7 +146,7 @@ async def _saved(session: AsyncSession, wish: Wish, trigger: str) -> Wish:
         await session.flush()
     except StaleDataError as exc:
         raise life.IllegalWishTransition(wish_id, life.CHANGED_MEANWHILE, trigger) from exc
-    if trigger != "progress":  # every other trigger moves the wish on
+    if trigger not in _STAYS:  # every other trigger moves the wish on
         await _prompts_stale(session, wish)
     return wish
 
@@ -248,6 +262,89 @@ async def withdraw(session: AsyncSession, *, wish_id: int, user: User, now: date
     life.fire(wish, "withdraw", actor=actor(user), now=now)
     wish.closed_at = now
     return await _saved(session, wish, "withdraw")
+
+
+# What became of the young person's "withdraw".
+WITHDRAWN = "withdrawn"  # not yet claimed: withdrawn at once
+ASKED = "asked"  # claimed: its claimer is asked now
+STILL_ASKED = "still_asked"  # claimed, and the claimer was asked already: nothing new
+KEPT = "kept"  # claimed, and the claimer already answered that they keep it
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """The outcome of the owner's "withdraw" (one of the constants above); ``request`` is
+    the request to the claimer, for all but :data:`WITHDRAWN`."""
+
+    wish: Wish
+    outcome: str
+    request: life.WithdrawRequest | None = None
+
+
+async def _locked(session: AsyncSession, wish_id: int) -> Wish | None:
+    """The wish, read again under a row lock (PostgreSQL; SQLite's writes are serial): two
+    answers to one request, or a request and the sweep, wait for each other."""
+    return await session.scalar(
+        select(Wish)
+        .where(Wish.id == wish_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def withdraw_or_ask(
+    session: AsyncSession, *, wish_id: int, user: User, now: datetime
+) -> Withdrawal:
+    """The young person's "withdraw": until the wish is claimed it is withdrawn; once
+    claimed, its claimer is asked to let it go (they may have bought it already), once
+    per claim. Raises :class:`WishNotAllowed` or
+    :class:`~bot.services.wish_lifecycle.IllegalWishTransition` (fulfilled, closed…)."""
+    wish = await own(session, wish_id=wish_id, user=user)
+    if wish.status != life.CLAIMED:
+        return Withdrawal(await withdraw(session, wish_id=wish_id, user=user, now=now), WITHDRAWN)
+    locked = await _locked(session, wish_id)
+    assert locked is not None  # own() found it, and wishes are never deleted
+    wish = locked
+    request = life.withdraw_request(wish)
+    if request is not None:  # a second press: the claimer is not asked twice
+        return Withdrawal(wish, STILL_ASKED if request.pending else KEPT, request)
+    life.fire(wish, "ask_withdraw", actor=actor(user), now=now)
+    await _saved(session, wish, "ask_withdraw")
+    request = life.withdraw_request(wish)
+    assert request is not None
+    return Withdrawal(wish, ASKED, request)
+
+
+async def answer_withdraw_request(
+    session: AsyncSession,
+    *,
+    wish_id: int,
+    request_id: int,
+    user: User,
+    agree: bool,
+    now: datetime,
+) -> Wish:
+    """The claimer answers the owner's request ``request_id`` (the ``ask_withdraw``
+    event's id) to withdraw the wish: agreed, it is withdrawn (recorded as theirs, noting
+    that the young person asked); kept, it stays claimed and its idle clock starts again
+    (the claimer is on it). Whoever holds the wish when the answer comes answers it.
+
+    Raises :class:`WishGone` (no such wish), :class:`RequestAnswered` (not the request
+    waiting now) or :class:`WishNotAllowed` (not its holder)."""
+    wish = await _locked(session, wish_id)
+    if wish is None:
+        raise WishGone(wish_id)
+    request = life.withdraw_request(wish)
+    if request is None or not request.pending or request.asked.id != request_id:
+        raise RequestAnswered(wish_id)
+    await _claimed_by(session, wish_id=wish_id, user=user)
+    if agree:
+        life.fire(wish, "agree_withdraw", actor=actor(user), now=now, note=life.WITHDRAWN_ASKED)
+        wish.closed_at = now
+    else:
+        life.fire(wish, "keep", actor=actor(user), now=now)
+        wish.progress_at, wish.claim_reminded = now, False
+    return await _saved(session, wish, "agree_withdraw" if agree else "keep")
 
 
 def _open_claims_of(user: User) -> Select[Any]:
@@ -482,6 +579,9 @@ class WishSweep:
     review_reminders: list[Wish]
     # Claimed by someone who may no longer claim (a removed cadre): back on offer.
     claimer_gone: list[Wish] = field(default_factory=list)
+    # Released (idle, or the claimer gone) while the owner's request to withdraw it waited
+    # for the claimer: withdrawn as asked instead of published again.
+    withdrawn_as_asked: list[Wish] = field(default_factory=list)
     # Returned for edits and not resubmitted in time: withdrawn, the young person told.
     lapsed: list[Wish] = field(default_factory=list)
 
@@ -531,10 +631,11 @@ async def sweep(
         )
     ).all():
         if not may_claim(claimer):
-            life.fire(wish, "release", actor="system", now=now, note="claimer no longer a cadre")
-            wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
+            if _release(wish, note="claimer no longer a cadre", now=now):
+                report.withdrawn_as_asked.append(wish)
+            else:
+                report.claimer_gone.append(wish)
             await _prompts_stale(session, wish)
-            report.claimer_gone.append(wish)
     for wish in list(
         await session.scalars(
             select(Wish)
@@ -556,10 +657,11 @@ async def sweep(
         if wish.progress_at <= now - claim_release_after:
             if wish.claimer_user_id is not None:
                 report.released_from.append((wish, wish.claimer_user_id))
-            life.fire(wish, "release", actor="system", now=now, note="no progress")
-            wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
+            if _release(wish, note="no progress", now=now):
+                report.withdrawn_as_asked.append(wish)
+            else:
+                report.released.append(wish)
             await _prompts_stale(session, wish)
-            report.released.append(wish)
         elif not wish.claim_reminded:
             wish.claim_reminded = True
             report.claim_reminders.append(wish)
@@ -592,6 +694,20 @@ async def sweep(
             wish.confirm_reminded = True
             report.confirm_reminders.append(wish)
     return report
+
+
+def _release(wish: Wish, *, note: str, now: datetime) -> bool:
+    """Take the claim off ``wish``; if its owner's request to withdraw it was waiting for
+    the claimer, withdraw it as asked (nobody holds it to say otherwise) rather than
+    publish it again. Return whether it was withdrawn."""
+    request = life.withdraw_request(wish)
+    life.fire(wish, "release", actor="system", now=now, note=note)
+    wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
+    if request is None or not request.pending:
+        return False
+    life.fire(wish, "withdraw", actor="system", now=now, note=life.WITHDRAWN_ASKED)
+    wish.closed_at = now
+    return True
 
 
 def _dispute_clock(wish: Wish) -> datetime:
