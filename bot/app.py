@@ -210,6 +210,10 @@ def register_handlers(application: BotApplication) -> None:
             CallbackQueryHandler(wishes.review_open_button, pattern=callbacks.matches("wro")),
             CallbackQueryHandler(wishes.owner_button, pattern=callbacks.matches("wre")),
             CallbackQueryHandler(wishes.owner_button, pattern=callbacks.matches("wwd")),
+            *[
+                CallbackQueryHandler(wishes.withdraw_answer_button, pattern=callbacks.matches(a))
+                for a in ("wwy", "wwk")
+            ],
             CallbackQueryHandler(wishes.claim_button, pattern=callbacks.matches("wcl")),
             CallbackQueryHandler(wishes.fulfil_button, pattern=callbacks.matches("wfl")),
             CallbackQueryHandler(wishes.progress_button, pattern=callbacks.matches("wpr")),

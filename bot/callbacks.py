@@ -56,7 +56,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "wrv": ("id", "code"),  # a reviewer's decision (wish id, approve|return|reject)
     "wro": ("id",),  # open a waiting wish's review card (from /review)
     "wre": ("id",),  # edit a returned wish and resubmit
-    "wwd": ("id",),  # withdraw a wish
+    "wwd": ("id",),  # withdraw a wish (once claimed: ask its claimer to let it go)
+    "wwy": ("id", "id"),  # the claimer agrees to the owner's request (wish id, request id)
+    "wwk": ("id", "id"),  # the claimer keeps the wish instead (wish id, request id)
     "wcl": ("id",),  # claim a published wish
     "wfl": ("id",),  # the claimer fulfilled it: proof follows
     "wpr": ("id",),  # the claimer is still working on it

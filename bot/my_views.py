@@ -17,7 +17,7 @@ from bot.i18n import Translator, html_to_plain, utf16_units
 from bot.keyboards import youth_answer_keyboard
 from bot.services import lifecycle
 from bot.services import wish_lifecycle as life
-from bot.wish_keyboards import owner_keyboard, receipt_keyboard
+from bot.wish_keyboards import ask_withdraw_keyboard, owner_keyboard, receipt_keyboard
 from storage.questions import Question
 from storage.wishes import Wish
 
@@ -152,9 +152,16 @@ def wish_detail(
     delivered = (life.FULFILLED, life.DISPUTED, life.CONFIRMED, life.CLOSED)
     if wish.proof_text and wish.fulfilled_at is not None and wish.status in delivered:
         lines.append(tr("my_wishes.detail_proof", proof=wish.proof_text))
+    request = life.withdraw_request(wish)
+    if request is not None:  # asked to withdraw it once claimed: what became of that
+        key = "my_wishes.detail_withdraw_asked" if request.pending else "my_wishes.detail_kept"
+        moment = request.asked if request.kept is None else request.kept
+        lines.append(tr(key, date=_when(moment.created_at, tz)))
     markup = None
     if wish.status in (life.SUBMITTED, life.APPROVED, life.RETURNED):
         markup = owner_keyboard(tr, wish.id, returned=wish.status == life.RETURNED)
+    elif wish.status == life.CLAIMED and request is None:
+        markup = ask_withdraw_keyboard(tr, wish.id)
     elif wish.status in (life.FULFILLED, life.DISPUTED):
         markup = receipt_keyboard(tr, wish.id)
     return "\n\n".join(lines), markup

@@ -26,6 +26,7 @@ from bot.services import (
     wish_drafts,
     wishes,
 )
+from bot.services.wish_lifecycle import APPROVED
 from storage.db import lock_for_writing, unit_of_work
 from storage.models import Cadre, User
 from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH
@@ -110,10 +111,14 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
         await wish_notify.to_owner(
             session, wish, key="wish.claimer_gone_notice", settings=settings, now=now
         )
-    for wish, claimer in found.released_from:
-        await wish_notify.to_user(
-            session, wish, claimer, key="wish.released_claimer", settings=settings, now=now
+    for wish in found.withdrawn_as_asked:
+        await wish_notify.to_owner(
+            session, wish, key="wish.withdrawn_as_asked_notice", settings=settings, now=now
         )
+    for wish, claimer in found.released_from:
+        # Withdrawn instead of published again if its owner's request was waiting.
+        key = "wish.released_claimer" if wish.status == APPROVED else "wish.released_asked_claimer"
+        await wish_notify.to_user(session, wish, claimer, key=key, settings=settings, now=now)
     for wish in found.auto_closed:
         await wish_notify.to_owner(
             session, wish, key="wish.auto_closed_notice", settings=settings, now=now
@@ -161,7 +166,9 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
             session, wish, settings=settings, now=now
         ):
             _log.warning("wish %s waits for review and nobody can review it", wish.id)
-    report.wishes_released += len(found.released) + len(found.claimer_gone)
+    report.wishes_released += (
+        len(found.released) + len(found.claimer_gone) + len(found.withdrawn_as_asked)
+    )
     report.wishes_closed += len(found.auto_closed) + len(found.disputes_closed)
     report.wishes_lapsed += len(found.lapsed)
     report.wishes_review_reminded += len(found.review_reminders)

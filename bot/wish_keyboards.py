@@ -109,6 +109,23 @@ def owner_keyboard(tr: Translator, wish_id: int, *, returned: bool) -> InlineKey
     return InlineKeyboardMarkup(rows)
 
 
+def ask_withdraw_keyboard(tr: Translator, wish_id: int) -> InlineKeyboardMarkup:
+    """The young person's button on a claimed wish: ask its claimer to let it go."""
+    return InlineKeyboardMarkup([[_button(tr.plain("wish.withdraw_ask"), "wwd", wish_id)]])
+
+
+def withdraw_request_keyboard(
+    tr: Translator, wish_id: int, request_id: int
+) -> InlineKeyboardMarkup:
+    """The claimer's answer to the owner's request ``request_id`` to withdraw the wish."""
+    return InlineKeyboardMarkup(
+        [
+            [_button(tr.plain("wish.withdraw_agree"), "wwy", wish_id, request_id)],
+            [_button(tr.plain("wish.withdraw_keep"), "wwk", wish_id, request_id)],
+        ]
+    )
+
+
 def receipt_keyboard(tr: Translator, wish_id: int) -> InlineKeyboardMarkup:
     """Received, or not yet."""
     return InlineKeyboardMarkup(

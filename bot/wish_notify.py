@@ -11,9 +11,16 @@ from bot.config import Settings
 from bot.i18n import Html, Translator, html_to_plain, translator, utf16_units
 from bot.notify import masked
 from bot.services import access_log, org, outbox, users, wishes
+from bot.services import wish_lifecycle as life
 from bot.services.privacy import find_personal_data
 from bot.services.wish_drafts import UNDER_14
-from bot.wish_keyboards import fulfil_keyboard, owner_keyboard, receipt_keyboard, reviewer_keyboard
+from bot.wish_keyboards import (
+    fulfil_keyboard,
+    owner_keyboard,
+    receipt_keyboard,
+    reviewer_keyboard,
+    withdraw_request_keyboard,
+)
 from storage.models import ROLE_ADMIN, ROLE_REVIEWER, Region, User
 from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH, METHOD_PHOTO
 from storage.wishes import Wish
@@ -369,3 +376,43 @@ async def to_user(
         reply_markup=fulfil_keyboard(tr, wish.id).to_dict() if claimer_buttons else None,
         ref=_ref(wish),
     )
+
+
+async def withdraw_request(
+    session: AsyncSession,
+    wish: Wish,
+    request: life.WithdrawRequest,
+    *,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Ask the claimer whether the owner may withdraw ``wish``: a card naming it (its
+    masked text, the young person unnamed) with "agree" and "keep" buttons, once per
+    request (the request's id is in the dedupe key and on the buttons)."""
+    claimer = await session.get(User, wish.claimer_user_id or 0)
+    if claimer is None:
+        return
+    tr = translator(claimer.locale, settings.default_locale)
+    row = await outbox.enqueue(
+        session,
+        kind="wish_claimer",
+        chat_id=claimer.telegram_id,
+        text=tr("wish.withdraw_request_card", ref=wish.id, text=masked(tr, wish.text)),
+        due_at=now,
+        dedupe_key=f"wish_withdraw_request:{wish.id}:{request.asked.id}",
+        audience=AUDIENCE_STAFF,
+        recipient_user_id=claimer.telegram_id,
+        reply_markup=withdraw_request_keyboard(tr, wish.id, request.asked.id).to_dict(),
+        ref=_ref(wish),
+    )
+    if row is not None:
+        await access_log.record(
+            session,
+            viewer_chat_id=claimer.telegram_id,
+            viewer_user_id=claimer.id,
+            subject_user_id=wish.user_id,
+            item=_ref(wish),
+            purpose=access_log.WISH_WITHDRAW_REQUEST,
+            fields=("wish_text_masked",),
+            now=now,
+        )

@@ -460,33 +460,19 @@ def _refusal(tr: Translator, error: Exception, wish_id: int) -> str:
     return tr.plain("wish.not_allowed")
 
 
-def _owner_refusal(tr: Translator, error: Exception, wish_id: int) -> str:
-    """Why the owner's button did nothing; for a wish someone took on, what they can do
-    instead of withdrawing it (write to us: nothing reaches the claimer directly)."""
-    if (
-        isinstance(error, life.IllegalWishTransition)
-        and error.trigger == "withdraw"
-        and error.state == life.CLAIMED
-    ):
-        return tr.plain("wish.withdraw_claimed", ref=wish_id)
-    return _refusal(tr, error, wish_id)
-
-
 async def owner_button(update: Update, context: BotContext) -> None:
-    """The young person withdraws a wish, or edits a returned one to resubmit it."""
+    """The young person withdraws a wish (once claimed: asks its claimer to let it go), or
+    edits a returned one to resubmit it."""
     query, message, data = _query(update)
     tr = context.tr
     now = context.services.clock.now()
     try:
-        wish = await wishes.own(context.session, wish_id=data.id(), user=context.user)
         if data.action == "wwd":
-            await wishes.withdraw(context.session, wish_id=wish.id, user=context.user, now=now)
-            await query.answer()
-            await query.edit_message_reply_markup(None)
-            await message.reply_text(tr("wish.withdrawn", ref=wish.id))
+            await _withdraw(query, message, context, data.id())
             return
+        wish = await wishes.own(context.session, wish_id=data.id(), user=context.user)
     except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
-        await query.answer(_owner_refusal(tr, error, data.id()), show_alert=True)
+        await query.answer(_refusal(tr, error, data.id()), show_alert=True)
         return
     if wish.status != life.RETURNED:
         await query.answer(
@@ -528,6 +514,79 @@ async def owner_button(update: Update, context: BotContext) -> None:
     await drafts.save(context.session, draft, now=now)
     await query.answer()
     await _prompt(message, context, draft)
+
+
+async def _withdraw(
+    query: CallbackQuery, message: Message, context: BotContext, wish_id: int
+) -> None:
+    """The owner's "withdraw": done at once before a claim; once claimed, a request to the
+    claimer (a card with "agree" and "keep"), and a second press sends no second card."""
+    tr, settings = context.tr, context.services.settings
+    now = context.services.clock.now()
+    done = await wishes.withdraw_or_ask(
+        context.session, wish_id=wish_id, user=context.user, now=now
+    )
+    if done.outcome in (wishes.STILL_ASKED, wishes.KEPT):
+        assert done.request is not None
+        key = (
+            "wish.withdraw_still_asked"
+            if done.outcome == wishes.STILL_ASKED
+            else "wish.withdraw_was_kept"
+        )
+        date = done.request.asked.created_at.astimezone(settings.tz).strftime("%Y-%m-%d")
+        await query.answer(tr.plain(key, ref=wish_id, date=date), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    if done.outcome == wishes.WITHDRAWN:
+        await message.reply_text(tr("wish.withdrawn", ref=wish_id))
+        return
+    assert done.request is not None
+    await wish_notify.withdraw_request(
+        context.session, done.wish, done.request, settings=settings, now=now
+    )
+    await message.reply_text(tr("wish.withdraw_asked", ref=wish_id))
+
+
+async def withdraw_answer_button(update: Update, context: BotContext) -> None:
+    """The claimer answers the owner's request to withdraw the wish: agreed, it is
+    withdrawn; kept, it stays claimed. The owner hears either way."""
+    query, message, data = _query(update)
+    tr, settings = context.tr, context.services.settings
+    now = context.services.clock.now()
+    agree = data.action == "wwy"
+    try:
+        wish = await wishes.answer_withdraw_request(
+            context.session,
+            wish_id=data.id(0),
+            request_id=data.id(1),
+            user=context.user,
+            agree=agree,
+            now=now,
+        )
+    except (wishes.WishGone, wishes.RequestAnswered):
+        await query.answer(
+            tr.plain("callback.stale_withdraw_request", ref=data.id(0)), show_alert=True
+        )
+        return
+    except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
+        await query.answer(_refusal(tr, error, data.id(0)), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await wish_notify.to_owner(
+        context.session,
+        wish,
+        key="wish.withdraw_agreed_notice" if agree else "wish.withdraw_kept_notice",
+        settings=settings,
+        now=now,
+    )
+    if agree:
+        await message.reply_text(tr("wish.withdraw_agreed_ok", ref=wish.id))
+        return
+    await message.reply_text(
+        tr("wish.withdraw_kept_ok", ref=wish.id), reply_markup=fulfil_keyboard(tr, wish.id)
+    )
 
 
 async def wishes_command(update: Update, context: BotContext) -> None:

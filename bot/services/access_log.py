@@ -19,6 +19,7 @@ IDENTITY_SHARED_CARD = "identity_shared_card"  # a question card with the asker'
 IDENTITY_SHARED_URGENT = "identity_shared_urgent"  # an urgent card with the asker's name
 WISH_REVIEW = "wish_review"  # a reviewer's card of a submitted wish
 WISH_CLAIM = "wish_claim"  # the claimer is shown the wish they took on
+WISH_WITHDRAW_REQUEST = "wish_withdraw_request"  # the claimer, asked to let the wish go
 
 
 async def record(

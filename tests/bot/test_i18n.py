@@ -140,7 +140,8 @@ def test_a_kept_link_reads_apart_from_what_follows(html_text: str, plain: str) -
 # Refusals shown as a callback query's pop-up: Telegram shows at most 200 characters.
 POPUP_KEYS = [
     *(key for key in load_catalog("zh-Hans") if key.startswith("callback.")),
-    "wish.withdraw_claimed",
+    "wish.withdraw_still_asked",
+    "wish.withdraw_was_kept",
 ]
 
 
@@ -148,5 +149,6 @@ POPUP_KEYS = [
 def test_button_refusals_fit_a_pop_up(locale: str) -> None:
     tr = Translator(locale)
     for key in POPUP_KEYS:
-        text = tr.plain(key, ref=2**31 - 1)  # the longest reference number there is
+        # The longest reference number there is, and a date as the withdraw pop-ups give it.
+        text = tr.plain(key, ref=2**31 - 1, date="2026-11-18")
         assert len(text) <= 200, (key, len(text))

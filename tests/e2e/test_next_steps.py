@@ -1,7 +1,8 @@
 """Refusals that say what to do next: a button whose conversation, step or item has
-moved on, and "withdraw" on a wish someone already took on, tell the person what they
-can do now instead of only that it did not work (a walkthrough of the bot found them
-saying "this button has expired, please start again", with nothing to start)."""
+moved on tells the person what they can do now instead of only that it did not work (a
+walkthrough of the bot found them saying "this button has expired, please start again",
+with nothing to start). "Withdraw" on a wish someone already took on is no refusal any
+more: it asks the claimer (tests/e2e/test_wish_withdraw_request.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from typing import Any, cast
 
 from sqlalchemy import select
 
-from bot.services import wish_lifecycle as life
 from storage.questions import Question
 from tests.e2e.test_question_loop_edges import LI, _ask, _setup, _wait
-from tests.e2e.test_wishes import _approve, _last, _prompt, _reply, _staff, _submit, _wish, _write
-from tests.support import XIAOMING, BotHarness, texts
+from tests.e2e.test_wishes import _last, _prompt, _reply, _staff, _write
+from tests.support import XIAOMING, BotHarness
 
 YOUTH_CHAT = cast(int, XIAOMING["id"])  # 小明's private chat
 # Telegram shows at most this many characters of a callback query's answer.
@@ -97,26 +97,3 @@ async def test_a_claim_on_a_wish_that_is_gone_points_to_the_listing(harness: Bot
     listing = (await harness.send(LI, "/wishes"))[-1]
     text = _refusal(await harness.press_data(LI, listing["message_id"], "v1:wcl:999999"))
     assert "/wishes" in text, text
-
-
-async def test_withdrawing_a_wish_someone_took_on_says_what_can_be_done(
-    harness: BotHarness,
-) -> None:
-    """The wish can no longer be withdrawn (the claimer is already on it, and nothing
-    lets the owner reach them); the refusal says so and names what does exist: a
-    message here reaches a league cadre, who follows it up."""
-    await _staff(harness)
-    await harness.send(XIAOMING, "/start")
-    seq = await harness.client.last_seq()
-    wish = await _submit(harness)
-    await _approve(harness, wish, seq)
-    published = await _wait(harness, YOUTH_CHAT, seq, "已通过审核并公开")
-    replies = await harness.send(LI, "/wishes")
-    (listing,) = [m for m in replies if f"认领 W{wish.id}" in str(m.get("reply_markup"))]
-    await harness.press(LI, listing, f"认领 W{wish.id}")
-    text = _refusal(await harness.press(XIAOMING, published, "撤回"))
-    assert f"W{wish.id}" in text and "认领" in text and "发消息" in text, text
-    assert (await _wish(harness)).status == life.CLAIMED
-    # What the refusal points to is real: such a message goes to a person.
-    replies = await harness.send(XIAOMING, f"W{wish.id} 这个心愿我已经不需要了，可以取消吗")
-    assert "团干部" in texts(replies) or "团委" in texts(replies), texts(replies)
