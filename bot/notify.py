@@ -251,6 +251,8 @@ async def _card_text(
         text = _with_conversation(tr, text, question, asker=asker, name_shown=name_shown, who=who)
         if question.reason == questions.POSSIBLE_CONCERN:
             text = Html(text + "\n\n" + tr("card.possible_concern"))
+        elif questions.follow_up_flagged(question):
+            text = Html(text + "\n\n" + tr("card.possible_concern_follow_up"))
         if turned_down:
             seen = tr.plain("card.separator").join(entry.question for entry in turned_down)
             text = Html(text + "\n\n" + tr("card.turned_down", entries=seen))
@@ -466,19 +468,24 @@ async def follow_up_card(
     now: datetime,
     forwarded: bool = False,
     file_kind: str | None = None,
+    possible_concern: bool = False,
 ) -> None:
     """Send a young person's follow-up (``forwarded``: a message they forwarded;
     ``file_kind``: written under a photo or a file, not passed on) to the cadre on the
-    ticket."""
+    ticket; ``possible_concern``: the concern model found its words close to a call for
+    help (the list did not), and the card asks the cadre to read it with care."""
     tr = await _translator_for(session, cadre.telegram_id, settings)
     shown = as_said(
         tr, masked(tr, text)[:CARD_TEXT_LIMIT], forwarded=forwarded, file_kind=file_kind
     )
+    text = tr("card.follow_up", ref=question.id, text=shown)
+    if possible_concern:
+        text = Html(text + "\n\n" + tr("card.possible_concern_follow_up"))
     await outbox_service.enqueue(
         session,
         kind=CARD,
         chat_id=cadre.telegram_id,
-        text=tr("card.follow_up", ref=question.id, text=shown),
+        text=text,
         due_at=now,
         dedupe_key=f"followup:{question.id}:{len(question.thread)}",
         audience=AUDIENCE_STAFF,

@@ -433,6 +433,7 @@ async def submit_follow_up(
             file_kind=None if message.text is not None else inbox.message_kind(message),
             settings=context.services.settings,
             now=now,
+            possible_concern=assignment.possible_concern,
         )
     else:
         await notify.card(

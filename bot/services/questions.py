@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import lifecycle, org, routing, safeguarding
+from bot.services import concern_model, lifecycle, org, routing, safeguarding
 from bot.services.lifecycle import IllegalTransition
 from bot.services.safeguarding import Concern
 from storage.db import lock_for_writing
@@ -84,6 +84,9 @@ class Assignment:
     fresh: bool = False
     # Set when the text that moved it suggests danger (safeguarding).
     concern: Concern | None = None
+    # A follow-up the list let through but the concern model finds close to a call for
+    # help (:data:`POSSIBLE_CONCERN`): its card asks the cadre to read it with care.
+    possible_concern: bool = False
 
 
 def actor_of(user: User | None = None, cadre: Cadre | None = None) -> str:
@@ -293,6 +296,18 @@ async def resolve(
 # alarm but the concern model (:mod:`bot.services.concern_model`) found its words close to
 # a call for help: the FAQ is skipped and its cards ask the cadre to read it with care.
 POSSIBLE_CONCERN = "possible_concern"
+# A young person's follow-up the list let through but the model flagged: the note of
+# their move in the audit log (``follow_up``, or ``reopen``) is :data:`POSSIBLE_CONCERN`.
+FOLLOW_UP_MOVES = ("follow_up", "reopen")
+
+
+def follow_up_flagged(question: Question) -> bool:
+    """Whether the concern model flagged one of the young person's follow-ups on
+    ``question`` (as its audit log records it; see :func:`follow_up`)."""
+    return any(
+        event.trigger in FOLLOW_UP_MOVES and event.note == POSSIBLE_CONCERN
+        for event in question.events
+    )
 
 
 def raise_alert(question: Question, *, now: datetime, category: str = "") -> None:
@@ -340,9 +355,13 @@ async def follow_up(
     concern = safeguarding.assess(text)
     if concern is not None:
         raise_alert(question, now=now, category=concern.category)
+    # The second layer only where the list is silent: no alarm, a line on the card, and
+    # the young person's move notes it (the digest counts it, later cards show it).
+    possible = concern is None and concern_model.possible(text)
+    note = POSSIBLE_CONCERN if possible else ""
     if question.status == lifecycle.ROUTED:  # waiting in the pool: the words go with it
-        lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
-        return Assignment(question, None, concern=concern)
+        lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now, note=note)
+        return Assignment(question, None, concern=concern, possible_concern=possible)
     cadre = (
         await session.get(Cadre, question.assigned_cadre_id)
         if question.assigned_cadre_id
@@ -351,18 +370,18 @@ async def follow_up(
     reachable = await routing.reachable(session, [cadre.telegram_id] if cadre else [])
     if cadre is not None and routing.available(cadre, now) and cadre.telegram_id in reachable:
         asks_again = question.status in lifecycle.ASKS_AGAIN
-        lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
+        lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now, note=note)
         if asks_again:  # the cadre's time to answer starts again; a nudge does not reset it
             question.assigned_at = now
-        return Assignment(question, cadre, concern=concern)
+        return Assignment(question, cadre, concern=concern, possible_concern=possible)
     if question.status == lifecycle.RESOLVED:
-        lifecycle.fire(question, "reopen", actor=actor_of(user), now=now)
+        lifecycle.fire(question, "reopen", actor=actor_of(user), now=now, note=note)
     else:
-        lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now)
+        lifecycle.fire(question, "follow_up", actor=actor_of(user), now=now, note=note)
         lifecycle.fire(question, "unassign", actor="system", now=now, note="cadre unavailable")
     question.assigned_cadre_id = None
     assignment = await route(session, question, reason="follow_up", now=now, tz=tz)
-    return replace(assignment, concern=concern)
+    return replace(assignment, concern=concern, possible_concern=possible)
 
 
 async def pass_on(

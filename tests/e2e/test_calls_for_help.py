@@ -14,7 +14,16 @@ from bot.services import wish_drafts
 from storage.db import unit_of_work
 from storage.models import Cadre
 from storage.questions import Conversation, Question
-from tests.e2e.test_question_loop_edges import COMMITTEE, LI, _setup, _wait
+from tests.e2e.test_question_loop_edges import (
+    COMMITTEE,
+    LI,
+    WANG,
+    ZHANG,
+    _answered,
+    _away,
+    _setup,
+    _wait,
+)
 from tests.support import ALEX, COMMITTEE_CHAT, XIAOMEI, XIAOMING, BotHarness, texts
 
 CRY = "算了，我真的不想活了"
@@ -210,3 +219,57 @@ async def test_words_close_to_a_call_for_help_reach_a_person_not_the_faq(
     # untouched: no such words on anything sent to the cadre.
     (reply,) = await harness.send(XIAOMING, "请问几岁能入团啊？")
     assert "年满十四周岁" in reply["text"]
+
+
+# Words the list misses and the concern model flags (about 0.93 against 0.78).
+CLOSE_FOLLOW_UP = "其实不只是这样，我每天晚上都一个人哭"
+WITH_CARE = "青年的追问措辞接近求助信息"
+
+
+async def _ticket(harness: BotHarness) -> Question:
+    async with harness.sessions() as session:
+        question = await session.scalar(select(Question).order_by(Question.id.desc()))
+    assert question is not None
+    return question
+
+
+async def test_a_follow_up_close_to_a_call_for_help_asks_the_cadre_to_read_it_with_care(
+    harness: BotHarness,
+) -> None:
+    """The list does not know the follow-up's words, the concern model finds them close
+    to a call for help: the cadre's card of that follow-up says so, with no alarm; the
+    audit log notes it (the digest counts it). An ordinary follow-up has no such line."""
+    answer = await _answered(harness)
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "要带身份证吗？", reply_to=answer["message_id"])
+    plain = await _wait(harness, LI["id"], seq, "身份证")
+    assert "追问" in plain["text"] and "措辞接近求助" not in plain["text"], plain["text"]
+    seq = await harness.client.last_seq()
+    replies = await harness.send(XIAOMING, CLOSE_FOLLOW_UP, reply_to=answer["message_id"])
+    assert "追问已转给团干部" in texts(replies)
+    card = await _wait(harness, LI["id"], seq, "一个人哭")
+    assert "追问" in card["text"] and WITH_CARE in card["text"], card["text"]
+    assert await _urgent_questions(harness) == []
+    question = await _ticket(harness)
+    assert [(e.trigger, e.note) for e in question.events if e.trigger == "follow_up"] == [
+        ("follow_up", ""),
+        ("follow_up", "possible_concern"),
+    ]
+
+
+async def test_in_the_pool_the_card_says_a_follow_up_was_close_to_a_call_for_help(
+    harness: BotHarness,
+) -> None:
+    """With nobody to take it, the follow-up joins the ticket in the pool: the pool card
+    (the whole question) carries the line once such a follow-up came, not before."""
+    answer = await _answered(harness)
+    await _away(harness, WANG, LI, ZHANG)
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "要带身份证吗？", reply_to=answer["message_id"])
+    pool = await _wait(harness, COMMITTEE, seq, "待领取")
+    assert "身份证" in pool["text"] and "措辞接近求助" not in pool["text"], pool["text"]
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, CLOSE_FOLLOW_UP, reply_to=answer["message_id"])
+    again = await _wait(harness, COMMITTEE, seq, "待领取")
+    assert "一个人哭" in again["text"] and WITH_CARE in again["text"], again["text"]
+    assert await _urgent_questions(harness) == []
