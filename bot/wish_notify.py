@@ -86,6 +86,8 @@ async def review_card(
     ]
     if wish.photo_file_id:  # no machine can check a photo: the reviewer looks
         lines.append(tr("wish.check_photo"))
+    if check.possible_concern:
+        lines.insert(0, tr("wish.check_concern"))
     return tr(
         "wish.review_card",
         ref=wish.id,

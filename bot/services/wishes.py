@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.services import access_log, outbox
+from bot.services import access_log, concern_model, outbox
 from bot.services import wish_lifecycle as life
 from bot.services.org import region_subtree
 from bot.services.privacy import find_personal_data
@@ -60,6 +60,10 @@ class Checklist:
     within_cap: bool
     personal_data: list[str]  # kinds of personal data found in the public text
     duplicate_of: int | None  # another open wish of the same person
+    # The wish's words are close to a call for help as the concern model reads them (the
+    # list checks every typed step before it joins a draft): the reviewer reads it with
+    # care; nothing is held up or raised.
+    possible_concern: bool = False
 
 
 # A push to the young person with buttons for the wish's state at the time (a receipt
@@ -174,6 +178,7 @@ async def checklist(session: AsyncSession, wish: Wish, *, value_cap: int) -> Che
         within_cap=wish.value_yuan <= value_cap,
         personal_data=sorted({kind for kind, _ in find_personal_data(wish.text)}),
         duplicate_of=duplicate,
+        possible_concern=concern_model.possible(wish.text),
     )
 
 

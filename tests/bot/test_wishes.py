@@ -200,6 +200,20 @@ async def test_checklist_flags_personal_data_and_duplicates(
         assert (await wishes.checklist(session, third, value_cap=500)).duplicate_of == first.id
 
 
+async def test_checklist_says_when_the_words_are_close_to_a_call_for_help(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Words the list lets through but the concern model flags are a line for the
+    reviewer (the wish is submitted all the same); an ordinary wish's are not."""
+    async with unit_of_work(sessions) as session:
+        youth = await _person(session, 1001)
+        close = await _submitted(session, youth, text="希望有人能陪我说说话，我每天都一个人哭")
+        ordinary = await _submitted(session, youth)
+        assert (await wishes.checklist(session, close, value_cap=500)).possible_concern
+        assert not (await wishes.checklist(session, ordinary, value_cap=500)).possible_concern
+        assert close.status == life.SUBMITTED
+
+
 async def test_sixth_claim_is_refused_and_two_claims_at_once_have_one_winner(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

@@ -24,6 +24,8 @@ from tests.e2e.test_question_loop_edges import (
     _setup,
     _wait,
 )
+from tests.e2e.test_wishes import ZHANG as REVIEWER
+from tests.e2e.test_wishes import _staff, _submit
 from tests.support import ALEX, COMMITTEE_CHAT, XIAOMEI, XIAOMING, BotHarness, texts
 
 CRY = "算了，我真的不想活了"
@@ -223,6 +225,7 @@ async def test_words_close_to_a_call_for_help_reach_a_person_not_the_faq(
 
 # Words the list misses and the concern model flags (about 0.93 against 0.78).
 CLOSE_FOLLOW_UP = "其实不只是这样，我每天晚上都一个人哭"
+CLOSE_WISH = "希望有人能陪我说说话，我每天都一个人哭"
 WITH_CARE = "青年的追问措辞接近求助信息"
 
 
@@ -273,3 +276,30 @@ async def test_in_the_pool_the_card_says_a_follow_up_was_close_to_a_call_for_hel
     again = await _wait(harness, COMMITTEE, seq, "待领取")
     assert "一个人哭" in again["text"] and WITH_CARE in again["text"], again["text"]
     assert await _urgent_questions(harness) == []
+
+
+async def test_a_wish_close_to_a_call_for_help_asks_the_reviewer_to_read_it_with_care(
+    harness: BotHarness,
+) -> None:
+    """A wish's words the list lets through but the concern model flags: it is submitted
+    as any wish (nothing held up, no alarm), and the reviewer's card asks them to read it
+    with care. An ordinary wish's card has no such line."""
+    await _staff(harness)
+    await harness.send(XIAOMING, "/start")
+    seq = await harness.client.last_seq()
+    ordinary = await _submit(harness)
+    card = await _wait(harness, REVIEWER["id"], seq, f"待审核心愿 W{ordinary.id}")
+    assert "措辞接近求助" not in card["text"], card["text"]
+    seq = await harness.client.last_seq()
+    wish = await _submit(harness, text=CLOSE_WISH)
+    assert wish.text == CLOSE_WISH and wish.status == "submitted"
+    card = await _wait(harness, REVIEWER["id"], seq, f"待审核心愿 W{wish.id}")
+    assert "心愿的措辞接近求助信息" in card["text"], card["text"]
+    assert await _urgent_questions(harness) == []
+    # The same line on the card a reviewer opens from /review.
+    replies = await harness.send(REVIEWER, "/review")
+    (listing,) = [m for m in replies if "待审核的心愿" in (m.get("text") or "")]
+    seq = await harness.client.last_seq()
+    await harness.press(REVIEWER, listing, f"审核 W{wish.id}")
+    opened = await _wait(harness, REVIEWER["id"], seq, f"待审核心愿 W{wish.id}")
+    assert "心愿的措辞接近求助信息" in opened["text"], opened["text"]
