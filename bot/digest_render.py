@@ -208,6 +208,7 @@ def _summary(d: Digest, tr: Translator, tz: ZoneInfo, limit: int) -> list[str]:
     lines += [
         "",
         tr("digest.safeguarding", n=this.safeguarding, prev=last.safeguarding),
+        tr("digest.possible_concern", n=this.possible_concern, prev=last.possible_concern),
         "",
         tr("digest.wishes"),
         tr("digest.wish_line", **this.wishes),

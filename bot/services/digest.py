@@ -30,6 +30,10 @@ a sample of texts for keywords, the routed texts for FAQ gaps). Definitions:
   questions first answered in the week, credited to the cadre who gave that first answer.
 - *safeguarding*: distinct questions with an ``alert`` (a call for help, in the question
   or in a follow-up) in the week (counts only).
+- *possible concern*: distinct questions whose words the safeguarding list let through but
+  the concern model flagged in the week: a ``route`` to a person for that reason (the
+  first message), or a young person's ``follow_up`` / ``reopen`` noted so (counts only;
+  not alerts, and not added to them).
 - wishes: distinct wishes with a ``submit`` / ``approve`` / ``claim`` / ``fulfil`` /
   ``confirm`` event in the week; *stalled*: claimed, no progress for
   ``wish_claim_reminder_days``; *unclaimed too long*: published for
@@ -55,7 +59,7 @@ from sqlalchemy.orm import aliased
 
 from bot.config import Settings
 from bot.i18n import Translator
-from bot.services import lifecycle, wishes
+from bot.services import lifecycle, questions, wishes
 from bot.services import wish_lifecycle as wl
 from bot.services.digest_text import Keyword, blank_personal, gap_groups, keywords
 from bot.services.digest_week import Week
@@ -91,6 +95,9 @@ REOPENING = tuple(
         )
     )
 )
+# The moves whose note says the concern model flagged the words (the list did not): the
+# route of a first message, a young person's follow-up (bot.services.questions).
+FLAGGED_MOVES = ("route", *questions.FOLLOW_UP_MOVES)
 # Questions nobody waits for an answer to any more: closed as spam, withdrawn (/forget).
 UNWANTED = (lifecycle.CLOSED_SPAM, lifecycle.WITHDRAWN)
 # Moves that end the wait for a cadre's answer: a routed question that made one before its
@@ -135,6 +142,7 @@ class Period:
     key_marked: int = 0
     still_open: int = 0
     safeguarding: int = 0
+    possible_concern: int = 0
     sla_breaches: int = 0
     first_answer_hours: list[float] = field(default_factory=list)
     wishes: dict[str, int] = field(default_factory=dict)
@@ -403,6 +411,16 @@ async def _period(
                 _in(QuestionEvent.created_at, start, end),
                 QuestionEvent.trigger.in_(REOPENING),
                 QuestionEvent.from_state == lifecycle.RESOLVED,
+            )
+        )
+        or 0
+    )
+    period.possible_concern = int(
+        await session.scalar(
+            select(func.count(distinct(QuestionEvent.question_id))).where(
+                _in(QuestionEvent.created_at, start, end),
+                QuestionEvent.trigger.in_(FLAGGED_MOVES),
+                QuestionEvent.note == questions.POSSIBLE_CONCERN,
             )
         )
         or 0

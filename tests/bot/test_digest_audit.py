@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -381,3 +381,86 @@ async def test_a_gap_says_how_many_of_its_questions_the_faq_has_since_learned(
             session, week=WEEK, now=NOW, settings=_settings(), tr=translator("zh-Hans")
         )
     assert "3 条：" in report.summary and "其中 1 条已收入知识库" in report.summary
+
+
+# 8. The concern model's flags (words the list lets through but the model finds close to
+#    a call for help) are a figure of their own, apart from the list's alerts: an opening
+#    message routed for that reason, and a young person's follow-up noted so.
+
+# Words the list misses and the model flags (score about 0.93 against a threshold of 0.78).
+CLOSE = "其实不只是这样，我每天晚上都一个人哭"
+
+
+async def test_questions_the_concern_model_flagged_are_counted_apart_from_alerts(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with unit_of_work(sessions) as session:
+        youth = await _youth(session, 9701, "district-c")
+        li = await _staff(session, 2002)
+        # Mon 16 Nov: an opening message the model flagged, routed as asking.ask does.
+        first = await questions.create(session, user=youth, text=CLOSE, now=at(16, 10))
+        reason = questions.POSSIBLE_CONCERN
+        await questions.route(session, first, reason=reason, now=at(16, 10), tz=TZ)
+        # Tue: ordinary questions, answered by 李老师.
+        asked = []
+        for n, text in enumerate(("实习证明去哪里开", "创业补贴怎么申请", "志愿者证书哪里领")):
+            q = await questions.create(
+                session, user=youth, text=text, now=at(17, 9 + n), topic="employment"
+            )
+            await questions.route(session, q, reason="unmatched", now=at(17, 9 + n), tz=TZ)
+            await questions.answer(
+                session, question_id=q.id, user=li, text="请见通知", now=at(17, 12)
+            )
+            asked.append(q.id)
+        second, third, fourth = asked
+
+        async def follow(qid: int, text: str, day: int) -> questions.Assignment:
+            return await questions.follow_up(
+                session, question_id=qid, user=youth, text=text, now=at(day, 10), tz=TZ
+            )
+
+        # Wed: flagged follow-ups back to 李老师 (the second counts the question once).
+        flagged = await follow(second, CLOSE, 18)
+        assert flagged.possible_concern and flagged.concern is None
+        assert flagged.cadre is not None and not flagged.fresh
+        assert (await follow(second, "我每天晚上都一个人躲起来哭", 19)).possible_concern
+        # An ordinary follow-up is not flagged; a call for help the list knows is an
+        # alert, not a flag of the model.
+        assert not (await follow(third, "要带身份证吗？", 19)).possible_concern
+        cry = await follow(third, "我不想活了", 20)
+        assert cry.concern is not None and not cry.possible_concern
+        # Sat: the fourth, resolved, is reopened to the pool by a flagged follow-up
+        # (李老师 is away): the reopening carries the note.
+        await questions.resolve(session, question_id=fourth, user=youth, now=at(20, 9))
+        await session.execute(
+            update(Cadre).where(Cadre.name == "李老师").values(away_until=at(28, 0))
+        )
+        reopened = await follow(fourth, CLOSE, 21)
+        assert reopened.possible_concern and reopened.fresh
+        notes = [
+            (e.trigger, e.note)
+            for qid in (second, third, fourth)
+            for e in (await questions.get(session, qid)).events
+            if e.note == questions.POSSIBLE_CONCERN
+        ]
+        assert notes == [
+            ("follow_up", reason),
+            ("follow_up", reason),
+            ("reopen", reason),
+        ]
+        assert questions.follow_up_flagged(await questions.get(session, fourth))
+        assert not questions.follow_up_flagged(await questions.get(session, third))
+    d = await _digest(sessions)
+    # The first, second and fourth questions; the alert on the third is counted apart.
+    assert (d.this.possible_concern, d.this.safeguarding) == (3, 1)
+    assert (await _digest(sessions, week=WEEK.previous())).this.possible_concern == 0
+    for locale, words in (
+        ("zh-Hans", "措辞接近求助</b>（自动复查发现，未报警）：3 个问题"),
+        ("zh-Hant", "措辭接近求助</b>（自動複查發現，未報警）：3 個問題"),
+        ("en", "Worded close to a call for help</b> (the automatic second check, no alert): 3"),
+    ):
+        async with sessions() as session:
+            report = await build_report(
+                session, week=WEEK, now=NOW, settings=_settings(), tr=translator(locale)
+            )
+        assert words in report.summary, report.summary

@@ -186,3 +186,37 @@ async def test_the_digest_reads_off_the_event_loop_on_sqlite(harness: BotHarness
         assert services.report_engine is not None
     else:
         assert services.report_engine is None and driver.startswith("asyncpg")
+
+
+async def test_words_close_to_a_call_for_help_are_a_figure_apart_from_the_alerts(
+    harness: BotHarness,
+) -> None:
+    """The questions the concern model flagged in the week (the list silent on those
+    words), in the first message or a follow-up, are counted on a line of their own;
+    the list's alerts stay as they were, and an ordinary question adds to neither."""
+    picker = (await harness.send(XIAOMING, "/start"))[-1]
+    await harness.press(XIAOMING, picker, "高新区")
+    await harness.send(LI, "/start")
+    # An ordinary question, answered; the young person's follow-up is flagged.
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, "高新区的青年创业沙龙怎么报名")
+    card = await harness.client.wait_for_bot_message(
+        LI["id"], after_seq=seq, timeout=10, predicate=lambda m: "问题 #" in (m["text"] or "")
+    )
+    seq = await harness.client.last_seq()
+    await harness.send(LI, "在青年之家报名。", reply_to=card["message_id"])
+    answer = await harness.client.wait_for_bot_message(
+        XIAOMING["id"], after_seq=seq, timeout=10, predicate=lambda m: "答复" in (m["text"] or "")
+    )
+    await harness.send(
+        XIAOMING, "其实不只是这样，我每天晚上都一个人哭", reply_to=answer["message_id"]
+    )
+    # A first message flagged, an ordinary question, and a call for help the list knows.
+    await harness.send(XIAOMING, "我最近总是一个人躲在房间里哭，不想见任何人")
+    await harness.send(XIAOMING, "高新区的篮球场晚上几点关门")
+    await harness.send(XIAOMING, "算了，我真的不想活了")
+    replies = await harness.send(WANG, "/digest", chat_id=COMMITTEE_CHAT)
+    # The urgent card for the call for help may reach the committee chat among them.
+    (summary,) = [m["text"] for m in replies if TITLE in (m.get("text") or "")]
+    assert "安全关注：1（上周 0）" in summary, summary
+    assert "措辞接近求助（自动复查发现，未报警）：2 个问题，在提问或追问中（上周 0）" in summary
