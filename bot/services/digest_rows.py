@@ -4,6 +4,8 @@ No free text leaves the database this way (no question, wish, name or department
 the file holds nothing personal; young people appear only by ticket or wish number and
 cadres by their staff id (``cadre:3``, as in the audit log). Calls for help are left
 out (the summary counts them): a row of its own, however neutral, would single one out.
+So are the questions routed because the concern model found their first words close to
+one (reason ``possible_concern``, also counted in the summary).
 Hours to the first answer count from routing, as in the summary.
 """
 
@@ -13,9 +15,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.questions import POSSIBLE_CONCERN
 from storage.questions import Question, QuestionEvent
 from storage.wishes import Wish
 
@@ -60,7 +63,12 @@ async def week_rows(
             Question.reason,
             Question.escalations,
         )
-        .where(Question.asked_at >= start, Question.asked_at < end, Question.urgent.is_(False))
+        .where(
+            Question.asked_at >= start,
+            Question.asked_at < end,
+            Question.urgent.is_(False),
+            or_(Question.reason.is_(None), Question.reason != POSSIBLE_CONCERN),
+        )
         .order_by(Question.id)
     )
     rows: list[tuple[object, ...]] = []

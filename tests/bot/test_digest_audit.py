@@ -317,6 +317,10 @@ async def test_csv_does_not_single_out_safeguarding_cases(
         q = await questions.create(session, user=youth, text="我不想活了", now=at(18, 22))
         questions.raise_alert(q, now=at(18, 22))  # as asking.ask does
         await questions.route(session, q, reason="safeguarding", now=at(18, 22), tz=TZ)
+        # Words close to a call for help (the concern model's flag): counted, not listed.
+        close = await questions.create(session, user=youth, text=CLOSE, now=at(18, 23))
+        reason = questions.POSSIBLE_CONCERN
+        await questions.route(session, close, reason=reason, now=at(18, 23), tz=TZ)
         ids = (asked.id, q.id)
     async with sessions() as session:
         report = await build_report(
@@ -325,6 +329,7 @@ async def test_csv_does_not_single_out_safeguarding_cases(
     body = report.csv.decode("utf-8-sig")
     rows = [r for r in csv.DictReader(io.StringIO(body)) if r["kind"] == "question"]
     assert [int(r["id"]) for r in rows] == [ids[0]] and "safeguarding" not in body
+    assert "possible_concern" not in body
     assert "calls for help" in report.csv_caption
     assert (await _digest(sessions)).this.safeguarding == 1
 
