@@ -16,6 +16,7 @@ from bot.services import wish_lifecycle as life
 from bot.services.org import region_subtree
 from bot.services.privacy import find_personal_data
 from bot.services.wish_drafts import UNDER_14, Draft
+from storage.db import lock_for_writing
 from storage.models import ROLE_ADMIN, ROLE_CADRE, ROLE_DONOR, ROLE_REVIEWER, User
 from storage.questions import Conversation
 from storage.wishes import Wish, WishEvent
@@ -287,8 +288,11 @@ class Withdrawal:
 
 
 async def _locked(session: AsyncSession, wish_id: int) -> Wish | None:
-    """The wish, read again under a row lock (PostgreSQL; SQLite's writes are serial): two
-    answers to one request, or a request and the sweep, wait for each other."""
+    """The wish, read again after :func:`~storage.db.lock_for_writing` (SQLite: this
+    session holds the write lock from now on) under a row lock (PostgreSQL): two answers
+    to one request, or a request and the sweep, wait for each other, and what is read is
+    what the last of them committed."""
+    await lock_for_writing(session)
     return await session.scalar(
         select(Wish)
         .where(Wish.id == wish_id)
@@ -304,12 +308,13 @@ async def withdraw_or_ask(
     claimed, its claimer is asked to let it go (they may have bought it already), once
     per claim. Raises :class:`WishNotAllowed` or
     :class:`~bot.services.wish_lifecycle.IllegalWishTransition` (fulfilled, closed…)."""
-    wish = await own(session, wish_id=wish_id, user=user)
+    # Read under the lock before anything is decided: the sweep may have released the
+    # claim a moment ago (then it is withdrawn at once), or be about to (then it waits).
+    wish = await _locked(session, wish_id)
+    if wish is None or wish.user_id != user.id:
+        raise WishNotAllowed(wish_id)
     if wish.status != life.CLAIMED:
         return Withdrawal(await withdraw(session, wish_id=wish_id, user=user, now=now), WITHDRAWN)
-    locked = await _locked(session, wish_id)
-    assert locked is not None  # own() found it, and wishes are never deleted
-    wish = locked
     request = life.withdraw_request(wish)
     if request is not None:  # a second press: the claimer is not asked twice
         return Withdrawal(wish, STILL_ASKED if request.pending else KEPT, request)
@@ -702,13 +707,14 @@ async def sweep(
 
 
 def _release(wish: Wish, *, note: str, now: datetime) -> bool:
-    """Take the claim off ``wish``; if its owner's request to withdraw it was waiting for
-    the claimer, withdraw it as asked (nobody holds it to say otherwise) rather than
-    publish it again. Return whether it was withdrawn."""
+    """Take the claim off ``wish``; if its owner asked to withdraw it under this claim,
+    withdraw it as asked rather than publish it again: nobody holds it to say otherwise
+    (a claimer who answered "keep" and then let the claim lapse no longer does). Return
+    whether it was withdrawn."""
     request = life.withdraw_request(wish)
     life.fire(wish, "release", actor="system", now=now, note=note)
     wish.claimer_user_id, wish.claimed_at, wish.progress_at = None, None, None
-    if request is None or not request.pending:
+    if request is None:
         return False
     life.fire(wish, "withdraw", actor="system", now=now, note=life.WITHDRAWN_ASKED)
     wish.closed_at = now

@@ -4,6 +4,7 @@ released while the request waits withdraws the wish as asked."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from bot.data import DEMO_ORG
 from bot.services import cadres, org, wishes
 from bot.services import wish_lifecycle as life
 from storage import migrate
-from storage.db import create_engine, create_session_factory, unit_of_work
+from storage.db import create_engine, create_session_factory, lock_for_writing, unit_of_work
 from storage.models import User
 from tests.bot.test_wishes import NOW, SWEEP_AFTER, _approved_and_claimed, _person
 
@@ -195,14 +196,15 @@ async def test_a_claim_released_while_asked_withdraws_the_wish(sessions: Session
         await wishes.answer_withdraw_request(
             session, wish_id=kept, request_id=request.asked.id, user=cadre, agree=False, now=NOW
         )
-    # 11 days without progress: all three claims are released. The two whose request
-    # still waited are withdrawn as asked; the kept one's was answered: back on offer.
+    # 11 days without progress: all three claims are released, and each is withdrawn as
+    # asked: the kept one too (its claimer said "keep", then let the claim lapse; nobody
+    # holds it to say otherwise, and its owner had said they no longer need it).
     async with unit_of_work(sessions) as session:
         found = await wishes.sweep(session, now=NOW + timedelta(days=11), **SWEEP_AFTER)
-        assert sorted(w.id for w in found.withdrawn_as_asked) == sorted([idle, other])
-        assert [w.id for w in found.released] == [kept]
+        assert sorted(w.id for w in found.withdrawn_as_asked) == sorted([idle, other, kept])
+        assert found.released == []
         assert sorted(w.id for w, _ in found.released_from) == sorted([idle, other, kept])
-        for wish_id in (idle, other):
+        for wish_id in (idle, other, kept):
             wish = await session.get(wishes.Wish, wish_id)
             assert wish is not None and wish.status == life.WITHDRAWN
             assert [(e.trigger, e.actor, e.note) for e in wish.events[-2:]] == [
@@ -225,3 +227,47 @@ async def test_a_removed_cadres_asked_wish_is_withdrawn_not_offered(sessions: Se
         wish = await session.get(wishes.Wish, wish_id)
         assert wish is not None and wish.status == life.WITHDRAWN
         assert wish.events[-2].note == "claimer no longer a cadre"
+
+
+async def test_a_withdraw_racing_the_sweeps_release_is_a_withdrawal_not_a_request(
+    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep releases an idle claim while the young person presses "withdraw". Before,
+    their press read the wish as claimed, the sweep published it again in between, and
+    the press then recorded a request on a wish back on offer (to a claimer it no longer
+    had). Now the press holds the database's write lock from its first read: the sweep,
+    run in that moment, waits (here: gives up after a second), and runs after it."""
+    (wish_id,) = await _approved_and_claimed(sessions, approved=1, claimed=1)
+    later = NOW + timedelta(days=11)
+    raced: list[str] = []
+    read = wishes._locked
+
+    async def read_then_sweep(session: AsyncSession, wanted: int) -> wishes.Wish | None:
+        wish = await read(session, wanted)
+        # The sweep, in its own transaction, between the press's read and its write.
+        try:
+            async with asyncio.timeout(1):
+                async with unit_of_work(sessions) as other:
+                    await lock_for_writing(other)
+                    await wishes.sweep(other, now=later, **SWEEP_AFTER)
+            raced.append("swept")
+        except TimeoutError:
+            raced.append("waited")
+        return wish
+
+    monkeypatch.setattr(wishes, "_locked", read_then_sweep)
+    async with unit_of_work(sessions) as session:
+        youth, _ = await _people(session)
+        done = await wishes.withdraw_or_ask(session, wish_id=wish_id, user=youth, now=later)
+    monkeypatch.undo()
+    async with unit_of_work(sessions) as session:
+        await wishes.sweep(session, now=later, **SWEEP_AFTER)
+    async with sessions() as session:
+        wish = await session.get(wishes.Wish, wish_id)
+        assert wish is not None
+        triggers = [e.trigger for e in wish.events]
+    # Whichever came first, the wish ends withdrawn, never on offer with a request.
+    assert wish.status == life.WITHDRAWN, (raced, done.outcome, triggers)
+    assert "ask_withdraw" not in triggers or triggers.index("ask_withdraw") < triggers.index(
+        "release"
+    ), triggers

@@ -226,7 +226,7 @@ async def test_a_claim_released_while_the_request_waits_withdraws_the_wish(
         ("release", "no progress"),
         ("withdraw", life.WITHDRAWN_ASKED),
     ]
-    notice = await _wait(harness, YOUTH_CHAT, seq, "按你的申请")
+    notice = await _wait(harness, YOUTH_CHAT, seq, "按你之前的申请")
     assert f"W{wish.id}" in notice["text"]
     told = await _wait(harness, LI["id"], seq, "不会重新公开")
     assert f"W{wish.id}" in told["text"]
