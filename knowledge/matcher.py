@@ -56,7 +56,7 @@ _CLAUSE_END_RE = re.compile(
 # Characters that carry no topic: pronouns, particles, question and modal words. A
 # phrasing that shares only these with a question is no candidate for it: 我想入团
 # matched 我不想活了 through 我 and 想 and offered the crisis entry first.
-_FUNCTION_CHARS = frozenset("我你他她它们想要的了吗呢吧啊呀么是不没有在能会可以怎什哪个这那一请问")
+_FUNCTION_CHARS = frozenset("我你他她它们想要的了吗呢吧啊呀么是不没有在能会可以怎什哪个这那一请")
 
 Sims = npt.NDArray[np.float32]
 

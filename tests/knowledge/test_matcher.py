@@ -215,6 +215,9 @@ def test_the_league_questions_themselves_still_match(
         ("我想加入共青团", "league-join-steps"),
         ("我想入党", "league-recommend-party"),
         ("我想学习", "league-youth-study-what"),
+        # 问 is what these ask about, not a function word (请问 aside).
+        ("怎么问", "bot-how-to-ask"),
+        ("可以问吗", "bot-how-to-ask"),
     ],
 )
 def test_words_like_i_and_want_alone_match_nothing(
