@@ -303,3 +303,19 @@ async def test_a_wish_close_to_a_call_for_help_asks_the_reviewer_to_read_it_with
     await harness.press(REVIEWER, listing, f"审核 W{wish.id}")
     opened = await _wait(harness, REVIEWER["id"], seq, f"待审核心愿 W{wish.id}")
     assert "心愿的措辞接近求助信息" in opened["text"], opened["text"]
+
+
+async def test_a_reply_to_the_faq_close_to_a_call_for_help_reaches_a_person_with_care(
+    harness: BotHarness,
+) -> None:
+    """A reply to the FAQ's answer goes to a person with the reply as its first follow-up
+    (asking.ask_person_with): when the concern model flags the reply's words, the card
+    the cadre gets says so; no alarm."""
+    await _setup(harness)
+    (answer,) = await harness.send(XIAOMING, "请问几岁能入团啊？")
+    assert "年满十四周岁" in answer["text"]
+    seq = await harness.client.last_seq()
+    await harness.send(XIAOMING, CLOSE_FOLLOW_UP, reply_to=answer["message_id"])
+    card = await _wait(harness, LI["id"], seq, "一个人哭")
+    assert WITH_CARE in card["text"], card["text"]
+    assert await _urgent_questions(harness) == []
