@@ -449,6 +449,8 @@ async def submit_follow_up(
     sent = _with_forward_note(
         context.tr, context.tr("youth.follow_up_sent", ref=question_id), forwarded
     )
+    if assignment.possible_concern:  # words close to a call for help: the numbers too
+        sent = notify.with_helpline(context.tr, sent)
     media = message.text is None  # a caption: only its words went on
     await message.reply_text(_with_caption_note(context.tr, sent) if media else sent)
 

@@ -244,12 +244,16 @@ async def test_a_follow_up_close_to_a_call_for_help_asks_the_cadre_to_read_it_wi
     audit log notes it (the digest counts it). An ordinary follow-up has no such line."""
     answer = await _answered(harness)
     seq = await harness.client.last_seq()
-    await harness.send(XIAOMING, "要带身份证吗？", reply_to=answer["message_id"])
+    ordinary = await harness.send(XIAOMING, "要带身份证吗？", reply_to=answer["message_id"])
+    assert "追问已转给团干部" in texts(ordinary) and "12355" not in texts(ordinary)
     plain = await _wait(harness, LI["id"], seq, "身份证")
     assert "追问" in plain["text"] and "措辞接近求助" not in plain["text"], plain["text"]
     seq = await harness.client.last_seq()
     replies = await harness.send(XIAOMING, CLOSE_FOLLOW_UP, reply_to=answer["message_id"])
     assert "追问已转给团干部" in texts(replies)
+    # The young person gets the helplines with it, as with a question routed for such
+    # words (an ordinary follow-up's reply has none: below).
+    assert "12355" in texts(replies) and "110" in texts(replies), texts(replies)
     card = await _wait(harness, LI["id"], seq, "一个人哭")
     assert "追问" in card["text"] and WITH_CARE in card["text"], card["text"]
     assert await _urgent_questions(harness) == []
