@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 
-from bot import callbacks, wish_notify
+from bot import callbacks, notify, wish_notify
 from bot.context import BotContext
 from bot.i18n import Html, Translator
 from bot.notify import masked
@@ -309,7 +309,11 @@ async def _submit(message: Message, context: BotContext, draft: drafts.Draft) ->
     await wish_notify.review_cards(
         context.session, wish, check=check, settings=context.services.settings, now=now
     )
-    await message.reply_text(tr("wish.submitted", ref=wish.id))
+    submitted = tr("wish.submitted", ref=wish.id)
+    # Words close to a call for help: the helplines too, as a question routed for them.
+    await message.reply_text(
+        notify.with_helpline(tr, submitted) if check.possible_concern else submitted
+    )
 
 
 async def review_button(update: Update, context: BotContext) -> None:

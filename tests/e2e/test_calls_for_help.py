@@ -25,7 +25,7 @@ from tests.e2e.test_question_loop_edges import (
     _wait,
 )
 from tests.e2e.test_wishes import ZHANG as REVIEWER
-from tests.e2e.test_wishes import _staff, _submit
+from tests.e2e.test_wishes import _last, _staff, _submit
 from tests.support import ALEX, COMMITTEE_CHAT, XIAOMEI, XIAOMING, BotHarness, texts
 
 CRY = "算了，我真的不想活了"
@@ -294,9 +294,13 @@ async def test_a_wish_close_to_a_call_for_help_asks_the_reviewer_to_read_it_with
     ordinary = await _submit(harness)
     card = await _wait(harness, REVIEWER["id"], seq, f"待审核心愿 W{ordinary.id}")
     assert "措辞接近求助" not in card["text"], card["text"]
+    assert "12355" not in (await _last(harness, XIAOMING))["text"]
     seq = await harness.client.last_seq()
     wish = await _submit(harness, text=CLOSE_WISH)
     assert wish.text == CLOSE_WISH and wish.status == "submitted"
+    # The young person gets the helplines with the confirmation.
+    told = (await _last(harness, XIAOMING))["text"]
+    assert "心愿已提交" in told and "12355" in told and "110" in told, told
     card = await _wait(harness, REVIEWER["id"], seq, f"待审核心愿 W{wish.id}")
     assert "心愿的措辞接近求助信息" in card["text"], card["text"]
     assert await _urgent_questions(harness) == []
