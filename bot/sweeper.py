@@ -26,7 +26,7 @@ from bot.services import (
     wish_drafts,
     wishes,
 )
-from bot.services.wish_lifecycle import APPROVED
+from bot.services.wish_lifecycle import APPROVED, withdraw_request
 from storage.db import lock_for_writing, unit_of_work
 from storage.models import Cadre, User
 from storage.outbox import AUDIENCE_STAFF, AUDIENCE_YOUTH
@@ -100,6 +100,12 @@ async def _wishes(session: AsyncSession, services: Services, report: SweepReport
         )
     left = f"{settings.wish_claim_release_days - settings.wish_claim_reminder_days:g}"
     for wish in found.claim_reminders:
+        request = withdraw_request(wish)
+        if request is not None and request.pending:  # the reminder asks for that answer
+            await wish_notify.withdraw_request(
+                session, wish, request, settings=settings, now=now, reminder_days=left
+            )
+            continue
         await wish_notify.to_claimer(
             session, wish, key="wish.claim_reminder", settings=settings, now=now, days=left
         )

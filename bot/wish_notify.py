@@ -387,14 +387,32 @@ async def withdraw_request(
     *,
     settings: Settings,
     now: datetime,
+    reminder_days: str | None = None,
 ) -> None:
     """Ask the claimer whether the owner may withdraw ``wish``: a card naming it (its
     masked text, the young person unnamed) with "agree" and "keep" buttons, once per
-    request (the request's id is in the dedupe key and on the buttons)."""
+    request (the request's id is in the dedupe key and on the buttons). With
+    ``reminder_days``: the idle claim's reminder while the request waits, the same
+    buttons under a text without the wish's (the claim is released, and the wish
+    withdrawn as asked, that many days later)."""
     claimer = await session.get(User, wish.claimer_user_id or 0)
     if claimer is None:
         return
     tr = translator(claimer.locale, settings.default_locale)
+    if reminder_days is not None:
+        await outbox.enqueue(
+            session,
+            kind="wish_claimer",
+            chat_id=claimer.telegram_id,
+            text=tr("wish.withdraw_request_reminder", ref=wish.id, days=reminder_days),
+            due_at=now,
+            dedupe_key=f"wish_withdraw_reminder:{wish.id}:{request.asked.id}",
+            audience=AUDIENCE_STAFF,
+            recipient_user_id=claimer.telegram_id,
+            reply_markup=withdraw_request_keyboard(tr, wish.id, request.asked.id).to_dict(),
+            ref=_ref(wish),
+        )
+        return
     row = await outbox.enqueue(
         session,
         kind="wish_claimer",

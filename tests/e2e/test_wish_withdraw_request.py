@@ -230,3 +230,25 @@ async def test_a_claim_released_while_the_request_waits_withdraws_the_wish(
     assert f"W{wish.id}" in notice["text"]
     told = await _wait(harness, LI["id"], seq, "不会重新公开")
     assert f"W{wish.id}" in told["text"]
+
+
+async def test_the_idle_claims_reminder_asks_for_the_answer_the_young_person_waits_for(
+    harness: BotHarness,
+) -> None:
+    """A claimer who has not answered by the idle claim's reminder gets, instead of the
+    plain reminder, one that asks for that answer, with the same two buttons."""
+    wish, published = await _claimed(harness)
+    await _ask(harness, wish, published)
+    services = harness.app.bot_data.services
+    services.clock.advance(days=8)  # past the reminder (7 days), before the release (10)
+    seq = await harness.client.last_seq()
+    await sweep(services)
+    reminder = await _wait(harness, LI["id"], seq, "还在等你回复")
+    assert f"W{wish.id}" in reminder["text"] and "3 天内" in reminder["text"], reminder["text"]
+    assert "13812345678" not in reminder["text"]
+    labels = [b["text"] for b in buttons(reminder)]
+    assert labels == ["✅ 同意撤回", "📦 继续准备（已购买或在路上）"], labels
+    await harness.press(LI, reminder, "同意撤回")
+    assert (await _load(harness, wish.id)).status == life.WITHDRAWN
+    told = await _wait(harness, YOUTH_CHAT, seq, "认领人同意了你的申请")
+    assert f"W{wish.id}" in told["text"]
