@@ -22,6 +22,7 @@ from bot.wish_keyboards import (
     review_list_keyboard,
     reviewer_keyboard,
     step_keyboard,
+    withdraw_request_keyboard,
 )
 from handlers import common, dialog, youth
 from storage.models import Region
@@ -803,13 +804,21 @@ async def receipt_button(update: Update, context: BotContext) -> None:
 
 
 async def progress_button(update: Update, context: BotContext) -> None:
-    """The claimer is still working on the wish: its idle clock starts again."""
-    query, _, data = _query(update)
+    """The claimer is still working on the wish: its idle clock starts again (while the
+    owner's request to withdraw it waits, that answer is asked for instead)."""
+    query, message, data = _query(update)
     tr = context.tr
     try:
         wish = await wishes.progress(
             context.session, wish_id=data.id(), user=context.user, now=context.services.clock.now()
         )
+    except wishes.RequestWaiting as waiting:
+        await query.answer()
+        await message.reply_text(
+            tr("wish.progress_request_waiting", ref=waiting.wish_id),
+            reply_markup=withdraw_request_keyboard(tr, waiting.wish_id, waiting.request.asked.id),
+        )
+        return
     except (wishes.WishNotAllowed, life.IllegalWishTransition) as error:
         await query.answer(_refusal(tr, error, data.id()), show_alert=True)
         return

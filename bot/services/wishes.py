@@ -49,6 +49,17 @@ class RequestAnswered(Exception):
         self.wish_id = wish_id
 
 
+class RequestWaiting(Exception):
+    """ "Still working on it" while the owner's request to withdraw the wish waits for the
+    claimer's answer: that answer is asked for instead (``request``)."""
+
+    def __init__(self, wish_id: int, request: life.WithdrawRequest) -> None:
+        """Keep the wish's id and the request waiting."""
+        super().__init__(wish_id)
+        self.wish_id = wish_id
+        self.request = request
+
+
 class ConsentMissing(Exception):
     """A child's wish cannot be submitted without a guardian's consent."""
 
@@ -504,8 +515,14 @@ async def album_proof_of(
 
 
 async def progress(session: AsyncSession, *, wish_id: int, user: User, now: datetime) -> Wish:
-    """The claimer says they are still on it: the idle clock starts again."""
+    """The claimer says they are still on it: the idle clock starts again. Not while the
+    owner's request to withdraw it waits for their answer (:class:`RequestWaiting`): a
+    claimer pressing this instead of answering would keep the young person waiting for
+    as long as they liked, the claim never idle."""
     wish = await _claimed_by(session, wish_id=wish_id, user=user)
+    request = life.withdraw_request(wish)
+    if request is not None and request.pending:
+        raise RequestWaiting(wish.id, request)
     life.fire(wish, "progress", actor=actor(user), now=now)
     wish.progress_at, wish.claim_reminded = now, False
     return await _saved(session, wish, "progress")

@@ -271,3 +271,30 @@ async def test_a_withdraw_racing_the_sweeps_release_is_a_withdrawal_not_a_reques
     assert "ask_withdraw" not in triggers or triggers.index("ask_withdraw") < triggers.index(
         "release"
     ), triggers
+
+
+async def test_still_working_on_it_waits_for_the_answer_to_a_request(sessions: Sessions) -> None:
+    (wish_id,) = await _approved_and_claimed(sessions, approved=1, claimed=1)
+    async with unit_of_work(sessions) as session:
+        youth, cadre = await _people(session)
+        await wishes.progress(session, wish_id=wish_id, user=cadre, now=NOW)  # no request yet
+        asked = await wishes.withdraw_or_ask(session, wish_id=wish_id, user=youth, now=NOW)
+        assert asked.request is not None
+        with pytest.raises(wishes.RequestWaiting) as waiting:
+            await wishes.progress(session, wish_id=wish_id, user=cadre, now=NOW)
+        assert waiting.value.request.asked.id == asked.request.asked.id
+        await wishes.answer_withdraw_request(
+            session,
+            wish_id=wish_id,
+            request_id=asked.request.asked.id,
+            user=cadre,
+            agree=False,
+            now=NOW,
+        )
+        wish = await wishes.progress(session, wish_id=wish_id, user=cadre, now=NOW)
+        assert [e.trigger for e in wish.events][-4:] == [
+            "progress",
+            "ask_withdraw",
+            "keep",
+            "progress",
+        ]

@@ -252,3 +252,29 @@ async def test_the_idle_claims_reminder_asks_for_the_answer_the_young_person_wai
     assert (await _load(harness, wish.id)).status == life.WITHDRAWN
     told = await _wait(harness, YOUTH_CHAT, seq, "认领人同意了你的申请")
     assert f"W{wish.id}" in told["text"]
+
+
+async def test_still_working_on_it_asks_for_the_answer_while_the_request_waits(
+    harness: BotHarness,
+) -> None:
+    """ "Still working on it" would restart the idle clock: pressed instead of answering
+    the young person's request, the claim would never lapse and they would wait for
+    ever. While the request waits it records nothing and asks for the answer."""
+    wish, published = await _claimed(harness)
+    with_buttons = [
+        m
+        for m in await harness.client.messages(LI["id"])
+        if "还在准备中" in str(m.get("reply_markup"))
+    ]
+    await _ask(harness, wish, published)
+    before = len((await _load(harness, wish.id)).events)
+    seq = await harness.client.last_seq()
+    await harness.press(LI, with_buttons[-1], "还在准备中")
+    asked = await _wait(harness, LI["id"], seq, "没有记为进展")
+    after = await _load(harness, wish.id)
+    assert len(after.events) == before and after.events[-1].trigger == "ask_withdraw"
+    await harness.press(LI, asked, "继续准备")
+    assert (await _load(harness, wish.id)).events[-1].trigger == "keep"
+    # Answered: "still working on it" records progress again.
+    await harness.press(LI, with_buttons[-1], "还在准备中")
+    assert (await _load(harness, wish.id)).events[-1].trigger == "progress"
