@@ -399,33 +399,26 @@ async def withdraw_request(
     if claimer is None:
         return
     tr = translator(claimer.locale, settings.default_locale)
-    if reminder_days is not None:
-        await outbox.enqueue(
-            session,
-            kind="wish_claimer",
-            chat_id=claimer.telegram_id,
-            text=tr("wish.withdraw_request_reminder", ref=wish.id, days=reminder_days),
-            due_at=now,
-            dedupe_key=f"wish_withdraw_reminder:{wish.id}:{request.asked.id}",
-            audience=AUDIENCE_STAFF,
-            recipient_user_id=claimer.telegram_id,
-            reply_markup=withdraw_request_keyboard(tr, wish.id, request.asked.id).to_dict(),
-            ref=_ref(wish),
-        )
-        return
+    reminder = reminder_days is not None
     row = await outbox.enqueue(
         session,
         kind="wish_claimer",
         chat_id=claimer.telegram_id,
-        text=tr("wish.withdraw_request_card", ref=wish.id, text=masked(tr, wish.text)),
+        text=(
+            tr("wish.withdraw_request_reminder", ref=wish.id, days=reminder_days)
+            if reminder
+            else tr("wish.withdraw_request_card", ref=wish.id, text=masked(tr, wish.text))
+        ),
         due_at=now,
-        dedupe_key=f"wish_withdraw_request:{wish.id}:{request.asked.id}",
+        dedupe_key=(
+            f"wish_withdraw_{'reminder' if reminder else 'request'}:{wish.id}:{request.asked.id}"
+        ),
         audience=AUDIENCE_STAFF,
         recipient_user_id=claimer.telegram_id,
         reply_markup=withdraw_request_keyboard(tr, wish.id, request.asked.id).to_dict(),
         ref=_ref(wish),
     )
-    if row is not None:
+    if row is not None and not reminder:  # the reminder does not show the wish's text
         await access_log.record(
             session,
             viewer_chat_id=claimer.telegram_id,

@@ -245,7 +245,14 @@ async def test_the_idle_claims_reminder_asks_for_the_answer_the_young_person_wai
     await sweep(services)
     reminder = await _wait(harness, LI["id"], seq, "还在等你回复")
     assert f"W{wish.id}" in reminder["text"] and "3 天内" in reminder["text"], reminder["text"]
-    assert "13812345678" not in reminder["text"]
+    assert "13812345678" not in reminder["text"] and "自行车" not in reminder["text"]
+    async with harness.sessions() as session:  # no text shown: only the card's showing
+        shown = await session.scalar(
+            select(func.count(PersonalDataAccess.id)).where(
+                PersonalDataAccess.purpose == "wish_withdraw_request"
+            )
+        )
+    assert shown == 1
     labels = [b["text"] for b in buttons(reminder)]
     assert labels == ["✅ 同意撤回", "📦 继续准备（已购买或在路上）"], labels
     await harness.press(LI, reminder, "同意撤回")
