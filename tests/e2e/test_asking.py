@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.sweeper import sweep
 from knowledge import store
+from knowledge.entries import STARTER_FAQ
 from sandbox import SandboxServer
 from storage.faq import MatchLog
 from storage.models import Cadre
@@ -288,3 +289,16 @@ async def test_my_shows_a_link_in_an_faq_answer_apart_from_the_next_words(
     assert "中国志愿服务网 (https://chinavolunteer.mca.gov.cn) 实名注册" in shown, shown
     # A link whose words are its address is not written out twice.
     assert "登录 zhtj.youth.cn，" in shown, shown
+
+
+async def test_joining_the_league_is_not_offered_the_crisis_entry(
+    sandbox: SandboxServer, database_url: str
+) -> None:
+    """With the starter FAQ, 我想入团 shared only 我 and 想 with the crisis entry's
+    我不想活了, which came first among the choices; now the League's entries are offered."""
+    async for harness in run_harness(sandbox, database_url, kb_file=STARTER_FAQ):
+        (reply,) = await harness.send(XIAOMING, "我想入团")
+        assert "你是想问" in reply["text"], reply["text"]
+        labels = [b["text"] for b in buttons(reply)]
+        assert labels[0] == "入团的流程是怎样的？", labels
+        assert "有轻生的念头怎么办？" not in labels, labels
